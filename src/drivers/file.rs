@@ -1,0 +1,1 @@
+//! The file driver: one sparse raw file per volume. To be written.

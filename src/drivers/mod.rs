@@ -1,0 +1,219 @@
+//! Volume drivers: the only code that touches storage.
+//!
+//! The verbs and their meaning follow Cinder's `VolumeDriver`. Every verb is synchronous
+//! (drivers shell out and do file I/O), so `VolumeActor` runs them on the blocking pool,
+//! never on an arbiter thread. Every verb is idempotent: creating what exists and deleting
+//! what is gone both succeed, so a step re-run after a crash is harmless.
+
+pub mod fake;
+pub mod file;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::VolumeId;
+
+/// What a driver needs to know about a volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeRef {
+    /// The volume's id; backends name it `volume-<id>`.
+    pub id: VolumeId,
+    /// Size in GiB.
+    pub size_gb: u64,
+}
+
+/// What a driver needs to know about a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRef {
+    /// The snapshot's id; backends name it `snapshot-<id>`.
+    pub id: uuid::Uuid,
+    /// The volume the snapshot was taken of.
+    pub volume: VolumeRef,
+}
+
+/// Cinder's `connection_info`: how a consumer reaches an exported volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    /// `iscsi`, `nbd`, `local`, ...
+    pub driver_volume_type: String,
+    /// The protocol's own keys (internals §8).
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Fields a driver asks the manager to store on the volume row (Cinder's "model update").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUpdate {
+    /// Where the backend keeps the volume (a path, an LV, a target location).
+    pub provider_location: Option<String>,
+}
+
+/// A capacity figure as Cinder drivers report it: a number of GiB, or one of the words
+/// `infinite` / `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Capacity {
+    /// A known number of GiB.
+    Gb(f64),
+    /// `"infinite"` or `"unknown"`.
+    Word(CapacityWord),
+}
+
+/// The two words a driver may report instead of a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CapacityWord {
+    /// No limit.
+    Infinite,
+    /// The backend cannot tell.
+    Unknown,
+}
+
+impl Capacity {
+    /// The number of GiB, or `None` for `infinite`/`unknown`.
+    pub fn gb(self) -> Option<f64> {
+        match self {
+            Capacity::Gb(g) => Some(g),
+            Capacity::Word(_) => None,
+        }
+    }
+}
+
+/// `max_over_subscription_ratio`: a number, or `auto` (Cinder computes it from usage).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OverSubscription {
+    /// A fixed ratio.
+    Ratio(f64),
+    /// The word `auto`.
+    Auto(AutoWord),
+}
+
+/// The word `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoWord {
+    /// Derive the ratio from provisioned and used space.
+    Auto,
+}
+
+/// One pool as the driver sees it (cinder-internals.md §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolStats {
+    /// The pool's name, the part after `#` in `node@backend#pool`.
+    pub pool_name: String,
+    /// Total size of the pool.
+    pub total_capacity_gb: Capacity,
+    /// Space not yet written.
+    pub free_capacity_gb: Capacity,
+    /// Sum of the sizes of the volumes placed here; the manager fills it in.
+    pub allocated_capacity_gb: f64,
+    /// Sum of the virtual sizes of everything on the pool.
+    pub provisioned_capacity_gb: f64,
+    /// Percentage of the total kept back from new volumes.
+    pub reserved_percentage: u8,
+    /// How far thin volumes may over-commit the pool.
+    pub max_over_subscription_ratio: OverSubscription,
+    /// The pool can hold thin volumes.
+    pub thin_provisioning_support: bool,
+    /// The pool can hold thick volumes.
+    pub thick_provisioning_support: bool,
+    /// Anything else the pool reports; matched against volume-type extra specs.
+    pub capabilities: BTreeMap<String, serde_json::Value>,
+}
+
+/// What `get_volume_stats` returns: the backend's own keys and its pools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendStats {
+    /// `volume_backend_name`, the `backend` part of `node@backend#pool`.
+    pub volume_backend_name: String,
+    /// Who made the driver.
+    pub vendor_name: String,
+    /// The driver's version.
+    pub driver_version: String,
+    /// How consumers reach the volumes (`iSCSI`, `NBD`, `local`...).
+    pub storage_protocol: String,
+    /// One entry per pool.
+    pub pools: Vec<PoolStats>,
+}
+
+/// Why a driver call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The backend has no room for the request.
+    #[error("not enough space on the backend: {0}")]
+    NoSpace(String),
+    /// The volume exists but something holds it (snapshots, an export).
+    #[error("volume is busy: {0}")]
+    Busy(String),
+    /// This driver does not implement the verb.
+    #[error("the {driver} driver does not support {verb}")]
+    NotSupported {
+        /// The driver's name.
+        driver: &'static str,
+        /// The verb that was called.
+        verb: &'static str,
+    },
+    /// A failure injected by a test through the fake driver.
+    #[error("injected failure in {0}")]
+    Injected(&'static str),
+    /// The operating system refused an operation.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which path.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The verbs every driver offers. Names follow Cinder's driver API.
+pub trait VolumeDriver: Send + Sync + fmt::Debug {
+    /// The driver's name as it appears in config (`fake`, `file`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Make the backing storage for a new, empty volume. Must zero-fill from the
+    /// volume's point of view, and must succeed if the volume already exists with that size.
+    fn create_volume(&self, volume: &VolumeRef) -> Result<ModelUpdate, DriverError>;
+
+    /// Remove the backing storage. A volume that is already gone is a success.
+    fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError>;
+
+    /// Grow the volume to `new_size_gb`. A volume already that big is a success.
+    fn extend_volume(&self, volume: &VolumeRef, new_size_gb: u64) -> Result<(), DriverError>;
+
+    /// Take a point-in-time copy of a volume.
+    fn create_snapshot(&self, snapshot: &SnapshotRef) -> Result<ModelUpdate, DriverError>;
+
+    /// Remove a snapshot. One that is already gone is a success.
+    fn delete_snapshot(&self, snapshot: &SnapshotRef) -> Result<(), DriverError>;
+
+    /// Make a new volume holding the snapshot's data (grown to `volume.size_gb`).
+    fn create_volume_from_snapshot(
+        &self,
+        volume: &VolumeRef,
+        snapshot: &SnapshotRef,
+    ) -> Result<ModelUpdate, DriverError>;
+
+    /// Export the volume to the consumer described by `connector` (os-brick's dict).
+    fn initialize_connection(
+        &self,
+        volume: &VolumeRef,
+        connector: &serde_json::Value,
+    ) -> Result<ConnectionInfo, DriverError>;
+
+    /// Undo `initialize_connection` for that connector. Unknown connectors are a success.
+    fn terminate_connection(
+        &self,
+        volume: &VolumeRef,
+        connector: &serde_json::Value,
+    ) -> Result<(), DriverError>;
+
+    /// Report capacity and capabilities; called at start, after each change and
+    /// periodically.
+    fn get_volume_stats(&self) -> Result<BackendStats, DriverError>;
+}

@@ -1,0 +1,5 @@
+//! Clinker: a block-storage controller that speaks OpenStack Cinder's Block Storage v3 API.
+
+pub mod drivers;
+pub mod model;
+pub mod scheduler;

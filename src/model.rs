@@ -1,0 +1,222 @@
+//! Domain types shared by every layer: ids, statuses, the request context.
+//!
+//! Nothing here knows about diesel, actix or HTTP, so any room may depend on it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A volume's id. Cinder spells it as a dashed UUID everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VolumeId(pub Uuid);
+
+impl VolumeId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// The name Cinder gives the volume on its backend (`volume_name_template`).
+    pub fn backend_name(&self) -> String {
+        format!("volume-{}", self.0)
+    }
+}
+
+impl Default for VolumeId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for VolumeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for VolumeId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// The id that ties logs, the timeline and user messages to one API request
+/// (`req-<uuid>`, as oslo's request-id middleware makes them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// A fresh `req-<uuid>` id.
+    pub fn new() -> Self {
+        Self(format!("req-{}", Uuid::new_v4()))
+    }
+
+    /// An id for work that no API request started (recovery, periodic tasks).
+    pub fn internal(what: &str) -> Self {
+        Self(format!("{what}-{}", Uuid::new_v4()))
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who is asking. Built by the HTTP layer from the token, carried by every message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The caller's user id.
+    pub user_id: String,
+    /// The caller's project id (the owner of anything it creates).
+    pub project_id: String,
+    /// Admins may see and act on every project.
+    pub is_admin: bool,
+    /// This request's id.
+    pub request_id: RequestId,
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The exact string Cinder uses on the wire and in its database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(UnknownValue(other.to_string())),
+                }
+            }
+        }
+    };
+}
+
+/// A string that names no value of the enum it was parsed as.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value '{0}'")]
+pub struct UnknownValue(pub String);
+
+string_enum! {
+    /// A volume's `status`, spelled exactly as Cinder's `fields.VolumeStatus`.
+    VolumeStatus {
+        Creating => "creating",
+        Available => "available",
+        Reserved => "reserved",
+        Attaching => "attaching",
+        InUse => "in-use",
+        Detaching => "detaching",
+        Maintenance => "maintenance",
+        Deleting => "deleting",
+        AwaitingTransfer => "awaiting-transfer",
+        Error => "error",
+        ErrorDeleting => "error_deleting",
+        ErrorExtending => "error_extending",
+        ErrorRestoring => "error_restoring",
+        BackingUp => "backing-up",
+        ErrorBackingUp => "error_backing-up",
+        RestoringBackup => "restoring-backup",
+        Downloading => "downloading",
+        Uploading => "uploading",
+        Retyping => "retyping",
+        Extending => "extending",
+        Reverting => "reverting",
+    }
+}
+
+impl VolumeStatus {
+    /// States from which a plain `DELETE` is accepted (cinder-api.md §4.7).
+    pub const DELETABLE: &'static [VolumeStatus] = &[
+        VolumeStatus::Available,
+        VolumeStatus::Error,
+        VolumeStatus::ErrorRestoring,
+        VolumeStatus::ErrorExtending,
+    ];
+}
+
+string_enum! {
+    /// A volume's `attach_status` (stored, not shown in the volume view).
+    AttachStatus {
+        Detached => "detached",
+        Reserved => "reserved",
+        Attaching => "attaching",
+        Attached => "attached",
+    }
+}
+
+string_enum! {
+    /// The state of a flow or of one task in it, as taskflow names them.
+    FlowState {
+        Pending => "PENDING",
+        Running => "RUNNING",
+        Success => "SUCCESS",
+        Failure => "FAILURE",
+        Reverting => "REVERTING",
+        Reverted => "REVERTED",
+    }
+}
+
+/// The quota resources Clinker counts.
+pub mod quota {
+    /// Number of volumes.
+    pub const VOLUMES: &str = "volumes";
+    /// GiB of volumes (and, later, snapshots).
+    pub const GIGABYTES: &str = "gigabytes";
+    /// A limit on a single volume's size; never reserved.
+    pub const PER_VOLUME_GIGABYTES: &str = "per_volume_gigabytes";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_cinder_spelling() {
+        for s in VolumeStatus::ALL {
+            assert_eq!(s.as_str().parse::<VolumeStatus>(), Ok(*s));
+        }
+        assert_eq!(VolumeStatus::InUse.as_str(), "in-use");
+        assert!("In-Use".parse::<VolumeStatus>().is_err());
+    }
+
+    #[test]
+    fn volume_backend_name_uses_cinders_template() -> Result<(), uuid::Error> {
+        let id: VolumeId = "2b955850-f177-45f7-9f49-ecb2c256d161".parse()?;
+        assert_eq!(
+            id.backend_name(),
+            "volume-2b955850-f177-45f7-9f49-ecb2c256d161"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,260 @@
+//! Placement: filters and weighers as pure functions over pool stats.
+//!
+//! `SchedulerActor` keeps the `PoolState`s and calls [`schedule`]; nothing here does I/O,
+//! so every rule is unit-tested on made-up stats. The rules follow Cinder's
+//! `FilterScheduler` (cinder-internals.md §5).
+
+pub mod filters;
+pub mod weighers;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::drivers::PoolStats;
+
+/// What the scheduler knows about one pool of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolState {
+    /// The node's name from config (the `node` in `node@backend#pool`).
+    pub node: String,
+    /// `node@backend#pool`, kept ready because it is stored on every volume placed here.
+    pub host: String,
+    /// The node's availability zone.
+    pub availability_zone: String,
+    /// A disabled node takes no new volumes.
+    pub disabled: bool,
+    /// The backend's storage protocol, matchable by the `storage_protocol` extra spec.
+    pub storage_protocol: String,
+    /// `volume_backend_name`, matchable by the extra spec of that name.
+    pub volume_backend_name: String,
+    /// The pool's figures, with in-memory consumption applied on top of the last report.
+    pub stats: PoolStats,
+}
+
+impl PoolState {
+    /// Builds the state of one reported pool.
+    pub fn new(
+        node: &str,
+        availability_zone: &str,
+        volume_backend_name: &str,
+        storage_protocol: &str,
+        stats: PoolStats,
+    ) -> Self {
+        Self {
+            node: node.to_string(),
+            host: format!("{node}@{volume_backend_name}#{}", stats.pool_name),
+            availability_zone: availability_zone.to_string(),
+            disabled: false,
+            storage_protocol: storage_protocol.to_string(),
+            volume_backend_name: volume_backend_name.to_string(),
+            stats,
+        }
+    }
+}
+
+/// What a volume asks of its pool.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScheduleRequest {
+    /// GiB to place (for an extend: the growth).
+    pub size_gb: u64,
+    /// Acceptable availability zones; empty means any.
+    pub availability_zones: Vec<String>,
+    /// The volume type's extra specs.
+    pub extra_specs: BTreeMap<String, String>,
+    /// Nodes already tried for this volume (a reschedule skips them).
+    pub excluded_nodes: Vec<String>,
+}
+
+/// Tunables of the weighers (cinder-internals.md §12).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SchedulerTuning {
+    /// `capacity_weight_multiplier`: positive spreads, negative stacks. Default 1.0.
+    pub capacity_weight_multiplier: f64,
+}
+
+impl Default for SchedulerTuning {
+    fn default() -> Self {
+        Self {
+            capacity_weight_multiplier: 1.0,
+        }
+    }
+}
+
+/// Why a filter turned a pool down. Kept as numbers, turned into words only when shown,
+/// so that a decision over thousands of pools allocates no strings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Rejection {
+    /// The node was switched off by an operator.
+    Disabled,
+    /// The node already failed this volume.
+    AlreadyTried,
+    /// The pool's zone is not one the request accepts.
+    WrongZone {
+        /// The pool's zone.
+        zone: String,
+    },
+    /// Not enough room, with the figures that decided it.
+    Capacity {
+        /// GiB asked for.
+        requested_gb: f64,
+        /// GiB that could still be given out.
+        virtual_free_gb: f64,
+        /// Why, in Cinder's terms.
+        detail: CapacityDetail,
+    },
+    /// An extra spec the pool does not satisfy.
+    Capability {
+        /// The extra spec's key.
+        key: String,
+        /// What the type asks for.
+        wanted: String,
+        /// What the pool reports (`None`: nothing).
+        found: Option<String>,
+    },
+}
+
+/// Which rule of the CapacityFilter said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityDetail {
+    /// The pool reports no free capacity figure at all.
+    FreeUnknown,
+    /// Total is infinite/unknown but a reserve is set.
+    TotalUnknownWithReserve,
+    /// Total capacity is zero or less.
+    NoTotal,
+    /// The over-subscription ratio is below 1.
+    RatioBelowOne,
+    /// Provisioning this volume would exceed the over-subscription ratio.
+    OverSubscribed,
+    /// Not enough virtual free space.
+    NotEnoughFree,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::Disabled => f.write_str("node is disabled"),
+            Rejection::AlreadyTried => f.write_str("node already failed this volume"),
+            Rejection::WrongZone { zone } => {
+                write!(f, "node is in availability zone '{zone}'")
+            }
+            Rejection::Capacity {
+                requested_gb,
+                virtual_free_gb,
+                detail,
+            } => {
+                let why = match detail {
+                    CapacityDetail::FreeUnknown => "free capacity is not reported",
+                    CapacityDetail::TotalUnknownWithReserve => {
+                        "total capacity is unknown and a reserve is set"
+                    }
+                    CapacityDetail::NoTotal => "total capacity is zero",
+                    CapacityDetail::RatioBelowOne => "over-subscription ratio is below 1",
+                    CapacityDetail::OverSubscribed => "it would exceed the over-subscription ratio",
+                    CapacityDetail::NotEnoughFree => "not enough free space",
+                };
+                write!(
+                    f,
+                    "requested {requested_gb} GiB, {virtual_free_gb:.1} GiB available: {why}"
+                )
+            }
+            Rejection::Capability { key, wanted, found } => match found {
+                Some(v) => write!(f, "extra spec {key}='{wanted}' does not match '{v}'"),
+                None => write!(f, "extra spec {key}='{wanted}': capability not reported"),
+            },
+        }
+    }
+}
+
+/// One filter's verdict on one pool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// The filter's Cinder name (`CapacityFilter`, ...).
+    pub filter: &'static str,
+    /// `None` when the pool passed.
+    pub rejection: Option<Rejection>,
+}
+
+/// Every filter's verdict on one pool, and its weight if it passed them all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolEvaluation {
+    /// `node@backend#pool`.
+    pub host: String,
+    /// The node's name.
+    pub node: String,
+    /// The filters in the order they ran; the chain stops at the first rejection.
+    pub verdicts: Vec<Verdict>,
+    /// The total weight, for pools that passed every filter.
+    pub weight: Option<f64>,
+}
+
+/// The outcome of one scheduling pass.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// Index into `evaluations` (and into the pools given) of the winner, if any.
+    pub chosen: Option<usize>,
+    /// One entry per pool considered, in the order the pools were given.
+    pub evaluations: Vec<PoolEvaluation>,
+}
+
+/// Runs the default filters (node enabled, not already tried, AvailabilityZoneFilter,
+/// CapacityFilter, CapabilitiesFilter) and the CapacityWeigher over `pools`, and picks the
+/// heaviest survivor (ties: the first in order).
+pub fn schedule(pools: &[PoolState], request: &ScheduleRequest, tuning: &SchedulerTuning) -> Decision {
+    let mut evaluations: Vec<PoolEvaluation> = pools
+        .iter()
+        .map(|pool| PoolEvaluation {
+            host: pool.host.clone(),
+            node: pool.node.clone(),
+            verdicts: filters::run_all(pool, request),
+            weight: None,
+        })
+        .collect();
+    let survivors: Vec<usize> = evaluations
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.verdicts.iter().all(|v| v.rejection.is_none()))
+        .map(|(i, _)| i)
+        .collect();
+    let weights = weighers::capacity_weights(
+        survivors.iter().map(|&i| &pools[i]),
+        request,
+        tuning.capacity_weight_multiplier,
+    );
+    let mut chosen: Option<(usize, f64)> = None;
+    for (&i, w) in survivors.iter().zip(weights) {
+        evaluations[i].weight = Some(w);
+        if chosen.is_none_or(|(_, best)| w > best) {
+            chosen = Some((i, w));
+        }
+    }
+    Decision {
+        chosen: chosen.map(|(i, _)| i),
+        evaluations,
+    }
+}
+
+/// Applies a placement to the in-memory figures, so the next request sees it before the
+/// node's next report (Cinder's "virtual consumption").
+pub fn consume(pool: &mut PoolStats, size_gb: u64) {
+    let size = size_gb as f64;
+    pool.allocated_capacity_gb += size;
+    pool.provisioned_capacity_gb += size;
+    if let crate::drivers::Capacity::Gb(free) = &mut pool.free_capacity_gb {
+        *free -= size;
+    }
+}
+
+/// Gives back what [`consume`] took, when the node failed the volume.
+pub fn release(pool: &mut PoolStats, size_gb: u64) {
+    let size = size_gb as f64;
+    pool.allocated_capacity_gb = (pool.allocated_capacity_gb - size).max(0.0);
+    pool.provisioned_capacity_gb = (pool.provisioned_capacity_gb - size).max(0.0);
+    if let crate::drivers::Capacity::Gb(free) = &mut pool.free_capacity_gb {
+        *free += size;
+    }
+}
