@@ -1,5 +1,7 @@
 //! Clinker: a block-storage controller that speaks OpenStack Cinder's Block Storage v3 API.
 
+pub mod config;
+pub mod db;
 pub mod drivers;
 pub mod model;
 pub mod scheduler;

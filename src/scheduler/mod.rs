@@ -204,7 +204,11 @@ pub struct Decision {
 /// Runs the default filters (node enabled, not already tried, AvailabilityZoneFilter,
 /// CapacityFilter, CapabilitiesFilter) and the CapacityWeigher over `pools`, and picks the
 /// heaviest survivor (ties: the first in order).
-pub fn schedule(pools: &[PoolState], request: &ScheduleRequest, tuning: &SchedulerTuning) -> Decision {
+pub fn schedule(
+    pools: &[PoolState],
+    request: &ScheduleRequest,
+    tuning: &SchedulerTuning,
+) -> Decision {
     let mut evaluations: Vec<PoolEvaluation> = pools
         .iter()
         .map(|pool| PoolEvaluation {

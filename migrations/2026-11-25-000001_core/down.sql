@@ -1,0 +1,10 @@
+DROP TABLE messages;
+DROP TABLE timeline_events;
+DROP TABLE reservations;
+DROP TABLE quota_usages;
+DROP TABLE quota_classes;
+DROP TABLE quotas;
+DROP TABLE volume_metadata;
+DROP TABLE volumes;
+DROP TABLE volume_type_extra_specs;
+DROP TABLE volume_types;

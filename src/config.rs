@@ -1,0 +1,598 @@
+//! Configuration: defaults, then the TOML file, then command-line flags, then environment.
+//!
+//! Environment variables (they override the file and the flags):
+//! - `CLINKER_CONFIG`: path of the TOML file.
+//! - `CLINKER_LISTEN`: address to listen on (default `127.0.0.1:8776`).
+//! - `CLINKER_DATA_DIR`: data directory (default `./clinker-data`).
+//! - `CLINKER_DATABASE_URL`: `postgres://...` or a SQLite path (default
+//!   `<data_dir>/clinker.db`). Never logged.
+//! - `CLINKER_LOG_FORMAT`: `text` (default) or `json`.
+//! - `RUST_LOG`: the tracing filter (default `info`).
+//!
+//! Every key is checked: an unknown key, an unknown driver, a duplicate node name or an
+//! unusable directory stops start-up with a message naming the file and the key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything Clinker reads at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the API listens on. Default `127.0.0.1:8776`; env `CLINKER_LISTEN`.
+    pub listen: String,
+    /// Where the default node keeps volumes and the default SQLite database lives.
+    /// Default `./clinker-data`; env `CLINKER_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// `postgres://user@host/db` or a SQLite file path. Default `<data_dir>/clinker.db`;
+    /// env `CLINKER_DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// Database connections (and threads running queries). Default 8.
+    pub database_pool_size: u32,
+    /// `text` or `json` log lines. Default `text`; env `CLINKER_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// noauth users who are admins. Default `["admin"]`.
+    pub admin_users: Vec<String>,
+    /// The zone given to volumes created without one (Cinder's
+    /// `storage_availability_zone`). Default `nova`.
+    pub default_availability_zone: String,
+    /// Name of the type used when a create names none. Default `__DEFAULT__`.
+    pub default_volume_type: String,
+    /// Largest request body accepted, in bytes. Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Quota defaults for every project.
+    pub quota: QuotaConfig,
+    /// Scheduler settings.
+    pub scheduler: SchedulerConfig,
+    /// The storage nodes. None configured: one `file` node under `<data_dir>/volumes`.
+    pub nodes: Vec<NodeConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8776".into(),
+            data_dir: PathBuf::from("./clinker-data"),
+            database_url: None,
+            database_pool_size: 8,
+            log_format: LogFormat::Text,
+            admin_users: vec!["admin".into()],
+            default_availability_zone: "nova".into(),
+            default_volume_type: "__DEFAULT__".into(),
+            max_body_bytes: 1024 * 1024,
+            quota: QuotaConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            nodes: Vec::new(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Per-project quota defaults (Cinder's `quota_*` options). -1 means unlimited.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Volumes per project. Default 10.
+    pub volumes: i64,
+    /// GiB of volumes per project. Default 1000.
+    pub gigabytes: i64,
+    /// Largest single volume in GiB. Default -1.
+    pub per_volume_gigabytes: i64,
+    /// Seconds after which an uncommitted reservation is released. Default 86400.
+    pub reservation_expire_seconds: i64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            volumes: 10,
+            gigabytes: 1000,
+            per_volume_gigabytes: -1,
+            reservation_expire_seconds: 86_400,
+        }
+    }
+}
+
+/// Scheduler settings (Cinder's `scheduler_*` options).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Nodes tried for one volume before it goes to `error`. Default 3.
+    pub max_attempts: u32,
+    /// Positive spreads volumes over the emptiest pools; negative stacks them. Default 1.0.
+    pub capacity_weight_multiplier: f64,
+    /// Seconds between the nodes' periodic capacity reports. Default 10.
+    pub stats_interval_seconds: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            capacity_weight_multiplier: 1.0,
+            stats_interval_seconds: 10,
+        }
+    }
+}
+
+/// One storage node (`[[nodes]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Unique name; the `node` in `node@backend#pool`.
+    pub name: String,
+    /// Availability zone. Default: `default_availability_zone`.
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    /// The driver.
+    pub driver: DriverKind,
+    /// `volume_backend_name`. Default: the driver's name.
+    #[serde(default)]
+    pub backend_name: Option<String>,
+    /// Thin pools may over-commit; thick ones may not. Default thin.
+    #[serde(default)]
+    pub provisioning: Provisioning,
+    /// How far thin volumes may over-commit. Default 20.0.
+    #[serde(default = "default_ratio")]
+    pub max_over_subscription_ratio: f64,
+    /// Percentage of the pool kept back. Default 0.
+    #[serde(default)]
+    pub reserved_percentage: u8,
+    /// Free-form capabilities matched against volume-type extra specs.
+    #[serde(default)]
+    pub capabilities: BTreeMap<String, serde_json::Value>,
+    /// Options of the driver (see [`FileOptions`], [`FakeOptions`]).
+    #[serde(default)]
+    pub driver_options: toml::Table,
+}
+
+fn default_ratio() -> f64 {
+    20.0
+}
+
+/// The drivers Clinker has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverKind {
+    /// In memory, for tests and benchmarks only.
+    Fake,
+    /// One sparse raw file per volume.
+    File,
+}
+
+impl DriverKind {
+    /// The name used in config and as the default backend name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverKind::Fake => "fake",
+            DriverKind::File => "file",
+        }
+    }
+}
+
+/// Thin or thick provisioning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provisioning {
+    /// Space is taken as it is written; the pool may be over-committed.
+    #[default]
+    Thin,
+    /// Space is taken up front.
+    Thick,
+}
+
+/// `driver_options` of a `file` node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOptions {
+    /// Directory holding the volume files; a relative path is taken under `data_dir`.
+    pub path: PathBuf,
+}
+
+/// `driver_options` of a `fake` node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FakeOptions {
+    /// Pretend size of the pool in GiB. Default 1,000,000.
+    pub total_capacity_gb: f64,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        Self {
+            total_capacity_gb: 1_000_000.0,
+        }
+    }
+}
+
+/// A node with its driver options checked.
+#[derive(Debug, Clone)]
+pub enum NodeDriver {
+    /// See [`FakeOptions`].
+    Fake(FakeOptions),
+    /// See [`FileOptions`].
+    File(FileOptions),
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid, or names an unknown key or value.
+    #[error("config file {path}: {message}")]
+    Invalid {
+        /// The file (or `<defaults>`).
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// Flags given on the command line; `None` leaves the file's value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the file (if any), applies flags, then the environment, and checks the
+    /// result. `env` is passed in so tests need not touch the process environment.
+    pub fn load(
+        file: Option<&Path>,
+        flags: Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file = env("CLINKER_CONFIG")
+            .map(PathBuf::from)
+            .or(file.map(Path::to_path_buf));
+        let source = file
+            .as_ref()
+            .map_or_else(|| "<defaults>".to_string(), |p| p.display().to_string());
+        let mut config = match &file {
+            Some(path) => {
+                let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: source_name(path),
+                    source,
+                })?;
+                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Invalid {
+                    path: source.clone(),
+                    message: e.to_string().trim_end().to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        config.listen = flags.listen.unwrap_or(config.listen);
+        config.data_dir = flags.data_dir.unwrap_or(config.data_dir);
+        config.database_url = flags.database_url.or(config.database_url);
+        if let Some(v) = env("CLINKER_LISTEN") {
+            config.listen = v;
+        }
+        if let Some(v) = env("CLINKER_DATA_DIR") {
+            config.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("CLINKER_DATABASE_URL") {
+            config.database_url = Some(v);
+        }
+        if let Some(v) = env("CLINKER_LOG_FORMAT") {
+            config.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        path: "CLINKER_LOG_FORMAT".into(),
+                        message: format!("log format '{other}' is not 'text' or 'json'"),
+                    });
+                }
+            };
+        }
+        if config.nodes.is_empty() {
+            config.nodes.push(config.default_node());
+        }
+        config.check(&source)?;
+        Ok(config)
+    }
+
+    /// The node used when none is configured: a file node under `<data_dir>/volumes`.
+    fn default_node(&self) -> NodeConfig {
+        let mut options = toml::Table::new();
+        options.insert("path".into(), toml::Value::String("volumes".into()));
+        NodeConfig {
+            name: "local".into(),
+            availability_zone: None,
+            driver: DriverKind::File,
+            backend_name: None,
+            provisioning: Provisioning::Thin,
+            max_over_subscription_ratio: default_ratio(),
+            reserved_percentage: 0,
+            capabilities: BTreeMap::new(),
+            driver_options: options,
+        }
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("clinker.db").display().to_string())
+    }
+
+    fn check(&self, source: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: source.to_string(),
+            message,
+        };
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(format!(
+                "listen: '{}' is not an ADDRESS:PORT",
+                self.listen
+            )));
+        }
+        if self.database_pool_size == 0 {
+            return Err(invalid("database_pool_size: must be at least 1".into()));
+        }
+        if self.scheduler.max_attempts == 0 {
+            return Err(invalid("scheduler.max_attempts: must be at least 1".into()));
+        }
+        let mut names = BTreeSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let key = format!("nodes[{i}]");
+            if node.name.is_empty()
+                || !node
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(format!(
+                    "{key}.name: '{}' must be non-empty letters, digits, '-', '_' or '.'",
+                    node.name
+                )));
+            }
+            if !names.insert(node.name.as_str()) {
+                return Err(invalid(format!(
+                    "{key}.name: duplicate node name '{}'",
+                    node.name
+                )));
+            }
+            if node.reserved_percentage > 100 {
+                return Err(invalid(format!(
+                    "{key}.reserved_percentage: {} is over 100",
+                    node.reserved_percentage
+                )));
+            }
+            if node.max_over_subscription_ratio.is_nan() || node.max_over_subscription_ratio < 1.0 {
+                return Err(invalid(format!(
+                    "{key}.max_over_subscription_ratio: must be at least 1.0"
+                )));
+            }
+            node.checked_driver(&self.data_dir)
+                .map_err(|m| invalid(format!("{key}.driver_options: {m}")))?;
+        }
+        Ok(())
+    }
+
+    /// The scheduler's weigher tuning.
+    pub fn scheduler_tuning(&self) -> crate::scheduler::SchedulerTuning {
+        crate::scheduler::SchedulerTuning {
+            capacity_weight_multiplier: self.scheduler.capacity_weight_multiplier,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// The node's zone, falling back to the configured default.
+    pub fn zone<'a>(&'a self, config: &'a Config) -> &'a str {
+        self.availability_zone
+            .as_deref()
+            .unwrap_or(&config.default_availability_zone)
+    }
+
+    /// `volume_backend_name`.
+    pub fn backend_name(&self) -> &str {
+        self.backend_name.as_deref().unwrap_or(self.driver.as_str())
+    }
+
+    /// Parses `driver_options` for this node's driver, resolves relative paths under
+    /// `data_dir`, and checks any directory in them.
+    pub fn checked_driver(&self, data_dir: &Path) -> Result<NodeDriver, String> {
+        let table = toml::Value::Table(self.driver_options.clone());
+        match self.driver {
+            DriverKind::Fake => table
+                .try_into::<FakeOptions>()
+                .map(NodeDriver::Fake)
+                .map_err(|e| e.to_string().trim_end().to_string()),
+            DriverKind::File => {
+                let mut options: FileOptions = table
+                    .try_into()
+                    .map_err(|e| e.to_string().trim_end().to_string())?;
+                if options.path.is_relative() {
+                    options.path = data_dir.join(&options.path);
+                }
+                check_writable_dir(&options.path).map_err(|m| format!("path: {m}"))?;
+                Ok(NodeDriver::File(options))
+            }
+        }
+    }
+}
+
+/// Creates `dir` if needed and proves it can hold files.
+fn check_writable_dir(dir: &Path) -> Result<(), String> {
+    let shown = dir.display();
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {shown}: {e}"))?;
+    let probe = dir.join(format!(".clinker-probe-{}", std::process::id()));
+    fs::write(&probe, b"").map_err(|e| format!("directory {shown} is not writable: {e}"))?;
+    fs::remove_file(&probe).map_err(|e| format!("directory {shown}: {e}"))?;
+    Ok(())
+}
+
+fn source_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().map_err(|source| ConfigError::Read {
+            path: "tempdir".into(),
+            source,
+        })?;
+        let path = dir.path().join("clinker.toml");
+        let text = text.replace("@DIR@", &dir.path().display().to_string());
+        fs::write(&path, text).map_err(|source| ConfigError::Read {
+            path: "tempfile".into(),
+            source,
+        })?;
+        Config::load(Some(&path), Overrides::default(), &no_env)
+    }
+
+    #[test]
+    fn no_file_gives_one_file_node_under_the_data_dir() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let flags = Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Overrides::default()
+        };
+        let config = Config::load(None, flags, &no_env)?;
+        assert_eq!(config.listen, "127.0.0.1:8776");
+        assert_eq!(config.nodes.len(), 1);
+        assert_eq!(config.nodes[0].driver, DriverKind::File);
+        assert_eq!(config.nodes[0].zone(&config), "nova");
+        assert!(dir.path().join("volumes").is_dir());
+        assert_eq!(
+            config.database_url(),
+            dir.path().join("clinker.db").display().to_string()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn env_overrides_flags_which_override_the_file() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        fs::write(
+            &path,
+            format!(
+                "listen = \"127.0.0.1:1\"\ndata_dir = \"{}\"\n",
+                dir.path().display()
+            ),
+        )?;
+        let flags = Overrides {
+            listen: Some("127.0.0.1:2".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Config::load(Some(&path), flags.clone(), &no_env)?.listen,
+            "127.0.0.1:2"
+        );
+        let env = |k: &str| (k == "CLINKER_LISTEN").then(|| "127.0.0.1:3".to_string());
+        assert_eq!(
+            Config::load(Some(&path), flags, &env)?.listen,
+            "127.0.0.1:3"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_the_file() {
+        let err = load_text("listne = \"127.0.0.1:1\"\n")
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("clinker.toml"), "{err}");
+        assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn unknown_driver_and_driver_option_are_refused() {
+        let err = load_text("[[nodes]]\nname = \"a\"\ndriver = \"ceph\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("ceph") && err.contains("clinker.toml"),
+            "{err}"
+        );
+        let err = load_text(
+            "[[nodes]]\nname = \"a\"\ndriver = \"file\"\n[nodes.driver_options]\npath = \"@DIR@/v\"\nsize = 3\n",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            err.contains("nodes[0].driver_options") && err.contains("size"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicate_node_names_are_refused() {
+        let node = "[[nodes]]\nname = \"a\"\ndriver = \"fake\"\n";
+        let err = load_text(&format!("{node}{node}"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("nodes[1].name") && err.contains("duplicate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unusable_directory_is_refused() {
+        let err = load_text(
+            "[[nodes]]\nname = \"a\"\ndriver = \"file\"\n[nodes.driver_options]\npath = \"/proc/clinker-no\"\n",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("nodes[0].driver_options: path"), "{err}");
+    }
+
+    #[test]
+    fn the_example_configs_load() -> Result<(), Box<dyn std::error::Error>> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for name in ["single-node.toml", "multi-node.toml"] {
+            let dir = tempfile::tempdir()?;
+            let text = fs::read_to_string(root.join(name))?;
+            let path = dir.path().join(name);
+            fs::write(&path, text)?;
+            let flags = Overrides {
+                data_dir: Some(dir.path().to_path_buf()),
+                ..Overrides::default()
+            };
+            let env = |_: &str| None;
+            let config = Config::load(Some(&path), flags, &env)?;
+            assert!(!config.nodes.is_empty(), "{name}");
+        }
+        Ok(())
+    }
+}

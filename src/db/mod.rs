@@ -1,0 +1,245 @@
+//! The database: one diesel codebase over SQLite (embedded default) and PostgreSQL.
+//!
+//! The backend is picked from the URL scheme by our own connection manager, never by
+//! trying each backend in turn (SQLite would take a mistyped URL as a file name).
+//! Queries are plain functions over `&mut DbConnection`; [`Db::run`] runs them on the
+//! blocking pool so no arbiter thread ever waits on the database.
+
+pub mod error;
+pub mod messages;
+pub mod quotas;
+pub mod rows;
+pub mod schema;
+pub mod timeline;
+pub mod volumes;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use error::DbError;
+
+/// The migrations, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL, chosen by a `postgres://` or `postgresql://` URL.
+    Postgres(diesel::PgConnection),
+    /// SQLite, chosen by any other URL (a file path, optionally `sqlite://`).
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Runs the same diesel expression on whichever backend `conn` holds, for the few
+/// statements the derived multi-backend cannot express (batch inserts).
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// Picks the backend from the URL scheme; an unknown scheme is an error.
+    pub fn from_url(url: &str) -> Result<Backend, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite://") || !url.contains("://") {
+            Ok(Backend::Sqlite)
+        } else {
+            let scheme = url.split("://").next().unwrap_or_default();
+            Err(DbError::Config(format!(
+                "unsupported database URL scheme '{scheme}' (use postgres:// or a SQLite path)"
+            )))
+        }
+    }
+}
+
+/// r2d2 manager that opens the backend named by the URL.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: String,
+    backend: Backend,
+}
+
+impl ConnectionManager {
+    /// Checks the URL's scheme.
+    pub fn new(url: &str) -> Result<Self, DbError> {
+        let backend = Backend::from_url(url)?;
+        let url = url.strip_prefix("sqlite://").unwrap_or(url).to_string();
+        Ok(Self { url, backend })
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => diesel::SqliteConnection::establish(&self.url)
+                .map(DbConnection::Sqlite)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Per-connection settings for SQLite. `busy_timeout` comes before WAL, or opening the
+/// pool races on the journal mode change and logs "database is locked".
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            // WAL + synchronous=NORMAL: a committed transaction survives a process crash
+            // (kill -9); after power loss the last transactions may roll back, never corrupt.
+            c.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// The pool type.
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// Opens a pool of `size` connections to `url`.
+pub fn connect(url: &str, size: u32) -> Result<Pool, DbError> {
+    let manager = ConnectionManager::new(url)?;
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(manager)
+        .map_err(|e| DbError::Unavailable(e.to_string()))
+}
+
+/// Runs pending migrations. On PostgreSQL an advisory lock makes controllers that start
+/// together take turns, so each migration runs once.
+pub fn migrate(conn: &mut DbConnection) -> Result<usize, DbError> {
+    const LOCK: i64 = 0x636c_696e_6b65; // "clinke"
+    let is_pg = matches!(conn, DbConnection::Postgres(_));
+    if is_pg {
+        conn.batch_execute(&format!("SELECT pg_advisory_lock({LOCK})"))?;
+    }
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|done| done.len())
+        .map_err(|e| DbError::Migration(e.to_string()));
+    if is_pg {
+        conn.batch_execute(&format!("SELECT pg_advisory_unlock({LOCK})"))?;
+    }
+    result
+}
+
+/// Runs `f` in a write transaction. SQLite takes the write lock up front
+/// (`BEGIN IMMEDIATE`) so two writers never deadlock upgrading read locks; PostgreSQL
+/// uses an ordinary transaction, and row locks come from the conditional updates.
+pub fn write_txn<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    match conn {
+        DbConnection::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            let result = f(conn);
+            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            match conn.batch_execute(end) {
+                Ok(()) => result,
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e.into())
+                }
+            }
+        }
+        DbConnection::Postgres(_) => conn.transaction(f),
+    }
+}
+
+/// A cheap handle on the pool that runs queries off the async runtime's threads.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Wraps a pool.
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` on the calling thread; for start-up and tests only.
+    pub fn run_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        f(&mut conn)
+    }
+}
+
+/// The current time as stored: naive UTC with microseconds (PostgreSQL keeps no more).
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let t = chrono::Utc::now().naive_utc();
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+}

@@ -1,0 +1,142 @@
+//! Row types, one per table, as diesel reads and writes them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{messages, timeline_events, volume_metadata, volume_types, volumes};
+
+/// A `volumes` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = volumes)]
+pub struct VolumeRow {
+    /// UUID.
+    pub id: String,
+    /// Owner.
+    pub project_id: String,
+    /// Creator.
+    pub user_id: String,
+    /// `name` in the API.
+    pub display_name: Option<String>,
+    /// `description` in the API.
+    pub display_description: Option<String>,
+    /// GiB.
+    pub size: i64,
+    /// A `VolumeStatus` string.
+    pub status: String,
+    /// An `AttachStatus` string.
+    pub attach_status: String,
+    /// Zone.
+    pub availability_zone: String,
+    /// The type's id.
+    pub volume_type_id: String,
+    /// `node@backend#pool`, once scheduled.
+    pub host: Option<String>,
+    /// Whether the volume can boot an instance.
+    pub bootable: bool,
+    /// Whether several attachments are allowed.
+    pub multiattach: bool,
+    /// Source snapshot.
+    pub snapshot_id: Option<String>,
+    /// Source volume.
+    pub source_volid: Option<String>,
+    /// Where the backend keeps it.
+    pub provider_location: Option<String>,
+    /// JSON `RequestSpec`: the durable intent the scheduler works from.
+    pub request_spec: String,
+    /// The creating request's id.
+    pub request_id: String,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// Last change.
+    pub updated_at: Option<NaiveDateTime>,
+    /// When a node was picked.
+    pub scheduled_at: Option<NaiveDateTime>,
+    /// When it became available.
+    pub launched_at: Option<NaiveDateTime>,
+}
+
+/// A `volume_metadata` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = volume_metadata)]
+pub struct VolumeMetadataRow {
+    /// The volume.
+    pub volume_id: String,
+    /// Key.
+    pub meta_key: String,
+    /// Value.
+    pub meta_value: String,
+}
+
+/// A `volume_types` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = volume_types)]
+pub struct VolumeTypeRow {
+    /// UUID.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Visible to every project.
+    pub is_public: bool,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// Last change.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A `timeline_events` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = timeline_events)]
+pub struct TimelineEventRow {
+    /// UUID.
+    pub id: String,
+    /// Orders events of one resource.
+    pub seq: i64,
+    /// The volume (or other resource) the flow worked on.
+    pub resource_id: String,
+    /// Its project, so the timeline outlives the volume and is still access-checked.
+    pub project_id: String,
+    /// The request that started the flow.
+    pub request_id: String,
+    /// One run of a flow.
+    pub flow_id: String,
+    /// The flow's name.
+    pub flow: String,
+    /// The task's name; `None` for the flow's own state.
+    pub task: Option<String>,
+    /// A `FlowState` string.
+    pub state: String,
+    /// JSON detail: an error, or the scheduler's decision.
+    pub detail: Option<String>,
+    /// When.
+    pub at: NaiveDateTime,
+}
+
+/// A `messages` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = messages)]
+pub struct MessageRow {
+    /// UUID.
+    pub id: String,
+    /// The project that can read it.
+    pub project_id: String,
+    /// The request it is about.
+    pub request_id: String,
+    /// `VOLUME`, ...
+    pub resource_type: Option<String>,
+    /// The resource's id.
+    pub resource_uuid: Option<String>,
+    /// `VOLUME_VOLUME_001_003`, ...
+    pub event_id: String,
+    /// `ERROR`.
+    pub message_level: String,
+    /// `<action>:<detail>` in Cinder's words.
+    pub user_message: String,
+    /// Clinker's own explanation (which node and filter said no, and why).
+    pub detail: Option<String>,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// When it may be reaped.
+    pub expires_at: NaiveDateTime,
+}

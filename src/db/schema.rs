@@ -1,0 +1,142 @@
+// @generated shape: matches `diesel print-schema` on SQLite for migrations/ (see diesel.toml).
+// Keep it in step with the migrations; the DB suite reads every column on both backends.
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        project_id -> Text,
+        request_id -> Text,
+        resource_type -> Nullable<Text>,
+        resource_uuid -> Nullable<Text>,
+        event_id -> Text,
+        message_level -> Text,
+        user_message -> Text,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quota_classes (class_name, resource) {
+        class_name -> Text,
+        resource -> Text,
+        hard_limit -> BigInt,
+    }
+}
+
+diesel::table! {
+    quota_usages (project_id, resource) {
+        project_id -> Text,
+        resource -> Text,
+        in_use -> BigInt,
+        reserved -> BigInt,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    quotas (project_id, resource) {
+        project_id -> Text,
+        resource -> Text,
+        hard_limit -> BigInt,
+    }
+}
+
+diesel::table! {
+    reservations (id) {
+        id -> Text,
+        project_id -> Text,
+        resource -> Text,
+        delta -> BigInt,
+        expire -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    timeline_events (id) {
+        id -> Text,
+        seq -> BigInt,
+        resource_id -> Text,
+        project_id -> Text,
+        request_id -> Text,
+        flow_id -> Text,
+        flow -> Text,
+        task -> Nullable<Text>,
+        state -> Text,
+        detail -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    volume_metadata (volume_id, meta_key) {
+        volume_id -> Text,
+        meta_key -> Text,
+        meta_value -> Text,
+    }
+}
+
+diesel::table! {
+    volume_type_extra_specs (volume_type_id, spec_key) {
+        volume_type_id -> Text,
+        spec_key -> Text,
+        spec_value -> Text,
+    }
+}
+
+diesel::table! {
+    volume_types (id) {
+        id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        is_public -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    volumes (id) {
+        id -> Text,
+        project_id -> Text,
+        user_id -> Text,
+        display_name -> Nullable<Text>,
+        display_description -> Nullable<Text>,
+        size -> BigInt,
+        status -> Text,
+        attach_status -> Text,
+        availability_zone -> Text,
+        volume_type_id -> Text,
+        host -> Nullable<Text>,
+        bootable -> Bool,
+        multiattach -> Bool,
+        snapshot_id -> Nullable<Text>,
+        source_volid -> Nullable<Text>,
+        provider_location -> Nullable<Text>,
+        request_spec -> Text,
+        request_id -> Text,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+        scheduled_at -> Nullable<Timestamp>,
+        launched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(volume_metadata -> volumes (volume_id));
+diesel::joinable!(volume_type_extra_specs -> volume_types (volume_type_id));
+diesel::joinable!(volumes -> volume_types (volume_type_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    messages,
+    quota_classes,
+    quota_usages,
+    quotas,
+    reservations,
+    timeline_events,
+    volume_metadata,
+    volume_type_extra_specs,
+    volume_types,
+    volumes,
+);

@@ -1,0 +1,611 @@
+//! Queries on volumes, their metadata and their types.
+//!
+//! Every status change is a compare-and-set (`UPDATE ... WHERE status IN (...)`): zero rows
+//! means someone else got there first, reported as [`DbError::Conflict`].
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+
+use super::rows::{VolumeMetadataRow, VolumeRow, VolumeTypeRow};
+use super::schema::{volume_metadata, volume_type_extra_specs, volume_types, volumes};
+use super::{DbConnection, DbError, now, quotas, write_txn};
+use crate::model::VolumeStatus;
+
+/// A volume with what its views need: metadata and the type's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeRecord {
+    /// The row.
+    pub row: VolumeRow,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// The type's name.
+    pub type_name: String,
+}
+
+impl VolumeRecord {
+    /// The row's status, parsed.
+    pub fn status(&self) -> Result<VolumeStatus, DbError> {
+        self.row
+            .status
+            .parse()
+            .map_err(|_| DbError::Corrupt(format!("volume status '{}'", self.row.status)))
+    }
+}
+
+/// A volume type with its extra specs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeTypeRecord {
+    /// The row.
+    pub row: VolumeTypeRow,
+    /// Extra specs.
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+/// Inserts a new volume and its metadata in one transaction.
+pub fn insert(
+    c: &mut DbConnection,
+    row: &VolumeRow,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), DbError> {
+    write_txn(c, |c| {
+        diesel::insert_into(volumes::table).values(row).execute(c)?;
+        insert_metadata(c, &row.id, metadata)
+    })
+}
+
+fn insert_metadata(
+    c: &mut DbConnection,
+    volume_id: &str,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), DbError> {
+    if metadata.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<VolumeMetadataRow> = metadata
+        .iter()
+        .map(|(k, v)| VolumeMetadataRow {
+            volume_id: volume_id.to_string(),
+            meta_key: k.clone(),
+            meta_value: v.clone(),
+        })
+        .collect();
+    crate::on_backend!(c, |c| diesel::insert_into(volume_metadata::table)
+        .values(&rows)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Reads one volume. `project` limits the lookup to that project (non-admins); another
+/// project's volume is then `NotFound`, so ids do not leak.
+pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<VolumeRecord, DbError> {
+    let mut query = volumes::table
+        .inner_join(volume_types::table)
+        .filter(volumes::id.eq(id))
+        .select((VolumeRow::as_select(), volume_types::name))
+        .into_boxed();
+    if let Some(p) = project {
+        query = query.filter(volumes::project_id.eq(p));
+    }
+    let (row, type_name) = query.first::<(VolumeRow, String)>(c)?;
+    let metadata = metadata_of(c, &[row.id.clone()])?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(VolumeRecord {
+        row,
+        metadata,
+        type_name,
+    })
+}
+
+fn metadata_of(
+    c: &mut DbConnection,
+    ids: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, DbError> {
+    let rows: Vec<VolumeMetadataRow> = volume_metadata::table
+        .filter(volume_metadata::volume_id.eq_any(ids))
+        .select(VolumeMetadataRow::as_select())
+        .load(c)?;
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for r in rows {
+        out.entry(r.volume_id)
+            .or_default()
+            .insert(r.meta_key, r.meta_value);
+    }
+    Ok(out)
+}
+
+/// A column volumes can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// `created_at`.
+    CreatedAt,
+    /// `updated_at`.
+    UpdatedAt,
+    /// `id`.
+    Id,
+    /// `name` (column `display_name`).
+    Name,
+    /// `status`.
+    Status,
+    /// `size`.
+    Size,
+    /// `availability_zone`.
+    AvailabilityZone,
+}
+
+impl SortKey {
+    /// Parses an API sort key.
+    pub fn parse(s: &str) -> Option<SortKey> {
+        Some(match s {
+            "created_at" => SortKey::CreatedAt,
+            "updated_at" => SortKey::UpdatedAt,
+            "id" => SortKey::Id,
+            "name" | "display_name" => SortKey::Name,
+            "status" => SortKey::Status,
+            "size" => SortKey::Size,
+            "availability_zone" => SortKey::AvailabilityZone,
+            _ => return None,
+        })
+    }
+}
+
+/// What a volume list asks for. Filters are ANDed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListQuery {
+    /// Only this project (`None`: every project, admins only).
+    pub project: Option<String>,
+    /// Exact name.
+    pub name: Option<String>,
+    /// Exact status.
+    pub status: Option<String>,
+    /// Exact zone.
+    pub availability_zone: Option<String>,
+    /// Exact size.
+    pub size: Option<i64>,
+    /// Bootable or not.
+    pub bootable: Option<bool>,
+    /// Every pair must be in the volume's metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Sort keys with `true` for descending; `id` is appended as the tie-breaker.
+    pub sort: Vec<(SortKey, bool)>,
+    /// Page size.
+    pub limit: i64,
+    /// Return items after this id.
+    pub marker: Option<String>,
+    /// Skip this many items.
+    pub offset: i64,
+}
+
+type VolumesBox<'a> = volumes::BoxedQuery<'a, super::multi_connection_impl::MultiBackend>;
+
+fn apply_filters<'a>(mut q: VolumesBox<'a>, lq: &'a ListQuery) -> VolumesBox<'a> {
+    if let Some(p) = &lq.project {
+        q = q.filter(volumes::project_id.eq(p));
+    }
+    if let Some(n) = &lq.name {
+        q = q.filter(volumes::display_name.eq(n));
+    }
+    if let Some(s) = &lq.status {
+        q = q.filter(volumes::status.eq(s));
+    }
+    if let Some(z) = &lq.availability_zone {
+        q = q.filter(volumes::availability_zone.eq(z));
+    }
+    if let Some(s) = lq.size {
+        q = q.filter(volumes::size.eq(s));
+    }
+    if let Some(b) = lq.bootable {
+        q = q.filter(volumes::bootable.eq(b));
+    }
+    for (k, v) in &lq.metadata {
+        q = q.filter(
+            volumes::id.eq_any(
+                volume_metadata::table
+                    .filter(volume_metadata::meta_key.eq(k))
+                    .filter(volume_metadata::meta_value.eq(v))
+                    .select(volume_metadata::volume_id),
+            ),
+        );
+    }
+    q
+}
+
+type Cond = Box<
+    dyn BoxableExpression<
+            volumes::table,
+            super::multi_connection_impl::MultiBackend,
+            SqlType = diesel::sql_types::Bool,
+        >,
+>;
+
+/// `column > marker` (or `<` when descending), and `column = marker`, for one sort key.
+fn keyset_parts(key: SortKey, desc: bool, m: &VolumeRow) -> (Cond, Cond) {
+    macro_rules! parts {
+        ($col:expr, $val:expr) => {{
+            let after: Cond = if desc {
+                Box::new($col.lt($val.clone()))
+            } else {
+                Box::new($col.gt($val.clone()))
+            };
+            let same: Cond = Box::new($col.eq($val.clone()));
+            (after, same)
+        }};
+    }
+    // Nullable columns sort as if NULL were the smallest value ('' / the epoch).
+    match key {
+        SortKey::CreatedAt => parts!(volumes::created_at, m.created_at),
+        SortKey::UpdatedAt => {
+            let v = m.updated_at.unwrap_or_default();
+            parts!(
+                coalesce_ts(volumes::updated_at, chrono::NaiveDateTime::default()),
+                v
+            )
+        }
+        SortKey::Id => parts!(volumes::id, m.id),
+        SortKey::Name => {
+            let v = m.display_name.clone().unwrap_or_default();
+            parts!(coalesce_text(volumes::display_name, String::new()), v)
+        }
+        SortKey::Status => parts!(volumes::status, m.status),
+        SortKey::Size => parts!(volumes::size, m.size),
+        SortKey::AvailabilityZone => parts!(volumes::availability_zone, m.availability_zone),
+    }
+}
+
+diesel::define_sql_function! {
+    #[sql_name = "COALESCE"]
+    fn coalesce_text(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    #[sql_name = "COALESCE"]
+    fn coalesce_ts(x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, y: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
+}
+
+fn order<'a>(mut q: VolumesBox<'a>, sort: &[(SortKey, bool)]) -> VolumesBox<'a> {
+    macro_rules! by {
+        ($q:expr, $col:expr, $desc:expr) => {
+            if $desc {
+                $q.then_order_by($col.desc())
+            } else {
+                $q.then_order_by($col.asc())
+            }
+        };
+    }
+    for &(key, desc) in sort {
+        q = match key {
+            SortKey::CreatedAt => by!(q, volumes::created_at, desc),
+            SortKey::UpdatedAt => by!(
+                q,
+                coalesce_ts(volumes::updated_at, chrono::NaiveDateTime::default()),
+                desc
+            ),
+            SortKey::Id => by!(q, volumes::id, desc),
+            SortKey::Name => by!(q, coalesce_text(volumes::display_name, String::new()), desc),
+            SortKey::Status => by!(q, volumes::status, desc),
+            SortKey::Size => by!(q, volumes::size, desc),
+            SortKey::AvailabilityZone => by!(q, volumes::availability_zone, desc),
+        };
+    }
+    q
+}
+
+/// The sort with `id` appended as a tie-breaker (in the first key's direction).
+fn full_sort(sort: &[(SortKey, bool)]) -> Vec<(SortKey, bool)> {
+    let mut s = if sort.is_empty() {
+        vec![(SortKey::CreatedAt, true)]
+    } else {
+        sort.to_vec()
+    };
+    if !s.iter().any(|(k, _)| *k == SortKey::Id) {
+        let desc = s.first().is_some_and(|(_, d)| *d);
+        s.push((SortKey::Id, desc));
+    }
+    s
+}
+
+/// Lists volumes: filters, then keyset pagination after `marker`, `offset`, `limit`.
+/// An unknown marker is `NotFound`.
+pub fn list(c: &mut DbConnection, lq: &ListQuery) -> Result<Vec<VolumeRecord>, DbError> {
+    let sort = full_sort(&lq.sort);
+    let mut q = apply_filters(volumes::table.into_boxed(), lq);
+    if let Some(marker) = &lq.marker {
+        let mut mq = volumes::table.filter(volumes::id.eq(marker)).into_boxed();
+        if let Some(p) = &lq.project {
+            mq = mq.filter(volumes::project_id.eq(p));
+        }
+        let m: VolumeRow = mq.select(VolumeRow::as_select()).first(c)?;
+        // (k1 after m1) OR (k1 = m1 AND k2 after m2) OR ...
+        let mut any: Option<Cond> = None;
+        for (i, &(key, desc)) in sort.iter().enumerate() {
+            let mut term: Cond = keyset_parts(key, desc, &m).0;
+            for &(k, d) in &sort[..i] {
+                term = Box::new(keyset_parts(k, d, &m).1.and(term));
+            }
+            any = Some(match any {
+                None => term,
+                Some(a) => Box::new(a.or(term)),
+            });
+        }
+        if let Some(cond) = any {
+            q = q.filter(cond);
+        }
+    }
+    q = order(q, &sort);
+    let rows: Vec<VolumeRow> = q
+        .select(VolumeRow::as_select())
+        .offset(lq.offset)
+        .limit(lq.limit)
+        .load(c)?;
+    attach_details(c, rows)
+}
+
+/// Counts the volumes a list would return without pagination.
+pub fn count(c: &mut DbConnection, lq: &ListQuery) -> Result<i64, DbError> {
+    Ok(apply_filters(volumes::table.into_boxed(), lq)
+        .count()
+        .get_result(c)?)
+}
+
+fn attach_details(
+    c: &mut DbConnection,
+    rows: Vec<VolumeRow>,
+) -> Result<Vec<VolumeRecord>, DbError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut metadata = metadata_of(c, &ids)?;
+    let types: BTreeMap<String, String> = volume_types::table
+        .select((volume_types::id, volume_types::name))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| VolumeRecord {
+            metadata: metadata.remove(&row.id).unwrap_or_default(),
+            type_name: types
+                .get(&row.volume_type_id)
+                .cloned()
+                .unwrap_or_else(|| row.volume_type_id.clone()),
+            row,
+        })
+        .collect())
+}
+
+/// Changes name, description and (when given) replaces all metadata.
+pub fn update_fields(
+    c: &mut DbConnection,
+    id: &str,
+    name: Option<Option<String>>,
+    description: Option<Option<String>>,
+    metadata: Option<BTreeMap<String, String>>,
+) -> Result<(), DbError> {
+    write_txn(c, |c| {
+        let target = volumes::table.filter(volumes::id.eq(id));
+        let n = diesel::update(target)
+            .set(volumes::updated_at.eq(now()))
+            .execute(c)?;
+        if n == 0 {
+            return Err(DbError::NotFound);
+        }
+        if let Some(name) = name {
+            diesel::update(target)
+                .set(volumes::display_name.eq(name))
+                .execute(c)?;
+        }
+        if let Some(d) = description {
+            diesel::update(target)
+                .set(volumes::display_description.eq(d))
+                .execute(c)?;
+        }
+        if let Some(m) = metadata {
+            diesel::delete(volume_metadata::table.filter(volume_metadata::volume_id.eq(id)))
+                .execute(c)?;
+            insert_metadata(c, id, &m)?;
+        }
+        Ok(())
+    })
+}
+
+fn statuses(s: &[VolumeStatus]) -> Vec<&'static str> {
+    s.iter().map(|s| s.as_str()).collect()
+}
+
+/// Moves a volume from one of `from` to `to`.
+pub fn transition(
+    c: &mut DbConnection,
+    id: &str,
+    from: &[VolumeStatus],
+    to: VolumeStatus,
+) -> Result<(), DbError> {
+    let n = diesel::update(
+        volumes::table
+            .filter(volumes::id.eq(id))
+            .filter(volumes::status.eq_any(statuses(from))),
+    )
+    .set((
+        volumes::status.eq(to.as_str()),
+        volumes::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict)
+    }
+}
+
+/// Records the scheduler's choice before the node is told: the volume must still be
+/// `creating` with no host.
+pub fn set_scheduled(
+    c: &mut DbConnection,
+    id: &str,
+    host: &str,
+    request_spec: &str,
+) -> Result<(), DbError> {
+    let n = diesel::update(
+        volumes::table
+            .filter(volumes::id.eq(id))
+            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+            .filter(volumes::host.is_null()),
+    )
+    .set((
+        volumes::host.eq(host),
+        volumes::request_spec.eq(request_spec),
+        volumes::scheduled_at.eq(now()),
+        volumes::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict)
+    }
+}
+
+/// A node gives a volume back for rescheduling: host cleared, status stays `creating`.
+pub fn unschedule(c: &mut DbConnection, id: &str, host: &str) -> Result<(), DbError> {
+    let n = diesel::update(
+        volumes::table
+            .filter(volumes::id.eq(id))
+            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+            .filter(volumes::host.eq(host)),
+    )
+    .set((
+        volumes::host.eq(None::<String>),
+        volumes::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict)
+    }
+}
+
+/// The node finished creating the volume.
+pub fn mark_created(
+    c: &mut DbConnection,
+    id: &str,
+    host: &str,
+    provider_location: Option<&str>,
+) -> Result<(), DbError> {
+    let n = diesel::update(
+        volumes::table
+            .filter(volumes::id.eq(id))
+            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+            .filter(volumes::host.eq(host)),
+    )
+    .set((
+        volumes::status.eq(VolumeStatus::Available.as_str()),
+        volumes::provider_location.eq(provider_location),
+        volumes::launched_at.eq(now()),
+        volumes::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict)
+    }
+}
+
+/// Deletes the row and gives its quota back, in one transaction, so usage never drifts
+/// from the rows. Returns false if the row was already gone.
+pub fn destroy_and_release(c: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+    write_txn(c, |c| {
+        let row: Option<(String, i64)> = volumes::table
+            .filter(volumes::id.eq(id))
+            .select((volumes::project_id, volumes::size))
+            .first(c)
+            .optional()?;
+        let Some((project, size)) = row else {
+            return Ok(false);
+        };
+        diesel::delete(volume_metadata::table.filter(volume_metadata::volume_id.eq(id)))
+            .execute(c)?;
+        diesel::delete(volumes::table.filter(volumes::id.eq(id))).execute(c)?;
+        quotas::release(
+            c,
+            &project,
+            &[
+                (crate::model::quota::VOLUMES, 1),
+                (crate::model::quota::GIGABYTES, size),
+            ],
+        )?;
+        Ok(true)
+    })
+}
+
+/// Sum of the sizes of the volumes placed on `node` (any pool), as
+/// `(host, gigabytes)`; recounted when a node starts.
+pub fn allocated_by_host(c: &mut DbConnection, node: &str) -> Result<Vec<(String, i64)>, DbError> {
+    let prefix = format!("{node}@%");
+    let rows: Vec<(Option<String>, i64)> = volumes::table
+        .filter(volumes::host.like(prefix))
+        .select((volumes::host, volumes::size))
+        .load(c)?;
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for (h, s) in rows {
+        if let Some(h) = h {
+            *out.entry(h).or_default() += s;
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Volumes of `node` that are not in a stable state, for the node's start-up recovery.
+pub fn unfinished_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<VolumeRow>, DbError> {
+    let prefix = format!("{node}@%");
+    Ok(volumes::table
+        .filter(volumes::host.like(prefix))
+        .filter(volumes::status.eq_any(statuses(&[VolumeStatus::Creating, VolumeStatus::Deleting])))
+        .select(VolumeRow::as_select())
+        .load(c)?)
+}
+
+/// Volumes that were accepted but never placed (`creating`, no host): a crash between
+/// the API's cast and the scheduler's write leaves these.
+pub fn unscheduled(c: &mut DbConnection) -> Result<Vec<VolumeRow>, DbError> {
+    Ok(volumes::table
+        .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+        .filter(volumes::host.is_null())
+        .select(VolumeRow::as_select())
+        .load(c)?)
+}
+
+/// Volumes being deleted that never reached a node.
+pub fn deleting_without_host(c: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    Ok(volumes::table
+        .filter(volumes::status.eq(VolumeStatus::Deleting.as_str()))
+        .filter(volumes::host.is_null())
+        .select(volumes::id)
+        .load(c)?)
+}
+
+/// Finds a type by name or id.
+pub fn find_type(
+    c: &mut DbConnection,
+    name_or_id: &str,
+) -> Result<Option<VolumeTypeRecord>, DbError> {
+    let row: Option<VolumeTypeRow> = volume_types::table
+        .filter(
+            volume_types::name
+                .eq(name_or_id)
+                .or(volume_types::id.eq(name_or_id)),
+        )
+        .select(VolumeTypeRow::as_select())
+        .first(c)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let extra_specs = volume_type_extra_specs::table
+        .filter(volume_type_extra_specs::volume_type_id.eq(&row.id))
+        .select((
+            volume_type_extra_specs::spec_key,
+            volume_type_extra_specs::spec_value,
+        ))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    Ok(Some(VolumeTypeRecord { row, extra_specs }))
+}
