@@ -1,7 +1,9 @@
 //! Clinker: a block-storage controller that speaks OpenStack Cinder's Block Storage v3 API.
 
+pub mod actors;
 pub mod config;
 pub mod db;
 pub mod drivers;
+pub mod flow;
 pub mod model;
 pub mod scheduler;

@@ -1,5 +1,5 @@
 DROP TABLE messages;
-DROP TABLE timeline_events;
+DROP TABLE flow_runs;
 DROP TABLE reservations;
 DROP TABLE quota_usages;
 DROP TABLE quota_classes;

@@ -95,22 +95,23 @@ CREATE TABLE reservations (
 );
 CREATE INDEX reservations_expire ON reservations (expire);
 
--- Every flow and task state change, and each scheduler decision: a volume's timeline.
--- Kept after the volume is deleted; seq orders events written in the same microsecond.
-CREATE TABLE timeline_events (
+-- One row per flow run: its final state and every flow and task transition (JSON), and for
+-- the scheduler its decision. Written once, when the run ends, so a create costs three rows.
+-- Kept after the volume is deleted; seq orders runs that start in the same microsecond.
+CREATE TABLE flow_runs (
     id TEXT PRIMARY KEY NOT NULL,
     seq BIGINT NOT NULL,
     resource_id TEXT NOT NULL,
     project_id TEXT NOT NULL,
     request_id TEXT NOT NULL,
-    flow_id TEXT NOT NULL,
     flow TEXT NOT NULL,
-    task TEXT,
     state TEXT NOT NULL,
+    transitions TEXT NOT NULL,
     detail TEXT,
-    at TIMESTAMP NOT NULL
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL
 );
-CREATE INDEX timeline_events_resource ON timeline_events (resource_id, seq);
+CREATE INDEX flow_runs_resource ON flow_runs (resource_id, seq);
 
 -- User messages (Cinder's messages API): what went wrong with an asynchronous request.
 CREATE TABLE messages (

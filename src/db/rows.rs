@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{messages, timeline_events, volume_metadata, volume_types, volumes};
+use super::schema::{flow_runs, messages, volume_metadata, volume_types, volumes};
 
 /// A `volumes` row.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -85,13 +85,13 @@ pub struct VolumeTypeRow {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// A `timeline_events` row.
+/// A `flow_runs` row: one run of one flow.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = timeline_events)]
-pub struct TimelineEventRow {
-    /// UUID.
+#[diesel(table_name = flow_runs)]
+pub struct FlowRunRow {
+    /// The run's UUID.
     pub id: String,
-    /// Orders events of one resource.
+    /// Orders the runs of one resource.
     pub seq: i64,
     /// The volume (or other resource) the flow worked on.
     pub resource_id: String,
@@ -99,18 +99,18 @@ pub struct TimelineEventRow {
     pub project_id: String,
     /// The request that started the flow.
     pub request_id: String,
-    /// One run of a flow.
-    pub flow_id: String,
     /// The flow's name.
     pub flow: String,
-    /// The task's name; `None` for the flow's own state.
-    pub task: Option<String>,
-    /// A `FlowState` string.
+    /// The flow's final `FlowState`.
     pub state: String,
-    /// JSON detail: an error, or the scheduler's decision.
+    /// JSON array of every flow and task transition with its time.
+    pub transitions: String,
+    /// JSON detail, such as the scheduler's decision.
     pub detail: Option<String>,
-    /// When.
-    pub at: NaiveDateTime,
+    /// When the flow started.
+    pub started_at: NaiveDateTime,
+    /// When it ended.
+    pub finished_at: NaiveDateTime,
 }
 
 /// A `messages` row.

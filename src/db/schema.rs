@@ -55,18 +55,18 @@ diesel::table! {
 }
 
 diesel::table! {
-    timeline_events (id) {
+    flow_runs (id) {
         id -> Text,
         seq -> BigInt,
         resource_id -> Text,
         project_id -> Text,
         request_id -> Text,
-        flow_id -> Text,
         flow -> Text,
-        task -> Nullable<Text>,
         state -> Text,
+        transitions -> Text,
         detail -> Nullable<Text>,
-        at -> Timestamp,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
     }
 }
 
@@ -129,12 +129,12 @@ diesel::joinable!(volume_type_extra_specs -> volume_types (volume_type_id));
 diesel::joinable!(volumes -> volume_types (volume_type_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    flow_runs,
     messages,
     quota_classes,
     quota_usages,
     quotas,
     reservations,
-    timeline_events,
     volume_metadata,
     volume_type_extra_specs,
     volume_types,

@@ -1,0 +1,97 @@
+//! `ServiceError`: what the actors answer when a request cannot be done.
+
+use crate::db::DbError;
+use crate::db::error::QuotaExceeded;
+use crate::drivers::DriverError;
+
+/// Why an actor refused or failed a request. Messages are safe to show to the caller.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServiceError {
+    /// The resource does not exist (or belongs to another project).
+    #[error("{kind} {id} could not be found.")]
+    NotFound {
+        /// `Volume`, `Volume type`, ...
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The request is malformed or asks for something impossible.
+    #[error("{0}")]
+    Invalid(String),
+    /// The resource is not in a state that allows the request.
+    #[error("{0}")]
+    InvalidState(String),
+    /// A quota would be exceeded.
+    #[error("{}", quota_message(.0))]
+    OverQuota(QuotaExceeded),
+    /// The request conflicts with the current state (Cinder's 409 cases).
+    #[error("{0}")]
+    Conflict(String),
+    /// No node can take the volume; `summary` says which filter rejected which node.
+    #[error("No valid backend was found. {summary}")]
+    NoValidBackend {
+        /// One line per node.
+        summary: String,
+    },
+    /// The node's driver failed.
+    #[error("{0}")]
+    Driver(String),
+    /// The database or an actor is unreachable.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details go to the log only.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn quota_message(q: &QuotaExceeded) -> String {
+    match q.resource.as_str() {
+        "volumes" => format!(
+            "VolumeLimitExceeded: Maximum number of volumes allowed ({}) exceeded for quota 'volumes'.",
+            q.limit
+        ),
+        "per_volume_gigabytes" => format!(
+            "VolumeSizeExceedsLimit: Requested volume size {}G is larger than maximum allowed limit {}G.",
+            q.requested, q.limit
+        ),
+        "gigabytes" => format!(
+            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {}G, quota is {}G and {}G has been consumed.",
+            q.requested,
+            q.limit,
+            q.in_use + q.reserved
+        ),
+        other => format!(
+            "OverQuota: Quota exceeded for resources: ['{other}'] (limit {}, in use {}, reserved {}, requested {}).",
+            q.limit, q.in_use, q.reserved, q.requested
+        ),
+    }
+}
+
+impl From<DbError> for ServiceError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => ServiceError::NotFound {
+                kind: "Resource",
+                id: String::new(),
+            },
+            DbError::Conflict => {
+                ServiceError::InvalidState("The resource was changed by another request.".into())
+            }
+            DbError::OverQuota(q) => ServiceError::OverQuota(q),
+            DbError::Unavailable(m) => ServiceError::Unavailable(m),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<DriverError> for ServiceError {
+    fn from(e: DriverError) -> Self {
+        ServiceError::Driver(e.to_string())
+    }
+}
+
+impl From<actix::MailboxError> for ServiceError {
+    fn from(e: actix::MailboxError) -> Self {
+        ServiceError::Unavailable(e.to_string())
+    }
+}
