@@ -32,6 +32,8 @@ pub enum ServiceError {
     NoValidBackend {
         /// One line per node.
         summary: String,
+        /// The scheduler's full decision, for the timeline.
+        decision: Option<std::sync::Arc<serde_json::Value>>,
     },
     /// The node's driver failed.
     #[error("{0}")]
@@ -64,6 +66,18 @@ fn quota_message(q: &QuotaExceeded) -> String {
             "OverQuota: Quota exceeded for resources: ['{other}'] (limit {}, in use {}, reserved {}, requested {}).",
             q.limit, q.in_use, q.reserved, q.requested
         ),
+    }
+}
+
+impl ServiceError {
+    /// Structured detail for the timeline, beyond the message.
+    pub fn timeline_detail(&self) -> Option<serde_json::Value> {
+        match self {
+            ServiceError::NoValidBackend {
+                decision: Some(d), ..
+            } => Some((**d).clone()),
+            _ => None,
+        }
     }
 }
 

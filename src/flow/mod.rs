@@ -168,6 +168,9 @@ impl<S> Flow<S> {
                     self.mark(&mut run, Some(task.name()), FlowState::Success, None);
                 }
                 Err(e) => {
+                    if let Some(d) = e.timeline_detail() {
+                        run.details.push((task.name(), d));
+                    }
                     self.mark(
                         &mut run,
                         Some(task.name()),

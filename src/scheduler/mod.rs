@@ -5,6 +5,7 @@
 //! `FilterScheduler` (cinder-internals.md §5).
 
 pub mod filters;
+pub mod spec;
 pub mod weighers;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,422 @@
+//! `SchedulerActor`: the in-memory view of every pool, and placement.
+//!
+//! Its flow `volume_create_scheduler` runs ExtractSchedulerSpecTask and
+//! ScheduleCreateVolumeTask: filters and weighers pick a pool, its capacity is consumed in
+//! memory at once (so back-to-back requests see it), the choice is stored on the volume row
+//! (the durable intent), and only then is the node told.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::json;
+
+use super::dispatch::NodeHandle;
+use super::error::ServiceError;
+use super::journal::JournalHandle;
+use super::user_messages::{self, Action, Detail};
+use super::volume::CreateVolumeOnNode;
+use crate::db::{Db, DbError};
+use crate::drivers::BackendStats;
+use crate::flow::{Flow, FlowScope, Task, TaskFuture};
+use crate::model::{RequestId, VolumeId, VolumeStatus};
+use crate::scheduler::spec::RequestSpec;
+use crate::scheduler::{self, Decision, PoolState, SchedulerTuning};
+
+/// A node's capacity report. `acked_seq` is the last placement the node had received
+/// when it measured, so placements still in flight are kept on top of the report.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct NodeStatsReport {
+    /// The node.
+    pub node: String,
+    /// Its zone.
+    pub availability_zone: String,
+    /// What its driver reported, with `allocated_capacity_gb` filled in by the node.
+    pub stats: BackendStats,
+    /// The highest `cast_seq` of a [`CreateVolumeOnNode`] the node had handled.
+    pub acked_seq: u64,
+}
+
+/// Place a volume and hand it to the chosen node (a cast: nobody waits for it).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ScheduleCreateVolume {
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// Its project.
+    pub project_id: String,
+    /// The request that created it.
+    pub request_id: RequestId,
+    /// What to place, and the nodes already tried.
+    pub spec: RequestSpec,
+}
+
+/// The pools as the scheduler sees them now.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Vec<PoolState>")]
+pub struct GetPools;
+
+/// Placements sent to a node that its last report did not include yet.
+#[derive(Debug, Default)]
+struct NodeEntry {
+    /// The last report, as reported.
+    reported: Vec<PoolState>,
+    /// (cast_seq, pool name, GiB).
+    outstanding: VecDeque<(u64, String, u64)>,
+    next_seq: u64,
+}
+
+/// Every node's pools, with in-flight placements applied.
+#[derive(Debug, Default)]
+pub struct PoolBook {
+    nodes: BTreeMap<String, NodeEntry>,
+    /// Flat view over all nodes, rebuilt on each report, consumed in place on placement.
+    pools: Vec<PoolState>,
+}
+
+impl PoolBook {
+    fn apply_report(&mut self, report: NodeStatsReport) {
+        let entry = self.nodes.entry(report.node.clone()).or_default();
+        entry.reported = report
+            .stats
+            .pools
+            .iter()
+            .map(|p| {
+                PoolState::new(
+                    &report.node,
+                    &report.availability_zone,
+                    &report.stats.volume_backend_name,
+                    &report.stats.storage_protocol,
+                    p.clone(),
+                )
+            })
+            .collect();
+        while entry
+            .outstanding
+            .front()
+            .is_some_and(|(seq, _, _)| *seq <= report.acked_seq)
+        {
+            entry.outstanding.pop_front();
+        }
+        self.rebuild();
+    }
+
+    fn rebuild(&mut self) {
+        self.pools.clear();
+        for entry in self.nodes.values() {
+            let start = self.pools.len();
+            self.pools.extend(entry.reported.iter().cloned());
+            for (_, pool, size) in &entry.outstanding {
+                if let Some(p) = self.pools[start..]
+                    .iter_mut()
+                    .find(|p| &p.stats.pool_name == pool)
+                {
+                    scheduler::consume(&mut p.stats, *size);
+                }
+            }
+        }
+    }
+
+    /// Runs the filters and weighers; on a choice, consumes its capacity and returns the
+    /// sequence number the node will acknowledge.
+    fn place(
+        &mut self,
+        spec: &RequestSpec,
+        tuning: &SchedulerTuning,
+    ) -> (Decision, Option<(PoolState, u64)>) {
+        let decision = scheduler::schedule(&self.pools, &spec.schedule_request(), tuning);
+        let Some(i) = decision.chosen else {
+            return (decision, None);
+        };
+        scheduler::consume(&mut self.pools[i].stats, spec.size_gb);
+        let pool = self.pools[i].clone();
+        let entry = self.nodes.entry(pool.node.clone()).or_default();
+        entry.next_seq += 1;
+        let seq = entry.next_seq;
+        entry
+            .outstanding
+            .push_back((seq, pool.stats.pool_name.clone(), spec.size_gb));
+        (decision, Some((pool, seq)))
+    }
+
+    /// Gives back a placement that never reached its node.
+    fn unplace(&mut self, node: &str, seq: u64) {
+        if let Some(entry) = self.nodes.get_mut(node) {
+            entry.outstanding.retain(|(s, _, _)| *s != seq);
+            self.rebuild();
+        }
+    }
+}
+
+/// Places volumes on nodes.
+pub struct SchedulerActor {
+    book: Rc<RefCell<PoolBook>>,
+    shared: Rc<Shared>,
+}
+
+/// What every scheduling flow needs.
+struct Shared {
+    db: Db,
+    journal: JournalHandle,
+    nodes: HashMap<String, NodeHandle>,
+    tuning: SchedulerTuning,
+    max_attempts: u32,
+}
+
+impl SchedulerActor {
+    /// A scheduler over `nodes` (the VolumeActors, or fakes in tests).
+    pub fn new(
+        db: Db,
+        journal: JournalHandle,
+        nodes: HashMap<String, NodeHandle>,
+        tuning: SchedulerTuning,
+        max_attempts: u32,
+    ) -> Self {
+        Self {
+            book: Rc::new(RefCell::new(PoolBook::default())),
+            shared: Rc::new(Shared {
+                db,
+                journal,
+                nodes,
+                tuning,
+                max_attempts,
+            }),
+        }
+    }
+}
+
+impl Actor for SchedulerActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<NodeStatsReport> for SchedulerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NodeStatsReport, _ctx: &mut Self::Context) {
+        self.book.borrow_mut().apply_report(msg);
+    }
+}
+
+impl Handler<GetPools> for SchedulerActor {
+    type Result = MessageResult<GetPools>;
+
+    fn handle(&mut self, _msg: GetPools, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.book.borrow().pools.clone())
+    }
+}
+
+impl Handler<ScheduleCreateVolume> for SchedulerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ScheduleCreateVolume, ctx: &mut Self::Context) {
+        let shared = self.shared.clone();
+        let book = self.book.clone();
+        ctx.spawn(
+            async move {
+                let scope = FlowScope {
+                    resource_id: msg.volume_id.to_string(),
+                    project_id: msg.project_id.clone(),
+                    request_id: msg.request_id.clone(),
+                };
+                let mut store = ScheduleStore {
+                    msg,
+                    book,
+                    shared: shared.clone(),
+                    placed: None,
+                };
+                let flow = Flow::new("volume_create_scheduler")
+                    .with(ExtractSchedulerSpecTask)
+                    .with(ScheduleCreateVolumeTask);
+                if let Err(e) = flow.run(&mut store, scope, &shared.journal).await {
+                    fail_volume(&shared.db, &store.msg, &e).await;
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+/// Sets a volume that could not be placed to `error`, with a user message saying why.
+async fn fail_volume(db: &Db, msg: &ScheduleCreateVolume, e: &ServiceError) {
+    let id = msg.volume_id.to_string();
+    let moved = db
+        .run(move |c| {
+            crate::db::volumes::transition(c, &id, &[VolumeStatus::Creating], VolumeStatus::Error)
+        })
+        .await;
+    match moved {
+        Ok(()) => {
+            user_messages::record_for_volume(
+                db,
+                &msg.project_id,
+                &msg.request_id,
+                msg.volume_id,
+                Action::ScheduleAllocateVolume,
+                Detail::NoValidBackend,
+                e.to_string(),
+            )
+            .await;
+        }
+        // Deleted (or changed) meanwhile: nothing is left to mark.
+        Err(DbError::Conflict) => {}
+        Err(err) => tracing::error!(error = %err, volume.id = %msg.volume_id, "could not mark volume error"),
+    }
+}
+
+struct ScheduleStore {
+    msg: ScheduleCreateVolume,
+    book: Rc<RefCell<PoolBook>>,
+    shared: Rc<Shared>,
+    /// The placement made, until it has been handed to the node.
+    placed: Option<(String, u64)>,
+}
+
+/// Checks the spec and the attempt count.
+struct ExtractSchedulerSpecTask;
+
+impl Task<ScheduleStore> for ExtractSchedulerSpecTask {
+    fn name(&self) -> &'static str {
+        "ExtractSchedulerSpecTask"
+    }
+
+    fn execute<'a>(&'a self, s: &'a mut ScheduleStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let spec = &s.msg.spec;
+            let tried = spec.tried_nodes.len() as u32;
+            if tried >= s.shared.max_attempts {
+                let mut summary = format!(
+                    "Exceeded max scheduling attempts {} for resource {}.",
+                    s.shared.max_attempts, s.msg.volume_id
+                );
+                for (node, why) in spec.tried_nodes.iter().zip(&spec.failures) {
+                    summary.push_str(&format!(" {node}: {why}."));
+                }
+                return Err(ServiceError::NoValidBackend {
+                    summary,
+                    decision: None,
+                });
+            }
+            Ok(None)
+        })
+    }
+}
+
+/// Picks a pool, stores the choice, and casts the volume to its node.
+struct ScheduleCreateVolumeTask;
+
+impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
+    fn name(&self) -> &'static str {
+        "ScheduleCreateVolumeTask"
+    }
+
+    fn execute<'a>(&'a self, s: &'a mut ScheduleStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            // Decide and consume before any await, so the next request sees the result.
+            let (decision, placed) = s
+                .book
+                .borrow_mut()
+                .place(&s.msg.spec, &s.shared.tuning);
+            let detail = decision_json(&decision);
+            let Some((pool, seq)) = placed else {
+                return Err(ServiceError::NoValidBackend {
+                    summary: rejection_summary(&decision),
+                    decision: Some(Arc::new(detail)),
+                });
+            };
+            s.placed = Some((pool.node.clone(), seq));
+            let mut spec = s.msg.spec.clone();
+            spec.tried_nodes.push(pool.node.clone());
+            let (id, host, json) = (s.msg.volume_id.to_string(), pool.host.clone(), spec.to_json());
+            s.shared
+                .db
+                .run(move |c| crate::db::volumes::set_scheduled(c, &id, &host, &json))
+                .await
+                .map_err(|e| match e {
+                    DbError::Conflict => ServiceError::InvalidState(
+                        "the volume is no longer waiting to be scheduled".into(),
+                    ),
+                    other => other.into(),
+                })?;
+            let node = s.shared.nodes.get(&pool.node).ok_or_else(|| {
+                ServiceError::Internal(format!("no actor for node {}", pool.node))
+            })?;
+            node.create
+                .try_send(CreateVolumeOnNode {
+                    volume_id: s.msg.volume_id,
+                    project_id: s.msg.project_id.clone(),
+                    request_id: s.msg.request_id.clone(),
+                    host: pool.host.clone(),
+                    spec,
+                    cast_seq: seq,
+                })
+                .map_err(|e| ServiceError::Unavailable(format!("node {}: {e}", pool.node)))?;
+            s.placed = None;
+            Ok(Some(detail))
+        })
+    }
+
+    fn revert<'a>(&'a self, s: &'a mut ScheduleStore) -> crate::flow::RevertFuture<'a> {
+        Box::pin(async move {
+            if let Some((node, seq)) = s.placed.take() {
+                s.book.borrow_mut().unplace(&node, seq);
+            }
+        })
+    }
+}
+
+/// At most this many pools are written out per decision; the rest are counted.
+const DECISION_POOLS_SHOWN: usize = 50;
+
+fn decision_json(d: &Decision) -> serde_json::Value {
+    let chosen = d.chosen.map(|i| d.evaluations[i].host.clone());
+    let pools: Vec<serde_json::Value> = d
+        .evaluations
+        .iter()
+        .take(DECISION_POOLS_SHOWN)
+        .map(|e| {
+            let filters: Vec<serde_json::Value> = e
+                .verdicts
+                .iter()
+                .map(|v| {
+                    json!({
+                        "filter": v.filter,
+                        "passed": v.rejection.is_none(),
+                        "reason": v.rejection.as_ref().map(|r| r.to_string()),
+                    })
+                })
+                .collect();
+            json!({"host": e.host, "node": e.node, "filters": filters, "weight": e.weight})
+        })
+        .collect();
+    json!({
+        "chosen": chosen,
+        "pools_considered": d.evaluations.len(),
+        "pools_passed": d.evaluations.iter().filter(|e| e.weight.is_some()).count(),
+        "pools": pools,
+    })
+}
+
+fn rejection_summary(d: &Decision) -> String {
+    if d.evaluations.is_empty() {
+        return "No storage node has reported its capacity.".into();
+    }
+    let mut out = String::new();
+    for e in d.evaluations.iter().take(10) {
+        if let Some(v) = e.verdicts.iter().find(|v| v.rejection.is_some())
+            && let Some(r) = &v.rejection
+        {
+            out.push_str(&format!("{} rejected by {}: {}. ", e.host, v.filter, r));
+        }
+    }
+    if d.evaluations.len() > 10 {
+        out.push_str(&format!("({} more pools)", d.evaluations.len() - 10));
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;
