@@ -609,3 +609,11 @@ pub fn find_type(
         .collect();
     Ok(Some(VolumeTypeRecord { row, extra_specs }))
 }
+
+/// Replaces the stored request spec (the reschedule history lives there).
+pub fn set_request_spec(c: &mut DbConnection, id: &str, request_spec: &str) -> Result<(), DbError> {
+    diesel::update(volumes::table.filter(volumes::id.eq(id)))
+        .set(volumes::request_spec.eq(request_spec))
+        .execute(c)?;
+    Ok(())
+}

@@ -1,0 +1,333 @@
+//! `ApiActor`: validation and the API flows. It keeps no long-lived state of its own;
+//! the database holds every intent before anything is cast.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use actix::prelude::*;
+
+use super::dispatch::{Dispatcher, node_name};
+use super::error::ServiceError;
+use super::journal::{Flush, JournalActor, JournalHandle};
+use super::volume::DeleteVolumeOnNode;
+use crate::db::rows::{FlowRunRow, MessageRow};
+use crate::db::volumes::{ListQuery, VolumeRecord};
+use crate::db::{Db, DbError, quotas};
+use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
+
+pub mod create;
+
+pub use create::{CreateVolume, VolumeCreateRequest};
+
+/// Settings the API flows need.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Zone for volumes created without one.
+    pub default_availability_zone: String,
+    /// Zones that have at least one node.
+    pub known_zones: BTreeSet<String>,
+    /// Name of the type used when a create names none.
+    pub default_volume_type: String,
+    /// Quota defaults.
+    pub quota_defaults: quotas::Defaults,
+    /// Seconds before an uncommitted reservation expires.
+    pub reservation_expire_seconds: i64,
+}
+
+/// Shared by the flows the actor runs.
+pub(crate) struct ApiShared {
+    pub(crate) db: Db,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) journal: JournalHandle,
+    pub(crate) journal_addr: Addr<JournalActor>,
+    pub(crate) settings: ApiSettings,
+    /// For tests: the task of `volume_create_api` that fails after doing its work.
+    pub(crate) fail_at: Option<&'static str>,
+}
+
+impl ApiShared {
+    pub(crate) fn fail_point(&self, task: &'static str) -> Result<(), ServiceError> {
+        if self.fail_at == Some(task) {
+            return Err(ServiceError::Internal(format!("failure injected in {task}")));
+        }
+        Ok(())
+    }
+}
+
+/// Serves the API's requests.
+pub struct ApiActor {
+    shared: Rc<ApiShared>,
+}
+
+impl ApiActor {
+    /// An API actor casting through `dispatcher`.
+    pub fn new(
+        db: Db,
+        dispatcher: Dispatcher,
+        journal: Addr<JournalActor>,
+        settings: ApiSettings,
+    ) -> Self {
+        Self {
+            shared: Rc::new(ApiShared {
+                db,
+                dispatcher,
+                journal: JournalHandle(journal.clone()),
+                journal_addr: journal,
+                settings,
+                fail_at: None,
+            }),
+        }
+    }
+
+    /// For tests: make `task` of `volume_create_api` fail after it has done its work, so
+    /// its revert and every earlier one must run.
+    pub fn failing_at(mut self, task: &'static str) -> Self {
+        if let Some(s) = Rc::get_mut(&mut self.shared) {
+            s.fail_at = Some(task);
+        }
+        self
+    }
+}
+
+impl Actor for ApiActor {
+    type Context = Context<Self>;
+}
+
+/// The project a caller is limited to: its own, unless it is an admin.
+fn scope_of(ctx: &RequestContext) -> Option<String> {
+    (!ctx.is_admin).then(|| ctx.project_id.clone())
+}
+
+fn volume_not_found(id: VolumeId) -> impl Fn(DbError) -> ServiceError {
+    move |e| match e {
+        DbError::NotFound => ServiceError::NotFound {
+            kind: "Volume",
+            id: id.to_string(),
+        },
+        other => other.into(),
+    }
+}
+
+/// Show one volume.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<VolumeRecord, ServiceError>")]
+pub struct GetVolume {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The volume.
+    pub id: VolumeId,
+}
+
+impl Handler<GetVolume> for ApiActor {
+    type Result = ResponseFuture<Result<VolumeRecord, ServiceError>>;
+    fn handle(&mut self, msg: GetVolume, _: &mut Self::Context) -> Self::Result {
+        let db = self.shared.db.clone();
+        Box::pin(async move {
+            let (id, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
+            db.run(move |c| crate::db::volumes::get(c, &id, scope.as_deref()))
+                .await
+                .map_err(volume_not_found(msg.id))
+        })
+    }
+}
+
+/// List volumes.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Vec<VolumeRecord>, Option<i64>), ServiceError>")]
+pub struct ListVolumes {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// Filters and pagination; `project` is forced to the caller's unless admin.
+    pub query: ListQuery,
+    /// Also count every match (`with_count`).
+    pub with_count: bool,
+}
+
+impl Handler<ListVolumes> for ApiActor {
+    type Result = ResponseFuture<Result<(Vec<VolumeRecord>, Option<i64>), ServiceError>>;
+    fn handle(&mut self, msg: ListVolumes, _: &mut Self::Context) -> Self::Result {
+        let db = self.shared.db.clone();
+        Box::pin(async move {
+            let mut q = msg.query;
+            if !msg.ctx.is_admin {
+                q.project = Some(msg.ctx.project_id.clone());
+            }
+            let marker = q.marker.clone();
+            db.run(move |c| {
+                let items = crate::db::volumes::list(c, &q)?;
+                let count = if msg.with_count {
+                    Some(crate::db::volumes::count(c, &q)?)
+                } else {
+                    None
+                };
+                Ok((items, count))
+            })
+            .await
+            .map_err(|e| match e {
+                DbError::NotFound => ServiceError::NotFound {
+                    kind: "Volume",
+                    id: marker.unwrap_or_default(),
+                },
+                other => other.into(),
+            })
+        })
+    }
+}
+
+/// Change a volume's name, description or metadata.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<VolumeRecord, ServiceError>")]
+pub struct UpdateVolume {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The volume.
+    pub id: VolumeId,
+    /// New name (`Some(None)` clears it).
+    pub name: Option<Option<String>>,
+    /// New description.
+    pub description: Option<Option<String>>,
+    /// Replaces all user metadata.
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl Handler<UpdateVolume> for ApiActor {
+    type Result = ResponseFuture<Result<VolumeRecord, ServiceError>>;
+    fn handle(&mut self, msg: UpdateVolume, _: &mut Self::Context) -> Self::Result {
+        let db = self.shared.db.clone();
+        Box::pin(async move {
+            let id = msg.id;
+            let scope = scope_of(&msg.ctx);
+            db.run(move |c| {
+                let key = id.to_string();
+                let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
+                if v.row.status == VolumeStatus::Maintenance.as_str() {
+                    return Err(DbError::Conflict);
+                }
+                crate::db::volumes::update_fields(c, &key, msg.name, msg.description, msg.metadata)?;
+                crate::db::volumes::get(c, &key, None)
+            })
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict => ServiceError::InvalidState(
+                    "Invalid volume: Volume is in maintenance and cannot be updated.".into(),
+                ),
+                other => volume_not_found(id)(other),
+            })
+        })
+    }
+}
+
+/// Delete a volume (202: the node finishes it).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), ServiceError>")]
+pub struct DeleteVolume {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The volume.
+    pub id: VolumeId,
+}
+
+const DELETE_REFUSED: &str = "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.";
+
+impl Handler<DeleteVolume> for ApiActor {
+    type Result = ResponseFuture<Result<(), ServiceError>>;
+    fn handle(&mut self, msg: DeleteVolume, _: &mut Self::Context) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let id = msg.id;
+            let scope = scope_of(&msg.ctx);
+            let key = id.to_string();
+            // Never scheduled: nothing exists on any node, so the row and its quota go now.
+            // Otherwise compare-and-set to `deleting`; the node does the rest.
+            let host = shared
+                .db
+                .run(move |c| {
+                    let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
+                    if v.row.attach_status == AttachStatus::Attached.as_str() {
+                        return Err(DbError::Conflict);
+                    }
+                    match v.row.host {
+                        None => {
+                            crate::db::volumes::destroy_and_release(c, &key)?;
+                            Ok(None)
+                        }
+                        Some(h) => {
+                            crate::db::volumes::transition(
+                                c,
+                                &key,
+                                VolumeStatus::DELETABLE,
+                                VolumeStatus::Deleting,
+                            )?;
+                            Ok(Some(h))
+                        }
+                    }
+                })
+                .await
+                .map_err(|e| match e {
+                    DbError::Conflict => ServiceError::InvalidState(DELETE_REFUSED.into()),
+                    other => volume_not_found(id)(other),
+                })?;
+            let Some(host) = host else { return Ok(()) };
+            let Some(node) = shared.dispatcher.node_of_host(&host) else {
+                // The row stays `deleting`; the node resumes it when it is configured again.
+                tracing::warn!(volume.id = %id, node.id = node_name(&host), "volume's node is not configured");
+                return Ok(());
+            };
+            node.delete
+                .try_send(DeleteVolumeOnNode {
+                    volume_id: id,
+                    project_id: msg.ctx.project_id.clone(),
+                    request_id: msg.ctx.request_id.clone(),
+                })
+                .map_err(|e| ServiceError::Unavailable(e.to_string()))
+        })
+    }
+}
+
+/// A volume's timeline: every flow run about it, and its user messages.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    /// Flow runs in order.
+    pub runs: Vec<FlowRunRow>,
+    /// User messages, newest first.
+    pub messages: Vec<MessageRow>,
+}
+
+/// Read a volume's timeline (it outlives the volume).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Timeline, ServiceError>")]
+pub struct GetTimeline {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The volume.
+    pub id: VolumeId,
+}
+
+impl Handler<GetTimeline> for ApiActor {
+    type Result = ResponseFuture<Result<Timeline, ServiceError>>;
+    fn handle(&mut self, msg: GetTimeline, _: &mut Self::Context) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            // Runs wait a few milliseconds in the journal's buffer; include them.
+            shared.journal_addr.send(Flush).await?;
+            let (key, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
+            let t = shared
+                .db
+                .run(move |c| {
+                    Ok(Timeline {
+                        runs: crate::db::timeline::for_resource(c, &key, scope.as_deref())?,
+                        messages: crate::db::messages::for_resource(c, &key, scope.as_deref())?,
+                    })
+                })
+                .await?;
+            if t.runs.is_empty() {
+                return Err(volume_not_found(msg.id)(DbError::NotFound));
+            }
+            Ok(t)
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;

@@ -1,0 +1,591 @@
+//! `VolumeActor`: one per storage node; owns the node's driver.
+//!
+//! Driver calls run on the blocking pool. One operation at a time per volume (later
+//! messages for a busy volume wait in a per-volume queue), many volumes at once. The
+//! create runs the flow `volume_create_manager`: ExtractVolumeRefTask,
+//! OnFailureRescheduleTask, CreateVolumeFromSpecTask, CreateVolumeOnFinishTask. On a
+//! driver failure the revert of OnFailureRescheduleTask hands the volume back to the
+//! scheduler with this node excluded; the scheduler gives up after `max_attempts`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tracing::{error, info, warn};
+
+use super::error::ServiceError;
+use super::journal::JournalHandle;
+use super::scheduler::{NodeStatsReport, ScheduleCreateVolume};
+use super::user_messages::{self, Action, Detail};
+use crate::db::{Db, DbError};
+use crate::drivers::{DriverError, ModelUpdate, VolumeDriver, VolumeRef};
+use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
+use crate::model::{RequestId, VolumeId, VolumeStatus};
+use crate::scheduler::spec::RequestSpec;
+
+/// Create a volume the scheduler placed here (a cast).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct CreateVolumeOnNode {
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// Its project.
+    pub project_id: String,
+    /// The request that created it.
+    pub request_id: RequestId,
+    /// `node@backend#pool` as stored on the row.
+    pub host: String,
+    /// The spec, with this node already in `tried_nodes`.
+    pub spec: RequestSpec,
+    /// The scheduler's placement number, acknowledged in the next stats report
+    /// (0 for a create resumed by recovery).
+    pub cast_seq: u64,
+}
+
+/// Delete a volume of this node (a cast). The row is already `deleting`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct DeleteVolumeOnNode {
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// Its project.
+    pub project_id: String,
+    /// The delete request.
+    pub request_id: RequestId,
+}
+
+/// Measure capacity and report it to the scheduler; answers once the report is sent.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), ServiceError>")]
+pub struct PublishStats;
+
+/// Resume whatever this node left unfinished (volumes `creating` or `deleting` here).
+/// Answers with the number of volumes resumed.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<usize, ServiceError>")]
+pub struct RecoverNode;
+
+/// How a node reaches the scheduler.
+#[derive(Clone)]
+pub struct SchedulerLink {
+    /// Reschedules.
+    pub schedule: Recipient<ScheduleCreateVolume>,
+    /// Capacity reports.
+    pub stats: Recipient<NodeStatsReport>,
+}
+
+/// Who the node is.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    /// The node's name.
+    pub name: String,
+    /// Its zone.
+    pub availability_zone: String,
+    /// Seconds between periodic reports.
+    pub stats_interval: Duration,
+}
+
+#[derive(Debug)]
+enum Op {
+    Create(CreateVolumeOnNode),
+    Delete(DeleteVolumeOnNode),
+}
+
+impl Op {
+    fn volume_id(&self) -> VolumeId {
+        match self {
+            Op::Create(m) => m.volume_id,
+            Op::Delete(m) => m.volume_id,
+        }
+    }
+}
+
+/// State shared by the node's running operations.
+#[derive(Debug, Default)]
+struct NodeState {
+    /// GiB placed per `node@backend#pool`.
+    allocated: BTreeMap<String, i64>,
+    /// The last placement number received.
+    acked_seq: u64,
+    /// Volumes with an operation running, and what waits behind it.
+    busy: HashMap<VolumeId, VecDeque<Op>>,
+    /// A report is already scheduled.
+    report_pending: bool,
+}
+
+/// Everything an operation needs, cheap to clone into its future.
+#[derive(Clone)]
+struct Ctx {
+    node: Rc<NodeIdentity>,
+    driver: Arc<dyn VolumeDriver>,
+    db: Db,
+    journal: JournalHandle,
+    scheduler: SchedulerLink,
+    state: Rc<RefCell<NodeState>>,
+}
+
+/// The actor of one storage node.
+pub struct VolumeActor {
+    ctx: Ctx,
+}
+
+impl VolumeActor {
+    /// A node actor over `driver`. Call [`VolumeActor::load_allocated`] before starting.
+    pub fn new(
+        node: NodeIdentity,
+        driver: Arc<dyn VolumeDriver>,
+        db: Db,
+        journal: JournalHandle,
+        scheduler: SchedulerLink,
+    ) -> Self {
+        Self {
+            ctx: Ctx {
+                node: Rc::new(node),
+                driver,
+                db,
+                journal,
+                scheduler,
+                state: Rc::new(RefCell::new(NodeState::default())),
+            },
+        }
+    }
+
+    /// Recounts the GiB placed on this node from the database (at start).
+    pub fn load_allocated(self) -> Result<Self, DbError> {
+        let name = self.ctx.node.name.clone();
+        let rows = self
+            .ctx
+            .db
+            .run_blocking(|c| crate::db::volumes::allocated_by_host(c, &name))?;
+        self.ctx.state.borrow_mut().allocated = rows.into_iter().collect();
+        Ok(self)
+    }
+
+    /// Runs `op` now, or queues it behind the operation already running on its volume.
+    fn submit(&mut self, op: Op, ctx: &mut Context<Self>) {
+        let id = op.volume_id();
+        {
+            let mut state = self.ctx.state.borrow_mut();
+            if let Some(queue) = state.busy.get_mut(&id) {
+                queue.push_back(op);
+                return;
+            }
+            state.busy.insert(id, VecDeque::new());
+            if let Op::Create(m) = &op {
+                // Counted from receipt, so the next report covers it (Cinder does the same).
+                state.acked_seq = state.acked_seq.max(m.cast_seq);
+                *state.allocated.entry(m.host.clone()).or_default() += m.spec.size_gb as i64;
+            }
+        }
+        let c = self.ctx.clone();
+        let fut = async move {
+            match op {
+                Op::Create(m) => create_volume(c, m).await,
+                Op::Delete(m) => delete_volume(c, m).await,
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(move |(), act, ctx| {
+            act.schedule_report(ctx);
+            let next = {
+                let mut state = act.ctx.state.borrow_mut();
+                match state.busy.get_mut(&id).and_then(VecDeque::pop_front) {
+                    Some(op) => Some(op),
+                    None => {
+                        state.busy.remove(&id);
+                        None
+                    }
+                }
+            };
+            if let Some(op) = next {
+                // Re-enter through submit with the volume marked free.
+                act.ctx.state.borrow_mut().busy.remove(&id);
+                act.submit(op, ctx);
+            }
+        }));
+    }
+
+    /// Reports capacity soon; changes that come close together share one report.
+    fn schedule_report(&mut self, ctx: &mut Context<Self>) {
+        if std::mem::replace(&mut self.ctx.state.borrow_mut().report_pending, true) {
+            return;
+        }
+        ctx.run_later(Duration::from_millis(50), |act, ctx| {
+            act.ctx.state.borrow_mut().report_pending = false;
+            let c = act.ctx.clone();
+            ctx.spawn(
+                async move {
+                    if let Err(e) = publish_stats(&c).await {
+                        warn!(node.id = %c.node.name, error = %e, "could not report capacity");
+                    }
+                }
+                .into_actor(act),
+            );
+        });
+    }
+}
+
+impl Actor for VolumeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let every = self.ctx.node.stats_interval;
+        ctx.run_interval(every, |act, ctx| act.schedule_report(ctx));
+    }
+}
+
+impl Handler<CreateVolumeOnNode> for VolumeActor {
+    type Result = ();
+    fn handle(&mut self, msg: CreateVolumeOnNode, ctx: &mut Self::Context) {
+        self.submit(Op::Create(msg), ctx);
+    }
+}
+
+impl Handler<DeleteVolumeOnNode> for VolumeActor {
+    type Result = ();
+    fn handle(&mut self, msg: DeleteVolumeOnNode, ctx: &mut Self::Context) {
+        self.submit(Op::Delete(msg), ctx);
+    }
+}
+
+impl Handler<PublishStats> for VolumeActor {
+    type Result = ResponseFuture<Result<(), ServiceError>>;
+    fn handle(&mut self, _msg: PublishStats, _ctx: &mut Self::Context) -> Self::Result {
+        let c = self.ctx.clone();
+        Box::pin(async move { publish_stats(&c).await })
+    }
+}
+
+impl Handler<RecoverNode> for VolumeActor {
+    type Result = ResponseActFuture<Self, Result<usize, ServiceError>>;
+    fn handle(&mut self, _msg: RecoverNode, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.ctx.db.clone();
+        let name = self.ctx.node.name.clone();
+        Box::pin(
+            async move {
+                db.run(move |c| crate::db::volumes::unfinished_on_node(c, &name))
+                    .await
+            }
+            .into_actor(self)
+            .map(|rows, act, ctx| {
+                let rows = rows?;
+                let n = rows.len();
+                for row in rows {
+                    let Ok(id) = row.id.parse::<VolumeId>() else {
+                        continue;
+                    };
+                    let request_id = RequestId::internal("recovery");
+                    info!(node.id = %act.ctx.node.name, volume.id = %id, status = %row.status, "resuming unfinished volume");
+                    let op = if row.status == VolumeStatus::Deleting.as_str() {
+                        Op::Delete(DeleteVolumeOnNode {
+                            volume_id: id,
+                            project_id: row.project_id,
+                            request_id,
+                        })
+                    } else {
+                        let spec = RequestSpec::from_json(&row.request_spec)
+                            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                        // The tally was recounted from the rows, which include this one.
+                        *act.ctx.state.borrow_mut().allocated.entry(row.host.clone().unwrap_or_default()).or_default() -= spec.size_gb as i64;
+                        Op::Create(CreateVolumeOnNode {
+                            volume_id: id,
+                            project_id: row.project_id,
+                            request_id,
+                            host: row.host.unwrap_or_default(),
+                            spec,
+                            cast_seq: 0,
+                        })
+                    };
+                    act.submit(op, ctx);
+                }
+                Ok(n)
+            }),
+        )
+    }
+}
+
+/// Measures the driver and sends the report.
+async fn publish_stats(c: &Ctx) -> Result<(), ServiceError> {
+    let driver = c.driver.clone();
+    let mut stats = actix_web::rt::task::spawn_blocking(move || driver.get_volume_stats())
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+    let (acked_seq, allocated) = {
+        let s = c.state.borrow();
+        (s.acked_seq, s.allocated.clone())
+    };
+    for pool in &mut stats.pools {
+        let host = format!(
+            "{}@{}#{}",
+            c.node.name, stats.volume_backend_name, pool.pool_name
+        );
+        pool.allocated_capacity_gb = allocated.get(&host).copied().unwrap_or(0).max(0) as f64;
+    }
+    c.scheduler
+        .stats
+        .send(NodeStatsReport {
+            node: c.node.name.clone(),
+            availability_zone: c.node.availability_zone.clone(),
+            stats,
+            acked_seq,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Runs a driver verb on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    driver: &Arc<dyn VolumeDriver>,
+    f: impl FnOnce(&dyn VolumeDriver) -> Result<T, DriverError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    let d = driver.clone();
+    actix_web::rt::task::spawn_blocking(move || f(d.as_ref()))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("driver task failed: {e}")))?
+        .map_err(ServiceError::from)
+}
+
+struct CreateStore {
+    c: Ctx,
+    msg: CreateVolumeOnNode,
+    /// False once a failure is one that another node cannot fix.
+    reschedule: bool,
+    /// The driver's error, carried to the reschedule.
+    failure: Option<String>,
+    model_update: ModelUpdate,
+}
+
+async fn create_volume(c: Ctx, msg: CreateVolumeOnNode) {
+    let scope = FlowScope {
+        resource_id: msg.volume_id.to_string(),
+        project_id: msg.project_id.clone(),
+        request_id: msg.request_id.clone(),
+    };
+    let size = msg.spec.size_gb as i64;
+    let host = msg.host.clone();
+    let mut store = CreateStore {
+        c: c.clone(),
+        msg,
+        reschedule: true,
+        failure: None,
+        model_update: ModelUpdate::default(),
+    };
+    let flow = Flow::new("volume_create_manager")
+        .with(ExtractVolumeRefTask)
+        .with(OnFailureRescheduleTask)
+        .with(CreateVolumeFromSpecTask)
+        .with(CreateVolumeOnFinishTask);
+    if flow.run(&mut store, scope, &c.journal).await.is_err() {
+        // The volume is not here (rescheduled, failed or gone): stop counting it.
+        *c.state.borrow_mut().allocated.entry(host).or_default() -= size;
+    }
+}
+
+/// Re-reads the row: the volume must still be `creating` on this node.
+struct ExtractVolumeRefTask;
+
+impl Task<CreateStore> for ExtractVolumeRefTask {
+    fn name(&self) -> &'static str {
+        "ExtractVolumeRefTask"
+    }
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let id = s.msg.volume_id.to_string();
+            let found = s
+                .c
+                .db
+                .run(move |c| crate::db::volumes::get(c, &id, None))
+                .await;
+            let ok = matches!(&found, Ok(v) if v.row.status == VolumeStatus::Creating.as_str()
+                && v.row.host.as_deref() == Some(s.msg.host.as_str()));
+            if !ok {
+                s.reschedule = false;
+                return Err(ServiceError::InvalidState(format!(
+                    "volume {} is no longer waiting to be created on {}",
+                    s.msg.volume_id, s.msg.host
+                )));
+            }
+            Ok(None)
+        })
+    }
+}
+
+/// Does nothing on the way forward; on the way back, hands the volume to the scheduler
+/// again (this node excluded) after removing any half-made volume.
+struct OnFailureRescheduleTask;
+
+impl Task<CreateStore> for OnFailureRescheduleTask {
+    fn name(&self) -> &'static str {
+        "OnFailureRescheduleTask"
+    }
+    fn execute<'a>(&'a self, _s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
+    fn revert<'a>(&'a self, s: &'a mut CreateStore) -> RevertFuture<'a> {
+        Box::pin(async move {
+            if !s.reschedule {
+                return;
+            }
+            let vref = VolumeRef {
+                id: s.msg.volume_id,
+                size_gb: s.msg.spec.size_gb,
+            };
+            if let Err(e) = blocking(&s.c.driver, move |d| d.delete_volume(&vref)).await {
+                warn!(volume.id = %s.msg.volume_id, error = %e, "could not remove a half-made volume");
+            }
+            let mut spec = s.msg.spec.clone();
+            spec.failures
+                .push(s.failure.clone().unwrap_or_else(|| "unknown error".into()));
+            let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
+            let json = spec.to_json();
+            let given_back = s
+                .c
+                .db
+                .run(move |c| {
+                    crate::db::volumes::unschedule(c, &id, &host)?;
+                    // Keep the failure history with the intent, so recovery sees it too.
+                    crate::db::volumes::set_request_spec(c, &id, &json)
+                })
+                .await;
+            if let Err(e) = given_back {
+                error!(volume.id = %s.msg.volume_id, error = %e, "could not give the volume back for rescheduling");
+                return;
+            }
+            let msg = ScheduleCreateVolume {
+                volume_id: s.msg.volume_id,
+                project_id: s.msg.project_id.clone(),
+                request_id: s.msg.request_id.clone(),
+                spec,
+            };
+            if let Err(e) = s.c.scheduler.schedule.try_send(msg) {
+                error!(volume.id = %s.msg.volume_id, error = %e, "could not reach the scheduler; recovery will retry");
+            }
+        })
+    }
+}
+
+/// Asks the driver for the volume.
+struct CreateVolumeFromSpecTask;
+
+impl Task<CreateStore> for CreateVolumeFromSpecTask {
+    fn name(&self) -> &'static str {
+        "CreateVolumeFromSpecTask"
+    }
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let vref = VolumeRef {
+                id: s.msg.volume_id,
+                size_gb: s.msg.spec.size_gb,
+            };
+            match blocking(&s.c.driver, move |d| d.create_volume(&vref)).await {
+                Ok(update) => {
+                    s.model_update = update;
+                    Ok(None)
+                }
+                Err(e) => {
+                    s.failure = Some(format!("{}: {e}", s.c.node.name));
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+/// Marks the volume `available` with its host and location.
+struct CreateVolumeOnFinishTask;
+
+impl Task<CreateStore> for CreateVolumeOnFinishTask {
+    fn name(&self) -> &'static str {
+        "CreateVolumeOnFinishTask"
+    }
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
+            let location = s.model_update.provider_location.clone();
+            let done = s
+                .c
+                .db
+                .run(move |c| crate::db::volumes::mark_created(c, &id, &host, location.as_deref()))
+                .await;
+            if let Err(e) = done {
+                // The row moved under us (deleted by an admin); another node cannot help.
+                s.reschedule = false;
+                return Err(e.into());
+            }
+            Ok(None)
+        })
+    }
+}
+
+async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
+    let id = msg.volume_id.to_string();
+    let row = c
+        .db
+        .run(move |db| crate::db::volumes::get(db, &id, None))
+        .await;
+    let row = match row {
+        Ok(r) if r.row.status == VolumeStatus::Deleting.as_str() => r.row,
+        Ok(_) | Err(DbError::NotFound) => return,
+        Err(e) => {
+            error!(volume.id = %msg.volume_id, error = %e, "could not read the volume to delete");
+            return;
+        }
+    };
+    let vref = VolumeRef {
+        id: msg.volume_id,
+        size_gb: row.size.max(0) as u64,
+    };
+    let removed = blocking(&c.driver, move |d| d.delete_volume(&vref)).await;
+    let id = msg.volume_id.to_string();
+    match removed {
+        Ok(()) => {
+            match c
+                .db
+                .run(move |db| crate::db::volumes::destroy_and_release(db, &id))
+                .await
+            {
+                Ok(_) => {
+                    if let Some(h) = &row.host {
+                        *c.state.borrow_mut().allocated.entry(h.clone()).or_default() -=
+                            row.size;
+                    }
+                }
+                Err(e) => {
+                    error!(volume.id = %msg.volume_id, error = %e, "volume removed but its row remains; recovery will finish")
+                }
+            }
+        }
+        Err(e) => {
+            warn!(volume.id = %msg.volume_id, node.id = %c.node.name, error = %e, "driver failed to delete volume");
+            let moved = c
+                .db
+                .run(move |db| {
+                    crate::db::volumes::transition(
+                        db,
+                        &id,
+                        &[VolumeStatus::Deleting],
+                        VolumeStatus::ErrorDeleting,
+                    )
+                })
+                .await;
+            if moved.is_ok() {
+                user_messages::record_for_volume(
+                    &c.db,
+                    &msg.project_id,
+                    &msg.request_id,
+                    msg.volume_id,
+                    Action::DeleteVolume,
+                    Detail::Unknown,
+                    format!("node {} could not delete the volume: {e}", c.node.name),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "volume_tests.rs"]
+mod tests;
