@@ -4,8 +4,14 @@
 //! so every rule is unit-tested on made-up stats. The rules follow Cinder's
 //! `FilterScheduler` (cinder-internals.md §5).
 
+mod capabilities;
+mod capacity;
+pub mod extra_specs;
 pub mod filters;
 pub mod weighers;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -204,7 +210,11 @@ pub struct Decision {
 /// Runs the default filters (node enabled, not already tried, AvailabilityZoneFilter,
 /// CapacityFilter, CapabilitiesFilter) and the CapacityWeigher over `pools`, and picks the
 /// heaviest survivor (ties: the first in order).
-pub fn schedule(pools: &[PoolState], request: &ScheduleRequest, tuning: &SchedulerTuning) -> Decision {
+pub fn schedule(
+    pools: &[PoolState],
+    request: &ScheduleRequest,
+    tuning: &SchedulerTuning,
+) -> Decision {
     let mut evaluations: Vec<PoolEvaluation> = pools
         .iter()
         .map(|pool| PoolEvaluation {
