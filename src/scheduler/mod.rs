@@ -4,9 +4,15 @@
 //! so every rule is unit-tested on made-up stats. The rules follow Cinder's
 //! `FilterScheduler` (cinder-internals.md §5).
 
+mod capabilities;
+mod capacity;
+pub mod extra_specs;
 pub mod filters;
 pub mod spec;
 pub mod weighers;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,203 @@
+//! Made-up pools for the scheduler's tests, and [`schedule`] end to end.
+
+use super::*;
+use crate::drivers::{Capacity, OverSubscription};
+
+/// A thick-only pool named `pool-?` with `total` and `free` GiB, nothing provisioned.
+pub(crate) fn stats(total: f64, free: f64) -> PoolStats {
+    PoolStats {
+        pool_name: "pool".into(),
+        total_capacity_gb: Capacity::Gb(total),
+        free_capacity_gb: Capacity::Gb(free),
+        allocated_capacity_gb: 0.0,
+        provisioned_capacity_gb: 0.0,
+        reserved_percentage: 0,
+        max_over_subscription_ratio: OverSubscription::Ratio(20.0),
+        thin_provisioning_support: false,
+        thick_provisioning_support: true,
+        capabilities: BTreeMap::new(),
+    }
+}
+
+/// A thin-capable pool with the given over-subscription ratio.
+pub(crate) fn thin_stats(total: f64, free: f64, ratio: f64) -> PoolStats {
+    PoolStats {
+        max_over_subscription_ratio: OverSubscription::Ratio(ratio),
+        thin_provisioning_support: true,
+        ..stats(total, free)
+    }
+}
+
+/// Pool `pool-<node>` of node `node`, backend `lvm`, iSCSI, in zone `nova`.
+pub(crate) fn pool(node: &str, stats: PoolStats) -> PoolState {
+    let stats = PoolStats {
+        pool_name: format!("pool-{node}"),
+        ..stats
+    };
+    PoolState::new(node, "nova", "lvm", "iSCSI", stats)
+}
+
+/// A request for `size_gb` GiB with no other constraint.
+pub(crate) fn request(size_gb: u64) -> ScheduleRequest {
+    ScheduleRequest {
+        size_gb,
+        ..ScheduleRequest::default()
+    }
+}
+
+fn rejection(d: &Decision, i: usize) -> Option<(&'static str, &Rejection)> {
+    let last = d.evaluations.get(i)?.verdicts.last()?;
+    Some((last.filter, last.rejection.as_ref()?))
+}
+
+#[test]
+fn picks_the_pool_with_most_free_space() {
+    let pools = [
+        pool("a", stats(100.0, 30.0)),
+        pool("b", stats(100.0, 80.0)),
+        pool("c", stats(100.0, 50.0)),
+    ];
+    let d = schedule(&pools, &request(10), &SchedulerTuning::default());
+    assert_eq!(d.chosen, Some(1));
+    assert_eq!(d.evaluations.len(), 3);
+    assert_eq!(d.evaluations[1].host, "b@lvm#pool-b");
+    assert_eq!(d.evaluations[1].weight, Some(1.0));
+    assert_eq!(d.evaluations[0].weight, Some(0.0));
+}
+
+#[test]
+fn negative_multiplier_picks_the_fullest_pool() {
+    let pools = [pool("a", stats(100.0, 30.0)), pool("b", stats(100.0, 80.0))];
+    let tuning = SchedulerTuning {
+        capacity_weight_multiplier: -1.0,
+    };
+    assert_eq!(schedule(&pools, &request(10), &tuning).chosen, Some(0));
+}
+
+#[test]
+fn ties_go_to_the_first_pool() {
+    let pools = [pool("a", stats(100.0, 50.0)), pool("b", stats(100.0, 50.0))];
+    assert_eq!(
+        schedule(&pools, &request(1), &SchedulerTuning::default()).chosen,
+        Some(0)
+    );
+}
+
+#[test]
+fn filtered_pools_get_no_weight() {
+    let pools = [
+        pool("big", stats(1000.0, 900.0)),
+        pool("ok", stats(100.0, 50.0)),
+    ];
+    let mut r = request(10);
+    r.excluded_nodes = vec!["big".into()];
+    let d = schedule(&pools, &r, &SchedulerTuning::default());
+    assert_eq!(d.chosen, Some(1));
+    assert_eq!(d.evaluations[0].weight, None);
+    assert_eq!(
+        rejection(&d, 0),
+        Some((
+            filters::IGNORE_ATTEMPTED_HOSTS_FILTER,
+            &Rejection::AlreadyTried
+        ))
+    );
+}
+
+#[test]
+fn nothing_chosen_when_every_pool_is_filtered() {
+    let mut off = pool("off", stats(100.0, 100.0));
+    off.disabled = true;
+    let mut elsewhere = pool("far", stats(100.0, 100.0));
+    elsewhere.availability_zone = "az2".into();
+    let mut slow = stats(100.0, 100.0);
+    slow.capabilities.insert("tier".into(), "bronze".into());
+    let pools = [
+        off,
+        pool("tried", stats(100.0, 100.0)),
+        elsewhere,
+        pool("small", stats(100.0, 5.0)),
+        pool("slow", slow),
+    ];
+    let mut r = request(10);
+    r.excluded_nodes = vec!["tried".into()];
+    r.availability_zones = vec!["nova".into()];
+    r.extra_specs.insert("tier".into(), "gold".into());
+    let d = schedule(&pools, &r, &SchedulerTuning::default());
+    assert_eq!(d.chosen, None);
+    assert!(d.evaluations.iter().all(|e| e.weight.is_none()));
+    let lengths: Vec<_> = d.evaluations.iter().map(|e| e.verdicts.len()).collect();
+    assert_eq!(lengths, [1, 2, 3, 4, 5]);
+    assert_eq!(
+        rejection(&d, 0),
+        Some((filters::ENABLED_FILTER, &Rejection::Disabled))
+    );
+    assert_eq!(
+        rejection(&d, 1),
+        Some((
+            filters::IGNORE_ATTEMPTED_HOSTS_FILTER,
+            &Rejection::AlreadyTried
+        ))
+    );
+    assert_eq!(
+        rejection(&d, 2),
+        Some((
+            filters::AVAILABILITY_ZONE_FILTER,
+            &Rejection::WrongZone { zone: "az2".into() }
+        ))
+    );
+    assert_eq!(
+        rejection(&d, 3),
+        Some((
+            filters::CAPACITY_FILTER,
+            &Rejection::Capacity {
+                requested_gb: 10.0,
+                virtual_free_gb: 5.0,
+                detail: CapacityDetail::NotEnoughFree,
+            }
+        ))
+    );
+    assert_eq!(
+        rejection(&d, 4),
+        Some((
+            filters::CAPABILITIES_FILTER,
+            &Rejection::Capability {
+                key: "tier".into(),
+                wanted: "gold".into(),
+                found: Some("bronze".into()),
+            }
+        ))
+    );
+}
+
+#[test]
+fn consume_is_seen_by_the_next_decision() {
+    let mut pools = [pool("a", stats(100.0, 60.0)), pool("b", stats(100.0, 50.0))];
+    let tuning = SchedulerTuning::default();
+    let first = schedule(&pools, &request(20), &tuning);
+    assert_eq!(first.chosen, Some(0));
+    consume(&mut pools[0].stats, 20);
+    assert_eq!(pools[0].stats.free_capacity_gb, Capacity::Gb(40.0));
+    assert_eq!(pools[0].stats.provisioned_capacity_gb, 20.0);
+    let second = schedule(&pools, &request(20), &tuning);
+    assert_eq!(second.chosen, Some(1));
+    // Giving it back restores the first choice.
+    release(&mut pools[0].stats, 20);
+    assert_eq!(schedule(&pools, &request(20), &tuning).chosen, Some(0));
+}
+
+#[test]
+fn consume_fills_a_thin_pool_up_to_its_ratio() {
+    // 10 GiB at ratio 2: room for 20 GiB of thin volumes, whatever the driver's free says.
+    let mut pools = [pool("a", thin_stats(10.0, 10.0, 2.0))];
+    let tuning = SchedulerTuning::default();
+    for _ in 0..4 {
+        assert_eq!(schedule(&pools, &request(5), &tuning).chosen, Some(0));
+        consume(&mut pools[0].stats, 5);
+    }
+    let d = schedule(&pools, &request(5), &tuning);
+    assert_eq!(d.chosen, None);
+    assert!(matches!(
+        rejection(&d, 0),
+        Some((filters::CAPACITY_FILTER, Rejection::Capacity { .. }))
+    ));
+}
