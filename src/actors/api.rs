@@ -48,7 +48,9 @@ pub(crate) struct ApiShared {
 impl ApiShared {
     pub(crate) fn fail_point(&self, task: &'static str) -> Result<(), ServiceError> {
         if self.fail_at == Some(task) {
-            return Err(ServiceError::Internal(format!("failure injected in {task}")));
+            return Err(ServiceError::Internal(format!(
+                "failure injected in {task}"
+            )));
         }
         Ok(())
     }
@@ -203,7 +205,13 @@ impl Handler<UpdateVolume> for ApiActor {
                 if v.row.status == VolumeStatus::Maintenance.as_str() {
                     return Err(DbError::Conflict);
                 }
-                crate::db::volumes::update_fields(c, &key, msg.name, msg.description, msg.metadata)?;
+                crate::db::volumes::update_fields(
+                    c,
+                    &key,
+                    msg.name,
+                    msg.description,
+                    msg.metadata,
+                )?;
                 crate::db::volumes::get(c, &key, None)
             })
             .await

@@ -262,7 +262,9 @@ async fn fail_volume(db: &Db, msg: &ScheduleCreateVolume, e: &ServiceError) {
         }
         // Deleted (or changed) meanwhile: nothing is left to mark.
         Err(DbError::Conflict) => {}
-        Err(err) => tracing::error!(error = %err, volume.id = %msg.volume_id, "could not mark volume error"),
+        Err(err) => {
+            tracing::error!(error = %err, volume.id = %msg.volume_id, "could not mark volume error")
+        }
     }
 }
 
@@ -315,10 +317,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
     fn execute<'a>(&'a self, s: &'a mut ScheduleStore) -> TaskFuture<'a> {
         Box::pin(async move {
             // Decide and consume before any await, so the next request sees the result.
-            let (decision, placed) = s
-                .book
-                .borrow_mut()
-                .place(&s.msg.spec, &s.shared.tuning);
+            let (decision, placed) = s.book.borrow_mut().place(&s.msg.spec, &s.shared.tuning);
             let detail = decision_json(&decision);
             let Some((pool, seq)) = placed else {
                 return Err(ServiceError::NoValidBackend {
@@ -329,7 +328,11 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             s.placed = Some((pool.node.clone(), seq));
             let mut spec = s.msg.spec.clone();
             spec.tried_nodes.push(pool.node.clone());
-            let (id, host, json) = (s.msg.volume_id.to_string(), pool.host.clone(), spec.to_json());
+            let (id, host, json) = (
+                s.msg.volume_id.to_string(),
+                pool.host.clone(),
+                spec.to_json(),
+            );
             s.shared
                 .db
                 .run(move |c| crate::db::volumes::set_scheduled(c, &id, &host, &json))

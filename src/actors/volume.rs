@@ -393,11 +393,10 @@ impl Task<CreateStore> for ExtractVolumeRefTask {
     fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
         Box::pin(async move {
             let id = s.msg.volume_id.to_string();
-            let found = s
-                .c
-                .db
-                .run(move |c| crate::db::volumes::get(c, &id, None))
-                .await;
+            let found =
+                s.c.db
+                    .run(move |c| crate::db::volumes::get(c, &id, None))
+                    .await;
             let ok = matches!(&found, Ok(v) if v.row.status == VolumeStatus::Creating.as_str()
                 && v.row.host.as_deref() == Some(s.msg.host.as_str()));
             if !ok {
@@ -440,15 +439,14 @@ impl Task<CreateStore> for OnFailureRescheduleTask {
                 .push(s.failure.clone().unwrap_or_else(|| "unknown error".into()));
             let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
             let json = spec.to_json();
-            let given_back = s
-                .c
-                .db
-                .run(move |c| {
-                    crate::db::volumes::unschedule(c, &id, &host)?;
-                    // Keep the failure history with the intent, so recovery sees it too.
-                    crate::db::volumes::set_request_spec(c, &id, &json)
-                })
-                .await;
+            let given_back =
+                s.c.db
+                    .run(move |c| {
+                        crate::db::volumes::unschedule(c, &id, &host)?;
+                        // Keep the failure history with the intent, so recovery sees it too.
+                        crate::db::volumes::set_request_spec(c, &id, &json)
+                    })
+                    .await;
             if let Err(e) = given_back {
                 error!(volume.id = %s.msg.volume_id, error = %e, "could not give the volume back for rescheduling");
                 return;
@@ -521,10 +519,9 @@ impl Task<CreateStore> for CreateVolumeOnFinishTask {
 
 async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
     let id = msg.volume_id.to_string();
-    let row = c
-        .db
-        .run(move |db| crate::db::volumes::get(db, &id, None))
-        .await;
+    let row =
+        c.db.run(move |db| crate::db::volumes::get(db, &id, None))
+            .await;
     let row = match row {
         Ok(r) if r.row.status == VolumeStatus::Deleting.as_str() => r.row,
         Ok(_) | Err(DbError::NotFound) => return,
@@ -548,8 +545,7 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
             {
                 Ok(_) => {
                     if let Some(h) = &row.host {
-                        *c.state.borrow_mut().allocated.entry(h.clone()).or_default() -=
-                            row.size;
+                        *c.state.borrow_mut().allocated.entry(h.clone()).or_default() -= row.size;
                     }
                 }
                 Err(e) => {
@@ -559,9 +555,8 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
         }
         Err(e) => {
             warn!(volume.id = %msg.volume_id, node.id = %c.node.name, error = %e, "driver failed to delete volume");
-            let moved = c
-                .db
-                .run(move |db| {
+            let moved =
+                c.db.run(move |db| {
                     crate::db::volumes::transition(
                         db,
                         &id,

@@ -617,3 +617,13 @@ pub fn set_request_spec(c: &mut DbConnection, id: &str, request_spec: &str) -> R
         .execute(c)?;
     Ok(())
 }
+
+/// Removes the row of a create that was refused before its quota was committed.
+pub fn delete_uncommitted(c: &mut DbConnection, id: &str) -> Result<(), DbError> {
+    write_txn(c, |c| {
+        diesel::delete(volume_metadata::table.filter(volume_metadata::volume_id.eq(id)))
+            .execute(c)?;
+        diesel::delete(volumes::table.filter(volumes::id.eq(id))).execute(c)?;
+        Ok(())
+    })
+}

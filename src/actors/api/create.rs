@@ -1,0 +1,395 @@
+//! The flow `volume_create_api`: ExtractVolumeRequestTask, QuotaReserveTask,
+//! EntryCreateTask, QuotaCommitTask, VolumeCastTask.
+//!
+//! Unlike Cinder, a failure in any task leaves nothing behind: the reverts give the quota
+//! back and remove the row, so a refused request never needs cleaning up.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use actix::prelude::*;
+
+use super::{ApiActor, ApiShared};
+use crate::actors::error::ServiceError;
+use crate::actors::scheduler::ScheduleCreateVolume;
+use crate::db::quotas;
+use crate::db::rows::VolumeRow;
+use crate::db::volumes::{VolumeRecord, VolumeTypeRecord};
+use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
+use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus, quota};
+use crate::scheduler::spec::RequestSpec;
+
+/// What a client asked for, already checked against the schema by the HTTP layer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VolumeCreateRequest {
+    /// GiB (at least 1, at most 2^31-1).
+    pub size: Option<u64>,
+    /// Name (trimmed, at most 255 characters).
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Type name or id.
+    pub volume_type: Option<String>,
+    /// Zone.
+    pub availability_zone: Option<String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Source snapshot.
+    pub snapshot_id: Option<String>,
+    /// Source volume.
+    pub source_volid: Option<String>,
+    /// Source image.
+    pub image_ref: Option<String>,
+    /// Source backup.
+    pub backup_id: Option<String>,
+}
+
+/// Create a volume: runs `volume_create_api` and answers once the volume is cast to the
+/// scheduler (status `creating`: accepted, not yet created).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<VolumeRecord, ServiceError>")]
+pub struct CreateVolume {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The request.
+    pub request: VolumeCreateRequest,
+}
+
+impl Handler<CreateVolume> for ApiActor {
+    type Result = ResponseFuture<Result<VolumeRecord, ServiceError>>;
+
+    fn handle(&mut self, msg: CreateVolume, _: &mut Self::Context) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let volume_id = VolumeId::new();
+            let scope = FlowScope {
+                resource_id: volume_id.to_string(),
+                project_id: msg.ctx.project_id.clone(),
+                request_id: msg.ctx.request_id.clone(),
+            };
+            let mut store = CreateStore {
+                shared: shared.clone(),
+                ctx: msg.ctx,
+                req: msg.request,
+                volume_id,
+                size: 0,
+                zone: String::new(),
+                vtype: None,
+                reservations: Vec::new(),
+                committed: false,
+                record: None,
+            };
+            create_api_flow()
+                .run(&mut store, scope, &shared.journal)
+                .await?;
+            store
+                .record
+                .ok_or_else(|| ServiceError::Internal("create flow left no volume".into()))
+        })
+    }
+}
+
+fn create_api_flow() -> Flow<CreateStore> {
+    Flow::new("volume_create_api")
+        .with(ExtractVolumeRequestTask)
+        .with(QuotaReserveTask)
+        .with(EntryCreateTask)
+        .with(QuotaCommitTask)
+        .with(VolumeCastTask)
+}
+
+struct CreateStore {
+    shared: Rc<ApiShared>,
+    ctx: RequestContext,
+    req: VolumeCreateRequest,
+    volume_id: VolumeId,
+    size: u64,
+    zone: String,
+    vtype: Option<VolumeTypeRecord>,
+    reservations: Vec<String>,
+    committed: bool,
+    record: Option<VolumeRecord>,
+}
+
+/// Validates and normalises: size, sources, type, zone.
+struct ExtractVolumeRequestTask;
+
+impl Task<CreateStore> for ExtractVolumeRequestTask {
+    fn name(&self) -> &'static str {
+        "ExtractVolumeRequestTask"
+    }
+
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let sources = [
+                &s.req.snapshot_id,
+                &s.req.source_volid,
+                &s.req.image_ref,
+                &s.req.backup_id,
+            ];
+            if sources.iter().filter(|x| x.is_some()).count() > 1 {
+                return Err(ServiceError::Invalid(
+                    "Invalid input received: Cannot specify more than one of snapshot_id, imageRef, source_volid or backup_id.".into(),
+                ));
+            }
+            if let Some(id) = &s.req.snapshot_id {
+                return Err(ServiceError::NotFound {
+                    kind: "Snapshot",
+                    id: id.clone(),
+                });
+            }
+            if s.req.source_volid.is_some()
+                || s.req.image_ref.is_some()
+                || s.req.backup_id.is_some()
+            {
+                return Err(ServiceError::Invalid(
+                    "Invalid input received: creating a volume from another volume, an image or a backup is not available yet in Clinker.".into(),
+                ));
+            }
+            s.size = s.req.size.ok_or_else(|| {
+                ServiceError::Invalid("Invalid input received: size is required.".into())
+            })?;
+
+            let settings = &s.shared.settings;
+            let zone = s
+                .req
+                .availability_zone
+                .clone()
+                .unwrap_or_else(|| settings.default_availability_zone.clone());
+            if !settings.known_zones.contains(&zone) {
+                return Err(ServiceError::Invalid(format!(
+                    "Invalid input received: Availability zone '{zone}' is invalid."
+                )));
+            }
+            s.zone = zone;
+
+            let wanted = s
+                .req
+                .volume_type
+                .clone()
+                .unwrap_or_else(|| settings.default_volume_type.clone());
+            let lookup = wanted.clone();
+            let vtype = s
+                .shared
+                .db
+                .run(move |c| crate::db::volumes::find_type(c, &lookup))
+                .await?
+                .ok_or(ServiceError::NotFound {
+                    kind: "Volume type with name",
+                    id: wanted,
+                })?;
+            s.vtype = Some(vtype);
+            s.shared.fail_point(self.name())?;
+            Ok(None)
+        })
+    }
+}
+
+/// Checks the per-volume limit and reserves `volumes` and `gigabytes`.
+struct QuotaReserveTask;
+
+impl Task<CreateStore> for QuotaReserveTask {
+    fn name(&self) -> &'static str {
+        "QuotaReserveTask"
+    }
+
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let project = s.ctx.project_id.clone();
+            let size = s.size as i64;
+            let defaults = s.shared.settings.quota_defaults.clone();
+            let expire = s.shared.settings.reservation_expire_seconds;
+            s.reservations = s
+                .shared
+                .db
+                .run(move |c| {
+                    quotas::limit_check(c, &project, quota::PER_VOLUME_GIGABYTES, size, &defaults)?;
+                    quotas::reserve(
+                        c,
+                        &project,
+                        &[(quota::VOLUMES, 1), (quota::GIGABYTES, size)],
+                        expire,
+                        &defaults,
+                    )
+                })
+                .await?;
+            s.shared.fail_point(self.name())?;
+            Ok(None)
+        })
+    }
+
+    fn revert<'a>(&'a self, s: &'a mut CreateStore) -> RevertFuture<'a> {
+        Box::pin(async move {
+            let ids = std::mem::take(&mut s.reservations);
+            if ids.is_empty() || s.committed {
+                return;
+            }
+            if let Err(e) = s.shared.db.run(move |c| quotas::rollback(c, &ids)).await {
+                // Expiry releases them later; say so once.
+                tracing::error!(error = %e, "could not roll back quota reservations");
+            }
+        })
+    }
+}
+
+/// Inserts the row, status `creating`, with the request spec: the durable intent.
+struct EntryCreateTask;
+
+impl Task<CreateStore> for EntryCreateTask {
+    fn name(&self) -> &'static str {
+        "EntryCreateTask"
+    }
+
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let vtype = s
+                .vtype
+                .clone()
+                .ok_or_else(|| ServiceError::Internal("no volume type extracted".into()))?;
+            let spec = RequestSpec {
+                size_gb: s.size,
+                availability_zones: vec![s.zone.clone()],
+                volume_type_id: vtype.row.id.clone(),
+                extra_specs: vtype.extra_specs.clone(),
+                tried_nodes: Vec::new(),
+                failures: Vec::new(),
+            };
+            let now = crate::db::now();
+            let row = VolumeRow {
+                id: s.volume_id.to_string(),
+                project_id: s.ctx.project_id.clone(),
+                user_id: s.ctx.user_id.clone(),
+                display_name: s.req.name.clone(),
+                display_description: s.req.description.clone(),
+                size: s.size as i64,
+                status: VolumeStatus::Creating.as_str().into(),
+                attach_status: AttachStatus::Detached.as_str().into(),
+                availability_zone: s.zone.clone(),
+                volume_type_id: vtype.row.id.clone(),
+                host: None,
+                bootable: false,
+                multiattach: vtype
+                    .extra_specs
+                    .get("multiattach")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("<is> true")),
+                snapshot_id: None,
+                source_volid: None,
+                provider_location: None,
+                request_spec: spec.to_json(),
+                request_id: s.ctx.request_id.0.clone(),
+                created_at: now,
+                updated_at: None,
+                scheduled_at: None,
+                launched_at: None,
+            };
+            let metadata = s.req.metadata.clone();
+            let (r, m) = (row.clone(), metadata.clone());
+            s.shared
+                .db
+                .run(move |c| crate::db::volumes::insert(c, &r, &m))
+                .await?;
+            s.record = Some(VolumeRecord {
+                row,
+                metadata,
+                type_name: vtype.row.name.clone(),
+            });
+            s.shared.fail_point(self.name())?;
+            Ok(None)
+        })
+    }
+
+    fn revert<'a>(&'a self, s: &'a mut CreateStore) -> RevertFuture<'a> {
+        Box::pin(async move {
+            if s.record.take().is_none() {
+                return;
+            }
+            let id = s.volume_id.to_string();
+            let gone = s
+                .shared
+                .db
+                .run(move |c| crate::db::volumes::delete_uncommitted(c, &id))
+                .await;
+            if let Err(e) = gone {
+                tracing::error!(volume.id = %s.volume_id, error = %e, "could not remove the row of a refused create");
+            }
+        })
+    }
+}
+
+/// Turns the reservations into usage.
+struct QuotaCommitTask;
+
+impl Task<CreateStore> for QuotaCommitTask {
+    fn name(&self) -> &'static str {
+        "QuotaCommitTask"
+    }
+
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let ids = s.reservations.clone();
+            s.shared.db.run(move |c| quotas::commit(c, &ids)).await?;
+            s.committed = true;
+            s.shared.fail_point(self.name())?;
+            Ok(None)
+        })
+    }
+
+    fn revert<'a>(&'a self, s: &'a mut CreateStore) -> RevertFuture<'a> {
+        Box::pin(async move {
+            if !s.committed {
+                return;
+            }
+            let project = s.ctx.project_id.clone();
+            let size = s.size as i64;
+            let released = s
+                .shared
+                .db
+                .run(move |c| {
+                    crate::db::write_txn(c, |c| {
+                        quotas::release(
+                            c,
+                            &project,
+                            &[(quota::VOLUMES, 1), (quota::GIGABYTES, size)],
+                        )
+                    })
+                })
+                .await;
+            match released {
+                Ok(()) => s.committed = false,
+                Err(e) => tracing::error!(error = %e, "could not give back committed quota"),
+            }
+        })
+    }
+}
+
+/// Hands the volume to the scheduler (a cast: the answer does not wait for placement).
+struct VolumeCastTask;
+
+impl Task<CreateStore> for VolumeCastTask {
+    fn name(&self) -> &'static str {
+        "VolumeCastTask"
+    }
+
+    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
+        Box::pin(async move {
+            s.shared.fail_point(self.name())?;
+            let record = s
+                .record
+                .as_ref()
+                .ok_or_else(|| ServiceError::Internal("no row to cast".into()))?;
+            let spec = RequestSpec::from_json(&record.row.request_spec)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            s.shared
+                .dispatcher
+                .scheduler
+                .try_send(ScheduleCreateVolume {
+                    volume_id: s.volume_id,
+                    project_id: s.ctx.project_id.clone(),
+                    request_id: s.ctx.request_id.clone(),
+                    spec,
+                })
+                .map_err(|e| ServiceError::Unavailable(format!("scheduler: {e}")))?;
+            Ok(None)
+        })
+    }
+}
