@@ -7,3 +7,4 @@ pub mod drivers;
 pub mod flow;
 pub mod model;
 pub mod scheduler;
+pub mod http;

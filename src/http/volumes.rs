@@ -1,0 +1,351 @@
+//! `/v3/{project_id}/volumes` and `/v3/volumes`: create, list, show, update, delete.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::body::{JsonBody, element};
+use super::error::ApiError;
+use super::views::{Detail, LinkBase, volume_detail, volume_summary};
+use super::{AppState, validate, version};
+use crate::actors::api::{
+    CreateVolume, DeleteVolume, GetVolume, ListVolumes, UpdateVolume, VolumeCreateRequest,
+};
+use crate::db::volumes::{ListQuery, SortKey};
+use crate::model::VolumeId;
+
+/// Cinder's `osapi_max_limit`.
+const MAX_LIMIT: i64 = 1000;
+
+fn volume_id(raw: &str) -> Result<VolumeId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))
+}
+
+/// `POST /volumes` → 202 with the volume in `creating`.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let v = element(&body, "volume")?;
+    let ver = version::of(&req);
+    if ver.at_least(3, 53) {
+        const KNOWN: [&str; 16] = [
+            "size", "name", "description", "display_name", "display_description",
+            "volume_type", "availability_zone", "metadata", "snapshot_id", "source_volid",
+            "imageRef", "image_id", "backup_id", "consistencygroup_id", "group_id",
+            "multiattach",
+        ];
+        if let Some(k) = v.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid input for field/attribute volume. Additional properties are not allowed ('{k}' was unexpected)"
+            )));
+        }
+    }
+    if v.get("multiattach").is_some_and(|m| m.as_bool() == Some(true)) {
+        return Err(ApiError::BadRequest(
+            "multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.".into(),
+        ));
+    }
+    let name = match validate::text("name", v.get("name"))? {
+        Some(n) => Some(n),
+        None => validate::text("display_name", v.get("display_name"))?,
+    };
+    let description = match validate::text("description", v.get("description"))? {
+        Some(d) => Some(d),
+        None => validate::text("display_description", v.get("display_description"))?,
+    };
+    let request = VolumeCreateRequest {
+        size: validate::size("size", v.get("size"))?,
+        name,
+        description,
+        volume_type: validate::text("volume_type", v.get("volume_type"))?,
+        availability_zone: validate::text("availability_zone", v.get("availability_zone"))?,
+        metadata: validate::metadata("metadata", v.get("metadata"))?,
+        snapshot_id: validate::uuid("snapshot_id", v.get("snapshot_id"))?,
+        source_volid: validate::uuid("source_volid", v.get("source_volid"))?,
+        image_ref: validate::text("imageRef", v.get("imageRef").or(v.get("image_id")))?,
+        backup_id: validate::uuid("backup_id", v.get("backup_id"))?,
+    };
+    let record = state.api.send(CreateVolume { ctx: ctx.clone(), request }).await??;
+    let links = LinkBase::of(&req);
+    Ok(HttpResponse::Accepted()
+        .json(json!({"volume": volume_detail(&record, &ctx, ver, &links, Detail::Plain)})))
+}
+
+/// `GET /volumes/{id}`.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    path: web::Path<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = volume_id(path.get("volume_id").map_or("", String::as_str))?;
+    let record = state.api.send(GetVolume { ctx: ctx.clone(), id }).await??;
+    let links = LinkBase::of(&req);
+    Ok(HttpResponse::Ok().json(json!({
+        "volume": volume_detail(&record, &ctx, version::of(&req), &links, Detail::Extended)
+    })))
+}
+
+/// `PUT /volumes/{id}`: name, description, metadata (replaces it).
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    path: web::Path<BTreeMap<String, String>>,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = volume_id(path.get("volume_id").map_or("", String::as_str))?;
+    let v = element(&body, "volume")?;
+    const KNOWN: [&str; 5] = ["name", "description", "display_name", "display_description", "metadata"];
+    if let Some(k) = v.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid input for field/attribute volume. Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    let ver = version::of(&req);
+    if ver.at_least(3, 53) && v.is_empty() {
+        return Err(ApiError::BadRequest(
+            "Invalid input for field/attribute volume. Value: {}. {} does not have enough properties".into(),
+        ));
+    }
+    let pick = |a: &str, b: &str| -> Result<Option<Option<String>>, ApiError> {
+        if v.contains_key(a) {
+            Ok(Some(validate::text(a, v.get(a))?))
+        } else if v.contains_key(b) {
+            Ok(Some(validate::text(b, v.get(b))?))
+        } else {
+            Ok(None)
+        }
+    };
+    let msg = UpdateVolume {
+        ctx: ctx.clone(),
+        id,
+        name: pick("name", "display_name")?,
+        description: pick("description", "display_description")?,
+        metadata: if v.contains_key("metadata") {
+            Some(validate::metadata("metadata", v.get("metadata"))?)
+        } else {
+            None
+        },
+    };
+    let record = state.api.send(msg).await??;
+    let links = LinkBase::of(&req);
+    Ok(HttpResponse::Ok()
+        .json(json!({"volume": volume_detail(&record, &ctx, ver, &links, Detail::Plain)})))
+}
+
+/// `DELETE /volumes/{id}` → 202, empty.
+pub async fn delete(
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    path: web::Path<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = volume_id(path.get("volume_id").map_or("", String::as_str))?;
+    state.api.send(DeleteVolume { ctx, id }).await??;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// `GET /volumes` (summary view).
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    list_view(req, state, caller, false).await
+}
+
+/// `GET /volumes/detail`.
+pub async fn list_detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    list_view(req, state, caller, true).await
+}
+
+async fn list_view(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    detail: bool,
+) -> Result<HttpResponse, ApiError> {
+    let ver = version::of(&req);
+    let params: Vec<(String, String)> =
+        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    let (query, with_count, limit) = list_query(&params, &ctx, ver)?;
+    let (items, count) = state
+        .api
+        .send(ListVolumes {
+            ctx: ctx.clone(),
+            query,
+            with_count,
+        })
+        .await??;
+    let links = LinkBase::of(&req);
+    let volumes: Vec<Value> = items
+        .iter()
+        .map(|v| {
+            if detail {
+                volume_detail(v, &ctx, ver, &links, Detail::Extended)
+            } else {
+                volume_summary(v, &links)
+            }
+        })
+        .collect();
+    let mut out = json!({"volumes": volumes});
+    let n = count.unwrap_or(items.len() as i64);
+    if let Some(last) = items.last()
+        && limit <= n
+    {
+        let mut q: Vec<(String, String)> =
+            params.into_iter().filter(|(k, _)| k != "marker").collect();
+        q.push(("marker".into(), last.row.id.clone()));
+        let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
+        let path = if detail { "volumes/detail" } else { "volumes" };
+        out["volumes_links"] = json!([{"rel": "next", "href": format!("{}?{qs}", links.collection(path))}]);
+    }
+    if let Some(c) = count {
+        out["count"] = json!(c);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Turns query parameters into a list query: filters, sort, pagination.
+fn list_query(
+    params: &[(String, String)],
+    ctx: &crate::model::RequestContext,
+    ver: version::ApiVersion,
+) -> Result<(ListQuery, bool, i64), ApiError> {
+    let mut q = ListQuery {
+        project: Some(ctx.project_id.clone()),
+        limit: MAX_LIMIT,
+        ..ListQuery::default()
+    };
+    let mut with_count = false;
+    let (mut sort, mut sort_key, mut sort_dir) = (None, None, None);
+    let bad = |m: String| ApiError::BadRequest(m);
+    for (k, v) in params {
+        match k.as_str() {
+            "limit" => {
+                let n: i64 = v.parse().map_err(|_| bad(format!("Invalid limit: {v}")))?;
+                if n < 0 {
+                    return Err(bad(format!("Invalid limit: {v}")));
+                }
+                q.limit = n.min(MAX_LIMIT);
+            }
+            "offset" => {
+                let n: i64 = v.parse().map_err(|_| bad(format!("Invalid offset: {v}")))?;
+                if n < 0 {
+                    return Err(bad(format!("Invalid offset: {v}")));
+                }
+                q.offset = n;
+            }
+            "marker" => q.marker = Some(v.clone()),
+            "sort" => sort = Some(v.clone()),
+            "sort_key" => sort_key = Some(v.clone()),
+            "sort_dir" => sort_dir = Some(v.clone()),
+            "with_count" if ver.at_least(3, 45) => {
+                with_count = validate::boolean(v).ok_or_else(|| bad(format!("Invalid with_count: {v}")))?
+            }
+            "all_tenants" => {
+                if ctx.is_admin && validate::boolean(v).unwrap_or(false) {
+                    q.project = None;
+                }
+            }
+            "project_id" if ctx.is_admin => q.project = Some(v.clone()),
+            "name" | "display_name" => q.name = Some(v.clone()),
+            "status" => q.status = Some(v.clone()),
+            "availability_zone" => q.availability_zone = Some(v.clone()),
+            "size" => q.size = Some(v.parse().map_err(|_| bad(format!("Invalid size filter: {v}")))?),
+            "bootable" => {
+                q.bootable = Some(if ver.at_least(3, 2) {
+                    validate::boolean(v).ok_or_else(|| bad(format!("Invalid bootable filter: {v}")))?
+                } else {
+                    !matches!(v.as_str(), "False" | "false" | "FALSE")
+                })
+            }
+            "metadata" => q.metadata = parse_dict(v).ok_or_else(|| bad(format!("Invalid metadata filter: {v}")))?,
+            // Before 3.31 Cinder silently drops filters it does not know.
+            _ => {}
+        }
+    }
+    q.sort = parse_sort(sort, sort_key, sort_dir)?;
+    let limit = q.limit;
+    Ok((q, with_count, limit))
+}
+
+/// `sort=k1:asc,k2` or the legacy `sort_key`/`sort_dir` (not both).
+fn parse_sort(
+    sort: Option<String>,
+    key: Option<String>,
+    dir: Option<String>,
+) -> Result<Vec<(SortKey, bool)>, ApiError> {
+    if sort.is_some() && (key.is_some() || dir.is_some()) {
+        return Err(ApiError::BadRequest(
+            "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.".into(),
+        ));
+    }
+    let desc = |d: &str| match d {
+        "desc" => Ok(true),
+        "asc" => Ok(false),
+        other => Err(ApiError::BadRequest(format!("Invalid sort direction: {other}"))),
+    };
+    let mut out = Vec::new();
+    if let Some(s) = sort {
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let (k, d) = part.split_once(':').unwrap_or((part, "desc"));
+            let key = SortKey::parse(k.trim())
+                .ok_or_else(|| ApiError::BadRequest(format!("Invalid sort key: {k}")))?;
+            out.push((key, desc(d.trim())?));
+        }
+    } else if key.is_some() || dir.is_some() {
+        let k = key.unwrap_or_else(|| "created_at".into());
+        let key = SortKey::parse(&k)
+            .ok_or_else(|| ApiError::BadRequest(format!("Invalid sort key: {k}")))?;
+        out.push((key, desc(dir.as_deref().unwrap_or("desc"))?));
+    }
+    Ok(out)
+}
+
+/// `{'k': 'v'}` as Cinder's clients send it (a Python literal) or as JSON.
+fn parse_dict(s: &str) -> Option<BTreeMap<String, String>> {
+    let json: Value = serde_json::from_str(s)
+        .or_else(|_| serde_json::from_str(&s.replace('\'', "\"")))
+        .ok()?;
+    json.as_object()?
+        .iter()
+        .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dict_filters_accept_python_and_json() {
+        let want = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        assert_eq!(parse_dict("{'k': 'v'}"), Some(want.clone()));
+        assert_eq!(parse_dict(r#"{"k": "v"}"#), Some(want));
+        assert_eq!(parse_dict("nope"), None);
+    }
+
+    #[test]
+    fn sort_forms_are_exclusive() {
+        assert!(parse_sort(Some("name".into()), Some("id".into()), None).is_err());
+        assert_eq!(
+            parse_sort(Some("name:asc,size".into()), None, None).ok(),
+            Some(vec![(SortKey::Name, false), (SortKey::Size, true)])
+        );
+        assert!(parse_sort(Some("bogus".into()), None, None).is_err());
+        assert!(parse_sort(None, Some("size".into()), Some("sideways".into())).is_err());
+    }
+}
