@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod drivers;
 pub mod flow;
+pub mod http;
 pub mod model;
 pub mod scheduler;
-pub mod http;
+pub mod service;

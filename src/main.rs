@@ -1,1 +1,134 @@
-fn main() {}
+//! `clinker`: serve the Block Storage v3 API, or run the migrations.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use clinker::config::{Config, LogFormat, Overrides};
+use clinker::db::{self, Db};
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+
+/// A block-storage controller that speaks OpenStack Cinder's Block Storage v3 API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the migrations, start the actors and serve the API.
+    Serve(Common),
+    /// Run the migrations and exit.
+    Migrate(Common),
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// TOML config file (env CLINKER_CONFIG).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8776 (env CLINKER_LISTEN).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Data directory (env CLINKER_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// postgres://... or a SQLite file path (env CLINKER_DATABASE_URL).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+impl Common {
+    fn load(self) -> anyhow::Result<Config> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Ok(Config::load(
+            self.config.as_deref(),
+            Overrides {
+                listen: self.listen,
+                data_dir: self.data_dir,
+                database_url: self.database_url,
+            },
+            &env,
+        )?)
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Opens the database and brings its schema up to date.
+fn open_db(config: &Config) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let pool = db::connect(&config.database_url(), config.database_pool_size)?;
+    let db = Db::new(pool);
+    let applied = db.run_blocking(db::migrate)?;
+    if applied > 0 {
+        info!(migrations = applied, "database schema updated");
+    }
+    Ok(db)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = open_db(&config)?;
+    let drivers = clinker::service::build_drivers(&config)?;
+    let services = clinker::service::start(&config, db, drivers).await?;
+    let state = clinker::http::AppState {
+        api: services.api.clone(),
+        admin_users: config.admin_users.clone(),
+        max_body_bytes: config.max_body_bytes,
+    };
+    let server = actix_web::HttpServer::new(move || clinker::http::app(state.clone()))
+        .bind(&config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    info!(
+        listen = %config.listen,
+        nodes = config.nodes.len(),
+        data_dir = %config.data_dir.display(),
+        "Clinker is serving the Block Storage v3 API"
+    );
+    server.run().await?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (common, serving) = match cli.command {
+        Command::Serve(c) => (c, true),
+        Command::Migrate(c) => (c, false),
+    };
+    let config = match common.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clinker: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    let result = if serving {
+        actix_web::rt::System::new().block_on(serve(config))
+    } else {
+        open_db(&config).map(|_| ())
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("clinker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

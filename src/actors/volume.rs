@@ -133,13 +133,15 @@ pub struct VolumeActor {
 }
 
 impl VolumeActor {
-    /// A node actor over `driver`. Call [`VolumeActor::load_allocated`] before starting.
+    /// A node actor over `driver`; `allocated` is the GiB already placed per
+    /// `node@backend#pool` (see [`allocated_on`]).
     pub fn new(
         node: NodeIdentity,
         driver: Arc<dyn VolumeDriver>,
         db: Db,
         journal: JournalHandle,
         scheduler: SchedulerLink,
+        allocated: BTreeMap<String, i64>,
     ) -> Self {
         Self {
             ctx: Ctx {
@@ -148,20 +150,12 @@ impl VolumeActor {
                 db,
                 journal,
                 scheduler,
-                state: Rc::new(RefCell::new(NodeState::default())),
+                state: Rc::new(RefCell::new(NodeState {
+                    allocated,
+                    ..NodeState::default()
+                })),
             },
         }
-    }
-
-    /// Recounts the GiB placed on this node from the database (at start).
-    pub fn load_allocated(self) -> Result<Self, DbError> {
-        let name = self.ctx.node.name.clone();
-        let rows = self
-            .ctx
-            .db
-            .run_blocking(|c| crate::db::volumes::allocated_by_host(c, &name))?;
-        self.ctx.state.borrow_mut().allocated = rows.into_iter().collect();
-        Ok(self)
     }
 
     /// Runs `op` now, or queues it behind the operation already running on its volume.
@@ -304,6 +298,12 @@ impl Handler<RecoverNode> for VolumeActor {
             }),
         )
     }
+}
+
+/// Recounts the GiB placed on `node`, per pool, from the database (at start).
+pub fn allocated_on(db: &Db, node: &str) -> Result<BTreeMap<String, i64>, DbError> {
+    let rows = db.run_blocking(|c| crate::db::volumes::allocated_by_host(c, node))?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Measures the driver and sends the report.

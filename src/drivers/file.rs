@@ -46,6 +46,9 @@ pub struct FileDriverOptions {
     pub max_over_subscription_ratio: OverSubscription,
     /// Extra pool capabilities, matched against volume-type extra specs. Default empty.
     pub capabilities: BTreeMap<String, serde_json::Value>,
+    /// Report the pool as thin (sparse files, over-commit allowed) rather than thick
+    /// (every GiB promised counts as used). The files are sparse either way. Default true.
+    pub thin: bool,
 }
 
 impl Default for FileDriverOptions {
@@ -56,6 +59,7 @@ impl Default for FileDriverOptions {
             reserved_percentage: 0,
             max_over_subscription_ratio: OverSubscription::Ratio(20.0),
             capabilities: BTreeMap::new(),
+            thin: true,
         }
     }
 }
@@ -378,8 +382,8 @@ impl VolumeDriver for FileDriver {
                 provisioned_capacity_gb: gib(u128::from(self.provisioned_bytes()?)),
                 reserved_percentage: o.reserved_percentage,
                 max_over_subscription_ratio: o.max_over_subscription_ratio,
-                thin_provisioning_support: true,
-                thick_provisioning_support: false,
+                thin_provisioning_support: self.options.thin,
+                thick_provisioning_support: !self.options.thin,
                 capabilities: o.capabilities.clone(),
             }],
         })

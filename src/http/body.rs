@@ -34,10 +34,17 @@ impl FromRequest for JsonBody {
             .headers()
             .get(actix_web::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         let mut payload = payload.take();
         Box::pin(async move {
-            let too_big = || ApiError::OverLimit(format!("Request body is larger than {limit} bytes."));
+            let too_big =
+                || ApiError::OverLimit(format!("Request body is larger than {limit} bytes."));
             if declared.is_some_and(|n| n > limit) {
                 return Err(too_big());
             }
@@ -97,7 +104,10 @@ fn nesting(body: &[u8]) -> usize {
 }
 
 /// `body[key]` as an object, or Cinder's missing-element error.
-pub fn element<'a>(body: &'a Value, key: &str) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
+pub fn element<'a>(
+    body: &'a Value,
+    key: &str,
+) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
     match body.get(key) {
         Some(Value::Object(m)) => Ok(m),
         Some(_) => Err(ApiError::BadRequest(format!(

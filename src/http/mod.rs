@@ -72,10 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(volume_routes)
                 .service(web::scope("/{project_id:[0-9a-f\\-]+}").configure(volume_routes)),
         )
-        .service(
-            web::scope("/clinker/v1")
-                .route("/volumes/{volume_id}/timeline", web::get().to(timeline::show)),
-        )
+        .service(web::scope("/clinker/v1").route(
+            "/volumes/{volume_id}/timeline",
+            web::get().to(timeline::show),
+        ))
         .default_service(web::to(not_found));
 }
 

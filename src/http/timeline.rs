@@ -2,9 +2,7 @@
 //! with its states and times, the scheduler's decision, and the user messages. Outside
 //! Cinder's names on purpose: it shows that "accepted" (202) is not "created".
 
-use std::collections::BTreeMap;
-
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -16,11 +14,11 @@ use crate::model::VolumeId;
 
 /// The timeline of one volume (kept after it is deleted).
 pub async fn show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    path: web::Path<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let raw = path.get("volume_id").map_or("", String::as_str);
+    let raw = req.match_info().get("volume_id").unwrap_or("");
     let id: VolumeId = raw
         .parse()
         .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))?;

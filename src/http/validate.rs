@@ -25,23 +25,47 @@ pub fn size(field: &str, v: Option<&Value>) -> Result<Option<u64>, ApiError> {
             Some(i) => i.into(),
             None => match n.as_u64() {
                 Some(u) => u.into(),
-                None => return Err(invalid(field, v, format!("{v} is not of type 'integer', 'string'"))),
+                None => {
+                    return Err(invalid(
+                        field,
+                        v,
+                        format!("{v} is not of type 'integer', 'string'"),
+                    ));
+                }
             },
         },
         Value::String(s) => {
             let t = s.trim();
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(field, v, format!("'{s}' does not match '^[0-9]+$'")));
+                return Err(invalid(
+                    field,
+                    v,
+                    format!("'{s}' does not match '^[0-9]+$'"),
+                ));
             }
             t.parse::<i128>().unwrap_or(i128::MAX)
         }
-        _ => return Err(invalid(field, v, format!("{v} is not of type 'integer', 'string'"))),
+        _ => {
+            return Err(invalid(
+                field,
+                v,
+                format!("{v} is not of type 'integer', 'string'"),
+            ));
+        }
     };
     if n < 1 {
-        return Err(invalid(field, v, format!("{n} is less than the minimum of 1")));
+        return Err(invalid(
+            field,
+            v,
+            format!("{n} is less than the minimum of 1"),
+        ));
     }
     if n > MAX_INT as i128 {
-        return Err(invalid(field, v, format!("{n} is greater than the maximum of {MAX_INT}")));
+        return Err(invalid(
+            field,
+            v,
+            format!("{n} is greater than the maximum of {MAX_INT}"),
+        ));
     }
     Ok(Some(n as u64))
 }
@@ -54,14 +78,26 @@ pub fn text(field: &str, v: Option<&Value>) -> Result<Option<String>, ApiError> 
         Some(Value::String(s)) => {
             let t = s.trim();
             if t.chars().count() > 255 {
-                return Err(invalid(field, &Value::String(s.clone()), "It is longer than 255 characters."));
+                return Err(invalid(
+                    field,
+                    &Value::String(s.clone()),
+                    "It is longer than 255 characters.",
+                ));
             }
             if t.chars().any(char::is_control) {
-                return Err(invalid(field, &Value::String(s.clone()), "It contains control characters."));
+                return Err(invalid(
+                    field,
+                    &Value::String(s.clone()),
+                    "It contains control characters.",
+                ));
             }
             Ok(Some(t.to_string()))
         }
-        Some(other) => Err(invalid(field, other, format!("{other} is not of type 'string', 'null'"))),
+        Some(other) => Err(invalid(
+            field,
+            other,
+            format!("{other} is not of type 'string', 'null'"),
+        )),
     }
 }
 
@@ -71,7 +107,13 @@ pub fn uuid(field: &str, v: Option<&Value>) -> Result<Option<String>, ApiError> 
         None => Ok(None),
         Some(s) => uuid::Uuid::parse_str(&s)
             .map(|u| Some(u.to_string()))
-            .map_err(|_| invalid(field, &Value::String(s.clone()), format!("'{s}' is not a 'uuid'"))),
+            .map_err(|_| {
+                invalid(
+                    field,
+                    &Value::String(s.clone()),
+                    format!("'{s}' is not a 'uuid'"),
+                )
+            }),
     }
 }
 
@@ -88,21 +130,43 @@ pub fn metadata(field: &str, v: Option<&Value>) -> Result<BTreeMap<String, Strin
     let map = match v {
         None | Some(Value::Null) => return Ok(BTreeMap::new()),
         Some(Value::Object(m)) => m,
-        Some(other) => return Err(invalid(field, other, format!("{other} is not of type 'object'"))),
+        Some(other) => {
+            return Err(invalid(
+                field,
+                other,
+                format!("{other} is not of type 'object'"),
+            ));
+        }
     };
     let mut out = BTreeMap::new();
     for (k, val) in map {
         if !metadata_key_ok(k) {
-            return Err(invalid(field, v.unwrap_or(&Value::Null), format!("'{k}' is not a valid metadata key")));
+            return Err(invalid(
+                field,
+                v.unwrap_or(&Value::Null),
+                format!("'{k}' is not a valid metadata key"),
+            ));
         }
         let Value::String(s) = val else {
-            return Err(invalid(&format!("{field}/{k}"), val, format!("{val} is not of type 'string'")));
+            return Err(invalid(
+                &format!("{field}/{k}"),
+                val,
+                format!("{val} is not of type 'string'"),
+            ));
         };
         if s.chars().count() > 255 {
-            return Err(invalid(&format!("{field}/{k}"), val, "It is longer than 255 characters."));
+            return Err(invalid(
+                &format!("{field}/{k}"),
+                val,
+                "It is longer than 255 characters.",
+            ));
         }
         if s.chars().any(|c| c == '\0') {
-            return Err(invalid(&format!("{field}/{k}"), val, "It contains a NUL character."));
+            return Err(invalid(
+                &format!("{field}/{k}"),
+                val,
+                "It contains a NUL character.",
+            ));
         }
         out.insert(k.clone(), s.clone());
     }
@@ -129,9 +193,24 @@ mod tests {
         assert_eq!(size("size", Some(&json!(1))).ok().flatten(), Some(1));
         assert_eq!(size("size", Some(&json!("10"))).ok().flatten(), Some(10));
         assert_eq!(size("size", Some(&json!(null))).ok().flatten(), None);
-        for bad in [json!(0), json!(-1), json!(1.5), json!("abc"), json!("1.0"), json!(true), json!(2147483648u64), json!("99999999999999999999999")] {
-            let err = size("size", Some(&bad)).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.starts_with("Invalid input for field/attribute size."), "{bad}: {err}");
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("abc"),
+            json!("1.0"),
+            json!(true),
+            json!(2147483648u64),
+            json!("99999999999999999999999"),
+        ] {
+            let err = size("size", Some(&bad))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.starts_with("Invalid input for field/attribute size."),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -146,7 +225,13 @@ mod tests {
 
     #[test]
     fn text_trims_and_limits() {
-        assert_eq!(text("name", Some(&json!("  a  "))).ok().flatten().as_deref(), Some("a"));
+        assert_eq!(
+            text("name", Some(&json!("  a  ")))
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("a")
+        );
         assert!(text("name", Some(&json!("x".repeat(256)))).is_err());
         assert!(text("name", Some(&json!("a\u{0}b"))).is_err());
         assert!(text("name", Some(&json!(5))).is_err());

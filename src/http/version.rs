@@ -41,7 +41,9 @@ impl ApiVersion {
     fn parse(s: &str) -> Option<ApiVersion> {
         let (a, b) = s.split_once('.')?;
         let ok = |p: &str| {
-            !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) && (p == "0" || !p.starts_with('0'))
+            !p.is_empty()
+                && p.bytes().all(|c| c.is_ascii_digit())
+                && (p == "0" || !p.starts_with('0'))
         };
         if !ok(a) || !ok(b) {
             return None;
@@ -119,7 +121,10 @@ fn echo(h: &mut actix_web::http::header::HeaderMap, v: ApiVersion) {
 
 /// The request's version (set by [`microversion`]).
 pub fn of(req: &HttpRequest) -> ApiVersion {
-    req.extensions().get::<ApiVersion>().copied().unwrap_or(MIN_VERSION)
+    req.extensions()
+        .get::<ApiVersion>()
+        .copied()
+        .unwrap_or(MIN_VERSION)
 }
 
 fn document(req: &HttpRequest) -> serde_json::Value {

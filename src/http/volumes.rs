@@ -35,9 +35,21 @@ pub async fn create(
     let ver = version::of(&req);
     if ver.at_least(3, 53) {
         const KNOWN: [&str; 16] = [
-            "size", "name", "description", "display_name", "display_description",
-            "volume_type", "availability_zone", "metadata", "snapshot_id", "source_volid",
-            "imageRef", "image_id", "backup_id", "consistencygroup_id", "group_id",
+            "size",
+            "name",
+            "description",
+            "display_name",
+            "display_description",
+            "volume_type",
+            "availability_zone",
+            "metadata",
+            "snapshot_id",
+            "source_volid",
+            "imageRef",
+            "image_id",
+            "backup_id",
+            "consistencygroup_id",
+            "group_id",
             "multiattach",
         ];
         if let Some(k) = v.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -46,7 +58,9 @@ pub async fn create(
             )));
         }
     }
-    if v.get("multiattach").is_some_and(|m| m.as_bool() == Some(true)) {
+    if v.get("multiattach")
+        .is_some_and(|m| m.as_bool() == Some(true))
+    {
         return Err(ApiError::BadRequest(
             "multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.".into(),
         ));
@@ -71,7 +85,13 @@ pub async fn create(
         image_ref: validate::text("imageRef", v.get("imageRef").or(v.get("image_id")))?,
         backup_id: validate::uuid("backup_id", v.get("backup_id"))?,
     };
-    let record = state.api.send(CreateVolume { ctx: ctx.clone(), request }).await??;
+    let record = state
+        .api
+        .send(CreateVolume {
+            ctx: ctx.clone(),
+            request,
+        })
+        .await??;
     let links = LinkBase::of(&req);
     Ok(HttpResponse::Accepted()
         .json(json!({"volume": volume_detail(&record, &ctx, ver, &links, Detail::Plain)})))
@@ -82,10 +102,15 @@ pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    path: web::Path<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = volume_id(path.get("volume_id").map_or("", String::as_str))?;
-    let record = state.api.send(GetVolume { ctx: ctx.clone(), id }).await??;
+    let id = volume_id(req.match_info().get("volume_id").unwrap_or(""))?;
+    let record = state
+        .api
+        .send(GetVolume {
+            ctx: ctx.clone(),
+            id,
+        })
+        .await??;
     let links = LinkBase::of(&req);
     Ok(HttpResponse::Ok().json(json!({
         "volume": volume_detail(&record, &ctx, version::of(&req), &links, Detail::Extended)
@@ -97,12 +122,17 @@ pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    path: web::Path<BTreeMap<String, String>>,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = volume_id(path.get("volume_id").map_or("", String::as_str))?;
+    let id = volume_id(req.match_info().get("volume_id").unwrap_or(""))?;
     let v = element(&body, "volume")?;
-    const KNOWN: [&str; 5] = ["name", "description", "display_name", "display_description", "metadata"];
+    const KNOWN: [&str; 5] = [
+        "name",
+        "description",
+        "display_name",
+        "display_description",
+        "metadata",
+    ];
     if let Some(k) = v.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::BadRequest(format!(
             "Invalid input for field/attribute volume. Additional properties are not allowed ('{k}' was unexpected)"
@@ -142,11 +172,11 @@ pub async fn update(
 
 /// `DELETE /volumes/{id}` → 202, empty.
 pub async fn delete(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    path: web::Path<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = volume_id(path.get("volume_id").map_or("", String::as_str))?;
+    let id = volume_id(req.match_info().get("volume_id").unwrap_or(""))?;
     state.api.send(DeleteVolume { ctx, id }).await??;
     Ok(HttpResponse::Accepted().finish())
 }
@@ -210,7 +240,8 @@ async fn list_view(
         q.push(("marker".into(), last.row.id.clone()));
         let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
         let path = if detail { "volumes/detail" } else { "volumes" };
-        out["volumes_links"] = json!([{"rel": "next", "href": format!("{}?{qs}", links.collection(path))}]);
+        out["volumes_links"] =
+            json!([{"rel": "next", "href": format!("{}?{qs}", links.collection(path))}]);
     }
     if let Some(c) = count {
         out["count"] = json!(c);
@@ -253,7 +284,8 @@ fn list_query(
             "sort_key" => sort_key = Some(v.clone()),
             "sort_dir" => sort_dir = Some(v.clone()),
             "with_count" if ver.at_least(3, 45) => {
-                with_count = validate::boolean(v).ok_or_else(|| bad(format!("Invalid with_count: {v}")))?
+                with_count =
+                    validate::boolean(v).ok_or_else(|| bad(format!("Invalid with_count: {v}")))?
             }
             "all_tenants" => {
                 if ctx.is_admin && validate::boolean(v).unwrap_or(false) {
@@ -264,15 +296,24 @@ fn list_query(
             "name" | "display_name" => q.name = Some(v.clone()),
             "status" => q.status = Some(v.clone()),
             "availability_zone" => q.availability_zone = Some(v.clone()),
-            "size" => q.size = Some(v.parse().map_err(|_| bad(format!("Invalid size filter: {v}")))?),
+            "size" => {
+                q.size = Some(
+                    v.parse()
+                        .map_err(|_| bad(format!("Invalid size filter: {v}")))?,
+                )
+            }
             "bootable" => {
                 q.bootable = Some(if ver.at_least(3, 2) {
-                    validate::boolean(v).ok_or_else(|| bad(format!("Invalid bootable filter: {v}")))?
+                    validate::boolean(v)
+                        .ok_or_else(|| bad(format!("Invalid bootable filter: {v}")))?
                 } else {
                     !matches!(v.as_str(), "False" | "false" | "FALSE")
                 })
             }
-            "metadata" => q.metadata = parse_dict(v).ok_or_else(|| bad(format!("Invalid metadata filter: {v}")))?,
+            "metadata" => {
+                q.metadata =
+                    parse_dict(v).ok_or_else(|| bad(format!("Invalid metadata filter: {v}")))?
+            }
             // Before 3.31 Cinder silently drops filters it does not know.
             _ => {}
         }
@@ -296,7 +337,9 @@ fn parse_sort(
     let desc = |d: &str| match d {
         "desc" => Ok(true),
         "asc" => Ok(false),
-        other => Err(ApiError::BadRequest(format!("Invalid sort direction: {other}"))),
+        other => Err(ApiError::BadRequest(format!(
+            "Invalid sort direction: {other}"
+        ))),
     };
     let mut out = Vec::new();
     if let Some(s) = sort {

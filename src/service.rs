@@ -1,0 +1,203 @@
+//! Wiring: builds the drivers from config, starts the actors, and resumes unfinished work.
+//! `main` and the tests share it, so tests run the same actors the binary runs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tracing::{info, warn};
+
+use crate::actors::api::{ApiActor, ApiSettings};
+use crate::actors::dispatch::{Dispatcher, NodeHandle};
+use crate::actors::journal::{JournalActor, JournalHandle};
+use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor};
+use crate::actors::volume::{
+    NodeIdentity, PublishStats, RecoverNode, SchedulerLink, VolumeActor, allocated_on,
+};
+use crate::config::{Config, NodeDriver, Provisioning};
+use crate::db::{Db, quotas};
+use crate::drivers::fake::{FakeDriver, FakeDriverOptions};
+use crate::drivers::file::{FileDriver, FileDriverOptions};
+use crate::drivers::{OverSubscription, VolumeDriver};
+use crate::model::RequestId;
+use crate::scheduler::spec::RequestSpec;
+
+/// The running actors.
+#[derive(Clone)]
+pub struct Services {
+    /// The API actor.
+    pub api: Addr<ApiActor>,
+    /// The scheduler.
+    pub scheduler: Addr<SchedulerActor>,
+    /// One actor per node.
+    pub nodes: HashMap<String, Addr<VolumeActor>>,
+    /// The journal.
+    pub journal: Addr<JournalActor>,
+}
+
+/// Builds each node's driver from its config.
+pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn VolumeDriver>>> {
+    let mut out: HashMap<String, Arc<dyn VolumeDriver>> = HashMap::new();
+    for node in &config.nodes {
+        let thin = node.provisioning == Provisioning::Thin;
+        let driver: Arc<dyn VolumeDriver> = match node
+            .checked_driver(&config.data_dir)
+            .map_err(|m| anyhow::anyhow!("node {}: {m}", node.name))?
+        {
+            NodeDriver::Fake(o) => Arc::new(FakeDriver::new(FakeDriverOptions {
+                volume_backend_name: node.backend_name().to_string(),
+                pool_name: node.backend_name().to_string(),
+                total_capacity_gb: o.total_capacity_gb.max(0.0) as u64,
+                thin_provisioning_support: thin,
+                thick_provisioning_support: !thin,
+                reserved_percentage: node.reserved_percentage,
+                max_over_subscription_ratio: OverSubscription::Ratio(
+                    node.max_over_subscription_ratio,
+                ),
+                capabilities: node.capabilities.clone(),
+            })),
+            NodeDriver::File(o) => Arc::new(FileDriver::new(
+                o.path,
+                FileDriverOptions {
+                    volume_backend_name: node.backend_name().to_string(),
+                    pool_name: node.backend_name().to_string(),
+                    reserved_percentage: node.reserved_percentage,
+                    max_over_subscription_ratio: OverSubscription::Ratio(
+                        node.max_over_subscription_ratio,
+                    ),
+                    capabilities: node.capabilities.clone(),
+                    thin,
+                },
+            )?),
+        };
+        out.insert(node.name.clone(), driver);
+    }
+    Ok(out)
+}
+
+/// Starts the journal, the scheduler, one actor per node and the API actor, waits for
+/// every node's first capacity report, then resumes whatever a previous run left unfinished.
+pub async fn start(
+    config: &Config,
+    db: Db,
+    drivers: HashMap<String, Arc<dyn VolumeDriver>>,
+) -> anyhow::Result<Services> {
+    let journal = JournalActor::new(db.clone()).start();
+    // The scheduler's address exists before the scheduler, so nodes can be given it.
+    let scheduler_ctx: Context<SchedulerActor> = Context::new();
+    let scheduler_addr = scheduler_ctx.address();
+    let link = SchedulerLink {
+        schedule: scheduler_addr.clone().recipient(),
+        stats: scheduler_addr.clone().recipient(),
+    };
+    let mut nodes = HashMap::new();
+    for node in &config.nodes {
+        let driver = drivers
+            .get(&node.name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no driver for node {}", node.name))?;
+        let identity = NodeIdentity {
+            name: node.name.clone(),
+            availability_zone: node.zone(config).to_string(),
+            stats_interval: Duration::from_secs(config.scheduler.stats_interval_seconds.max(1)),
+        };
+        let allocated = allocated_on(&db, &node.name)?;
+        let (node_db, node_journal, node_link) =
+            (db.clone(), JournalHandle(journal.clone()), link.clone());
+        // Each node on its own arbiter: a slow node never delays another.
+        let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            VolumeActor::new(
+                identity,
+                driver,
+                node_db,
+                node_journal,
+                node_link,
+                allocated,
+            )
+        });
+        nodes.insert(node.name.clone(), addr);
+    }
+    let handles: HashMap<String, NodeHandle> = nodes
+        .iter()
+        .map(|(k, v)| (k.clone(), NodeHandle::from(v.clone())))
+        .collect();
+    let scheduler = scheduler_ctx.run(SchedulerActor::new(
+        db.clone(),
+        JournalHandle(journal.clone()),
+        handles.clone(),
+        config.scheduler_tuning(),
+        config.scheduler.max_attempts,
+    ));
+    let dispatcher = Dispatcher {
+        scheduler: scheduler.clone().recipient(),
+        nodes: Arc::new(handles),
+    };
+    let settings = ApiSettings {
+        default_availability_zone: config.default_availability_zone.clone(),
+        known_zones: config
+            .nodes
+            .iter()
+            .map(|n| n.zone(config).to_string())
+            .collect::<BTreeSet<_>>(),
+        default_volume_type: config.default_volume_type.clone(),
+        quota_defaults: quotas::Defaults::from_config(&config.quota),
+        reservation_expire_seconds: config.quota.reservation_expire_seconds,
+    };
+    let api = ApiActor::new(db.clone(), dispatcher, journal.clone(), settings).start();
+    for (name, addr) in &nodes {
+        if let Err(e) = addr.send(PublishStats).await? {
+            warn!(node.id = %name, error = %e, "node could not report its capacity at start");
+        }
+    }
+    let services = Services {
+        api,
+        scheduler,
+        nodes,
+        journal,
+    };
+    recover(&services, &db).await?;
+    Ok(services)
+}
+
+/// Resumes work a previous run left unfinished: volumes being created or deleted on a
+/// node go back to that node; volumes accepted but never placed go back to the scheduler;
+/// volumes being deleted that never reached a node are removed; expired quota
+/// reservations are released.
+pub async fn recover(services: &Services, db: &Db) -> anyhow::Result<()> {
+    let expired = db.run(crate::db::quotas::expire).await?;
+    let mut resumed = 0;
+    for addr in services.nodes.values() {
+        resumed += addr.send(RecoverNode).await??;
+    }
+    let unplaced = db.run(crate::db::volumes::unscheduled).await?;
+    for row in &unplaced {
+        let (Ok(volume_id), Ok(spec)) = (row.id.parse(), RequestSpec::from_json(&row.request_spec))
+        else {
+            warn!(volume.id = %row.id, "unreadable unscheduled volume left as is");
+            continue;
+        };
+        services.scheduler.do_send(ScheduleCreateVolume {
+            volume_id,
+            project_id: row.project_id.clone(),
+            request_id: RequestId::internal("recovery"),
+            spec,
+        });
+    }
+    let orphans = db.run(crate::db::volumes::deleting_without_host).await?;
+    for id in &orphans {
+        let key = id.clone();
+        db.run(move |c| crate::db::volumes::destroy_and_release(c, &key))
+            .await?;
+    }
+    if expired + resumed + unplaced.len() + orphans.len() > 0 {
+        info!(
+            reservations.expired = expired,
+            node_volumes.resumed = resumed,
+            unscheduled.resumed = unplaced.len(),
+            deleting.removed = orphans.len(),
+            "recovered unfinished work"
+        );
+    }
+    Ok(())
+}
