@@ -320,8 +320,12 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             let (decision, placed) = s.book.borrow_mut().place(&s.msg.spec, &s.shared.tuning);
             let detail = decision_json(&decision);
             let Some((pool, seq)) = placed else {
+                let mut summary = rejection_summary(&decision);
+                for (node, why) in s.msg.spec.tried_nodes.iter().zip(&s.msg.spec.failures) {
+                    summary.push_str(&format!(" Earlier attempt on {node} failed: {why}."));
+                }
                 return Err(ServiceError::NoValidBackend {
-                    summary: rejection_summary(&decision),
+                    summary,
                     decision: Some(Arc::new(detail)),
                 });
             };

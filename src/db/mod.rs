@@ -15,7 +15,7 @@ pub mod volumes;
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -173,15 +173,25 @@ pub fn write_txn<T>(
     f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
 ) -> Result<T, DbError> {
     match conn {
-        DbConnection::Sqlite(_) => {
-            conn.batch_execute("BEGIN IMMEDIATE")?;
+        DbConnection::Sqlite(inner) => {
+            // Begun through diesel's own transaction manager, so statements inside that
+            // open a transaction themselves (SQLite batch inserts do) nest as savepoints.
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             let result = f(conn);
-            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-            match conn.batch_execute(end) {
-                Ok(()) => result,
+            let DbConnection::Sqlite(inner) = conn else {
+                return Err(DbError::Config("connection changed backend".into()));
+            };
+            match result {
+                Ok(v) => match AnsiTransactionManager::commit_transaction(inner) {
+                    Ok(()) => Ok(v),
+                    Err(e) => {
+                        let _ = AnsiTransactionManager::rollback_transaction(inner);
+                        Err(e.into())
+                    }
+                },
                 Err(e) => {
-                    let _ = conn.batch_execute("ROLLBACK");
-                    Err(e.into())
+                    let _ = AnsiTransactionManager::rollback_transaction(inner);
+                    Err(e)
                 }
             }
         }
