@@ -741,3 +741,74 @@ async fn the_file_driver_makes_and_removes_a_sparse_file() -> TestResult {
     assert!(gone.is_some(), "the file was not removed");
     Ok(())
 }
+
+#[actix_web::test]
+async fn the_metadata_subresource_merges_replaces_and_deletes() -> TestResult {
+    let app = TestApp::new().await?;
+    let v = create(
+        &app,
+        ALICE,
+        json!({"volume": {"size": 1, "metadata": {"a": "1"}}}),
+    )
+    .await?;
+    let id = v["id"].as_str().ok_or("no id")?;
+    let base = format!("/v3/0a0a/volumes/{id}/metadata");
+    let (s, m, _) = app
+        .call(json_req(
+            "POST",
+            &base,
+            ALICE,
+            &json!({"metadata": {"b": "2"}}),
+        ))
+        .await;
+    assert_eq!(
+        (s, m),
+        (StatusCode::OK, json!({"metadata": {"a": "1", "b": "2"}}))
+    );
+    let (s, m, _) = app
+        .call(json_req(
+            "PUT",
+            &base,
+            ALICE,
+            &json!({"metadata": {"c": "3"}}),
+        ))
+        .await;
+    assert_eq!((s, m), (StatusCode::OK, json!({"metadata": {"c": "3"}})));
+    let (s, m, _) = app.call(req("GET", &format!("{base}/c"), ALICE)).await;
+    assert_eq!((s, m), (StatusCode::OK, json!({"meta": {"c": "3"}})));
+    let (s, m, _) = app
+        .call(json_req(
+            "PUT",
+            &format!("{base}/c"),
+            ALICE,
+            &json!({"meta": {"c": "4"}}),
+        ))
+        .await;
+    assert_eq!((s, m), (StatusCode::OK, json!({"meta": {"c": "4"}})));
+    let (s, _, _) = app
+        .call(json_req(
+            "PUT",
+            &format!("{base}/c"),
+            ALICE,
+            &json!({"meta": {"d": "4"}}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "body and URI mismatch");
+    let (s, _, _) = app.call(req("DELETE", &format!("{base}/c"), ALICE)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, m, _) = app.call(req("GET", &format!("{base}/c"), ALICE)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(
+        m["itemNotFound"]["message"]
+            .as_str()
+            .is_some_and(|x| x.contains("has no metadata with key c")),
+        "{m}"
+    );
+    let (s, _, _) = app.call(req("DELETE", &format!("{base}/c"), ALICE)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = app
+        .call(req("GET", &base, BOB.replace("0b0b", "0a0a").as_str()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "same project, other user");
+    Ok(())
+}

@@ -15,6 +15,9 @@ pub enum ServiceError {
         /// The id asked for.
         id: String,
     },
+    /// Something named inside a resource is missing; the message says what.
+    #[error("{0}")]
+    Missing(String),
     /// The request is malformed or asks for something impossible.
     #[error("{0}")]
     Invalid(String),

@@ -627,3 +627,40 @@ pub fn delete_uncommitted(c: &mut DbConnection, id: &str) -> Result<(), DbError>
         Ok(())
     })
 }
+
+/// Adds or overwrites metadata keys, keeping the others.
+pub fn merge_metadata(
+    c: &mut DbConnection,
+    id: &str,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), DbError> {
+    write_txn(c, |c| {
+        let keys: Vec<&String> = metadata.keys().collect();
+        diesel::delete(
+            volume_metadata::table
+                .filter(volume_metadata::volume_id.eq(id))
+                .filter(volume_metadata::meta_key.eq_any(keys)),
+        )
+        .execute(c)?;
+        insert_metadata(c, id, metadata)?;
+        diesel::update(volumes::table.filter(volumes::id.eq(id)))
+            .set(volumes::updated_at.eq(now()))
+            .execute(c)?;
+        Ok(())
+    })
+}
+
+/// Removes one metadata key; `NotFound` if it was not there.
+pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<(), DbError> {
+    let n = diesel::delete(
+        volume_metadata::table
+            .filter(volume_metadata::volume_id.eq(id))
+            .filter(volume_metadata::meta_key.eq(key)),
+    )
+    .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::NotFound)
+    }
+}

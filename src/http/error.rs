@@ -99,7 +99,7 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let text = e.to_string();
         match e {
-            ServiceError::NotFound { .. } => ApiError::NotFound(text),
+            ServiceError::NotFound { .. } | ServiceError::Missing(_) => ApiError::NotFound(text),
             ServiceError::Invalid(_) | ServiceError::InvalidState(_) => ApiError::BadRequest(text),
             ServiceError::OverQuota(_) => ApiError::OverLimit(text),
             ServiceError::Conflict(_) => ApiError::Conflict(text),

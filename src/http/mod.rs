@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod metadata;
 pub mod timeline;
 pub mod validate;
 pub mod version;
@@ -56,7 +57,31 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
         .route("/volumes/detail", web::get().to(volumes::list_detail))
         .route("/volumes/{volume_id}", web::get().to(volumes::show))
         .route("/volumes/{volume_id}", web::put().to(volumes::update))
-        .route("/volumes/{volume_id}", web::delete().to(volumes::delete));
+        .route("/volumes/{volume_id}", web::delete().to(volumes::delete))
+        .route(
+            "/volumes/{volume_id}/metadata",
+            web::get().to(metadata::show_all),
+        )
+        .route(
+            "/volumes/{volume_id}/metadata",
+            web::post().to(metadata::merge),
+        )
+        .route(
+            "/volumes/{volume_id}/metadata",
+            web::put().to(metadata::replace),
+        )
+        .route(
+            "/volumes/{volume_id}/metadata/{key}",
+            web::get().to(metadata::show_key),
+        )
+        .route(
+            "/volumes/{volume_id}/metadata/{key}",
+            web::put().to(metadata::update_key),
+        )
+        .route(
+            "/volumes/{volume_id}/metadata/{key}",
+            web::delete().to(metadata::delete_key),
+        );
 }
 
 /// Mounts every route. The request-id middleware is wrapped around the whole app by the
