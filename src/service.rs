@@ -102,7 +102,7 @@ pub async fn start(
             availability_zone: node.zone(config).to_string(),
             stats_interval: Duration::from_secs(config.scheduler.stats_interval_seconds.max(1)),
         };
-        let allocated = allocated_on(&db, &node.name)?;
+        let allocated = allocated_on(&db, &node.name).await?;
         let (node_db, node_journal, node_link) =
             (db.clone(), JournalHandle(journal.clone()), link.clone());
         // Each node on its own arbiter: a slow node never delays another.

@@ -301,8 +301,11 @@ impl Handler<RecoverNode> for VolumeActor {
 }
 
 /// Recounts the GiB placed on `node`, per pool, from the database (at start).
-pub fn allocated_on(db: &Db, node: &str) -> Result<BTreeMap<String, i64>, DbError> {
-    let rows = db.run_blocking(|c| crate::db::volumes::allocated_by_host(c, node))?;
+pub async fn allocated_on(db: &Db, node: &str) -> Result<BTreeMap<String, i64>, DbError> {
+    let node = node.to_string();
+    let rows = db
+        .run(move |c| crate::db::volumes::allocated_by_host(c, &node))
+        .await?;
     Ok(rows.into_iter().collect())
 }
 

@@ -34,12 +34,17 @@ pub struct AppState {
 }
 
 /// Gives every request an id and echoes it as `x-openstack-request-id` (and
-/// `x-compute-request-id`, which cinderclient reads into its exceptions).
+/// `x-compute-request-id`, which cinderclient reads into its exceptions). The id is the
+/// one the tracing span of the request carries, so a log line and a response match.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = RequestId::new();
+    let traced = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|r| RequestId(format!("req-{}", **r)));
+    let id = traced.unwrap_or_default();
     req.extensions_mut().insert(id.clone());
     let mut res = next.call(req).await?;
     if let Ok(v) = HeaderValue::from_str(&id.0) {
@@ -125,6 +130,6 @@ pub fn app(
     actix_web::App::new()
         .app_data(web::Data::new(state))
         .configure(configure)
-        .wrap(tracing_actix_web::TracingLogger::default())
         .wrap(from_fn(request_id))
+        .wrap(tracing_actix_web::TracingLogger::default())
 }
