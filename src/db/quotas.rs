@@ -192,6 +192,7 @@ fn settle(c: &mut DbConnection, ids: &[String], commit: bool) -> Result<(), DbEr
     write_txn(c, |c| {
         let rows: Vec<(String, String, String, i64)> = reservations::table
             .filter(reservations::id.eq_any(ids))
+            .order((reservations::project_id, reservations::resource))
             .select((
                 reservations::id,
                 reservations::project_id,
@@ -203,6 +204,11 @@ fn settle(c: &mut DbConnection, ids: &[String], commit: bool) -> Result<(), DbEr
             let target = quota_usages::table
                 .filter(quota_usages::project_id.eq(&project))
                 .filter(quota_usages::resource.eq(&resource));
+            let gone =
+                diesel::delete(reservations::table.filter(reservations::id.eq(&id))).execute(c)?;
+            if gone == 0 {
+                continue;
+            }
             let in_use_delta = if commit { delta } else { 0 };
             diesel::update(target)
                 .set((
@@ -211,7 +217,6 @@ fn settle(c: &mut DbConnection, ids: &[String], commit: bool) -> Result<(), DbEr
                     quota_usages::updated_at.eq(now()),
                 ))
                 .execute(c)?;
-            diesel::delete(reservations::table.filter(reservations::id.eq(id))).execute(c)?;
         }
         Ok(())
     })
@@ -219,16 +224,27 @@ fn settle(c: &mut DbConnection, ids: &[String], commit: bool) -> Result<(), DbEr
 
 /// Lowers `in_use` when resources go away; call inside the transaction that removes them.
 pub fn release(c: &mut DbConnection, project: &str, deltas: &[(&str, i64)]) -> Result<(), DbError> {
-    for &(resource, amount) in deltas {
+    let mut deltas = deltas.to_vec();
+    deltas.sort();
+    for &(resource, amount) in &deltas {
         let target = quota_usages::table
             .filter(quota_usages::project_id.eq(project))
             .filter(quota_usages::resource.eq(resource));
-        diesel::update(target.filter(quota_usages::in_use.ge(amount)))
+        let n = diesel::update(target.filter(quota_usages::in_use.ge(amount)))
             .set((
                 quota_usages::in_use.eq(quota_usages::in_use - amount),
                 quota_usages::updated_at.eq(now()),
             ))
             .execute(c)?;
+        if n == 0 {
+            // Usage was already lower than what goes away: clamp at zero, never negative.
+            diesel::update(target)
+                .set((
+                    quota_usages::in_use.eq(0),
+                    quota_usages::updated_at.eq(now()),
+                ))
+                .execute(c)?;
+        }
     }
     Ok(())
 }

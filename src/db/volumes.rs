@@ -524,7 +524,9 @@ pub fn destroy_and_release(c: &mut DbConnection, id: &str) -> Result<bool, DbErr
         };
         diesel::delete(volume_metadata::table.filter(volume_metadata::volume_id.eq(id)))
             .execute(c)?;
-        diesel::delete(volumes::table.filter(volumes::id.eq(id))).execute(c)?;
+        if diesel::delete(volumes::table.filter(volumes::id.eq(id))).execute(c)? == 0 {
+            return Ok(false);
+        }
         quotas::release(
             c,
             &project,
@@ -547,7 +549,7 @@ pub fn allocated_by_host(c: &mut DbConnection, node: &str) -> Result<Vec<(String
         .load(c)?;
     let mut out: BTreeMap<String, i64> = BTreeMap::new();
     for (h, s) in rows {
-        if let Some(h) = h {
+        if let Some(h) = h.filter(|h| h.starts_with(&format!("{node}@"))) {
             *out.entry(h).or_default() += s;
         }
     }
@@ -557,11 +559,16 @@ pub fn allocated_by_host(c: &mut DbConnection, node: &str) -> Result<Vec<(String
 /// Volumes of `node` that are not in a stable state, for the node's start-up recovery.
 pub fn unfinished_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<VolumeRow>, DbError> {
     let prefix = format!("{node}@%");
-    Ok(volumes::table
+    let rows: Vec<VolumeRow> = volumes::table
         .filter(volumes::host.like(prefix))
         .filter(volumes::status.eq_any(statuses(&[VolumeStatus::Creating, VolumeStatus::Deleting])))
         .select(VolumeRow::as_select())
-        .load(c)?)
+        .load(c)?;
+    let exact = format!("{node}@");
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.host.as_deref().is_some_and(|h| h.starts_with(&exact)))
+        .collect())
 }
 
 /// Volumes that were accepted but never placed (`creating`, no host): a crash between
