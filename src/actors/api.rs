@@ -257,7 +257,11 @@ impl Handler<DeleteVolume> for ApiActor {
                     }
                     match v.row.host {
                         None => {
-                            crate::db::volumes::destroy_and_release(c, &key)?;
+                            // Only while still unplaced: if the scheduler placed it
+                            // meanwhile, this is a `creating` volume and is refused.
+                            if !crate::db::volumes::destroy_unplaced_and_release(c, &key)? {
+                                return Err(DbError::Conflict);
+                            }
                             Ok(None)
                         }
                         Some(h) => {

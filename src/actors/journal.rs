@@ -69,7 +69,8 @@ impl Actor for JournalActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(FLUSH_EVERY, |this, ctx| {
             if !this.buffer.is_empty() {
-                ctx.spawn(this.write().into_actor(this));
+                // `wait`: no Flush is answered while a write is under way.
+                ctx.wait(this.write().into_actor(this));
             }
         });
     }
@@ -94,16 +95,18 @@ impl Handler<RecordRun> for JournalActor {
     fn handle(&mut self, msg: RecordRun, ctx: &mut Self::Context) {
         self.buffer.push(row_of(msg.0));
         if self.buffer.len() >= BATCH {
-            ctx.spawn(self.write().into_actor(self));
+            ctx.wait(self.write().into_actor(self));
         }
     }
 }
 
 impl Handler<Flush> for JournalActor {
-    type Result = ResponseFuture<()>;
+    type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) -> Self::Result {
-        Box::pin(self.write())
+        // Atomic: the actor handles nothing else until this write is stored, so a Flush
+        // never answers while an earlier batch is still being written.
+        AtomicResponse::new(Box::pin(self.write().into_actor(self)))
     }
 }
 

@@ -168,11 +168,19 @@ impl VolumeActor {
                 return;
             }
             state.busy.insert(id, VecDeque::new());
-            if let Op::Create(m) = &op {
-                // Counted from receipt, so the next report covers it (Cinder does the same).
-                state.acked_seq = state.acked_seq.max(m.cast_seq);
-                *state.allocated.entry(m.host.clone()).or_default() += m.spec.size_gb as i64;
-            }
+        }
+        self.start(op, ctx);
+    }
+
+    /// Starts `op` on a volume already marked busy; when it ends, starts the next one
+    /// queued for that volume, or marks the volume free.
+    fn start(&mut self, op: Op, ctx: &mut Context<Self>) {
+        let id = op.volume_id();
+        if let Op::Create(m) = &op {
+            let mut state = self.ctx.state.borrow_mut();
+            // Counted from the start, so the next report covers it (Cinder does the same).
+            state.acked_seq = state.acked_seq.max(m.cast_seq);
+            *state.allocated.entry(m.host.clone()).or_default() += m.spec.size_gb as i64;
         }
         let c = self.ctx.clone();
         let fut = async move {
@@ -185,18 +193,14 @@ impl VolumeActor {
             act.schedule_report(ctx);
             let next = {
                 let mut state = act.ctx.state.borrow_mut();
-                match state.busy.get_mut(&id).and_then(VecDeque::pop_front) {
-                    Some(op) => Some(op),
-                    None => {
-                        state.busy.remove(&id);
-                        None
-                    }
+                let next = state.busy.get_mut(&id).and_then(VecDeque::pop_front);
+                if next.is_none() {
+                    state.busy.remove(&id);
                 }
+                next
             };
             if let Some(op) = next {
-                // Re-enter through submit with the volume marked free.
-                act.ctx.state.borrow_mut().busy.remove(&id);
-                act.submit(op, ctx);
+                act.start(op, ctx);
             }
         }));
     }
@@ -357,6 +361,8 @@ struct CreateStore {
     reschedule: bool,
     /// The driver's error, carried to the reschedule.
     failure: Option<String>,
+    /// The driver made the volume (so a later failure must remove it).
+    created: bool,
     model_update: ModelUpdate,
 }
 
@@ -373,6 +379,7 @@ async fn create_volume(c: Ctx, msg: CreateVolumeOnNode) {
         msg,
         reschedule: true,
         failure: None,
+        created: false,
         model_update: ModelUpdate::default(),
     };
     let flow = Flow::new("volume_create_manager")
@@ -483,6 +490,7 @@ impl Task<CreateStore> for CreateVolumeFromSpecTask {
             match blocking(&s.c.driver, move |d| d.create_volume(&vref)).await {
                 Ok(update) => {
                     s.model_update = update;
+                    s.created = true;
                     Ok(None)
                 }
                 Err(e) => {
@@ -491,6 +499,28 @@ impl Task<CreateStore> for CreateVolumeFromSpecTask {
                 }
             }
         })
+    }
+
+    fn revert<'a>(&'a self, s: &'a mut CreateStore) -> RevertFuture<'a> {
+        Box::pin(Self::remove_orphan(s))
+    }
+}
+
+impl CreateVolumeFromSpecTask {
+    /// Removes a volume the driver made when no reschedule will (the row is gone or
+    /// moved), so nothing is left on the backend without a row.
+    async fn remove_orphan(s: &mut CreateStore) {
+        if !s.created || s.reschedule {
+            return;
+        }
+        let vref = VolumeRef {
+            id: s.msg.volume_id,
+            size_gb: s.msg.spec.size_gb,
+        };
+        if let Err(e) = blocking(&s.c.driver, move |d| d.delete_volume(&vref)).await {
+            warn!(volume.id = %s.msg.volume_id, error = %e, "could not remove a volume whose row is gone");
+        }
+        s.created = false;
     }
 }
 

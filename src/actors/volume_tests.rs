@@ -1,1 +1,598 @@
+//! `VolumeActor` alone: a real `FakeDriver`, a real database and journal, and a fake
+//! scheduler that records the reschedules and capacity reports it gets.
 
+use tempfile::TempDir;
+
+use super::*;
+use crate::actors::journal::{Flush, JournalActor};
+use crate::db::quotas;
+use crate::db::rows::{FlowRunRow, MessageRow, VolumeRow};
+use crate::drivers::fake::{FakeDriver, FakeVerb};
+use crate::model::{AttachStatus, quota};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+const DEFAULT_TYPE_ID: &str = "a3b2c7e4-5f1d-4e8a-9c60-2d7f0e1b9a11";
+const PROJECT: &str = "project-a";
+const NODE: &str = "n1";
+/// `n1` with the fake driver's default backend and pool names.
+const HOST: &str = "n1@fake#fake";
+
+/// Records reschedules and capacity reports.
+struct FakeScheduler {
+    scheduled: Rc<RefCell<Vec<ScheduleCreateVolume>>>,
+    reports: Rc<RefCell<Vec<NodeStatsReport>>>,
+}
+
+impl Actor for FakeScheduler {
+    type Context = Context<Self>;
+}
+
+impl Handler<ScheduleCreateVolume> for FakeScheduler {
+    type Result = ();
+    fn handle(&mut self, msg: ScheduleCreateVolume, _: &mut Self::Context) {
+        self.scheduled.borrow_mut().push(msg);
+    }
+}
+
+impl Handler<NodeStatsReport> for FakeScheduler {
+    type Result = ();
+    fn handle(&mut self, msg: NodeStatsReport, _: &mut Self::Context) {
+        self.reports.borrow_mut().push(msg);
+    }
+}
+
+struct Harness {
+    _dir: TempDir,
+    db: Db,
+    journal: Addr<JournalActor>,
+    node: Addr<VolumeActor>,
+    driver: Arc<FakeDriver>,
+    scheduled: Rc<RefCell<Vec<ScheduleCreateVolume>>>,
+    reports: Rc<RefCell<Vec<NodeStatsReport>>>,
+}
+
+fn test_db() -> BoxResult<(TempDir, Db)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("clinker.db");
+    let pool = crate::db::connect(path.to_str().ok_or("temp path is not UTF-8")?, 4)?;
+    let db = Db::new(pool);
+    db.run_blocking(crate::db::migrate)?;
+    Ok((dir, db))
+}
+
+/// The database, before the node starts (so rows can be in place for its recount).
+fn setup() -> BoxResult<(TempDir, Db)> {
+    test_db()
+}
+
+/// Starts node `n1` over a fresh fake driver; `allocated` as the service recounts it.
+fn start_node(dir: TempDir, db: Db, allocated: BTreeMap<String, i64>) -> Harness {
+    let journal = JournalActor::new(db.clone()).start();
+    let scheduled = Rc::new(RefCell::new(Vec::new()));
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let scheduler = FakeScheduler {
+        scheduled: scheduled.clone(),
+        reports: reports.clone(),
+    }
+    .start();
+    let driver = Arc::new(FakeDriver::default());
+    let node = VolumeActor::new(
+        NodeIdentity {
+            name: NODE.into(),
+            availability_zone: "nova".into(),
+            // Only reports that follow an operation, in these tests.
+            stats_interval: Duration::from_secs(3600),
+        },
+        driver.clone(),
+        db.clone(),
+        JournalHandle(journal.clone()),
+        SchedulerLink {
+            schedule: scheduler.clone().recipient(),
+            stats: scheduler.recipient(),
+        },
+        allocated,
+    )
+    .start();
+    Harness {
+        _dir: dir,
+        db,
+        journal,
+        node,
+        driver,
+        scheduled,
+        reports,
+    }
+}
+
+fn harness() -> BoxResult<Harness> {
+    let (dir, db) = setup()?;
+    Ok(start_node(dir, db, BTreeMap::new()))
+}
+
+/// The spec as the scheduler sends it: this node already tried.
+fn spec(size_gb: u64) -> RequestSpec {
+    RequestSpec {
+        size_gb,
+        availability_zones: vec!["nova".into()],
+        volume_type_id: DEFAULT_TYPE_ID.into(),
+        extra_specs: BTreeMap::new(),
+        tried_nodes: vec![NODE.into()],
+        failures: Vec::new(),
+    }
+}
+
+/// Inserts a volume row of `size` GiB in `status` on `host`.
+fn insert_row(db: &Db, size: u64, status: VolumeStatus, host: Option<&str>) -> BoxResult<VolumeId> {
+    let id = VolumeId::new();
+    let row = VolumeRow {
+        id: id.to_string(),
+        project_id: PROJECT.into(),
+        user_id: "user".into(),
+        display_name: None,
+        display_description: None,
+        size: size as i64,
+        status: status.as_str().into(),
+        attach_status: AttachStatus::Detached.as_str().into(),
+        availability_zone: "nova".into(),
+        volume_type_id: DEFAULT_TYPE_ID.into(),
+        host: host.map(str::to_string),
+        bootable: false,
+        multiattach: false,
+        snapshot_id: None,
+        source_volid: None,
+        provider_location: None,
+        request_spec: spec(size).to_json(),
+        request_id: RequestId::new().0,
+        created_at: crate::db::now(),
+        updated_at: None,
+        scheduled_at: None,
+        launched_at: None,
+    };
+    db.run_blocking(|c| crate::db::volumes::insert(c, &row, &BTreeMap::new()))?;
+    Ok(id)
+}
+
+/// Counts `size` GiB and one volume as in use by the project, as a committed create does.
+fn commit_usage(db: &Db, size: u64) -> TestResult {
+    let defaults = quotas::Defaults::default();
+    db.run_blocking(|c| {
+        let ids = quotas::reserve(
+            c,
+            PROJECT,
+            &[(quota::VOLUMES, 1), (quota::GIGABYTES, size as i64)],
+            3600,
+            &defaults,
+        )?;
+        quotas::commit(c, &ids)
+    })?;
+    Ok(())
+}
+
+fn create_msg(id: VolumeId, size: u64, cast_seq: u64) -> CreateVolumeOnNode {
+    CreateVolumeOnNode {
+        volume_id: id,
+        project_id: PROJECT.into(),
+        request_id: RequestId::new(),
+        host: HOST.into(),
+        spec: spec(size),
+        cast_seq,
+    }
+}
+
+fn delete_msg(id: VolumeId) -> DeleteVolumeOnNode {
+    DeleteVolumeOnNode {
+        volume_id: id,
+        project_id: PROJECT.into(),
+        request_id: RequestId::new(),
+    }
+}
+
+impl Harness {
+    /// The row, or `None` once it is gone.
+    fn row(&self, id: VolumeId) -> BoxResult<Option<VolumeRow>> {
+        let key = id.to_string();
+        match self
+            .db
+            .run_blocking(move |c| crate::db::volumes::get(c, &key, None))
+        {
+            Ok(v) => Ok(Some(v.row)),
+            Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn messages(&self, id: VolumeId) -> BoxResult<Vec<MessageRow>> {
+        let key = id.to_string();
+        Ok(self
+            .db
+            .run_blocking(move |c| crate::db::messages::for_resource(c, &key, None))?)
+    }
+
+    /// (in_use volumes, in_use gigabytes) of the project.
+    fn in_use(&self) -> BoxResult<(i64, i64)> {
+        let u = self.db.run_blocking(|c| {
+            quotas::usage(
+                c,
+                PROJECT,
+                &[quota::VOLUMES, quota::GIGABYTES],
+                &quotas::Defaults::default(),
+            )
+        })?;
+        let get = |r: &str| u.get(r).map(|x| x.in_use).ok_or("resource missing");
+        Ok((get(quota::VOLUMES)?, get(quota::GIGABYTES)?))
+    }
+
+    /// Waits until `done` holds of the volume's row (`None`: gone).
+    async fn wait_row(
+        &self,
+        id: VolumeId,
+        what: &str,
+        done: impl Fn(Option<&VolumeRow>) -> bool,
+    ) -> BoxResult<Option<VolumeRow>> {
+        let mut last = None;
+        for _ in 0..500 {
+            last = self.row(id)?;
+            if done(last.as_ref()) {
+                return Ok(last);
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(format!("volume {id} never became {what}; last seen {last:?}").into())
+    }
+
+    /// Waits for a capacity report acknowledging `acked_seq` whose fake pool counts
+    /// `allocated` GiB placed (earlier reports may show the figures of before).
+    async fn wait_report(&self, acked_seq: u64, allocated: f64) -> BoxResult<NodeStatsReport> {
+        let matches = |r: &NodeStatsReport| {
+            r.acked_seq == acked_seq
+                && r.stats
+                    .pools
+                    .first()
+                    .is_some_and(|p| p.allocated_capacity_gb == allocated)
+        };
+        for _ in 0..500 {
+            let found = self.reports.borrow().iter().find(|r| matches(r)).cloned();
+            if let Some(r) = found {
+                return Ok(r);
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        let seen: Vec<(u64, Option<f64>)> = self
+            .reports
+            .borrow()
+            .iter()
+            .map(|r| {
+                (
+                    r.acked_seq,
+                    r.stats.pools.first().map(|p| p.allocated_capacity_gb),
+                )
+            })
+            .collect();
+        Err(format!(
+            "no report with acked_seq {acked_seq} and {allocated} GiB allocated; got {seen:?}"
+        )
+        .into())
+    }
+
+    /// Waits until `n` runs of the volume are journaled.
+    async fn wait_runs(&self, id: VolumeId, n: usize) -> BoxResult<Vec<FlowRunRow>> {
+        let mut runs = Vec::new();
+        for _ in 0..500 {
+            self.journal.send(Flush).await?;
+            let key = id.to_string();
+            runs = self
+                .db
+                .run_blocking(move |c| crate::db::timeline::for_resource(c, &key, None))?;
+            if runs.len() >= n {
+                return Ok(runs);
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(format!("{} of {n} runs journaled for {id}", runs.len()).into())
+    }
+}
+
+fn status_is(s: VolumeStatus) -> impl Fn(Option<&VolumeRow>) -> bool {
+    move |r| r.is_some_and(|r| r.status == s.as_str())
+}
+
+#[actix::test]
+async fn a_create_makes_the_volume_available_and_reports_it() -> TestResult {
+    let (dir, db) = setup()?;
+    // 5 GiB were already placed on the pool before this node started.
+    let h = start_node(dir, db, BTreeMap::from([(HOST.to_string(), 5)]));
+    let id = insert_row(&h.db, 3, VolumeStatus::Creating, Some(HOST))?;
+    h.node.send(create_msg(id, 3, 7)).await?;
+
+    let row = h
+        .wait_row(id, "available", status_is(VolumeStatus::Available))
+        .await?
+        .ok_or("row gone")?;
+    assert_eq!(row.host.as_deref(), Some(HOST));
+    assert_eq!(
+        row.provider_location,
+        Some(format!("fake://{}", id.backend_name()))
+    );
+    assert!(row.launched_at.is_some());
+    assert_eq!(h.driver.volume_size(&id), Some(3));
+
+    let report = h.wait_report(7, 8.0).await?;
+    assert_eq!(report.node, NODE);
+    assert_eq!(report.availability_zone, "nova");
+    let pool = report.stats.pools.first().ok_or("no pool")?;
+    assert_eq!(pool.provisioned_capacity_gb, 3.0, "the driver's own figure");
+
+    assert!(h.scheduled.borrow().is_empty(), "no reschedule");
+    let runs = h.wait_runs(id, 1).await?;
+    assert_eq!(runs[0].flow, "volume_create_manager");
+    assert_eq!(runs[0].state, "SUCCESS");
+    Ok(())
+}
+
+#[actix::test]
+async fn a_driver_failure_gives_the_volume_back_to_the_scheduler() -> TestResult {
+    let h = harness()?;
+    let id = insert_row(&h.db, 4, VolumeStatus::Creating, Some(HOST))?;
+    h.driver.fail_next(FakeVerb::CreateVolume, 1);
+    let msg = create_msg(id, 4, 1);
+    h.node.send(msg.clone()).await?;
+
+    for _ in 0..500 {
+        if !h.scheduled.borrow().is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    let resent = h.scheduled.borrow().clone();
+    assert_eq!(resent.len(), 1, "exactly one reschedule");
+    let resent = &resent[0];
+    assert_eq!(resent.volume_id, id);
+    assert_eq!(resent.project_id, PROJECT);
+    assert_eq!(resent.request_id, msg.request_id);
+    assert_eq!(resent.spec.tried_nodes, [NODE], "this node stays excluded");
+    assert_eq!(resent.spec.failures.len(), 1);
+    let why = &resent.spec.failures[0];
+    assert!(
+        why.starts_with("n1: ") && why.contains("injected failure in create_volume"),
+        "{why}"
+    );
+
+    // The row is `creating` again with no host, and keeps the failure history.
+    let row = h.row(id)?.ok_or("row gone")?;
+    assert_eq!(row.status, "creating");
+    assert_eq!(row.host, None);
+    assert_eq!(RequestSpec::from_json(&row.request_spec)?, resent.spec);
+
+    // No half-made volume: the revert asked the driver to remove it.
+    assert!(!h.driver.has_volume(&id));
+    assert_eq!(h.driver.calls(FakeVerb::CreateVolume), 1);
+    assert_eq!(h.driver.calls(FakeVerb::DeleteVolume), 1);
+
+    // The node stops counting it.
+    h.wait_report(1, 0.0).await?;
+    let runs = h.wait_runs(id, 1).await?;
+    assert_eq!(runs[0].state, "REVERTED");
+    assert!(
+        h.messages(id)?.is_empty(),
+        "a reschedule is not the user's concern yet"
+    );
+    Ok(())
+}
+
+#[actix::test]
+async fn a_volume_no_longer_creating_is_left_alone() -> TestResult {
+    let h = harness()?;
+    let id = insert_row(&h.db, 2, VolumeStatus::Error, Some(HOST))?;
+    h.node.send(create_msg(id, 2, 3)).await?;
+    let runs = h.wait_runs(id, 1).await?;
+    assert_eq!(runs[0].state, "REVERTED");
+    assert!(runs[0].transitions.contains("ExtractVolumeRefTask"));
+
+    assert_eq!(h.driver.calls(FakeVerb::CreateVolume), 0);
+    assert_eq!(h.driver.calls(FakeVerb::DeleteVolume), 0);
+    h.wait_report(3, 0.0).await?;
+    assert!(h.scheduled.borrow().is_empty(), "no reschedule");
+    let row = h.row(id)?.ok_or("row gone")?;
+    assert_eq!(
+        (row.status.as_str(), row.host.as_deref()),
+        ("error", Some(HOST))
+    );
+
+    // Placed on another host of the row than the cast says: also left alone.
+    let other = insert_row(&h.db, 2, VolumeStatus::Creating, Some("n2@fake#fake"))?;
+    h.node.send(create_msg(other, 2, 4)).await?;
+    h.wait_runs(other, 1).await?;
+    assert_eq!(h.driver.calls(FakeVerb::CreateVolume), 0);
+    assert_eq!(
+        h.row(other)?.ok_or("row gone")?.host.as_deref(),
+        Some("n2@fake#fake")
+    );
+    assert!(h.scheduled.borrow().is_empty());
+    Ok(())
+}
+
+#[actix::test]
+async fn a_delete_removes_volume_row_and_quota() -> TestResult {
+    let (dir, db) = setup()?;
+    let id = insert_row(&db, 3, VolumeStatus::Deleting, Some(HOST))?;
+    commit_usage(&db, 3)?;
+    // Another volume of the project, which must stay counted.
+    insert_row(&db, 2, VolumeStatus::Available, Some(HOST))?;
+    commit_usage(&db, 2)?;
+    let h = start_node(dir, db, BTreeMap::from([(HOST.to_string(), 5)]));
+    h.driver
+        .create_volume(&crate::drivers::VolumeRef { id, size_gb: 3 })?;
+    assert_eq!(h.in_use()?, (2, 5));
+
+    h.node.send(delete_msg(id)).await?;
+    h.wait_row(id, "gone", |r| r.is_none()).await?;
+    assert!(!h.driver.has_volume(&id));
+    assert_eq!(h.in_use()?, (1, 2));
+    h.wait_report(0, 2.0).await?;
+    assert!(h.messages(id)?.is_empty());
+    Ok(())
+}
+
+#[actix::test]
+async fn a_failed_driver_delete_leaves_error_deleting_and_a_message() -> TestResult {
+    let (dir, db) = setup()?;
+    let id = insert_row(&db, 3, VolumeStatus::Deleting, Some(HOST))?;
+    commit_usage(&db, 3)?;
+    let h = start_node(dir, db, BTreeMap::from([(HOST.to_string(), 3)]));
+    h.driver
+        .create_volume(&crate::drivers::VolumeRef { id, size_gb: 3 })?;
+    h.driver.fail_next(FakeVerb::DeleteVolume, 1);
+    let msg = delete_msg(id);
+    h.node.send(msg.clone()).await?;
+
+    h.wait_row(id, "error_deleting", status_is(VolumeStatus::ErrorDeleting))
+        .await?;
+    let mut messages = Vec::new();
+    for _ in 0..500 {
+        messages = h.messages(id)?;
+        if !messages.is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(messages.len(), 1, "one user message");
+    let m = &messages[0];
+    assert_eq!(m.event_id, "VOLUME_VOLUME_018_001");
+    assert_eq!(m.request_id, msg.request_id.0);
+    let detail = m.detail.as_deref().ok_or("no detail")?;
+    assert!(
+        detail.contains("n1") && detail.contains("injected failure in delete_volume"),
+        "{detail}"
+    );
+    assert!(h.driver.has_volume(&id), "the volume is still there");
+    assert_eq!(h.in_use()?, (1, 3), "quota stays while the volume exists");
+    h.wait_report(0, 3.0).await?;
+    Ok(())
+}
+
+#[actix::test]
+async fn a_delete_of_a_volume_not_deleting_does_nothing() -> TestResult {
+    let h = harness()?;
+    let id = insert_row(&h.db, 1, VolumeStatus::Available, Some(HOST))?;
+    h.driver
+        .create_volume(&crate::drivers::VolumeRef { id, size_gb: 1 })?;
+    h.node.send(delete_msg(id)).await?;
+    // The report follows the end of the operation.
+    h.wait_report(0, 0.0).await?;
+    assert_eq!(h.driver.calls(FakeVerb::DeleteVolume), 0);
+    assert!(h.driver.has_volume(&id));
+    assert_eq!(h.row(id)?.ok_or("row gone")?.status, "available");
+    Ok(())
+}
+
+#[actix::test]
+async fn recovery_finishes_creates_and_deletes_left_on_this_node() -> TestResult {
+    let (dir, db) = setup()?;
+    let creating = insert_row(&db, 2, VolumeStatus::Creating, Some(HOST))?;
+    let deleting = insert_row(&db, 1, VolumeStatus::Deleting, Some(HOST))?;
+    commit_usage(&db, 2)?;
+    commit_usage(&db, 1)?;
+    let stable = insert_row(&db, 4, VolumeStatus::Available, Some(HOST))?;
+    let elsewhere = insert_row(&db, 8, VolumeStatus::Creating, Some("n2@fake#fake"))?;
+    let allocated = allocated_on(&db, NODE).await?;
+    assert_eq!(allocated.get(HOST), Some(&7));
+    let h = start_node(dir, db, allocated);
+    h.driver.create_volume(&crate::drivers::VolumeRef {
+        id: deleting,
+        size_gb: 1,
+    })?;
+
+    let resumed = h.node.send(RecoverNode).await??;
+    assert_eq!(resumed, 2);
+    let row = h
+        .wait_row(creating, "available", status_is(VolumeStatus::Available))
+        .await?
+        .ok_or("row gone")?;
+    assert_eq!(row.host.as_deref(), Some(HOST));
+    h.wait_row(deleting, "gone", |r| r.is_none()).await?;
+    assert!(h.driver.has_volume(&creating));
+    assert!(!h.driver.has_volume(&deleting));
+    assert!(!h.driver.has_volume(&elsewhere));
+    assert_eq!(h.in_use()?, (1, 2));
+    assert_eq!(h.row(stable)?.ok_or("row gone")?.status, "available");
+    assert_eq!(h.row(elsewhere)?.ok_or("row gone")?.status, "creating");
+
+    let runs = h.wait_runs(creating, 1).await?;
+    assert_eq!(runs[0].state, "SUCCESS");
+    assert!(runs[0].request_id.starts_with("recovery-"));
+    // The recount already held both; the created one stays, the deleted one goes.
+    h.wait_report(0, 6.0).await?;
+    Ok(())
+}
+
+/// Two creates of one volume sent back to back: the second must wait for the first, so
+/// it finds the volume `available` and never reaches the driver.
+#[actix::test]
+async fn operations_on_one_volume_run_one_at_a_time() -> TestResult {
+    let h = harness()?;
+    h.driver.set_delay(Duration::from_millis(100));
+    let id = insert_row(&h.db, 1, VolumeStatus::Creating, Some(HOST))?;
+    h.node.do_send(create_msg(id, 1, 1));
+    h.node.do_send(create_msg(id, 1, 2));
+
+    let runs = h.wait_runs(id, 2).await?;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        h.driver.calls(FakeVerb::CreateVolume),
+        1,
+        "one driver create"
+    );
+    let states: Vec<&str> = runs.iter().map(|r| r.state.as_str()).collect();
+    assert_eq!(states, ["SUCCESS", "REVERTED"]);
+    assert!(
+        runs[1].started_at >= runs[0].finished_at,
+        "the second run started before the first ended: {runs:?}"
+    );
+    assert_eq!(h.row(id)?.ok_or("row gone")?.status, "available");
+    assert!(
+        h.scheduled.borrow().is_empty(),
+        "a duplicate is not rescheduled"
+    );
+    // Counted once.
+    h.wait_report(2, 1.0).await?;
+    Ok(())
+}
+
+/// Other volumes are not held up by a busy one.
+#[actix::test]
+async fn different_volumes_run_at_once() -> TestResult {
+    let h = harness()?;
+    h.driver.set_delay(Duration::from_millis(200));
+    let a = insert_row(&h.db, 1, VolumeStatus::Creating, Some(HOST))?;
+    let b = insert_row(&h.db, 1, VolumeStatus::Creating, Some(HOST))?;
+    h.node.do_send(create_msg(a, 1, 1));
+    h.node.do_send(create_msg(b, 1, 2));
+    let ra = h.wait_runs(a, 1).await?;
+    let rb = h.wait_runs(b, 1).await?;
+    assert_eq!(
+        (ra[0].state.as_str(), rb[0].state.as_str()),
+        ("SUCCESS", "SUCCESS")
+    );
+    assert!(
+        rb[0].started_at < ra[0].finished_at && ra[0].started_at < rb[0].finished_at,
+        "the two creates should overlap: {ra:?} {rb:?}"
+    );
+    Ok(())
+}
+
+/// A third operation queued behind a busy volume must run too.
+#[actix::test]
+async fn every_queued_operation_on_one_volume_runs() -> TestResult {
+    let h = harness()?;
+    h.driver.set_delay(Duration::from_millis(100));
+    let id = insert_row(&h.db, 1, VolumeStatus::Creating, Some(HOST))?;
+    for seq in 1..=3 {
+        h.node.do_send(create_msg(id, 1, seq));
+    }
+    let runs = h.wait_runs(id, 3).await?;
+    let states: Vec<&str> = runs.iter().map(|r| r.state.as_str()).collect();
+    assert_eq!(states, ["SUCCESS", "REVERTED", "REVERTED"]);
+    Ok(())
+}

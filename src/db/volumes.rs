@@ -88,7 +88,7 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
         query = query.filter(volumes::project_id.eq(p));
     }
     let (row, type_name) = query.first::<(VolumeRow, String)>(c)?;
-    let metadata = metadata_of(c, &[row.id.clone()])?
+    let metadata = metadata_of(c, std::slice::from_ref(&row.id))?
         .remove(&row.id)
         .unwrap_or_default();
     Ok(VolumeRecord {
@@ -513,18 +513,34 @@ pub fn mark_created(
 /// Deletes the row and gives its quota back, in one transaction, so usage never drifts
 /// from the rows. Returns false if the row was already gone.
 pub fn destroy_and_release(c: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+    destroy(c, id, false)
+}
+
+/// Like [`destroy_and_release`], but only while the volume has no host (never placed).
+/// Returns false if the row is gone or was placed meanwhile.
+pub fn destroy_unplaced_and_release(c: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+    destroy(c, id, true)
+}
+
+fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, DbError> {
     write_txn(c, |c| {
-        let row: Option<(String, i64)> = volumes::table
-            .filter(volumes::id.eq(id))
+        let mut q = volumes::table.filter(volumes::id.eq(id)).into_boxed();
+        if only_unplaced {
+            q = q.filter(volumes::host.is_null());
+        }
+        let row: Option<(String, i64)> = q
             .select((volumes::project_id, volumes::size))
             .first(c)
             .optional()?;
         let Some((project, size)) = row else {
             return Ok(false);
         };
-        diesel::delete(volume_metadata::table.filter(volume_metadata::volume_id.eq(id)))
-            .execute(c)?;
-        if diesel::delete(volumes::table.filter(volumes::id.eq(id))).execute(c)? == 0 {
+        let mut del = diesel::delete(volumes::table.filter(volumes::id.eq(id))).into_boxed();
+        if only_unplaced {
+            del = del.filter(volumes::host.is_null());
+        }
+        // Metadata goes with the row (ON DELETE CASCADE).
+        if del.execute(c)? == 0 {
             return Ok(false);
         }
         quotas::release(

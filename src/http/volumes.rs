@@ -287,10 +287,8 @@ fn list_query(
                 with_count =
                     validate::boolean(v).ok_or_else(|| bad(format!("Invalid with_count: {v}")))?
             }
-            "all_tenants" => {
-                if ctx.is_admin && validate::boolean(v).unwrap_or(false) {
-                    q.project = None;
-                }
+            "all_tenants" if ctx.is_admin && validate::boolean(v).unwrap_or(false) => {
+                q.project = None;
             }
             "project_id" if ctx.is_admin => q.project = Some(v.clone()),
             "name" | "display_name" => q.name = Some(v.clone()),
