@@ -128,6 +128,7 @@ fn spec(size_gb: u64, zones: &[&str]) -> RequestSpec {
         extra_specs: BTreeMap::new(),
         tried_nodes: Vec::new(),
         failures: Vec::new(),
+        ..RequestSpec::default()
     }
 }
 
@@ -159,6 +160,7 @@ impl Harness {
             updated_at: None,
             scheduled_at: None,
             launched_at: None,
+            previous_status: None,
         };
         self.db
             .run_blocking(|c| crate::db::volumes::insert(c, &row, &BTreeMap::new()))?;

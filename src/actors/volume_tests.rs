@@ -120,6 +120,7 @@ fn spec(size_gb: u64) -> RequestSpec {
         extra_specs: BTreeMap::new(),
         tried_nodes: vec![NODE.into()],
         failures: Vec::new(),
+        ..RequestSpec::default()
     }
 }
 
@@ -149,6 +150,7 @@ fn insert_row(db: &Db, size: u64, status: VolumeStatus, host: Option<&str>) -> B
         updated_at: None,
         scheduled_at: None,
         launched_at: None,
+        previous_status: None,
     };
     db.run_blocking(|c| crate::db::volumes::insert(c, &row, &BTreeMap::new()))?;
     Ok(id)

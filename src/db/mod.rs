@@ -5,6 +5,7 @@
 //! Queries are plain functions over `&mut DbConnection`; [`Db::run`] runs them on the
 //! blocking pool so no arbiter thread ever waits on the database.
 
+pub mod attachments;
 pub mod error;
 pub mod messages;
 pub mod quotas;

@@ -3,10 +3,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{flow_runs, messages, volume_metadata, volume_types, volumes};
+use super::schema::{
+    flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
+};
 
 /// A `volumes` row.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Default, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = volumes)]
 pub struct VolumeRow {
     /// UUID.
@@ -53,6 +55,8 @@ pub struct VolumeRow {
     pub scheduled_at: Option<NaiveDateTime>,
     /// When it became available.
     pub launched_at: Option<NaiveDateTime>,
+    /// The status to return to after a transient one (extending, retyping...).
+    pub previous_status: Option<String>,
 }
 
 /// A `volume_metadata` row.
@@ -139,4 +143,72 @@ pub struct MessageRow {
     pub created_at: NaiveDateTime,
     /// When it may be reaped.
     pub expires_at: NaiveDateTime,
+}
+
+/// A `snapshots` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = snapshots)]
+pub struct SnapshotRow {
+    /// UUID.
+    pub id: String,
+    /// The volume it was taken of.
+    pub volume_id: String,
+    /// Owner.
+    pub project_id: String,
+    /// Creator.
+    pub user_id: String,
+    /// `creating`, `available`, `deleting`, `error`, ...
+    pub status: String,
+    /// `0%` .. `100%`.
+    pub progress: String,
+    /// The volume's size when taken, GiB.
+    pub volume_size: i64,
+    /// `name` in the API.
+    pub display_name: Option<String>,
+    /// `description` in the API.
+    pub display_description: Option<String>,
+    /// The volume's type.
+    pub volume_type_id: String,
+    /// Where the backend keeps it.
+    pub provider_location: Option<String>,
+    /// The creating request.
+    pub request_id: String,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// Last change.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A `volume_attachment` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = volume_attachment)]
+pub struct AttachmentRow {
+    /// UUID.
+    pub id: String,
+    /// The volume.
+    pub volume_id: String,
+    /// The volume's project.
+    pub project_id: String,
+    /// The server it is attached to.
+    pub instance_uuid: Option<String>,
+    /// The host it is attached to.
+    pub attached_host: Option<String>,
+    /// Device path on the consumer.
+    pub mountpoint: Option<String>,
+    /// `reserved`, `attaching`, `attached`, `detaching`, `error_attaching`...
+    pub attach_status: String,
+    /// `rw` or `ro`.
+    pub attach_mode: Option<String>,
+    /// JSON connection info (may hold credentials).
+    pub connection_info: Option<String>,
+    /// JSON connector.
+    pub connector: Option<String>,
+    /// When it became attached.
+    pub attach_time: Option<NaiveDateTime>,
+    /// When it was detached.
+    pub detach_time: Option<NaiveDateTime>,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// Last change.
+    pub updated_at: Option<NaiveDateTime>,
 }

@@ -121,10 +121,69 @@ diesel::table! {
         updated_at -> Nullable<Timestamp>,
         scheduled_at -> Nullable<Timestamp>,
         launched_at -> Nullable<Timestamp>,
+        previous_status -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    snapshots (id) {
+        id -> Text,
+        volume_id -> Text,
+        project_id -> Text,
+        user_id -> Text,
+        status -> Text,
+        progress -> Text,
+        volume_size -> BigInt,
+        display_name -> Nullable<Text>,
+        display_description -> Nullable<Text>,
+        volume_type_id -> Text,
+        provider_location -> Nullable<Text>,
+        request_id -> Text,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    snapshot_metadata (snapshot_id, meta_key) {
+        snapshot_id -> Text,
+        meta_key -> Text,
+        meta_value -> Text,
+    }
+}
+
+diesel::table! {
+    volume_attachment (id) {
+        id -> Text,
+        volume_id -> Text,
+        project_id -> Text,
+        instance_uuid -> Nullable<Text>,
+        attached_host -> Nullable<Text>,
+        mountpoint -> Nullable<Text>,
+        attach_status -> Text,
+        attach_mode -> Nullable<Text>,
+        connection_info -> Nullable<Text>,
+        connector -> Nullable<Text>,
+        attach_time -> Nullable<Timestamp>,
+        detach_time -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    volume_admin_metadata (volume_id, meta_key) {
+        volume_id -> Text,
+        meta_key -> Text,
+        meta_value -> Text,
     }
 }
 
 diesel::joinable!(volume_metadata -> volumes (volume_id));
+diesel::joinable!(snapshots -> volumes (volume_id));
+diesel::joinable!(snapshot_metadata -> snapshots (snapshot_id));
+diesel::joinable!(volume_attachment -> volumes (volume_id));
+diesel::joinable!(volume_admin_metadata -> volumes (volume_id));
 diesel::joinable!(volume_type_extra_specs -> volume_types (volume_type_id));
 diesel::joinable!(volumes -> volume_types (volume_type_id));
 
@@ -135,6 +194,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     quota_usages,
     quotas,
     reservations,
+    snapshot_metadata,
+    snapshots,
+    volume_admin_metadata,
+    volume_attachment,
     volume_metadata,
     volume_type_extra_specs,
     volume_types,

@@ -7,18 +7,22 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
-use super::rows::{VolumeMetadataRow, VolumeRow, VolumeTypeRow};
+use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{volume_metadata, volume_type_extra_specs, volume_types, volumes};
-use super::{DbConnection, DbError, now, quotas, write_txn};
+use super::{DbConnection, DbError, attachments, now, quotas, write_txn};
 use crate::model::VolumeStatus;
 
-/// A volume with what its views need: metadata and the type's name.
-#[derive(Debug, Clone, PartialEq)]
+/// A volume with what its views need: metadata, attachments and the type's name.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VolumeRecord {
     /// The row.
     pub row: VolumeRow,
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
+    /// Admin metadata (`readonly`, `attached_mode`).
+    pub admin_metadata: BTreeMap<String, String>,
+    /// Every attachment, oldest first.
+    pub attachments: Vec<AttachmentRow>,
     /// The type's name.
     pub type_name: String,
 }
@@ -88,12 +92,19 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
         query = query.filter(volumes::project_id.eq(p));
     }
     let (row, type_name) = query.first::<(VolumeRow, String)>(c)?;
-    let metadata = metadata_of(c, std::slice::from_ref(&row.id))?
+    let ids = std::slice::from_ref(&row.id);
+    let metadata = metadata_of(c, ids)?.remove(&row.id).unwrap_or_default();
+    let admin_metadata = attachments::admin_metadata(c, ids)?
+        .remove(&row.id)
+        .unwrap_or_default();
+    let attachments = attachments::of_volumes(c, ids)?
         .remove(&row.id)
         .unwrap_or_default();
     Ok(VolumeRecord {
         row,
         metadata,
+        admin_metadata,
+        attachments,
         type_name,
     })
 }
@@ -354,6 +365,8 @@ fn attach_details(
 ) -> Result<Vec<VolumeRecord>, DbError> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut metadata = metadata_of(c, &ids)?;
+    let mut admin = attachments::admin_metadata(c, &ids)?;
+    let mut attached = attachments::of_volumes(c, &ids)?;
     let types: BTreeMap<String, String> = volume_types::table
         .select((volume_types::id, volume_types::name))
         .load::<(String, String)>(c)?
@@ -363,6 +376,8 @@ fn attach_details(
         .into_iter()
         .map(|row| VolumeRecord {
             metadata: metadata.remove(&row.id).unwrap_or_default(),
+            admin_metadata: admin.remove(&row.id).unwrap_or_default(),
+            attachments: attached.remove(&row.id).unwrap_or_default(),
             type_name: types
                 .get(&row.volume_type_id)
                 .cloned()

@@ -96,7 +96,14 @@ pub fn volume_detail(
     o.insert("volume_type".into(), json!(v.type_name));
     o.insert("snapshot_id".into(), json!(r.snapshot_id));
     o.insert("source_volid".into(), json!(r.source_volid));
-    o.insert("metadata".into(), json!(v.metadata));
+    // The visible admin keys override user keys of the same name (Cinder does the same).
+    let mut metadata = v.metadata.clone();
+    for key in ["readonly", "attached_mode"] {
+        if let Some(val) = v.admin_metadata.get(key) {
+            metadata.insert(key.to_string(), val.clone());
+        }
+    }
+    o.insert("metadata".into(), json!(metadata));
     o.insert("user_id".into(), json!(r.user_id));
     o.insert(
         "bootable".into(),
@@ -106,7 +113,23 @@ pub fn volume_detail(
     o.insert("multiattach".into(), json!(r.multiattach));
     o.insert("replication_status".into(), Value::Null);
     o.insert("consistencygroup_id".into(), Value::Null);
-    o.insert("attachments".into(), json!([]));
+    let attachments: Vec<Value> = v
+        .attachments
+        .iter()
+        .filter(|a| a.attach_status == "attached")
+        .map(|a| {
+            json!({
+                "id": r.id,
+                "attachment_id": a.id,
+                "volume_id": r.id,
+                "server_id": a.instance_uuid,
+                "host_name": if ctx.is_admin { json!(a.attached_host) } else { Value::Null },
+                "device": a.mountpoint,
+                "attached_at": opt_time(a.attach_time),
+            })
+        })
+        .collect();
+    o.insert("attachments".into(), Value::Array(attachments));
     o.insert("links".into(), links.links("volumes", &r.id));
     if ctx.is_admin {
         o.insert("migration_status".into(), Value::Null);

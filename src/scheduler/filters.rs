@@ -9,6 +9,8 @@ use super::{PoolState, Rejection, ScheduleRequest, Verdict, capabilities, capaci
 pub const ENABLED_FILTER: &str = "EnabledFilter";
 /// Refuses nodes that already failed this volume.
 pub const IGNORE_ATTEMPTED_HOSTS_FILTER: &str = "IgnoreAttemptedHostsFilter";
+/// Keeps only the node that holds the source (a snapshot or volume being copied).
+pub const RESOURCE_BACKEND_FILTER: &str = "ResourceBackendFilter";
 /// Refuses pools outside the requested availability zones.
 pub const AVAILABILITY_ZONE_FILTER: &str = "AvailabilityZoneFilter";
 /// Refuses pools without room for the volume.
@@ -19,9 +21,10 @@ pub const CAPABILITIES_FILTER: &str = "CapabilitiesFilter";
 type Filter = fn(&PoolState, &ScheduleRequest) -> Option<Rejection>;
 
 /// The filters in the order they run.
-const FILTERS: [(&str, Filter); 5] = [
+const FILTERS: [(&str, Filter); 6] = [
     (ENABLED_FILTER, enabled),
     (IGNORE_ATTEMPTED_HOSTS_FILTER, not_attempted),
+    (RESOURCE_BACKEND_FILTER, resource_backend),
     (AVAILABILITY_ZONE_FILTER, availability_zone),
     (CAPACITY_FILTER, capacity_filter),
     (CAPABILITIES_FILTER, capabilities::check),
@@ -51,6 +54,13 @@ fn not_attempted(pool: &PoolState, request: &ScheduleRequest) -> Option<Rejectio
         .excluded_nodes
         .contains(&pool.node)
         .then_some(Rejection::AlreadyTried)
+}
+
+fn resource_backend(pool: &PoolState, request: &ScheduleRequest) -> Option<Rejection> {
+    match &request.pinned_node {
+        Some(node) if *node != pool.node => Some(Rejection::NotSourceNode { node: node.clone() }),
+        _ => None,
+    }
 }
 
 fn availability_zone(pool: &PoolState, request: &ScheduleRequest) -> Option<Rejection> {
@@ -85,16 +95,17 @@ mod tests {
     }
 
     #[test]
-    fn a_fitting_pool_passes_all_five_in_order() {
+    fn a_fitting_pool_passes_all_six_in_order() {
         let p = pool("n1", stats(100.0, 100.0));
         let verdicts = run_all(&p, &request(10));
-        assert_eq!(verdicts.capacity(), 5);
+        assert_eq!(verdicts.capacity(), 6);
         let names: Vec<_> = verdicts.iter().map(|v| v.filter).collect();
         assert_eq!(
             names,
             [
                 ENABLED_FILTER,
                 IGNORE_ATTEMPTED_HOSTS_FILTER,
+                RESOURCE_BACKEND_FILTER,
                 AVAILABILITY_ZONE_FILTER,
                 CAPACITY_FILTER,
                 CAPABILITIES_FILTER
@@ -146,7 +157,7 @@ mod tests {
     fn capacity_rejection_carries_the_figures() {
         let p = pool("n1", stats(100.0, 40.0));
         let (names, rejection) = outcome(&p, &request(50));
-        assert_eq!(names.len(), 4);
+        assert_eq!(names.len(), 5);
         assert_eq!(
             rejection,
             Some(Rejection::Capacity {
@@ -158,11 +169,25 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_request_keeps_only_the_source_node() {
+        let p = pool("n1", stats(100.0, 100.0));
+        let mut r = request(10);
+        r.pinned_node = Some("n2".into());
+        let (_, rejection) = outcome(&p, &r);
+        assert_eq!(
+            rejection,
+            Some(Rejection::NotSourceNode { node: "n2".into() })
+        );
+        r.pinned_node = Some("n1".into());
+        assert_eq!(outcome(&p, &r).1, None);
+    }
+
+    #[test]
     fn capability_rejection_names_the_spec() {
         let p = pool("n1", stats(100.0, 100.0));
         let r = with_specs(&[("volume_backend_name", "ceph")]);
         let (names, rejection) = outcome(&p, &r);
-        assert_eq!(names.len(), 5);
+        assert_eq!(names.len(), 6);
         assert_eq!(
             rejection,
             Some(Rejection::Capability {

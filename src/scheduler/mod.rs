@@ -72,6 +72,8 @@ pub struct ScheduleRequest {
     pub extra_specs: BTreeMap<String, String>,
     /// Nodes already tried for this volume (a reschedule skips them).
     pub excluded_nodes: Vec<String>,
+    /// The node holding the source snapshot or volume: only it may take the copy.
+    pub pinned_node: Option<String>,
 }
 
 /// Tunables of the weighers (cinder-internals.md §12).
@@ -98,6 +100,11 @@ pub enum Rejection {
     Disabled,
     /// The node already failed this volume.
     AlreadyTried,
+    /// The source of the copy lives on another node.
+    NotSourceNode {
+        /// The node that holds the source.
+        node: String,
+    },
     /// The pool's zone is not one the request accepts.
     WrongZone {
         /// The pool's zone.
@@ -146,6 +153,9 @@ impl fmt::Display for Rejection {
         match self {
             Rejection::Disabled => f.write_str("node is disabled"),
             Rejection::AlreadyTried => f.write_str("node already failed this volume"),
+            Rejection::NotSourceNode { node } => {
+                write!(f, "the source of the new volume is on node '{node}'")
+            }
             Rejection::WrongZone { zone } => {
                 write!(f, "node is in availability zone '{zone}'")
             }

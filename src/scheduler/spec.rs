@@ -24,6 +24,15 @@ pub struct RequestSpec {
     /// Why each tried node failed.
     #[serde(default)]
     pub failures: Vec<String>,
+    /// The snapshot to copy, if any.
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+    /// The volume the snapshot was taken of, and the snapshot's size (GiB).
+    #[serde(default)]
+    pub snapshot_source: Option<(String, u64)>,
+    /// The node holding the source: only it may take the new volume.
+    #[serde(default)]
+    pub pinned_node: Option<String>,
 }
 
 impl RequestSpec {
@@ -34,6 +43,7 @@ impl RequestSpec {
             availability_zones: self.availability_zones.clone(),
             extra_specs: self.extra_specs.clone(),
             excluded_nodes: self.tried_nodes.clone(),
+            pinned_node: self.pinned_node.clone(),
         }
     }
 

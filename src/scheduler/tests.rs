@@ -126,7 +126,7 @@ fn nothing_chosen_when_every_pool_is_filtered() {
     assert_eq!(d.chosen, None);
     assert!(d.evaluations.iter().all(|e| e.weight.is_none()));
     let lengths: Vec<_> = d.evaluations.iter().map(|e| e.verdicts.len()).collect();
-    assert_eq!(lengths, [1, 2, 3, 4, 5]);
+    assert_eq!(lengths, [1, 2, 4, 5, 6]);
     assert_eq!(
         rejection(&d, 0),
         Some((filters::ENABLED_FILTER, &Rejection::Disabled))

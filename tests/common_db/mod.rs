@@ -221,5 +221,6 @@ pub fn volume(
         updated_at: None,
         scheduled_at: None,
         launched_at: None,
+        previous_status: None,
     }
 }

@@ -253,6 +253,7 @@ impl Task<CreateStore> for EntryCreateTask {
                 extra_specs: vtype.extra_specs.clone(),
                 tried_nodes: Vec::new(),
                 failures: Vec::new(),
+                ..RequestSpec::default()
             };
             let now = crate::db::now();
             let row = VolumeRow {
@@ -281,6 +282,7 @@ impl Task<CreateStore> for EntryCreateTask {
                 updated_at: None,
                 scheduled_at: None,
                 launched_at: None,
+                previous_status: None,
             };
             let metadata = s.req.metadata.clone();
             let (r, m) = (row.clone(), metadata.clone());
@@ -292,6 +294,7 @@ impl Task<CreateStore> for EntryCreateTask {
                 row,
                 metadata,
                 type_name: vtype.row.name.clone(),
+                ..VolumeRecord::default()
             });
             s.shared.fail_point(self.name())?;
             Ok(None)
