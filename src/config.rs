@@ -86,8 +86,10 @@ pub enum LogFormat {
 pub struct QuotaConfig {
     /// Volumes per project. Default 10.
     pub volumes: i64,
-    /// GiB of volumes per project. Default 1000.
+    /// GiB of volumes and snapshots per project. Default 1000.
     pub gigabytes: i64,
+    /// Snapshots per project. Default 10.
+    pub snapshots: i64,
     /// Largest single volume in GiB. Default -1.
     pub per_volume_gigabytes: i64,
     /// Seconds after which an uncommitted reservation is released. Default 86400.
@@ -99,6 +101,7 @@ impl Default for QuotaConfig {
         Self {
             volumes: 10,
             gigabytes: 1000,
+            snapshots: 10,
             per_volume_gigabytes: -1,
             reservation_expire_seconds: 86_400,
         }

@@ -191,8 +191,10 @@ string_enum! {
 pub mod quota {
     /// Number of volumes.
     pub const VOLUMES: &str = "volumes";
-    /// GiB of volumes (and, later, snapshots).
+    /// GiB of volumes and snapshots.
     pub const GIGABYTES: &str = "gigabytes";
+    /// Number of snapshots.
+    pub const SNAPSHOTS: &str = "snapshots";
     /// A limit on a single volume's size; never reserved.
     pub const PER_VOLUME_GIGABYTES: &str = "per_volume_gigabytes";
 }

@@ -88,10 +88,22 @@ pub struct NodeIdentity {
     pub stats_interval: Duration,
 }
 
+mod ops;
+
+pub use ops::{
+    CreateSnapshotOnNode, DeleteSnapshotOnNode, ExtendVolumeOnNode, InitializeConnection,
+    RevertVolumeOnNode, TerminateConnection,
+};
+
+/// A cast that changes a volume (or one of its snapshots); one runs at a time per volume.
 #[derive(Debug)]
 enum Op {
     Create(CreateVolumeOnNode),
     Delete(DeleteVolumeOnNode),
+    Extend(ExtendVolumeOnNode),
+    CreateSnapshot(CreateSnapshotOnNode),
+    DeleteSnapshot(DeleteSnapshotOnNode),
+    Revert(RevertVolumeOnNode),
 }
 
 impl Op {
@@ -99,6 +111,10 @@ impl Op {
         match self {
             Op::Create(m) => m.volume_id,
             Op::Delete(m) => m.volume_id,
+            Op::Extend(m) => m.volume_id,
+            Op::CreateSnapshot(m) => m.volume_id,
+            Op::DeleteSnapshot(m) => m.volume_id,
+            Op::Revert(m) => m.volume_id,
         }
     }
 }
@@ -187,6 +203,10 @@ impl VolumeActor {
             match op {
                 Op::Create(m) => create_volume(c, m).await,
                 Op::Delete(m) => delete_volume(c, m).await,
+                Op::Extend(m) => ops::extend_volume(c, m).await,
+                Op::CreateSnapshot(m) => ops::create_snapshot(c, m).await,
+                Op::DeleteSnapshot(m) => ops::delete_snapshot(c, m).await,
+                Op::Revert(m) => ops::revert_volume(c, m).await,
             }
         };
         ctx.spawn(fut.into_actor(self).map(move |(), act, ctx| {
@@ -245,6 +265,36 @@ impl Handler<DeleteVolumeOnNode> for VolumeActor {
     type Result = ();
     fn handle(&mut self, msg: DeleteVolumeOnNode, ctx: &mut Self::Context) {
         self.submit(Op::Delete(msg), ctx);
+    }
+}
+
+macro_rules! queued {
+    ($msg:ty, $variant:ident) => {
+        impl Handler<$msg> for VolumeActor {
+            type Result = ();
+            fn handle(&mut self, msg: $msg, ctx: &mut Self::Context) {
+                self.submit(Op::$variant(msg), ctx);
+            }
+        }
+    };
+}
+
+queued!(ExtendVolumeOnNode, Extend);
+queued!(CreateSnapshotOnNode, CreateSnapshot);
+queued!(DeleteSnapshotOnNode, DeleteSnapshot);
+queued!(RevertVolumeOnNode, Revert);
+
+impl Handler<InitializeConnection> for VolumeActor {
+    type Result = ResponseFuture<Result<crate::drivers::ConnectionInfo, ServiceError>>;
+    fn handle(&mut self, msg: InitializeConnection, _: &mut Self::Context) -> Self::Result {
+        Box::pin(ops::initialize_connection(self.ctx.clone(), msg))
+    }
+}
+
+impl Handler<TerminateConnection> for VolumeActor {
+    type Result = ResponseFuture<Result<(), ServiceError>>;
+    fn handle(&mut self, msg: TerminateConnection, _: &mut Self::Context) -> Self::Result {
+        Box::pin(ops::terminate_connection(self.ctx.clone(), msg))
     }
 }
 
@@ -487,7 +537,26 @@ impl Task<CreateStore> for CreateVolumeFromSpecTask {
                 id: s.msg.volume_id,
                 size_gb: s.msg.spec.size_gb,
             };
-            match blocking(&s.c.driver, move |d| d.create_volume(&vref)).await {
+            let source = match (&s.msg.spec.snapshot_id, &s.msg.spec.snapshot_source) {
+                (Some(snap), Some((volume, size))) => Some(crate::drivers::SnapshotRef {
+                    id: snap
+                        .parse()
+                        .map_err(|_| ServiceError::Internal(format!("bad snapshot id {snap}")))?,
+                    volume: VolumeRef {
+                        id: volume.parse().map_err(|_| {
+                            ServiceError::Internal(format!("bad volume id {volume}"))
+                        })?,
+                        size_gb: *size,
+                    },
+                }),
+                _ => None,
+            };
+            let made = blocking(&s.c.driver, move |d| match &source {
+                Some(snap) => d.create_volume_from_snapshot(&vref, snap),
+                None => d.create_volume(&vref),
+            })
+            .await;
+            match made {
                 Ok(update) => {
                     s.model_update = update;
                     s.created = true;

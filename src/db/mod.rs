@@ -11,6 +11,7 @@ pub mod messages;
 pub mod quotas;
 pub mod rows;
 pub mod schema;
+pub mod snapshots;
 pub mod timeline;
 pub mod volumes;
 

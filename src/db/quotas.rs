@@ -24,6 +24,7 @@ impl Defaults {
         Self(BTreeMap::from([
             (VOLUMES.to_string(), q.volumes),
             (GIGABYTES.to_string(), q.gigabytes),
+            (SNAPSHOTS.to_string(), q.snapshots),
             (PER_VOLUME_GIGABYTES.to_string(), q.per_volume_gigabytes),
         ]))
     }

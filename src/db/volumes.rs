@@ -702,3 +702,101 @@ pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<
         Err(DbError::NotFound)
     }
 }
+
+/// Moves a volume to `to`, remembering where it came from (for extend, retype...).
+pub fn begin_transient(
+    c: &mut DbConnection,
+    id: &str,
+    from: &[VolumeStatus],
+    to: VolumeStatus,
+) -> Result<String, DbError> {
+    write_txn(c, |c| {
+        let current: String = volumes::table
+            .filter(volumes::id.eq(id))
+            .select(volumes::status)
+            .first(c)?;
+        let n = diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq(&current))
+                .filter(volumes::status.eq_any(statuses(from))),
+        )
+        .set((
+            volumes::status.eq(to.as_str()),
+            volumes::previous_status.eq(&current),
+            volumes::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+        if n == 1 {
+            Ok(current)
+        } else {
+            Err(DbError::Conflict)
+        }
+    })
+}
+
+/// An extend finished: new size, back to the status before `extending`.
+pub fn finish_extend(c: &mut DbConnection, id: &str, size: i64) -> Result<(), DbError> {
+    write_txn(c, |c| {
+        let prev: Option<String> = volumes::table
+            .filter(volumes::id.eq(id))
+            .select(volumes::previous_status)
+            .first(c)?;
+        let back = prev.unwrap_or_else(|| VolumeStatus::Available.as_str().into());
+        let n = diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq(VolumeStatus::Extending.as_str())),
+        )
+        .set((
+            volumes::status.eq(back),
+            volumes::size.eq(size),
+            volumes::previous_status.eq(None::<String>),
+            volumes::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(DbError::Conflict)
+        }
+    })
+}
+
+/// Sets `bootable`.
+pub fn set_bootable(c: &mut DbConnection, id: &str, bootable: bool) -> Result<(), DbError> {
+    let n = diesel::update(volumes::table.filter(volumes::id.eq(id)))
+        .set((
+            volumes::bootable.eq(bootable),
+            volumes::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::NotFound)
+    }
+}
+
+/// Sets status and/or attach status without conditions (admin `os-reset_status`).
+pub fn reset_status(
+    c: &mut DbConnection,
+    id: &str,
+    status: Option<&str>,
+    attach_status: Option<&str>,
+) -> Result<(), DbError> {
+    write_txn(c, |c| {
+        let target = volumes::table.filter(volumes::id.eq(id));
+        if let Some(s) = status {
+            diesel::update(target)
+                .set((volumes::status.eq(s), volumes::updated_at.eq(now())))
+                .execute(c)?;
+        }
+        if let Some(a) = attach_status {
+            diesel::update(target)
+                .set((volumes::attach_status.eq(a), volumes::updated_at.eq(now())))
+                .execute(c)?;
+        }
+        Ok(())
+    })
+}

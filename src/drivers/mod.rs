@@ -199,6 +199,18 @@ pub trait VolumeDriver: Send + Sync + fmt::Debug {
         snapshot: &SnapshotRef,
     ) -> Result<ModelUpdate, DriverError>;
 
+    /// Put the volume back to the snapshot's content (the snapshot stays).
+    fn revert_to_snapshot(
+        &self,
+        _volume: &VolumeRef,
+        _snapshot: &SnapshotRef,
+    ) -> Result<(), DriverError> {
+        Err(DriverError::NotSupported {
+            driver: self.name(),
+            verb: "revert_to_snapshot",
+        })
+    }
+
     /// Export the volume to the consumer described by `connector` (os-brick's dict).
     fn initialize_connection(
         &self,

@@ -1,0 +1,312 @@
+//! The node's operations besides create and delete: extend, snapshots, revert, and the
+//! connection calls. Each cast runs through the per-volume queue of [`super::VolumeActor`].
+
+use actix::prelude::*;
+use tracing::{error, warn};
+
+use super::{Ctx, blocking};
+use crate::actors::error::ServiceError;
+use crate::actors::user_messages::{self, Action, Detail};
+use crate::db::DbError;
+use crate::drivers::{ConnectionInfo, SnapshotRef, VolumeRef};
+use crate::model::{RequestId, VolumeId, VolumeStatus};
+
+/// Export a volume to a consumer and return how to reach it (a call).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<ConnectionInfo, ServiceError>")]
+pub struct InitializeConnection {
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// Its size.
+    pub size_gb: u64,
+    /// os-brick's connector.
+    pub connector: serde_json::Value,
+}
+
+/// Undo [`InitializeConnection`] (a call).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), ServiceError>")]
+pub struct TerminateConnection {
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// Its size.
+    pub size_gb: u64,
+    /// os-brick's connector.
+    pub connector: serde_json::Value,
+}
+
+/// Grow a volume that is `extending` (a cast). Reservations are committed on success and
+/// rolled back on failure.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ExtendVolumeOnNode {
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// Its project.
+    pub project_id: String,
+    /// The extend request.
+    pub request_id: RequestId,
+    /// `node@backend#pool`.
+    pub host: String,
+    /// Size before.
+    pub old_size: u64,
+    /// Size after.
+    pub new_size: u64,
+    /// The `gigabytes` reservation for the growth.
+    pub reservations: Vec<String>,
+}
+
+/// Take a snapshot that is `creating` (a cast).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct CreateSnapshotOnNode {
+    /// The snapshot.
+    pub snapshot_id: uuid::Uuid,
+    /// Its volume.
+    pub volume_id: VolumeId,
+    /// The volume's size.
+    pub volume_size: u64,
+    /// The project.
+    pub project_id: String,
+    /// The request.
+    pub request_id: RequestId,
+}
+
+/// Delete a snapshot that is `deleting` (a cast).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct DeleteSnapshotOnNode {
+    /// The snapshot.
+    pub snapshot_id: uuid::Uuid,
+    /// Its volume.
+    pub volume_id: VolumeId,
+    /// The volume's size when it was taken.
+    pub volume_size: u64,
+    /// The project.
+    pub project_id: String,
+    /// The request.
+    pub request_id: RequestId,
+}
+
+/// Put a volume back to a snapshot's content: volume `reverting`, snapshot `restoring`
+/// (a cast).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RevertVolumeOnNode {
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// The snapshot.
+    pub snapshot_id: uuid::Uuid,
+    /// The volume's size.
+    pub size_gb: u64,
+    /// The project.
+    pub project_id: String,
+    /// The request.
+    pub request_id: RequestId,
+}
+
+pub(super) async fn initialize_connection(
+    c: Ctx,
+    m: InitializeConnection,
+) -> Result<ConnectionInfo, ServiceError> {
+    let vref = VolumeRef {
+        id: m.volume_id,
+        size_gb: m.size_gb,
+    };
+    blocking(&c.driver, move |d| d.initialize_connection(&vref, &m.connector))
+        .await
+        .map_err(|e| {
+            error!(volume.id = %m.volume_id, node.id = %c.node.name, error = %e, "initialize_connection failed");
+            ServiceError::Internal("Unable to fetch connection information from backend.".into())
+        })
+}
+
+pub(super) async fn terminate_connection(
+    c: Ctx,
+    m: TerminateConnection,
+) -> Result<(), ServiceError> {
+    let vref = VolumeRef {
+        id: m.volume_id,
+        size_gb: m.size_gb,
+    };
+    blocking(&c.driver, move |d| d.terminate_connection(&vref, &m.connector))
+        .await
+        .map_err(|e| {
+            error!(volume.id = %m.volume_id, node.id = %c.node.name, error = %e, "terminate_connection failed");
+            ServiceError::Internal("Unable to terminate volume connection from backend.".into())
+        })
+}
+
+pub(super) async fn extend_volume(c: Ctx, m: ExtendVolumeOnNode) {
+    let vref = VolumeRef {
+        id: m.volume_id,
+        size_gb: m.old_size,
+    };
+    let new_size = m.new_size;
+    let grown = blocking(&c.driver, move |d| d.extend_volume(&vref, new_size)).await;
+    let (id, reservations) = (m.volume_id.to_string(), m.reservations.clone());
+    match grown {
+        Ok(()) => {
+            let size = m.new_size as i64;
+            let done =
+                c.db.run(move |db| {
+                    crate::db::quotas::commit(db, &reservations)?;
+                    crate::db::volumes::finish_extend(db, &id, size)
+                })
+                .await;
+            match done {
+                Ok(()) => {
+                    *c.state
+                        .borrow_mut()
+                        .allocated
+                        .entry(m.host.clone())
+                        .or_default() += (m.new_size - m.old_size) as i64;
+                }
+                Err(e) => {
+                    error!(volume.id = %m.volume_id, error = %e, "volume grown but not recorded")
+                }
+            }
+        }
+        Err(e) => {
+            warn!(volume.id = %m.volume_id, error = %e, "driver failed to extend volume");
+            let marked =
+                c.db.run(move |db| {
+                    crate::db::quotas::rollback(db, &reservations)?;
+                    crate::db::volumes::transition(
+                        db,
+                        &id,
+                        &[VolumeStatus::Extending],
+                        VolumeStatus::ErrorExtending,
+                    )
+                })
+                .await;
+            if marked.is_ok() {
+                user_messages::record_for_volume(
+                    &c.db,
+                    &m.project_id,
+                    &m.request_id,
+                    m.volume_id,
+                    Action::ExtendVolume,
+                    Detail::DriverExtendFailed,
+                    format!("node {} could not extend the volume: {e}", c.node.name),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+fn snapshot_ref(id: uuid::Uuid, volume_id: VolumeId, size: u64) -> SnapshotRef {
+    SnapshotRef {
+        id,
+        volume: VolumeRef {
+            id: volume_id,
+            size_gb: size,
+        },
+    }
+}
+
+pub(super) async fn create_snapshot(c: Ctx, m: CreateSnapshotOnNode) {
+    let sref = snapshot_ref(m.snapshot_id, m.volume_id, m.volume_size);
+    let made = blocking(&c.driver, move |d| d.create_snapshot(&sref)).await;
+    let id = m.snapshot_id.to_string();
+    match made {
+        Ok(update) => {
+            let loc = update.provider_location;
+            let marked =
+                c.db.run(move |db| crate::db::snapshots::mark_created(db, &id, loc.as_deref()))
+                    .await;
+            if let Err(e) = marked {
+                // Deleted meanwhile: do not leave the copy behind.
+                warn!(snapshot.id = %m.snapshot_id, error = %e, "snapshot made but its row moved; removing it");
+                let sref = snapshot_ref(m.snapshot_id, m.volume_id, m.volume_size);
+                let _ = blocking(&c.driver, move |d| d.delete_snapshot(&sref)).await;
+            }
+        }
+        Err(e) => {
+            warn!(snapshot.id = %m.snapshot_id, error = %e, "driver failed to create snapshot");
+            let marked = c
+                .db
+                .run(move |db| crate::db::snapshots::transition(db, &id, &["creating"], "error"))
+                .await;
+            if marked.is_ok() {
+                user_messages::record_for_snapshot(
+                    &c.db,
+                    &m.project_id,
+                    &m.request_id,
+                    m.snapshot_id,
+                    Action::CreateSnapshot,
+                    Detail::SnapshotCreateFailed,
+                    format!("node {} could not create the snapshot: {e}", c.node.name),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+pub(super) async fn delete_snapshot(c: Ctx, m: DeleteSnapshotOnNode) {
+    let sref = snapshot_ref(m.snapshot_id, m.volume_id, m.volume_size);
+    let removed = blocking(&c.driver, move |d| d.delete_snapshot(&sref)).await;
+    let id = m.snapshot_id.to_string();
+    match removed {
+        Ok(()) => {
+            if let Err(e) =
+                c.db.run(move |db| crate::db::snapshots::destroy_and_release(db, &id))
+                    .await
+            {
+                error!(snapshot.id = %m.snapshot_id, error = %e, "snapshot removed but its row remains; recovery will finish");
+            }
+        }
+        Err(e) => {
+            warn!(snapshot.id = %m.snapshot_id, error = %e, "driver failed to delete snapshot");
+            let marked =
+                c.db.run(move |db| {
+                    crate::db::snapshots::transition(db, &id, &["deleting"], "error_deleting")
+                })
+                .await;
+            if marked.is_ok() {
+                user_messages::record_for_snapshot(
+                    &c.db,
+                    &m.project_id,
+                    &m.request_id,
+                    m.snapshot_id,
+                    Action::DeleteSnapshot,
+                    Detail::SnapshotDeleteFailed,
+                    format!("node {} could not delete the snapshot: {e}", c.node.name),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+pub(super) async fn revert_volume(c: Ctx, m: RevertVolumeOnNode) {
+    let vref = VolumeRef {
+        id: m.volume_id,
+        size_gb: m.size_gb,
+    };
+    let sref = snapshot_ref(m.snapshot_id, m.volume_id, m.size_gb);
+    let reverted = blocking(&c.driver, move |d| d.revert_to_snapshot(&vref, &sref)).await;
+    let (vid, sid) = (m.volume_id.to_string(), m.snapshot_id.to_string());
+    let ok = reverted.is_ok();
+    if let Err(e) = &reverted {
+        warn!(volume.id = %m.volume_id, error = %e, "driver failed to revert volume");
+    }
+    let done =
+        c.db.run(move |db| {
+            let to = if ok {
+                VolumeStatus::Available
+            } else {
+                VolumeStatus::Error
+            };
+            crate::db::volumes::transition(db, &vid, &[VolumeStatus::Reverting], to)?;
+            crate::db::snapshots::transition(db, &sid, &["restoring"], "available")
+        })
+        .await;
+    if let Err(e) = done {
+        if !matches!(e, DbError::Conflict) {
+            error!(volume.id = %m.volume_id, error = %e, "could not record the revert");
+        }
+    }
+}
