@@ -131,6 +131,7 @@ pub async fn start(
     ));
     let dispatcher = Dispatcher {
         scheduler: scheduler.clone().recipient(),
+        host_check: scheduler.clone().recipient(),
         nodes: Arc::new(handles),
     };
     let settings = ApiSettings {

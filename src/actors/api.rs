@@ -15,6 +15,7 @@ use crate::db::volumes::{ListQuery, VolumeRecord};
 use crate::db::{Db, DbError, quotas};
 use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
+pub mod actions;
 pub mod create;
 pub mod metadata;
 

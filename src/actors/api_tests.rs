@@ -77,6 +77,73 @@ impl Handler<DeleteVolumeOnNode> for Recorder<NodeMsg> {
     }
 }
 
+/// Node messages the fakes of these tests accept and ignore.
+macro_rules! ignore_node_messages {
+    ($actor:ty) => {
+        impl Handler<crate::actors::volume::ExtendVolumeOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::ExtendVolumeOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::CreateSnapshotOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::CreateSnapshotOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::DeleteSnapshotOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::DeleteSnapshotOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::RevertVolumeOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::RevertVolumeOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::InitializeConnection> for $actor {
+            type Result =
+                Result<crate::drivers::ConnectionInfo, crate::actors::error::ServiceError>;
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::InitializeConnection,
+                _: &mut Self::Context,
+            ) -> Self::Result {
+                Err(crate::actors::error::ServiceError::Unavailable(
+                    "fake node".into(),
+                ))
+            }
+        }
+        impl Handler<crate::actors::volume::TerminateConnection> for $actor {
+            type Result = Result<(), crate::actors::error::ServiceError>;
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::TerminateConnection,
+                _: &mut Self::Context,
+            ) -> Self::Result {
+                Ok(())
+            }
+        }
+    };
+}
+
+ignore_node_messages!(Recorder<NodeMsg>);
+
 /// Answered once every message sent before it has been handled (mailboxes are FIFO).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -85,6 +152,24 @@ struct Ping;
 impl<M: 'static> Handler<Ping> for Recorder<M> {
     type Result = ();
     fn handle(&mut self, _: Ping, _: &mut Self::Context) {}
+}
+
+/// Accepts every host (retype is not what these tests look at).
+struct HostChecker;
+
+impl Actor for HostChecker {
+    type Context = Context<Self>;
+}
+
+impl Handler<crate::actors::scheduler::CheckHost> for HostChecker {
+    type Result = Result<(), String>;
+    fn handle(
+        &mut self,
+        _: crate::actors::scheduler::CheckHost,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        Ok(())
+    }
 }
 
 struct Harness {
@@ -138,12 +223,11 @@ fn harness(
     let node_actor = Recorder::<NodeMsg>::default();
     let node_got = node_actor.got.clone();
     let node = node_actor.start();
-    let handle = NodeHandle {
-        create: node.clone().recipient(),
-        delete: node.clone().recipient(),
-    };
+    let handle = NodeHandle::of(node.clone());
+    let checker = HostChecker.start();
     let dispatcher = Dispatcher {
         scheduler: scheduler.clone().recipient(),
+        host_check: checker.recipient(),
         nodes: Arc::new(HashMap::from([("n1".to_string(), handle)])),
     };
     let mut actor = ApiActor::new(

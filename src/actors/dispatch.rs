@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::scheduler::ScheduleCreateVolume;
-use super::volume::{CreateVolumeOnNode, DeleteVolumeOnNode, VolumeActor};
+use super::scheduler::{CheckHost, ScheduleCreateVolume};
+use super::volume::{
+    CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
+    ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection, VolumeActor,
+};
 
 /// The messages a node accepts from the API and the scheduler.
 #[derive(Clone)]
@@ -16,13 +19,50 @@ pub struct NodeHandle {
     pub create: Recipient<CreateVolumeOnNode>,
     /// Delete a volume of this node.
     pub delete: Recipient<DeleteVolumeOnNode>,
+    /// Grow a volume.
+    pub extend: Recipient<ExtendVolumeOnNode>,
+    /// Take a snapshot.
+    pub create_snapshot: Recipient<CreateSnapshotOnNode>,
+    /// Delete a snapshot.
+    pub delete_snapshot: Recipient<DeleteSnapshotOnNode>,
+    /// Revert a volume to a snapshot.
+    pub revert: Recipient<RevertVolumeOnNode>,
+    /// Export a volume (a call).
+    pub initialize: Recipient<InitializeConnection>,
+    /// Undo an export (a call).
+    pub terminate: Recipient<TerminateConnection>,
 }
 
 impl From<Addr<VolumeActor>> for NodeHandle {
     fn from(addr: Addr<VolumeActor>) -> Self {
+        Self::of(addr)
+    }
+}
+
+impl NodeHandle {
+    /// The handle of any actor that takes every node message (the real VolumeActor, or a
+    /// fake in tests).
+    pub fn of<A>(addr: Addr<A>) -> Self
+    where
+        A: Actor<Context = Context<A>>
+            + Handler<CreateVolumeOnNode>
+            + Handler<DeleteVolumeOnNode>
+            + Handler<ExtendVolumeOnNode>
+            + Handler<CreateSnapshotOnNode>
+            + Handler<DeleteSnapshotOnNode>
+            + Handler<RevertVolumeOnNode>
+            + Handler<InitializeConnection>
+            + Handler<TerminateConnection>,
+    {
         Self {
             create: addr.clone().recipient(),
-            delete: addr.recipient(),
+            delete: addr.clone().recipient(),
+            extend: addr.clone().recipient(),
+            create_snapshot: addr.clone().recipient(),
+            delete_snapshot: addr.clone().recipient(),
+            revert: addr.clone().recipient(),
+            initialize: addr.clone().recipient(),
+            terminate: addr.recipient(),
         }
     }
 }
@@ -32,6 +72,8 @@ impl From<Addr<VolumeActor>> for NodeHandle {
 pub struct Dispatcher {
     /// The scheduler.
     pub scheduler: Recipient<ScheduleCreateVolume>,
+    /// The scheduler's check of one host against a type (retype).
+    pub host_check: Recipient<CheckHost>,
     /// Every node, by name.
     pub nodes: Arc<HashMap<String, NodeHandle>>,
 }

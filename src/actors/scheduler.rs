@@ -54,6 +54,16 @@ pub struct ScheduleCreateVolume {
     pub spec: RequestSpec,
 }
 
+/// Does the pool `host` satisfy these extra specs (capacity aside)? Used by retype.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct CheckHost {
+    /// `node@backend#pool`.
+    pub host: String,
+    /// The new type's extra specs.
+    pub extra_specs: BTreeMap<String, String>,
+}
+
 /// The pools as the scheduler sees them now.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Vec<PoolState>")]
@@ -197,6 +207,30 @@ impl Handler<NodeStatsReport> for SchedulerActor {
 
     fn handle(&mut self, msg: NodeStatsReport, _ctx: &mut Self::Context) {
         self.book.borrow_mut().apply_report(msg);
+    }
+}
+
+impl Handler<CheckHost> for SchedulerActor {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: CheckHost, _ctx: &mut Self::Context) -> Self::Result {
+        let book = self.book.borrow();
+        let pool = book
+            .pools
+            .iter()
+            .find(|p| p.host == msg.host)
+            .ok_or_else(|| format!("pool {} has not reported", msg.host))?;
+        let request = scheduler::ScheduleRequest {
+            extra_specs: msg.extra_specs,
+            ..scheduler::ScheduleRequest::default()
+        };
+        match crate::scheduler::filters::run_all(pool, &request)
+            .into_iter()
+            .find_map(|v| v.rejection.map(|r| (v.filter, r)))
+        {
+            None => Ok(()),
+            Some((filter, r)) => Err(format!("{filter}: {r}")),
+        }
     }
 }
 

@@ -41,6 +41,73 @@ impl Handler<DeleteVolumeOnNode> for FakeNode {
     fn handle(&mut self, _: DeleteVolumeOnNode, _: &mut Self::Context) {}
 }
 
+/// Node messages the fakes of these tests accept and ignore.
+macro_rules! ignore_node_messages {
+    ($actor:ty) => {
+        impl Handler<crate::actors::volume::ExtendVolumeOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::ExtendVolumeOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::CreateSnapshotOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::CreateSnapshotOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::DeleteSnapshotOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::DeleteSnapshotOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::RevertVolumeOnNode> for $actor {
+            type Result = ();
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::RevertVolumeOnNode,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+        impl Handler<crate::actors::volume::InitializeConnection> for $actor {
+            type Result =
+                Result<crate::drivers::ConnectionInfo, crate::actors::error::ServiceError>;
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::InitializeConnection,
+                _: &mut Self::Context,
+            ) -> Self::Result {
+                Err(crate::actors::error::ServiceError::Unavailable(
+                    "fake node".into(),
+                ))
+            }
+        }
+        impl Handler<crate::actors::volume::TerminateConnection> for $actor {
+            type Result = Result<(), crate::actors::error::ServiceError>;
+            fn handle(
+                &mut self,
+                _: crate::actors::volume::TerminateConnection,
+                _: &mut Self::Context,
+            ) -> Self::Result {
+                Ok(())
+            }
+        }
+    };
+}
+
+ignore_node_messages!(FakeNode);
+
 struct Harness {
     _dir: TempDir,
     db: Db,
@@ -67,13 +134,7 @@ fn harness(node_names: &[&str], max_attempts: u32) -> BoxResult<Harness> {
     for name in node_names {
         let log = Rc::new(RefCell::new(Vec::new()));
         let addr = FakeNode { got: log.clone() }.start();
-        nodes.insert(
-            name.to_string(),
-            NodeHandle {
-                create: addr.clone().recipient(),
-                delete: addr.recipient(),
-            },
-        );
+        nodes.insert(name.to_string(), NodeHandle::of(addr));
         got.insert(name.to_string(), log);
     }
     let scheduler = SchedulerActor::new(

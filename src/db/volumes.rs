@@ -800,3 +800,22 @@ pub fn reset_status(
         Ok(())
     })
 }
+
+/// Changes a volume's type while its status is still `from`.
+pub fn set_type(c: &mut DbConnection, id: &str, from: &str, type_id: &str) -> Result<(), DbError> {
+    let n = diesel::update(
+        volumes::table
+            .filter(volumes::id.eq(id))
+            .filter(volumes::status.eq(from)),
+    )
+    .set((
+        volumes::volume_type_id.eq(type_id),
+        volumes::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict)
+    }
+}

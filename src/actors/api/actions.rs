@@ -1,0 +1,595 @@
+//! Volume actions (`POST /volumes/{id}/action`, cinder-api.md §6). Every status check is
+//! a compare-and-set, so a wrong-state call changes nothing and answers 400.
+
+use actix::prelude::*;
+
+use super::{ApiActor, ApiShared, scope_of, volume_not_found};
+use crate::actors::error::ServiceError;
+use crate::actors::volume::{
+    ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
+};
+use crate::db::rows::AttachmentRow;
+use crate::db::volumes::VolumeRecord;
+use crate::db::{DbError, attachments, quotas, volumes};
+use crate::drivers::ConnectionInfo;
+use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus, quota};
+
+/// What an action asks for, already parsed and schema-checked by the HTTP layer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VolumeActionKind {
+    /// `os-extend`; `allow_in_use` from 3.42.
+    Extend {
+        /// The new size in GiB.
+        new_size: u64,
+        /// Whether an `in-use` volume may grow.
+        allow_in_use: bool,
+    },
+    /// `os-reset_status` (admin).
+    ResetStatus {
+        /// New status.
+        status: Option<VolumeStatus>,
+        /// New attach status (`detached` also removes every attachment).
+        attach_status: Option<AttachStatus>,
+    },
+    /// `os-set_bootable`.
+    SetBootable(bool),
+    /// `os-update_readonly_flag`.
+    UpdateReadonly(bool),
+    /// `os-reserve`.
+    Reserve,
+    /// `os-unreserve`.
+    Unreserve,
+    /// `os-begin_detaching`.
+    BeginDetaching,
+    /// `os-roll_detaching`.
+    RollDetaching,
+    /// `os-attach` (legacy).
+    Attach {
+        /// The server.
+        instance_uuid: Option<String>,
+        /// The host.
+        host_name: Option<String>,
+        /// The device path.
+        mountpoint: String,
+        /// `rw` or `ro`.
+        mode: String,
+    },
+    /// `os-detach` (legacy).
+    Detach {
+        /// Which attachment, when there are several.
+        attachment_id: Option<String>,
+    },
+    /// `os-initialize_connection`.
+    InitializeConnection {
+        /// os-brick's connector.
+        connector: serde_json::Value,
+    },
+    /// `os-terminate_connection`.
+    TerminateConnection {
+        /// os-brick's connector.
+        connector: serde_json::Value,
+    },
+    /// `os-retype`.
+    Retype {
+        /// Name or id of the new type.
+        new_type: String,
+    },
+    /// `revert` (3.40).
+    Revert {
+        /// The snapshot to go back to (the volume's latest).
+        snapshot_id: String,
+    },
+}
+
+/// What an action answers beyond success.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionOutcome {
+    /// Nothing to show.
+    Done,
+    /// `os-initialize_connection`'s answer.
+    Connection(ConnectionInfo),
+}
+
+/// Run one volume action.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<ActionOutcome, ServiceError>")]
+pub struct VolumeAction {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The volume.
+    pub id: VolumeId,
+    /// The action.
+    pub action: VolumeActionKind,
+}
+
+fn invalid(msg: impl Into<String>) -> ServiceError {
+    ServiceError::InvalidState(format!("Invalid volume: {}", msg.into()))
+}
+
+fn state_error(id: VolumeId, what: &'static str) -> impl Fn(DbError) -> ServiceError {
+    move |e| match e {
+        DbError::Conflict => invalid(what),
+        other => volume_not_found(id)(other),
+    }
+}
+
+impl Handler<VolumeAction> for ApiActor {
+    type Result = ResponseFuture<Result<ActionOutcome, ServiceError>>;
+
+    fn handle(&mut self, msg: VolumeAction, _: &mut Self::Context) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(async move { run(&shared, msg).await })
+    }
+}
+
+async fn load(
+    s: &ApiShared,
+    ctx: &RequestContext,
+    id: VolumeId,
+) -> Result<VolumeRecord, ServiceError> {
+    let (key, scope) = (id.to_string(), scope_of(ctx));
+    s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
+        .await
+        .map_err(volume_not_found(id))
+}
+
+async fn transition(
+    s: &ApiShared,
+    id: VolumeId,
+    from: &'static [VolumeStatus],
+    to: VolumeStatus,
+    what: &'static str,
+) -> Result<(), ServiceError> {
+    let key = id.to_string();
+    s.db.run(move |c| volumes::transition(c, &key, from, to))
+        .await
+        .map_err(state_error(id, what))
+}
+
+async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceError> {
+    let id = msg.id;
+    let v = load(s, &msg.ctx, id).await?;
+    let key = id.to_string();
+    use VolumeActionKind as K;
+    match msg.action {
+        K::Extend {
+            new_size,
+            allow_in_use,
+        } => extend(s, &msg.ctx, &v, new_size, allow_in_use).await?,
+        K::ResetStatus {
+            status,
+            attach_status,
+        } => {
+            s.db.run(move |c| {
+                if attach_status == Some(AttachStatus::Detached) {
+                    attachments::delete_all_of(c, &key)?;
+                }
+                volumes::reset_status(
+                    c,
+                    &key,
+                    status.map(VolumeStatus::as_str),
+                    attach_status.map(AttachStatus::as_str),
+                )
+            })
+            .await?;
+        }
+        K::SetBootable(b) => {
+            if v.row.status == VolumeStatus::Maintenance.as_str() {
+                return Err(invalid("Volume is in maintenance."));
+            }
+            s.db.run(move |c| volumes::set_bootable(c, &key, b)).await?;
+        }
+        K::UpdateReadonly(ro) => {
+            if v.row.status != VolumeStatus::Available.as_str() {
+                return Err(invalid(
+                    "Volume status must be available to update readonly flag.",
+                ));
+            }
+            let value = if ro { "True" } else { "False" };
+            s.db.run(move |c| attachments::set_admin_metadata(c, &key, "readonly", value))
+                .await?;
+        }
+        K::Reserve => {
+            let from: &'static [VolumeStatus] = if v.row.multiattach {
+                &[VolumeStatus::Available, VolumeStatus::InUse]
+            } else {
+                &[VolumeStatus::Available]
+            };
+            transition(
+                s,
+                id,
+                from,
+                VolumeStatus::Attaching,
+                "Volume status must be available to reserve.",
+            )
+            .await?;
+        }
+        K::Unreserve => {
+            if v.row.status == VolumeStatus::Attaching.as_str() {
+                s.db.run(move |c| attachments::derive_volume_status(c, &key))
+                    .await?;
+            }
+        }
+        K::BeginDetaching => {
+            if v.row.attach_status != AttachStatus::Attached.as_str() {
+                return Err(invalid(
+                    "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.",
+                ));
+            }
+            transition(s, id, &[VolumeStatus::InUse], VolumeStatus::Detaching, "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.").await?;
+        }
+        K::RollDetaching => {
+            if v.row.status == VolumeStatus::Detaching.as_str() {
+                transition(
+                    s,
+                    id,
+                    &[VolumeStatus::Detaching],
+                    VolumeStatus::InUse,
+                    "Volume is not detaching.",
+                )
+                .await?;
+            }
+        }
+        K::Attach {
+            instance_uuid,
+            host_name,
+            mountpoint,
+            mode,
+        } => attach(s, &v, instance_uuid, host_name, mountpoint, mode).await?,
+        K::Detach { attachment_id } => detach(s, &v, attachment_id).await?,
+        K::InitializeConnection { connector } => {
+            if v.row.status == VolumeStatus::Maintenance.as_str() {
+                return Err(invalid("Volume is in maintenance."));
+            }
+            let mut info = connect(s, &v, connector.clone()).await?;
+            let readonly = v
+                .admin_metadata
+                .get("readonly")
+                .is_some_and(|r| r == "True");
+            let mode = v
+                .admin_metadata
+                .get("attached_mode")
+                .cloned()
+                .unwrap_or_else(|| if readonly { "ro".into() } else { "rw".into() });
+            info.data
+                .insert("access_mode".into(), serde_json::json!(mode));
+            info.data
+                .insert("encrypted".into(), serde_json::json!(false));
+            info.data
+                .insert("qos_specs".into(), serde_json::Value::Null);
+            info.data
+                .insert("cacheable".into(), serde_json::json!(false));
+            return Ok(ActionOutcome::Connection(info));
+        }
+        K::TerminateConnection { connector } => {
+            disconnect(s, &v, connector).await?;
+            if v.row.status == VolumeStatus::Attaching.as_str() {
+                s.db.run(move |c| attachments::derive_volume_status(c, &key))
+                    .await?;
+            }
+        }
+        K::Retype { new_type } => retype(s, &v, new_type).await?,
+        K::Revert { snapshot_id } => revert(s, &msg.ctx, &v, snapshot_id).await?,
+    }
+    Ok(ActionOutcome::Done)
+}
+
+fn node<'a>(
+    s: &'a ApiShared,
+    v: &VolumeRecord,
+) -> Result<&'a crate::actors::dispatch::NodeHandle, ServiceError> {
+    let host = v
+        .row
+        .host
+        .as_deref()
+        .ok_or_else(|| invalid("Volume has no host: it was never placed on a node."))?;
+    s.dispatcher
+        .node_of_host(host)
+        .ok_or_else(|| ServiceError::Unavailable(format!("the node of {host} is not configured")))
+}
+
+async fn connect(
+    s: &ApiShared,
+    v: &VolumeRecord,
+    connector: serde_json::Value,
+) -> Result<ConnectionInfo, ServiceError> {
+    let n = node(s, v)?;
+    n.initialize
+        .send(InitializeConnection {
+            volume_id: v
+                .row
+                .id
+                .parse()
+                .map_err(|_| ServiceError::Internal("bad id".into()))?,
+            size_gb: v.row.size.max(0) as u64,
+            connector,
+        })
+        .await?
+}
+
+async fn disconnect(
+    s: &ApiShared,
+    v: &VolumeRecord,
+    connector: serde_json::Value,
+) -> Result<(), ServiceError> {
+    let n = node(s, v)?;
+    n.terminate
+        .send(TerminateConnection {
+            volume_id: v
+                .row
+                .id
+                .parse()
+                .map_err(|_| ServiceError::Internal("bad id".into()))?,
+            size_gb: v.row.size.max(0) as u64,
+            connector,
+        })
+        .await?
+}
+
+async fn extend(
+    s: &ApiShared,
+    ctx: &RequestContext,
+    v: &VolumeRecord,
+    new_size: u64,
+    allow_in_use: bool,
+) -> Result<(), ServiceError> {
+    let old = v.row.size.max(0) as u64;
+    if new_size <= old {
+        return Err(ServiceError::Invalid(format!(
+            "Invalid input received: New size for extend must be greater than current size. (current: {old}, extended: {new_size})."
+        )));
+    }
+    let from: &'static [VolumeStatus] = if allow_in_use {
+        &[VolumeStatus::Available, VolumeStatus::InUse]
+    } else {
+        &[VolumeStatus::Available]
+    };
+    let n = node(s, v)?.extend.clone();
+    let (project, key) = (v.row.project_id.clone(), v.row.id.clone());
+    let delta = (new_size - old) as i64;
+    let defaults = s.settings.quota_defaults.clone();
+    let expire = s.settings.reservation_expire_seconds;
+    let reservations =
+        s.db.run(move |c| {
+            quotas::limit_check(
+                c,
+                &project,
+                quota::PER_VOLUME_GIGABYTES,
+                new_size as i64,
+                &defaults,
+            )?;
+            let ids =
+                quotas::reserve(c, &project, &[(quota::GIGABYTES, delta)], expire, &defaults)?;
+            match volumes::begin_transient(c, &key, from, VolumeStatus::Extending) {
+                Ok(_) => Ok(ids),
+                Err(e) => {
+                    quotas::rollback(c, &ids)?;
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            DbError::Conflict => invalid("Volume status must be 'available' to extend."),
+            other => other.into(),
+        })?;
+    n.try_send(ExtendVolumeOnNode {
+        volume_id: v
+            .row
+            .id
+            .parse()
+            .map_err(|_| ServiceError::Internal("bad id".into()))?,
+        project_id: v.row.project_id.clone(),
+        request_id: ctx.request_id.clone(),
+        host: v.row.host.clone().unwrap_or_default(),
+        old_size: old,
+        new_size,
+        reservations,
+    })
+    .map_err(|e| ServiceError::Unavailable(e.to_string()))
+}
+
+async fn attach(
+    s: &ApiShared,
+    v: &VolumeRecord,
+    instance_uuid: Option<String>,
+    host_name: Option<String>,
+    mountpoint: String,
+    mode: String,
+) -> Result<(), ServiceError> {
+    if v.row.status == VolumeStatus::Maintenance.as_str() {
+        return Err(invalid("Volume is in maintenance."));
+    }
+    let attached = v.attachments.iter().any(|a| a.attach_status == "attached");
+    if attached && !v.row.multiattach {
+        return Err(invalid(
+            "Volume is already attached and is not multiattach.",
+        ));
+    }
+    let readonly = v
+        .admin_metadata
+        .get("readonly")
+        .is_some_and(|r| r == "True");
+    if readonly && mode != "ro" {
+        return Err(invalid("Volume is read-only: attach it with mode 'ro'."));
+    }
+    let now = crate::db::now();
+    let row = AttachmentRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        volume_id: v.row.id.clone(),
+        project_id: v.row.project_id.clone(),
+        instance_uuid,
+        attached_host: host_name,
+        mountpoint: Some(mountpoint),
+        attach_status: AttachStatus::Attached.as_str().into(),
+        attach_mode: Some(mode.clone()),
+        connection_info: None,
+        connector: None,
+        attach_time: Some(now),
+        detach_time: None,
+        created_at: now,
+        updated_at: None,
+    };
+    let key = v.row.id.clone();
+    s.db.run(move |c| {
+        crate::db::write_txn(c, |c| {
+            attachments::insert(c, &row)?;
+            attachments::set_admin_metadata(c, &key, "attached_mode", &mode)?;
+            Ok(())
+        })?;
+        attachments::derive_volume_status(c, &key)
+    })
+    .await?;
+    Ok(())
+}
+
+async fn detach(
+    s: &ApiShared,
+    v: &VolumeRecord,
+    attachment_id: Option<String>,
+) -> Result<(), ServiceError> {
+    if v.row.status == VolumeStatus::Maintenance.as_str() {
+        return Err(invalid("Volume is in maintenance."));
+    }
+    let target = match attachment_id {
+        Some(a) => {
+            v.attachments
+                .iter()
+                .find(|x| x.id == a)
+                .ok_or_else(|| ServiceError::NotFound {
+                    kind: "Volume attachment",
+                    id: a.clone(),
+                })?
+        }
+        None if v.attachments.len() == 1 => &v.attachments[0],
+        None if v.attachments.is_empty() => return Err(invalid("Volume is not attached.")),
+        None => {
+            return Err(invalid(
+                "Volume has more than one attachment: name the attachment_id to detach.",
+            ));
+        }
+    };
+    if let Some(connector) = target
+        .connector
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+    {
+        disconnect(s, v, connector).await?;
+    }
+    let (att, key) = (target.id.clone(), v.row.id.clone());
+    s.db.run(move |c| {
+        attachments::delete(c, &att)?;
+        attachments::derive_volume_status(c, &key)
+    })
+    .await?;
+    Ok(())
+}
+
+async fn retype(s: &ApiShared, v: &VolumeRecord, new_type: String) -> Result<(), ServiceError> {
+    let wanted = new_type.clone();
+    let t =
+        s.db.run(move |c| volumes::find_type(c, &wanted))
+            .await?
+            .ok_or(ServiceError::NotFound {
+                kind: "Volume type with name",
+                id: new_type,
+            })?;
+    if t.row.id == v.row.volume_type_id {
+        return Err(ServiceError::Invalid(
+            "Invalid input received: New volume type must be different from the current one."
+                .into(),
+        ));
+    }
+    let ok = [
+        VolumeStatus::Available.as_str(),
+        VolumeStatus::InUse.as_str(),
+    ];
+    if !ok.contains(&v.row.status.as_str()) {
+        return Err(invalid(
+            "Volume status must be available or in-use to retype.",
+        ));
+    }
+    if let Some(host) = &v.row.host {
+        s.dispatcher
+            .host_check
+            .send(crate::actors::scheduler::CheckHost {
+                host: host.clone(),
+                extra_specs: t.extra_specs.clone(),
+            })
+            .await?
+            .map_err(|why| {
+                invalid(format!(
+                    "The volume's node cannot hold type {}: {why}. Clinker does not migrate volumes between nodes.",
+                    t.row.name
+                ))
+            })?;
+    }
+    let (key, type_id, from) = (v.row.id.clone(), t.row.id.clone(), v.row.status.clone());
+    s.db.run(move |c| volumes::set_type(c, &key, &from, &type_id))
+        .await
+        .map_err(|e| match e {
+            DbError::Conflict => invalid("Volume changed during the retype."),
+            other => other.into(),
+        })
+}
+
+async fn revert(
+    s: &ApiShared,
+    ctx: &RequestContext,
+    v: &VolumeRecord,
+    snapshot_id: String,
+) -> Result<(), ServiceError> {
+    let key = v.row.id.clone();
+    let snaps =
+        s.db.run(move |c| crate::db::snapshots::of_volume(c, &key))
+            .await?;
+    let snap =
+        snaps
+            .iter()
+            .find(|x| x.id == snapshot_id)
+            .ok_or_else(|| ServiceError::NotFound {
+                kind: "Snapshot",
+                id: snapshot_id.clone(),
+            })?;
+    if snaps.first().map(|x| x.id.as_str()) != Some(snapshot_id.as_str()) {
+        return Err(ServiceError::Invalid(
+            "Invalid input received: Cannot revert volume to a snapshot that is not the latest one.".into(),
+        ));
+    }
+    if snap.volume_size != v.row.size {
+        return Err(ServiceError::Invalid(
+            "Invalid input received: Cannot revert volume whose size differs from the snapshot's."
+                .into(),
+        ));
+    }
+    let n = node(s, v)?.revert.clone();
+    let (key, sid) = (v.row.id.clone(), snap.id.clone());
+    s.db.run(move |c| {
+        crate::db::write_txn(c, |c| {
+            volumes::transition(c, &key, &[VolumeStatus::Available], VolumeStatus::Reverting)?;
+            crate::db::snapshots::transition(c, &sid, &["available"], "restoring")
+        })
+    })
+    .await
+    .map_err(|e| match e {
+        DbError::Conflict => ServiceError::Conflict(
+            "Volume must be available and the snapshot available to revert.".into(),
+        ),
+        other => other.into(),
+    })?;
+    n.try_send(RevertVolumeOnNode {
+        volume_id: v
+            .row
+            .id
+            .parse()
+            .map_err(|_| ServiceError::Internal("bad id".into()))?,
+        snapshot_id: snap
+            .id
+            .parse()
+            .map_err(|_| ServiceError::Internal("bad id".into()))?,
+        size_gb: v.row.size.max(0) as u64,
+        project_id: ctx.project_id.clone(),
+        request_id: ctx.request_id.clone(),
+    })
+    .map_err(|e| ServiceError::Unavailable(e.to_string()))
+}
