@@ -18,6 +18,7 @@ use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 pub mod actions;
 pub mod create;
 pub mod metadata;
+pub mod snapshots;
 
 pub use create::{CreateVolume, VolumeCreateRequest};
 
@@ -235,6 +236,10 @@ pub struct DeleteVolume {
     pub ctx: RequestContext,
     /// The volume.
     pub id: VolumeId,
+    /// Admin: skip the status check (attached volumes are still refused).
+    pub force: bool,
+    /// Delete its snapshots first (they must be `available` or `error`).
+    pub cascade: bool,
 }
 
 const DELETE_REFUSED: &str = "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.";
@@ -243,59 +248,98 @@ impl Handler<DeleteVolume> for ApiActor {
     type Result = ResponseFuture<Result<(), ServiceError>>;
     fn handle(&mut self, msg: DeleteVolume, _: &mut Self::Context) -> Self::Result {
         let shared = self.shared.clone();
-        Box::pin(async move {
-            let id = msg.id;
-            let scope = scope_of(&msg.ctx);
-            let key = id.to_string();
-            // Never scheduled: nothing exists on any node, so the row and its quota go now.
-            // Otherwise compare-and-set to `deleting`; the node does the rest.
-            let host = shared
-                .db
-                .run(move |c| {
-                    let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
-                    if v.row.attach_status == AttachStatus::Attached.as_str() {
+        Box::pin(async move { delete_volume(&shared, msg).await })
+    }
+}
+
+async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), ServiceError> {
+    let id = msg.id;
+    let scope = scope_of(&msg.ctx);
+    let key = id.to_string();
+    let (force, cascade) = (msg.force, msg.cascade);
+    // Never scheduled: nothing exists on any node, so the row and its quota go now.
+    // Otherwise compare-and-set to `deleting` (with the snapshots, for cascade); the node
+    // does the rest, snapshots first (its per-volume queue keeps the order).
+    let (host, snaps) = shared
+        .db
+        .run(move |c| {
+            let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
+            if v.row.attach_status == AttachStatus::Attached.as_str() {
+                return Err(DbError::Conflict);
+            }
+            let snaps = crate::db::snapshots::of_volume(c, &key)?;
+            if !snaps.is_empty()
+                && (!cascade
+                    || snaps
+                        .iter()
+                        .any(|s| !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status.as_str())))
+            {
+                return Err(DbError::Conflict);
+            }
+            match v.row.host {
+                None => {
+                    // Only while still unplaced: if the scheduler placed it
+                    // meanwhile, this is a `creating` volume and is refused.
+                    if !crate::db::volumes::destroy_unplaced_and_release(c, &key)? {
                         return Err(DbError::Conflict);
                     }
-                    match v.row.host {
-                        None => {
-                            // Only while still unplaced: if the scheduler placed it
-                            // meanwhile, this is a `creating` volume and is refused.
-                            if !crate::db::volumes::destroy_unplaced_and_release(c, &key)? {
-                                return Err(DbError::Conflict);
-                            }
-                            Ok(None)
-                        }
-                        Some(h) => {
-                            crate::db::volumes::transition(
-                                c,
-                                &key,
-                                VolumeStatus::DELETABLE,
-                                VolumeStatus::Deleting,
-                            )?;
-                            Ok(Some(h))
-                        }
+                    Ok((None, Vec::new()))
+                }
+                Some(h) => crate::db::write_txn(c, |c| {
+                    let from: Vec<VolumeStatus> = if force {
+                        VolumeStatus::ALL
+                            .iter()
+                            .copied()
+                            .filter(|s| *s != VolumeStatus::Deleting)
+                            .collect()
+                    } else {
+                        VolumeStatus::DELETABLE.to_vec()
+                    };
+                    crate::db::volumes::transition(c, &key, &from, VolumeStatus::Deleting)?;
+                    for s in &snaps {
+                        crate::db::snapshots::transition(
+                            c,
+                            &s.id,
+                            &[s.status.as_str()],
+                            "deleting",
+                        )?;
                     }
-                })
-                .await
-                .map_err(|e| match e {
-                    DbError::Conflict => ServiceError::InvalidState(DELETE_REFUSED.into()),
-                    other => volume_not_found(id)(other),
-                })?;
-            let Some(host) = host else { return Ok(()) };
-            let Some(node) = shared.dispatcher.node_of_host(&host) else {
-                // The row stays `deleting`; the node resumes it when it is configured again.
-                tracing::warn!(volume.id = %id, node.id = node_name(&host), "volume's node is not configured");
-                return Ok(());
-            };
-            node.delete
-                .try_send(DeleteVolumeOnNode {
-                    volume_id: id,
-                    project_id: msg.ctx.project_id.clone(),
-                    request_id: msg.ctx.request_id.clone(),
-                })
-                .map_err(|e| ServiceError::Unavailable(e.to_string()))
+                    Ok((Some(h), snaps))
+                }),
+            }
         })
+        .await
+        .map_err(|e| match e {
+            DbError::Conflict => ServiceError::InvalidState(DELETE_REFUSED.into()),
+            other => volume_not_found(id)(other),
+        })?;
+    let Some(host) = host else { return Ok(()) };
+    let Some(node) = shared.dispatcher.node_of_host(&host) else {
+        // The row stays `deleting`; the node resumes it when it is configured again.
+        tracing::warn!(volume.id = %id, node.id = node_name(&host), "volume's node is not configured");
+        return Ok(());
+    };
+    for s in snaps {
+        let (Ok(snapshot_id), size) = (s.id.parse(), s.volume_size.max(0) as u64) else {
+            continue;
+        };
+        node.delete_snapshot
+            .try_send(crate::actors::volume::DeleteSnapshotOnNode {
+                snapshot_id,
+                volume_id: id,
+                volume_size: size,
+                project_id: s.project_id.clone(),
+                request_id: msg.ctx.request_id.clone(),
+            })
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
     }
+    node.delete
+        .try_send(DeleteVolumeOnNode {
+            volume_id: id,
+            project_id: msg.ctx.project_id.clone(),
+            request_id: msg.ctx.request_id.clone(),
+        })
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))
 }
 
 /// A volume's timeline: every flow run about it, and its user messages.

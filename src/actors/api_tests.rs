@@ -49,6 +49,7 @@ impl Handler<ScheduleCreateVolume> for Recorder<ScheduleCreateVolume> {
 
 /// What the fake node got.
 #[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "a test recorder; size does not matter")]
 enum NodeMsg {
     Create(CreateVolumeOnNode),
     Delete(DeleteVolumeOnNode),
@@ -646,6 +647,8 @@ async fn deleting_a_never_scheduled_volume_removes_it_at_once() -> TestResult {
         .send(DeleteVolume {
             ctx: member(PROJECT_A),
             id,
+            force: false,
+            cascade: false,
         })
         .await??;
     assert!(h.row(&v.row.id)?.is_none(), "the row should be gone");
@@ -666,6 +669,8 @@ async fn deleting_a_placed_available_volume_hands_it_to_its_node() -> TestResult
         .send(DeleteVolume {
             ctx: ctx.clone(),
             id,
+            force: false,
+            cascade: false,
         })
         .await??;
     let row = h
@@ -700,6 +705,8 @@ async fn deleting_a_volume_still_being_created_is_refused() -> TestResult {
         .send(DeleteVolume {
             ctx: member(PROJECT_A),
             id,
+            force: false,
+            cascade: false,
         })
         .await?
     {
@@ -731,6 +738,8 @@ async fn deleting_an_attached_volume_is_refused() -> TestResult {
         .send(DeleteVolume {
             ctx: member(PROJECT_A),
             id,
+            force: false,
+            cascade: false,
         })
         .await?;
     assert!(matches!(r, Err(ServiceError::InvalidState(_))), "{r:?}");
@@ -773,6 +782,8 @@ async fn another_projects_volume_is_not_found_unless_admin() -> TestResult {
         .send(DeleteVolume {
             ctx: member(PROJECT_B),
             id,
+            force: false,
+            cascade: false,
         })
         .await?;
     assert!(not_found(&r), "delete by another project");

@@ -176,6 +176,15 @@ pub fn write_txn<T>(
 ) -> Result<T, DbError> {
     match conn {
         DbConnection::Sqlite(inner) => {
+            let nested = AnsiTransactionManager::transaction_manager_status_mut(inner)
+                .transaction_depth()
+                .ok()
+                .flatten()
+                .is_some();
+            if nested {
+                // Already inside a transaction: nest as a savepoint.
+                return conn.transaction(f);
+            }
             // Begun through diesel's own transaction manager, so statements inside that
             // open a transaction themselves (SQLite batch inserts do) nest as savepoints.
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;

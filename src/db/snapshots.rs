@@ -285,3 +285,14 @@ pub fn delete_uncommitted(c: &mut DbConnection, id: &str) -> Result<(), DbError>
     diesel::delete(snapshots::table.filter(snapshots::id.eq(id))).execute(c)?;
     Ok(())
 }
+
+/// Sets the progress figure (`NN%`).
+pub fn set_progress(c: &mut DbConnection, id: &str, progress: &str) -> Result<(), DbError> {
+    diesel::update(snapshots::table.filter(snapshots::id.eq(id)))
+        .set((
+            snapshots::progress.eq(progress),
+            snapshots::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}

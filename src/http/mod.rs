@@ -2,10 +2,12 @@
 //!
 //! Handlers parse and check the request, send one message to `ApiActor`, and render.
 
+pub mod actions;
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod metadata;
+pub mod snapshots;
 pub mod timeline;
 pub mod validate;
 pub mod version;
@@ -86,6 +88,44 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/volumes/{volume_id}/metadata/{key}",
             web::delete().to(metadata::delete_key),
+        );
+    cfg.route("/volumes/{volume_id}/action", web::post().to(actions::run))
+        .route("/snapshots", web::post().to(snapshots::create))
+        .route("/snapshots", web::get().to(snapshots::list))
+        .route("/snapshots/detail", web::get().to(snapshots::list_detail))
+        .route("/snapshots/{snapshot_id}", web::get().to(snapshots::show))
+        .route("/snapshots/{snapshot_id}", web::put().to(snapshots::update))
+        .route(
+            "/snapshots/{snapshot_id}",
+            web::delete().to(snapshots::delete),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/action",
+            web::post().to(snapshots::action),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/metadata",
+            web::get().to(snapshots::metadata_show),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/metadata",
+            web::post().to(snapshots::metadata_merge),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/metadata",
+            web::put().to(snapshots::metadata_replace),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/metadata/{key}",
+            web::get().to(snapshots::metadata_show),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/metadata/{key}",
+            web::put().to(snapshots::metadata_replace),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/metadata/{key}",
+            web::delete().to(snapshots::metadata_delete),
         );
 }
 

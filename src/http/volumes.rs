@@ -170,14 +170,39 @@ pub async fn update(
         .json(json!({"volume": volume_detail(&record, &ctx, ver, &links, Detail::Plain)})))
 }
 
-/// `DELETE /volumes/{id}` → 202, empty.
+/// `DELETE /volumes/{id}[?cascade=true][&force=true]` → 202, empty.
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
     let id = volume_id(req.match_info().get("volume_id").unwrap_or(""))?;
-    state.api.send(DeleteVolume { ctx, id }).await??;
+    let params = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    let flag = |name: &str| -> Result<bool, ApiError> {
+        match params.iter().find(|(k, _)| k == name) {
+            None => Ok(false),
+            Some((_, v)) => validate::boolean(v)
+                .ok_or_else(|| ApiError::BadRequest(format!("Invalid value '{v}' for {name}."))),
+        }
+    };
+    let cascade = flag("cascade")?;
+    let force = version::of(&req).at_least(3, 23) && flag("force")?;
+    if force && !ctx.is_admin {
+        return Err(ApiError::Forbidden(
+            "Policy doesn't allow volume:force_delete to be performed.".into(),
+        ));
+    }
+    state
+        .api
+        .send(DeleteVolume {
+            ctx,
+            id,
+            force,
+            cascade,
+        })
+        .await??;
     Ok(HttpResponse::Accepted().finish())
 }
 

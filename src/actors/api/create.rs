@@ -78,6 +78,7 @@ impl Handler<CreateVolume> for ApiActor {
                 reservations: Vec::new(),
                 committed: false,
                 record: None,
+                source: None,
             };
             create_api_flow()
                 .run(&mut store, scope, &shared.journal)
@@ -109,6 +110,58 @@ struct CreateStore {
     reservations: Vec<String>,
     committed: bool,
     record: Option<VolumeRecord>,
+    source: Option<SnapshotSource>,
+}
+
+/// The snapshot a new volume copies, and where it lives.
+struct SnapshotSource {
+    snapshot_id: String,
+    volume_id: String,
+    size: u64,
+    zone: String,
+    type_id: String,
+    node: String,
+    bootable: bool,
+}
+
+async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<SnapshotSource, ServiceError> {
+    let (key, scope) = (
+        id.to_string(),
+        (!s.ctx.is_admin).then(|| s.ctx.project_id.clone()),
+    );
+    let not_found = || ServiceError::NotFound {
+        kind: "Snapshot",
+        id: id.to_string(),
+    };
+    let (snap, vol) = s
+        .shared
+        .db
+        .run(move |c| {
+            let snap = crate::db::snapshots::get(c, &key, scope.as_deref())?;
+            let vol = crate::db::volumes::get(c, &snap.row.volume_id, None)?;
+            Ok((snap, vol))
+        })
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::NotFound => not_found(),
+            other => other.into(),
+        })?;
+    if snap.row.status != "available" {
+        return Err(ServiceError::Invalid(
+            "Invalid input received: Originating snapshot status must be one of 'available' values"
+                .into(),
+        ));
+    }
+    let host = vol.row.host.clone().ok_or_else(not_found)?;
+    Ok(SnapshotSource {
+        snapshot_id: snap.row.id.clone(),
+        volume_id: vol.row.id.clone(),
+        size: snap.row.volume_size.max(0) as u64,
+        zone: vol.row.availability_zone.clone(),
+        type_id: snap.row.volume_type_id.clone(),
+        node: crate::actors::dispatch::node_name(&host).to_string(),
+        bootable: vol.row.bootable,
+    })
 }
 
 /// Validates and normalises: size, sources, type, zone.
@@ -132,12 +185,6 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
                     "Invalid input received: Cannot specify more than one of snapshot_id, imageRef, source_volid or backup_id.".into(),
                 ));
             }
-            if let Some(id) = &s.req.snapshot_id {
-                return Err(ServiceError::NotFound {
-                    kind: "Snapshot",
-                    id: id.clone(),
-                });
-            }
             if s.req.source_volid.is_some()
                 || s.req.image_ref.is_some()
                 || s.req.backup_id.is_some()
@@ -146,15 +193,31 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
                     "Invalid input received: creating a volume from another volume, an image or a backup is not available yet in Clinker.".into(),
                 ));
             }
-            s.size = s.req.size.ok_or_else(|| {
-                ServiceError::Invalid("Invalid input received: size is required.".into())
-            })?;
+            if let Some(id) = s.req.snapshot_id.clone() {
+                s.source = Some(extract_snapshot(s, &id).await?);
+            }
+            let source_size = s.source.as_ref().map(|x| x.size);
+            s.size = match (s.req.size, source_size) {
+                (Some(n), Some(min)) if n < min => {
+                    return Err(ServiceError::Invalid(format!(
+                        "Invalid input received: Volume size '{n}'GB cannot be smaller than the snapshot size {min}GB. They must be >= original snapshot size."
+                    )));
+                }
+                (Some(n), _) => n,
+                (None, Some(min)) => min,
+                (None, None) => {
+                    return Err(ServiceError::Invalid(
+                        "Invalid input received: size is required.".into(),
+                    ));
+                }
+            };
 
             let settings = &s.shared.settings;
             let zone = s
                 .req
                 .availability_zone
                 .clone()
+                .or_else(|| s.source.as_ref().map(|x| x.zone.clone()))
                 .unwrap_or_else(|| settings.default_availability_zone.clone());
             if !settings.known_zones.contains(&zone) {
                 return Err(ServiceError::Invalid(format!(
@@ -167,6 +230,7 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
                 .req
                 .volume_type
                 .clone()
+                .or_else(|| s.source.as_ref().map(|x| x.type_id.clone()))
                 .unwrap_or_else(|| settings.default_volume_type.clone());
             let lookup = wanted.clone();
             let vtype = s
@@ -253,7 +317,9 @@ impl Task<CreateStore> for EntryCreateTask {
                 extra_specs: vtype.extra_specs.clone(),
                 tried_nodes: Vec::new(),
                 failures: Vec::new(),
-                ..RequestSpec::default()
+                snapshot_id: s.source.as_ref().map(|x| x.snapshot_id.clone()),
+                snapshot_source: s.source.as_ref().map(|x| (x.volume_id.clone(), x.size)),
+                pinned_node: s.source.as_ref().map(|x| x.node.clone()),
             };
             let now = crate::db::now();
             let row = VolumeRow {
@@ -268,12 +334,12 @@ impl Task<CreateStore> for EntryCreateTask {
                 availability_zone: s.zone.clone(),
                 volume_type_id: vtype.row.id.clone(),
                 host: None,
-                bootable: false,
+                bootable: s.source.as_ref().is_some_and(|x| x.bootable),
                 multiattach: vtype
                     .extra_specs
                     .get("multiattach")
                     .is_some_and(|v| v.eq_ignore_ascii_case("<is> true")),
-                snapshot_id: None,
+                snapshot_id: s.source.as_ref().map(|x| x.snapshot_id.clone()),
                 source_volid: None,
                 provider_location: None,
                 request_spec: spec.to_json(),

@@ -304,9 +304,9 @@ pub(super) async fn revert_volume(c: Ctx, m: RevertVolumeOnNode) {
             crate::db::snapshots::transition(db, &sid, &["restoring"], "available")
         })
         .await;
-    if let Err(e) = done {
-        if !matches!(e, DbError::Conflict) {
-            error!(volume.id = %m.volume_id, error = %e, "could not record the revert");
-        }
+    if let Err(e) = done
+        && !matches!(e, DbError::Conflict)
+    {
+        error!(volume.id = %m.volume_id, error = %e, "could not record the revert");
     }
 }

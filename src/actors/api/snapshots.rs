@@ -1,0 +1,339 @@
+//! Snapshots (cinder-api.md §8): create on the volume's node, list, show, update, delete,
+//! metadata and the admin actions.
+
+use std::collections::BTreeMap;
+
+use actix::prelude::*;
+
+use super::{ApiActor, ApiShared, scope_of, volume_not_found};
+use crate::actors::error::ServiceError;
+use crate::actors::volume::{CreateSnapshotOnNode, DeleteSnapshotOnNode};
+use crate::db::rows::SnapshotRow;
+use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
+use crate::db::{DbError, quotas, snapshots, volumes};
+use crate::model::{RequestContext, VolumeId, quota};
+
+/// Create a snapshot (202, `creating`).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<SnapshotRecord, ServiceError>")]
+pub struct CreateSnapshot {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The volume.
+    pub volume_id: VolumeId,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Allow an `in-use` volume (always allowed from 3.66).
+    pub force: bool,
+    /// Metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What one snapshot call asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotOp {
+    /// Show it.
+    Get,
+    /// Rename or describe it.
+    Update {
+        /// New name.
+        name: Option<Option<String>>,
+        /// New description.
+        description: Option<Option<String>>,
+    },
+    /// Delete it (`force`: any status, admin).
+    Delete {
+        /// Skip the status check.
+        force: bool,
+    },
+    /// Merge (`replace` false) or replace its metadata.
+    WriteMetadata {
+        /// The keys.
+        metadata: BTreeMap<String, String>,
+        /// Replace all.
+        replace: bool,
+    },
+    /// Remove one metadata key.
+    DeleteMetadataKey(String),
+    /// Admin: set any status.
+    ResetStatus(String),
+    /// Nova's status update: `creating` -> creating/available/error,
+    /// `deleting` -> deleting/error_deleting.
+    UpdateStatus {
+        /// New status.
+        status: String,
+        /// New progress (`NN%`).
+        progress: Option<String>,
+    },
+}
+
+/// Act on one snapshot; answers with its state afterwards (`None` once deleted).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<SnapshotRecord>, ServiceError>")]
+pub struct SnapshotCall {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The snapshot.
+    pub id: uuid::Uuid,
+    /// What to do.
+    pub op: SnapshotOp,
+}
+
+/// List snapshots.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<SnapshotRecord>, ServiceError>")]
+pub struct ListSnapshots {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// Filters; `project` is forced to the caller's unless admin.
+    pub query: SnapshotQuery,
+}
+
+fn not_found(id: impl ToString) -> impl Fn(DbError) -> ServiceError {
+    let id = id.to_string();
+    move |e| match e {
+        DbError::NotFound => ServiceError::NotFound {
+            kind: "Snapshot",
+            id: id.clone(),
+        },
+        other => other.into(),
+    }
+}
+
+impl Handler<CreateSnapshot> for ApiActor {
+    type Result = ResponseFuture<Result<SnapshotRecord, ServiceError>>;
+    fn handle(&mut self, msg: CreateSnapshot, _: &mut Self::Context) -> Self::Result {
+        let s = self.shared.clone();
+        Box::pin(async move { create(&s, msg).await })
+    }
+}
+
+async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, ServiceError> {
+    let (key, scope) = (msg.volume_id.to_string(), scope_of(&msg.ctx));
+    let v =
+        s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
+            .await
+            .map_err(volume_not_found(msg.volume_id))?;
+    let allowed: &[&str] = if msg.force {
+        &["available", "in-use"]
+    } else {
+        &["available"]
+    };
+    if !allowed.contains(&v.row.status.as_str()) {
+        return Err(ServiceError::InvalidState(format!(
+            "Invalid volume: Volume {} status must be available, or in-use with force, to take a snapshot (it is {}).",
+            v.row.id, v.row.status
+        )));
+    }
+    let host = v.row.host.clone().ok_or_else(|| {
+        ServiceError::InvalidState("Invalid volume: the volume was never placed on a node.".into())
+    })?;
+    let node = s
+        .dispatcher
+        .node_of_host(&host)
+        .ok_or_else(|| ServiceError::Unavailable(format!("the node of {host} is not configured")))?
+        .create_snapshot
+        .clone();
+    let id = uuid::Uuid::new_v4();
+    let row = SnapshotRow {
+        id: id.to_string(),
+        volume_id: v.row.id.clone(),
+        project_id: v.row.project_id.clone(),
+        user_id: msg.ctx.user_id.clone(),
+        status: "creating".into(),
+        progress: "0%".into(),
+        volume_size: v.row.size,
+        display_name: msg.name,
+        display_description: msg.description,
+        volume_type_id: v.row.volume_type_id.clone(),
+        provider_location: None,
+        request_id: msg.ctx.request_id.0.clone(),
+        created_at: crate::db::now(),
+        updated_at: None,
+    };
+    let defaults = s.settings.quota_defaults.clone();
+    let expire = s.settings.reservation_expire_seconds;
+    let (r, m) = (row.clone(), msg.metadata.clone());
+    // Reserve, insert and commit; any failure gives everything back, so a refused
+    // snapshot leaves no row and no reservation.
+    s.db.run(move |c| {
+        let ids = quotas::reserve(
+            c,
+            &r.project_id,
+            &[(quota::SNAPSHOTS, 1), (quota::GIGABYTES, r.volume_size)],
+            expire,
+            &defaults,
+        )?;
+        if let Err(e) = snapshots::insert(c, &r, &m) {
+            quotas::rollback(c, &ids)?;
+            return Err(e);
+        }
+        quotas::commit(c, &ids)
+    })
+    .await
+    .map_err(|e| match e {
+        DbError::OverQuota(q) if q.resource == quota::SNAPSHOTS => ServiceError::OverQuota(q),
+        other => other.into(),
+    })?;
+    node.try_send(CreateSnapshotOnNode {
+        snapshot_id: id,
+        volume_id: msg.volume_id,
+        volume_size: v.row.size.max(0) as u64,
+        project_id: v.row.project_id.clone(),
+        request_id: msg.ctx.request_id.clone(),
+    })
+    .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    Ok(SnapshotRecord {
+        row,
+        metadata: msg.metadata,
+    })
+}
+
+impl Handler<ListSnapshots> for ApiActor {
+    type Result = ResponseFuture<Result<Vec<SnapshotRecord>, ServiceError>>;
+    fn handle(&mut self, msg: ListSnapshots, _: &mut Self::Context) -> Self::Result {
+        let db = self.shared.db.clone();
+        Box::pin(async move {
+            let mut q = msg.query;
+            if !msg.ctx.is_admin {
+                q.project = Some(msg.ctx.project_id.clone());
+            }
+            let marker = q.marker.clone().unwrap_or_default();
+            db.run(move |c| snapshots::list(c, &q))
+                .await
+                .map_err(not_found(marker))
+        })
+    }
+}
+
+impl Handler<SnapshotCall> for ApiActor {
+    type Result = ResponseFuture<Result<Option<SnapshotRecord>, ServiceError>>;
+    fn handle(&mut self, msg: SnapshotCall, _: &mut Self::Context) -> Self::Result {
+        let s = self.shared.clone();
+        Box::pin(async move { call(&s, msg).await })
+    }
+}
+
+async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>, ServiceError> {
+    let (key, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
+    let snap =
+        s.db.run(move |c| snapshots::get(c, &key, scope.as_deref()))
+            .await
+            .map_err(not_found(msg.id))?;
+    let key = msg.id.to_string();
+    let bad_state = |what: &str| ServiceError::InvalidState(format!("Invalid snapshot: {what}"));
+    match msg.op {
+        SnapshotOp::Get => return Ok(Some(snap)),
+        SnapshotOp::Update { name, description } => {
+            s.db.run(move |c| snapshots::update_fields(c, &key, name, description))
+                .await?;
+        }
+        SnapshotOp::WriteMetadata { metadata, replace } => {
+            s.db.run(move |c| snapshots::write_metadata(c, &key, &metadata, replace))
+                .await?;
+        }
+        SnapshotOp::DeleteMetadataKey(k) => {
+            let shown = k.clone();
+            s.db.run(move |c| snapshots::delete_metadata_key(c, &key, &k))
+                .await
+                .map_err(|e| match e {
+                    DbError::NotFound => ServiceError::Missing(format!(
+                        "Snapshot {} has no metadata with key {shown}.",
+                        msg.id
+                    )),
+                    other => other.into(),
+                })?;
+        }
+        SnapshotOp::ResetStatus(status) => {
+            s.db.run(move |c| snapshots::transition(c, &key, &[snap.row.status.as_str()], &status))
+                .await?;
+        }
+        SnapshotOp::UpdateStatus { status, progress } => {
+            let allowed: &[&str] = match snap.row.status.as_str() {
+                "creating" => &["creating", "available", "error"],
+                "deleting" => &["deleting", "error_deleting"],
+                _ => &[],
+            };
+            if !allowed.contains(&status.as_str()) {
+                return Err(bad_state(&format!(
+                    "Snapshot status {} cannot be updated to {status}.",
+                    snap.row.status
+                )));
+            }
+            let from = snap.row.status.clone();
+            s.db.run(move |c| {
+                snapshots::transition(c, &key, &[from.as_str()], &status)?;
+                if let Some(p) = progress {
+                    snapshots::set_progress(c, &key, &p)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        SnapshotOp::Delete { force } => {
+            delete(s, &msg.ctx, &snap, force).await?;
+            return Ok(None);
+        }
+    }
+    let key = msg.id.to_string();
+    Ok(Some(
+        s.db.run(move |c| snapshots::get(c, &key, None)).await?,
+    ))
+}
+
+/// Moves a snapshot to `deleting` and casts the delete to its volume's node.
+pub(super) async fn delete(
+    s: &ApiShared,
+    ctx: &RequestContext,
+    snap: &SnapshotRecord,
+    force: bool,
+) -> Result<(), ServiceError> {
+    let key = snap.row.id.clone();
+    let vol = snap.row.volume_id.clone();
+    let from: Vec<String> = if force {
+        vec![snap.row.status.clone()]
+    } else {
+        vec!["available".into(), "error".into()]
+    };
+    let host = s
+        .db
+        .run(move |c| {
+            let v = volumes::get(c, &vol, None)?;
+            let from: Vec<&str> = from.iter().map(String::as_str).collect();
+            snapshots::transition(c, &key, &from, "deleting")?;
+            Ok(v.row.host)
+        })
+        .await
+        .map_err(|e| match e {
+            DbError::Conflict => ServiceError::InvalidState(
+                "Invalid snapshot: Snapshot status must be available or error and must not be part of a group.".into(),
+            ),
+            other => other.into(),
+        })?;
+    let node = host
+        .as_deref()
+        .and_then(|h| s.dispatcher.node_of_host(h))
+        .ok_or_else(|| ServiceError::Unavailable("the snapshot's node is not configured".into()))?;
+    node.delete_snapshot
+        .try_send(DeleteSnapshotOnNode {
+            snapshot_id: snap
+                .row
+                .id
+                .parse()
+                .map_err(|_| ServiceError::Internal("bad id".into()))?,
+            volume_id: snap
+                .row
+                .volume_id
+                .parse()
+                .map_err(|_| ServiceError::Internal("bad id".into()))?,
+            volume_size: snap.row.volume_size.max(0) as u64,
+            project_id: snap.row.project_id.clone(),
+            request_id: ctx.request_id.clone(),
+        })
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))
+}
+
+/// The states a volume must be in to be deleted with its snapshots (`cascade`).
+pub(super) const CASCADE_SNAPSHOT_STATES: [&str; 2] = ["available", "error"];

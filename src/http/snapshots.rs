@@ -1,0 +1,408 @@
+//! `/snapshots` (cinder-api.md §8).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use super::auth::Caller;
+use super::body::{JsonBody, element};
+use super::error::ApiError;
+use super::version::ApiVersion;
+use super::views::{opt_time, time};
+use super::{AppState, validate, version};
+use crate::actors::api::snapshots::{CreateSnapshot, ListSnapshots, SnapshotCall, SnapshotOp};
+use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
+use crate::model::{RequestContext, VolumeId};
+
+fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
+    let r = &s.row;
+    let mut o = Map::new();
+    o.insert("id".into(), json!(r.id));
+    o.insert("name".into(), json!(r.display_name));
+    o.insert("description".into(), json!(r.display_description));
+    o.insert("status".into(), json!(r.status));
+    o.insert("size".into(), json!(r.volume_size));
+    o.insert("volume_id".into(), json!(r.volume_id));
+    o.insert("metadata".into(), json!(s.metadata));
+    o.insert("created_at".into(), json!(time(r.created_at)));
+    o.insert("updated_at".into(), opt_time(r.updated_at));
+    if extended {
+        if ver.at_least(3, 14) {
+            o.insert("group_snapshot_id".into(), Value::Null);
+        }
+        if ver.at_least(3, 41) {
+            o.insert("user_id".into(), json!(r.user_id));
+        }
+        if ver.at_least(3, 65) {
+            o.insert("consumes_quota".into(), json!(true));
+        }
+        o.insert(
+            "os-extended-snapshot-attributes:project_id".into(),
+            json!(r.project_id),
+        );
+        o.insert(
+            "os-extended-snapshot-attributes:progress".into(),
+            json!(r.progress),
+        );
+    }
+    Value::Object(o)
+}
+
+fn snapshot_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
+    let raw = req.match_info().get("snapshot_id").unwrap_or("");
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("Snapshot {raw} could not be found.")))
+}
+
+async fn call(
+    state: &AppState,
+    ctx: RequestContext,
+    id: uuid::Uuid,
+    op: SnapshotOp,
+) -> Result<Option<SnapshotRecord>, ApiError> {
+    Ok(state.api.send(SnapshotCall { ctx, id, op }).await??)
+}
+
+fn gone() -> ApiError {
+    ApiError::Internal("snapshot vanished during the call".into())
+}
+
+/// `POST /snapshots` → 202 `creating`.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let s = element(&body, "snapshot")?;
+    let ver = version::of(&req);
+    let volume_id: VolumeId = validate::uuid("volume_id", s.get("volume_id"))?
+        .ok_or_else(|| {
+            ApiError::BadRequest("Invalid input for field/attribute volume_id. Value: None.".into())
+        })?
+        .parse()
+        .map_err(|_| ApiError::BadRequest("Invalid volume_id.".into()))?;
+    let force = match s.get("force") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(v)) => Some(
+            validate::boolean(v)
+                .ok_or_else(|| ApiError::BadRequest(format!("Invalid value '{v}' for force.")))?,
+        ),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid value '{other}' for force."
+            )));
+        }
+    };
+    if ver.at_least(3, 66) && force == Some(false) {
+        return Err(ApiError::BadRequest(
+            "Invalid input received: force=false is not supported from microversion 3.66.".into(),
+        ));
+    }
+    let pick = |a: &str, b: &str| -> Result<Option<String>, ApiError> {
+        Ok(validate::text(a, s.get(a))?.or(validate::text(b, s.get(b))?))
+    };
+    let record = state
+        .api
+        .send(CreateSnapshot {
+            ctx,
+            volume_id,
+            name: pick("name", "display_name")?,
+            description: pick("description", "display_description")?,
+            force: force.unwrap_or(false) || ver.at_least(3, 66),
+            metadata: validate::metadata("metadata", s.get("metadata"))?,
+        })
+        .await??;
+    Ok(HttpResponse::Accepted().json(json!({"snapshot": view(&record, ver, true)})))
+}
+
+async fn list_view(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    detail: bool,
+) -> Result<HttpResponse, ApiError> {
+    let params = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    let mut q = SnapshotQuery {
+        project: Some(ctx.project_id.clone()),
+        limit: 1000,
+        ..SnapshotQuery::default()
+    };
+    for (k, v) in &params {
+        match k.as_str() {
+            "limit" => {
+                q.limit = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| ApiError::BadRequest(format!("Invalid limit: {v}")))?
+                    .min(1000)
+            }
+            "offset" => {
+                q.offset = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| ApiError::BadRequest(format!("Invalid offset: {v}")))?
+            }
+            "marker" => q.marker = Some(v.clone()),
+            "status" => q.status = Some(v.clone()),
+            "volume_id" => q.volume_id = Some(v.clone()),
+            "name" | "display_name" => q.name = Some(v.clone()),
+            "all_tenants" if ctx.is_admin && validate::boolean(v).unwrap_or(false) => {
+                q.project = None
+            }
+            "project_id" if ctx.is_admin => q.project = Some(v.clone()),
+            _ => {}
+        }
+    }
+    let limit = q.limit;
+    let ver = version::of(&req);
+    let items = state.api.send(ListSnapshots { ctx, query: q }).await??;
+    let list: Vec<Value> = items.iter().map(|s| view(s, ver, detail)).collect();
+    let mut out = json!({"snapshots": list});
+    if let Some(last) = items.last()
+        && limit <= items.len() as i64
+    {
+        let mut qs: Vec<(String, String)> =
+            params.into_iter().filter(|(k, _)| k != "marker").collect();
+        qs.push(("marker".into(), last.row.id.clone()));
+        let links = super::views::LinkBase::of(&req);
+        let path = if detail {
+            "snapshots/detail"
+        } else {
+            "snapshots"
+        };
+        out["snapshots_links"] = json!([{"rel": "next", "href": format!("{}?{}", links.collection(path), serde_urlencoded::to_string(&qs).unwrap_or_default())}]);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// `GET /snapshots`.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    list_view(req, state, ctx, false).await
+}
+
+/// `GET /snapshots/detail`.
+pub async fn list_detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    list_view(req, state, ctx, true).await
+}
+
+/// `GET /snapshots/{id}`.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    let s = call(&state, ctx, id, SnapshotOp::Get)
+        .await?
+        .ok_or_else(gone)?;
+    Ok(HttpResponse::Ok().json(json!({"snapshot": view(&s, version::of(&req), true)})))
+}
+
+/// `PUT /snapshots/{id}`.
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    let s = element(&body, "snapshot")?;
+    const KNOWN: [&str; 4] = ["name", "description", "display_name", "display_description"];
+    if s.is_empty() || s.keys().any(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(
+            "Invalid input for field/attribute snapshot: give at least one of name, description, display_name, display_description, and nothing else.".into(),
+        ));
+    }
+    let pick = |a: &str, b: &str| -> Result<Option<Option<String>>, ApiError> {
+        if s.contains_key(a) {
+            Ok(Some(validate::text(a, s.get(a))?))
+        } else if s.contains_key(b) {
+            Ok(Some(validate::text(b, s.get(b))?))
+        } else {
+            Ok(None)
+        }
+    };
+    let op = SnapshotOp::Update {
+        name: pick("name", "display_name")?,
+        description: pick("description", "display_description")?,
+    };
+    let rec = call(&state, ctx, id, op).await?.ok_or_else(gone)?;
+    Ok(HttpResponse::Ok().json(json!({"snapshot": view(&rec, version::of(&req), true)})))
+}
+
+/// `DELETE /snapshots/{id}` → 202.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    call(&state, ctx, id, SnapshotOp::Delete { force: false }).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// `POST /snapshots/{id}/action`: os-reset_status, os-force_delete (admin),
+/// os-update_snapshot_status.
+pub async fn action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    let Some((name, value)) = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next())
+    else {
+        return Err(ApiError::BadRequest("Malformed request body".into()));
+    };
+    let admin = |what: &str| -> Result<(), ApiError> {
+        if ctx.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "Policy doesn't allow volume_extension:snapshot_admin_actions:{what} to be performed."
+            )))
+        }
+    };
+    let status = || {
+        value
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::BadRequest("Must specify 'status'".into()))
+    };
+    let op = match name.as_str() {
+        "os-reset_status" => {
+            admin("reset_status")?;
+            SnapshotOp::ResetStatus(status()?)
+        }
+        "os-force_delete" => {
+            admin("force_delete")?;
+            SnapshotOp::Delete { force: true }
+        }
+        "os-update_snapshot_status" => SnapshotOp::UpdateStatus {
+            status: status()?,
+            progress: value
+                .get("progress")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        },
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "There is no such action: {other}"
+            )));
+        }
+    };
+    call(&state, ctx, id, op).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// `GET /snapshots/{id}/metadata`.
+pub async fn metadata_show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    let s = call(&state, ctx, id, SnapshotOp::Get)
+        .await?
+        .ok_or_else(gone)?;
+    match req.match_info().get("key") {
+        None => Ok(HttpResponse::Ok().json(json!({"metadata": s.metadata}))),
+        Some(k) => match s.metadata.get(k) {
+            Some(v) => Ok(HttpResponse::Ok().json(json!({"meta": {k: v}}))),
+            None => Err(ApiError::NotFound(format!(
+                "Snapshot {id} has no metadata with key {k}."
+            ))),
+        },
+    }
+}
+
+async fn write(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: Value,
+    replace: bool,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    if let Some(k) = req.match_info().get("key") {
+        let meta = validate::metadata("meta", body.get("meta"))?;
+        if meta.len() != 1 || !meta.contains_key(k) {
+            return Err(ApiError::BadRequest("Request body and URI mismatch".into()));
+        }
+        call(
+            &state,
+            ctx,
+            id,
+            SnapshotOp::WriteMetadata {
+                metadata: meta.clone(),
+                replace: false,
+            },
+        )
+        .await?;
+        return Ok(HttpResponse::Ok().json(json!({"meta": meta})));
+    }
+    if !body.get("metadata").is_some_and(Value::is_object) {
+        return Err(ApiError::BadRequest(
+            "Malformed request body: 'metadata' must be an object.".into(),
+        ));
+    }
+    let metadata = validate::metadata("metadata", body.get("metadata"))?;
+    let s = call(
+        &state,
+        ctx,
+        id,
+        SnapshotOp::WriteMetadata { metadata, replace },
+    )
+    .await?
+    .ok_or_else(gone)?;
+    Ok(HttpResponse::Ok().json(json!({"metadata": s.metadata})))
+}
+
+/// `POST .../metadata` (merge).
+pub async fn metadata_merge(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    write(req, state, ctx, body, false).await
+}
+
+/// `PUT .../metadata` (replace) and `PUT .../metadata/{key}`.
+pub async fn metadata_replace(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    write(req, state, ctx, body, true).await
+}
+
+/// `DELETE .../metadata/{key}` → 200.
+pub async fn metadata_delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    let key = req.match_info().get("key").unwrap_or("").to_string();
+    call(&state, ctx, id, SnapshotOp::DeleteMetadataKey(key)).await?;
+    Ok(HttpResponse::Ok().finish())
+}
