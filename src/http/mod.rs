@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod error;
 pub mod metadata;
 pub mod snapshots;
@@ -134,6 +135,7 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(version::root))
         .route("/v3", web::get().to(version::v3_redirect))
+        .configure(console::configure)
         .service(
             web::scope("/v3")
                 .wrap(from_fn(version::microversion))

@@ -1,0 +1,407 @@
+// Drives the Clinker console in Debian's headless Chromium, against a running server.
+//
+//   node console/tests/run.mjs http://127.0.0.1:PORT
+//
+// tests/console_browser.rs starts the real binary and runs this. Screenshots of every page
+// go to $SCREENSHOT_DIR (default test-artifacts/screenshots). Any JavaScript error on the
+// page, any request leaving the server's origin, or any failed step fails the run.
+
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = (process.argv[2] || "").replace(/\/$/, "");
+if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(base)) {
+  console.error("usage: node console/tests/run.mjs http://127.0.0.1:PORT");
+  process.exit(2);
+}
+const origin = new URL(base).origin;
+const PROJECT = "5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c";
+const shots = resolve(process.env.SCREENSHOT_DIR || "test-artifacts/screenshots");
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const WAIT = 20000;
+mkdirSync(shots, { recursive: true });
+
+const problems = [];
+const external = [];
+const results = [];
+const skipped = [];
+
+async function step(name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - t} ms)`);
+  } catch (err) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${err && err.stack ? err.stack : err}`);
+    throw err;
+  }
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function until(what, fn, timeout = WAIT) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+const userDataDir = mkdtempSync(join(tmpdir(), "clinker-console-"));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  viewport: { width: 1280, height: 800 },
+});
+// Nothing may leave the server's origin (no CDN, no fonts, no telemetry).
+await context.route("**/*", (route) => {
+  const url = route.request().url();
+  if (url.startsWith("data:") || url.startsWith("blob:") || new URL(url).origin === origin) return route.continue();
+  external.push(url);
+  return route.abort();
+});
+const page = context.pages()[0] || (await context.newPage());
+page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+page.on("console", (msg) => {
+  if (msg.type() === "error" && !/status of 40[0-9]/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
+});
+
+const shot = async (name, opts = {}) => {
+  // Toasts float over the page; a picture is clearer without them.
+  await page.evaluate(() => document.querySelectorAll(".toast").forEach((t) => t.remove()));
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: opts.fullPage ?? false });
+};
+const api = (method, path, token, body) => page.evaluate(async ({ method, path, token, body }) => {
+  const r = await fetch(path, { method, headers: { "X-Auth-Token": token, "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+  return { status: r.status, text: await r.text() };
+}, { method, path, token, body });
+
+const row = (name) => page.locator("[data-testid=volumes-table] tbody tr", { has: page.locator(`a:text-is("${name}")`) });
+const rowStatus = async (name) => (await row(name).locator("[data-status]").first().getAttribute("data-status")) || "";
+const dialog = () => page.locator("dialog[open]");
+async function rowAction(name, action) {
+  await row(name).locator(".menu-wrap > button").click();
+  await row(name).locator(`[role=menuitem]:text-is("${action}")`).click();
+  await dialog().waitFor();
+}
+async function signIn(user) {
+  await page.goto(`${base}/dashboard/#/signin`);
+  await page.locator("input[name=user]").fill(user);
+  await page.locator("input[name=project]").fill(PROJECT);
+  await page.locator("form.signin button[type=submit]").click();
+  await page.locator("[data-testid=who-user]").waitFor();
+}
+async function setZone(value) {
+  const az = dialog().locator("[name=availability_zone]");
+  await az.waitFor();
+  if ((await az.evaluate((el) => el.tagName)) === "SELECT") await az.selectOption(value);
+  else await az.fill(value);
+}
+
+let failed = false;
+try {
+  await step("the API's GET / is still the version document", async () => {
+    const r = await page.request.get(`${base}/`);
+    check(r.status() === 300, `GET / answered ${r.status()}`);
+  });
+
+  await step("sign in as a member; user and project in the header", async () => {
+    await page.goto(`${base}/dashboard/`);
+    await page.locator("form.signin").waitFor();
+    await shot("01-signin");
+    await page.locator("input[name=user]").fill("alice");
+    await page.locator("input[name=project]").fill("not hex!");
+    await page.locator("form.signin button[type=submit]").click();
+    await until("the project id error", async () => /hexadecimal/.test(await page.locator(".form-error").textContent()));
+    await page.locator("input[name=project]").fill(PROJECT);
+    await page.locator("form.signin button[type=submit]").click();
+    await page.locator("[data-testid=volumes-table]").waitFor();
+    check((await page.locator("[data-testid=who-user]").textContent()) === "alice", "user shown");
+    check((await page.locator("[data-testid=who-project]").textContent()) === PROJECT, "project shown");
+    check((await page.locator("[data-testid=admin-badge]").count()) === 0, "a member has no admin badge");
+    const stored = await page.evaluate(() => [localStorage.getItem("clinker.user"), localStorage.getItem("clinker.project")]);
+    check(stored[0] === "alice" && stored[1] === PROJECT, `remembered in localStorage: ${stored}`);
+    await page.reload();
+    await page.locator("[data-testid=volumes-table]").waitFor();
+    check((await page.locator("[data-testid=who-user]").textContent()) === "alice", "still signed in after a reload");
+    await shot("02-volumes-empty");
+  });
+
+  await step("create a volume through the dialog and watch it become available", async () => {
+    await page.getByRole("button", { name: "Create Volume", exact: true }).click();
+    await dialog().waitFor();
+    await until("the quota line", async () => !/Loading/.test(await dialog().locator("[data-testid=quota]").textContent()));
+    const quota = await dialog().locator("[data-testid=quota]").textContent();
+    check(/Quota: used \d+ of \d+ volumes, \d+ of \d+ GiB|not available on this server yet/.test(quota), `quota line: ${quota}`);
+    await dialog().locator("[name=name]").fill("web-data");
+    await dialog().locator("[name=description]").fill("Data disk of the web server");
+    await dialog().locator("[name=size]").fill("0");
+    await setZone("az1");
+    await dialog().locator("button[type=submit]").click();
+    await until("the size error", async () => /at least 1 GiB/.test(await dialog().locator(".field-error").allTextContents().then((t) => t.join(" "))));
+    await dialog().locator("[name=size]").fill("1");
+    await shot("03-create-volume-dialog");
+    // Record every status the row shows, without reloading the page.
+    await page.evaluate(() => {
+      window.seenStatuses = [];
+      new MutationObserver(() => {
+        for (const tr of document.querySelectorAll("[data-testid=volumes-table] tbody tr[data-volume-id]")) {
+          if (tr.querySelector("a")?.textContent !== "web-data") continue;
+          const s = tr.dataset.status;
+          if (window.seenStatuses[window.seenStatuses.length - 1] !== s) window.seenStatuses.push(s);
+        }
+      }).observe(document.querySelector("[data-testid=volumes-table] tbody"), { childList: true, subtree: true, attributes: true });
+    });
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await row("web-data").waitFor();
+    await until("web-data available", async () => (await rowStatus("web-data")) === "available");
+    const seen = await page.evaluate(() => window.seenStatuses);
+    check(JSON.stringify(seen) === JSON.stringify(["creating", "available"]), `statuses shown: ${seen}`);
+    const cells = await row("web-data").locator("td").allTextContents();
+    check(cells.includes("1 GiB") && cells.includes("az1") && cells.includes("Data disk of the web server"), `row: ${cells}`);
+    await shot("04-volumes-available");
+  });
+
+  await step("a server refusal is shown in words (quota-free: unknown zone)", async () => {
+    await page.getByRole("button", { name: "Create Volume", exact: true }).click();
+    await dialog().waitFor();
+    await dialog().locator("[name=name]").fill("nowhere");
+    await setZone("az1");
+    const az = dialog().locator("[name=availability_zone]");
+    if ((await az.evaluate((el) => el.tagName)) === "SELECT") await az.evaluate((el) => el.append(new Option("atlantis", "atlantis", true, true)));
+    else await az.fill("atlantis");
+    await dialog().locator("button[type=submit]").click();
+    await until("the error in the dialog", async () => (await dialog().locator(".dialog-error").textContent()).length > 0);
+    const text = await dialog().locator(".dialog-error").textContent();
+    check(/atlantis/.test(text) && /invalid/i.test(text) && !/[{}]/.test(text), `error text: ${text}`);
+    await shot("05-create-error");
+    await page.keyboard.press("Escape");
+    await dialog().waitFor({ state: "detached" });
+  });
+
+  await step("extend it", async () => {
+    await rowAction("web-data", "Extend");
+    await dialog().locator("[name=new_size]").fill("2");
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await until("2 GiB and available", async () => (await row("web-data").locator("td").allTextContents()).includes("2 GiB") && (await rowStatus("web-data")) === "available");
+  });
+
+  await step("snapshot it", async () => {
+    await rowAction("web-data", "Create Snapshot");
+    await dialog().locator("[name=name]").fill("web-data-snap");
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await page.locator("#nav a", { hasText: "Snapshots" }).click();
+    const snap = page.locator("[data-testid=snapshots-table] tbody tr", { hasText: "web-data-snap" });
+    await snap.waitFor();
+    await until("the snapshot available", async () => (await snap.locator("[data-status]").first().getAttribute("data-status")) === "available");
+    await shot("06-snapshots");
+  });
+
+  await step("create a volume from the snapshot", async () => {
+    const snap = page.locator("[data-testid=snapshots-table] tbody tr", { hasText: "web-data-snap" });
+    await snap.locator(".menu-wrap > button").click();
+    await snap.locator('[role=menuitem]:text-is("Create volume from it")').click();
+    await dialog().waitFor();
+    await until("the snapshot preselected", async () => (await dialog().locator("[name=source_id]").inputValue()) !== "");
+    check((await dialog().locator("[name=size]").inputValue()) === "2", "size follows the snapshot");
+    await dialog().locator("[name=name]").fill("from-snap");
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await until("the new volume's page", async () => /#\/volumes\/[0-9a-f-]{36}/.test(page.url()));
+    await until("from-snap available", async () => (await page.locator("h1 [data-status]").getAttribute("data-status")) === "available");
+    const text = await page.locator("#panel-overview").textContent();
+    check(text.includes("from-snap") || (await page.locator("h1").textContent()).includes("from-snap"), "the detail shows the volume");
+    await shot("07-volume-detail", { fullPage: true });
+  });
+
+  await step("the timeline shows the three flows and the scheduler's decision", async () => {
+    await page.locator("#nav a", { hasText: "Volumes" }).click();
+    await row("web-data").locator("a").click();
+    await page.getByRole("tab", { name: "Timeline", exact: true }).click();
+    await page.locator("[data-testid=timeline]").waitFor();
+    const flows = await page.locator("section.flow").evaluateAll((els) => els.map((e) => `${e.dataset.flow}:${e.dataset.state}`));
+    check(JSON.stringify(flows.slice(0, 3)) === JSON.stringify(["volume_create_api:SUCCESS", "volume_create_scheduler:SUCCESS", "volume_create_manager:SUCCESS"]), `flows: ${flows}`);
+    check((await page.locator("section.flow[data-flow=volume_create_api] tr[data-task]").count()) >= 5, "the API flow lists its tasks");
+    check(await page.locator("[data-milestone=accepted]").isVisible(), "the 202 milestone");
+    check(await page.locator("[data-milestone=created]").isVisible(), "the created milestone");
+    const rows = await page.locator("[data-testid=decision] tbody tr").evaluateAll((els) => els.map((e) => [e.dataset.node, e.className]));
+    check(rows.length === 3 && rows[0][1] === "chosen", `decision rows: ${JSON.stringify(rows)}`);
+    const beta = await page.locator("[data-testid=decision] tr[data-node=beta]").textContent();
+    check(/availability zone 'az2'/.test(beta), `beta rejected with its reason: ${beta}`);
+    await shot("08-timeline", { fullPage: true });
+  });
+
+  await step("accepted but never created: a volume no node can hold", async () => {
+    await page.locator("#nav a", { hasText: "Volumes" }).click();
+    await page.getByRole("button", { name: "Create Volume", exact: true }).click();
+    await dialog().waitFor();
+    await dialog().locator("[name=name]").fill("too-big");
+    await dialog().locator("[name=size]").fill("100");
+    await setZone("az2");
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await row("too-big").waitFor();
+    await until("too-big in error", async () => (await rowStatus("too-big")) === "error");
+    await row("too-big").locator("a").click();
+    await page.getByRole("tab", { name: "Timeline", exact: true }).click();
+    await page.locator("[data-testid=verdict]").waitFor();
+    check(/never created/.test(await page.locator("[data-testid=verdict]").textContent()), "the verdict says never created");
+    const beta = await page.locator("[data-testid=decision] tr[data-node=beta]").textContent();
+    check(/not enough free space/.test(beta), `beta's capacity reason: ${beta}`);
+    await shot("09-timeline-failed", { fullPage: true });
+  });
+
+  await step("a refused delete says why in words", async () => {
+    await page.locator("#nav a", { hasText: "Volumes" }).click();
+    await rowAction("web-data", "Delete");
+    await dialog().locator("button[type=submit]").click();
+    await until("the refusal", async () => (await dialog().locator(".dialog-error").textContent()).length > 0);
+    const text = await dialog().locator(".dialog-error").textContent();
+    check(/snapshot/i.test(text) && !/[{}]/.test(text), `refusal text: ${text}`);
+    await page.keyboard.press("Escape");
+    await dialog().waitFor({ state: "detached" });
+  });
+
+  await step("a member sees no admin pages", async () => {
+    check((await page.locator("#nav a", { hasText: "Nodes" }).count()) === 0, "no Nodes link for a member");
+    await row("web-data").locator(".menu-wrap > button").click();
+    check((await row("web-data").locator('[role=menuitem]:text-is("Reset Status")').count()) === 0, "no Reset Status for a member");
+    await page.keyboard.press("Escape");
+    await page.goto(`${base}/dashboard/#/nodes`);
+    await page.locator("[data-testid=admin-only]").waitFor();
+    await shot("10-member-nodes");
+  });
+
+  await step("delete the volumes (with a confirm)", async () => {
+    await page.goto(`${base}/dashboard/#/volumes`);
+    for (const name of ["from-snap", "too-big"]) {
+      await row(name).waitFor();
+      await rowAction(name, "Delete");
+      await dialog().locator("button[type=submit]").click();
+      await dialog().waitFor({ state: "detached" });
+      await row(name).waitFor({ state: "detached", timeout: WAIT });
+    }
+    await rowAction("web-data", "Delete");
+    await dialog().locator("[name=cascade]").check();
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await row("web-data").waitFor({ state: "detached", timeout: WAIT });
+  });
+
+  await step("keyboard: a dialog opens with Enter, closes with Escape, focus returns", async () => {
+    const btn = page.getByRole("button", { name: "Create Volume", exact: true });
+    await btn.focus();
+    await page.keyboard.press("Enter");
+    await dialog().waitFor();
+    check(await page.evaluate(() => document.activeElement?.closest("dialog") !== null), "focus moves into the dialog");
+    await page.keyboard.press("Escape");
+    await dialog().waitFor({ state: "detached" });
+    check(await btn.evaluate((el) => el === document.activeElement), "focus back on Create Volume");
+  });
+
+  await step("an admin sees the admin badge and the Nodes page", async () => {
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await signIn("admin");
+    await page.locator("[data-testid=admin-badge]").waitFor();
+    // Some volumes for the pictures.
+    for (const [name, size, zone] of [["db-primary", 20, "az1"], ["db-replica", 20, "az2"], ["scratch", 5, "az1"]]) {
+      const r = await api("POST", `/v3/${PROJECT}/volumes`, `admin:${PROJECT}`, { volume: { name, size, availability_zone: zone, description: `${name} disk` } });
+      check(r.status === 202, `create ${name}: ${r.status} ${r.text}`);
+    }
+    await page.reload();
+    await until("three available", async () => (await page.locator("[data-testid=volumes-table] tbody tr[data-status=available]").count()) === 3);
+    await shot("11-volumes-admin");
+    await page.locator("#nav a", { hasText: "Nodes" }).click();
+    await page.locator("[data-testid=nodes]").waitFor();
+    await until("the nodes page filled", async () => (await page.locator("[data-testid=nodes]").textContent()).length > 0);
+    await shot("12-nodes");
+  });
+
+  await step("an admin disables a node and sees it", async () => {
+    const probe = await api("GET", `/v3/${PROJECT}/os-services`, `admin:${PROJECT}`);
+    if (probe.status === 404) {
+      skipped.push("disable a node: the services API (os-services) is not on this server yet");
+      console.log("SKIP an admin disables a node: GET /v3/{p}/os-services answers 404 on this server (the services API has not landed yet)");
+      check((await page.locator(".unavailable").count()) > 0, "the Nodes page says the API is not available yet");
+      return;
+    }
+    const card = page.locator("section.node[data-node=beta]");
+    await card.waitFor();
+    await card.getByRole("button", { name: /Disable/ }).click();
+    await dialog().locator("[name=reason]").fill("maintenance window");
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await until("beta disabled", async () => (await page.locator("section.node[data-node=beta]").getAttribute("data-status")) === "disabled");
+    await shot("13-node-disabled");
+  });
+
+  await step("types and messages pages render (or say not available yet)", async () => {
+    await page.locator("#nav a", { hasText: "Volume Types" }).click();
+    await until("the types page", async () => (await page.locator("[data-testid=types-table], .unavailable, .alert-error").count()) > 0);
+    check((await page.locator(".alert-error").count()) === 0, `types error: ${await page.locator(".alert-error").allTextContents()}`);
+    await shot("14-types");
+    await page.locator("#nav a", { hasText: "Messages" }).click();
+    await until("the messages page", async () => (await page.locator("[data-testid=messages-table], .unavailable, .alert-error").count()) > 0);
+    check((await page.locator(".alert-error").count()) === 0, `messages error: ${await page.locator(".alert-error").allTextContents()}`);
+    await shot("15-messages");
+  });
+
+  await step("usable on a phone-sized window", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/dashboard/#/volumes`);
+    await page.locator("[data-testid=volumes-table] tbody tr[data-volume-id]").first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
+    await shot("16-phone-volumes");
+    await page.locator("#menu-toggle").click();
+    await page.locator("#nav a", { hasText: "Nodes" }).waitFor();
+    await shot("17-phone-menu");
+    await page.locator("#nav a", { hasText: "Volumes" }).click();
+    await page.locator("[data-testid=volumes-table] tbody tr a").first().click();
+    await page.getByRole("tab", { name: "Timeline", exact: true }).click();
+    await page.locator("[data-testid=timeline]").waitFor();
+    const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow2 <= 1, `the timeline scrolls sideways by ${overflow2}px`);
+    await shot("18-phone-timeline", { fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step("no JavaScript errors and no request outside the server", async () => {
+    check(problems.length === 0, problems.join("\n"));
+    check(external.length === 0, `external requests: ${external.join(", ")}`);
+  });
+} catch {
+  failed = true;
+  console.log(`page at failure: ${page.url()}`);
+  await shot("zz-failure", { fullPage: true }).catch(() => {});
+  if (problems.length) console.log(`page problems:\n${problems.join("\n")}`);
+} finally {
+  await context.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+
+const passed = results.filter((r) => r.ok).length;
+const failures = results.filter((r) => !r.ok).length + (failed && !results.some((r) => !r.ok) ? 1 : 0);
+for (const s of skipped) console.log(`skipped: ${s}`);
+console.log(`screenshots: ${shots}`);
+console.log(`console: ${passed} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,178 @@
+//! The web console in a real browser: the real `clinker` binary (two fake nodes in two
+//! zones and a file node) and `console/tests/run.mjs`, which drives Debian's headless
+//! Chromium with playwright-core. `scripts/test` installs Chromium, Node.js and the npm
+//! package; when one is missing this test fails and says which, it never passes silently.
+//! Screenshots land in `test-artifacts/screenshots/`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The server process; killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const CONFIG: &str = r#"
+default_availability_zone = "az1"
+
+[[nodes]]
+name = "alpha"
+availability_zone = "az1"
+driver = "fake"
+[nodes.driver_options]
+total_capacity_gb = 500
+
+[[nodes]]
+name = "beta"
+availability_zone = "az2"
+driver = "fake"
+provisioning = "thick"
+[nodes.driver_options]
+total_capacity_gb = 50
+
+[[nodes]]
+name = "local"
+availability_zone = "az1"
+driver = "file"
+[nodes.driver_options]
+path = "volumes"
+"#;
+
+fn status_of(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl Server {
+    fn start(dir: &Path) -> Result<Server, Box<dyn std::error::Error>> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let config = dir.join("clinker.toml");
+        std::fs::write(&config, CONFIG)?;
+        let log = dir.join("server.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_clinker"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("CLINKER_DATABASE_URL")
+            .env_remove("CLINKER_LISTEN")
+            .env_remove("CLINKER_DATA_DIR")
+            .env_remove("CLINKER_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()?;
+        let server = Server { child, port, log };
+        let start = Instant::now();
+        while status_of(port, "/") != Some(300) {
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err(format!("server did not answer: {}", server.log_text()).into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// What the browser test needs, each with the way to get it.
+fn prerequisites(repo: &Path) -> Result<PathBuf, String> {
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Err("`node` (Node.js) is not installed: scripts/test installs it (apt-get install nodejs npm)".into());
+    }
+    let chromium =
+        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    if !chromium.exists() {
+        return Err(format!(
+            "{} is missing: scripts/test installs Debian's chromium (apt-get install chromium)",
+            chromium.display()
+        ));
+    }
+    if !repo
+        .join("console/tests/node_modules/playwright-core")
+        .is_dir()
+    {
+        return Err(
+            "playwright-core is not installed: run `npm ci` in console/tests (scripts/test does)"
+                .into(),
+        );
+    }
+    Ok(chromium)
+}
+
+#[test]
+fn console_in_headless_chromium() -> TestResult {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium = prerequisites(repo)?;
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path())?;
+    let shots = repo.join("test-artifacts/screenshots");
+    std::fs::create_dir_all(&shots)?;
+    let out_path = dir.path().join("browser.log");
+    let mut child = Command::new("node")
+        .arg(repo.join("console/tests/run.mjs"))
+        .arg(format!("http://127.0.0.1:{}", server.port))
+        .current_dir(repo)
+        .env("SCREENSHOT_DIR", &shots)
+        .env("CHROMIUM", &chromium)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path)?)
+        .stderr(Stdio::from(
+            std::fs::File::options().append(true).open(&out_path)?,
+        ))
+        .spawn()?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let output = std::fs::read_to_string(&out_path)?;
+    // Skips and the summary reach the terminal even when the test passes (libtest only
+    // captures the print macros).
+    let notes: String = output
+        .lines()
+        .filter(|l| l.starts_with("SKIP") || l.starts_with("skipped:") || l.starts_with("console:"))
+        .map(|l| format!("console_browser: {l}\n"))
+        .collect();
+    let _ = std::io::stderr().write_all(notes.as_bytes());
+    match status {
+        Some(s) if s.success() => Ok(()),
+        Some(s) => Err(format!(
+            "the browser test failed ({s}):\n{output}\n--- server log ---\n{}",
+            server.log_text()
+        )
+        .into()),
+        None => Err(format!("the browser test took over 5 minutes:\n{output}").into()),
+    }
+}
