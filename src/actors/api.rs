@@ -16,6 +16,7 @@ use crate::db::{Db, DbError, quotas};
 use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
 pub mod actions;
+pub mod attachments;
 pub mod create;
 pub mod metadata;
 pub mod snapshots;

@@ -49,7 +49,10 @@ impl Handler<ScheduleCreateVolume> for Recorder<ScheduleCreateVolume> {
 
 /// What the fake node got.
 #[derive(Debug)]
-#[expect(clippy::large_enum_variant, reason = "a test recorder; size does not matter")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a test recorder; size does not matter"
+)]
 enum NodeMsg {
     Create(CreateVolumeOnNode),
     Delete(DeleteVolumeOnNode),

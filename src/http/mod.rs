@@ -3,6 +3,7 @@
 //! Handlers parse and check the request, send one message to `ApiActor`, and render.
 
 pub mod actions;
+pub mod attachments;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -126,6 +127,28 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/snapshots/{snapshot_id}/metadata/{key}",
             web::delete().to(snapshots::metadata_delete),
+        );
+    cfg.route("/attachments", web::post().to(attachments::create))
+        .route("/attachments", web::get().to(attachments::list))
+        .route(
+            "/attachments/detail",
+            web::get().to(attachments::list_detail),
+        )
+        .route(
+            "/attachments/{attachment_id}",
+            web::get().to(attachments::show),
+        )
+        .route(
+            "/attachments/{attachment_id}",
+            web::put().to(attachments::update),
+        )
+        .route(
+            "/attachments/{attachment_id}",
+            web::delete().to(attachments::delete),
+        )
+        .route(
+            "/attachments/{attachment_id}/action",
+            web::post().to(attachments::action),
         );
 }
 
