@@ -56,7 +56,7 @@ pub struct AttachmentCall {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttachmentAnswer {
     /// The attachment afterwards.
-    One(AttachmentRow),
+    One(Box<AttachmentRow>),
     /// The volume's remaining attachments (delete).
     Remaining(Vec<AttachmentRow>),
     /// Nothing (complete).
@@ -139,7 +139,7 @@ async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, Se
             .await
             .map_err(not_found(id))?;
     match msg.op {
-        AttachmentOp::Get | AttachmentOp::Create { .. } => Ok(AttachmentAnswer::One(att)),
+        AttachmentOp::Get | AttachmentOp::Create { .. } => Ok(AttachmentAnswer::One(Box::new(att))),
         AttachmentOp::Update { connector } => {
             let v = volume(s, &msg.ctx, &att.volume_id).await?;
             if v.row.status.contains("error") {
@@ -150,7 +150,7 @@ async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, Se
             }
             let mode = att.attach_mode.clone().unwrap_or_else(|| "rw".into());
             let row = connect(s, &v, &att, connector, &mode).await?;
-            Ok(AttachmentAnswer::One(row))
+            Ok(AttachmentAnswer::One(Box::new(row)))
         }
         AttachmentOp::Complete => {
             let (key, vol) = (att.id.clone(), att.volume_id.clone());
@@ -251,8 +251,10 @@ async fn create(
         other => other.into(),
     })?;
     match connector {
-        None => Ok(AttachmentAnswer::One(row)),
-        Some(c) => Ok(AttachmentAnswer::One(connect(s, &v, &row, c, &mode).await?)),
+        None => Ok(AttachmentAnswer::One(Box::new(row))),
+        Some(c) => Ok(AttachmentAnswer::One(Box::new(
+            connect(s, &v, &row, c, &mode).await?,
+        ))),
     }
 }
 
