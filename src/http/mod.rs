@@ -63,6 +63,7 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/volumes", web::post().to(volumes::create))
         .route("/volumes", web::get().to(volumes::list))
         .route("/volumes/detail", web::get().to(volumes::list_detail))
+        .route("/volumes/summary", web::get().to(volumes::summary))
         .route("/volumes/{volume_id}", web::get().to(volumes::show))
         .route("/volumes/{volume_id}", web::put().to(volumes::update))
         .route("/volumes/{volume_id}", web::delete().to(volumes::delete))
