@@ -413,30 +413,6 @@ fn parse_dict(s: &str) -> Option<BTreeMap<String, String>> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dict_filters_accept_python_and_json() {
-        let want = BTreeMap::from([("k".to_string(), "v".to_string())]);
-        assert_eq!(parse_dict("{'k': 'v'}"), Some(want.clone()));
-        assert_eq!(parse_dict(r#"{"k": "v"}"#), Some(want));
-        assert_eq!(parse_dict("nope"), None);
-    }
-
-    #[test]
-    fn sort_forms_are_exclusive() {
-        assert!(parse_sort(Some("name".into()), Some("id".into()), None).is_err());
-        assert_eq!(
-            parse_sort(Some("name:asc,size".into()), None, None).ok(),
-            Some(vec![(SortKey::Name, false), (SortKey::Size, true)])
-        );
-        assert!(parse_sort(Some("bogus".into()), None, None).is_err());
-        assert!(parse_sort(None, Some("size".into()), Some("sideways".into())).is_err());
-    }
-}
-
 /// `GET /volumes/summary` (3.12; `metadata` from 3.36): count and total size.
 pub async fn summary(
     req: HttpRequest,
@@ -481,4 +457,28 @@ pub async fn summary(
         out["volume-summary"]["metadata"] = json!(meta);
     }
     Ok(HttpResponse::Ok().json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dict_filters_accept_python_and_json() {
+        let want = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        assert_eq!(parse_dict("{'k': 'v'}"), Some(want.clone()));
+        assert_eq!(parse_dict(r#"{"k": "v"}"#), Some(want));
+        assert_eq!(parse_dict("nope"), None);
+    }
+
+    #[test]
+    fn sort_forms_are_exclusive() {
+        assert!(parse_sort(Some("name".into()), Some("id".into()), None).is_err());
+        assert_eq!(
+            parse_sort(Some("name:asc,size".into()), None, None).ok(),
+            Some(vec![(SortKey::Name, false), (SortKey::Size, true)])
+        );
+        assert!(parse_sort(Some("bogus".into()), None, None).is_err());
+        assert!(parse_sort(None, Some("size".into()), Some("sideways".into())).is_err());
+    }
 }
