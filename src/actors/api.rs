@@ -325,21 +325,23 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
             continue;
         };
         node.delete_snapshot
-            .try_send(crate::actors::volume::DeleteSnapshotOnNode {
+            .send(crate::actors::volume::DeleteSnapshotOnNode {
                 snapshot_id,
                 volume_id: id,
                 volume_size: size,
                 project_id: s.project_id.clone(),
                 request_id: msg.ctx.request_id.clone(),
             })
+            .await
             .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
     }
     node.delete
-        .try_send(DeleteVolumeOnNode {
+        .send(DeleteVolumeOnNode {
             volume_id: id,
             project_id: msg.ctx.project_id.clone(),
             request_id: msg.ctx.request_id.clone(),
         })
+        .await
         .map_err(|e| ServiceError::Unavailable(e.to_string()))
 }
 

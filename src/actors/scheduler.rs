@@ -385,7 +385,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
                 ServiceError::Internal(format!("no actor for node {}", pool.node))
             })?;
             node.create
-                .try_send(CreateVolumeOnNode {
+                .send(CreateVolumeOnNode {
                     volume_id: s.msg.volume_id,
                     project_id: s.msg.project_id.clone(),
                     request_id: s.msg.request_id.clone(),
@@ -393,6 +393,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
                     spec,
                     cast_seq: seq,
                 })
+                .await
                 .map_err(|e| ServiceError::Unavailable(format!("node {}: {e}", pool.node)))?;
             s.placed = None;
             Ok(Some(detail))
