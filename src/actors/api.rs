@@ -18,6 +18,7 @@ use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 pub mod actions;
 pub mod attachments;
 pub mod create;
+pub mod idempotency;
 pub mod metadata;
 pub mod snapshots;
 

@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod idempotency;
 pub mod metadata;
 pub mod snapshots;
 pub mod timeline;
@@ -160,6 +161,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v3", web::get().to(version::v3_redirect))
         .service(
             web::scope("/v3")
+                .wrap(from_fn(idempotency::middleware))
                 .wrap(from_fn(version::microversion))
                 .route("/", web::get().to(version::v3))
                 // The project-less form first: `volumes` is not a hex project id anyway.
