@@ -1,0 +1,1 @@
+//! Tests of the tgt target with the real tgtd and libiscsi tools.
