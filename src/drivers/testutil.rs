@@ -1,9 +1,9 @@
 //! Helpers for the driver and target tests: fixtures and the real qemu tools, which
 //! check from the outside what the drivers wrote.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 
 use uuid::Uuid;
 
@@ -113,7 +113,18 @@ pub(crate) fn check_clean(path: &Path) -> TestResult {
     Ok(())
 }
 
-/// A TCP port nothing listens on right now.
-pub(crate) fn free_port() -> TestResult<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A block of `len` ports for one test, disjoint from every other test's block in this
+/// process, so parallel tests never take each other's ports. Blocks lie below Linux's
+/// ephemeral range (32768 and up): a connect to an ephemeral port nobody listens on can
+/// succeed by connecting the socket to itself, which would fool "is it still up?"
+/// checks. A port another program holds is skipped by the code under test, which
+/// treats "in use" as "try the next one".
+pub(crate) fn port_block(len: u16) -> TestResult<(u16, u16)> {
+    static NEXT: Mutex<Option<u16>> = Mutex::new(None);
+    let mut next = NEXT.lock().map_err(|_| "port allocator poisoned")?;
+    // Spread concurrent test processes apart by their pid.
+    let start = next.unwrap_or(20_000 + (std::process::id() % 500) as u16 * 20);
+    let end = start.checked_add(len - 1).ok_or("out of ports")?;
+    *next = Some(end + 1);
+    Ok((start, end))
 }

@@ -86,6 +86,9 @@ pub struct NbdTarget {
     lock: Mutex<()>,
 }
 
+/// How many times a restart tries the port the export had before moving on.
+const PORT_RETRIES: u32 = 10;
+
 /// Export names: lower-case letters and digits, safe in any URL.
 const NAME_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -148,6 +151,7 @@ impl NbdTarget {
             candidates.insert(0, state.port);
         }
         let pid_file = self.pid_file(volume);
+        let recorded = state.port;
         let mut last = None;
         for port in candidates {
             if state.port != port {
@@ -162,13 +166,20 @@ impl NbdTarget {
                 export_name: &state.export_name,
                 pid_file: &pid_file,
             };
-            match process::start(&server) {
-                Ok(()) => {
-                    info!(volume.id = %volume, port, "NBD export started");
-                    return Ok(());
+            // The recorded port is what consumers were told: give it a few tries.
+            let tries = if port == recorded { PORT_RETRIES } else { 1 };
+            for attempt in 1..=tries {
+                match process::start(&server) {
+                    Ok(()) => {
+                        info!(volume.id = %volume, port, "NBD export started");
+                        return Ok(());
+                    }
+                    Err(e) if detail_contains(&e, "in use") => last = Some(e),
+                    Err(e) => return Err(e),
                 }
-                Err(e) if detail_contains(&e, "in use") => last = Some(e),
-                Err(e) => return Err(e),
+                if attempt < tries {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
             }
         }
         Err(last.unwrap_or(DriverError::Busy(format!(

@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::drivers::command::{argv, run};
+use crate::drivers::command::{argv, run_secret};
 use crate::drivers::fsutil::{io_err, remove_if_present};
 use crate::drivers::{DriverError, ImageFormat};
 
 /// How long a server gets to exit after SIGTERM before SIGKILL, and again after it.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How often SIGTERM is repeated while the server is still up.
+const RESIGNAL: Duration = Duration::from_millis(200);
 
 /// One server's command line, minus the process plumbing.
 pub(super) struct Server<'a> {
@@ -56,7 +58,7 @@ pub(super) fn start(s: &Server<'_>) -> Result<(), DriverError> {
         &"unmap",
         &s.path,
     ]);
-    run("qemu-nbd", "start an NBD export", args).map(drop)
+    run_secret("qemu-nbd", "start an NBD export", args, &[s.export_name]).map(drop)
 }
 
 /// The pid of the running server for `export_name`, if there is one.
@@ -75,31 +77,48 @@ fn is_ours(pid: i32, export_name: &str) -> bool {
 }
 
 /// Stops the server for `export_name` if it runs, then removes its pid file.
+///
+/// SIGTERM makes qemu-nbd flush its caches (qcow2 metadata among them) and exit, but a
+/// SIGTERM that lands while the server is still starting up can be lost (seen with
+/// qemu 10.0: the handler runs and the main loop never wakes), so it is repeated until
+/// the server is gone. SIGKILL is the last resort after [`STOP_GRACE`].
 pub(super) fn stop(pid_file: &Path, export_name: &str) -> Result<(), DriverError> {
     if let Some(pid) = running(pid_file, export_name) {
-        for signal in [Signal::SIGTERM, Signal::SIGKILL] {
-            // ESRCH: it exited between the check and the signal, which is the goal.
-            let _ = kill(pid, signal);
-            if wait_gone(pid, export_name) {
-                break;
+        let start = Instant::now();
+        let mut signal = Signal::SIGTERM;
+        let mut last_signal = None;
+        while !is_gone(pid) {
+            if start.elapsed() > 2 * STOP_GRACE {
+                return Err(io_err("stop qemu-nbd for", pid_file)(
+                    std::io::ErrorKind::TimedOut.into(),
+                ));
             }
-        }
-        if is_ours(pid.as_raw(), export_name) {
-            return Err(io_err("stop qemu-nbd for", pid_file)(
-                std::io::ErrorKind::TimedOut.into(),
-            ));
+            if start.elapsed() > STOP_GRACE {
+                signal = Signal::SIGKILL;
+            }
+            if last_signal.is_none_or(|t: Instant| t.elapsed() >= RESIGNAL) {
+                // ESRCH: it exited since the check, which is the goal.
+                let _ = kill(pid, signal);
+                last_signal = Some(Instant::now());
+            }
+            sleep(Duration::from_millis(10));
         }
     }
     remove_if_present(pid_file)
 }
 
-fn wait_gone(pid: Pid, export_name: &str) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < STOP_GRACE {
-        if !is_ours(pid.as_raw(), export_name) {
-            return true;
-        }
-        sleep(Duration::from_millis(20));
-    }
-    false
+/// Whether `pid` has fully exited, all its threads included. A zombie leader is not
+/// enough: qemu-nbd is multi-threaded, the main thread can exit first, and the file
+/// table (with the listening socket) is freed only when the last thread exits. The
+/// thread list is also how a pid that was never ours is recognized as gone.
+fn is_gone(pid: Pid) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.filter_map(Result::ok).all(|task| {
+        let stat = fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // The state follows the parenthesized command name; unreadable means gone.
+        let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+        matches!(state, None | Some('Z' | 'X'))
+    })
 }

@@ -13,15 +13,14 @@ use crate::drivers::file::{FileDriver, FileDriverOptions};
 use crate::drivers::fsutil::GIB;
 use crate::drivers::qcow2::{Qcow2Driver, Qcow2DriverOptions};
 use crate::drivers::testutil::{
-    TestResult, check_clean, free_port, qemu_io, reads_mb, snap, vol, write_mb,
+    TestResult, check_clean, port_block, qemu_io, reads_mb, snap, vol, write_mb,
 };
 use crate::drivers::{VolumeDriver, VolumeRef};
 
-/// An NBD target on a range of ports that were free a moment ago.
+/// An NBD target on a block of ports of its own.
 fn target(tmp: &TempDir) -> TestResult<Arc<NbdTarget>> {
     let mut options = NbdOptions::new(tmp.path().join("nbd"));
-    options.port_min = free_port()?;
-    options.port_max = options.port_min.saturating_add(40);
+    (options.port_min, options.port_max) = port_block(20)?;
     Ok(Arc::new(NbdTarget::new(options)?))
 }
 
@@ -101,6 +100,7 @@ fn raw_volume_round_trip_over_nbd() -> TestResult {
 
     d.terminate_connection(&v, &connector)?;
     assert!(!port_open(port), "the server still listens");
+    assert!(!nbd.pid_file(&v.id).exists());
     assert!(!nbd.is_exported(&v.id)?);
     let path = d.volume_path(&v.id);
     let path = path.to_str().ok_or("non-UTF-8 path")?;

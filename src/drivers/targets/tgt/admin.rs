@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::drivers::DriverError;
-use crate::drivers::command::{detail_contains, run};
+use crate::drivers::command::{detail_contains, run, run_secret};
 
 const TGTADM: &str = "tgtadm";
 /// The LUN holding the disk; tgt puts its controller at LUN 0.
@@ -217,7 +217,8 @@ pub(crate) fn new_account(user: &str, password: &str) -> Result<(), DriverError>
         "--password",
         password,
     ];
-    ignore(run(TGTADM, "create a CHAP account", args), "already exists")
+    let created = run_secret(TGTADM, "create a CHAP account", args, &[user, password]);
+    ignore(created, "already exists")
 }
 
 /// Requires `user`'s CHAP credentials to log in to target `tid`.
@@ -226,7 +227,10 @@ pub(crate) fn bind_account(tid: u32, user: &str) -> Result<(), DriverError> {
     let args = [
         "--lld", "iscsi", "--op", "bind", "--mode", "account", "--tid", &tid, "--user", user,
     ];
-    ignore(run(TGTADM, "bind a CHAP account", args), "already exists")
+    ignore(
+        run_secret(TGTADM, "bind a CHAP account", args, &[user]),
+        "already exists",
+    )
 }
 
 /// Deletes the CHAP account; a missing one counts as done.
@@ -234,10 +238,8 @@ pub(crate) fn delete_account(user: &str) -> Result<(), DriverError> {
     let args = [
         "--lld", "iscsi", "--op", "delete", "--mode", "account", "--user", user,
     ];
-    ignore(
-        run(TGTADM, "delete a CHAP account", args),
-        "can't find the account",
-    )
+    let deleted = run_secret(TGTADM, "delete a CHAP account", args, &[user]);
+    ignore(deleted, "can't find the account")
 }
 
 /// Turns a failure whose text contains `benign` into success.
