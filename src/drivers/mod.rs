@@ -40,13 +40,45 @@ pub struct SnapshotRef {
     pub volume: VolumeRef,
 }
 
-/// Cinder's `connection_info`: how a consumer reaches an exported volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Cinder's `connection_info`: how a consumer reaches an exported volume. It may hold
+/// credentials, so its `Debug` blanks them: it can be logged, its JSON must not be.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionInfo {
     /// `iscsi`, `nbd`, `local`, ...
     pub driver_volume_type: String,
     /// The protocol's own keys (internals §8).
     pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `data` keys whose values are secrets: CHAP credentials, and the NBD export name (and
+/// the URL holding it), which is all that guards an NBD export.
+const SECRET_KEYS: &[&str] = &[
+    "auth_username",
+    "auth_password",
+    "discovery_auth_username",
+    "discovery_auth_password",
+    "export_name",
+    "url",
+];
+
+impl fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data: BTreeMap<&str, &dyn fmt::Debug> = self
+            .data
+            .iter()
+            .map(|(k, v)| {
+                let shown: &dyn fmt::Debug = match SECRET_KEYS.contains(&k.as_str()) {
+                    true => &"<redacted>",
+                    false => v,
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("ConnectionInfo")
+            .field("driver_volume_type", &self.driver_volume_type)
+            .field("data", &data)
+            .finish()
+    }
 }
 
 /// How a volume's bytes are laid out in its file.

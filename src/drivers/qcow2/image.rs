@@ -119,7 +119,8 @@ fn size_arg(bytes: u64) -> String {
 /// Turns "another process holds the image" into [`DriverError::Busy`]: the volume is
 /// exported or open elsewhere, which the caller can retry after detaching.
 fn busy_if_locked(path: &Path, e: DriverError) -> DriverError {
-    if detail_contains(&e, "lock") {
+    // qemu says `Failed to get "write" lock` or `Failed to get shared "write" lock`.
+    if detail_contains(&e, "Failed to get") && detail_contains(&e, "lock") {
         DriverError::Busy(format!("{} is in use by another process", path.display()))
     } else {
         e

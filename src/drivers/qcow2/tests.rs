@@ -111,6 +111,7 @@ fn snapshot_clone_extend_and_revert_with_qemu_io() -> TestResult {
     let info = img_info("qcow2", &from_path)?;
     assert_eq!(info["virtual-size"].as_u64(), Some(2 * GIB));
     assert!(info.get("backing-filename").is_none() && info.get("snapshots").is_none());
+    assert_eq!(fs::metadata(&from_path)?.mode() & 0o777, 0o600);
     check_clean(&from_path)?;
 
     // A clone copies the current data.

@@ -75,6 +75,10 @@ fn raw_volume_round_trip_over_nbd() -> TestResult {
     let name = data["export_name"].as_str().ok_or("no export_name")?;
     let port = u16::try_from(data["port"].as_u64().ok_or("no port")?)?;
     assert_eq!(name.len(), 32);
+    assert!(
+        !format!("{info:?}").contains(name),
+        "the export name must stay out of logs"
+    );
     assert!(name.bytes().all(|b| NAME_ALPHABET.contains(&b)));
     assert_eq!(
         (data["host"].as_str(), data["format"].as_str()),

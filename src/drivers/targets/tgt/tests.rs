@@ -157,7 +157,12 @@ fn iscsi_export_with_chap_extend_and_teardown() -> TestResult {
     assert_eq!(export.location, format!("127.0.0.1:3260,{tid} {iqn} 1"));
     let auth = export.auth.ok_or("no auth")?;
     assert_eq!(auth.provider_auth(), format!("CHAP {user} {password}"));
-    assert!(!format!("{tgt:?}{auth:?}").contains(&password));
+    let debug = format!("{tgt:?}{auth:?}{info:?}");
+    assert!(
+        !debug.contains(&password) && !debug.contains(&user),
+        "{debug}"
+    );
+    assert!(debug.contains(&iqn), "only secrets are blanked: {debug}");
 
     d.extend_volume(&v, 2)?;
     assert_eq!(read_capacity(&good, &iqn)?, Some(2 * GIB));
