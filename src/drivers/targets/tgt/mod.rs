@@ -229,19 +229,19 @@ impl Target for TgtTarget {
 
     fn remove_export(&self, volume: &VolumeId) -> Result<(), DriverError> {
         let _guard = self.lock();
-        let state = self.state.load::<TgtState>(volume)?;
-        let iqn = state
-            .as_ref()
-            .map_or_else(|| self.iqn(volume), |s| s.iqn.clone());
-        if let Some(t) = admin::find_target(&iqn)? {
+        // The state is written before tgtd is touched and removed after, so without
+        // it there is nothing to remove, and deleting a never-exported volume does not
+        // need tgtd to be running.
+        let Some(state) = self.state.load::<TgtState>(volume)? else {
+            return Ok(());
+        };
+        if let Some(t) = admin::find_target(&state.iqn)? {
             admin::delete_target(t.tid)?;
         }
-        if let Some(s) = &state {
-            admin::delete_account(s.chap.username())?;
-        }
+        admin::delete_account(state.chap.username())?;
         // Last, so a crash above leaves the credentials needed to finish the job.
         self.state.remove(volume)?;
-        info!(volume.id = %volume, iqn = %iqn, "iSCSI export removed");
+        info!(volume.id = %volume, iqn = %state.iqn, "iSCSI export removed");
         Ok(())
     }
 

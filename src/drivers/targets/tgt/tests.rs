@@ -223,3 +223,17 @@ fn ensure_export_rebuilds_what_tgtd_forgot_and_delete_removes_it() -> TestResult
     d.delete_volume(&v)?;
     Ok(())
 }
+
+#[test]
+fn volumes_never_exported_need_no_tgtd() -> TestResult {
+    // Runs whether or not tgtd is up: nothing here may talk to it.
+    let (_tmp, tgt, d) = setup()?;
+    let v = vol(1);
+    d.create_volume(&v)?;
+    d.extend_volume(&v, 2)?;
+    d.ensure_export(&v)?;
+    d.terminate_connection(&v, &json!({"initiator": "iqn.x"}))?;
+    d.delete_volume(&v)?;
+    assert!(!tgt.is_exported(&v.id)?);
+    Ok(())
+}
