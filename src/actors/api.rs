@@ -16,7 +16,9 @@ use crate::db::{Db, DbError, quotas};
 use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
 pub mod actions;
+pub mod attachments;
 pub mod create;
+pub mod idempotency;
 pub mod metadata;
 pub mod snapshots;
 
@@ -324,21 +326,23 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
             continue;
         };
         node.delete_snapshot
-            .try_send(crate::actors::volume::DeleteSnapshotOnNode {
+            .send(crate::actors::volume::DeleteSnapshotOnNode {
                 snapshot_id,
                 volume_id: id,
                 volume_size: size,
                 project_id: s.project_id.clone(),
                 request_id: msg.ctx.request_id.clone(),
             })
+            .await
             .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
     }
     node.delete
-        .try_send(DeleteVolumeOnNode {
+        .send(DeleteVolumeOnNode {
             volume_id: id,
             project_id: msg.ctx.project_id.clone(),
             request_id: msg.ctx.request_id.clone(),
         })
+        .await
         .map_err(|e| ServiceError::Unavailable(e.to_string()))
 }
 

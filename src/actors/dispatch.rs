@@ -1,5 +1,9 @@
 //! Where each actor is: the one seam that a scale-out (casts to other processes through
 //! durable work rows) will replace.
+//!
+//! Casts are sent with `send(..).await`, never `try_send`: an actix mailbox holds 16
+//! messages, and under load `try_send` fails where `send` waits for room. The handlers of
+//! casts only queue work and return, so the wait is for delivery, not for the work.
 
 use std::collections::HashMap;
 use std::sync::Arc;

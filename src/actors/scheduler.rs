@@ -198,8 +198,40 @@ impl SchedulerActor {
     }
 }
 
+/// How often expired quota reservations and user messages are cleaned up.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl Actor for SchedulerActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Like Cinder's scheduler: release reservations nobody committed (a process died
+        // between reserve and commit) and reap expired user messages.
+        ctx.run_interval(HOUSEKEEPING_EVERY, |act, ctx| {
+            let db = act.shared.db.clone();
+            ctx.spawn(
+                async move {
+                    let done = db
+                        .run(|c| {
+                            let r = crate::db::quotas::expire(c)?;
+                            let m = crate::db::messages::reap(c)?;
+                            Ok((r, m))
+                        })
+                        .await;
+                    match done {
+                        Ok((0, 0)) => {}
+                        Ok((r, m)) => tracing::info!(
+                            reservations.expired = r,
+                            messages.reaped = m,
+                            "housekeeping"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                    }
+                }
+                .into_actor(act),
+            );
+        });
+    }
 }
 
 impl Handler<NodeStatsReport> for SchedulerActor {
@@ -385,7 +417,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
                 ServiceError::Internal(format!("no actor for node {}", pool.node))
             })?;
             node.create
-                .try_send(CreateVolumeOnNode {
+                .send(CreateVolumeOnNode {
                     volume_id: s.msg.volume_id,
                     project_id: s.msg.project_id.clone(),
                     request_id: s.msg.request_id.clone(),
@@ -393,6 +425,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
                     spec,
                     cast_seq: seq,
                 })
+                .await
                 .map_err(|e| ServiceError::Unavailable(format!("node {}: {e}", pool.node)))?;
             s.placed = None;
             Ok(Some(detail))

@@ -30,3 +30,8 @@ pub fn for_resource(
         .select(MessageRow::as_select())
         .load(c)?)
 }
+
+/// Deletes messages past their expiry; returns how many.
+pub fn reap(c: &mut DbConnection) -> Result<usize, DbError> {
+    Ok(diesel::delete(messages::table.filter(messages::expires_at.lt(super::now()))).execute(c)?)
+}

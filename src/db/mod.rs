@@ -7,6 +7,7 @@
 
 pub mod attachments;
 pub mod error;
+pub mod idempotency;
 pub mod messages;
 pub mod quotas;
 pub mod rows;

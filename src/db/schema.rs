@@ -2,6 +2,18 @@
 // Keep it in step with the migrations; the DB suite reads every column on both backends.
 
 diesel::table! {
+    idempotency_keys (project_id, idem_key) {
+        project_id -> Text,
+        idem_key -> Text,
+        request_path -> Text,
+        request_body -> Text,
+        status -> BigInt,
+        response -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     messages (id) {
         id -> Text,
         project_id -> Text,
@@ -189,6 +201,7 @@ diesel::joinable!(volumes -> volume_types (volume_type_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     flow_runs,
+    idempotency_keys,
     messages,
     quota_classes,
     quota_usages,

@@ -5,8 +5,15 @@
 //! never on an arbiter thread. Every verb is idempotent: creating what exists and deleting
 //! what is gone both succeed, so a step re-run after a crash is harmless.
 
+mod command;
 pub mod fake;
 pub mod file;
+mod fsutil;
+mod provisioned;
+pub mod qcow2;
+pub mod targets;
+#[cfg(test)]
+mod testutil;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,13 +40,65 @@ pub struct SnapshotRef {
     pub volume: VolumeRef,
 }
 
-/// Cinder's `connection_info`: how a consumer reaches an exported volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Cinder's `connection_info`: how a consumer reaches an exported volume. It may hold
+/// credentials, so its `Debug` blanks them: it can be logged, its JSON must not be.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionInfo {
     /// `iscsi`, `nbd`, `local`, ...
     pub driver_volume_type: String,
     /// The protocol's own keys (internals §8).
     pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `data` keys whose values are secrets: CHAP credentials, and the NBD export name (and
+/// the URL holding it), which is all that guards an NBD export.
+const SECRET_KEYS: &[&str] = &[
+    "auth_username",
+    "auth_password",
+    "discovery_auth_username",
+    "discovery_auth_password",
+    "export_name",
+    "url",
+];
+
+impl fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data: BTreeMap<&str, &dyn fmt::Debug> = self
+            .data
+            .iter()
+            .map(|(k, v)| {
+                let shown: &dyn fmt::Debug = match SECRET_KEYS.contains(&k.as_str()) {
+                    true => &"<redacted>",
+                    false => v,
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("ConnectionInfo")
+            .field("driver_volume_type", &self.driver_volume_type)
+            .field("data", &data)
+            .finish()
+    }
+}
+
+/// How a volume's bytes are laid out in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    /// The file is the disk, byte for byte.
+    Raw,
+    /// A qcow2 image; only qemu's tools can read it.
+    Qcow2,
+}
+
+impl ImageFormat {
+    /// The name `qemu-img -f` and Cinder's `format` keys use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageFormat::Raw => "raw",
+            ImageFormat::Qcow2 => "qcow2",
+        }
+    }
 }
 
 /// Fields a driver asks the manager to store on the volume row (Cinder's "model update").
@@ -158,6 +217,33 @@ pub enum DriverError {
     /// A failure injected by a test through the fake driver.
     #[error("injected failure in {0}")]
     Injected(&'static str),
+    /// An image failed the safety check run before Clinker opens it (CVE-2024-32498):
+    /// wrong format, a backing file or an external data file.
+    #[error("refusing image {path}: {reason}")]
+    UnsafeImage {
+        /// The image.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The connector lacks something the export protocol needs (Cinder's
+    /// `InvalidConnectorException`).
+    #[error("invalid connector: {0}")]
+    InvalidConnector(String),
+    /// The driver or target was configured with values it cannot use.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// A storage tool failed. The message never holds the tool's arguments, which may
+    /// carry secrets.
+    #[error("{program} failed to {action}: {detail}")]
+    Command {
+        /// The program run (`qemu-img`, `tgtadm`, ...).
+        program: &'static str,
+        /// What it was asked to do.
+        action: String,
+        /// Its error output and exit status.
+        detail: String,
+    },
     /// The operating system refused an operation.
     #[error("{op} {path}: {source}")]
     Io {
@@ -228,4 +314,23 @@ pub trait VolumeDriver: Send + Sync + fmt::Debug {
     /// Report capacity and capabilities; called at start, after each change and
     /// periodically.
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError>;
+
+    /// Make a new volume holding a copy of `source`'s current data (grown to
+    /// `volume.size_gb`). Cinder's `create_cloned_volume`.
+    fn create_cloned_volume(
+        &self,
+        _volume: &VolumeRef,
+        _source: &VolumeRef,
+    ) -> Result<ModelUpdate, DriverError> {
+        Err(DriverError::NotSupported {
+            driver: self.name(),
+            verb: "create_cloned_volume",
+        })
+    }
+
+    /// Re-create the volume's export if it had one (after a node or target-daemon
+    /// restart); a volume without an export is left alone. Run when the node starts.
+    fn ensure_export(&self, _volume: &VolumeRef) -> Result<(), DriverError> {
+        Ok(())
+    }
 }

@@ -3,10 +3,12 @@
 //! Handlers parse and check the request, send one message to `ApiActor`, and render.
 
 pub mod actions;
+pub mod attachments;
 pub mod auth;
 pub mod body;
 pub mod console;
 pub mod error;
+pub mod idempotency;
 pub mod metadata;
 pub mod snapshots;
 pub mod timeline;
@@ -63,6 +65,7 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/volumes", web::post().to(volumes::create))
         .route("/volumes", web::get().to(volumes::list))
         .route("/volumes/detail", web::get().to(volumes::list_detail))
+        .route("/volumes/summary", web::get().to(volumes::summary))
         .route("/volumes/{volume_id}", web::get().to(volumes::show))
         .route("/volumes/{volume_id}", web::put().to(volumes::update))
         .route("/volumes/{volume_id}", web::delete().to(volumes::delete))
@@ -128,6 +131,28 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
             "/snapshots/{snapshot_id}/metadata/{key}",
             web::delete().to(snapshots::metadata_delete),
         );
+    cfg.route("/attachments", web::post().to(attachments::create))
+        .route("/attachments", web::get().to(attachments::list))
+        .route(
+            "/attachments/detail",
+            web::get().to(attachments::list_detail),
+        )
+        .route(
+            "/attachments/{attachment_id}",
+            web::get().to(attachments::show),
+        )
+        .route(
+            "/attachments/{attachment_id}",
+            web::put().to(attachments::update),
+        )
+        .route(
+            "/attachments/{attachment_id}",
+            web::delete().to(attachments::delete),
+        )
+        .route(
+            "/attachments/{attachment_id}/action",
+            web::post().to(attachments::action),
+        );
 }
 
 /// Mounts every route. The request-id middleware is wrapped around the whole app by the
@@ -138,6 +163,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(console::configure)
         .service(
             web::scope("/v3")
+                .wrap(from_fn(idempotency::middleware))
                 .wrap(from_fn(version::microversion))
                 .route("/", web::get().to(version::v3))
                 // The project-less form first: `volumes` is not a hex project id anyway.

@@ -137,9 +137,15 @@ pub fn volume_detail(
     if version.at_least(3, 13) {
         o.insert("group_id".into(), Value::Null);
     }
+    if version.at_least(3, 21) && ctx.is_admin {
+        o.insert("provider_id".into(), Value::Null);
+    }
     if version.at_least(3, 48) {
         o.insert("shared_targets".into(), json!(false));
         o.insert("service_uuid".into(), Value::Null);
+    }
+    if version.at_least(3, 61) && ctx.is_admin {
+        o.insert("cluster_name".into(), Value::Null);
     }
     if version.at_least(3, 63) {
         o.insert("volume_type_id".into(), json!(r.volume_type_id));

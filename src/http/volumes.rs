@@ -16,6 +16,20 @@ use crate::actors::api::{
 use crate::db::volumes::{ListQuery, SortKey};
 use crate::model::VolumeId;
 
+/// Query keys that are not filters.
+const PAGING: [&str; 10] = [
+    "limit",
+    "marker",
+    "offset",
+    "sort",
+    "sort_key",
+    "sort_dir",
+    "with_count",
+    "all_tenants",
+    "created_at",
+    "updated_at",
+];
+
 /// Cinder's `osapi_max_limit`.
 const MAX_LIMIT: i64 = 1000;
 
@@ -337,7 +351,14 @@ fn list_query(
                 q.metadata =
                     parse_dict(v).ok_or_else(|| bad(format!("Invalid metadata filter: {v}")))?
             }
-            // Before 3.31 Cinder silently drops filters it does not know.
+            "consumes_quota" | "migration_status" | "group_id" | "glance_metadata" => {}
+            // Before 3.31 Cinder silently drops filters it does not know; from 3.31 a
+            // member gets 400 (admins may filter on anything).
+            other if ver.at_least(3, 31) && !ctx.is_admin && !PAGING.contains(&other) => {
+                return Err(bad(format!(
+                    "Invalid filters {other} are found in query options."
+                )));
+            }
             _ => {}
         }
     }
@@ -390,6 +411,52 @@ fn parse_dict(s: &str) -> Option<BTreeMap<String, String>> {
         .iter()
         .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
         .collect()
+}
+
+/// `GET /volumes/summary` (3.12; `metadata` from 3.36): count and total size.
+pub async fn summary(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let ver = version::of(&req);
+    if !ver.at_least(3, 12) {
+        return Err(ApiError::NotFound(
+            "The resource could not be found.".into(),
+        ));
+    }
+    let all = req.query_string().split('&').any(|p| {
+        p.split_once('=')
+            .is_some_and(|(k, v)| k == "all_tenants" && validate::boolean(v) == Some(true))
+    });
+    let query = ListQuery {
+        project: (!(ctx.is_admin && all)).then(|| ctx.project_id.clone()),
+        limit: i64::MAX,
+        ..ListQuery::default()
+    };
+    let (items, _) = state
+        .api
+        .send(ListVolumes {
+            ctx,
+            query,
+            with_count: false,
+        })
+        .await??;
+    let total_size: i64 = items.iter().map(|v| v.row.size).sum();
+    let mut out = json!({"volume-summary": {"total_count": items.len(), "total_size": total_size}});
+    if ver.at_least(3, 36) {
+        let mut meta: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for v in &items {
+            for (k, val) in &v.metadata {
+                let e = meta.entry(k.clone()).or_default();
+                if !e.contains(val) {
+                    e.push(val.clone());
+                }
+            }
+        }
+        out["volume-summary"]["metadata"] = json!(meta);
+    }
+    Ok(HttpResponse::Ok().json(out))
 }
 
 #[cfg(test)]

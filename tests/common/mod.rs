@@ -74,8 +74,11 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
-        let url = dir.path().join("clinker.db").display().to_string();
-        let db = Db::new(db::connect(&url, 4)?);
+        let url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| dir.path().join("clinker.db").display().to_string());
+        let db = Db::new(db::connect(&url, config.database_pool_size)?);
         db.run_blocking(db::migrate)?;
         let mut drivers: HashMap<String, Arc<dyn VolumeDriver>> =
             clinker::service::build_drivers(&config)?;

@@ -373,7 +373,7 @@ async fn extend(
             DbError::Conflict => invalid("Volume status must be 'available' to extend."),
             other => other.into(),
         })?;
-    n.try_send(ExtendVolumeOnNode {
+    n.send(ExtendVolumeOnNode {
         volume_id: v
             .row
             .id
@@ -386,6 +386,7 @@ async fn extend(
         new_size,
         reservations,
     })
+    .await
     .map_err(|e| ServiceError::Unavailable(e.to_string()))
 }
 
@@ -577,7 +578,7 @@ async fn revert(
         ),
         other => other.into(),
     })?;
-    n.try_send(RevertVolumeOnNode {
+    n.send(RevertVolumeOnNode {
         volume_id: v
             .row
             .id
@@ -591,5 +592,6 @@ async fn revert(
         project_id: ctx.project_id.clone(),
         request_id: ctx.request_id.clone(),
     })
+    .await
     .map_err(|e| ServiceError::Unavailable(e.to_string()))
 }

@@ -451,12 +451,13 @@ impl Task<CreateStore> for VolumeCastTask {
             s.shared
                 .dispatcher
                 .scheduler
-                .try_send(ScheduleCreateVolume {
+                .send(ScheduleCreateVolume {
                     volume_id: s.volume_id,
                     project_id: s.ctx.project_id.clone(),
                     request_id: s.ctx.request_id.clone(),
                     spec,
                 })
+                .await
                 .map_err(|e| ServiceError::Unavailable(format!("scheduler: {e}")))?;
             Ok(None)
         })

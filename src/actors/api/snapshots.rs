@@ -177,13 +177,14 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
         DbError::OverQuota(q) if q.resource == quota::SNAPSHOTS => ServiceError::OverQuota(q),
         other => other.into(),
     })?;
-    node.try_send(CreateSnapshotOnNode {
+    node.send(CreateSnapshotOnNode {
         snapshot_id: id,
         volume_id: msg.volume_id,
         volume_size: v.row.size.max(0) as u64,
         project_id: v.row.project_id.clone(),
         request_id: msg.ctx.request_id.clone(),
     })
+    .await
     .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
     Ok(SnapshotRecord {
         row,
@@ -317,7 +318,7 @@ pub(super) async fn delete(
         .and_then(|h| s.dispatcher.node_of_host(h))
         .ok_or_else(|| ServiceError::Unavailable("the snapshot's node is not configured".into()))?;
     node.delete_snapshot
-        .try_send(DeleteSnapshotOnNode {
+        .send(DeleteSnapshotOnNode {
             snapshot_id: snap
                 .row
                 .id
@@ -332,6 +333,7 @@ pub(super) async fn delete(
             project_id: snap.row.project_id.clone(),
             request_id: ctx.request_id.clone(),
         })
+        .await
         .map_err(|e| ServiceError::Unavailable(e.to_string()))
 }
 

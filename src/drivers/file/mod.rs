@@ -1,0 +1,348 @@
+//! The file driver: one sparse raw file per volume, `volume-<uuid>`, in one directory.
+//! Snapshots are full sparse copies, `snapshot-<uuid>`, independent of their volume, so
+//! volumes and snapshots can be deleted in any order.
+//!
+//! Crash safety: every new file is built under a temp name (`.volume-<uuid>.tmp`), sized,
+//! fsynced, renamed to its final name, and then the directory is fsynced. A crash
+//! therefore never leaves a half-made file under a final name, and a final name that
+//! exists always holds a complete volume or snapshot, which is what makes re-running a
+//! create after a crash safe. A stale temp file is replaced by the next attempt and
+//! removed by the matching delete. Revert builds the snapshot's copy the same way and
+//! renames it over the volume, so a crash leaves either the old or the reverted volume.
+//!
+//! A new volume never shows a deleted one's data: files are created empty (`O_EXCL`) and
+//! the file system hands out zeroed blocks; a stale temp file is unlinked, never reused.
+//!
+//! Paths are built only from ids (UUIDs), never from user-supplied strings. Calls for
+//! one volume must not overlap (the volume manager serializes them), since they share
+//! the temp name. A snapshot copies the file as it is, so it is consistent only if
+//! nothing writes to the volume while it is taken.
+//!
+//! Exports go through a [`Target`]: [`LocalTarget`] by default, or iSCSI (tgt) and NBD,
+//! which serve raw files as they are.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::fsutil::{
+    create_temp, dir_capacity, exists, gib_to_bytes, io_err, not_found, prepare_dir, publish_temp,
+    remove_if_present, sparse_copy, sync_dir, temp_path,
+};
+use super::provisioned::Provisioned;
+use super::targets::local::LocalTarget;
+use super::targets::{ExportSpec, Target};
+use super::{
+    BackendStats, ConnectionInfo, DriverError, ImageFormat, ModelUpdate, OverSubscription,
+    PoolStats, SnapshotRef, VolumeDriver, VolumeRef, fsutil,
+};
+use crate::model::VolumeId;
+
+/// How a [`FileDriver`] is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileDriverOptions {
+    /// `volume_backend_name` in the stats. Default `file`.
+    pub volume_backend_name: String,
+    /// The single pool's name. Default `file`.
+    pub pool_name: String,
+    /// Reported `reserved_percentage`. Default 0.
+    pub reserved_percentage: u8,
+    /// Reported `max_over_subscription_ratio`. Default 20.0.
+    pub max_over_subscription_ratio: OverSubscription,
+    /// Extra pool capabilities, matched against volume-type extra specs. Default empty.
+    pub capabilities: BTreeMap<String, serde_json::Value>,
+    /// Report the pool as thin (sparse files, over-commit allowed) rather than thick
+    /// (every GiB promised counts as used). The files are sparse either way. Default true.
+    pub thin: bool,
+}
+
+impl Default for FileDriverOptions {
+    fn default() -> Self {
+        Self {
+            volume_backend_name: "file".to_string(),
+            pool_name: "file".to_string(),
+            reserved_percentage: 0,
+            max_over_subscription_ratio: OverSubscription::Ratio(20.0),
+            capabilities: BTreeMap::new(),
+            thin: true,
+        }
+    }
+}
+
+/// A [`VolumeDriver`] keeping each volume as a sparse raw file in one directory.
+#[derive(Debug)]
+pub struct FileDriver {
+    /// Absolute and valid UTF-8, so paths handed out are exact.
+    dir: PathBuf,
+    options: FileDriverOptions,
+    target: Arc<dyn Target>,
+    /// Apparent sizes of the volume and snapshot files.
+    provisioned: Provisioned,
+}
+
+/// Grows an existing file to `bytes` and fsyncs it; never shrinks, so no data is lost
+/// when a create is re-run after an extend. Returns the resulting length.
+fn ensure_len(path: &Path, bytes: u64) -> Result<u64, DriverError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err("open", path))?;
+    let len = file.metadata().map_err(io_err("stat", path))?.len();
+    if len < bytes {
+        file.set_len(bytes).map_err(io_err("set length of", path))?;
+        file.sync_all().map_err(io_err("fsync", path))?;
+    }
+    Ok(len.max(bytes))
+}
+
+fn location(path: &Path) -> ModelUpdate {
+    ModelUpdate {
+        provider_location: Some(path.display().to_string()),
+    }
+}
+
+impl FileDriver {
+    /// A driver keeping its files in `dir`, which is created if missing, exporting
+    /// through [`LocalTarget`]. Fails if the directory cannot be made or scanned, or its
+    /// absolute path is not UTF-8.
+    pub fn new(dir: PathBuf, options: FileDriverOptions) -> Result<Self, DriverError> {
+        let dir = prepare_dir(&dir)?;
+        let provisioned =
+            Provisioned::scan(&dir, &["volume-", "snapshot-"], |_, meta| Some(meta.len()))?;
+        Ok(Self {
+            dir,
+            options,
+            target: Arc::new(LocalTarget),
+            provisioned,
+        })
+    }
+
+    /// The same driver exporting through `target`, which must serve raw files.
+    pub fn with_target(mut self, target: Arc<dyn Target>) -> Result<Self, DriverError> {
+        if !target.supports(ImageFormat::Raw) {
+            return Err(DriverError::NotSupported {
+                driver: target.name(),
+                verb: "export of raw images",
+            });
+        }
+        self.target = target;
+        Ok(self)
+    }
+
+    /// The absolute directory holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The absolute path of the volume's file, whether or not it exists.
+    pub fn volume_path(&self, id: &VolumeId) -> PathBuf {
+        self.dir.join(id.backend_name())
+    }
+
+    /// The absolute path of the snapshot's file, whether or not it exists.
+    pub fn snapshot_path(&self, id: &Uuid) -> PathBuf {
+        self.dir.join(format!("snapshot-{id}"))
+    }
+
+    fn spec<'a>(&self, id: VolumeId, path: &'a Path) -> ExportSpec<'a> {
+        ExportSpec {
+            volume: id,
+            path,
+            format: ImageFormat::Raw,
+        }
+    }
+
+    /// Creates (or, for a revert, replaces) `path` holding a copy of `source` (or
+    /// nothing) and at least `bytes` long, through a temp file, so `path` only ever
+    /// appears complete.
+    fn publish(&self, path: &Path, source: Option<&Path>, bytes: u64) -> Result<(), DriverError> {
+        // Opened first, so a missing source leaves no temp file behind.
+        let src = match source {
+            Some(p) => Some(File::open(p).map_err(io_err("open", p))?),
+            None => None,
+        };
+        let (tmp, file) = create_temp(path)?;
+        match src {
+            Some(src) => sparse_copy(&src, &file, bytes).map_err(io_err("copy into", &tmp))?,
+            None => file.set_len(bytes).map_err(io_err("set length of", &tmp))?,
+        }
+        // The data and length must be on disk before the name says the file is complete.
+        file.sync_all().map_err(io_err("fsync", &tmp))?;
+        let len = file.metadata().map_err(io_err("stat", &tmp))?.len();
+        publish_temp(&tmp, path)?;
+        self.provisioned.set(path, len);
+        Ok(())
+    }
+
+    /// Creates `path` unless a previous attempt already published it. That file is
+    /// complete by the publish invariant, so only its size may need fixing; the directory
+    /// is synced again because that attempt may have crashed before its directory fsync.
+    fn create_file(
+        &self,
+        path: &Path,
+        source: Option<&Path>,
+        bytes: u64,
+    ) -> Result<(), DriverError> {
+        if exists(path)? {
+            let len = ensure_len(path, bytes)?;
+            self.provisioned.set(path, len);
+            sync_dir(&self.dir)
+        } else {
+            self.publish(path, source, bytes)
+        }
+    }
+
+    /// Removes `path` and any temp file a crashed create left for it; gone is success.
+    fn remove(&self, path: &Path) -> Result<(), DriverError> {
+        remove_if_present(path)?;
+        remove_if_present(&temp_path(path))?;
+        self.provisioned.remove(path);
+        // Always sync: a previous attempt may have unlinked the file and crashed before this.
+        sync_dir(&self.dir)
+    }
+}
+
+impl VolumeDriver for FileDriver {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn create_volume(&self, volume: &VolumeRef) -> Result<ModelUpdate, DriverError> {
+        let path = self.volume_path(&volume.id);
+        self.create_file(&path, None, gib_to_bytes(volume.size_gb, &path)?)?;
+        Ok(location(&path))
+    }
+
+    fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        self.target.remove_export(&volume.id)?;
+        self.remove(&self.volume_path(&volume.id))
+    }
+
+    fn extend_volume(&self, volume: &VolumeRef, new_size_gb: u64) -> Result<(), DriverError> {
+        let path = self.volume_path(&volume.id);
+        let len = ensure_len(&path, gib_to_bytes(new_size_gb, &path)?)?;
+        self.provisioned.set(&path, len);
+        if self.target.is_exported(&volume.id)? {
+            self.target.refresh_export(&self.spec(volume.id, &path))?;
+        }
+        Ok(())
+    }
+
+    fn create_snapshot(&self, snapshot: &SnapshotRef) -> Result<ModelUpdate, DriverError> {
+        let path = self.snapshot_path(&snapshot.id);
+        let source = self.volume_path(&snapshot.volume.id);
+        self.create_file(&path, Some(&source), 0)?;
+        Ok(location(&path))
+    }
+
+    fn delete_snapshot(&self, snapshot: &SnapshotRef) -> Result<(), DriverError> {
+        self.remove(&self.snapshot_path(&snapshot.id))
+    }
+
+    fn create_volume_from_snapshot(
+        &self,
+        volume: &VolumeRef,
+        snapshot: &SnapshotRef,
+    ) -> Result<ModelUpdate, DriverError> {
+        let path = self.volume_path(&volume.id);
+        let source = self.snapshot_path(&snapshot.id);
+        self.create_file(&path, Some(&source), gib_to_bytes(volume.size_gb, &path)?)?;
+        Ok(location(&path))
+    }
+
+    fn create_cloned_volume(
+        &self,
+        volume: &VolumeRef,
+        source: &VolumeRef,
+    ) -> Result<ModelUpdate, DriverError> {
+        let path = self.volume_path(&volume.id);
+        let source = self.volume_path(&source.id);
+        self.create_file(&path, Some(&source), gib_to_bytes(volume.size_gb, &path)?)?;
+        Ok(location(&path))
+    }
+
+    fn revert_to_snapshot(
+        &self,
+        volume: &VolumeRef,
+        snapshot: &SnapshotRef,
+    ) -> Result<(), DriverError> {
+        let path = self.volume_path(&volume.id);
+        let source = self.snapshot_path(&snapshot.id);
+        if !exists(&path)? {
+            return Err(not_found("revert", &path));
+        }
+        // The rename below swaps the file under any export, which would keep serving
+        // the old one; Cinder only reverts detached volumes anyway.
+        if self.target.is_exported(&volume.id)? {
+            return Err(DriverError::Busy(format!(
+                "{} is exported",
+                volume.id.backend_name()
+            )));
+        }
+        let len = path.metadata().map_err(io_err("stat", &path))?.len();
+        let bytes = gib_to_bytes(volume.size_gb, &path)?.max(len);
+        self.publish(&path, Some(&source), bytes)
+    }
+
+    fn ensure_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        let path = self.volume_path(&volume.id);
+        if exists(&path)? {
+            self.target.ensure_export(&self.spec(volume.id, &path))?;
+        }
+        Ok(())
+    }
+
+    fn initialize_connection(
+        &self,
+        volume: &VolumeRef,
+        connector: &serde_json::Value,
+    ) -> Result<ConnectionInfo, DriverError> {
+        let path = self.volume_path(&volume.id);
+        if !exists(&path)? {
+            return Err(not_found("export", &path));
+        }
+        let spec = self.spec(volume.id, &path);
+        self.target.create_export(&spec)?;
+        self.target.initialize_connection(&spec, connector)
+    }
+
+    fn terminate_connection(
+        &self,
+        volume: &VolumeRef,
+        connector: &serde_json::Value,
+    ) -> Result<(), DriverError> {
+        if !self.target.terminate_connection(&volume.id, connector)? {
+            self.target.remove_export(&volume.id)?;
+        }
+        Ok(())
+    }
+
+    fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {
+        let (total, free) = dir_capacity(&self.dir)?;
+        let o = &self.options;
+        Ok(BackendStats {
+            volume_backend_name: o.volume_backend_name.clone(),
+            vendor_name: "Clinker".to_string(),
+            driver_version: "1.0".to_string(),
+            storage_protocol: self.target.storage_protocol().to_string(),
+            pools: vec![PoolStats {
+                pool_name: o.pool_name.clone(),
+                total_capacity_gb: total,
+                free_capacity_gb: free,
+                allocated_capacity_gb: 0.0,
+                provisioned_capacity_gb: fsutil::bytes_to_gb(self.provisioned.total_bytes()),
+                reserved_percentage: o.reserved_percentage,
+                max_over_subscription_ratio: o.max_over_subscription_ratio,
+                thin_provisioning_support: o.thin,
+                thick_provisioning_support: !o.thin,
+                capabilities: o.capabilities.clone(),
+            }],
+        })
+    }
+}
