@@ -48,7 +48,7 @@ function capacity(pool) {
       h("span", {}, h("span", { class: "swatch cap-provisioned", "aria-hidden": "true" }), ` ${gb(provisioned)} provisioned`),
       used !== null ? h("span", {}, h("span", { class: "swatch cap-used", "aria-hidden": "true" }), ` ${gb(used)} used`) : null,
       h("span", {}, h("span", { class: "swatch cap-free", "aria-hidden": "true" }), ` ${gb(free)} free of ${gb(total)}`),
-      ratio !== null ? h("span", { class: "muted" }, ` · thin up to ${ratio}×`) : null),
+      ratio !== null && c.thin_provisioning_support !== false && ratio !== 1 ? h("span", { class: "muted" }, `thin: up to ${ratio}× the capacity may be provisioned`) : null),
     c.provisioned_capacity_gb === undefined && c.allocated_capacity_gb === undefined ? h("p", { class: "muted small" }, "The node did not report what is provisioned.") : null);
 }
 

@@ -5,7 +5,6 @@
 import { session, get, post, del } from "./api.js";
 import { h, fill, facts, statusBadge, isMoving, timeCell, shortId, poller, errorBox, pageHead, toast, field, openDialog, FieldError } from "./ui.js";
 import { volumeActions, createVolume } from "./volume_dialogs.js";
-import { attachedTo } from "./volumes.js";
 import { renderTimeline } from "./timeline.js";
 import { snapshotActions } from "./snapshots.js";
 
@@ -121,7 +120,7 @@ export function render(root, { id, tab }, { navigate }) {
           ? h("table", { class: "table compact" },
             h("thead", {}, h("tr", {}, ["Server", "Host", "Device", "Attached"].map((c) => h("th", { scope: "col" }, c)))),
             h("tbody", {}, v.attachments.map((a) => h("tr", {}, h("td", {}, a.server_id ? h("code", {}, a.server_id) : "—"), h("td", {}, a.host_name || "—"), h("td", {}, a.device || "—"), h("td", {}, timeCell(a.attached_at))))))
-          : h("p", { class: "muted" }, `Not attached (${attachedTo(v)}).`)),
+          : h("p", { class: "muted" }, "Not attached.")),
       h("section", { class: "card" }, h("div", { class: "section-head" }, h("h2", {}, "Snapshots"),
         h("button", { type: "button", class: "btn btn-small", onclick: () => volumeActions(v, changed).find((a) => a.label === "Create Snapshot").run() }, "Create Snapshot")),
       snapshotsTable()));
