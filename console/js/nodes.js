@@ -45,8 +45,8 @@ function capacity(pool) {
   return h("div", { class: "capacity" },
     bar,
     h("div", { class: "cap-legend" },
-      h("span", {}, h("span", { class: "swatch cap-provisioned", "aria-hidden": "true" }), ` ${gb(provisioned)} provisioned`),
-      used !== null ? h("span", {}, h("span", { class: "swatch cap-used", "aria-hidden": "true" }), ` ${gb(used)} used`) : null,
+      h("span", {}, h("span", { class: "swatch cap-provisioned", "aria-hidden": "true" }), ` ${gb(provisioned)} provisioned to volumes`),
+      used !== null ? h("span", {}, h("span", { class: "swatch cap-used", "aria-hidden": "true" }), ` ${gb(used)} used on disk`) : null,
       h("span", {}, h("span", { class: "swatch cap-free", "aria-hidden": "true" }), ` ${gb(free)} free of ${gb(total)}`),
       ratio !== null && c.thin_provisioning_support !== false && ratio !== 1 ? h("span", { class: "muted" }, `thin: up to ${ratio}× the capacity may be provisioned`) : null),
     c.provisioned_capacity_gb === undefined && c.allocated_capacity_gb === undefined ? h("p", { class: "muted small" }, "The node did not report what is provisioned.") : null);
@@ -134,7 +134,8 @@ export function render(root) {
               p.capabilities?.storage_protocol ? h("span", { class: "muted small" }, ` · ${p.capabilities.storage_protocol}`) : null,
               p.capabilities?.thin_provisioning_support ? h("span", { class: "muted small" }, " · thin") : null),
             capacity(p)))
-          : h("p", { class: "muted" }, pools.ok ? "No capacity report from this node yet." : "Capacity not available on this server yet."));
+          : h("p", { class: "muted" }, !pools.ok ? "Capacity not available on this server yet."
+            : disabled ? "The scheduler lists no capacity for a disabled node." : "No capacity report from this node yet."));
     });
     // Redrawn every 10 s: keep the keyboard focus on the same button.
     const focused = body.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;

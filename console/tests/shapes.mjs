@@ -230,7 +230,7 @@ try {
     await beta.waitFor();
     check((await page.locator("section.node").count()) === 2, "two nodes");
     const alpha = await page.locator("section.node[data-node=alpha]").textContent();
-    check(/130 GiB provisioned/.test(alpha) && /420 GiB free of 500 GiB/.test(alpha), `alpha: ${alpha}`);
+    check(/130 GiB provisioned to volumes/.test(alpha) && /420 GiB free of 500 GiB/.test(alpha), `alpha: ${alpha}`);
     check((await page.locator("section.node[data-node=alpha] .capbar .cap-provisioned").evaluate((el) => el.style.width)) === "26%", "the bar is to scale");
     await beta.getByRole("button", { name: /Disable/ }).click();
     await dialog().locator("[name=reason]").fill("disk replacement");
