@@ -11,6 +11,7 @@ pub mod quotas;
 pub mod rows;
 pub mod schema;
 pub mod timeline;
+pub mod types;
 pub mod volumes;
 
 use std::time::Duration;

@@ -5,8 +5,12 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod guard;
+pub mod listing;
 pub mod metadata;
 pub mod timeline;
+pub mod type_access;
+pub mod types;
 pub mod validate;
 pub mod version;
 pub mod views;
@@ -31,6 +35,9 @@ pub struct AppState {
     pub admin_users: Vec<String>,
     /// Largest body accepted.
     pub max_body_bytes: usize,
+    /// Highest microversion accepted: [`version::MAX_VERSION`], the advertised one.
+    /// Tests raise it to exercise behaviour gated on versions not yet advertised.
+    pub max_version: version::ApiVersion,
 }
 
 /// Gives every request an id and echoes it as `x-openstack-request-id` (and
@@ -89,6 +96,59 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// The admin and catalogue resources: types, default types, QoS, quotas, limits, zones,
+/// services, pools, capabilities, messages, extensions and resource filters.
+fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/types", web::get().to(types::list))
+        .route("/types", web::post().to(types::create))
+        // Before `/types/{type_id}`, which would take `default` as an id.
+        .route("/types/default", web::get().to(types::show_default))
+        .route("/types/{type_id}", web::get().to(types::show))
+        .route("/types/{type_id}", web::put().to(types::update))
+        .route("/types/{type_id}", web::delete().to(types::delete))
+        .route(
+            "/types/{type_id}/extra_specs",
+            web::get().to(types::specs_list),
+        )
+        .route(
+            "/types/{type_id}/extra_specs",
+            web::post().to(types::specs_create),
+        )
+        .route(
+            "/types/{type_id}/extra_specs/{key}",
+            web::get().to(types::specs_show),
+        )
+        .route(
+            "/types/{type_id}/extra_specs/{key}",
+            web::put().to(types::specs_update),
+        )
+        .route(
+            "/types/{type_id}/extra_specs/{key}",
+            web::delete().to(types::specs_delete),
+        )
+        .route(
+            "/types/{type_id}/os-volume-type-access",
+            web::get().to(type_access::list),
+        )
+        .route(
+            "/types/{type_id}/action",
+            web::post().to(type_access::action),
+        )
+        .route("/default-types", web::get().to(type_access::list_defaults))
+        .route(
+            "/default-types/{target_project}",
+            web::get().to(type_access::show_default),
+        )
+        .route(
+            "/default-types/{target_project}",
+            web::put().to(type_access::set_default),
+        )
+        .route(
+            "/default-types/{target_project}",
+            web::delete().to(type_access::unset_default),
+        );
+}
+
 /// Mounts every route. The request-id middleware is wrapped around the whole app by the
 /// caller ([`app`] does it).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -100,7 +160,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/", web::get().to(version::v3))
                 // The project-less form first: `volumes` is not a hex project id anyway.
                 .configure(volume_routes)
-                .service(web::scope("/{project_id:[0-9a-f\\-]+}").configure(volume_routes)),
+                .configure(admin_routes)
+                .service(
+                    web::scope("/{project_id:[0-9a-f\\-]+}")
+                        .configure(volume_routes)
+                        .configure(admin_routes),
+                ),
         )
         .service(web::scope("/clinker/v1").route(
             "/volumes/{volume_id}/timeline",

@@ -6,6 +6,11 @@
 //! `WITH (FORCE)` when the handle goes away, so tests can run in parallel. An unreachable
 //! PostgreSQL is an error, never a silent skip: CI starts it.
 
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the helpers"
+)]
+
 use std::error::Error;
 
 use clinker::db::{self, ConnectionManager, Pool};

@@ -1,0 +1,211 @@
+//! The database functions behind the admin and catalogue API (types, default types,
+//! quota sets, services, QoS specs, messages), each suite run on SQLite and PostgreSQL.
+
+mod common_db;
+
+use std::collections::BTreeMap;
+
+use clinker::db::rows::VolumeTypeRow;
+use clinker::db::types::{self, DeleteRefusal, TypeFilter};
+use clinker::db::{DbConnection, DbError, quotas, volumes};
+use clinker::model::VolumeStatus;
+use common_db::{DEFAULT_TYPE_ID, TestResult, at, must_fail, volume};
+
+fn type_row(name: &str, is_public: bool) -> TestResult<VolumeTypeRow> {
+    Ok(VolumeTypeRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_string(),
+        description: Some(format!("{name} type")),
+        is_public,
+        created_at: at(10, 0)?,
+        updated_at: None,
+    })
+}
+
+fn specs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- types
+
+on_both_backends!(conn types_crud => types_crud_sqlite, types_crud_postgres);
+
+fn types_crud(c: &mut DbConnection) -> TestResult {
+    let gold = type_row("gold", true)?;
+    types::create(c, &gold, &specs(&[("capabilities:tier", "gold")]))?;
+    let again = type_row("gold", true)?;
+    assert!(matches!(
+        must_fail(types::create(c, &again, &BTreeMap::new()), "duplicate name")?,
+        DbError::Conflict
+    ));
+    let shown = types::get(c, &gold.id, None)?;
+    assert_eq!(shown.row, gold);
+    assert_eq!(shown.extra_specs, specs(&[("capabilities:tier", "gold")]));
+    assert_eq!(shown.qos_specs_id, None);
+
+    types::set_extra_specs(
+        c,
+        &gold.id,
+        &specs(&[("capabilities:tier", "platinum"), ("k", "v")]),
+    )?;
+    assert_eq!(
+        types::get(c, &gold.id, None)?.extra_specs,
+        specs(&[("capabilities:tier", "platinum"), ("k", "v")])
+    );
+    types::delete_extra_spec(c, &gold.id, "k")?;
+    assert!(matches!(
+        must_fail(types::delete_extra_spec(c, &gold.id, "k"), "gone key")?,
+        DbError::NotFound
+    ));
+
+    // A rename carries the per-type quota keys along.
+    let defaults = quotas::Defaults::default();
+    let ids = quotas::reserve(c, "p", &[("volumes_gold", 1)], 60, &defaults)?;
+    quotas::commit(c, &ids)?;
+    types::update(c, &gold.id, Some("silver"), Some(None), Some(false))?;
+    let renamed = types::get(c, &gold.id, None)?;
+    assert_eq!(renamed.row.name, "silver");
+    assert_eq!(renamed.row.description, None);
+    assert!(!renamed.row.is_public);
+    assert!(renamed.row.updated_at.is_some());
+    let usage = quotas::usage(c, "p", &["volumes_silver", "volumes_gold"], &defaults)?;
+    assert_eq!(usage["volumes_silver"].in_use, 1);
+    assert_eq!(usage["volumes_gold"].in_use, 0);
+    assert!(matches!(
+        must_fail(
+            types::update(c, &gold.id, Some("__DEFAULT__"), None, None),
+            "rename onto a taken name"
+        )?,
+        DbError::Conflict
+    ));
+    assert_eq!(types::name_of(c, &gold.id)?.as_deref(), Some("silver"));
+    assert_eq!(types::names(c)?, ["__DEFAULT__", "silver"]);
+    Ok(())
+}
+
+on_both_backends!(conn types_visibility => types_visibility_sqlite, types_visibility_postgres);
+
+fn types_visibility(c: &mut DbConnection) -> TestResult {
+    let secret = type_row("secret", false)?;
+    types::create(c, &secret, &specs(&[("tier", "gold")]))?;
+    assert!(matches!(
+        must_fail(types::get(c, &secret.id, Some("p1")), "private, no access")?,
+        DbError::NotFound
+    ));
+    assert!(types::get(c, &secret.id, None).is_ok(), "admins see it");
+    let names = |c: &mut DbConnection, f: TypeFilter| -> TestResult<Vec<String>> {
+        let mut v: Vec<String> = types::list(c, &f)?
+            .into_iter()
+            .map(|t| t.row.name)
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let public_for = |p: &str| TypeFilter {
+        is_public: Some(true),
+        project: Some(p.to_string()),
+        ..TypeFilter::default()
+    };
+    assert_eq!(names(c, public_for("p1"))?, ["__DEFAULT__"]);
+    types::add_access(c, &secret.id, "p1")?;
+    assert!(matches!(
+        must_fail(types::add_access(c, &secret.id, "p1"), "twice")?,
+        DbError::Conflict
+    ));
+    assert!(types::has_access(c, &secret.id, "p1")?);
+    assert_eq!(names(c, public_for("p1"))?, ["__DEFAULT__", "secret"]);
+    assert_eq!(names(c, public_for("p2"))?, ["__DEFAULT__"]);
+    assert_eq!(
+        names(
+            c,
+            TypeFilter {
+                is_public: Some(false),
+                ..TypeFilter::default()
+            }
+        )?,
+        ["secret"]
+    );
+    assert_eq!(
+        names(
+            c,
+            TypeFilter {
+                extra_specs: specs(&[("tier", "gold")]),
+                ..TypeFilter::default()
+            }
+        )?,
+        ["secret"]
+    );
+    assert_eq!(types::access_list(c, &secret.id)?, ["p1"]);
+    types::remove_access(c, &secret.id, "p1")?;
+    assert!(matches!(
+        must_fail(types::remove_access(c, &secret.id, "p1"), "twice")?,
+        DbError::NotFound
+    ));
+    Ok(())
+}
+
+on_both_backends!(conn types_delete_and_defaults => types_delete_sqlite, types_delete_postgres);
+
+fn types_delete_and_defaults(c: &mut DbConnection) -> TestResult {
+    let used = type_row("used", false)?;
+    types::create(c, &used, &specs(&[("a", "b")]))?;
+    types::add_access(c, &used.id, "p1")?;
+    let mut v = volume("p1", None, 1, VolumeStatus::Available, at(20, 0)?);
+    v.volume_type_id = used.id.clone();
+    volumes::insert(c, &v, &BTreeMap::new())?;
+    assert!(types::in_use(c, &used.id)?);
+    assert_eq!(
+        types::delete(c, &used.id, "__DEFAULT__")?,
+        Some(DeleteRefusal::InUse)
+    );
+    assert_eq!(
+        types::delete(c, DEFAULT_TYPE_ID, "__DEFAULT__")?,
+        Some(DeleteRefusal::Default),
+        "the configured default stays"
+    );
+
+    assert_eq!(types::project_default(c, "p1")?, None);
+    types::set_project_default(c, "p1", &used.id)?;
+    types::set_project_default(c, "p1", DEFAULT_TYPE_ID)?;
+    assert_eq!(
+        types::project_default(c, "p1")?.as_deref(),
+        Some(DEFAULT_TYPE_ID)
+    );
+    types::set_project_default(c, "p2", &used.id)?;
+    assert_eq!(
+        types::project_defaults(c)?,
+        [
+            ("p1".to_string(), DEFAULT_TYPE_ID.to_string()),
+            ("p2".to_string(), used.id.clone())
+        ]
+    );
+    volumes::destroy_and_release(c, &v.id)?;
+    assert!(!types::in_use(c, &used.id)?);
+    assert_eq!(
+        types::delete(c, &used.id, "__DEFAULT__")?,
+        Some(DeleteRefusal::Default),
+        "p2's default stays"
+    );
+    types::unset_project_default(c, "p2")?;
+    assert!(matches!(
+        must_fail(types::unset_project_default(c, "p2"), "twice")?,
+        DbError::NotFound
+    ));
+    assert_eq!(types::delete(c, &used.id, "__DEFAULT__")?, None);
+    assert!(matches!(
+        must_fail(types::get(c, &used.id, None), "deleted")?,
+        DbError::NotFound
+    ));
+    assert!(
+        types::access_list(c, &used.id)?.is_empty(),
+        "access went with it"
+    );
+    assert!(matches!(
+        must_fail(types::delete(c, &used.id, "__DEFAULT__"), "twice")?,
+        DbError::NotFound
+    ));
+    Ok(())
+}
