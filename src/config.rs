@@ -90,6 +90,8 @@ pub struct QuotaConfig {
     pub gigabytes: i64,
     /// Largest single volume in GiB. Default -1.
     pub per_volume_gigabytes: i64,
+    /// Snapshots per project. Default 10.
+    pub snapshots: i64,
     /// Seconds after which an uncommitted reservation is released. Default 86400.
     pub reservation_expire_seconds: i64,
 }
@@ -100,6 +102,7 @@ impl Default for QuotaConfig {
             volumes: 10,
             gigabytes: 1000,
             per_volume_gigabytes: -1,
+            snapshots: 10,
             reservation_expire_seconds: 86_400,
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use clinker::db::rows::VolumeTypeRow;
 use clinker::db::types::{self, DeleteRefusal, TypeFilter};
-use clinker::db::{DbConnection, DbError, quotas, volumes};
+use clinker::db::{DbConnection, DbError, quota_sets, quotas, volumes};
 use clinker::model::VolumeStatus;
 use common_db::{DEFAULT_TYPE_ID, TestResult, at, must_fail, volume};
 
@@ -207,5 +207,99 @@ fn types_delete_and_defaults(c: &mut DbConnection) -> TestResult {
         must_fail(types::delete(c, &used.id, "__DEFAULT__"), "twice")?,
         DbError::NotFound
     ));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- quota sets
+
+on_both_backends!(conn quota_set_limits => quota_sets_sqlite, quota_sets_postgres);
+
+fn quota_set_limits(c: &mut DbConnection) -> TestResult {
+    let defaults = quotas::Defaults(BTreeMap::from([
+        ("volumes".to_string(), 10),
+        ("gigabytes".to_string(), 1000),
+    ]));
+    types::create(c, &type_row("gold", true)?, &BTreeMap::new())?;
+    let resources = quota_sets::resources(c)?;
+    assert_eq!(
+        resources,
+        [
+            "volumes",
+            "snapshots",
+            "gigabytes",
+            "backups",
+            "backup_gigabytes",
+            "groups",
+            "per_volume_gigabytes",
+            "volumes___DEFAULT__",
+            "gigabytes___DEFAULT__",
+            "snapshots___DEFAULT__",
+            "volumes_gold",
+            "gigabytes_gold",
+            "snapshots_gold",
+        ]
+    );
+    let d = quota_sets::default_limits(c, &resources, &defaults)?;
+    assert_eq!(
+        (d["volumes"], d["volumes_gold"], d["snapshots"]),
+        (10, -1, -1)
+    );
+
+    let limits = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    quota_sets::set_class_limits(c, "default", &limits(&[("volumes", 3)]))?;
+    quota_sets::set_class_limits(
+        c,
+        "default",
+        &limits(&[("volumes", 4), ("volumes_gold", 2)]),
+    )?;
+    quota_sets::set_class_limits(c, "big", &limits(&[("gigabytes", 5000)]))?;
+    let d = quota_sets::default_limits(c, &resources, &defaults)?;
+    assert_eq!(
+        (d["volumes"], d["volumes_gold"]),
+        (4, 2),
+        "the default class wins"
+    );
+    let big = quota_sets::class_limits(c, "big", &resources, &defaults)?;
+    assert_eq!((big["gigabytes"], big["volumes"]), (5000, 4));
+
+    let ids = quotas::reserve(c, "p", &[("volumes", 2)], 60, &defaults)?;
+    quotas::commit(c, &ids)?;
+    quotas::reserve(c, "p", &[("volumes", 1)], 60, &defaults)?;
+    assert_eq!(
+        quota_sets::set_project_limits(c, "p", &limits(&[("volumes", 2)]), &defaults)?,
+        Err(("volumes".to_string(), 3)),
+        "in_use + reserved is 3"
+    );
+    assert_eq!(
+        quota_sets::set_project_limits(
+            c,
+            "p",
+            &limits(&[
+                ("volumes", 3),
+                ("per_volume_gigabytes", 1),
+                ("gigabytes", -1)
+            ]),
+            &defaults
+        )?,
+        Ok(())
+    );
+    quota_sets::set_project_limits(c, "p", &limits(&[("volumes", 7)]), &defaults)?
+        .map_err(|e| format!("{e:?}"))?;
+    let u = quota_sets::project_usage(c, "p", &resources, &defaults)?;
+    assert_eq!(
+        (
+            u["volumes"].limit,
+            u["volumes"].in_use,
+            u["volumes"].reserved
+        ),
+        (7, 2, 1)
+    );
+    assert_eq!(u["gigabytes"].limit, -1);
+    assert_eq!(u["volumes_gold"].limit, 2, "from the default class");
+    quota_sets::delete_project_limits(c, "p")?;
+    let u = quota_sets::project_usage(c, "p", &resources, &defaults)?;
+    assert_eq!((u["volumes"].limit, u["volumes"].in_use), (4, 2));
     Ok(())
 }

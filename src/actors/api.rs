@@ -17,6 +17,7 @@ use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
 pub mod create;
 pub mod metadata;
+pub mod quota_sets;
 pub mod types;
 
 pub use create::{CreateVolume, VolumeCreateRequest};

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod messages;
+pub mod quota_sets;
 pub mod quotas;
 pub mod rows;
 pub mod schema;

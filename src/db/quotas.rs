@@ -25,6 +25,11 @@ impl Defaults {
             (VOLUMES.to_string(), q.volumes),
             (GIGABYTES.to_string(), q.gigabytes),
             (PER_VOLUME_GIGABYTES.to_string(), q.per_volume_gigabytes),
+            (SNAPSHOTS.to_string(), q.snapshots),
+            // Shown as Cinder shows them; Clinker has no backups or groups to count.
+            (BACKUPS.to_string(), 10),
+            (BACKUP_GIGABYTES.to_string(), 1000),
+            (GROUPS.to_string(), 10),
         ]))
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod guard;
 pub mod listing;
 pub mod metadata;
+pub mod quotas;
 pub mod timeline;
 pub mod type_access;
 pub mod types;
@@ -146,7 +147,32 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/default-types/{target_project}",
             web::delete().to(type_access::unset_default),
-        );
+        )
+        .route(
+            "/os-quota-sets/{target_project}",
+            web::get().to(quotas::show),
+        )
+        .route(
+            "/os-quota-sets/{target_project}",
+            web::put().to(quotas::update),
+        )
+        .route(
+            "/os-quota-sets/{target_project}",
+            web::delete().to(quotas::delete),
+        )
+        .route(
+            "/os-quota-sets/{target_project}/defaults",
+            web::get().to(quotas::defaults),
+        )
+        .route(
+            "/os-quota-class-sets/{class}",
+            web::get().to(quotas::class_show),
+        )
+        .route(
+            "/os-quota-class-sets/{class}",
+            web::put().to(quotas::class_update),
+        )
+        .route("/limits", web::get().to(quotas::limits));
 }
 
 /// Mounts every route. The request-id middleware is wrapped around the whole app by the
