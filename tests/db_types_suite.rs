@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use clinker::db::rows::VolumeTypeRow;
 use clinker::db::types::{self, DeleteRefusal, TypeFilter};
-use clinker::db::{DbConnection, DbError, quota_sets, quotas, volumes};
+use clinker::db::{DbConnection, DbError, quota_sets, quotas, services, volumes};
 use clinker::model::VolumeStatus;
 use common_db::{DEFAULT_TYPE_ID, TestResult, at, must_fail, volume};
 
@@ -301,5 +301,45 @@ fn quota_set_limits(c: &mut DbConnection) -> TestResult {
     quota_sets::delete_project_limits(c, "p")?;
     let u = quota_sets::project_usage(c, "p", &resources, &defaults)?;
     assert_eq!((u["volumes"].limit, u["volumes"].in_use), (4, 2));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- services
+
+on_both_backends!(conn service_rows => services_sqlite, services_postgres);
+
+fn service_rows(c: &mut DbConnection) -> TestResult {
+    let row = services::register(c, "n1@fake", services::VOLUME_BINARY, "nova")?;
+    assert!(!row.disabled);
+    assert_eq!(row.updated_at, Some(row.created_at));
+    services::register(c, "ctl", services::SCHEDULER_BINARY, "nova")?;
+    let disabled =
+        services::set_disabled(c, "n1@fake", services::VOLUME_BINARY, true, Some("swap"))?;
+    assert!(disabled.disabled);
+    assert_eq!(disabled.disabled_reason.as_deref(), Some("swap"));
+    // A restart re-registers: zone and heartbeat refresh, the operator's flag stays.
+    let again = services::register(c, "n1@fake", services::VOLUME_BINARY, "az2")?;
+    assert!(again.disabled);
+    assert_eq!(again.availability_zone, "az2");
+    assert_eq!(again.created_at, row.created_at);
+    services::heartbeat(c, "n1@fake", services::VOLUME_BINARY)?;
+    services::heartbeat(c, "never-registered", services::VOLUME_BINARY)?;
+    let all = services::list(c)?;
+    assert_eq!(
+        all.iter()
+            .map(|r| (r.service_binary.as_str(), r.host.as_str()))
+            .collect::<Vec<_>>(),
+        [("cinder-scheduler", "ctl"), ("cinder-volume", "n1@fake")]
+    );
+    assert!(all[1].updated_at >= again.updated_at);
+    let enabled = services::set_disabled(c, "n1@fake", services::VOLUME_BINARY, false, None)?;
+    assert!(!enabled.disabled && enabled.disabled_reason.is_none());
+    assert!(matches!(
+        must_fail(
+            services::set_disabled(c, "n9@fake", services::VOLUME_BINARY, true, None),
+            "unknown service"
+        )?,
+        DbError::NotFound
+    ));
     Ok(())
 }

@@ -15,6 +15,7 @@ use crate::db::volumes::{ListQuery, VolumeRecord};
 use crate::db::{Db, DbError, quotas};
 use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
+pub mod catalogue;
 pub mod create;
 pub mod metadata;
 pub mod quota_sets;
@@ -46,6 +47,8 @@ pub(crate) struct ApiShared {
     pub(crate) settings: ApiSettings,
     /// For tests: the task of `volume_create_api` that fails after doing its work.
     pub(crate) fail_at: Option<&'static str>,
+    /// The scheduler, for pools and enable/disable (`None`: those calls are unavailable).
+    pub(crate) scheduler_queries: Option<catalogue::SchedulerQueries>,
 }
 
 impl ApiShared {
@@ -80,8 +83,17 @@ impl ApiActor {
                 journal_addr: journal,
                 settings,
                 fail_at: None,
+                scheduler_queries: None,
             }),
         }
+    }
+
+    /// Lets the catalogue calls (pools, capabilities, enabling nodes) reach the scheduler.
+    pub fn with_scheduler_queries(mut self, queries: catalogue::SchedulerQueries) -> Self {
+        if let Some(s) = Rc::get_mut(&mut self.shared) {
+            s.scheduler_queries = Some(queries);
+        }
+        self
     }
 
     /// For tests: make `task` of `volume_create_api` fail after it has done its work, so

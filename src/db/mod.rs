@@ -11,6 +11,7 @@ pub mod quota_sets;
 pub mod quotas;
 pub mod rows;
 pub mod schema;
+pub mod services;
 pub mod timeline;
 pub mod types;
 pub mod volumes;

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod catalogue;
 pub mod error;
 pub mod guard;
 pub mod listing;
@@ -172,7 +173,18 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
             "/os-quota-class-sets/{class}",
             web::put().to(quotas::class_update),
         )
-        .route("/limits", web::get().to(quotas::limits));
+        .route("/limits", web::get().to(quotas::limits))
+        .route("/os-availability-zone", web::get().to(catalogue::zones))
+        .route("/os-services", web::get().to(catalogue::services))
+        .route("/os-services/{action}", web::put().to(catalogue::update))
+        .route(
+            "/scheduler-stats/get_pools",
+            web::get().to(catalogue::pools),
+        )
+        .route(
+            "/capabilities/{host}",
+            web::get().to(catalogue::capabilities_show),
+        );
 }
 
 /// Mounts every route. The request-id middleware is wrapped around the whole app by the

@@ -106,6 +106,33 @@ impl TestApp {
         })
     }
 
+    /// The same database and config with fresh actors, as after a restart of the binary
+    /// (fake drivers start empty). The old actors are left idle.
+    pub async fn restart(self) -> Result<TestApp, Box<dyn std::error::Error>> {
+        let mut drivers: HashMap<String, Arc<dyn VolumeDriver>> = HashMap::new();
+        let mut fakes = HashMap::new();
+        for node in &self.config.nodes {
+            let fake = Arc::new(FakeDriver::new(FakeDriverOptions {
+                volume_backend_name: node.backend_name().to_string(),
+                capabilities: node.capabilities.clone(),
+                ..FakeDriverOptions::default()
+            }));
+            fakes.insert(node.name.clone(), fake.clone());
+            drivers.insert(node.name.clone(), fake);
+        }
+        let services = clinker::service::start(&self.config, self.db.clone(), drivers).await?;
+        let state = clinker::http::AppState {
+            api: services.api.clone(),
+            ..self.state.clone()
+        };
+        Ok(TestApp {
+            services,
+            state,
+            fakes,
+            ..self
+        })
+    }
+
     /// Accepts microversions up to 3.71 (the advertised maximum stays as it is), so
     /// tests can reach behaviour gated on versions not yet advertised.
     pub fn raise_max_version(&mut self) {
