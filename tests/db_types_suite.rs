@@ -5,9 +5,10 @@ mod common_db;
 
 use std::collections::BTreeMap;
 
-use clinker::db::rows::VolumeTypeRow;
+use clinker::db::messages::{self, MessageFilter};
+use clinker::db::rows::{MessageRow, VolumeTypeRow};
 use clinker::db::types::{self, DeleteRefusal, TypeFilter};
-use clinker::db::{DbConnection, DbError, quota_sets, quotas, services, volumes};
+use clinker::db::{DbConnection, DbError, qos, quota_sets, quotas, services, volumes};
 use clinker::model::VolumeStatus;
 use common_db::{DEFAULT_TYPE_ID, TestResult, at, must_fail, volume};
 
@@ -341,5 +342,151 @@ fn service_rows(c: &mut DbConnection) -> TestResult {
         )?,
         DbError::NotFound
     ));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- QoS specs
+
+on_both_backends!(conn qos_specs => qos_sqlite, qos_postgres);
+
+fn qos_specs(c: &mut DbConnection) -> TestResult {
+    let q = qos::QosDetail {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "fast".into(),
+        consumer: "back-end".into(),
+        specs: specs(&[("total_iops_sec", "1000")]),
+        created_at: at(1, 0)?,
+    };
+    qos::create(c, &q)?;
+    assert_eq!(qos::get(c, &q.id)?, q);
+    let dup = qos::QosDetail {
+        id: uuid::Uuid::new_v4().to_string(),
+        ..q.clone()
+    };
+    assert!(matches!(
+        must_fail(qos::create(c, &dup), "duplicate name")?,
+        DbError::Conflict
+    ));
+    qos::update(c, &q.id, Some("both"), &specs(&[("delay", "1")]))?;
+    let got = qos::get(c, &q.id)?;
+    assert_eq!(got.consumer, "both");
+    assert_eq!(
+        got.specs,
+        specs(&[("delay", "1"), ("total_iops_sec", "1000")])
+    );
+    assert_eq!(
+        qos::delete_keys(c, &q.id, &["nope".to_string()])?,
+        Some("nope".into())
+    );
+    assert_eq!(qos::delete_keys(c, &q.id, &["delay".to_string()])?, None);
+    assert_eq!(qos::list(c)?.len(), 1);
+
+    let t = type_row("gold", true)?;
+    types::create(c, &t, &BTreeMap::new())?;
+    assert_eq!(qos::associate(c, &q.id, &t.id)?, None);
+    assert_eq!(qos::associate(c, &q.id, &t.id)?, None, "again: no change");
+    assert_eq!(
+        types::get(c, &t.id, None)?.qos_specs_id.as_deref(),
+        Some(q.id.as_str())
+    );
+    assert_eq!(
+        qos::associations(c, &q.id)?,
+        [(t.id.clone(), "gold".to_string())]
+    );
+    let other = qos::QosDetail {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "slow".into(),
+        ..q.clone()
+    };
+    qos::create(c, &other)?;
+    assert_eq!(
+        qos::associate(c, &other.id, &t.id)?,
+        Some(qos::AssociateRefusal::OtherSpecs(q.id.clone()))
+    );
+    assert!(matches!(
+        must_fail(qos::associate(c, &q.id, "no-type"), "unknown type")?,
+        DbError::NotFound
+    ));
+    assert!(!qos::delete(c, &q.id, false)?, "in use");
+    qos::disassociate(c, &q.id, Some(&t.id))?;
+    assert!(qos::associations(c, &q.id)?.is_empty());
+    qos::associate(c, &q.id, &t.id)?;
+    qos::disassociate(c, &q.id, None)?;
+    qos::associate(c, &q.id, &t.id)?;
+    assert!(qos::delete(c, &q.id, true)?, "force");
+    assert_eq!(types::get(c, &t.id, None)?.qos_specs_id, None);
+    assert!(matches!(
+        must_fail(qos::get(c, &q.id), "deleted")?,
+        DbError::NotFound
+    ));
+    // A type's delete takes its association along.
+    qos::associate(c, &other.id, &t.id)?;
+    assert_eq!(types::delete(c, &t.id, "__DEFAULT__")?, None);
+    assert!(qos::associations(c, &other.id)?.is_empty());
+    Ok(())
+}
+
+// ---------------------------------------------------------------- messages
+
+on_both_backends!(conn message_rows => messages_sqlite, messages_postgres);
+
+fn message_rows(c: &mut DbConnection) -> TestResult {
+    let row = |project: &str, uuid: &str, secs: i64| -> TestResult<MessageRow> {
+        Ok(MessageRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: project.into(),
+            request_id: "req-1".into(),
+            resource_type: Some("VOLUME".into()),
+            resource_uuid: Some(uuid.into()),
+            event_id: "VOLUME_VOLUME_001_003".into(),
+            message_level: "ERROR".into(),
+            user_message: "schedule allocate volume:Could not find any available weighted backend."
+                .into(),
+            detail: None,
+            created_at: at(secs, 0)?,
+            expires_at: at(secs + 100, 0)?,
+        })
+    };
+    let (a, b, c2) = (
+        row("p1", "v1", 1)?,
+        row("p1", "v2", 2)?,
+        row("p2", "v3", 3)?,
+    );
+    for m in [&a, &b, &c2] {
+        messages::insert(c, m)?;
+    }
+    let ids = |v: Vec<MessageRow>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let p1 = MessageFilter {
+        project: Some("p1".into()),
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(messages::list(c, &p1)?),
+        [b.id.clone(), a.id.clone()],
+        "newest first"
+    );
+    assert_eq!(ids(messages::list(c, &MessageFilter::default())?).len(), 3);
+    let by_uuid = MessageFilter {
+        resource_uuid: Some("v1".into()),
+        ..p1.clone()
+    };
+    assert_eq!(ids(messages::list(c, &by_uuid)?), std::slice::from_ref(&a.id));
+    let info = MessageFilter {
+        message_level: Some("INFO".into()),
+        ..MessageFilter::default()
+    };
+    assert!(messages::list(c, &info)?.is_empty());
+    assert_eq!(messages::get(c, &a.id, Some("p1"))?, a);
+    assert!(matches!(
+        must_fail(messages::get(c, &a.id, Some("p2")), "other project")?,
+        DbError::NotFound
+    ));
+    assert!(matches!(
+        must_fail(messages::delete(c, &a.id, Some("p2")), "other project")?,
+        DbError::NotFound
+    ));
+    messages::delete(c, &a.id, Some("p1"))?;
+    messages::delete(c, &c2.id, None)?;
+    assert_eq!(ids(messages::list(c, &MessageFilter::default())?), [b.id]);
     Ok(())
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use common::{ADMIN, ALICE, TestApp, TestResult, at, eventually, fake_node, json_req, req};
+use common::{ADMIN, ALICE, BOB, TestApp, TestResult, at, eventually, fake_node, json_req, req};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -461,5 +461,232 @@ async fn capabilities_describe_a_backend() -> TestResult {
         .call(req("GET", "/v3/0a0a/capabilities/n2@fake", ALICE))
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    Ok(())
+}
+
+/// Creates a volume no node can take and waits for its user message.
+async fn failed_volume(app: &TestApp, token: &str) -> BoxResult<String> {
+    let project = token.split(':').nth(1).unwrap_or("");
+    // A type no node satisfies (a second create of it is a harmless 409).
+    app.call(json_req(
+        "POST",
+        "/v3/types",
+        ADMIN,
+        &json!({"volume_type": {"name": "nowhere", "extra_specs": {"capabilities:tier": "none"}}}),
+    ))
+    .await;
+    let (s, v, _) = app
+        .call(json_req(
+            "POST",
+            &format!("/v3/{project}/volumes"),
+            token,
+            &json!({"volume": {"size": 1, "volume_type": "nowhere"}}),
+        ))
+        .await;
+    if s != StatusCode::ACCEPTED {
+        return Err(format!("create answered {s}: {v}").into());
+    }
+    let id = v["volume"]["id"].as_str().ok_or("no id")?.to_string();
+    eventually(WAIT, || async {
+        let (_, v, _) = app
+            .call(at(3, req("GET", &format!("/v3/{project}/messages"), token)))
+            .await;
+        v["messages"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|m| m["resource_uuid"] == id.as_str()))
+            .then_some(())
+    })
+    .await
+    .ok_or("no message was written")?;
+    Ok(id)
+}
+
+#[actix_web::test]
+async fn user_messages_need_33_and_stay_in_their_project() -> TestResult {
+    let mut app = TestApp::new().await?;
+    let (s, v, _) = app.call(req("GET", "/v3/0a0a/messages", ALICE)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "below 3.3 there are no messages");
+    assert_eq!(
+        v["itemNotFound"]["message"],
+        "The resource could not be found."
+    );
+    app.raise_max_version();
+    let vol = failed_volume(&app, ALICE).await?;
+    let (s, v, _) = app
+        .call(at(3, req("GET", "/v3/0a0a/messages", ALICE)))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let m = &v["messages"][0];
+    assert_eq!(m["event_id"], "VOLUME_VOLUME_001_003");
+    assert_eq!(
+        m["user_message"],
+        "schedule allocate volume:Could not find any available weighted backend."
+    );
+    assert_eq!(m["message_level"], "ERROR");
+    assert_eq!(m["resource_type"], "VOLUME");
+    assert_eq!(m["resource_uuid"], vol.as_str());
+    for k in ["created_at", "guaranteed_until", "request_id"] {
+        assert!(m[k].is_string(), "{k}");
+    }
+    let id = m["id"].as_str().ok_or("no id")?.to_string();
+    assert!(
+        m["links"][0]["href"]
+            .as_str()
+            .is_some_and(|h| h.ends_with(&format!("/v3/0a0a/messages/{id}")))
+    );
+    let (s, v, _) = app
+        .call(at(3, req("GET", &format!("/v3/0a0a/messages/{id}"), ALICE)))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["message"]["id"], id.as_str());
+
+    let (_, v, _) = app.call(at(3, req("GET", "/v3/0b0b/messages", BOB))).await;
+    assert_eq!(
+        v["messages"],
+        json!([]),
+        "members see their own project's only"
+    );
+    let (s, _, _) = app
+        .call(at(3, req("GET", &format!("/v3/0b0b/messages/{id}"), BOB)))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = app
+        .call(at(
+            3,
+            req("DELETE", &format!("/v3/0b0b/messages/{id}"), BOB),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v, _) = app.call(at(3, req("GET", "/v3/messages", ADMIN))).await;
+    assert_eq!(
+        v["messages"].as_array().map(Vec::len),
+        Some(1),
+        "admins see all"
+    );
+
+    let (_, v, _) = app
+        .call(at(
+            3,
+            req(
+                "GET",
+                &format!("/v3/0a0a/messages?resource_uuid={vol}&event_id=VOLUME_VOLUME_001_003"),
+                ALICE,
+            ),
+        ))
+        .await;
+    assert_eq!(v["messages"].as_array().map(Vec::len), Some(1));
+    let (_, v, _) = app
+        .call(at(
+            3,
+            req("GET", "/v3/0a0a/messages?message_level=INFO", ALICE),
+        ))
+        .await;
+    assert_eq!(v["messages"], json!([]));
+    let (s, _, _) = app
+        .call(at(31, req("GET", "/v3/0a0a/messages?colour=red", ALICE)))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "3.31: unknown filters are refused"
+    );
+
+    let (s, v, _) = app
+        .call(at(
+            3,
+            req("DELETE", &format!("/v3/0a0a/messages/{id}"), ALICE),
+        ))
+        .await;
+    assert_eq!((s, v), (StatusCode::NO_CONTENT, Value::Null));
+    let (s, v, _) = app
+        .call(at(3, req("GET", &format!("/v3/0a0a/messages/{id}"), ALICE)))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        v["itemNotFound"]["message"],
+        format!("Message {id} could not be found.")
+    );
+    Ok(())
+}
+
+#[actix_web::test]
+async fn message_lists_page_from_35() -> TestResult {
+    let mut app = TestApp::new().await?;
+    app.raise_max_version();
+    failed_volume(&app, ALICE).await?;
+    failed_volume(&app, ALICE).await?;
+    let (_, v, _) = app
+        .call(at(3, req("GET", "/v3/0a0a/messages?limit=1", ALICE)))
+        .await;
+    assert_eq!(
+        v["messages"].as_array().map(Vec::len),
+        Some(2),
+        "3.3 ignores limit"
+    );
+    assert!(v.get("messages_links").is_none());
+    let (_, v, _) = app
+        .call(at(5, req("GET", "/v3/0a0a/messages?limit=1", ALICE)))
+        .await;
+    assert_eq!(v["messages"].as_array().map(Vec::len), Some(1));
+    let next = v["messages_links"][0]["href"]
+        .as_str()
+        .ok_or("a full page has a next link")?;
+    let path = next
+        .split_once("/v3/")
+        .map(|(_, p)| format!("/v3/{p}"))
+        .ok_or("href")?;
+    let first = v["messages"][0]["id"].clone();
+    let (_, v, _) = app.call(at(5, req("GET", &path, ALICE))).await;
+    assert_eq!(v["messages"].as_array().map(Vec::len), Some(1));
+    assert_ne!(v["messages"][0]["id"], first);
+    let (s, _, _) = app
+        .call(at(5, req("GET", "/v3/0a0a/messages?sort=color", ALICE)))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    Ok(())
+}
+
+#[actix_web::test]
+async fn extensions_and_resource_filters() -> TestResult {
+    let mut app = TestApp::new().await?;
+    let (s, v, _) = app.call(req("GET", "/v3/0a0a/extensions", ALICE)).await;
+    assert_eq!(s, StatusCode::OK);
+    let aliases: Vec<&str> = v["extensions"]
+        .as_array()
+        .ok_or("no list")?
+        .iter()
+        .filter_map(|e| e["alias"].as_str())
+        .collect();
+    for a in [
+        "os-availability-zone",
+        "os-quota-sets",
+        "os-services",
+        "scheduler-stats",
+        "capabilities",
+        "qos-specs",
+        "os-volume-type-access",
+    ] {
+        assert!(aliases.contains(&a), "{a}");
+    }
+    assert_eq!(v["extensions"][0]["links"], json!([]));
+    let (s, _, _) = app.call(req("GET", "/v3/resource_filters", ALICE)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "resource_filters needs 3.33");
+    app.raise_max_version();
+    let (s, v, _) = app
+        .call(at(33, req("GET", "/v3/0a0a/resource_filters", ALICE)))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["resource_filters"].as_array().map(Vec::len), Some(6));
+    let (_, v, _) = app
+        .call(at(
+            33,
+            req("GET", "/v3/resource_filters?resource=message", ALICE),
+        ))
+        .await;
+    assert_eq!(
+        v,
+        json!({"resource_filters": [{"resource": "message", "filters":
+            ["resource_uuid", "resource_type", "event_id", "request_id", "message_level"]}]})
+    );
     Ok(())
 }

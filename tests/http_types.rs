@@ -726,3 +726,188 @@ async fn extra_specs_steer_placement() -> TestResult {
     assert!(failed.is_some(), "no node reports tier=platinum");
     Ok(())
 }
+
+#[actix_web::test]
+async fn qos_specs_are_managed_and_associated_with_types() -> TestResult {
+    let app = TestApp::new().await?;
+    let (s, _, _) = app.call(req("GET", "/v3/0a0a/qos-specs", ALICE)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v, _) = app
+        .call(json_req(
+            "POST",
+            "/v3/0a0a/qos-specs",
+            ALICE,
+            &json!({"qos_specs": {"name": "q"}}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        v["forbidden"]["message"],
+        "Policy doesn't allow volume_extension:qos_specs_manage:create to be performed."
+    );
+
+    let (s, v, _) = app
+        .call(json_req(
+            "POST",
+            "/v3/0a0a/qos-specs",
+            ADMIN,
+            &json!({"qos_specs": {"name": "fast", "total_iops_sec": "1000", "read_bytes_sec": 5}}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "create is 200: {v}");
+    let qos = v["qos_specs"]["id"].as_str().ok_or("no id")?.to_string();
+    assert_eq!(v["qos_specs"]["consumer"], "back-end");
+    assert_eq!(
+        v["qos_specs"]["specs"],
+        json!({"total_iops_sec": "1000", "read_bytes_sec": "5"})
+    );
+    assert!(
+        v["links"][0]["href"]
+            .as_str()
+            .is_some_and(|h| h.ends_with(&format!("/v3/0a0a/qos-specs/{qos}")))
+    );
+    for (body, code) in [
+        (json!({"qos_specs": {"name": "fast"}}), StatusCode::CONFLICT),
+        (
+            json!({"qos_specs": {"name": "x", "consumer": "middle"}}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"qos_specs": {"consumer": "both"}}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (s, _, _) = app
+            .call(json_req("POST", "/v3/0a0a/qos-specs", ADMIN, &body))
+            .await;
+        assert_eq!(s, code, "{body}");
+    }
+    let (s, v, _) = app
+        .call(json_req(
+            "PUT",
+            &format!("/v3/0a0a/qos-specs/{qos}"),
+            ADMIN,
+            &json!({"qos_specs": {"consumer": "front-end", "delay": "1"}}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v,
+        json!({"qos_specs": {"consumer": "front-end", "delay": "1"}})
+    );
+    let (s, _, _) = app
+        .call(json_req(
+            "PUT",
+            &format!("/v3/0a0a/qos-specs/{qos}/delete_keys"),
+            ADMIN,
+            &json!({"keys": ["read_bytes_sec"]}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, v, _) = app
+        .call(json_req(
+            "PUT",
+            &format!("/v3/0a0a/qos-specs/{qos}/delete_keys"),
+            ADMIN,
+            &json!({"keys": ["nope"]}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (s, v, _) = app
+        .call(req("GET", &format!("/v3/0a0a/qos-specs/{qos}"), ADMIN))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["qos_specs"]["consumer"], "front-end");
+    assert_eq!(
+        v["qos_specs"]["specs"],
+        json!({"total_iops_sec": "1000", "delay": "1"})
+    );
+    let (_, v, _) = app.call(req("GET", "/v3/qos-specs", ADMIN)).await;
+    assert_eq!(v["qos_specs"].as_array().map(Vec::len), Some(1));
+    let (s, v, _) = app.call(req("GET", "/v3/0a0a/qos-specs/nope", ADMIN)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["itemNotFound"]["message"], "No such QoS spec nope.");
+
+    let t = create_type(&app, "gold", json!({})).await?;
+    let assoc = |what: &str, q: &str| {
+        req(
+            "GET",
+            &format!("/v3/0a0a/qos-specs/{q}/{what}?vol_type_id={t}"),
+            ADMIN,
+        )
+    };
+    let (s, _, _) = app.call(assoc("associate", &qos)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (_, v, _) = app.call(req("GET", &format!("/v3/types/{t}"), ADMIN)).await;
+    assert_eq!(v["volume_type"]["qos_specs_id"], qos.as_str());
+    let (s, v, _) = app
+        .call(req(
+            "GET",
+            &format!("/v3/0a0a/qos-specs/{qos}/associations"),
+            ADMIN,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v,
+        json!({"qos_associations": [{"association_type": "volume_type", "name": "gold", "id": t}]})
+    );
+    let (_, v, _) = app
+        .call(json_req(
+            "POST",
+            "/v3/0a0a/qos-specs",
+            ADMIN,
+            &json!({"qos_specs": {"name": "other"}}),
+        ))
+        .await;
+    let other = v["qos_specs"]["id"].as_str().ok_or("no id")?.to_string();
+    let (s, _, _) = app.call(assoc("associate", &other)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "one QoS entry per type");
+    let (s, _, _) = app
+        .call(req(
+            "GET",
+            &format!("/v3/0a0a/qos-specs/{qos}/associate?vol_type_id=nope"),
+            ADMIN,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = app
+        .call(req(
+            "GET",
+            &format!("/v3/0a0a/qos-specs/{qos}/associate"),
+            ADMIN,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v, _) = app
+        .call(req("DELETE", &format!("/v3/0a0a/qos-specs/{qos}"), ADMIN))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "in use: {v}");
+    let (s, _, _) = app.call(assoc("disassociate", &qos)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (_, v, _) = app.call(req("GET", &format!("/v3/types/{t}"), ADMIN)).await;
+    assert_eq!(v["volume_type"]["qos_specs_id"], Value::Null);
+    let (s, _, _) = app.call(assoc("associate", &qos)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _, _) = app
+        .call(req(
+            "GET",
+            &format!("/v3/0a0a/qos-specs/{qos}/disassociate_all"),
+            ADMIN,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _, _) = app.call(assoc("associate", &qos)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _, _) = app
+        .call(req(
+            "DELETE",
+            &format!("/v3/0a0a/qos-specs/{qos}?force=true"),
+            ADMIN,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "force disassociates");
+    let (_, v, _) = app.call(req("GET", &format!("/v3/types/{t}"), ADMIN)).await;
+    assert_eq!(v["volume_type"]["qos_specs_id"], Value::Null);
+    Ok(())
+}

@@ -17,7 +17,9 @@ use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
 pub mod catalogue;
 pub mod create;
+pub mod messages;
 pub mod metadata;
+pub mod qos;
 pub mod quota_sets;
 pub mod types;
 

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod messages;
+pub mod qos;
 pub mod quota_sets;
 pub mod quotas;
 pub mod rows;

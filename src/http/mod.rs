@@ -6,9 +6,12 @@ pub mod auth;
 pub mod body;
 pub mod catalogue;
 pub mod error;
+pub mod extensions;
 pub mod guard;
 pub mod listing;
+pub mod messages;
 pub mod metadata;
+pub mod qos;
 pub mod quotas;
 pub mod timeline;
 pub mod type_access;
@@ -184,6 +187,39 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/capabilities/{host}",
             web::get().to(catalogue::capabilities_show),
+        )
+        .route("/messages", web::get().to(messages::list))
+        .route("/messages/{message_id}", web::get().to(messages::show))
+        .route("/messages/{message_id}", web::delete().to(messages::delete))
+        .route("/extensions", web::get().to(extensions::list))
+        .route(
+            "/resource_filters",
+            web::get().to(extensions::resource_filters),
+        )
+        .route("/qos-specs", web::get().to(qos::list))
+        .route("/qos-specs", web::post().to(qos::create))
+        .route("/qos-specs/{qos_id}", web::get().to(qos::show))
+        .route("/qos-specs/{qos_id}", web::put().to(qos::update))
+        .route("/qos-specs/{qos_id}", web::delete().to(qos::delete))
+        .route(
+            "/qos-specs/{qos_id}/delete_keys",
+            web::put().to(qos::delete_keys),
+        )
+        .route(
+            "/qos-specs/{qos_id}/associations",
+            web::get().to(qos::associations),
+        )
+        .route(
+            "/qos-specs/{qos_id}/associate",
+            web::get().to(qos::associate),
+        )
+        .route(
+            "/qos-specs/{qos_id}/disassociate",
+            web::get().to(qos::disassociate),
+        )
+        .route(
+            "/qos-specs/{qos_id}/disassociate_all",
+            web::get().to(qos::disassociate_all),
         );
 }
 
