@@ -470,7 +470,10 @@ fn message_rows(c: &mut DbConnection) -> TestResult {
         resource_uuid: Some("v1".into()),
         ..p1.clone()
     };
-    assert_eq!(ids(messages::list(c, &by_uuid)?), std::slice::from_ref(&a.id));
+    assert_eq!(
+        ids(messages::list(c, &by_uuid)?),
+        std::slice::from_ref(&a.id)
+    );
     let info = MessageFilter {
         message_level: Some("INFO".into()),
         ..MessageFilter::default()
