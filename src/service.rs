@@ -8,10 +8,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::{info, warn};
 
+use crate::actors::api::catalogue::SchedulerQueries;
 use crate::actors::api::{ApiActor, ApiSettings};
 use crate::actors::dispatch::{Dispatcher, NodeHandle};
 use crate::actors::journal::{JournalActor, JournalHandle};
-use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor};
+use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor, SetNodeDisabled};
 use crate::actors::volume::{
     NodeIdentity, PublishStats, RecoverNode, SchedulerLink, VolumeActor, allocated_on,
 };
@@ -145,7 +146,14 @@ pub async fn start(
         quota_defaults: quotas::Defaults::from_config(&config.quota),
         reservation_expire_seconds: config.quota.reservation_expire_seconds,
     };
-    let api = ApiActor::new(db.clone(), dispatcher, journal.clone(), settings).start();
+    register_services(config, &db, &scheduler).await?;
+    let queries = SchedulerQueries {
+        pools: scheduler.clone().recipient(),
+        set_disabled: scheduler.clone().recipient(),
+    };
+    let api = ApiActor::new(db.clone(), dispatcher, journal.clone(), settings)
+        .with_scheduler_queries(queries)
+        .start();
     for (name, addr) in &nodes {
         if let Err(e) = addr.send(PublishStats).await? {
             warn!(node.id = %name, error = %e, "node could not report its capacity at start");
@@ -159,6 +167,76 @@ pub async fn start(
     };
     recover(&services, &db).await?;
     Ok(services)
+}
+
+/// The host name the controller's own services are listed under.
+fn controller_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "clinker".into())
+}
+
+/// Registers the `os-services` rows (one `cinder-volume` per node as `node@backend`,
+/// one `cinder-scheduler` for this controller), hands the scheduler the nodes an operator
+/// disabled, and keeps the scheduler row's heartbeat (nodes beat with their reports).
+async fn register_services(
+    config: &Config,
+    db: &Db,
+    scheduler: &Addr<SchedulerActor>,
+) -> anyhow::Result<()> {
+    use crate::db::services::{self, SCHEDULER_BINARY, VOLUME_BINARY};
+    let controller = controller_host();
+    let zone = config.default_availability_zone.clone();
+    let nodes: Vec<(String, String, String)> = config
+        .nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.clone(),
+                format!("{}@{}", n.name, n.backend_name()),
+                n.zone(config).to_string(),
+            )
+        })
+        .collect();
+    let me = controller.clone();
+    let rows = db
+        .run(move |c| {
+            services::register(c, &me, SCHEDULER_BINARY, &zone)?;
+            nodes
+                .into_iter()
+                .map(|(node, host, zone)| {
+                    Ok((node, services::register(c, &host, VOLUME_BINARY, &zone)?))
+                })
+                .collect::<Result<Vec<_>, crate::db::DbError>>()
+        })
+        .await?;
+    for (node, _) in rows.into_iter().filter(|(_, r)| r.disabled) {
+        info!(node.id = %node, "node is disabled; it takes no new volumes");
+        scheduler
+            .send(SetNodeDisabled {
+                node,
+                disabled: true,
+            })
+            .await?;
+    }
+    let every = Duration::from_secs(config.scheduler.stats_interval_seconds.max(1));
+    let db = db.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(every);
+        loop {
+            tick.tick().await;
+            let host = controller.clone();
+            if let Err(e) = db
+                .run(move |c| services::heartbeat(c, &host, SCHEDULER_BINARY))
+                .await
+            {
+                warn!(error = %e, "could not record the scheduler's heartbeat");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Resumes work a previous run left unfinished: volumes being created or deleted on a
