@@ -93,11 +93,88 @@ fn lifecycle(server: &Server, data_dir: &Path) -> TestResult {
     Ok(())
 }
 
+/// Snapshots, copies, extend, actions and the attachments API through `cinder` at the
+/// highest microversion it negotiates.
+fn snapshots_and_actions(server: &Server) -> TestResult {
+    let status = |kind: &str, id: &str| -> Result<Option<String>, Box<dyn std::error::Error>> {
+        let (_, out) = server.cinder(&[kind, id])?;
+        Ok(field(&out, "status"))
+    };
+    let wait = |kind: &'static str, id: String, want: &'static str| {
+        wait_for(Duration::from_secs(20), move || {
+            Ok(status(kind, &id)?.as_deref() == Some(want))
+        })
+    };
+    let out = server.cinder_ok(&["create", "--name", "src", "1"])?;
+    let vol = field(&out, "id").ok_or("no id")?;
+    assert!(
+        wait("show", vol.clone(), "available")?,
+        "volume never available"
+    );
+    let out = server.cinder_ok(&["snapshot-create", "--name", "snap", &vol])?;
+    let snap = field(&out, "id").ok_or("no snapshot id")?;
+    assert!(
+        wait("snapshot-show", snap.clone(), "available")?,
+        "snapshot never available"
+    );
+    let out = server.cinder_ok(&["create", "--snapshot-id", &snap, "--name", "copy"])?;
+    let copy = field(&out, "id").ok_or("no id")?;
+    assert!(
+        wait("show", copy.clone(), "available")?,
+        "copy never available"
+    );
+    let (_, shown) = server.cinder(&["show", &copy])?;
+    assert_eq!(field(&shown, "snapshot_id").as_deref(), Some(snap.as_str()));
+
+    server.cinder_ok(&["extend", &vol, "2"])?;
+    let grown = wait_for(Duration::from_secs(20), || {
+        let (_, out) = server.cinder(&["show", &vol])?;
+        Ok(field(&out, "size").as_deref() == Some("2")
+            && field(&out, "status").as_deref() == Some("available"))
+    })?;
+    assert!(grown, "extend never finished");
+    server.cinder_ok(&["set-bootable", &vol, "true"])?;
+    let (_, shown) = server.cinder(&["show", &vol])?;
+    assert_eq!(field(&shown, "bootable").as_deref(), Some("true"));
+    server.cinder_ok(&["readonly-mode-update", &vol, "true"])?;
+    server.cinder_ok(&["reset-state", "--state", "error", &copy])?;
+    assert_eq!(status("show", &copy)?.as_deref(), Some("error"));
+    let (ok, out) = server.cinder(&[
+        "attachment-create",
+        &copy,
+        &uuid::Uuid::new_v4().to_string(),
+    ])?;
+    assert!(
+        !ok && out.contains("error status"),
+        "an errored volume cannot be attached: {out}"
+    );
+    server.cinder_ok(&["reset-state", "--state", "available", &copy])?;
+
+    // The attachments API (3.27+): reserve, then complete, then remove.
+    let server_id = uuid::Uuid::new_v4().to_string();
+    let out = server.cinder_ok(&["attachment-create", &copy, &server_id])?;
+    let att = field(&out, "ID")
+        .or_else(|| field(&out, "id"))
+        .ok_or(format!("no attachment id: {out}"))?;
+    let (_, listed) = server.cinder(&["attachment-list"])?;
+    assert!(listed.contains(&att), "{listed}");
+    server.cinder_ok(&["attachment-delete", &att])?;
+
+    server.cinder_ok(&["snapshot-delete", &snap])?;
+    let gone = wait_for(Duration::from_secs(20), || {
+        Ok(!server.cinder(&["snapshot-show", &snap])?.0)
+    })?;
+    assert!(gone, "snapshot never went away");
+    server.cinder_ok(&["delete", &vol, &copy])?;
+    Ok(())
+}
+
 #[test]
 fn cinderclient_on_sqlite() -> TestResult {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path(), None)?;
-    lifecycle(&server, dir.path())
+    lifecycle(&server, dir.path())?;
+    snapshots_and_actions(&server)
 }
 
 #[test]

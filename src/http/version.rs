@@ -24,7 +24,10 @@ pub const MIN_VERSION: ApiVersion = ApiVersion { major: 3, minor: 0 };
 
 /// The highest version advertised: only versions whose behaviour is all implemented.
 /// Raise it as the features of each version land (cinder-api.md §19).
-pub const MAX_VERSION: ApiVersion = ApiVersion { major: 3, minor: 0 };
+pub const MAX_VERSION: ApiVersion = ApiVersion {
+    major: 3,
+    minor: 71,
+};
 
 impl ApiVersion {
     /// `3.N`.
