@@ -16,10 +16,15 @@ use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor, SetNodeDisa
 use crate::actors::volume::{
     NodeIdentity, PublishStats, RecoverNode, SchedulerLink, VolumeActor, allocated_on,
 };
-use crate::config::{Config, NodeDriver, Provisioning};
+use crate::config::{Config, FileOptions, NodeDriver, Provisioning, TargetKind};
 use crate::db::{Db, quotas};
 use crate::drivers::fake::{FakeDriver, FakeDriverOptions};
 use crate::drivers::file::{FileDriver, FileDriverOptions};
+use crate::drivers::qcow2::{Qcow2Driver, Qcow2DriverOptions};
+use crate::drivers::targets::Target;
+use crate::drivers::targets::local::LocalTarget;
+use crate::drivers::targets::nbd::{NbdOptions, NbdTarget};
+use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
 use crate::drivers::{OverSubscription, VolumeDriver};
 use crate::model::RequestId;
 use crate::scheduler::spec::RequestSpec;
@@ -58,23 +63,79 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
                 ),
                 capabilities: node.capabilities.clone(),
             })),
-            NodeDriver::File(o) => Arc::new(FileDriver::new(
-                o.path,
-                FileDriverOptions {
-                    volume_backend_name: node.backend_name().to_string(),
-                    pool_name: node.backend_name().to_string(),
-                    reserved_percentage: node.reserved_percentage,
-                    max_over_subscription_ratio: OverSubscription::Ratio(
-                        node.max_over_subscription_ratio,
-                    ),
-                    capabilities: node.capabilities.clone(),
-                    thin,
-                },
-            )?),
+            NodeDriver::File(o) => {
+                let target = build_target(config, &node.name, &o)?;
+                Arc::new(
+                    FileDriver::new(
+                        o.path,
+                        FileDriverOptions {
+                            volume_backend_name: node.backend_name().to_string(),
+                            pool_name: node.backend_name().to_string(),
+                            reserved_percentage: node.reserved_percentage,
+                            max_over_subscription_ratio: OverSubscription::Ratio(
+                                node.max_over_subscription_ratio,
+                            ),
+                            capabilities: node.capabilities.clone(),
+                            thin,
+                        },
+                    )?
+                    .with_target(target)?,
+                )
+            }
+            NodeDriver::Qcow2(o) => {
+                let target = build_target(config, &node.name, &o)?;
+                Arc::new(
+                    Qcow2Driver::new(
+                        o.path,
+                        Qcow2DriverOptions {
+                            volume_backend_name: node.backend_name().to_string(),
+                            pool_name: node.backend_name().to_string(),
+                            reserved_percentage: node.reserved_percentage,
+                            max_over_subscription_ratio: OverSubscription::Ratio(
+                                node.max_over_subscription_ratio,
+                            ),
+                            capabilities: node.capabilities.clone(),
+                        },
+                    )?
+                    .with_target(target)?,
+                )
+            }
         };
         out.insert(node.name.clone(), driver);
     }
     Ok(out)
+}
+
+/// The export helper a file or qcow2 node uses; its state lives under
+/// `<data_dir>/targets/<node>`.
+fn build_target(config: &Config, node: &str, o: &FileOptions) -> anyhow::Result<Arc<dyn Target>> {
+    let state_dir = config.data_dir.join("targets").join(node);
+    Ok(match o.target {
+        TargetKind::Local => Arc::new(LocalTarget),
+        TargetKind::Tgt => {
+            let mut t = TgtOptions::new(state_dir);
+            if let Some(ip) = &o.target_ip_address {
+                t.target_ip_address = ip.clone();
+            }
+            if let Some(port) = o.target_port {
+                t.target_port = port;
+            }
+            Arc::new(TgtTarget::new(t)?)
+        }
+        TargetKind::Nbd => {
+            let mut n = NbdOptions::new(state_dir);
+            if let Some(a) = &o.nbd_listen_address {
+                n.listen_address = a.clone();
+            }
+            if let Some(p) = o.nbd_port_min {
+                n.port_min = p;
+            }
+            if let Some(p) = o.nbd_port_max {
+                n.port_max = p;
+            }
+            Arc::new(NbdTarget::new(n)?)
+        }
+    })
 }
 
 /// Starts the journal, the scheduler, one actor per node and the API actor, waits for

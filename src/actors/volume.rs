@@ -313,8 +313,25 @@ impl Handler<RecoverNode> for VolumeActor {
     fn handle(&mut self, _msg: RecoverNode, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.ctx.db.clone();
         let name = self.ctx.node.name.clone();
+        let driver = self.ctx.driver.clone();
         Box::pin(
             async move {
+                // Exports of attached volumes come back first (a target daemon or the
+                // node restarted); a failure is logged and the volume left as it is.
+                let key = name.clone();
+                let attached = db
+                    .run(move |c| crate::db::volumes::attached_on_node(c, &key))
+                    .await?;
+                for (id, size) in attached {
+                    let Ok(id) = id.parse::<VolumeId>() else { continue };
+                    let vref = VolumeRef {
+                        id,
+                        size_gb: size.max(0) as u64,
+                    };
+                    if let Err(e) = blocking(&driver, move |d| d.ensure_export(&vref)).await {
+                        warn!(volume.id = %id, error = %e, "could not re-create the export");
+                    }
+                }
                 db.run(move |c| crate::db::volumes::unfinished_on_node(c, &name))
                     .await
             }

@@ -816,3 +816,25 @@ pub fn set_type(c: &mut DbConnection, id: &str, from: &str, type_id: &str) -> Re
         Err(DbError::Conflict)
     }
 }
+
+/// Volumes of `node` that consumers may be connected to (their exports are re-created
+/// when the node starts).
+pub fn attached_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<(String, i64)>, DbError> {
+    let prefix = format!("{node}@%");
+    let exact = format!("{node}@");
+    let rows: Vec<(String, Option<String>, i64)> = volumes::table
+        .filter(volumes::host.like(prefix))
+        .filter(volumes::status.eq_any(statuses(&[
+            VolumeStatus::InUse,
+            VolumeStatus::Attaching,
+            VolumeStatus::Detaching,
+            VolumeStatus::Reserved,
+        ])))
+        .select((volumes::id, volumes::host, volumes::size))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, h, _)| h.as_deref().is_some_and(|h| h.starts_with(&exact)))
+        .map(|(id, _, size)| (id, size))
+        .collect())
+}
