@@ -173,6 +173,8 @@ pub enum DriverKind {
     Fake,
     /// One sparse raw file per volume.
     File,
+    /// One qcow2 image per volume, through `qemu-img`.
+    Qcow2,
 }
 
 impl DriverKind {
@@ -181,6 +183,7 @@ impl DriverKind {
         match self {
             DriverKind::Fake => "fake",
             DriverKind::File => "file",
+            DriverKind::Qcow2 => "qcow2",
         }
     }
 }
@@ -196,12 +199,45 @@ pub enum Provisioning {
     Thick,
 }
 
-/// `driver_options` of a `file` node.
+/// `driver_options` of a `file` or `qcow2` node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileOptions {
     /// Directory holding the volume files; a relative path is taken under `data_dir`.
     pub path: PathBuf,
+    /// How volumes are exported: `local` (the path, for consumers on this host;
+    /// default), `tgt` (iSCSI with CHAP through tgtd; raw files only) or `nbd`
+    /// (qemu-nbd on TCP with an unguessable export name).
+    #[serde(default)]
+    pub target: TargetKind,
+    /// iSCSI portal address given to consumers. Default `127.0.0.1`.
+    #[serde(default)]
+    pub target_ip_address: Option<String>,
+    /// iSCSI portal port. Default 3260.
+    #[serde(default)]
+    pub target_port: Option<u16>,
+    /// Address the NBD servers listen on. Default `127.0.0.1`.
+    #[serde(default)]
+    pub nbd_listen_address: Option<String>,
+    /// First and last port of the NBD servers. Default 10809 and 10999.
+    #[serde(default)]
+    pub nbd_port_min: Option<u16>,
+    /// See `nbd_port_min`.
+    #[serde(default)]
+    pub nbd_port_max: Option<u16>,
+}
+
+/// How a node exports its volumes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The volume's path, for consumers on the same host.
+    #[default]
+    Local,
+    /// iSCSI through tgtd, with CHAP.
+    Tgt,
+    /// NBD through qemu-nbd.
+    Nbd,
 }
 
 /// `driver_options` of a `fake` node.
@@ -227,6 +263,8 @@ pub enum NodeDriver {
     Fake(FakeOptions),
     /// See [`FileOptions`].
     File(FileOptions),
+    /// See [`FileOptions`].
+    Qcow2(FileOptions),
 }
 
 /// Why the configuration was refused.
@@ -427,7 +465,7 @@ impl NodeConfig {
                 .try_into::<FakeOptions>()
                 .map(NodeDriver::Fake)
                 .map_err(|e| e.to_string().trim_end().to_string()),
-            DriverKind::File => {
+            DriverKind::File | DriverKind::Qcow2 => {
                 let mut options: FileOptions = table
                     .try_into()
                     .map_err(|e| e.to_string().trim_end().to_string())?;
@@ -435,7 +473,16 @@ impl NodeConfig {
                     options.path = data_dir.join(&options.path);
                 }
                 check_writable_dir(&options.path).map_err(|m| format!("path: {m}"))?;
-                Ok(NodeDriver::File(options))
+                if self.driver == DriverKind::Qcow2 {
+                    if options.target == TargetKind::Tgt {
+                        return Err(
+                            "target: tgt serves raw files only; use nbd or local with qcow2".into(),
+                        );
+                    }
+                    Ok(NodeDriver::Qcow2(options))
+                } else {
+                    Ok(NodeDriver::File(options))
+                }
             }
         }
     }
@@ -583,7 +630,12 @@ mod tests {
     #[test]
     fn the_example_configs_load() -> Result<(), Box<dyn std::error::Error>> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        for name in ["single-node.toml", "multi-node.toml"] {
+        for name in [
+            "single-node.toml",
+            "multi-node.toml",
+            "qcow2-nbd.toml",
+            "iscsi.toml",
+        ] {
             let dir = tempfile::tempdir()?;
             let text = fs::read_to_string(root.join(name))?;
             let path = dir.path().join(name);

@@ -90,6 +90,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
         max_body_bytes: config.max_body_bytes,
+        max_version: clinker::http::version::MAX_VERSION,
     };
     let server = actix_web::HttpServer::new(move || clinker::http::app(state.clone()))
         .bind(&config.listen)

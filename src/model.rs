@@ -197,6 +197,30 @@ pub mod quota {
     pub const SNAPSHOTS: &str = "snapshots";
     /// A limit on a single volume's size; never reserved.
     pub const PER_VOLUME_GIGABYTES: &str = "per_volume_gigabytes";
+    /// Number of backups (shown; Clinker has no backups yet).
+    pub const BACKUPS: &str = "backups";
+    /// GiB of backups (shown; Clinker has no backups yet).
+    pub const BACKUP_GIGABYTES: &str = "backup_gigabytes";
+    /// Number of groups (shown; Clinker has no groups yet).
+    pub const GROUPS: &str = "groups";
+    /// Per-type volume count: `volumes_<type name>`.
+    pub const VOLUMES_PREFIX: &str = "volumes_";
+    /// Per-type GiB: `gigabytes_<type name>`.
+    pub const GIGABYTES_PREFIX: &str = "gigabytes_";
+    /// Per-type snapshot count: `snapshots_<type name>`.
+    pub const SNAPSHOTS_PREFIX: &str = "snapshots_";
+
+    /// What one volume of `size` GiB and type `type_name` counts against: `volumes` and
+    /// `gigabytes`, and the same for its type (`volumes_<type>`, `gigabytes_<type>`), as
+    /// Cinder's `add_volume_type_opts` does. Reserved on create, released on delete.
+    pub fn volume_deltas(type_name: &str, size: i64) -> Vec<(String, i64)> {
+        vec![
+            (VOLUMES.to_string(), 1),
+            (GIGABYTES.to_string(), size),
+            (format!("{VOLUMES_PREFIX}{type_name}"), 1),
+            (format!("{GIGABYTES_PREFIX}{type_name}"), size),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -8,17 +8,23 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::{info, warn};
 
+use crate::actors::api::catalogue::SchedulerQueries;
 use crate::actors::api::{ApiActor, ApiSettings};
 use crate::actors::dispatch::{Dispatcher, NodeHandle};
 use crate::actors::journal::{JournalActor, JournalHandle};
-use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor};
+use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor, SetNodeDisabled};
 use crate::actors::volume::{
     NodeIdentity, PublishStats, RecoverNode, SchedulerLink, VolumeActor, allocated_on,
 };
-use crate::config::{Config, NodeDriver, Provisioning};
+use crate::config::{Config, FileOptions, NodeDriver, Provisioning, TargetKind};
 use crate::db::{Db, quotas};
 use crate::drivers::fake::{FakeDriver, FakeDriverOptions};
 use crate::drivers::file::{FileDriver, FileDriverOptions};
+use crate::drivers::qcow2::{Qcow2Driver, Qcow2DriverOptions};
+use crate::drivers::targets::Target;
+use crate::drivers::targets::local::LocalTarget;
+use crate::drivers::targets::nbd::{NbdOptions, NbdTarget};
+use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
 use crate::drivers::{OverSubscription, VolumeDriver};
 use crate::model::RequestId;
 use crate::scheduler::spec::RequestSpec;
@@ -57,23 +63,79 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
                 ),
                 capabilities: node.capabilities.clone(),
             })),
-            NodeDriver::File(o) => Arc::new(FileDriver::new(
-                o.path,
-                FileDriverOptions {
-                    volume_backend_name: node.backend_name().to_string(),
-                    pool_name: node.backend_name().to_string(),
-                    reserved_percentage: node.reserved_percentage,
-                    max_over_subscription_ratio: OverSubscription::Ratio(
-                        node.max_over_subscription_ratio,
-                    ),
-                    capabilities: node.capabilities.clone(),
-                    thin,
-                },
-            )?),
+            NodeDriver::File(o) => {
+                let target = build_target(config, &node.name, &o)?;
+                Arc::new(
+                    FileDriver::new(
+                        o.path,
+                        FileDriverOptions {
+                            volume_backend_name: node.backend_name().to_string(),
+                            pool_name: node.backend_name().to_string(),
+                            reserved_percentage: node.reserved_percentage,
+                            max_over_subscription_ratio: OverSubscription::Ratio(
+                                node.max_over_subscription_ratio,
+                            ),
+                            capabilities: node.capabilities.clone(),
+                            thin,
+                        },
+                    )?
+                    .with_target(target)?,
+                )
+            }
+            NodeDriver::Qcow2(o) => {
+                let target = build_target(config, &node.name, &o)?;
+                Arc::new(
+                    Qcow2Driver::new(
+                        o.path,
+                        Qcow2DriverOptions {
+                            volume_backend_name: node.backend_name().to_string(),
+                            pool_name: node.backend_name().to_string(),
+                            reserved_percentage: node.reserved_percentage,
+                            max_over_subscription_ratio: OverSubscription::Ratio(
+                                node.max_over_subscription_ratio,
+                            ),
+                            capabilities: node.capabilities.clone(),
+                        },
+                    )?
+                    .with_target(target)?,
+                )
+            }
         };
         out.insert(node.name.clone(), driver);
     }
     Ok(out)
+}
+
+/// The export helper a file or qcow2 node uses; its state lives under
+/// `<data_dir>/targets/<node>`.
+fn build_target(config: &Config, node: &str, o: &FileOptions) -> anyhow::Result<Arc<dyn Target>> {
+    let state_dir = config.data_dir.join("targets").join(node);
+    Ok(match o.target {
+        TargetKind::Local => Arc::new(LocalTarget),
+        TargetKind::Tgt => {
+            let mut t = TgtOptions::new(state_dir);
+            if let Some(ip) = &o.target_ip_address {
+                t.target_ip_address = ip.clone();
+            }
+            if let Some(port) = o.target_port {
+                t.target_port = port;
+            }
+            Arc::new(TgtTarget::new(t)?)
+        }
+        TargetKind::Nbd => {
+            let mut n = NbdOptions::new(state_dir);
+            if let Some(a) = &o.nbd_listen_address {
+                n.listen_address = a.clone();
+            }
+            if let Some(p) = o.nbd_port_min {
+                n.port_min = p;
+            }
+            if let Some(p) = o.nbd_port_max {
+                n.port_max = p;
+            }
+            Arc::new(NbdTarget::new(n)?)
+        }
+    })
 }
 
 /// Starts the journal, the scheduler, one actor per node and the API actor, waits for
@@ -145,7 +207,14 @@ pub async fn start(
         quota_defaults: quotas::Defaults::from_config(&config.quota),
         reservation_expire_seconds: config.quota.reservation_expire_seconds,
     };
-    let api = ApiActor::new(db.clone(), dispatcher, journal.clone(), settings).start();
+    register_services(config, &db, &scheduler).await?;
+    let queries = SchedulerQueries {
+        pools: scheduler.clone().recipient(),
+        set_disabled: scheduler.clone().recipient(),
+    };
+    let api = ApiActor::new(db.clone(), dispatcher, journal.clone(), settings)
+        .with_scheduler_queries(queries)
+        .start();
     for (name, addr) in &nodes {
         if let Err(e) = addr.send(PublishStats).await? {
             warn!(node.id = %name, error = %e, "node could not report its capacity at start");
@@ -159,6 +228,76 @@ pub async fn start(
     };
     recover(&services, &db).await?;
     Ok(services)
+}
+
+/// The host name the controller's own services are listed under.
+fn controller_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "clinker".into())
+}
+
+/// Registers the `os-services` rows (one `cinder-volume` per node as `node@backend`,
+/// one `cinder-scheduler` for this controller), hands the scheduler the nodes an operator
+/// disabled, and keeps the scheduler row's heartbeat (nodes beat with their reports).
+async fn register_services(
+    config: &Config,
+    db: &Db,
+    scheduler: &Addr<SchedulerActor>,
+) -> anyhow::Result<()> {
+    use crate::db::services::{self, SCHEDULER_BINARY, VOLUME_BINARY};
+    let controller = controller_host();
+    let zone = config.default_availability_zone.clone();
+    let nodes: Vec<(String, String, String)> = config
+        .nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.clone(),
+                format!("{}@{}", n.name, n.backend_name()),
+                n.zone(config).to_string(),
+            )
+        })
+        .collect();
+    let me = controller.clone();
+    let rows = db
+        .run(move |c| {
+            services::register(c, &me, SCHEDULER_BINARY, &zone)?;
+            nodes
+                .into_iter()
+                .map(|(node, host, zone)| {
+                    Ok((node, services::register(c, &host, VOLUME_BINARY, &zone)?))
+                })
+                .collect::<Result<Vec<_>, crate::db::DbError>>()
+        })
+        .await?;
+    for (node, _) in rows.into_iter().filter(|(_, r)| r.disabled) {
+        info!(node.id = %node, "node is disabled; it takes no new volumes");
+        scheduler
+            .send(SetNodeDisabled {
+                node,
+                disabled: true,
+            })
+            .await?;
+    }
+    let every = Duration::from_secs(config.scheduler.stats_interval_seconds.max(1));
+    let db = db.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(every);
+        loop {
+            tick.tick().await;
+            let host = controller.clone();
+            if let Err(e) = db
+                .run(move |c| services::heartbeat(c, &host, SCHEDULER_BINARY))
+                .await
+            {
+                warn!(error = %e, "could not record the scheduler's heartbeat");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Resumes work a previous run left unfinished: volumes being created or deleted on a

@@ -1,150 +1,12 @@
 //! End to end: the real `clinker` binary driven by the real python-cinderclient (`cinder`),
 //! on SQLite (the embedded default) and on PostgreSQL. `.ci/run` installs the client.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common_e2e;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use diesel::Connection;
-use diesel::connection::SimpleConnection;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const PROJECT: &str = "5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c";
-
-/// The server process; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(
-        data_dir: &Path,
-        database_url: Option<&str>,
-    ) -> Result<Server, Box<dyn std::error::Error>> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let log = data_dir.join("server.log");
-        std::fs::create_dir_all(data_dir)?;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinker"));
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env_remove("CLINKER_DATABASE_URL")
-            .env_remove("CLINKER_LISTEN")
-            .env_remove("CLINKER_DATA_DIR")
-            .env_remove("CLINKER_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?);
-        if let Some(url) = database_url {
-            cmd.arg("--database-url").arg(url);
-        }
-        let server = Server {
-            child: cmd.spawn()?,
-            port,
-            log,
-        };
-        let start = Instant::now();
-        while http(port, "GET", "/", None).map(|(s, _)| s) != Ok(300) {
-            if start.elapsed() > Duration::from_secs(30) {
-                return Err(format!("server did not answer: {}", server.log_text()).into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(server)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Runs `cinder` in noauth mode against this server.
-    fn cinder(&self, args: &[&str]) -> Result<(bool, String), Box<dyn std::error::Error>> {
-        let out = Command::new("cinder")
-            .args([
-                "--os-auth-type",
-                "noauth",
-                "--os-endpoint",
-                &format!("http://127.0.0.1:{}/v3", self.port),
-                "--os-user-id",
-                "admin",
-                "--os-project-id",
-                PROJECT,
-            ])
-            .args(args)
-            .output()
-            .map_err(|e| {
-                format!("cannot run `cinder` (python-cinderclient; .ci/run installs it): {e}")
-            })?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok((out.status.success(), text))
-    }
-}
-
-/// A minimal HTTP/1.0 client for the checks the CLI does not show.
-fn http(port: u16, method: &str, path: &str, token: Option<&str>) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let auth = token
-        .map(|t| format!("X-Auth-Token: {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("no status in {out:?}"))?;
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// The value of a `| key | value |` row of cinderclient's table output.
-fn field(table: &str, key: &str) -> Option<String> {
-    table.lines().find_map(|l| {
-        let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-        (cells.len() >= 3 && cells[1] == key).then(|| cells[2].to_string())
-    })
-}
-
-fn wait_for(
-    limit: Duration,
-    mut f: impl FnMut() -> Result<bool, Box<dyn std::error::Error>>,
-) -> Result<bool, Box<dyn std::error::Error>> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f()? {
-            return Ok(true);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(false)
-}
+use common_e2e::{PROJECT, PgDatabase, Server, TestResult, field, http, wait_for};
 
 fn lifecycle(server: &Server, data_dir: &Path) -> TestResult {
     let (ok, out) = server.cinder(&["create", "--name", "e2e", "1"])?;
@@ -231,47 +93,88 @@ fn lifecycle(server: &Server, data_dir: &Path) -> TestResult {
     Ok(())
 }
 
+/// Snapshots, copies, extend, actions and the attachments API through `cinder` at the
+/// highest microversion it negotiates.
+fn snapshots_and_actions(server: &Server) -> TestResult {
+    let status = |kind: &str, id: &str| -> Result<Option<String>, Box<dyn std::error::Error>> {
+        let (_, out) = server.cinder(&[kind, id])?;
+        Ok(field(&out, "status"))
+    };
+    let wait = |kind: &'static str, id: String, want: &'static str| {
+        wait_for(Duration::from_secs(20), move || {
+            Ok(status(kind, &id)?.as_deref() == Some(want))
+        })
+    };
+    let out = server.cinder_ok(&["create", "--name", "src", "1"])?;
+    let vol = field(&out, "id").ok_or("no id")?;
+    assert!(
+        wait("show", vol.clone(), "available")?,
+        "volume never available"
+    );
+    let out = server.cinder_ok(&["snapshot-create", "--name", "snap", &vol])?;
+    let snap = field(&out, "id").ok_or("no snapshot id")?;
+    assert!(
+        wait("snapshot-show", snap.clone(), "available")?,
+        "snapshot never available"
+    );
+    let out = server.cinder_ok(&["create", "--snapshot-id", &snap, "--name", "copy"])?;
+    let copy = field(&out, "id").ok_or("no id")?;
+    assert!(
+        wait("show", copy.clone(), "available")?,
+        "copy never available"
+    );
+    let (_, shown) = server.cinder(&["show", &copy])?;
+    assert_eq!(field(&shown, "snapshot_id").as_deref(), Some(snap.as_str()));
+
+    server.cinder_ok(&["extend", &vol, "2"])?;
+    let grown = wait_for(Duration::from_secs(20), || {
+        let (_, out) = server.cinder(&["show", &vol])?;
+        Ok(field(&out, "size").as_deref() == Some("2")
+            && field(&out, "status").as_deref() == Some("available"))
+    })?;
+    assert!(grown, "extend never finished");
+    server.cinder_ok(&["set-bootable", &vol, "true"])?;
+    let (_, shown) = server.cinder(&["show", &vol])?;
+    assert_eq!(field(&shown, "bootable").as_deref(), Some("true"));
+    server.cinder_ok(&["readonly-mode-update", &vol, "true"])?;
+    server.cinder_ok(&["reset-state", "--state", "error", &copy])?;
+    assert_eq!(status("show", &copy)?.as_deref(), Some("error"));
+    let (ok, out) = server.cinder(&[
+        "attachment-create",
+        &copy,
+        &uuid::Uuid::new_v4().to_string(),
+    ])?;
+    assert!(
+        !ok && out.contains("error status"),
+        "an errored volume cannot be attached: {out}"
+    );
+    server.cinder_ok(&["reset-state", "--state", "available", &copy])?;
+
+    // The attachments API (3.27+): reserve, then complete, then remove.
+    let server_id = uuid::Uuid::new_v4().to_string();
+    let out = server.cinder_ok(&["attachment-create", &copy, &server_id])?;
+    let att = field(&out, "ID")
+        .or_else(|| field(&out, "id"))
+        .ok_or(format!("no attachment id: {out}"))?;
+    let (_, listed) = server.cinder(&["attachment-list"])?;
+    assert!(listed.contains(&att), "{listed}");
+    server.cinder_ok(&["attachment-delete", &att])?;
+
+    server.cinder_ok(&["snapshot-delete", &snap])?;
+    let gone = wait_for(Duration::from_secs(20), || {
+        Ok(!server.cinder(&["snapshot-show", &snap])?.0)
+    })?;
+    assert!(gone, "snapshot never went away");
+    server.cinder_ok(&["delete", &vol, &copy])?;
+    Ok(())
+}
+
 #[test]
 fn cinderclient_on_sqlite() -> TestResult {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path(), None)?;
-    lifecycle(&server, dir.path())
-}
-
-/// A database of its own on the local PostgreSQL, dropped afterwards.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    fn create() -> Result<PgDatabase, Box<dyn std::error::Error>> {
-        let admin_url = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("clinker_e2e_{}", uuid::Uuid::new_v4().simple());
-        let mut c = diesel::PgConnection::establish(&admin_url)
-            .map_err(|e| format!("PostgreSQL at {admin_url} is needed (.ci/run starts it): {e}"))?;
-        c.batch_execute(&format!("CREATE DATABASE {name}"))?;
-        Ok(PgDatabase { admin_url, name })
-    }
-
-    fn url(&self) -> String {
-        match self.admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{}", self.name),
-            None => self.admin_url.clone(),
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut c) = diesel::PgConnection::establish(&self.admin_url) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
+    lifecycle(&server, dir.path())?;
+    snapshots_and_actions(&server)
 }
 
 #[test]

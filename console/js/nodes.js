@@ -26,24 +26,29 @@ function capacity(pool) {
   const ratio = num(c.max_over_subscription_ratio);
   const scale = Math.max(total || 0, provisioned || 0, 1);
   const used = total !== null && free !== null ? Math.max(0, total - free) : null;
+  // The main bar: what volumes were promised (provisioned) against the capacity; under
+  // it, a thin bar of what the disk really holds (thin volumes use less than promised,
+  // other data on a shared file system more).
   const bar = h("div", { class: "capbar", role: "img", "aria-label": `${gb(provisioned)} provisioned, ${gb(free)} free, of ${gb(total)}` });
   if (provisioned !== null) {
     const p = h("span", { class: "cap-provisioned" });
     p.style.width = `${Math.min(100, (provisioned / scale) * 100)}%`;
     bar.append(p);
   }
-  if (used !== null && used > 0) {
-    const u = h("span", { class: "cap-used" });
-    u.style.width = `${Math.min(100, (used / scale) * 100)}%`;
-    bar.append(u);
-  }
   if (total !== null && provisioned !== null && provisioned > total) {
     const m = h("span", { class: "cap-total-mark", title: "physical capacity" });
     m.style.left = `${(total / scale) * 100}%`;
     bar.append(m);
   }
+  let disk = null;
+  if (used !== null) {
+    const u = h("span", { class: "cap-used" });
+    u.style.width = `${Math.min(100, (used / scale) * 100)}%`;
+    disk = h("div", { class: "diskbar", role: "img", "aria-label": `${gb(used)} used on disk` }, u);
+  }
   return h("div", { class: "capacity" },
     bar,
+    disk,
     h("div", { class: "cap-legend" },
       h("span", {}, h("span", { class: "swatch cap-provisioned", "aria-hidden": "true" }), ` ${gb(provisioned)} provisioned to volumes`),
       used !== null ? h("span", {}, h("span", { class: "swatch cap-used", "aria-hidden": "true" }), ` ${gb(used)} used on disk`) : null,

@@ -81,10 +81,16 @@ const server = createServer(async (req, res) => {
   const body = await readBody(req);
   seen.push({ method: req.method, path, query: url.search, version, body });
   if (path === "/clinker/v1/whoami") return send(res, 200, { user, project: P, is_admin: admin });
-  if (path === "/v3/") return send(res, 200, { versions: [{ id: "v3.0", status: "CURRENT", version: "3.71", min_version: "3.0" }] });
+  // "old" sees an older server: microversion 3.0 only, no catalogue APIs (route misses).
+  const old = user === "old";
+  if (path === "/v3/") return send(res, 200, { versions: [{ id: "v3.0", status: "CURRENT", version: old ? "3.0" : "3.71", min_version: "3.0" }] });
   const m = path.match(/^\/v3\/[0-9a-f-]+(\/.*)$/);
   const r = m ? m[1] : "";
   const key = `${req.method} ${r}`;
+  if (old && version && version !== "volume 3.0") {
+    return send(res, 406, { computeFault: { code: 406, message: `Version ${version.split(" ")[1]} is not supported by the API. Minimum is 3.0 and maximum is 3.0.` } });
+  }
+  if (old && !/^(GET|POST|PUT|DELETE) \/(volumes|snapshots)/.test(key)) return send(res, 404, "The resource could not be found.");
   const forbidden = () => send(res, 403, { forbidden: { code: 403, message: "Policy doesn't allow this to be performed." } });
   switch (true) {
     case key === "GET /volumes/detail" || key === "GET /volumes" || key === "GET /snapshots/detail" || key === "GET /snapshots":
@@ -263,6 +269,24 @@ try {
     await page.locator("#nav a", { hasText: "Volume Types" }).click();
     await page.locator("[data-testid=types-table]").waitFor();
     check(!(await page.locator("[data-testid=types-table] thead").textContent()).includes("Extra specs"), "no extra specs column");
+  });
+
+  await step("an older server: friendly 'not available yet' for route misses and 406", async () => {
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await signIn("old");
+    await page.getByRole("button", { name: "Create Volume", exact: true }).click();
+    await dialog().waitFor();
+    await until("the quota fallback", async () => /Quota limits are not available on this server yet/.test(await dialog().locator("[data-testid=quota]").textContent()));
+    check((await dialog().locator("input[name=volume_type]").count()) === 1, "a free-text type field when there is no type list");
+    await page.keyboard.press("Escape");
+    await dialog().waitFor({ state: "detached" });
+    await page.locator("#nav a", { hasText: "Volume Types" }).click();
+    await page.locator(".unavailable").waitFor();
+    await page.locator("#nav a", { hasText: "Messages" }).click();
+    await until("the messages page says why", async () => /needs API version 3.3 and this server speaks up to 3.0/.test(await page.locator(".unavailable").textContent()));
+    const asked = seen.filter((x) => x.path.endsWith("/messages")).pop();
+    check(asked?.version === "volume 3.3", `asked with ${asked?.version}`);
+    await shot("s5-older-server-messages");
   });
 
   await step("no JavaScript errors", async () => {

@@ -17,10 +17,15 @@ use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
 pub mod actions;
 pub mod attachments;
+pub mod catalogue;
 pub mod create;
 pub mod idempotency;
+pub mod messages;
 pub mod metadata;
+pub mod qos;
+pub mod quota_sets;
 pub mod snapshots;
+pub mod types;
 
 pub use create::{CreateVolume, VolumeCreateRequest};
 
@@ -48,6 +53,8 @@ pub(crate) struct ApiShared {
     pub(crate) settings: ApiSettings,
     /// For tests: the task of `volume_create_api` that fails after doing its work.
     pub(crate) fail_at: Option<&'static str>,
+    /// The scheduler, for pools and enable/disable (`None`: those calls are unavailable).
+    pub(crate) scheduler_queries: Option<catalogue::SchedulerQueries>,
 }
 
 impl ApiShared {
@@ -82,8 +89,17 @@ impl ApiActor {
                 journal_addr: journal,
                 settings,
                 fail_at: None,
+                scheduler_queries: None,
             }),
         }
+    }
+
+    /// Lets the catalogue calls (pools, capabilities, enabling nodes) reach the scheduler.
+    pub fn with_scheduler_queries(mut self, queries: catalogue::SchedulerQueries) -> Self {
+        if let Some(s) = Rc::get_mut(&mut self.shared) {
+            s.scheduler_queries = Some(queries);
+        }
+        self
     }
 
     /// For tests: make `task` of `volume_create_api` fail after it has done its work, so

@@ -51,16 +51,17 @@ pub enum ServiceError {
 
 fn quota_message(q: &QuotaExceeded) -> String {
     match q.resource.as_str() {
-        "volumes" => format!(
-            "VolumeLimitExceeded: Maximum number of volumes allowed ({}) exceeded for quota 'volumes'.",
+        // Per-type keys (`volumes_<type>`, `gigabytes_<type>`) read as their base resource.
+        r if r == "volumes" || r.starts_with("volumes_") => format!(
+            "VolumeLimitExceeded: Maximum number of volumes allowed ({}) exceeded for quota '{r}'.",
             q.limit
         ),
         "per_volume_gigabytes" => format!(
             "VolumeSizeExceedsLimit: Requested volume size {}G is larger than maximum allowed limit {}G.",
             q.requested, q.limit
         ),
-        "gigabytes" => format!(
-            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {}G, quota is {}G and {}G has been consumed.",
+        r if r == "gigabytes" || r.starts_with("gigabytes_") => format!(
+            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed {r} quota. Requested {}G, quota is {}G and {}G has been consumed.",
             q.requested,
             q.limit,
             q.in_use + q.reserved

@@ -69,6 +69,36 @@ pub struct CheckHost {
 #[rtype(result = "Vec<PoolState>")]
 pub struct GetPools;
 
+/// An operator enabled or disabled a node (`os-services`): a disabled node's pools stay
+/// known but the EnabledFilter turns them down, so it gets no new volumes.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct SetNodeDisabled {
+    /// The node's name.
+    pub node: String,
+    /// Disabled (true) or enabled again (false).
+    pub disabled: bool,
+}
+
+/// One pool with the backend-level figures of its node's last report, for
+/// `scheduler-stats/get_pools` and `capabilities`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolReport {
+    /// The pool, with in-flight placements applied.
+    pub pool: PoolState,
+    /// The driver's maker.
+    pub vendor_name: String,
+    /// The driver's version.
+    pub driver_version: String,
+    /// When the node last reported.
+    pub timestamp: chrono::NaiveDateTime,
+}
+
+/// Every pool with its backend's figures.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Vec<PoolReport>")]
+pub struct GetPoolReports;
+
 /// Placements sent to a node that its last report did not include yet.
 #[derive(Debug, Default)]
 struct NodeEntry {
@@ -77,6 +107,10 @@ struct NodeEntry {
     /// (cast_seq, pool name, GiB).
     outstanding: VecDeque<(u64, String, u64)>,
     next_seq: u64,
+    /// Set by an operator; survives reports.
+    disabled: bool,
+    /// `(vendor_name, driver_version, when)` of the last report.
+    backend: Option<(String, String, chrono::NaiveDateTime)>,
 }
 
 /// Every node's pools, with in-flight placements applied.
@@ -90,12 +124,14 @@ pub struct PoolBook {
 impl PoolBook {
     fn apply_report(&mut self, report: NodeStatsReport) {
         let entry = self.nodes.entry(report.node.clone()).or_default();
+        let disabled = entry.disabled;
         entry.reported = report
             .stats
             .pools
             .iter()
-            .map(|p| {
-                PoolState::new(
+            .map(|p| PoolState {
+                disabled,
+                ..PoolState::new(
                     &report.node,
                     &report.availability_zone,
                     &report.stats.volume_backend_name,
@@ -104,6 +140,11 @@ impl PoolBook {
                 )
             })
             .collect();
+        entry.backend = Some((
+            report.stats.vendor_name.clone(),
+            report.stats.driver_version.clone(),
+            crate::db::now(),
+        ));
         while entry
             .outstanding
             .front()
@@ -150,6 +191,30 @@ impl PoolBook {
             .outstanding
             .push_back((seq, pool.stats.pool_name.clone(), spec.size_gb));
         (decision, Some((pool, seq)))
+    }
+
+    fn set_disabled(&mut self, node: &str, disabled: bool) {
+        let entry = self.nodes.entry(node.to_string()).or_default();
+        entry.disabled = disabled;
+        for p in &mut entry.reported {
+            p.disabled = disabled;
+        }
+        self.rebuild();
+    }
+
+    fn reports(&self) -> Vec<PoolReport> {
+        self.pools
+            .iter()
+            .filter_map(|p| {
+                let (vendor, version, at) = self.nodes.get(&p.node)?.backend.clone()?;
+                Some(PoolReport {
+                    pool: p.clone(),
+                    vendor_name: vendor,
+                    driver_version: version,
+                    timestamp: at,
+                })
+            })
+            .collect()
     }
 
     /// Gives back a placement that never reached its node.
@@ -271,6 +336,22 @@ impl Handler<GetPools> for SchedulerActor {
 
     fn handle(&mut self, _msg: GetPools, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(self.book.borrow().pools.clone())
+    }
+}
+
+impl Handler<SetNodeDisabled> for SchedulerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetNodeDisabled, _ctx: &mut Self::Context) {
+        self.book.borrow_mut().set_disabled(&msg.node, msg.disabled);
+    }
+}
+
+impl Handler<GetPoolReports> for SchedulerActor {
+    type Result = MessageResult<GetPoolReports>;
+
+    fn handle(&mut self, _msg: GetPoolReports, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.book.borrow().reports())
     }
 }
 

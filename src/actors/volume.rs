@@ -130,6 +130,8 @@ struct NodeState {
     busy: HashMap<VolumeId, VecDeque<Op>>,
     /// A report is already scheduled.
     report_pending: bool,
+    /// When the service row's heartbeat was last written.
+    last_heartbeat: Option<std::time::Instant>,
 }
 
 /// Everything an operation needs, cheap to clone into its future.
@@ -311,8 +313,25 @@ impl Handler<RecoverNode> for VolumeActor {
     fn handle(&mut self, _msg: RecoverNode, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.ctx.db.clone();
         let name = self.ctx.node.name.clone();
+        let driver = self.ctx.driver.clone();
         Box::pin(
             async move {
+                // Exports of attached volumes come back first (a target daemon or the
+                // node restarted); a failure is logged and the volume left as it is.
+                let key = name.clone();
+                let attached = db
+                    .run(move |c| crate::db::volumes::attached_on_node(c, &key))
+                    .await?;
+                for (id, size) in attached {
+                    let Ok(id) = id.parse::<VolumeId>() else { continue };
+                    let vref = VolumeRef {
+                        id,
+                        size_gb: size.max(0) as u64,
+                    };
+                    if let Err(e) = blocking(&driver, move |d| d.ensure_export(&vref)).await {
+                        warn!(volume.id = %id, error = %e, "could not re-create the export");
+                    }
+                }
                 db.run(move |c| crate::db::volumes::unfinished_on_node(c, &name))
                     .await
             }
@@ -380,6 +399,7 @@ async fn publish_stats(c: &Ctx) -> Result<(), ServiceError> {
         );
         pool.allocated_capacity_gb = allocated.get(&host).copied().unwrap_or(0).max(0) as f64;
     }
+    let service_host = format!("{}@{}", c.node.name, stats.volume_backend_name);
     c.scheduler
         .stats
         .send(NodeStatsReport {
@@ -389,7 +409,34 @@ async fn publish_stats(c: &Ctx) -> Result<(), ServiceError> {
             acked_seq,
         })
         .await?;
+    heartbeat(c, service_host).await;
     Ok(())
+}
+
+/// Refreshes the node's `os-services` row after a report, at most twice per stats
+/// interval: reports follow every change, and a write per report would load the
+/// database for nothing (a service is "down" only after 60 s without one).
+async fn heartbeat(c: &Ctx, host: String) {
+    let half = c.node.stats_interval / 2;
+    let due = {
+        let mut s = c.state.borrow_mut();
+        let due = s.last_heartbeat.is_none_or(|t| t.elapsed() >= half);
+        if due {
+            s.last_heartbeat = Some(std::time::Instant::now());
+        }
+        due
+    };
+    if !due {
+        return;
+    }
+    let beat =
+        c.db.run(move |db| {
+            crate::db::services::heartbeat(db, &host, crate::db::services::VOLUME_BINARY)
+        })
+        .await;
+    if let Err(e) = beat {
+        warn!(node.id = %c.node.name, error = %e, "could not record the service heartbeat");
+    }
 }
 
 /// Runs a driver verb on the blocking pool.

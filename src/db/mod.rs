@@ -9,11 +9,15 @@ pub mod attachments;
 pub mod error;
 pub mod idempotency;
 pub mod messages;
+pub mod qos;
+pub mod quota_sets;
 pub mod quotas;
 pub mod rows;
 pub mod schema;
+pub mod services;
 pub mod snapshots;
 pub mod timeline;
+pub mod types;
 pub mod volumes;
 
 use std::time::Duration;

@@ -26,6 +26,10 @@ impl Defaults {
             (GIGABYTES.to_string(), q.gigabytes),
             (SNAPSHOTS.to_string(), q.snapshots),
             (PER_VOLUME_GIGABYTES.to_string(), q.per_volume_gigabytes),
+            // Shown as Cinder shows them; Clinker has no backups or groups to count.
+            (BACKUPS.to_string(), 10),
+            (BACKUP_GIGABYTES.to_string(), 1000),
+            (GROUPS.to_string(), 10),
         ]))
     }
 }

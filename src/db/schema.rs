@@ -216,3 +216,66 @@ diesel::allow_tables_to_appear_in_same_query!(
     volume_types,
     volumes,
 );
+
+// Volume-type access, default types, QoS specs and services
+// (migration 2026-11-25-000003_types_quotas_services).
+
+diesel::table! {
+    volume_type_projects (volume_type_id, project_id) {
+        volume_type_id -> Text,
+        project_id -> Text,
+    }
+}
+
+diesel::table! {
+    default_volume_types (project_id) {
+        project_id -> Text,
+        volume_type_id -> Text,
+    }
+}
+
+diesel::table! {
+    qos_specs (id) {
+        id -> Text,
+        name -> Text,
+        consumer -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    qos_spec_values (qos_specs_id, spec_key) {
+        qos_specs_id -> Text,
+        spec_key -> Text,
+        spec_value -> Text,
+    }
+}
+
+diesel::table! {
+    volume_type_qos (volume_type_id) {
+        volume_type_id -> Text,
+        qos_specs_id -> Text,
+    }
+}
+
+diesel::table! {
+    services (host, service_binary) {
+        host -> Text,
+        service_binary -> Text,
+        availability_zone -> Text,
+        disabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    default_volume_types,
+    qos_spec_values,
+    qos_specs,
+    services,
+    volume_type_projects,
+    volume_type_qos,
+    volume_types,
+);

@@ -543,11 +543,11 @@ fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, 
         if only_unplaced {
             q = q.filter(volumes::host.is_null());
         }
-        let row: Option<(String, i64)> = q
-            .select((volumes::project_id, volumes::size))
+        let row: Option<(String, i64, String)> = q
+            .select((volumes::project_id, volumes::size, volumes::volume_type_id))
             .first(c)
             .optional()?;
-        let Some((project, size)) = row else {
+        let Some((project, size, type_id)) = row else {
             return Ok(false);
         };
         let mut del = diesel::delete(volumes::table.filter(volumes::id.eq(id))).into_boxed();
@@ -558,14 +558,11 @@ fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, 
         if del.execute(c)? == 0 {
             return Ok(false);
         }
-        quotas::release(
-            c,
-            &project,
-            &[
-                (crate::model::quota::VOLUMES, 1),
-                (crate::model::quota::GIGABYTES, size),
-            ],
-        )?;
+        // The type cannot be gone: a type is not deleted while volumes use it.
+        let type_name = super::types::name_of(c, &type_id)?.unwrap_or(type_id);
+        let deltas = crate::model::quota::volume_deltas(&type_name, size);
+        let deltas: Vec<(&str, i64)> = deltas.iter().map(|(r, d)| (r.as_str(), *d)).collect();
+        quotas::release(c, &project, &deltas)?;
         Ok(true)
     })
 }
@@ -818,4 +815,26 @@ pub fn set_type(c: &mut DbConnection, id: &str, from: &str, type_id: &str) -> Re
     } else {
         Err(DbError::Conflict)
     }
+}
+
+/// Volumes of `node` that consumers may be connected to (their exports are re-created
+/// when the node starts).
+pub fn attached_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<(String, i64)>, DbError> {
+    let prefix = format!("{node}@%");
+    let exact = format!("{node}@");
+    let rows: Vec<(String, Option<String>, i64)> = volumes::table
+        .filter(volumes::host.like(prefix))
+        .filter(volumes::status.eq_any(statuses(&[
+            VolumeStatus::InUse,
+            VolumeStatus::Attaching,
+            VolumeStatus::Detaching,
+            VolumeStatus::Reserved,
+        ])))
+        .select((volumes::id, volumes::host, volumes::size))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, h, _)| h.as_deref().is_some_and(|h| h.starts_with(&exact)))
+        .map(|(id, _, size)| (id, size))
+        .collect())
 }

@@ -6,12 +6,21 @@ pub mod actions;
 pub mod attachments;
 pub mod auth;
 pub mod body;
+pub mod catalogue;
 pub mod console;
 pub mod error;
+pub mod extensions;
+pub mod guard;
 pub mod idempotency;
+pub mod listing;
+pub mod messages;
 pub mod metadata;
+pub mod qos;
+pub mod quotas;
 pub mod snapshots;
 pub mod timeline;
+pub mod type_access;
+pub mod types;
 pub mod validate;
 pub mod version;
 pub mod views;
@@ -36,6 +45,9 @@ pub struct AppState {
     pub admin_users: Vec<String>,
     /// Largest body accepted.
     pub max_body_bytes: usize,
+    /// Highest microversion accepted: [`version::MAX_VERSION`], the advertised one.
+    /// Tests raise it to exercise behaviour gated on versions not yet advertised.
+    pub max_version: version::ApiVersion,
 }
 
 /// Gives every request an id and echoes it as `x-openstack-request-id` (and
@@ -155,6 +167,128 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// The admin and catalogue resources: types, default types, QoS, quotas, limits, zones,
+/// services, pools, capabilities, messages, extensions and resource filters.
+fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/types", web::get().to(types::list))
+        .route("/types", web::post().to(types::create))
+        // Before `/types/{type_id}`, which would take `default` as an id.
+        .route("/types/default", web::get().to(types::show_default))
+        .route("/types/{type_id}", web::get().to(types::show))
+        .route("/types/{type_id}", web::put().to(types::update))
+        .route("/types/{type_id}", web::delete().to(types::delete))
+        .route(
+            "/types/{type_id}/extra_specs",
+            web::get().to(types::specs_list),
+        )
+        .route(
+            "/types/{type_id}/extra_specs",
+            web::post().to(types::specs_create),
+        )
+        .route(
+            "/types/{type_id}/extra_specs/{key}",
+            web::get().to(types::specs_show),
+        )
+        .route(
+            "/types/{type_id}/extra_specs/{key}",
+            web::put().to(types::specs_update),
+        )
+        .route(
+            "/types/{type_id}/extra_specs/{key}",
+            web::delete().to(types::specs_delete),
+        )
+        .route(
+            "/types/{type_id}/os-volume-type-access",
+            web::get().to(type_access::list),
+        )
+        .route(
+            "/types/{type_id}/action",
+            web::post().to(type_access::action),
+        )
+        .route("/default-types", web::get().to(type_access::list_defaults))
+        .route(
+            "/default-types/{target_project}",
+            web::get().to(type_access::show_default),
+        )
+        .route(
+            "/default-types/{target_project}",
+            web::put().to(type_access::set_default),
+        )
+        .route(
+            "/default-types/{target_project}",
+            web::delete().to(type_access::unset_default),
+        )
+        .route(
+            "/os-quota-sets/{target_project}",
+            web::get().to(quotas::show),
+        )
+        .route(
+            "/os-quota-sets/{target_project}",
+            web::put().to(quotas::update),
+        )
+        .route(
+            "/os-quota-sets/{target_project}",
+            web::delete().to(quotas::delete),
+        )
+        .route(
+            "/os-quota-sets/{target_project}/defaults",
+            web::get().to(quotas::defaults),
+        )
+        .route(
+            "/os-quota-class-sets/{class}",
+            web::get().to(quotas::class_show),
+        )
+        .route(
+            "/os-quota-class-sets/{class}",
+            web::put().to(quotas::class_update),
+        )
+        .route("/limits", web::get().to(quotas::limits))
+        .route("/os-availability-zone", web::get().to(catalogue::zones))
+        .route("/os-services", web::get().to(catalogue::services))
+        .route("/os-services/{action}", web::put().to(catalogue::update))
+        .route(
+            "/scheduler-stats/get_pools",
+            web::get().to(catalogue::pools),
+        )
+        .route(
+            "/capabilities/{host}",
+            web::get().to(catalogue::capabilities_show),
+        )
+        .route("/messages", web::get().to(messages::list))
+        .route("/messages/{message_id}", web::get().to(messages::show))
+        .route("/messages/{message_id}", web::delete().to(messages::delete))
+        .route("/extensions", web::get().to(extensions::list))
+        .route(
+            "/resource_filters",
+            web::get().to(extensions::resource_filters),
+        )
+        .route("/qos-specs", web::get().to(qos::list))
+        .route("/qos-specs", web::post().to(qos::create))
+        .route("/qos-specs/{qos_id}", web::get().to(qos::show))
+        .route("/qos-specs/{qos_id}", web::put().to(qos::update))
+        .route("/qos-specs/{qos_id}", web::delete().to(qos::delete))
+        .route(
+            "/qos-specs/{qos_id}/delete_keys",
+            web::put().to(qos::delete_keys),
+        )
+        .route(
+            "/qos-specs/{qos_id}/associations",
+            web::get().to(qos::associations),
+        )
+        .route(
+            "/qos-specs/{qos_id}/associate",
+            web::get().to(qos::associate),
+        )
+        .route(
+            "/qos-specs/{qos_id}/disassociate",
+            web::get().to(qos::disassociate),
+        )
+        .route(
+            "/qos-specs/{qos_id}/disassociate_all",
+            web::get().to(qos::disassociate_all),
+        );
+}
+
 /// Mounts every route. The request-id middleware is wrapped around the whole app by the
 /// caller ([`app`] does it).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -168,7 +302,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/", web::get().to(version::v3))
                 // The project-less form first: `volumes` is not a hex project id anyway.
                 .configure(volume_routes)
-                .service(web::scope("/{project_id:[0-9a-f\\-]+}").configure(volume_routes)),
+                .configure(admin_routes)
+                .service(
+                    web::scope("/{project_id:[0-9a-f\\-]+}")
+                        .configure(volume_routes)
+                        .configure(admin_routes),
+                ),
         )
         .service(web::scope("/clinker/v1").route(
             "/volumes/{volume_id}/timeline",

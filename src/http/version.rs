@@ -24,7 +24,10 @@ pub const MIN_VERSION: ApiVersion = ApiVersion { major: 3, minor: 0 };
 
 /// The highest version advertised: only versions whose behaviour is all implemented.
 /// Raise it as the features of each version land (cinder-api.md §19).
-pub const MAX_VERSION: ApiVersion = ApiVersion { major: 3, minor: 0 };
+pub const MAX_VERSION: ApiVersion = ApiVersion {
+    major: 3,
+    minor: 71,
+};
 
 impl ApiVersion {
     /// `3.N`.
@@ -58,8 +61,12 @@ impl fmt::Display for ApiVersion {
     }
 }
 
-/// Reads `OpenStack-API-Version: volume X.Y` (absent: 3.0).
+/// Reads `OpenStack-API-Version: volume X.Y` (absent: 3.0). The ceiling is the app's
+/// `max_version` ([`MAX_VERSION`] unless a test raised it).
 pub fn negotiate(req: &HttpRequest) -> Result<ApiVersion, ApiError> {
+    let max = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .map_or(MAX_VERSION, |s| s.max_version);
     let Some(raw) = req.headers().get("OpenStack-API-Version") else {
         return Ok(MIN_VERSION);
     };
@@ -73,16 +80,16 @@ pub fn negotiate(req: &HttpRequest) -> Result<ApiVersion, ApiError> {
     };
     let wanted = item.split_whitespace().nth(1).unwrap_or("");
     if wanted.eq_ignore_ascii_case("latest") {
-        return Ok(MAX_VERSION);
+        return Ok(max);
     }
     let v = ApiVersion::parse(wanted).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "API Version String {wanted} is of invalid format. Must be of format MajorNum.MinorNum."
         ))
     })?;
-    if v < MIN_VERSION || v > MAX_VERSION {
+    if v < MIN_VERSION || v > max {
         return Err(ApiError::NotAcceptable(format!(
-            "Version {v} is not supported by the API. Minimum is {MIN_VERSION} and maximum is {MAX_VERSION}."
+            "Version {v} is not supported by the API. Minimum is {MIN_VERSION} and maximum is {max}."
         )));
     }
     Ok(v)

@@ -85,6 +85,7 @@ impl TestApp {
         let mut fakes = HashMap::new();
         for node in config.nodes.iter().filter(|n| n.driver == DriverKind::Fake) {
             let fake = Arc::new(FakeDriver::new(FakeDriverOptions {
+                volume_backend_name: node.backend_name().to_string(),
                 capabilities: node.capabilities.clone(),
                 ..FakeDriverOptions::default()
             }));
@@ -96,6 +97,7 @@ impl TestApp {
             api: services.api.clone(),
             admin_users: config.admin_users.clone(),
             max_body_bytes: config.max_body_bytes,
+            max_version: clinker::http::version::MAX_VERSION,
         };
         Ok(TestApp {
             dir,
@@ -105,6 +107,39 @@ impl TestApp {
             state,
             fakes,
         })
+    }
+
+    /// The same database and config with fresh actors, as after a restart of the binary
+    /// (fake drivers start empty). The old actors are left idle.
+    pub async fn restart(self) -> Result<TestApp, Box<dyn std::error::Error>> {
+        let mut drivers: HashMap<String, Arc<dyn VolumeDriver>> = HashMap::new();
+        let mut fakes = HashMap::new();
+        for node in &self.config.nodes {
+            let fake = Arc::new(FakeDriver::new(FakeDriverOptions {
+                volume_backend_name: node.backend_name().to_string(),
+                capabilities: node.capabilities.clone(),
+                ..FakeDriverOptions::default()
+            }));
+            fakes.insert(node.name.clone(), fake.clone());
+            drivers.insert(node.name.clone(), fake);
+        }
+        let services = clinker::service::start(&self.config, self.db.clone(), drivers).await?;
+        let state = clinker::http::AppState {
+            api: services.api.clone(),
+            ..self.state.clone()
+        };
+        Ok(TestApp {
+            services,
+            state,
+            fakes,
+            ..self
+        })
+    }
+
+    /// Accepts microversions up to 3.71 (the advertised maximum stays as it is), so
+    /// tests can reach behaviour gated on versions not yet advertised.
+    pub fn raise_max_version(&mut self) {
+        self.state.max_version = clinker::http::version::ApiVersion::new(3, 71);
     }
 
     /// Sends a request and returns the status and the JSON body (`Null` if not JSON).
@@ -159,6 +194,11 @@ pub fn req(method: &str, uri: &str, token: &str) -> test::TestRequest {
         _ => test::TestRequest::get(),
     };
     r.uri(uri).insert_header(("X-Auth-Token", token))
+}
+
+/// A request at microversion `3.<minor>`.
+pub fn at(minor: u16, r: test::TestRequest) -> test::TestRequest {
+    r.insert_header(("OpenStack-API-Version", format!("volume 3.{minor}")))
 }
 
 /// A request with a JSON body.

@@ -226,22 +226,39 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
             }
             s.zone = zone;
 
-            let wanted = s
-                .req
-                .volume_type
-                .clone()
-                .or_else(|| s.source.as_ref().map(|x| x.type_id.clone()))
-                .unwrap_or_else(|| settings.default_volume_type.clone());
-            let lookup = wanted.clone();
-            let vtype = s
-                .shared
-                .db
-                .run(move |c| crate::db::volumes::find_type(c, &lookup))
-                .await?
-                .ok_or(ServiceError::NotFound {
-                    kind: "Volume type with name",
-                    id: wanted,
-                })?;
+            // No type named: the project's own default (default-types API), else the
+            // configured one.
+            let asked = s.req.volume_type.clone();
+            // A copy keeps its source's type unless another is asked for.
+            let source_type = s.source.as_ref().map(|x| x.type_id.clone());
+            let configured = settings.default_volume_type.clone();
+            let project = s.ctx.project_id.clone();
+            let is_admin = s.ctx.is_admin;
+            let (wanted, vtype) =
+                s.shared
+                    .db
+                    .run(move |c| {
+                        let wanted = match (asked, source_type) {
+                            (Some(t), _) | (None, Some(t)) => t,
+                            (None, None) => crate::db::types::project_default(c, &project)?
+                                .unwrap_or(configured),
+                        };
+                        let mut found = crate::db::volumes::find_type(c, &wanted)?;
+                        // A private type the project was not given does not exist for it.
+                        if let Some(t) = &found
+                            && !is_admin
+                            && !t.row.is_public
+                            && !crate::db::types::has_access(c, &t.row.id, &project)?
+                        {
+                            found = None;
+                        }
+                        Ok((wanted, found))
+                    })
+                    .await?;
+            let vtype = vtype.ok_or(ServiceError::NotFound {
+                kind: "Volume type with name",
+                id: wanted,
+            })?;
             s.vtype = Some(vtype);
             s.shared.fail_point(self.name())?;
             Ok(None)
@@ -249,7 +266,8 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
     }
 }
 
-/// Checks the per-volume limit and reserves `volumes` and `gigabytes`.
+/// Checks the per-volume limit and reserves `volumes` and `gigabytes`, overall and for
+/// the volume's type.
 struct QuotaReserveTask;
 
 impl Task<CreateStore> for QuotaReserveTask {
@@ -263,18 +281,20 @@ impl Task<CreateStore> for QuotaReserveTask {
             let size = s.size as i64;
             let defaults = s.shared.settings.quota_defaults.clone();
             let expire = s.shared.settings.reservation_expire_seconds;
+            let type_name = s
+                .vtype
+                .as_ref()
+                .map(|t| t.row.name.clone())
+                .ok_or_else(|| ServiceError::Internal("no volume type extracted".into()))?;
             s.reservations = s
                 .shared
                 .db
                 .run(move |c| {
                     quotas::limit_check(c, &project, quota::PER_VOLUME_GIGABYTES, size, &defaults)?;
-                    quotas::reserve(
-                        c,
-                        &project,
-                        &[(quota::VOLUMES, 1), (quota::GIGABYTES, size)],
-                        expire,
-                        &defaults,
-                    )
+                    let deltas = quota::volume_deltas(&type_name, size);
+                    let deltas: Vec<(&str, i64)> =
+                        deltas.iter().map(|(r, d)| (r.as_str(), *d)).collect();
+                    quotas::reserve(c, &project, &deltas, expire, &defaults)
                 })
                 .await?;
             s.shared.fail_point(self.name())?;
@@ -410,17 +430,19 @@ impl Task<CreateStore> for QuotaCommitTask {
             }
             let project = s.ctx.project_id.clone();
             let size = s.size as i64;
+            let type_name = s
+                .vtype
+                .as_ref()
+                .map(|t| t.row.name.clone())
+                .unwrap_or_default();
             let released = s
                 .shared
                 .db
                 .run(move |c| {
-                    crate::db::write_txn(c, |c| {
-                        quotas::release(
-                            c,
-                            &project,
-                            &[(quota::VOLUMES, 1), (quota::GIGABYTES, size)],
-                        )
-                    })
+                    let deltas = quota::volume_deltas(&type_name, size);
+                    let deltas: Vec<(&str, i64)> =
+                        deltas.iter().map(|(r, d)| (r.as_str(), *d)).collect();
+                    crate::db::write_txn(c, |c| quotas::release(c, &project, &deltas))
                 })
                 .await;
             match released {

@@ -1,0 +1,92 @@
+//! User messages (cinder-api.md §17): what went wrong with an asynchronous request.
+//! The actors write them (`user_messages`); these read and delete them.
+
+use actix::prelude::*;
+
+use super::{ApiActor, scope_of};
+use crate::actors::error::ServiceError;
+use crate::db::DbError;
+use crate::db::messages::{self, MessageFilter};
+use crate::db::rows::MessageRow;
+use crate::model::RequestContext;
+
+fn message_not_found(id: &str) -> impl Fn(DbError) -> ServiceError + use<> {
+    let id = id.to_string();
+    move |e| match e {
+        DbError::NotFound => ServiceError::NotFound {
+            kind: "Message",
+            id: id.clone(),
+        },
+        other => other.into(),
+    }
+}
+
+/// List messages: a member's own project's; an admin's, every project's.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<MessageRow>, ServiceError>")]
+pub struct ListMessages {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// Filters; `project` is forced to the caller's unless admin.
+    pub filter: MessageFilter,
+}
+
+impl Handler<ListMessages> for ApiActor {
+    type Result = ResponseFuture<Result<Vec<MessageRow>, ServiceError>>;
+    fn handle(&mut self, msg: ListMessages, _: &mut Self::Context) -> Self::Result {
+        let db = self.shared.db.clone();
+        Box::pin(async move {
+            let mut f = msg.filter;
+            if !msg.ctx.is_admin {
+                f.project = Some(msg.ctx.project_id.clone());
+            }
+            Ok(db.run(move |c| messages::list(c, &f)).await?)
+        })
+    }
+}
+
+/// Show one message.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<MessageRow, ServiceError>")]
+pub struct GetMessage {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The message.
+    pub id: String,
+}
+
+impl Handler<GetMessage> for ApiActor {
+    type Result = ResponseFuture<Result<MessageRow, ServiceError>>;
+    fn handle(&mut self, msg: GetMessage, _: &mut Self::Context) -> Self::Result {
+        let db = self.shared.db.clone();
+        Box::pin(async move {
+            let (id, scope) = (msg.id.clone(), scope_of(&msg.ctx));
+            db.run(move |c| messages::get(c, &id, scope.as_deref()))
+                .await
+                .map_err(message_not_found(&msg.id))
+        })
+    }
+}
+
+/// Delete one message.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), ServiceError>")]
+pub struct DeleteMessage {
+    /// The caller.
+    pub ctx: RequestContext,
+    /// The message.
+    pub id: String,
+}
+
+impl Handler<DeleteMessage> for ApiActor {
+    type Result = ResponseFuture<Result<(), ServiceError>>;
+    fn handle(&mut self, msg: DeleteMessage, _: &mut Self::Context) -> Self::Result {
+        let db = self.shared.db.clone();
+        Box::pin(async move {
+            let (id, scope) = (msg.id.clone(), scope_of(&msg.ctx));
+            db.run(move |c| messages::delete(c, &id, scope.as_deref()))
+                .await
+                .map_err(message_not_found(&msg.id))
+        })
+    }
+}

@@ -1,0 +1,227 @@
+//! `/os-quota-sets`, `/os-quota-class-sets` and `/limits` (cinder-api.md §12, §13).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use super::auth::Caller;
+use super::body::{JsonBody, element};
+use super::error::ApiError;
+use super::{AppState, guard, validate};
+use crate::actors::api::quota_sets::{
+    DeleteQuotaSet, GetQuotaClass, GetQuotaDefaults, GetQuotaSet, UpdateQuotaClass, UpdateQuotaSet,
+};
+use crate::db::quotas::Usage;
+use crate::model::{RequestContext, quota};
+
+/// Keys a quota-set body may carry that are not resources; they are ignored.
+const NON_QUOTA_KEYS: [&str; 2] = ["id", "tenant_id"];
+
+/// Members may only read their own project's quotas.
+fn may_read(ctx: &RequestContext, target: &str, action: &str) -> Result<(), ApiError> {
+    if ctx.is_admin || ctx.project_id == target {
+        Ok(())
+    } else {
+        guard::admin(ctx, action)
+    }
+}
+
+/// A limit: an integer (or a string of one) from -1 to 2^31-1.
+fn limit_value(key: &str, v: &Value) -> Result<i64, ApiError> {
+    let n = match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::BadRequest(format!("Invalid input received: {key} must be an integer."))
+    })?;
+    if n < -1 {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid input received: {key} must be >= -1"
+        )));
+    }
+    if n > validate::MAX_INT as i64 {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid input received: {key} must be <= {}",
+            validate::MAX_INT
+        )));
+    }
+    Ok(n)
+}
+
+fn limits_of(set: &Map<String, Value>) -> Result<BTreeMap<String, i64>, ApiError> {
+    set.iter()
+        .filter(|(k, _)| !NON_QUOTA_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| Ok((k.clone(), limit_value(k, v)?)))
+        .collect()
+}
+
+fn with_id(limits: BTreeMap<String, i64>, id: Option<&str>) -> Value {
+    let mut o: Map<String, Value> = limits.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    if let Some(id) = id {
+        o.insert("id".into(), json!(id));
+    }
+    Value::Object(o)
+}
+
+/// `GET /os-quota-sets/{project}[?usage=true]`.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let target = guard::segment(&req, "target_project");
+    may_read(&ctx, &target, "volume_extension:quotas:show")?;
+    let mut usage = false;
+    for (k, v) in guard::query(&req)? {
+        if k == "usage" {
+            usage = validate::boolean(&v)
+                .ok_or_else(|| ApiError::BadRequest(format!("Invalid value '{v}' for usage.")))?;
+        }
+    }
+    let set = state
+        .api
+        .send(GetQuotaSet {
+            ctx,
+            project: target.clone(),
+        })
+        .await??;
+    let mut o = Map::new();
+    for (k, u) in set {
+        let v = if usage {
+            json!({"limit": u.limit, "in_use": u.in_use, "reserved": u.reserved})
+        } else {
+            json!(u.limit)
+        };
+        o.insert(k, v);
+    }
+    o.insert("id".into(), json!(target));
+    Ok(HttpResponse::Ok().json(json!({ "quota_set": o })))
+}
+
+/// `GET /os-quota-sets/{project}/defaults`.
+pub async fn defaults(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let target = guard::segment(&req, "target_project");
+    may_read(&ctx, &target, "volume_extension:quotas:show")?;
+    let d = state.api.send(GetQuotaDefaults { ctx }).await??;
+    Ok(HttpResponse::Ok().json(json!({ "quota_set": with_id(d, Some(&target)) })))
+}
+
+/// `PUT /os-quota-sets/{project}` (admin) → 200, the limits without `id`.
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    guard::admin(&ctx, "volume_extension:quotas:update")?;
+    let limits = limits_of(element(&body, "quota_set")?)?;
+    let after = state
+        .api
+        .send(UpdateQuotaSet {
+            ctx,
+            project: guard::segment(&req, "target_project"),
+            limits,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({ "quota_set": with_id(after, None) })))
+}
+
+/// `DELETE /os-quota-sets/{project}` (admin) → **200**, empty body.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    guard::admin(&ctx, "volume_extension:quotas:delete")?;
+    state
+        .api
+        .send(DeleteQuotaSet {
+            ctx,
+            project: guard::segment(&req, "target_project"),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// `GET /os-quota-class-sets/{class}` (admin).
+pub async fn class_show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    guard::admin(&ctx, "volume_extension:quota_classes")?;
+    let class = guard::segment(&req, "class");
+    let l = state
+        .api
+        .send(GetQuotaClass {
+            ctx,
+            class: class.clone(),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({ "quota_class_set": with_id(l, Some(&class)) })))
+}
+
+/// `PUT /os-quota-class-sets/{class}` (admin) → 200, the limits without `id`.
+pub async fn class_update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    guard::admin(&ctx, "volume_extension:quota_classes")?;
+    let limits = limits_of(element(&body, "quota_class_set")?)?;
+    let l = state
+        .api
+        .send(UpdateQuotaClass {
+            ctx,
+            class: guard::segment(&req, "class"),
+            limits,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({ "quota_class_set": with_id(l, None) })))
+}
+
+/// `GET /limits`: absolute limits and committed usage (reservations excluded); `rate`
+/// is always empty. From 3.39 admins may ask about another project (`?project_id=`).
+pub async fn limits(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let mut project = ctx.project_id.clone();
+    if ctx.is_admin && super::version::of(&req).at_least(3, 39) {
+        for (k, v) in guard::query(&req)? {
+            if k == "project_id" {
+                project = v;
+            }
+        }
+    }
+    let set = state.api.send(GetQuotaSet { ctx, project }).await??;
+    let get = |r: &str| {
+        set.get(r).copied().unwrap_or(Usage {
+            limit: -1,
+            in_use: 0,
+            reserved: 0,
+        })
+    };
+    let absolute = json!({
+        "maxTotalVolumes": get(quota::VOLUMES).limit,
+        "maxTotalSnapshots": get(quota::SNAPSHOTS).limit,
+        "maxTotalVolumeGigabytes": get(quota::GIGABYTES).limit,
+        "maxTotalBackups": get(quota::BACKUPS).limit,
+        "maxTotalBackupGigabytes": get(quota::BACKUP_GIGABYTES).limit,
+        "totalVolumesUsed": get(quota::VOLUMES).in_use,
+        "totalGigabytesUsed": get(quota::GIGABYTES).in_use,
+        "totalSnapshotsUsed": get(quota::SNAPSHOTS).in_use,
+        "totalBackupsUsed": get(quota::BACKUPS).in_use,
+        "totalBackupGigabytesUsed": get(quota::BACKUP_GIGABYTES).in_use,
+    });
+    Ok(HttpResponse::Ok().json(json!({"limits": {"rate": [], "absolute": absolute}})))
+}

@@ -1,0 +1,239 @@
+//! End-to-end helpers shared by the e2e files: the real `clinker` binary as a child
+//! process, the real python-cinderclient (`cinder`, installed by `.ci/run` from
+//! `tests/requirements.txt`), a minimal HTTP client, and a PostgreSQL database per test.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the helpers"
+)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The project every CLI call runs as (hex, as Cinder's routes need).
+pub const PROJECT: &str = "5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c";
+
+/// The server process; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `clinker serve` on a free port with the default (one file node) config.
+    pub fn start(
+        data_dir: &Path,
+        database_url: Option<&str>,
+    ) -> Result<Server, Box<dyn std::error::Error>> {
+        Self::start_with(data_dir, database_url, None)
+    }
+
+    /// Starts `clinker serve` on a free port; `config` is the text of a TOML config file.
+    pub fn start_with(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        config: Option<&str>,
+    ) -> Result<Server, Box<dyn std::error::Error>> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let log = data_dir.join("server.log");
+        std::fs::create_dir_all(data_dir)?;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinker"));
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("CLINKER_DATABASE_URL")
+            .env_remove("CLINKER_LISTEN")
+            .env_remove("CLINKER_DATA_DIR")
+            .env_remove("CLINKER_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+        if let Some(url) = database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        if let Some(text) = config {
+            let path = data_dir.join("clinker.toml");
+            std::fs::write(&path, text)?;
+            cmd.arg("--config").arg(path);
+        }
+        let server = Server {
+            child: cmd.spawn()?,
+            port,
+            log,
+        };
+        let start = Instant::now();
+        while http(port, "GET", "/", None).map(|(s, _)| s) != Ok(300) {
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err(format!("server did not answer: {}", server.log_text()).into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    /// What the server logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `cinder` in noauth mode against this server as `admin` of [`PROJECT`];
+    /// answers whether it succeeded and its output (stdout then stderr).
+    pub fn cinder(&self, args: &[&str]) -> Result<(bool, String), Box<dyn std::error::Error>> {
+        let out = Command::new("cinder")
+            .args([
+                "--os-auth-type",
+                "noauth",
+                "--os-endpoint",
+                &format!("http://127.0.0.1:{}/v3", self.port),
+                "--os-user-id",
+                "admin",
+                "--os-project-id",
+                PROJECT,
+            ])
+            .args(args)
+            .output()
+            .map_err(|e| {
+                format!("cannot run `cinder` (python-cinderclient; .ci/run installs it): {e}")
+            })?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    }
+
+    /// [`Server::cinder`], failing the test (with the server's log) unless it succeeds.
+    pub fn cinder_ok(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+        let (ok, out) = self.cinder(args)?;
+        if !ok {
+            return Err(format!(
+                "cinder {} failed:\n{out}\nserver log:\n{}",
+                args.join(" "),
+                self.log_text()
+            )
+            .into());
+        }
+        Ok(out)
+    }
+}
+
+/// A minimal HTTP/1.0 client for the checks the CLI does not show.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let auth = token
+        .map(|t| format!("X-Auth-Token: {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status in {out:?}"))?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The value of a `| key | value |` row of cinderclient's table output.
+pub fn field(table: &str, key: &str) -> Option<String> {
+    table.lines().find_map(|l| {
+        let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+        (cells.len() >= 3 && cells[1] == key).then(|| cells[2].to_string())
+    })
+}
+
+/// The cells of the first table row that has a cell equal to `cell`.
+pub fn row_with(table: &str, cell: &str) -> Option<Vec<String>> {
+    table.lines().find_map(|l| {
+        let cells: Vec<String> = l.split('|').map(|c| c.trim().to_string()).collect();
+        (cells.len() >= 3 && cells[1..cells.len() - 1].iter().any(|c| c == cell))
+            .then(|| cells[1..cells.len() - 1].to_vec())
+    })
+}
+
+/// Polls `f` every 50 ms until it is true, for at most `limit`.
+pub fn wait_for(
+    limit: Duration,
+    mut f: impl FnMut() -> Result<bool, Box<dyn std::error::Error>>,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f()? {
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(false)
+}
+
+/// A database of its own on the local PostgreSQL, dropped afterwards.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates it (PostgreSQL must be running: `.ci/run` starts it).
+    pub fn create() -> Result<PgDatabase, Box<dyn std::error::Error>> {
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("clinker_e2e_{}", uuid::Uuid::new_v4().simple());
+        let mut c = diesel::PgConnection::establish(&admin_url)
+            .map_err(|e| format!("PostgreSQL at {admin_url} is needed (.ci/run starts it): {e}"))?;
+        c.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(PgDatabase { admin_url, name })
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        match self.admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{}", self.name),
+            None => self.admin_url.clone(),
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = diesel::PgConnection::establish(&self.admin_url) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
