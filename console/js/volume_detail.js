@@ -3,7 +3,7 @@
 // still shows its history.
 
 import { session, get, post, del } from "./api.js";
-import { h, fill, facts, statusBadge, isMoving, timeCell, shortId, poller, errorBox, pageHead, toast, field, openDialog, FieldError } from "./ui.js";
+import { h, fill, facts, actionMenu, statusBadge, isMoving, timeCell, shortId, poller, errorBox, pageHead, toast, field, openDialog, FieldError } from "./ui.js";
 import { volumeActions, createVolume } from "./volume_dialogs.js";
 import { renderTimeline } from "./timeline.js";
 import { snapshotActions } from "./snapshots.js";
@@ -64,9 +64,11 @@ export function render(root, { id, tab }, { navigate }) {
     const actions = volumeActions(volume, changed).map((a) => h("button", {
       type: "button", class: a.danger ? "btn btn-danger" : "btn", onclick: a.run,
     }, a.label));
+    // A row of buttons on a wide screen, one menu on a phone.
     fill(head, h("div", { class: "page-head" },
       h("h1", {}, volume.name || h("em", {}, "(no name)"), " ", statusBadge(volume.status)),
-      h("div", { class: "page-actions wrap" }, actions)));
+      h("div", { class: "page-actions wrap wide-only" }, actions),
+      h("div", { class: "page-actions narrow-only" }, actionMenu("Actions", volumeActions(volume, changed), { buttonClass: "btn" }))));
   }
 
   function drawOverview() {

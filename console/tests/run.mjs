@@ -466,6 +466,10 @@ try {
     await shot("17-phone-menu");
     await page.locator("#nav a", { hasText: "Volumes" }).click();
     await page.locator("[data-testid=volumes-table] tbody tr a").first().click();
+    await page.locator("h1 [data-status]").waitFor();
+    await page.locator(".narrow-only .menu-wrap > button").click();
+    await shot("18a-phone-detail-actions");
+    await page.keyboard.press("Escape");
     await page.getByRole("tab", { name: "Timeline", exact: true }).click();
     await page.locator("[data-testid=timeline]").waitFor();
     const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
