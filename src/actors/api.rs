@@ -286,12 +286,14 @@ impl Handler<DeleteVolume> for ApiActor {
                 tracing::warn!(volume.id = %id, node.id = node_name(&host), "volume's node is not configured");
                 return Ok(());
             };
+            // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
             node.delete
-                .try_send(DeleteVolumeOnNode {
+                .send(DeleteVolumeOnNode {
                     volume_id: id,
                     project_id: msg.ctx.project_id.clone(),
                     request_id: msg.ctx.request_id.clone(),
                 })
+                .await
                 .map_err(|e| ServiceError::Unavailable(e.to_string()))
         })
     }

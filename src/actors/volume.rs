@@ -467,7 +467,7 @@ impl Task<CreateStore> for OnFailureRescheduleTask {
                 request_id: s.msg.request_id.clone(),
                 spec,
             };
-            if let Err(e) = s.c.scheduler.schedule.try_send(msg) {
+            if let Err(e) = s.c.scheduler.schedule.send(msg).await {
                 error!(volume.id = %s.msg.volume_id, error = %e, "could not reach the scheduler; recovery will retry");
             }
         })

@@ -379,15 +379,17 @@ impl Task<CreateStore> for VolumeCastTask {
                 .ok_or_else(|| ServiceError::Internal("no row to cast".into()))?;
             let spec = RequestSpec::from_json(&record.row.request_spec)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
             s.shared
                 .dispatcher
                 .scheduler
-                .try_send(ScheduleCreateVolume {
+                .send(ScheduleCreateVolume {
                     volume_id: s.volume_id,
                     project_id: s.ctx.project_id.clone(),
                     request_id: s.ctx.request_id.clone(),
                     spec,
                 })
+                .await
                 .map_err(|e| ServiceError::Unavailable(format!("scheduler: {e}")))?;
             Ok(None)
         })
