@@ -24,6 +24,8 @@ enum Command {
     Serve(Common),
     /// Run the migrations and exit.
     Migrate(Common),
+    /// Drive a running server over HTTP and report latency and throughput.
+    Bench(clinker::bench::BenchOptions),
 }
 
 #[derive(Debug, Args)]
@@ -91,9 +93,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         admin_users: config.admin_users.clone(),
         max_body_bytes: config.max_body_bytes,
     };
-    let server = actix_web::HttpServer::new(move || clinker::http::app(state.clone()))
-        .bind(&config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let metrics = clinker::telemetry::install();
+    let server = actix_web::HttpServer::new(move || {
+        let app = clinker::http::app(state.clone());
+        match &metrics {
+            Some(handle) => app.app_data(actix_web::web::Data::new(handle.clone())),
+            None => app,
+        }
+    })
+    .bind(&config.listen)
+    .with_context(|| format!("cannot listen on {}", config.listen))?;
     info!(
         listen = %config.listen,
         nodes = config.nodes.len(),
@@ -109,6 +118,7 @@ fn main() -> ExitCode {
     let (common, serving) = match cli.command {
         Command::Serve(c) => (c, true),
         Command::Migrate(c) => (c, false),
+        Command::Bench(opts) => return clinker::bench::cli(opts),
     };
     let config = match common.load() {
         Ok(c) => c,

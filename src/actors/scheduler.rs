@@ -196,6 +196,7 @@ impl Handler<NodeStatsReport> for SchedulerActor {
     type Result = ();
 
     fn handle(&mut self, msg: NodeStatsReport, _ctx: &mut Self::Context) {
+        crate::telemetry::node_reported(&msg.node, &msg.stats);
         self.book.borrow_mut().apply_report(msg);
     }
 }
@@ -317,7 +318,9 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
     fn execute<'a>(&'a self, s: &'a mut ScheduleStore) -> TaskFuture<'a> {
         Box::pin(async move {
             // Decide and consume before any await, so the next request sees the result.
+            let deciding = std::time::Instant::now();
             let (decision, placed) = s.book.borrow_mut().place(&s.msg.spec, &s.shared.tuning);
+            crate::telemetry::scheduler_decided(&decision, deciding.elapsed());
             let detail = decision_json(&decision);
             let Some((pool, seq)) = placed else {
                 let mut summary = rejection_summary(&decision);
@@ -350,8 +353,9 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             let node = s.shared.nodes.get(&pool.node).ok_or_else(|| {
                 ServiceError::Internal(format!("no actor for node {}", pool.node))
             })?;
+            // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
             node.create
-                .try_send(CreateVolumeOnNode {
+                .send(CreateVolumeOnNode {
                     volume_id: s.msg.volume_id,
                     project_id: s.msg.project_id.clone(),
                     request_id: s.msg.request_id.clone(),
@@ -359,6 +363,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
                     spec,
                     cast_seq: seq,
                 })
+                .await
                 .map_err(|e| ServiceError::Unavailable(format!("node {}: {e}", pool.node)))?;
             s.placed = None;
             Ok(Some(detail))

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod metadata;
+pub mod metrics;
 pub mod timeline;
 pub mod validate;
 pub mod version;
@@ -93,6 +94,7 @@ fn volume_routes(cfg: &mut web::ServiceConfig) {
 /// caller ([`app`] does it).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(version::root))
+        .route("/metrics", web::get().to(metrics::render))
         .route("/v3", web::get().to(version::v3_redirect))
         .service(
             web::scope("/v3")
@@ -132,4 +134,5 @@ pub fn app(
         .configure(configure)
         .wrap(from_fn(request_id))
         .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(from_fn(metrics::track))
 }
