@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/clinker}"
 RUNS="${2:-10}"
 [ -x "$BIN" ] || { echo "no binary at $BIN (cargo build --release)" >&2; exit 2; }
+[ "$RUNS" -ge 2 ] || { echo "RUNS must be at least 2" >&2; exit 2; }
 
 DIR="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -25,7 +26,7 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 
 probe() {
-    exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || return 1
+    { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
     printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
     local line=""
     read -r line <&3 || true
@@ -33,28 +34,30 @@ probe() {
     [[ "$line" == *" 300 "* ]]
 }
 
-# Starts the server, waits for GET /, prints the milliseconds it took.
+# Starts the server and waits for GET /; sets PID and MS (milliseconds it took).
 start_once() {
     local t0 t1
     t0=$(date +%s%N)
     env -u CLINKER_CONFIG -u CLINKER_DATABASE_URL -u CLINKER_LISTEN -u CLINKER_DATA_DIR \
-        "$BIN" serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" 2>>"$DIR/server.log" &
+        "$BIN" serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" >/dev/null 2>>"$DIR/server.log" &
     PID=$!
     until probe; do
         kill -0 "$PID" 2>/dev/null || { echo "server exited:" >&2; cat "$DIR/server.log" >&2; exit 1; }
     done
     t1=$(date +%s%N)
-    echo $(( (t1 - t0) / 1000000 ))
+    MS=$(( (t1 - t0) / 1000000 ))
 }
 
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 
-fresh=$(start_once)
+start_once
+fresh=$MS
 stop
 warm=()
-for _ in $(seq 2 "$RUNS"); do
-    warm+=("$(start_once)")
-    if [ "${#warm[@]}" -lt $((RUNS - 1)) ]; then stop; fi
+for i in $(seq 2 "$RUNS"); do
+    start_once
+    warm+=("$MS")
+    if [ "$i" -lt "$RUNS" ]; then stop; fi
 done
 sleep 2
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status")

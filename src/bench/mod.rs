@@ -12,6 +12,7 @@
 pub mod client;
 pub mod procstat;
 pub mod report;
+pub mod seed;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -88,6 +89,10 @@ pub struct BenchOptions {
     /// until they are available; they are listed, and deleted unless `--skip-delete`.
     #[arg(long, default_value_t = 0)]
     pub preload: usize,
+    /// With `--preload`: write the preloaded volumes straight into the server's database
+    /// (a SQLite path or postgres:// URL) instead of creating them through the API.
+    #[arg(long)]
+    pub seed_db: Option<String>,
     /// How many times the first `volumes/detail?limit=1000` page is fetched.
     #[arg(long, default_value_t = 10)]
     pub list_repeat: usize,
@@ -116,6 +121,7 @@ impl BenchOptions {
             skip_delete: false,
             list_only: false,
             preload: 0,
+            seed_db: None,
             list_repeat: 10,
             timeout: 600,
             request_timeout: 60,
@@ -225,7 +231,15 @@ impl Runner<'_> {
         let mut owned: Vec<String> = Vec::new();
 
         let mut timed_out = false;
-        if opts.preload > 0 {
+        let preload_start = Instant::now();
+        let preloaded_through = match (opts.preload, &opts.seed_db) {
+            (0, _) => "",
+            (_, Some(_)) => "database",
+            (_, None) => "api",
+        };
+        if let (true, Some(url)) = (opts.preload > 0, &opts.seed_db) {
+            owned.extend(seed::seed(url, &project, opts.preload, opts.size)?);
+        } else if opts.preload > 0 {
             let (ids, errors) = self
                 .create_many(opts.preload, "preload", "preload_create")
                 .await;
@@ -240,6 +254,7 @@ impl Runner<'_> {
             owned.extend(ids);
         }
 
+        let preload_seconds = preload_start.elapsed().as_secs_f64();
         let n = if opts.list_only { 0 } else { opts.n };
         let create_start = Instant::now();
         let server_c0 = self.sample_server()?;
@@ -315,6 +330,8 @@ impl Runner<'_> {
             concurrency: opts.concurrency,
             size_gb: opts.size,
             preloaded: opts.preload,
+            preloaded_through: preloaded_through.to_string(),
+            preload_seconds,
             started_at,
             created,
             create_errors,

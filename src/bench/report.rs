@@ -94,6 +94,10 @@ pub struct BenchReport {
     pub size_gb: u64,
     /// Volumes created before the measured phases (`--preload`).
     pub preloaded: usize,
+    /// How they were made: `api`, `database` (`--seed-db`), or empty.
+    pub preloaded_through: String,
+    /// Seconds the preload took (until every preloaded volume was `available`).
+    pub preload_seconds: f64,
     /// When the run started (UTC, RFC 3339).
     pub started_at: String,
     /// Creates answered 202.
@@ -158,7 +162,11 @@ impl BenchReport {
             self.n, self.size_gb, self.concurrency, self.url, self.project
         );
         if self.preloaded > 0 {
-            let _ = writeln!(s, "preloaded:   {} volumes", self.preloaded);
+            let _ = writeln!(
+                s,
+                "preloaded:   {} volumes through the {} in {:.2} s",
+                self.preloaded, self.preloaded_through, self.preload_seconds
+            );
         }
         let _ = writeln!(
             s,
