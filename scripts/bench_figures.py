@@ -176,7 +176,7 @@ def main():
     lines += run_table(f"Fake driver, n={fake['n'] if fake else '?'}, c={fake['concurrency'] if fake else '?'}", fake)
     lines += run_table(f"File driver, n={file_['n'] if file_ else '?'}, c={file_['concurrency'] if file_ else '?'}", file_)
     lines += run_table(
-        f"Lists with {lst['preloaded'] if lst else '?'} volumes in the project (fake driver, preloaded through the API at c={lst['concurrency'] if lst else '?'})",
+        f"Lists with {lst['preloaded'] if lst else '?'} volumes in the project (fake driver; preloaded through the {lst.get('preloaded_through', '?') if lst else '?'} in {lst.get('preload_seconds', 0) if lst else 0:.1f} s; c={lst['concurrency'] if lst else '?'})",
         lst,
     )
     lines += [
