@@ -1,6 +1,7 @@
 //! Clinker: a block-storage controller that speaks OpenStack Cinder's Block Storage v3 API.
 
 pub mod actors;
+pub mod bench;
 pub mod config;
 pub mod db;
 pub mod drivers;
@@ -9,3 +10,4 @@ pub mod http;
 pub mod model;
 pub mod scheduler;
 pub mod service;
+pub mod telemetry;

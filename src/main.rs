@@ -24,6 +24,8 @@ enum Command {
     Serve(Common),
     /// Run the migrations and exit.
     Migrate(Common),
+    /// Drive a running server over HTTP and report latency and throughput.
+    Bench(clinker::bench::BenchOptions),
 }
 
 #[derive(Debug, Args)]
@@ -92,9 +94,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
         max_version: clinker::http::version::MAX_VERSION,
     };
-    let server = actix_web::HttpServer::new(move || clinker::http::app(state.clone()))
-        .bind(&config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let metrics = clinker::telemetry::install();
+    let server = actix_web::HttpServer::new(move || {
+        let app = clinker::http::app(state.clone());
+        match &metrics {
+            Some(handle) => app.app_data(actix_web::web::Data::new(handle.clone())),
+            None => app,
+        }
+    })
+    .bind(&config.listen)
+    .with_context(|| format!("cannot listen on {}", config.listen))?;
     info!(
         listen = %config.listen,
         nodes = config.nodes.len(),
@@ -110,6 +119,7 @@ fn main() -> ExitCode {
     let (common, serving) = match cli.command {
         Command::Serve(c) => (c, true),
         Command::Migrate(c) => (c, false),
+        Command::Bench(opts) => return clinker::bench::cli(opts),
     };
     let config = match common.load() {
         Ok(c) => c,

@@ -303,6 +303,7 @@ impl Handler<NodeStatsReport> for SchedulerActor {
     type Result = ();
 
     fn handle(&mut self, msg: NodeStatsReport, _ctx: &mut Self::Context) {
+        crate::telemetry::node_reported(&msg.node, &msg.stats);
         self.book.borrow_mut().apply_report(msg);
     }
 }
@@ -464,7 +465,9 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
     fn execute<'a>(&'a self, s: &'a mut ScheduleStore) -> TaskFuture<'a> {
         Box::pin(async move {
             // Decide and consume before any await, so the next request sees the result.
+            let deciding = std::time::Instant::now();
             let (decision, placed) = s.book.borrow_mut().place(&s.msg.spec, &s.shared.tuning);
+            crate::telemetry::scheduler_decided(&decision, deciding.elapsed());
             let detail = decision_json(&decision);
             let Some((pool, seq)) = placed else {
                 let mut summary = rejection_summary(&decision);
@@ -497,6 +500,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             let node = s.shared.nodes.get(&pool.node).ok_or_else(|| {
                 ServiceError::Internal(format!("no actor for node {}", pool.node))
             })?;
+            // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
             node.create
                 .send(CreateVolumeOnNode {
                     volume_id: s.msg.volume_id,

@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 
 use crate::actors::error::ServiceError;
 use crate::model::{FlowState, RequestId};
+use crate::telemetry;
 
 /// What a task's `execute` returns: on success, an optional JSON detail for the timeline.
 pub type TaskFuture<'a> =
@@ -155,12 +156,22 @@ impl<S> Flow<S> {
             transitions: Vec::with_capacity(4 + 3 * self.tasks.len()),
             details: Vec::new(),
         };
+        let started = std::time::Instant::now();
         let mut outcome = Ok(());
         self.mark(&mut run, None, FlowState::Pending, None);
         self.mark(&mut run, None, FlowState::Running, None);
         for (i, task) in self.tasks.iter().enumerate() {
             self.mark(&mut run, Some(task.name()), FlowState::Running, None);
-            match task.execute(store).await {
+            let task_started = std::time::Instant::now();
+            let executed = task.execute(store).await;
+            let ok = executed.is_ok();
+            telemetry::task_finished(
+                self.name,
+                task.name(),
+                telemetry::outcome(ok),
+                task_started.elapsed(),
+            );
+            match executed {
                 Ok(detail) => {
                     if let Some(d) = detail {
                         run.details.push((task.name(), d));
@@ -192,6 +203,7 @@ impl<S> Flow<S> {
         if outcome.is_ok() {
             self.mark(&mut run, None, FlowState::Success, None);
         }
+        telemetry::flow_finished(self.name, run.state.as_str(), started.elapsed());
         journal.record(run);
         outcome
     }

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod listing;
 pub mod messages;
 pub mod metadata;
+pub mod metrics;
 pub mod qos;
 pub mod quotas;
 pub mod snapshots;
@@ -293,6 +294,7 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
 /// caller ([`app`] does it).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(version::root))
+        .route("/metrics", web::get().to(metrics::render))
         .route("/v3", web::get().to(version::v3_redirect))
         .configure(console::configure)
         .service(
@@ -339,4 +341,5 @@ pub fn app(
         .configure(configure)
         .wrap(from_fn(request_id))
         .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(from_fn(metrics::track))
 }

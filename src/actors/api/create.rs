@@ -470,6 +470,7 @@ impl Task<CreateStore> for VolumeCastTask {
                 .ok_or_else(|| ServiceError::Internal("no row to cast".into()))?;
             let spec = RequestSpec::from_json(&record.row.request_spec)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
             s.shared
                 .dispatcher
                 .scheduler

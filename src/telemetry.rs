@@ -1,0 +1,132 @@
+//! Prometheus metrics: the names, the recording helpers, and the recorder `main` installs.
+//!
+//! Recording goes through the `metrics` facade, whose macros do nothing until a recorder
+//! is installed. Only `main` installs one (once, process-wide); tests and benchmarks run
+//! without, so they never share metric state. `docs/metrics.md` lists every name.
+
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::drivers::BackendStats;
+use crate::scheduler::Decision;
+
+/// HTTP requests answered, by method, route pattern and status.
+pub const HTTP_REQUESTS: &str = "clinker_http_requests_total";
+/// HTTP request latency in seconds, by method, route pattern and status.
+pub const HTTP_DURATION: &str = "clinker_http_request_duration_seconds";
+/// Flow run duration in seconds, by flow and outcome.
+pub const FLOW_DURATION: &str = "clinker_flow_duration_seconds";
+/// Task `execute` duration in seconds, by flow, task and outcome.
+pub const TASK_DURATION: &str = "clinker_flow_task_duration_seconds";
+/// Scheduling decisions, by outcome (`placed`, `no_valid_backend`).
+pub const SCHED_DECISIONS: &str = "clinker_scheduler_decisions_total";
+/// Pools turned down, by filter.
+pub const SCHED_REJECTIONS: &str = "clinker_scheduler_rejections_total";
+/// Time to run filters and weighers over every pool, in seconds.
+pub const SCHED_DECISION_DURATION: &str = "clinker_scheduler_decision_seconds";
+/// Pools considered by the last decision.
+pub const SCHED_POOLS: &str = "clinker_scheduler_pools";
+/// Pool capacity in GiB as last reported, by node, pool and kind
+/// (`total`, `free`, `allocated`, `provisioned`).
+pub const POOL_CAPACITY: &str = "clinker_pool_capacity_gb";
+
+/// Histogram buckets for durations in seconds: 100 µs to 10 s.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// How often histogram data is drained into the rendered form.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the Prometheus recorder for the whole process and starts its upkeep thread.
+/// `None` when it cannot (a recorder is already installed): metrics are then not served,
+/// and nothing else changes.
+pub fn install() -> Option<PrometheusHandle> {
+    let built = PrometheusBuilder::new()
+        .set_buckets(&DURATION_BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder);
+    match built {
+        Ok(handle) => {
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "no metrics upkeep thread: histograms render on scrape only");
+            }
+            Some(handle)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics recorder not installed; /metrics answers 404");
+            None
+        }
+    }
+}
+
+/// `"success"` or `"failure"`.
+pub fn outcome(ok: bool) -> &'static str {
+    if ok { "success" } else { "failure" }
+}
+
+/// A flow run ended.
+pub fn flow_finished(flow: &'static str, outcome: &'static str, took: Duration) {
+    histogram!(FLOW_DURATION, "flow" => flow, "outcome" => outcome).record(took.as_secs_f64());
+}
+
+/// A task's `execute` ended.
+pub fn task_finished(
+    flow: &'static str,
+    task: &'static str,
+    outcome: &'static str,
+    took: Duration,
+) {
+    histogram!(TASK_DURATION, "flow" => flow, "task" => task, "outcome" => outcome)
+        .record(took.as_secs_f64());
+}
+
+/// The scheduler decided: counts the outcome and each pool's rejecting filter.
+pub fn scheduler_decided(decision: &Decision, took: Duration) {
+    let outcome = if decision.chosen.is_some() {
+        "placed"
+    } else {
+        "no_valid_backend"
+    };
+    counter!(SCHED_DECISIONS, "outcome" => outcome).increment(1);
+    histogram!(SCHED_DECISION_DURATION).record(took.as_secs_f64());
+    gauge!(SCHED_POOLS).set(decision.evaluations.len() as f64);
+    for e in &decision.evaluations {
+        // Only the last verdict of a pool can carry a rejection (the chain stops there).
+        if let Some(v) = e.verdicts.last()
+            && v.rejection.is_some()
+        {
+            counter!(SCHED_REJECTIONS, "filter" => v.filter).increment(1);
+        }
+    }
+}
+
+/// A node reported its capacity: one gauge per pool and figure. `infinite` and `unknown`
+/// figures are left out.
+pub fn node_reported(node: &str, stats: &BackendStats) {
+    for p in &stats.pools {
+        let figures = [
+            ("total", p.total_capacity_gb.gb()),
+            ("free", p.free_capacity_gb.gb()),
+            ("allocated", Some(p.allocated_capacity_gb)),
+            ("provisioned", Some(p.provisioned_capacity_gb)),
+        ];
+        for (kind, value) in figures {
+            if let Some(v) = value {
+                gauge!(POOL_CAPACITY, "node" => node.to_string(), "pool" => p.pool_name.clone(), "kind" => kind)
+                    .set(v);
+            }
+        }
+    }
+}

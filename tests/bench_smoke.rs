@@ -1,0 +1,158 @@
+//! A tiny load run: the real binary with `examples/bench-fake.toml`, driven by the load
+//! generator in-process (n = 200, c = 16). Checks the report's counts and shape, never
+//! its timings; then that `/metrics` shows what the run did.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clinker::bench::BenchOptions;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The server process; killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(data_dir: &Path, config: &Path) -> Result<Server, Box<dyn std::error::Error>> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let log = data_dir.join("server.log");
+        std::fs::create_dir_all(data_dir)?;
+        let child = Command::new(env!("CARGO_BIN_EXE_clinker"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("CLINKER_DATABASE_URL")
+            .env_remove("CLINKER_LISTEN")
+            .env_remove("CLINKER_DATA_DIR")
+            .env_remove("CLINKER_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()?;
+        let server = Server { child, port, log };
+        let start = Instant::now();
+        while get(port, "/").map(|(s, _)| s).ok() != Some(300) {
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err(format!("server did not answer: {}", server.log_text()).into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A minimal HTTP/1.0 GET.
+fn get(port: u16, path: &str) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status in {out:?}"))?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+#[test]
+fn load_run_on_the_fake_driver() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bench-fake.toml");
+    let server = Server::start(dir.path(), &config)?;
+    let pid = server.child.id();
+
+    let mut opts = BenchOptions::new(&format!("http://127.0.0.1:{}", server.port));
+    opts.n = 200;
+    opts.concurrency = 16;
+    opts.pid = Some(pid);
+    opts.list_repeat = 3;
+    opts.timeout = 120;
+    opts.no_progress = true;
+    let report = actix_web::rt::System::new().block_on(clinker::bench::run(&opts));
+    let report = report.map_err(|e| format!("{e}\n{}", server.log_text()))?;
+    eprintln!("{}", report.render());
+
+    assert_eq!(report.created, 200, "{:?}", report.error_samples);
+    assert_eq!(report.create_errors, 0);
+    assert_eq!(report.available, 200);
+    assert_eq!(report.errored, 0);
+    assert!(!report.timed_out);
+    assert_eq!(report.listed, 200);
+    assert_eq!(report.deleted, 200, "{:?}", report.error_samples);
+    assert_eq!(report.delete_errors, 0);
+    assert_eq!(report.remaining_after_delete, 0);
+    assert!(report.complete());
+    assert!(report.volumes_per_second > 0.0);
+    assert!(report.creates_per_second > 0.0);
+    assert!(report.deletes_per_second > 0.0);
+    for (call, want) in [
+        ("create", 200),
+        ("delete", 200),
+        ("list_detail_1000", 1),
+        ("list_detail_1000_first", 3),
+        ("list_summary_100", 3),
+    ] {
+        let l = report
+            .latency
+            .get(call)
+            .ok_or_else(|| format!("no latency for {call}"))?;
+        assert_eq!(l.count, want, "{call}");
+        assert!(
+            l.p50_ms <= l.p95_ms && l.p95_ms <= l.p99_ms && l.p99_ms <= l.max_ms,
+            "{call}: {l:?}"
+        );
+    }
+    assert!(report.latency.contains_key("wait_list_detail_1000"));
+    assert!(report.latency.contains_key("gone_list_1000"));
+    let cost = report.server.ok_or("no server figures despite --pid")?;
+    assert!(cost.total_cpu_seconds >= 0.0 && cost.create_cpu_seconds_per_volume >= 0.0);
+    assert!(cost.peak_rss_mib > 0.0 && cost.peak_rss_mib >= cost.start_rss_mib);
+
+    let json = serde_json::to_string(&report)?;
+    let back: clinker::bench::report::BenchReport = serde_json::from_str(&json)?;
+    assert_eq!(
+        (back.created, back.deleted, back.latency.len()),
+        (report.created, report.deleted, report.latency.len())
+    );
+
+    let (status, metrics) = get(server.port, "/metrics")?;
+    assert_eq!(status, 200, "{metrics}");
+    for want in [
+        r#"clinker_http_requests_total{method="POST",route="/v3/{project_id}/volumes",status="202"} 200"#,
+        r#"clinker_flow_duration_seconds_count{flow="volume_create_api",outcome="SUCCESS"} 200"#,
+        r#"clinker_flow_task_duration_seconds_count{flow="volume_create_api",task="QuotaReserveTask",outcome="success"} 200"#,
+        r#"clinker_scheduler_decisions_total{outcome="placed"} 200"#,
+        r#"clinker_pool_capacity_gb{node="bench-fake",pool="fake",kind="total"}"#,
+    ] {
+        assert!(metrics.contains(want), "/metrics lacks {want}:\n{metrics}");
+    }
+    Ok(())
+}
