@@ -302,6 +302,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(idempotency::middleware))
                 .wrap(from_fn(version::microversion))
                 .route("/", web::get().to(version::v3))
+                // keystoneauth discovers from the endpoint it is given, which for the
+                // volume service often ends in the project id.
+                .route("/{project_id:[0-9a-f\\-]+}", web::get().to(version::v3))
                 // The project-less form first: `volumes` is not a hex project id anyway.
                 .configure(volume_routes)
                 .configure(admin_routes)
