@@ -263,6 +263,16 @@ impl Db {
     }
 }
 
+/// A compare-and-set's outcome: exactly one row changed, or someone else got there first
+/// (or the row is in another state).
+pub fn one_row(changed: usize) -> Result<(), DbError> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict)
+    }
+}
+
 /// The current time as stored: naive UTC with microseconds (PostgreSQL keeps no more).
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::Timelike;

@@ -164,11 +164,7 @@ pub fn transition(c: &mut DbConnection, id: &str, from: &[&str], to: &str) -> Re
     )
     .set((snapshots::status.eq(to), snapshots::updated_at.eq(now())))
     .execute(c)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Conflict)
-    }
+    super::one_row(n)
 }
 
 /// The node made the snapshot.
@@ -185,11 +181,7 @@ pub fn mark_created(c: &mut DbConnection, id: &str, location: Option<&str>) -> R
         snapshots::updated_at.eq(now()),
     ))
     .execute(c)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Conflict)
-    }
+    super::one_row(n)
 }
 
 /// Changes name and description.

@@ -443,11 +443,7 @@ pub fn transition(
         volumes::updated_at.eq(now()),
     ))
     .execute(c)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Conflict)
-    }
+    super::one_row(n)
 }
 
 /// Records the scheduler's choice before the node is told: the volume must still be
@@ -471,11 +467,7 @@ pub fn set_scheduled(
         volumes::updated_at.eq(now()),
     ))
     .execute(c)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Conflict)
-    }
+    super::one_row(n)
 }
 
 /// A node gives a volume back for rescheduling: host cleared, status stays `creating`.
@@ -491,11 +483,7 @@ pub fn unschedule(c: &mut DbConnection, id: &str, host: &str) -> Result<(), DbEr
         volumes::updated_at.eq(now()),
     ))
     .execute(c)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Conflict)
-    }
+    super::one_row(n)
 }
 
 /// The node finished creating the volume.
@@ -518,11 +506,7 @@ pub fn mark_created(
         volumes::updated_at.eq(now()),
     ))
     .execute(c)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Conflict)
-    }
+    super::one_row(n)
 }
 
 /// Deletes the row and gives its quota back, in one transaction, so usage never drifts
@@ -567,18 +551,35 @@ fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, 
     })
 }
 
+/// The volumes placed on `node`, optionally only those in `states`. `LIKE` narrows the scan;
+/// the exact prefix check keeps `_`/`%` in names and SQLite's case-folding `LIKE` from
+/// matching another node's volumes.
+fn on_node(
+    c: &mut DbConnection,
+    node: &str,
+    states: Option<&[VolumeStatus]>,
+) -> Result<Vec<VolumeRow>, DbError> {
+    let mut q = volumes::table
+        .filter(volumes::host.like(format!("{node}@%")))
+        .into_boxed();
+    if let Some(states) = states {
+        q = q.filter(volumes::status.eq_any(statuses(states)));
+    }
+    let rows: Vec<VolumeRow> = q.select(VolumeRow::as_select()).load(c)?;
+    let exact = format!("{node}@");
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.host.as_deref().is_some_and(|h| h.starts_with(&exact)))
+        .collect())
+}
+
 /// Sum of the sizes of the volumes placed on `node` (any pool), as
 /// `(host, gigabytes)`; recounted when a node starts.
 pub fn allocated_by_host(c: &mut DbConnection, node: &str) -> Result<Vec<(String, i64)>, DbError> {
-    let prefix = format!("{node}@%");
-    let rows: Vec<(Option<String>, i64)> = volumes::table
-        .filter(volumes::host.like(prefix))
-        .select((volumes::host, volumes::size))
-        .load(c)?;
     let mut out: BTreeMap<String, i64> = BTreeMap::new();
-    for (h, s) in rows {
-        if let Some(h) = h.filter(|h| h.starts_with(&format!("{node}@"))) {
-            *out.entry(h).or_default() += s;
+    for r in on_node(c, node, None)? {
+        if let Some(h) = r.host {
+            *out.entry(h).or_default() += r.size;
         }
     }
     Ok(out.into_iter().collect())
@@ -586,17 +587,11 @@ pub fn allocated_by_host(c: &mut DbConnection, node: &str) -> Result<Vec<(String
 
 /// Volumes of `node` that are not in a stable state, for the node's start-up recovery.
 pub fn unfinished_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<VolumeRow>, DbError> {
-    let prefix = format!("{node}@%");
-    let rows: Vec<VolumeRow> = volumes::table
-        .filter(volumes::host.like(prefix))
-        .filter(volumes::status.eq_any(statuses(&[VolumeStatus::Creating, VolumeStatus::Deleting])))
-        .select(VolumeRow::as_select())
-        .load(c)?;
-    let exact = format!("{node}@");
-    Ok(rows
-        .into_iter()
-        .filter(|r| r.host.as_deref().is_some_and(|h| h.starts_with(&exact)))
-        .collect())
+    on_node(
+        c,
+        node,
+        Some(&[VolumeStatus::Creating, VolumeStatus::Deleting]),
+    )
 }
 
 /// Volumes that were accepted but never placed (`creating`, no host): a crash between
@@ -724,11 +719,7 @@ pub fn begin_transient(
             volumes::updated_at.eq(now()),
         ))
         .execute(c)?;
-        if n == 1 {
-            Ok(current)
-        } else {
-            Err(DbError::Conflict)
-        }
+        super::one_row(n).map(|()| current)
     })
 }
 
@@ -752,11 +743,7 @@ pub fn finish_extend(c: &mut DbConnection, id: &str, size: i64) -> Result<(), Db
             volumes::updated_at.eq(now()),
         ))
         .execute(c)?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(DbError::Conflict)
-        }
+        super::one_row(n)
     })
 }
 
@@ -810,31 +797,20 @@ pub fn set_type(c: &mut DbConnection, id: &str, from: &str, type_id: &str) -> Re
         volumes::updated_at.eq(now()),
     ))
     .execute(c)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Conflict)
-    }
+    super::one_row(n)
 }
 
 /// Volumes of `node` that consumers may be connected to (their exports are re-created
 /// when the node starts).
 pub fn attached_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<(String, i64)>, DbError> {
-    let prefix = format!("{node}@%");
-    let exact = format!("{node}@");
-    let rows: Vec<(String, Option<String>, i64)> = volumes::table
-        .filter(volumes::host.like(prefix))
-        .filter(volumes::status.eq_any(statuses(&[
-            VolumeStatus::InUse,
-            VolumeStatus::Attaching,
-            VolumeStatus::Detaching,
-            VolumeStatus::Reserved,
-        ])))
-        .select((volumes::id, volumes::host, volumes::size))
-        .load(c)?;
-    Ok(rows
+    let states = [
+        VolumeStatus::InUse,
+        VolumeStatus::Attaching,
+        VolumeStatus::Detaching,
+        VolumeStatus::Reserved,
+    ];
+    Ok(on_node(c, node, Some(&states))?
         .into_iter()
-        .filter(|(_, h, _)| h.as_deref().is_some_and(|h| h.starts_with(&exact)))
-        .map(|(id, _, size)| (id, size))
+        .map(|r| (r.id, r.size))
         .collect())
 }
