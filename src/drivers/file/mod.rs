@@ -125,12 +125,7 @@ impl FileDriver {
 
     /// The same driver exporting through `target`, which must serve raw files.
     pub fn with_target(mut self, target: Arc<dyn Target>) -> Result<Self, DriverError> {
-        if !target.supports(ImageFormat::Raw) {
-            return Err(DriverError::NotSupported {
-                driver: target.name(),
-                verb: "export of raw images",
-            });
-        }
+        crate::drivers::targets::require_format(target.as_ref(), ImageFormat::Raw)?;
         self.target = target;
         Ok(self)
     }

@@ -122,12 +122,7 @@ impl Qcow2Driver {
     /// The same driver exporting through `target`, which must serve qcow2 images (the
     /// NBD and local targets do; tgt does not).
     pub fn with_target(mut self, target: Arc<dyn Target>) -> Result<Self, DriverError> {
-        if !target.supports(ImageFormat::Qcow2) {
-            return Err(DriverError::NotSupported {
-                driver: target.name(),
-                verb: "export of qcow2 images",
-            });
-        }
+        crate::drivers::targets::require_format(target.as_ref(), ImageFormat::Qcow2)?;
         self.target = target;
         Ok(self)
     }

@@ -232,3 +232,18 @@ mod tests {
         );
     }
 }
+
+/// Refuses a target that cannot serve images of `format` (tgt serves raw files only).
+pub fn require_format(target: &dyn Target, format: ImageFormat) -> Result<(), DriverError> {
+    if target.supports(format) {
+        Ok(())
+    } else {
+        Err(DriverError::NotSupported {
+            driver: target.name(),
+            verb: match format {
+                ImageFormat::Raw => "export of raw images",
+                ImageFormat::Qcow2 => "export of qcow2 images",
+            },
+        })
+    }
+}
