@@ -186,6 +186,21 @@ pub(crate) fn random_string(alphabet: &[u8], len: usize) -> Result<String, Drive
     Ok(out)
 }
 
+/// Refuses a target that cannot serve images of `format` (tgt serves raw files only).
+pub fn require_format(target: &dyn Target, format: ImageFormat) -> Result<(), DriverError> {
+    if target.supports(format) {
+        Ok(())
+    } else {
+        Err(DriverError::NotSupported {
+            driver: target.name(),
+            verb: match format {
+                ImageFormat::Raw => "export of raw images",
+                ImageFormat::Qcow2 => "export of qcow2 images",
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -230,20 +245,5 @@ mod tests {
             connector_key(&json!({"ip": "1.2.3.4"})),
             r#"{"ip":"1.2.3.4"}"#
         );
-    }
-}
-
-/// Refuses a target that cannot serve images of `format` (tgt serves raw files only).
-pub fn require_format(target: &dyn Target, format: ImageFormat) -> Result<(), DriverError> {
-    if target.supports(format) {
-        Ok(())
-    } else {
-        Err(DriverError::NotSupported {
-            driver: target.name(),
-            verb: match format {
-                ImageFormat::Raw => "export of raw images",
-                ImageFormat::Qcow2 => "export of qcow2 images",
-            },
-        })
     }
 }
