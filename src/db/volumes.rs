@@ -367,7 +367,11 @@ fn attach_details(
     let mut metadata = metadata_of(c, &ids)?;
     let mut admin = attachments::admin_metadata(c, &ids)?;
     let mut attached = attachments::of_volumes(c, &ids)?;
+    // Only the types on this page, not the whole table on every list.
+    let type_ids: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.volume_type_id.as_str()).collect();
     let types: BTreeMap<String, String> = volume_types::table
+        .filter(volume_types::id.eq_any(type_ids))
         .select((volume_types::id, volume_types::name))
         .load::<(String, String)>(c)?
         .into_iter()
