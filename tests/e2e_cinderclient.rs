@@ -125,6 +125,25 @@ fn snapshots_and_actions(server: &Server) -> TestResult {
     );
     let (_, shown) = server.cinder(&["show", &copy])?;
     assert_eq!(field(&shown, "snapshot_id").as_deref(), Some(snap.as_str()));
+    let out = server.cinder_ok(&["create", "--source-volid", &vol, "--name", "twin", "2"])?;
+    let twin = field(&out, "id").ok_or("no id")?;
+    assert!(
+        wait("show", twin.clone(), "available")?,
+        "clone never available"
+    );
+    let (_, shown) = server.cinder(&["show", &twin])?;
+    assert_eq!(
+        (field(&shown, "source_volid"), field(&shown, "size")),
+        (Some(vol.clone()), Some("2".into()))
+    );
+    let (ok, out) = server.cinder(&[
+        "create",
+        "--source-volid",
+        &uuid::Uuid::new_v4().to_string(),
+        "1",
+    ])?;
+    assert!(!ok && out.contains("could not be found"), "{out}");
+    server.cinder_ok(&["delete", &twin])?;
 
     server.cinder_ok(&["extend", &vol, "2"])?;
     let grown = wait_for(Duration::from_secs(20), || {

@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use clinker::drivers::fake::FakeVerb;
 use common::{ADMIN, ALICE, TestApp, TestResult, eventually, json_req, req};
 use serde_json::{Value, json};
 
@@ -429,5 +430,172 @@ async fn snapshot_errors_are_cinders() -> TestResult {
         ))
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+async fn create_body(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    let project = token.split(':').nth(1).unwrap_or_default();
+    let (s, v, _) = app
+        .call(json_req(
+            "POST",
+            &format!("/v3/{project}/volumes"),
+            token,
+            &json!({ "volume": body }),
+        ))
+        .await;
+    (s, v)
+}
+
+#[actix_web::test]
+async fn a_clone_copies_its_source_on_the_sources_node() -> TestResult {
+    let app = TestApp::with(|c| {
+        let mut gold = common::fake_node("gold", "nova");
+        gold.capabilities.insert("tier".into(), json!("gold"));
+        let mut silver = common::fake_node("silver", "nova");
+        silver.capabilities.insert("tier".into(), json!("silver"));
+        c.nodes = vec![gold, silver];
+    })
+    .await?;
+    for tier in ["silver", "gold"] {
+        let body =
+            json!({"volume_type": {"name": tier, "extra_specs": {"capabilities:tier": tier}}});
+        let (s, v, _) = app
+            .call(json_req("POST", "/v3/0a0a/types", ADMIN, &body))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (s, v) = create_body(&app, ALICE, json!({"size": 2, "volume_type": "gold"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let src = v["volume"]["id"].as_str().ok_or("no id")?.to_string();
+    wait(&app, ALICE, "volumes", &src, "available")
+        .await
+        .ok_or("source never available")?;
+    assert!(app.fakes["gold"].has_volume(&src.parse()?));
+    let (s, _) = action(
+        &app,
+        ALICE,
+        &src,
+        json!({"os-set_bootable": {"bootable": true}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // The clone: the source's size, type and bootable flag, made on the source's node.
+    let (s, v) = create_body(&app, ALICE, json!({"source_volid": src, "name": "twin"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(
+        (&v["volume"]["size"], &v["volume"]["source_volid"]),
+        (&json!(2), &json!(src))
+    );
+    let clone = v["volume"]["id"].as_str().ok_or("no id")?.to_string();
+    let shown = wait(&app, ALICE, "volumes", &clone, "available")
+        .await
+        .ok_or("clone never available")?;
+    assert_eq!(
+        (
+            &shown["source_volid"],
+            &shown["volume_type"],
+            &shown["bootable"]
+        ),
+        (&json!(src), &json!("gold"), &json!("true"))
+    );
+    assert_eq!(app.fakes["gold"].calls(FakeVerb::CreateClonedVolume), 1);
+    assert!(app.fakes["gold"].has_volume(&clone.parse()?));
+    assert_eq!(app.usage("0a0a", "gigabytes"), (4, 0));
+
+    // A bigger clone is fine; a smaller one, another project's source, an unknown
+    // source, a type the source's node cannot hold, or two sources are refused.
+    let (s, v) = create_body(&app, ALICE, json!({"source_volid": src, "size": 3})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let bigger = v["volume"]["id"].as_str().ok_or("no id")?.to_string();
+    wait(&app, ALICE, "volumes", &bigger, "available")
+        .await
+        .ok_or("bigger clone never available")?;
+    let rows = app.count("volumes");
+    let refused = [
+        (
+            ALICE,
+            json!({"source_volid": src, "size": 1}),
+            StatusCode::BAD_REQUEST,
+            "cannot be smaller than the original volume size 2GB",
+        ),
+        (
+            "bob:0b0b",
+            json!({"source_volid": src}),
+            StatusCode::NOT_FOUND,
+            "could not be found",
+        ),
+        (
+            ALICE,
+            json!({"source_volid": uuid::Uuid::new_v4().to_string()}),
+            StatusCode::NOT_FOUND,
+            "could not be found",
+        ),
+        (
+            ALICE,
+            json!({"source_volid": src, "volume_type": "silver"}),
+            StatusCode::BAD_REQUEST,
+            "requested type is not compatible",
+        ),
+        (
+            ALICE,
+            json!({"source_volid": src, "snapshot_id": uuid::Uuid::new_v4().to_string()}),
+            StatusCode::BAD_REQUEST,
+            "more than one",
+        ),
+    ];
+    for (token, body, want, text) in refused {
+        let (s, v) = create_body(&app, token, body.clone()).await;
+        assert_eq!(s, want, "{body}: {v}");
+        let message = v
+            .as_object()
+            .and_then(|o| o.values().next())
+            .map(|f| f["message"].to_string())
+            .unwrap_or_default();
+        assert!(message.contains(text), "{body}: {v}");
+    }
+    assert_eq!(app.count("volumes"), rows, "a refused clone leaves no row");
+    assert_eq!(app.count("reservations"), 0);
+
+    // Only `available` and `in-use` sources can be cloned.
+    let reset = |status: &str| json!({"os-reset_status": {"status": status}});
+    let (s, _) = action(&app, ADMIN, &src, reset("error")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, v) = create_body(&app, ALICE, json!({"source_volid": src})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["badRequest"]["message"]
+            .to_string()
+            .contains("'available, in-use'"),
+        "{v}"
+    );
+    let (s, _) = action(&app, ADMIN, &src, reset("available")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+
+    // While a clone is being made, its source cannot be deleted, even by force.
+    let (s, _) = action(&app, ADMIN, &clone, reset("creating")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    for (token, uri) in [
+        (ALICE, format!("/v3/0a0a/volumes/{src}")),
+        (ADMIN, format!("/v3/0a0a/volumes/{src}?force=true")),
+    ] {
+        let (s, v, _) = app.call(req("DELETE", &uri, token)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["badRequest"]["message"].to_string().contains("clone"),
+            "{v}"
+        );
+    }
+    assert_eq!(status_of(&app, &src).await["status"], "available");
+    let (s, _) = action(&app, ADMIN, &clone, reset("available")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _, _) = app
+        .call(req("DELETE", &format!("/v3/0a0a/volumes/{src}"), ALICE))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "the clone is independent of its source"
+    );
     Ok(())
 }

@@ -304,6 +304,11 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                     Ok((None, Vec::new()))
                 }
                 Some(h) => crate::db::write_txn(c, |c| {
+                    // The node reads the source while it makes a clone (Cinder holds a
+                    // lock for it); refused rather than queued, and no force overrides it.
+                    if crate::db::volumes::clones_in_progress(c, &key)? > 0 {
+                        return Err(DbError::Busy);
+                    }
                     let from: Vec<VolumeStatus> = if force {
                         VolumeStatus::ALL
                             .iter()
@@ -329,6 +334,9 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
         .await
         .map_err(|e| match e {
             DbError::Conflict => ServiceError::InvalidState(DELETE_REFUSED.into()),
+            DbError::Busy => ServiceError::InvalidState(
+                "Invalid volume: Volume is the source of a clone that is still being created; delete it once the clone is available or in error.".into(),
+            ),
             other => volume_not_found(id)(other),
         })?;
     let Some(host) = host else { return Ok(()) };

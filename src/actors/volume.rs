@@ -571,6 +571,14 @@ impl Task<CreateStore> for OnFailureRescheduleTask {
     }
 }
 
+/// What a new volume starts from.
+enum Copy {
+    Nothing,
+    Snapshot(crate::drivers::SnapshotRef),
+    /// A clone of this volume.
+    Volume(VolumeRef),
+}
+
 /// Asks the driver for the volume.
 struct CreateVolumeFromSpecTask;
 
@@ -584,23 +592,29 @@ impl Task<CreateStore> for CreateVolumeFromSpecTask {
                 id: s.msg.volume_id,
                 size_gb: s.msg.spec.size_gb,
             };
-            let source = match (&s.msg.spec.snapshot_id, &s.msg.spec.snapshot_source) {
-                (Some(snap), Some((volume, size))) => Some(crate::drivers::SnapshotRef {
+            let volume_ref = |volume: &str, size: u64| -> Result<VolumeRef, ServiceError> {
+                Ok(VolumeRef {
+                    id: volume
+                        .parse()
+                        .map_err(|_| ServiceError::Internal(format!("bad volume id {volume}")))?,
+                    size_gb: size,
+                })
+            };
+            let spec = &s.msg.spec;
+            let source = match (&spec.snapshot_id, &spec.copy_source) {
+                (Some(snap), Some((volume, size))) => Copy::Snapshot(crate::drivers::SnapshotRef {
                     id: snap
                         .parse()
                         .map_err(|_| ServiceError::Internal(format!("bad snapshot id {snap}")))?,
-                    volume: VolumeRef {
-                        id: volume.parse().map_err(|_| {
-                            ServiceError::Internal(format!("bad volume id {volume}"))
-                        })?,
-                        size_gb: *size,
-                    },
+                    volume: volume_ref(volume, *size)?,
                 }),
-                _ => None,
+                (None, Some((volume, size))) => Copy::Volume(volume_ref(volume, *size)?),
+                _ => Copy::Nothing,
             };
             let made = blocking(&s.c.driver, move |d| match &source {
-                Some(snap) => d.create_volume_from_snapshot(&vref, snap),
-                None => d.create_volume(&vref),
+                Copy::Snapshot(snap) => d.create_volume_from_snapshot(&vref, snap),
+                Copy::Volume(src) => d.create_cloned_volume(&vref, src),
+                Copy::Nothing => d.create_volume(&vref),
             })
             .await;
             match made {

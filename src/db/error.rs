@@ -25,6 +25,10 @@ pub enum DbError {
     /// the wrong state.
     #[error("the row changed or is in another state")]
     Conflict,
+    /// The row is in use by another operation that must finish first (a volume being
+    /// cloned).
+    #[error("the row is busy")]
+    Busy,
     /// A reservation would exceed a quota.
     #[error("quota exceeded for {}", .0.resource)]
     OverQuota(QuotaExceeded),

@@ -46,13 +46,28 @@ pub struct VolumeTypeRecord {
     pub extra_specs: BTreeMap<String, String>,
 }
 
-/// Inserts a new volume and its metadata in one transaction.
+/// States a volume may be cloned in (Cinder's ExtractVolumeRequestTask).
+pub const CLONE_SOURCE_STATES: [&str; 2] = ["available", "in-use"];
+
+/// Inserts a new volume and its metadata in one transaction. A clone is inserted only
+/// while its source is still in [`CLONE_SOURCE_STATES`] (else `Conflict`), so a delete
+/// of the source that won the race is seen.
 pub fn insert(
     c: &mut DbConnection,
     row: &VolumeRow,
     metadata: &BTreeMap<String, String>,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
+        if let Some(source) = &row.source_volid {
+            let ready = volumes::table
+                .filter(volumes::id.eq(source))
+                .filter(volumes::status.eq_any(CLONE_SOURCE_STATES))
+                .count()
+                .get_result::<i64>(c)?;
+            if ready == 0 {
+                return Err(DbError::Conflict);
+            }
+        }
         diesel::insert_into(volumes::table).values(row).execute(c)?;
         insert_metadata(c, &row.id, metadata)
     })
@@ -428,6 +443,15 @@ pub fn update_fields(
 
 fn statuses(s: &[VolumeStatus]) -> Vec<&'static str> {
     s.iter().map(|s| s.as_str()).collect()
+}
+
+/// How many clones of `source` are still being made (they read it on the node).
+pub fn clones_in_progress(c: &mut DbConnection, source: &str) -> Result<i64, DbError> {
+    Ok(volumes::table
+        .filter(volumes::source_volid.eq(source))
+        .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+        .count()
+        .get_result(c)?)
 }
 
 /// Moves a volume from one of `from` to `to`.

@@ -86,6 +86,7 @@ fake_verbs! {
     CreateSnapshot => "create_snapshot",
     DeleteSnapshot => "delete_snapshot",
     CreateVolumeFromSnapshot => "create_volume_from_snapshot",
+    CreateClonedVolume => "create_cloned_volume",
     InitializeConnection => "initialize_connection",
     TerminateConnection => "terminate_connection",
     GetVolumeStats => "get_volume_stats",
@@ -318,6 +319,21 @@ impl VolumeDriver for FakeDriver {
         })
     }
 
+    fn create_cloned_volume(
+        &self,
+        volume: &VolumeRef,
+        source: &VolumeRef,
+    ) -> Result<ModelUpdate, DriverError> {
+        let mut state = self.enter(FakeVerb::CreateClonedVolume)?;
+        let Some(&source_size) = state.volumes.get(&source.id) else {
+            return Err(not_found("clone", source.id.backend_name()));
+        };
+        state.put_volume(volume.id, volume.size_gb.max(source_size));
+        Ok(ModelUpdate {
+            provider_location: Some(format!("fake://{}", volume.id.backend_name())),
+        })
+    }
+
     fn initialize_connection(
         &self,
         volume: &VolumeRef,
@@ -418,6 +434,7 @@ mod tests {
             FakeVerb::CreateVolumeFromSnapshot => {
                 d.create_volume_from_snapshot(&vol(1), s).map(drop)
             }
+            FakeVerb::CreateClonedVolume => d.create_cloned_volume(&vol(1), v).map(drop),
             FakeVerb::InitializeConnection => d.initialize_connection(v, &none).map(drop),
             FakeVerb::TerminateConnection => d.terminate_connection(v, &none),
             FakeVerb::GetVolumeStats => d.get_volume_stats().map(drop),
@@ -475,6 +492,25 @@ mod tests {
         d.delete_snapshot(&s)?;
         assert!(!d.has_snapshot(&s.id));
         assert_not_found(d.create_volume_from_snapshot(&vol(1), &s))?;
+        Ok(())
+    }
+
+    #[test]
+    fn clones_copy_the_source_size_at_least() -> TestResult {
+        let d = FakeDriver::default();
+        let source = vol(3);
+        assert_not_found(d.create_cloned_volume(&vol(1), &source))?;
+        d.create_volume(&source)?;
+        let (smaller, bigger) = (vol(1), vol(5));
+        d.create_cloned_volume(&smaller, &source)?;
+        d.create_cloned_volume(&bigger, &source)?;
+        d.create_cloned_volume(&bigger, &source)?;
+        assert_eq!(d.volume_size(&smaller.id), Some(3));
+        assert_eq!(d.volume_size(&bigger.id), Some(5));
+        assert_eq!(
+            (d.volume_count(), d.calls(FakeVerb::CreateClonedVolume)),
+            (3, 4)
+        );
         Ok(())
     }
 

@@ -27,9 +27,10 @@ pub struct RequestSpec {
     /// The snapshot to copy, if any.
     #[serde(default)]
     pub snapshot_id: Option<String>,
-    /// The volume the snapshot was taken of, and the snapshot's size (GiB).
-    #[serde(default)]
-    pub snapshot_source: Option<(String, u64)>,
+    /// The volume the copy reads, and its size (GiB): the snapshot's volume and the
+    /// snapshot's size, or, without `snapshot_id`, the volume to clone.
+    #[serde(default, rename = "snapshot_source")]
+    pub copy_source: Option<(String, u64)>,
     /// The node holding the source: only it may take the new volume.
     #[serde(default)]
     pub pinned_node: Option<String>,

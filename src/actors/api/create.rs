@@ -110,21 +110,38 @@ struct CreateStore {
     reservations: Vec<String>,
     committed: bool,
     record: Option<VolumeRecord>,
-    source: Option<SnapshotSource>,
+    source: Option<CopySource>,
 }
 
-/// The snapshot a new volume copies, and where it lives.
-struct SnapshotSource {
-    snapshot_id: String,
+/// What a new volume copies (a snapshot, or a whole volume for a clone), and where it
+/// lives: only the node holding it can make the copy.
+struct CopySource {
+    /// The snapshot; `None` for a clone of `volume_id`.
+    snapshot_id: Option<String>,
+    /// The snapshot's volume, or the volume cloned.
     volume_id: String,
     size: u64,
     zone: String,
     type_id: String,
-    node: String,
+    host: String,
     bootable: bool,
 }
 
-async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<SnapshotSource, ServiceError> {
+impl CopySource {
+    fn node(&self) -> String {
+        crate::actors::dispatch::node_name(&self.host).to_string()
+    }
+
+    /// What the size error calls the source.
+    fn noun(&self) -> &'static str {
+        match self.snapshot_id {
+            Some(_) => "snapshot",
+            None => "original volume",
+        }
+    }
+}
+
+async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<CopySource, ServiceError> {
     let (key, scope) = (
         id.to_string(),
         (!s.ctx.is_admin).then(|| s.ctx.project_id.clone()),
@@ -153,15 +170,86 @@ async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<SnapshotSource, S
         ));
     }
     let host = vol.row.host.clone().ok_or_else(not_found)?;
-    Ok(SnapshotSource {
-        snapshot_id: snap.row.id.clone(),
+    Ok(CopySource {
+        snapshot_id: Some(snap.row.id.clone()),
         volume_id: vol.row.id.clone(),
         size: snap.row.volume_size.max(0) as u64,
         zone: vol.row.availability_zone.clone(),
         type_id: snap.row.volume_type_id.clone(),
-        node: crate::actors::dispatch::node_name(&host).to_string(),
+        host,
         bootable: vol.row.bootable,
     })
+}
+
+fn source_state_error(status: &str) -> ServiceError {
+    ServiceError::InvalidState(format!(
+        "Invalid volume: Originating source volume status must be one of 'available, in-use' values (it is '{status}')."
+    ))
+}
+
+async fn extract_source_volume(s: &CreateStore, id: &str) -> Result<CopySource, ServiceError> {
+    let (key, scope) = (
+        id.to_string(),
+        (!s.ctx.is_admin).then(|| s.ctx.project_id.clone()),
+    );
+    let not_found = || ServiceError::NotFound {
+        kind: "Volume",
+        id: id.to_string(),
+    };
+    let vol = s
+        .shared
+        .db
+        .run(move |c| crate::db::volumes::get(c, &key, scope.as_deref()))
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::NotFound => not_found(),
+            other => other.into(),
+        })?;
+    if !crate::db::volumes::CLONE_SOURCE_STATES.contains(&vol.row.status.as_str()) {
+        return Err(source_state_error(&vol.row.status));
+    }
+    // An `available` volume always has a host; this only guards a hand-edited row.
+    let host = vol.row.host.clone().ok_or_else(|| {
+        ServiceError::InvalidState("Invalid volume: The source volume is on no node.".into())
+    })?;
+    Ok(CopySource {
+        snapshot_id: None,
+        volume_id: vol.row.id.clone(),
+        size: vol.row.size.max(0) as u64,
+        zone: vol.row.availability_zone.clone(),
+        type_id: vol.row.volume_type_id.clone(),
+        host,
+        bootable: vol.row.bootable,
+    })
+}
+
+/// A copy is made on the source's node, so a type other than the source's must be one
+/// that node can hold (Cinder refuses a type on another backend the same way).
+async fn check_copy_type(
+    s: &CreateStore,
+    source: &CopySource,
+    vtype: &VolumeTypeRecord,
+) -> Result<(), ServiceError> {
+    if vtype.row.id == source.type_id {
+        return Ok(());
+    }
+    s.shared
+        .dispatcher
+        .host_check
+        .send(crate::actors::scheduler::CheckHost {
+            host: source.host.clone(),
+            extra_specs: vtype.extra_specs.clone(),
+        })
+        .await
+        .map_err(|e| ServiceError::Unavailable(format!("scheduler: {e}")))?
+        .map_err(|why| {
+            ServiceError::Invalid(format!(
+                "Invalid input received: Invalid volume_type provided: {} (requested type is not compatible; recommend omitting the type argument). The {}'s node {} cannot hold it: {why}.",
+                vtype.row.id,
+                source.noun(),
+                source.node()
+            ))
+        })
 }
 
 /// Validates and normalises: size, sources, type, zone.
@@ -185,26 +273,26 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
                     "Invalid input received: Cannot specify more than one of snapshot_id, imageRef, source_volid or backup_id.".into(),
                 ));
             }
-            if s.req.source_volid.is_some()
-                || s.req.image_ref.is_some()
-                || s.req.backup_id.is_some()
-            {
+            if s.req.image_ref.is_some() || s.req.backup_id.is_some() {
                 return Err(ServiceError::Invalid(
-                    "Invalid input received: creating a volume from another volume, an image or a backup is not available yet in Clinker.".into(),
+                    "Invalid input received: creating a volume from an image or a backup is not available in Clinker (it has no Glance or backup service).".into(),
                 ));
             }
             if let Some(id) = s.req.snapshot_id.clone() {
                 s.source = Some(extract_snapshot(s, &id).await?);
             }
-            let source_size = s.source.as_ref().map(|x| x.size);
+            if let Some(id) = s.req.source_volid.clone() {
+                s.source = Some(extract_source_volume(s, &id).await?);
+            }
+            let source_size = s.source.as_ref().map(|x| (x.size, x.noun()));
             s.size = match (s.req.size, source_size) {
-                (Some(n), Some(min)) if n < min => {
+                (Some(n), Some((min, noun))) if n < min => {
                     return Err(ServiceError::Invalid(format!(
-                        "Invalid input received: Volume size '{n}'GB cannot be smaller than the snapshot size {min}GB. They must be >= original snapshot size."
+                        "Invalid input received: Volume size '{n}'GB cannot be smaller than the {noun} size {min}GB. They must be >= {noun} size."
                     )));
                 }
                 (Some(n), _) => n,
-                (None, Some(min)) => min,
+                (None, Some((min, _))) => min,
                 (None, None) => {
                     return Err(ServiceError::Invalid(
                         "Invalid input received: size is required.".into(),
@@ -259,6 +347,9 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
                 kind: "Volume type with name",
                 id: wanted,
             })?;
+            if let Some(source) = &s.source {
+                check_copy_type(s, source, &vtype).await?;
+            }
             s.vtype = Some(vtype);
             s.shared.fail_point(self.name())?;
             Ok(None)
@@ -337,9 +428,9 @@ impl Task<CreateStore> for EntryCreateTask {
                 extra_specs: vtype.extra_specs.clone(),
                 tried_nodes: Vec::new(),
                 failures: Vec::new(),
-                snapshot_id: s.source.as_ref().map(|x| x.snapshot_id.clone()),
-                snapshot_source: s.source.as_ref().map(|x| (x.volume_id.clone(), x.size)),
-                pinned_node: s.source.as_ref().map(|x| x.node.clone()),
+                snapshot_id: s.source.as_ref().and_then(|x| x.snapshot_id.clone()),
+                copy_source: s.source.as_ref().map(|x| (x.volume_id.clone(), x.size)),
+                pinned_node: s.source.as_ref().map(CopySource::node),
             };
             let now = crate::db::now();
             let row = VolumeRow {
@@ -359,8 +450,12 @@ impl Task<CreateStore> for EntryCreateTask {
                     .extra_specs
                     .get("multiattach")
                     .is_some_and(|v| v.eq_ignore_ascii_case("<is> true")),
-                snapshot_id: s.source.as_ref().map(|x| x.snapshot_id.clone()),
-                source_volid: None,
+                snapshot_id: spec.snapshot_id.clone(),
+                source_volid: s
+                    .source
+                    .as_ref()
+                    .filter(|x| x.snapshot_id.is_none())
+                    .map(|x| x.volume_id.clone()),
                 provider_location: None,
                 request_spec: spec.to_json(),
                 request_id: s.ctx.request_id.0.clone(),
@@ -375,7 +470,12 @@ impl Task<CreateStore> for EntryCreateTask {
             s.shared
                 .db
                 .run(move |c| crate::db::volumes::insert(c, &r, &m))
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    // Only a clone's insert compares: its source left the clonable states.
+                    crate::db::DbError::Conflict => source_state_error("changed"),
+                    other => other.into(),
+                })?;
             s.record = Some(VolumeRecord {
                 row,
                 metadata,
