@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use clinker::drivers::fake::FakeVerb;
-use common::{ADMIN, ALICE, BOB, TestApp, TestResult, eventually, fake_node, json_req, req};
+use common::{ADMIN, ALICE, BOB, TestApp, TestResult, at, eventually, fake_node, json_req, req};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -814,5 +814,81 @@ async fn the_metadata_subresource_merges_replaces_and_deletes() -> TestResult {
         .call(req("GET", &base, BOB.replace("0b0b", "0a0a").as_str()))
         .await;
     assert_eq!(s, StatusCode::OK, "same project, other user");
+    Ok(())
+}
+
+#[actix_web::test]
+async fn time_comparison_filters_from_3_60() -> TestResult {
+    let app = TestApp::new().await?;
+    let mut made = Vec::new();
+    for name in ["first", "second"] {
+        let v = create(&app, ALICE, json!({"volume": {"size": 1, "name": name}})).await?;
+        let id = v["id"].as_str().ok_or("no id")?.to_string();
+        let shown = wait_status(&app, ALICE, &id, "available")
+            .await
+            .ok_or("never available")?;
+        made.push((
+            id,
+            shown["created_at"]
+                .as_str()
+                .ok_or("no created_at")?
+                .to_string(),
+        ));
+    }
+    let (first, t0) = made[0].clone();
+    let second = made[1].0.clone();
+    let names = |q: String| {
+        let app = &app;
+        async move {
+            let (s, v, _) = app
+                .call(at(60, req("GET", &format!("/v3/0a0a/volumes?{q}"), ALICE)))
+                .await;
+            let mut ids: Vec<String> = v["volumes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x["id"].as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            ids.sort();
+            (s, ids, v)
+        }
+    };
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<String>>()
+    };
+    let both = sorted(vec![&first, &second]);
+    // The second volume was created no earlier than the first; only the comparisons
+    // with the first's own time are certain.
+    for (query, want) in [
+        (format!("created_at=eq:{t0}"), vec![first.clone()]),
+        (format!("created_at=gte:{t0}"), both.clone()),
+        (format!("created_at=lte:{t0},gte:{t0}"), vec![first.clone()]),
+        (format!("created_at=lt:{t0}"), vec![]),
+        (format!("created_at=neq:{t0}"), vec![second.clone()]),
+        (
+            format!("created_at=gt:{t0}Z&name=second"),
+            vec![second.clone()],
+        ),
+        ("created_at=lt:2999-01-01".into(), both.clone()),
+        ("created_at=gt:2999-01-01T00:00:00%2B05:00".into(), vec![]),
+        ("updated_at=gt:2000-01-01T00:00:00".into(), both.clone()),
+        ("updated_at=lt:2000-01-01T00:00:00".into(), vec![]),
+    ] {
+        let (s, ids, v) = names(query.clone()).await;
+        assert_eq!((s, ids), (StatusCode::OK, want), "{query}: {v}");
+    }
+    for query in [
+        "created_at=after:2020-01-01",
+        "created_at=gt:yesterday",
+        "created_at=2020",
+        "updated_at=gt:2020-01-01,",
+    ] {
+        let (s, _, v) = names(query.into()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {v}");
+        assert!(v["badRequest"]["message"].is_string(), "{v}");
+    }
     Ok(())
 }

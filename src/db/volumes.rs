@@ -176,6 +176,50 @@ impl SortKey {
     }
 }
 
+/// A comparison of a time filter (microversion 3.60).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOp {
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Gte,
+    /// `=`.
+    Eq,
+    /// `<>`.
+    Neq,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Lte,
+}
+
+impl TimeOp {
+    /// Parses Cinder's operator names.
+    pub fn parse(s: &str) -> Option<TimeOp> {
+        Some(match s {
+            "gt" => TimeOp::Gt,
+            "gte" => TimeOp::Gte,
+            "eq" => TimeOp::Eq,
+            "neq" => TimeOp::Neq,
+            "lt" => TimeOp::Lt,
+            "lte" => TimeOp::Lte,
+            _ => return None,
+        })
+    }
+}
+
+/// `created_at` or `updated_at` compared with a time (UTC). A volume never updated
+/// matches no comparison on `updated_at`, as in Cinder's SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeFilter {
+    /// `true` for `updated_at`, `false` for `created_at`.
+    pub updated: bool,
+    /// The comparison.
+    pub op: TimeOp,
+    /// The time compared with.
+    pub at: chrono::NaiveDateTime,
+}
+
 /// What a volume list asks for. Filters are ANDed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {
@@ -193,6 +237,8 @@ pub struct ListQuery {
     pub bootable: Option<bool>,
     /// Every pair must be in the volume's metadata.
     pub metadata: BTreeMap<String, String>,
+    /// Time comparisons (3.60).
+    pub times: Vec<TimeFilter>,
     /// Sort keys with `true` for descending; `id` is appended as the tie-breaker.
     pub sort: Vec<(SortKey, bool)>,
     /// Page size.
@@ -223,6 +269,25 @@ fn apply_filters<'a>(mut q: VolumesBox<'a>, lq: &'a ListQuery) -> VolumesBox<'a>
     }
     if let Some(b) = lq.bootable {
         q = q.filter(volumes::bootable.eq(b));
+    }
+    for t in &lq.times {
+        macro_rules! compare {
+            ($col:expr) => {
+                match t.op {
+                    TimeOp::Gt => q.filter($col.gt(t.at)),
+                    TimeOp::Gte => q.filter($col.ge(t.at)),
+                    TimeOp::Eq => q.filter($col.eq(t.at)),
+                    TimeOp::Neq => q.filter($col.ne(t.at)),
+                    TimeOp::Lt => q.filter($col.lt(t.at)),
+                    TimeOp::Lte => q.filter($col.le(t.at)),
+                }
+            };
+        }
+        q = if t.updated {
+            compare!(volumes::updated_at)
+        } else {
+            compare!(volumes::created_at)
+        };
     }
     for (k, v) in &lq.metadata {
         q = q.filter(

@@ -13,7 +13,7 @@ use super::{AppState, validate, version};
 use crate::actors::api::{
     CreateVolume, DeleteVolume, GetVolume, ListVolumes, UpdateVolume, VolumeCreateRequest,
 };
-use crate::db::volumes::{ListQuery, SortKey};
+use crate::db::volumes::{ListQuery, SortKey, TimeFilter, TimeOp};
 use crate::model::VolumeId;
 
 /// Query keys that are not filters.
@@ -351,6 +351,9 @@ fn list_query(
                 q.metadata =
                     parse_dict(v).ok_or_else(|| bad(format!("Invalid metadata filter: {v}")))?
             }
+            "created_at" | "updated_at" if ver.at_least(3, 60) => {
+                q.times.extend(time_filters(k == "updated_at", v)?)
+            }
             "consumes_quota" | "migration_status" | "group_id" | "glance_metadata" => {}
             // Before 3.31 Cinder silently drops filters it does not know; from 3.31 a
             // member gets 400 (admins may filter on anything).
@@ -365,6 +368,58 @@ fn list_query(
     q.sort = parse_sort(sort, sort_key, sort_dir)?;
     let limit = q.limit;
     Ok((q, with_count, limit))
+}
+
+/// `created_at=gt:2026-01-01T00:00:00,lte:2026-02-01T00:00:00` (3.60): comparisons
+/// separated by commas, each `operator:ISO 8601 time`; a time without a zone is UTC.
+fn time_filters(updated: bool, value: &str) -> Result<Vec<TimeFilter>, ApiError> {
+    let column = if updated { "updated_at" } else { "created_at" };
+    value
+        .split(',')
+        .map(|unit| {
+            let (op, at) = unit.split_once(':').ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Comparison operator must be specified in the {column} filter '{unit}' (one of gt, gte, eq, neq, lt, lte, then ':' and a time)."
+                ))
+            })?;
+            let op = TimeOp::parse(op).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Invalid {op} operator in the {column} filter: use gt, gte, eq, neq, lt or lte."
+                ))
+            })?;
+            let at = parse_iso_time(at).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Invalid {column} time '{at}': expected an ISO 8601 time such as 2026-01-31T12:00:00."
+                ))
+            })?;
+            Ok(TimeFilter { updated, op, at })
+        })
+        .collect()
+}
+
+/// An ISO 8601 time (with or without a zone, seconds fraction optional) or date, as UTC.
+fn parse_iso_time(s: &str) -> Option<chrono::NaiveDateTime> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_utc());
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(t) = chrono::DateTime::parse_from_str(s, f) {
+            return Some(t.naive_utc());
+        }
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some(t);
+        }
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
 /// `sort=k1:asc,k2` or the legacy `sort_key`/`sort_dir` (not both).
@@ -469,6 +524,33 @@ mod tests {
         assert_eq!(parse_dict("{'k': 'v'}"), Some(want.clone()));
         assert_eq!(parse_dict(r#"{"k": "v"}"#), Some(want));
         assert_eq!(parse_dict("nope"), None);
+    }
+
+    #[test]
+    fn time_filters_take_operators_and_iso_times() -> Result<(), ApiError> {
+        let day = |h: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 31).and_then(|d| d.and_hms_opt(h, 0, 0))
+        };
+        let got = time_filters(false, "gt:2026-01-31T12:00:00+02:00,lte:2026-01-31")?;
+        let want = [(TimeOp::Gt, day(10)), (TimeOp::Lte, day(0))];
+        assert_eq!(got.len(), 2);
+        for (f, (op, t)) in got.iter().zip(want) {
+            assert_eq!((f.updated, f.op, Some(f.at)), (false, op, t));
+        }
+        assert_eq!(
+            parse_iso_time("2026-01-31T12:00:00.5Z").map(|t| t.and_utc().timestamp_subsec_millis()),
+            Some(500)
+        );
+        for bad in [
+            "2026-01-31",
+            "xx:2026-01-31",
+            "gt:2026-13-01",
+            "gt:",
+            "gt:2026-01-31,",
+        ] {
+            assert!(time_filters(true, bad).is_err(), "{bad}");
+        }
+        Ok(())
     }
 
     #[test]
