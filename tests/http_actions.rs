@@ -599,3 +599,80 @@ async fn a_clone_copies_its_source_on_the_sources_node() -> TestResult {
     );
     Ok(())
 }
+
+#[actix_web::test]
+async fn extend_completion_is_admin_only_at_3_71_and_needs_a_waiting_extend() -> TestResult {
+    let app = TestApp::new().await?;
+    let id = volume(&app, ALICE, 1).await?;
+    let call = |token: &'static str, minor: u16, vol: String, body: Value| {
+        let app = &app;
+        async move {
+            let uri = format!("/v3/0a0a/volumes/{vol}/action");
+            let (s, v, _) = app
+                .call(common::at(minor, json_req("POST", &uri, token, &body)))
+                .await;
+            (s, v)
+        }
+    };
+    let done = json!({"os-extend_volume_completion": {"error": false}});
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for (token, minor, vol, body, want) in [
+        (ADMIN, 70, id.clone(), done.clone(), StatusCode::NOT_FOUND),
+        (ALICE, 71, id.clone(), done.clone(), StatusCode::FORBIDDEN),
+        (ADMIN, 71, unknown, done.clone(), StatusCode::NOT_FOUND),
+        (
+            ADMIN,
+            71,
+            id.clone(),
+            json!({"os-extend_volume_completion": {"error": "no"}}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            ADMIN,
+            71,
+            id.clone(),
+            json!({"os-extend_volume_completion": {"size": 2}}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (s, v) = call(token, minor, vol, body.clone()).await;
+        assert_eq!(s, want, "{token} 3.{minor} {body}: {v}");
+    }
+    let (s, v) = call(ADMIN, 71, id.clone(), done.clone()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["badRequest"]["message"]
+            .to_string()
+            .contains("not being extended"),
+        "{v}"
+    );
+    // Even `extending` (here set by hand) never waits for Nova in Clinker.
+    let (s, _) = action(
+        &app,
+        ADMIN,
+        &id,
+        json!({"os-reset_status": {"status": "extending"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, v) = call(
+        ADMIN,
+        71,
+        id.clone(),
+        json!({"os-extend_volume_completion": null}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["badRequest"]["message"]
+            .to_string()
+            .contains("without waiting for Nova"),
+        "{v}"
+    );
+    let shown = status_of(&app, &id).await;
+    assert_eq!(
+        (&shown["status"], &shown["size"]),
+        (&json!("extending"), &json!(1))
+    );
+    Ok(())
+}

@@ -187,7 +187,30 @@ pub async fn run(
             snapshot_id: validate::uuid("snapshot_id", a.get("snapshot_id"))?
                 .ok_or_else(|| ApiError::BadRequest("Must specify 'snapshot_id'".into()))?,
         },
-        "revert" => {
+        "os-extend_volume_completion" if ver.at_least(3, 71) => {
+            if !ctx.is_admin {
+                return Err(ApiError::Forbidden(
+                    "Policy doesn't allow volume:extend_volume_completion to be performed.".into(),
+                ));
+            }
+            if let Some(k) = a.keys().find(|k| *k != "error") {
+                return Err(ApiError::BadRequest(format!(
+                    "Additional properties are not allowed ('{k}' was unexpected)"
+                )));
+            }
+            K::ExtendCompletion {
+                error: match a.get("error") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(other) => {
+                        return Err(ApiError::BadRequest(format!(
+                            "Invalid input for field/attribute error. Value: {other}. It is not a boolean."
+                        )));
+                    }
+                },
+            }
+        }
+        "revert" | "os-extend_volume_completion" => {
             return Err(ApiError::NotFound(
                 "The resource could not be found.".into(),
             ));

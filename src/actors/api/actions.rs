@@ -79,6 +79,15 @@ pub enum VolumeActionKind {
         /// The snapshot to go back to (the volume's latest).
         snapshot_id: String,
     },
+    /// `os-extend_volume_completion` (3.71, admin): Nova's answer to a
+    /// `volume-extended` event. Cinder accepts it only for a volume its volume service
+    /// left `extending` until Nova confirms; Clinker finishes every extend itself (it
+    /// has no Nova to wait for), so no volume ever awaits it and the call is refused as
+    /// Cinder refuses it for a volume that is not waiting.
+    ExtendCompletion {
+        /// Whether Nova failed to extend its side.
+        error: bool,
+    },
 }
 
 /// What an action answers beyond success.
@@ -270,6 +279,15 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
         }
         K::Retype { new_type } => retype(s, &v, new_type).await?,
         K::Revert { snapshot_id } => revert(s, &msg.ctx, &v, snapshot_id).await?,
+        K::ExtendCompletion { error: _ } => {
+            return Err(invalid(
+                if v.row.status == VolumeStatus::Extending.as_str() {
+                    "Volume is not waiting for an extend completion: Clinker finishes extends on its node without waiting for Nova."
+                } else {
+                    "Volume is not being extended."
+                },
+            ));
+        }
     }
     Ok(ActionOutcome::Done)
 }
