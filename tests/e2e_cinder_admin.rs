@@ -1,10 +1,9 @@
 //! End to end: the admin and catalogue commands of the real python-cinderclient against
 //! the real `clinker` binary, on SQLite and on PostgreSQL.
 //!
-//! The server advertises 3.0 only, so cinderclient negotiates 3.0: everything here works
-//! at 3.0 except `message-list`, which cinderclient sends only at 3.3 or later and so
-//! refuses on its side until the advertised maximum reaches 3.3 (the HTTP tests cover
-//! the messages API at 3.3+ through the test-only `max_version`).
+//! cinderclient negotiates the server's highest version (3.71); `old_clients` also runs
+//! commands pinned to 3.0 (`--os-volume-api-version 3.0`), where `message-list` is
+//! refused by cinderclient itself.
 
 mod common_e2e;
 
@@ -213,11 +212,74 @@ fn messages_need_33(server: &Server) -> TestResult {
     Ok(())
 }
 
+/// QoS specs, the summary, time filters (3.60) and a clone, then a few areas at 3.0.
+fn qos_filters_and_old_clients(server: &Server) -> TestResult {
+    let out = server.cinder_ok(&["qos-create", "silver", "read_iops_sec=100"])?;
+    let qos = field(&out, "id").ok_or(format!("no qos id: {out}"))?;
+    server.cinder_ok(&["qos-key", &qos, "set", "write_iops_sec=5"])?;
+    let out = server.cinder_ok(&["qos-show", &qos])?;
+    assert!(
+        out.contains("write_iops_sec") && out.contains("read_iops_sec"),
+        "{out}"
+    );
+    let types = server.cinder_ok(&["type-list"])?;
+    let gold = row_with(&types, "gold").ok_or(format!("no gold: {types}"))?;
+    server.cinder_ok(&["qos-associate", &qos, &gold[0]])?;
+    let out = server.cinder_ok(&["qos-get-association", &qos])?;
+    assert!(row_with(&out, "gold").is_some(), "{out}");
+    server.cinder_ok(&["qos-disassociate-all", &qos])?;
+    let out = server.cinder_ok(&["qos-get-association", &qos])?;
+    assert!(row_with(&out, "gold").is_none(), "{out}");
+    server.cinder_ok(&["qos-delete", &qos])?;
+
+    let src = settled(server, &["--name", "filtered", "1"])?;
+    let src = field(&src, "id").ok_or("no id")?;
+    let clone = settled(server, &["--source-volid", &src, "--name", "twin"])?;
+    assert_eq!(field(&clone, "source_volid").as_deref(), Some(src.as_str()));
+    let out = server.cinder_ok(&["list", "--filters", "created_at=gt:2000-01-01T00:00:00"])?;
+    assert!(
+        row_with(&out, "filtered").is_some() && row_with(&out, "twin").is_some(),
+        "{out}"
+    );
+    let out = server.cinder_ok(&["list", "--filters", "created_at=lt:2000-01-01T00:00:00"])?;
+    assert!(row_with(&out, "filtered").is_none(), "{out}");
+    let (ok, out) = server.cinder(&["list", "--filters", "created_at=soon:2000-01-01"])?;
+    assert!(!ok && out.contains("operator"), "{out}");
+    let out = server.cinder_ok(&["summary"])?;
+    assert!(out.contains("total_count"), "{out}");
+
+    let old = |args: &[&str]| {
+        let mut all = vec!["--os-volume-api-version", "3.0"];
+        all.extend_from_slice(args);
+        server.cinder_ok(&all)
+    };
+    let out = old(&["list"])?;
+    assert!(row_with(&out, "twin").is_some(), "{out}");
+    let out = old(&["show", &src])?;
+    assert_eq!(field(&out, "name").as_deref(), Some("filtered"));
+    assert_eq!(
+        field(&out, "volume_type_id"),
+        None,
+        "volume_type_id is 3.63+"
+    );
+    let out = old(&["quota-show", PROJECT])?;
+    assert!(field(&out, "volumes").is_some(), "{out}");
+    let out = old(&["absolute-limits"])?;
+    assert!(row_with(&out, "maxTotalVolumes").is_some(), "{out}");
+    old(&["type-list"])?;
+    old(&["qos-list"])?;
+    server.cinder_ok(&["delete", &src])?;
+    let (ok, out) = server.cinder(&["delete", "twin"])?;
+    assert!(ok, "{out}");
+    Ok(())
+}
+
 fn admin_scenario(data_dir: &Path, database_url: Option<&str>) -> TestResult {
     let server = Server::start_with(data_dir, database_url, Some(CONFIG))?;
     types_and_access(&server)?;
     catalogue(&server)?;
     placement_and_quotas(&server)?;
+    qos_filters_and_old_clients(&server)?;
     disabling(&server)?;
     messages_need_33(&server)
 }
