@@ -364,6 +364,29 @@ async fn snapshots_copy_restore_and_guard_their_volume() -> TestResult {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "smaller than the snapshot");
 
+    // While a volume is being made from the snapshot, neither the snapshot nor (by
+    // cascade) its volume can be deleted.
+    let reset = |status: &str| json!({"os-reset_status": {"status": status}});
+    let (s, _) = action(&app, ADMIN, &copy, reset("creating")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    for uri in [
+        format!("/v3/0a0a/snapshots/{snap}"),
+        format!("/v3/0a0a/volumes/{vol}?cascade=true"),
+    ] {
+        let (s, v, _) = app.call(req("DELETE", &uri, ALICE)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+        assert!(
+            v["badRequest"]["message"]
+                .to_string()
+                .contains("still being created"),
+            "{v}"
+        );
+    }
+    let kept = wait(&app, ALICE, "snapshots", &snap, "available").await;
+    assert!(kept.is_some(), "the snapshot stays available");
+    let (s, _) = action(&app, ADMIN, &copy, reset("available")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+
     // Cascade removes the snapshot, then the volume; quotas come back.
     let (s, _, _) = app
         .call(req(
@@ -582,7 +605,9 @@ async fn a_clone_copies_its_source_on_the_sources_node() -> TestResult {
         let (s, v, _) = app.call(req("DELETE", &uri, token)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         assert!(
-            v["badRequest"]["message"].to_string().contains("clone"),
+            v["badRequest"]["message"]
+                .to_string()
+                .contains("still being created"),
             "{v}"
         );
     }

@@ -304,10 +304,12 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                     Ok((None, Vec::new()))
                 }
                 Some(h) => crate::db::write_txn(c, |c| {
-                    // The node reads the source while it makes a clone (Cinder holds a
+                    // The node reads the source while it makes a copy (Cinder holds a
                     // lock for it); refused rather than queued, and no force overrides it.
-                    if crate::db::volumes::clones_in_progress(c, &key)? > 0 {
-                        return Err(DbError::Busy);
+                    for source in std::iter::once(&key).chain(snaps.iter().map(|s| &s.id)) {
+                        if crate::db::volumes::copies_in_progress(c, source)? > 0 {
+                            return Err(DbError::Busy);
+                        }
                     }
                     let from: Vec<VolumeStatus> = if force {
                         VolumeStatus::ALL
@@ -335,7 +337,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
         .map_err(|e| match e {
             DbError::Conflict => ServiceError::InvalidState(DELETE_REFUSED.into()),
             DbError::Busy => ServiceError::InvalidState(
-                "Invalid volume: Volume is the source of a clone that is still being created; delete it once the clone is available or in error.".into(),
+                "Invalid volume: Volume (or one of its snapshots) is the source of a volume that is still being created; delete it once that volume is available or in error.".into(),
             ),
             other => volume_not_found(id)(other),
         })?;

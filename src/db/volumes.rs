@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
-use super::schema::{volume_metadata, volume_type_extra_specs, volume_types, volumes};
+use super::schema::{snapshots, volume_metadata, volume_type_extra_specs, volume_types, volumes};
 use super::{DbConnection, DbError, attachments, now, quotas, write_txn};
 use crate::model::VolumeStatus;
 
@@ -49,24 +49,31 @@ pub struct VolumeTypeRecord {
 /// States a volume may be cloned in (Cinder's ExtractVolumeRequestTask).
 pub const CLONE_SOURCE_STATES: [&str; 2] = ["available", "in-use"];
 
-/// Inserts a new volume and its metadata in one transaction. A clone is inserted only
-/// while its source is still in [`CLONE_SOURCE_STATES`] (else `Conflict`), so a delete
-/// of the source that won the race is seen.
+/// Inserts a new volume and its metadata in one transaction. A copy is inserted only
+/// while its source is still usable (a source volume in [`CLONE_SOURCE_STATES`], a
+/// snapshot `available`; else `Conflict`), so a delete of the source that won the race
+/// is seen.
 pub fn insert(
     c: &mut DbConnection,
     row: &VolumeRow,
     metadata: &BTreeMap<String, String>,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
-        if let Some(source) = &row.source_volid {
-            let ready = volumes::table
+        let ready = match (&row.source_volid, &row.snapshot_id) {
+            (Some(source), _) => volumes::table
                 .filter(volumes::id.eq(source))
                 .filter(volumes::status.eq_any(CLONE_SOURCE_STATES))
                 .count()
-                .get_result::<i64>(c)?;
-            if ready == 0 {
-                return Err(DbError::Conflict);
-            }
+                .get_result::<i64>(c)?,
+            (None, Some(snap)) => snapshots::table
+                .filter(snapshots::id.eq(snap))
+                .filter(snapshots::status.eq("available"))
+                .count()
+                .get_result::<i64>(c)?,
+            (None, None) => 1,
+        };
+        if ready == 0 {
+            return Err(DbError::Conflict);
         }
         diesel::insert_into(volumes::table).values(row).execute(c)?;
         insert_metadata(c, &row.id, metadata)
@@ -510,10 +517,15 @@ fn statuses(s: &[VolumeStatus]) -> Vec<&'static str> {
     s.iter().map(|s| s.as_str()).collect()
 }
 
-/// How many clones of `source` are still being made (they read it on the node).
-pub fn clones_in_progress(c: &mut DbConnection, source: &str) -> Result<i64, DbError> {
+/// How many volumes copied from `source` (a volume or a snapshot id) are still being
+/// made: the node reads the source meanwhile.
+pub fn copies_in_progress(c: &mut DbConnection, source: &str) -> Result<i64, DbError> {
     Ok(volumes::table
-        .filter(volumes::source_volid.eq(source))
+        .filter(
+            volumes::source_volid
+                .eq(source)
+                .or(volumes::snapshot_id.eq(source)),
+        )
         .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
         .count()
         .get_result(c)?)

@@ -471,10 +471,13 @@ impl Task<CreateStore> for EntryCreateTask {
                 .db
                 .run(move |c| crate::db::volumes::insert(c, &r, &m))
                 .await
-                .map_err(|e| match e {
-                    // Only a clone's insert compares: its source left the clonable states.
-                    crate::db::DbError::Conflict => source_state_error("changed"),
-                    other => other.into(),
+                .map_err(|e| match (e, &spec.snapshot_id) {
+                    // Only a copy's insert compares: its source changed state meanwhile.
+                    (crate::db::DbError::Conflict, Some(_)) => ServiceError::Invalid(
+                        "Invalid input received: Originating snapshot status must be one of 'available' values (it changed).".into(),
+                    ),
+                    (crate::db::DbError::Conflict, None) => source_state_error("changed"),
+                    (other, _) => other.into(),
                 })?;
             s.record = Some(VolumeRecord {
                 row,

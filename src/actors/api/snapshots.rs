@@ -303,13 +303,22 @@ pub(super) async fn delete(
         .run(move |c| {
             let v = volumes::get(c, &vol, None)?;
             let from: Vec<&str> = from.iter().map(String::as_str).collect();
-            snapshots::transition(c, &key, &from, "deleting")?;
+            crate::db::write_txn(c, |c| {
+                // A volume being made from it reads it on the node (Cinder locks it).
+                if volumes::copies_in_progress(c, &key)? > 0 {
+                    return Err(DbError::Busy);
+                }
+                snapshots::transition(c, &key, &from, "deleting")
+            })?;
             Ok(v.row.host)
         })
         .await
         .map_err(|e| match e {
             DbError::Conflict => ServiceError::InvalidState(
                 "Invalid snapshot: Snapshot status must be available or error and must not be part of a group.".into(),
+            ),
+            DbError::Busy => ServiceError::InvalidState(
+                "Invalid snapshot: Snapshot is the source of a volume that is still being created; delete it once that volume is available or in error.".into(),
             ),
             other => other.into(),
         })?;
