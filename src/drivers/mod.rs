@@ -9,6 +9,7 @@ mod command;
 pub mod fake;
 pub mod file;
 mod fsutil;
+pub mod lvm;
 mod provisioned;
 pub mod qcow2;
 pub mod targets;

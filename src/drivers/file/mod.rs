@@ -302,9 +302,11 @@ impl VolumeDriver for FileDriver {
         if !exists(&path)? {
             return Err(not_found("export", &path));
         }
-        let spec = self.spec(volume.id, &path);
-        self.target.create_export(&spec)?;
-        self.target.initialize_connection(&spec, connector)
+        super::targets::connect(
+            self.target.as_ref(),
+            &self.spec(volume.id, &path),
+            connector,
+        )
     }
 
     fn terminate_connection(
@@ -312,10 +314,7 @@ impl VolumeDriver for FileDriver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
-        if !self.target.terminate_connection(&volume.id, connector)? {
-            self.target.remove_export(&volume.id)?;
-        }
-        Ok(())
+        super::targets::disconnect(self.target.as_ref(), &volume.id, connector)
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {
