@@ -237,6 +237,10 @@ pub struct ExportOptions {
     /// See `nbd_port_min`.
     #[serde(default)]
     pub nbd_port_max: Option<u16>,
+    /// Require TLS on NBD exports, each with its own pre-shared key handed to the
+    /// attaching caller. Default false.
+    #[serde(default)]
+    pub nbd_tls_psk: bool,
 }
 
 /// `driver_options` of an `lvm` node: these keys and the [`ExportOptions`] keys. Names

@@ -156,6 +156,7 @@ fn build_target(config: &Config, node: &str, o: &ExportOptions) -> anyhow::Resul
             if let Some(p) = o.nbd_port_max {
                 n.port_max = p;
             }
+            n.tls_psk = o.nbd_tls_psk;
             Arc::new(NbdTarget::new(n)?)
         }
     })
