@@ -175,6 +175,8 @@ pub enum DriverKind {
     File,
     /// One qcow2 image per volume, through `qemu-img`.
     Qcow2,
+    /// One logical volume per volume, through the lvm2 tools.
+    Lvm,
 }
 
 impl DriverKind {
@@ -184,6 +186,7 @@ impl DriverKind {
             DriverKind::Fake => "fake",
             DriverKind::File => "file",
             DriverKind::Qcow2 => "qcow2",
+            DriverKind::Lvm => "lvm",
         }
     }
 }
@@ -199,14 +202,23 @@ pub enum Provisioning {
     Thick,
 }
 
-/// `driver_options` of a `file` or `qcow2` node.
+/// `driver_options` of a `file` or `qcow2` node: `path` and the [`ExportOptions`] keys.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FileOptions {
     /// Directory holding the volume files; a relative path is taken under `data_dir`.
     pub path: PathBuf,
+    /// How volumes are exported.
+    #[serde(skip)]
+    pub export: ExportOptions,
+}
+
+/// The `driver_options` keys choosing and tuning a node's export helper; shared by the
+/// `file`, `qcow2` and `lvm` drivers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportOptions {
     /// How volumes are exported: `local` (the path, for consumers on this host;
-    /// default), `tgt` (iSCSI with CHAP through tgtd; raw files only) or `nbd`
+    /// default), `tgt` (iSCSI with CHAP through tgtd; raw images only) or `nbd`
     /// (qemu-nbd on TCP with an unguessable export name).
     #[serde(default)]
     pub target: TargetKind,
@@ -225,6 +237,57 @@ pub struct FileOptions {
     /// See `nbd_port_min`.
     #[serde(default)]
     pub nbd_port_max: Option<u16>,
+    /// Require TLS on NBD exports, each with its own pre-shared key handed to the
+    /// attaching caller. Default false.
+    #[serde(default)]
+    pub nbd_tls_psk: bool,
+}
+
+/// `driver_options` of an `lvm` node: these keys and the [`ExportOptions`] keys. Names
+/// and meanings follow Cinder's LVM driver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LvmOptions {
+    /// The volume group holding the volumes (it must exist). Cinder's default is
+    /// `cinder-volumes`; here it must be named.
+    pub volume_group: String,
+    /// `thick` (default: plain LVs, copy-on-write snapshots) or `thin` (thin LVs in
+    /// `thin_pool`, thin snapshots and instant clones).
+    #[serde(default)]
+    pub lvm_type: LvmType,
+    /// The thin pool LV, created (95% of the free space) if missing. Default
+    /// `<volume_group>-pool`, as Cinder names it.
+    #[serde(default)]
+    pub thin_pool: Option<String>,
+    /// How a thick volume is wiped before its LV is removed: `zero` (default; every
+    /// byte, so a later volume on the same extents reads zeros) or `none`. Thin LVs
+    /// need no wipe: the pool hands out zeroed blocks.
+    #[serde(default)]
+    pub volume_clear: VolumeClear,
+    /// How volumes are exported.
+    #[serde(skip)]
+    pub export: ExportOptions,
+}
+
+/// `lvm_type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LvmType {
+    /// Plain (fully allocated) LVs.
+    #[default]
+    Thick,
+    /// Thin LVs in a thin pool.
+    Thin,
+}
+
+/// `volume_clear`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeClear {
+    /// Overwrite with zeros.
+    #[default]
+    Zero,
+    /// Leave the data (faster; a later volume may see it).
+    None,
 }
 
 /// How a node exports its volumes.
@@ -265,6 +328,8 @@ pub enum NodeDriver {
     File(FileOptions),
     /// See [`FileOptions`].
     Qcow2(FileOptions),
+    /// See [`LvmOptions`].
+    Lvm(LvmOptions),
 }
 
 /// Why the configuration was refused.
@@ -466,15 +531,15 @@ impl NodeConfig {
                 .map(NodeDriver::Fake)
                 .map_err(|e| e.to_string().trim_end().to_string()),
             DriverKind::File | DriverKind::Qcow2 => {
-                let mut options: FileOptions = table
-                    .try_into()
-                    .map_err(|e| e.to_string().trim_end().to_string())?;
+                let (mut options, export) =
+                    split_options::<FileOptions>(&self.driver_options, &["path"])?;
+                options.export = export;
                 if options.path.is_relative() {
                     options.path = data_dir.join(&options.path);
                 }
                 check_writable_dir(&options.path).map_err(|m| format!("path: {m}"))?;
                 if self.driver == DriverKind::Qcow2 {
-                    if options.target == TargetKind::Tgt {
+                    if options.export.target == TargetKind::Tgt {
                         return Err(
                             "target: tgt serves raw files only; use nbd or local with qcow2".into(),
                         );
@@ -484,7 +549,60 @@ impl NodeConfig {
                     Ok(NodeDriver::File(options))
                 }
             }
+            DriverKind::Lvm => {
+                let own = ["volume_group", "lvm_type", "thin_pool", "volume_clear"];
+                let (mut options, export) =
+                    split_options::<LvmOptions>(&self.driver_options, &own)?;
+                options.export = export;
+                check_lvm_name("volume_group", &options.volume_group)?;
+                if let Some(pool) = &options.thin_pool {
+                    check_lvm_name("thin_pool", pool)?;
+                    if options.lvm_type != LvmType::Thin {
+                        return Err("thin_pool: only used with lvm_type = \"thin\"".into());
+                    }
+                }
+                Ok(NodeDriver::Lvm(options))
+            }
         }
+    }
+}
+
+/// Parses a driver's own `own` keys of `table` as `T` and every other key as the
+/// [`ExportOptions`], so an unknown key is refused by the export keys' check.
+fn split_options<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+    own: &[&str],
+) -> Result<(T, ExportOptions), String> {
+    let (mine, rest): (toml::Table, toml::Table) = table
+        .clone()
+        .into_iter()
+        .partition(|(k, _)| own.contains(&k.as_str()));
+    let text = |e: toml::de::Error| e.to_string().trim_end().to_string();
+    let options = toml::Value::Table(mine).try_into::<T>().map_err(text)?;
+    let export = toml::Value::Table(rest)
+        .try_into::<ExportOptions>()
+        .map_err(text)?;
+    Ok((options, export))
+}
+
+/// Refuses a volume group or LV name LVM would refuse (or that could be taken for an
+/// option): 1 to 127 of `a-z A-Z 0-9 + _ . -`, not starting with `-`, not `.` or `..`.
+fn check_lvm_name(key: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() < 128
+        && !name.starts_with('-')
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+_.-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key}: '{name}' is not a valid LVM name (letters, digits, '+', '_', '.', '-'; \
+             not starting with '-')"
+        ))
     }
 }
 
@@ -628,6 +746,45 @@ mod tests {
     }
 
     #[test]
+    fn lvm_options_are_checked() -> Result<(), Box<dyn std::error::Error>> {
+        let node = "[[nodes]]\nname = \"a\"\ndriver = \"lvm\"\n[nodes.driver_options]\n";
+        let refused = |options: &str| {
+            load_text(&format!("{node}{options}"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let err = refused("lvm_type = \"thick\"\n");
+        assert!(err.contains("volume_group"), "{err}");
+        let err = refused("volume_group = \"-vg\"\n");
+        assert!(err.contains("not a valid LVM name"), "{err}");
+        let err = refused("volume_group = \"vg\"\nlvm_type = \"fat\"\n");
+        assert!(err.contains("fat"), "{err}");
+        let err = refused("volume_group = \"vg\"\nvolume_clear = \"shred\"\n");
+        assert!(err.contains("shred"), "{err}");
+        let err = refused("volume_group = \"vg\"\nthin_pool = \"p\"\n");
+        assert!(err.contains("thin_pool"), "{err}");
+        let err = refused("volume_group = \"vg\"\nthin_pool = \"p q\"\nlvm_type = \"thin\"\n");
+        assert!(err.contains("thin_pool"), "{err}");
+        let err = refused("volume_group = \"vg\"\npath = \"x\"\n");
+        assert!(err.contains("path"), "{err}");
+        let config = load_text(&format!(
+            "{node}volume_group = \"vg\"\nlvm_type = \"thin\"\nvolume_clear = \"none\"\ntarget = \"nbd\"\n"
+        ))?;
+        match config.nodes[0].checked_driver(&config.data_dir)? {
+            NodeDriver::Lvm(o) => {
+                assert_eq!(o.volume_group, "vg");
+                assert_eq!(o.lvm_type, LvmType::Thin);
+                assert_eq!(o.volume_clear, VolumeClear::None);
+                assert_eq!(o.thin_pool, None);
+                assert_eq!(o.export.target, TargetKind::Nbd);
+            }
+            other => return Err(format!("not an lvm node: {other:?}").into()),
+        }
+        Ok(())
+    }
+
+    #[test]
     fn the_example_configs_load() -> Result<(), Box<dyn std::error::Error>> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         for name in [
@@ -635,6 +792,7 @@ mod tests {
             "multi-node.toml",
             "qcow2-nbd.toml",
             "iscsi.toml",
+            "lvm.toml",
         ] {
             let dir = tempfile::tempdir()?;
             let text = fs::read_to_string(root.join(name))?;

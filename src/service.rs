@@ -16,10 +16,14 @@ use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor, SetNodeDisa
 use crate::actors::volume::{
     NodeIdentity, PublishStats, RecoverNode, SchedulerLink, VolumeActor, allocated_on,
 };
-use crate::config::{Config, FileOptions, NodeDriver, Provisioning, TargetKind};
+use crate::config::{
+    Config, ExportOptions, LvmType, NodeDriver, Provisioning, TargetKind, VolumeClear,
+};
 use crate::db::{Db, quotas};
 use crate::drivers::fake::{FakeDriver, FakeDriverOptions};
 use crate::drivers::file::{FileDriver, FileDriverOptions};
+use crate::drivers::lvm::runner::SystemRunner;
+use crate::drivers::lvm::{LvmDriver, LvmDriverOptions};
 use crate::drivers::qcow2::{Qcow2Driver, Qcow2DriverOptions};
 use crate::drivers::targets::Target;
 use crate::drivers::targets::local::LocalTarget;
@@ -64,7 +68,7 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
                 capabilities: node.capabilities.clone(),
             })),
             NodeDriver::File(o) => {
-                let target = build_target(config, &node.name, &o)?;
+                let target = build_target(config, &node.name, &o.export)?;
                 Arc::new(
                     FileDriver::new(
                         o.path,
@@ -83,7 +87,7 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
                 )
             }
             NodeDriver::Qcow2(o) => {
-                let target = build_target(config, &node.name, &o)?;
+                let target = build_target(config, &node.name, &o.export)?;
                 Arc::new(
                     Qcow2Driver::new(
                         o.path,
@@ -100,15 +104,34 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
                     .with_target(target)?,
                 )
             }
+            NodeDriver::Lvm(o) => {
+                let target = build_target(config, &node.name, &o.export)?;
+                let options = LvmDriverOptions {
+                    thin_pool: (o.lvm_type == LvmType::Thin).then(|| {
+                        o.thin_pool
+                            .clone()
+                            .unwrap_or_else(|| format!("{}-pool", o.volume_group))
+                    }),
+                    clear_on_delete: o.volume_clear == VolumeClear::Zero,
+                    volume_backend_name: node.backend_name().to_string(),
+                    pool_name: node.backend_name().to_string(),
+                    reserved_percentage: node.reserved_percentage,
+                    max_over_subscription_ratio: OverSubscription::Ratio(
+                        node.max_over_subscription_ratio,
+                    ),
+                    capabilities: node.capabilities.clone(),
+                    ..LvmDriverOptions::thick(&o.volume_group)
+                };
+                Arc::new(LvmDriver::new(options, Arc::new(SystemRunner))?.with_target(target)?)
+            }
         };
         out.insert(node.name.clone(), driver);
     }
     Ok(out)
 }
 
-/// The export helper a file or qcow2 node uses; its state lives under
-/// `<data_dir>/targets/<node>`.
-fn build_target(config: &Config, node: &str, o: &FileOptions) -> anyhow::Result<Arc<dyn Target>> {
+/// The export helper a node uses; its state lives under `<data_dir>/targets/<node>`.
+fn build_target(config: &Config, node: &str, o: &ExportOptions) -> anyhow::Result<Arc<dyn Target>> {
     let state_dir = config.data_dir.join("targets").join(node);
     Ok(match o.target {
         TargetKind::Local => Arc::new(LocalTarget),
@@ -133,6 +156,7 @@ fn build_target(config: &Config, node: &str, o: &FileOptions) -> anyhow::Result<
             if let Some(p) = o.nbd_port_max {
                 n.port_max = p;
             }
+            n.tls_psk = o.nbd_tls_psk;
             Arc::new(NbdTarget::new(n)?)
         }
     })

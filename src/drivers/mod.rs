@@ -9,6 +9,7 @@ mod command;
 pub mod fake;
 pub mod file;
 mod fsutil;
+pub mod lvm;
 mod provisioned;
 pub mod qcow2;
 pub mod targets;
@@ -50,8 +51,9 @@ pub struct ConnectionInfo {
     pub data: serde_json::Map<String, serde_json::Value>,
 }
 
-/// `data` keys whose values are secrets: CHAP credentials, and the NBD export name (and
-/// the URL holding it), which is all that guards an NBD export.
+/// `data` keys whose values are secrets: CHAP credentials, the NBD export name (and the
+/// URL holding it), which is all that guards an NBD export without TLS, and the NBD
+/// TLS pre-shared key.
 const SECRET_KEYS: &[&str] = &[
     "auth_username",
     "auth_password",
@@ -59,6 +61,7 @@ const SECRET_KEYS: &[&str] = &[
     "discovery_auth_password",
     "export_name",
     "url",
+    "tls_psk_key",
 ];
 
 impl fmt::Debug for ConnectionInfo {

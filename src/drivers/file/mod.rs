@@ -1,6 +1,8 @@
 //! The file driver: one sparse raw file per volume, `volume-<uuid>`, in one directory.
-//! Snapshots are full sparse copies, `snapshot-<uuid>`, independent of their volume, so
-//! volumes and snapshots can be deleted in any order.
+//! Snapshots, clones and volumes from snapshots are full copies (`snapshot-<uuid>` for
+//! snapshots), independent of their source, so volumes and snapshots can be deleted in
+//! any order: reflinks where the file system offers them (btrfs, XFS: instant, blocks
+//! shared copy-on-write), sparse-aware copies otherwise.
 //!
 //! Crash safety: every new file is built under a temp name (`.volume-<uuid>.tmp`), sized,
 //! fsynced, renamed to its final name, and then the directory is fsynced. A crash
@@ -32,8 +34,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::fsutil::{
-    create_temp, dir_capacity, exists, gib_to_bytes, io_err, not_found, prepare_dir, publish_temp,
-    remove_if_present, sparse_copy, sync_dir, temp_path,
+    clone_or_copy, create_temp, dir_capacity, exists, gib_to_bytes, io_err, not_found, prepare_dir,
+    publish_temp, remove_if_present, sync_dir, temp_path,
 };
 use super::provisioned::Provisioned;
 use super::targets::local::LocalTarget;
@@ -164,7 +166,9 @@ impl FileDriver {
         };
         let (tmp, file) = create_temp(path)?;
         match src {
-            Some(src) => sparse_copy(&src, &file, bytes).map_err(io_err("copy into", &tmp))?,
+            Some(src) => clone_or_copy(&src, &file, bytes)
+                .map(drop)
+                .map_err(io_err("copy into", &tmp))?,
             None => file.set_len(bytes).map_err(io_err("set length of", &tmp))?,
         }
         // The data and length must be on disk before the name says the file is complete.
@@ -302,9 +306,11 @@ impl VolumeDriver for FileDriver {
         if !exists(&path)? {
             return Err(not_found("export", &path));
         }
-        let spec = self.spec(volume.id, &path);
-        self.target.create_export(&spec)?;
-        self.target.initialize_connection(&spec, connector)
+        super::targets::connect(
+            self.target.as_ref(),
+            &self.spec(volume.id, &path),
+            connector,
+        )
     }
 
     fn terminate_connection(
@@ -312,10 +318,7 @@ impl VolumeDriver for FileDriver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
-        if !self.target.terminate_connection(&volume.id, connector)? {
-            self.target.remove_export(&volume.id)?;
-        }
-        Ok(())
+        super::targets::disconnect(self.target.as_ref(), &volume.id, connector)
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {

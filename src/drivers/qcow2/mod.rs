@@ -333,9 +333,11 @@ impl VolumeDriver for Qcow2Driver {
         let path = self.volume_path(&volume.id);
         // The consumer (or qemu-nbd) will open the image: check it first.
         self.inspect_existing(&path, "export")?;
-        let spec = self.spec(volume.id, &path);
-        self.target.create_export(&spec)?;
-        self.target.initialize_connection(&spec, connector)
+        super::targets::connect(
+            self.target.as_ref(),
+            &self.spec(volume.id, &path),
+            connector,
+        )
     }
 
     fn terminate_connection(
@@ -343,10 +345,7 @@ impl VolumeDriver for Qcow2Driver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
-        if !self.target.terminate_connection(&volume.id, connector)? {
-            self.target.remove_export(&volume.id)?;
-        }
-        Ok(())
+        super::targets::disconnect(self.target.as_ref(), &volume.id, connector)
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {

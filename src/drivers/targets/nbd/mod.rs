@@ -7,8 +7,15 @@
 //! appears only in the `connection_info` given to the attaching caller and in the 0600
 //! state file, but it also sits in qemu-nbd's command line, which every local user of
 //! the node can read in `/proc`; and it crosses the network in clear. Nodes exporting
-//! over NBD should therefore keep the storage network private (TLS-PSK through
-//! `--tls-creds` is the upgrade path, not implemented yet).
+//! over NBD should therefore keep the storage network private, or turn on TLS-PSK
+//! (`tls_psk`): each export then gets its own pre-shared key (256 bits from the CSPRNG,
+//! identity `volume-<uuid>`), kept in `<state_dir>/volume-<uuid>.tls/keys.psk` (0600,
+//! directory 0700) where qemu-nbd reads it (`--object tls-creds-psk --tls-creds`), and
+//! handed to the attaching caller in `connection_info` (`tls`, `tls_psk_username`,
+//! `tls_psk_key`). Clients without the key cannot even negotiate the export, and the
+//! traffic is encrypted. A qemu client writes `<user>:<key>` into a `keys.psk` of its
+//! own and connects with `--object tls-creds-psk,id=t,endpoint=client,dir=<dir>,
+//! username=<user>` and `tls-creds=t` in the nbd options.
 //!
 //! qemu-nbd decodes the image (`--format raw|qcow2`, always explicit), so consumers
 //! always see a raw disk: `connection_info.data.format` is `raw` even for qcow2 volumes.
@@ -24,6 +31,7 @@ mod process;
 mod tests;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -34,7 +42,7 @@ use tracing::info;
 use super::state::StateDir;
 use super::{Export, ExportSpec, Target, connector_key, object, random_string};
 use crate::drivers::command::detail_contains;
-use crate::drivers::fsutil::not_found;
+use crate::drivers::fsutil::{io_err, not_found, write_atomically};
 use crate::drivers::{ConnectionInfo, DriverError, ImageFormat};
 use crate::model::VolumeId;
 
@@ -51,6 +59,8 @@ pub struct NbdOptions {
     pub port_min: u16,
     /// Last port of the range, inclusive; one port per exported volume. Default 10999.
     pub port_max: u16,
+    /// Require TLS with a per-export pre-shared key. Default false.
+    pub tls_psk: bool,
 }
 
 impl NbdOptions {
@@ -62,6 +72,7 @@ impl NbdOptions {
             advertised_host: None,
             port_min: 10809,
             port_max: 10999,
+            tls_psk: false,
         }
     }
 }
@@ -74,6 +85,9 @@ struct NbdState {
     port: u16,
     export_name: String,
     attachments: BTreeSet<String>,
+    /// The export's TLS pre-shared key (hex), when the target requires TLS.
+    #[serde(default)]
+    psk_key: Option<String>,
 }
 
 /// The NBD [`Target`] backed by qemu-nbd.
@@ -123,6 +137,32 @@ impl NbdTarget {
         self.state.side_path(volume, "pid")
     }
 
+    /// The directory holding the export's `keys.psk`.
+    fn tls_dir(&self, volume: &VolumeId) -> PathBuf {
+        self.state.side_path(volume, "tls")
+    }
+
+    /// Writes the export's `keys.psk` (identity `volume-<uuid>`) for qemu-nbd to read;
+    /// `None` when the export has no key.
+    fn write_psk(
+        &self,
+        volume: &VolumeId,
+        state: &NbdState,
+    ) -> Result<Option<PathBuf>, DriverError> {
+        let Some(key) = &state.psk_key else {
+            return Ok(None);
+        };
+        let dir = self.tls_dir(volume);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err("create directory", &dir))?;
+        let line = format!("{}:{key}\n", volume.backend_name());
+        write_atomically(&dir.join("keys.psk"), line.as_bytes())?;
+        Ok(Some(dir))
+    }
+
     fn running(&self, volume: &VolumeId, state: &NbdState) -> bool {
         process::running(&self.pid_file(volume), &state.export_name).is_some()
     }
@@ -151,6 +191,7 @@ impl NbdTarget {
             candidates.insert(0, state.port);
         }
         let pid_file = self.pid_file(volume);
+        let tls_dir = self.write_psk(volume, state)?;
         let recorded = state.port;
         let mut last = None;
         for port in candidates {
@@ -165,6 +206,7 @@ impl NbdTarget {
                 port,
                 export_name: &state.export_name,
                 pid_file: &pid_file,
+                tls_dir: tls_dir.as_deref(),
             };
             // The recorded port is what consumers were told: give it a few tries.
             let tries = if port == recorded { PORT_RETRIES } else { 1 };
@@ -241,6 +283,10 @@ impl Target for NbdTarget {
                 port: 0,
                 export_name: random_string(NAME_ALPHABET, 32)?,
                 attachments: BTreeSet::new(),
+                psk_key: match self.options.tls_psk {
+                    true => Some(random_string(b"0123456789abcdef", 64)?),
+                    false => None,
+                },
             },
         };
         self.state.store(&spec.volume, &state)?;
@@ -260,6 +306,13 @@ impl Target for NbdTarget {
         if let Some(state) = self.state.load::<NbdState>(volume)? {
             self.stop(volume, &state)?;
             info!(volume.id = %volume, "NBD export stopped");
+        }
+        let tls = self.tls_dir(volume);
+        match std::fs::remove_dir_all(&tls) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err("remove", &tls)(e));
+            }
+            _ => {}
         }
         self.state.remove(volume)
     }
@@ -297,7 +350,7 @@ impl Target for NbdTarget {
             state.port,
             state.export_name
         );
-        let data = object([
+        let mut data = object([
             ("host", json!(host)),
             ("port", json!(state.port)),
             ("export_name", json!(state.export_name)),
@@ -306,6 +359,13 @@ impl Target for NbdTarget {
             ("volume_id", json!(spec.volume.to_string())),
             ("access_mode", json!("rw")),
         ]);
+        if let Some(key) = &state.psk_key {
+            data.extend(object([
+                ("tls", json!(true)),
+                ("tls_psk_username", json!(spec.volume.backend_name())),
+                ("tls_psk_key", json!(key)),
+            ]));
+        }
         Ok(ConnectionInfo {
             driver_volume_type: "nbd".into(),
             data,

@@ -31,7 +31,12 @@ pub(super) struct Server<'a> {
     pub(super) port: u16,
     pub(super) export_name: &'a str,
     pub(super) pid_file: &'a Path,
+    /// A directory holding `keys.psk`: the server then requires TLS with that PSK.
+    pub(super) tls_dir: Option<&'a Path>,
 }
+
+/// The id of the TLS credentials object on qemu-nbd's command line.
+const TLS_ID: &str = "clinker-tls";
 
 /// Starts the server; returns once it listens. An address already in use is reported
 /// as [`DriverError::Command`] with "in use" in its detail.
@@ -39,7 +44,7 @@ pub(super) fn start(s: &Server<'_>) -> Result<(), DriverError> {
     let (port, format) = (s.port.to_string(), s.format.as_str());
     // The format is always explicit: a probed format would let a guest that wrote an
     // image header into a raw volume make qemu-nbd open files of its choosing.
-    let args = argv(&[
+    let mut args = argv(&[
         &"--fork",
         &"--persistent",
         &"--pid-file",
@@ -58,6 +63,16 @@ pub(super) fn start(s: &Server<'_>) -> Result<(), DriverError> {
         &"unmap",
         &s.path,
     ]);
+    // In qemu's option syntax a comma is written twice.
+    let tls = s.tls_dir.map(|dir| {
+        let dir = dir.display().to_string().replace(',', ",,");
+        format!("tls-creds-psk,id={TLS_ID},endpoint=server,dir={dir}")
+    });
+    if let Some(object) = &tls {
+        let at = args.len() - 1;
+        let extra = argv(&[&"--object", object, &"--tls-creds", &TLS_ID]);
+        args.splice(at..at, extra);
+    }
     run_secret("qemu-nbd", "start an NBD export", args, &[s.export_name]).map(drop)
 }
 

@@ -226,3 +226,87 @@ fn ensure_export_restarts_a_dead_server_with_the_same_name() -> TestResult {
     assert!(qemu_io("raw", &url, "read 0 512").is_err());
     Ok(())
 }
+
+/// Runs qemu-io on an NBD export through TLS with the PSK `user`:`key`, written to a
+/// client `keys.psk` in `dir`; `Ok(false)` when the connection is refused.
+fn qemu_io_tls(dir: &std::path::Path, data: &Value, key: &str, cmd: &str) -> TestResult<bool> {
+    let user = data["tls_psk_username"]
+        .as_str()
+        .ok_or("no tls_psk_username")?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("keys.psk"), format!("{user}:{key}\n"))?;
+    let object = format!(
+        "tls-creds-psk,id=t0,endpoint=client,dir={},username={user}",
+        dir.display()
+    );
+    let image = format!(
+        "driver=nbd,host={},port={},export={},tls-creds=t0",
+        data["host"].as_str().ok_or("no host")?,
+        data["port"],
+        data["export_name"].as_str().ok_or("no export_name")?
+    );
+    let out = Command::new("qemu-io")
+        .args(["--object", &object, "--image-opts", &image, "-c", cmd])
+        .output()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if text.contains("can't open") {
+        return Ok(false);
+    }
+    if !out.status.success() || !text.contains("bytes at offset") {
+        return Err(format!("qemu-io {cmd}: {text}").into());
+    }
+    Ok(!text.contains("Pattern verification failed"))
+}
+
+#[test]
+fn tls_psk_exports_need_the_key() -> TestResult {
+    let tmp = TempDir::new()?;
+    let mut options = NbdOptions::new(tmp.path().join("nbd"));
+    (options.port_min, options.port_max) = port_block(20)?;
+    options.tls_psk = true;
+    let nbd = Arc::new(NbdTarget::new(options)?);
+    let d = FileDriver::new(tmp.path().join("files"), FileDriverOptions::default())?
+        .with_target(nbd.clone())?;
+    let v = vol(1);
+    let _cleanup = Cleanup(nbd.clone(), vec![v.id]);
+    d.create_volume(&v)?;
+    let connector = json!({"host": "consumer-tls"});
+    let info = d.initialize_connection(&v, &connector)?;
+    let data = Value::Object(info.data.clone());
+    assert_eq!(data["tls"], true, "{data}");
+    assert_eq!(data["tls_psk_username"], v.id.backend_name().as_str());
+    let key = data["tls_psk_key"].as_str().ok_or("no key")?.to_string();
+    assert_eq!(key.len(), 64);
+    assert!(key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    assert!(
+        !format!("{info:?}").contains(&key),
+        "the key stays out of logs"
+    );
+    let keys = tmp
+        .path()
+        .join("nbd")
+        .join(format!("{}.tls", v.id.backend_name()));
+    let mode = std::fs::metadata(keys.join("keys.psk"))?.permissions();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o077, 0);
+
+    let client = tmp.path().join("client");
+    assert!(qemu_io_tls(&client, &data, &key, "write -P 0x42 0 1M")?);
+    assert!(qemu_io_tls(&client, &data, &key, "read -P 0x42 0 1M")?);
+    // Without TLS, or with another key, the export cannot be opened.
+    assert!(qemu_io("raw", &url(&info)?, "read 0 4k").is_err());
+    let wrong = "0".repeat(64);
+    assert!(!qemu_io_tls(
+        &tmp.path().join("other"),
+        &data,
+        &wrong,
+        "read 0 4k"
+    )?);
+
+    // The same key after a restart of the server; gone with the export.
+    d.extend_volume(&v, 2)?;
+    assert!(qemu_io_tls(&client, &data, &key, "read -P 0x42 0 1M")?);
+    d.terminate_connection(&v, &connector)?;
+    assert!(!keys.exists(), "the key outlived the export");
+    Ok(())
+}
