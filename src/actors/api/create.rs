@@ -289,7 +289,7 @@ impl Task<CreateStore> for QuotaReserveTask {
             s.reservations = s
                 .shared
                 .db
-                .run(move |c| {
+                .write(move |c| {
                     quotas::limit_check(c, &project, quota::PER_VOLUME_GIGABYTES, size, &defaults)?;
                     let deltas = quota::volume_deltas(&type_name, size);
                     let deltas: Vec<(&str, i64)> =
@@ -308,7 +308,7 @@ impl Task<CreateStore> for QuotaReserveTask {
             if ids.is_empty() || s.committed {
                 return;
             }
-            if let Err(e) = s.shared.db.run(move |c| quotas::rollback(c, &ids)).await {
+            if let Err(e) = s.shared.db.write(move |c| quotas::rollback(c, &ids)).await {
                 // Expiry releases them later; say so once.
                 tracing::error!(error = %e, "could not roll back quota reservations");
             }
@@ -374,7 +374,7 @@ impl Task<CreateStore> for EntryCreateTask {
             let (r, m) = (row.clone(), metadata.clone());
             s.shared
                 .db
-                .run(move |c| crate::db::volumes::insert(c, &r, &m))
+                .write(move |c| crate::db::volumes::insert(c, &r, &m))
                 .await?;
             s.record = Some(VolumeRecord {
                 row,
@@ -396,7 +396,7 @@ impl Task<CreateStore> for EntryCreateTask {
             let gone = s
                 .shared
                 .db
-                .run(move |c| crate::db::volumes::delete_uncommitted(c, &id))
+                .write(move |c| crate::db::volumes::delete_uncommitted(c, &id))
                 .await;
             if let Err(e) = gone {
                 tracing::error!(volume.id = %s.volume_id, error = %e, "could not remove the row of a refused create");
@@ -416,7 +416,7 @@ impl Task<CreateStore> for QuotaCommitTask {
     fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
         Box::pin(async move {
             let ids = s.reservations.clone();
-            s.shared.db.run(move |c| quotas::commit(c, &ids)).await?;
+            s.shared.db.write(move |c| quotas::commit(c, &ids)).await?;
             s.committed = true;
             s.shared.fail_point(self.name())?;
             Ok(None)
@@ -438,7 +438,7 @@ impl Task<CreateStore> for QuotaCommitTask {
             let released = s
                 .shared
                 .db
-                .run(move |c| {
+                .write(move |c| {
                     let deltas = quota::volume_deltas(&type_name, size);
                     let deltas: Vec<(&str, i64)> =
                         deltas.iter().map(|(r, d)| (r.as_str(), *d)).collect();
