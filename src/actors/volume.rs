@@ -502,10 +502,10 @@ impl Task<CreateStore> for ExtractVolumeRefTask {
             let id = s.msg.volume_id.to_string();
             let found =
                 s.c.db
-                    .run(move |c| crate::db::volumes::get(c, &id, None))
+                    .run(move |c| crate::db::volumes::status_and_host(c, &id))
                     .await;
-            let ok = matches!(&found, Ok(v) if v.row.status == VolumeStatus::Creating.as_str()
-                && v.row.host.as_deref() == Some(s.msg.host.as_str()));
+            let ok = matches!(&found, Ok((status, host)) if status == VolumeStatus::Creating.as_str()
+                && host.as_deref() == Some(s.msg.host.as_str()));
             if !ok {
                 s.reschedule = false;
                 return Err(ServiceError::InvalidState(format!(

@@ -109,6 +109,15 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
     })
 }
 
+/// A volume's status and host alone: one indexed lookup, for the checks on hot paths
+/// that need nothing else of the row.
+pub fn status_and_host(c: &mut DbConnection, id: &str) -> Result<(String, Option<String>), DbError> {
+    Ok(volumes::table
+        .filter(volumes::id.eq(id))
+        .select((volumes::status, volumes::host))
+        .first(c)?)
+}
+
 fn metadata_of(
     c: &mut DbConnection,
     ids: &[String],
