@@ -126,6 +126,9 @@ def main():
     fake = load_json(os.path.join(out, "fake.json"))
     file_ = load_json(os.path.join(out, "file.json"))
     lst = load_json(os.path.join(out, "list.json"))
+    fake_pg = load_json(os.path.join(out, "fake-pg.json"))
+    file_pg = load_json(os.path.join(out, "file-pg.json"))
+    lst_pg = load_json(os.path.join(out, "list-pg.json"))
     start = load_kv(os.path.join(out, "startup.txt"))
     mach = load_kv(os.path.join(out, "machine.txt"))
     sched = {n: criterion(crit, f"schedule/{n}") for n in (10, 1000, 10000)}
@@ -152,7 +155,7 @@ def main():
         f"Written by `scripts/bench.sh` on {mach.get('date', '?')}: {mach.get('cpu', '?')}, "
         f"{mach.get('nproc', '?')} cores (`nproc`), {mem_gib:.1f} GiB (MemTotal), "
         f"Linux {mach.get('kernel', '?')}, {mach.get('rustc', '?')}, commit {mach.get('commit', '?')}. "
-        "Release build. Database: SQLite (WAL, synchronous=NORMAL), pool of 8. "
+        "Release build. Database: SQLite (WAL, synchronous=NORMAL), pool of 8, unless marked PostgreSQL. "
         "The server logs at the default level (`info`) to a file. "
         "The load generator runs on the same cores as the server. "
         f"Load average (1, 5, 15 min) before the first run: {mach.get('loadavg_before', '?')}, at the end: "
@@ -170,6 +173,32 @@ def main():
         f"| idle RSS after start ≤ 30 MiB | {opt(rss, '{:.1f} MiB')} | {verdict(rss, lambda v: v <= 30)} |",
         f"| exec to answering `GET /` < 100 ms (warm, median of 9) | {opt(warm, '{} ms')} (first start on an empty dir: {start.get('fresh_ms', '?')} ms) | {verdict(warm, lambda v: v < 100)} |",
         "",
+        "### SQLite and PostgreSQL side by side",
+        "",
+        "The same runs with `--database-url postgres://...` (a fresh database per run on the "
+        "local PostgreSQL server, default settings, pool of 8).",
+        "",
+        "| figure | SQLite | PostgreSQL |",
+        "|---|---:|---:|",
+    ]
+    def both(label, get, f):
+        a, b = get(fake, file_, lst), get(fake_pg, file_pg, lst_pg)
+        return f"| {label} | {opt(a, f)} | {opt(b, f)} |"
+
+    def rate(r):
+        return r["volumes_per_second"] if r and r["n"] else None
+
+    def cpu(r):
+        s = (r or {}).get("server")
+        return s["create_cpu_seconds_per_volume"] * 1000 if s and r["n"] else None
+
+    lines += [
+        both("fake driver, creates/s end to end", lambda f, _, __: rate(f), "{:.0f}/s"),
+        both("fake driver, create p99", lambda f, _, __: lat(f, "create", "p99_ms"), "{:.2f} ms"),
+        both("fake driver, server CPU per volume", lambda f, _, __: cpu(f), "{:.3f} ms"),
+        both("file driver, creates/s end to end", lambda _, f, __: rate(f), "{:.0f}/s"),
+        both("`volumes/detail?limit=1000` p50 (100,000 volumes)", lambda _, __, l: lat(l, "list_detail_1000", "p50_ms"), "{:.2f} ms"),
+        "",
         "### Load runs (`clinker bench`)",
         "",
     ]
@@ -179,6 +208,9 @@ def main():
         f"Lists with {lst['preloaded'] if lst else '?'} volumes in the project (fake driver; preloaded through the {lst.get('preloaded_through', '?') if lst else '?'} in {lst.get('preload_seconds', 0) if lst else 0:.1f} s; c={lst['concurrency'] if lst else '?'})",
         lst,
     )
+    lines += run_table(f"PostgreSQL: fake driver, n={fake_pg['n'] if fake_pg else '?'}", fake_pg)
+    lines += run_table(f"PostgreSQL: file driver, n={file_pg['n'] if file_pg else '?'}", file_pg)
+    lines += run_table(f"PostgreSQL: lists with {lst_pg['preloaded'] if lst_pg else '?'} volumes", lst_pg)
     lines += [
         "### Micro-benchmarks (criterion, mean of the estimate)",
         "",

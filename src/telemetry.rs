@@ -103,11 +103,8 @@ pub fn scheduler_decided(decision: &Decision, took: Duration) {
     histogram!(SCHED_DECISION_DURATION).record(took.as_secs_f64());
     gauge!(SCHED_POOLS).set(decision.evaluations.len() as f64);
     for e in &decision.evaluations {
-        // Only the last verdict of a pool can carry a rejection (the chain stops there).
-        if let Some(v) = e.verdicts.last()
-            && v.rejection.is_some()
-        {
-            counter!(SCHED_REJECTIONS, "filter" => v.filter).increment(1);
+        if let Some((filter, _)) = e.rejected_by() {
+            counter!(SCHED_REJECTIONS, "filter" => filter).increment(1);
         }
     }
 }

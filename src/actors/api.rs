@@ -280,7 +280,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
     // does the rest, snapshots first (its per-volume queue keeps the order).
     let (host, snaps) = shared
         .db
-        .run(move |c| {
+        .write(move |c| {
             let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
             if v.row.attach_status == AttachStatus::Attached.as_str() {
                 return Err(DbError::Conflict);

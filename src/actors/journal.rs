@@ -54,7 +54,7 @@ impl JournalActor {
             }
             let n = batch.len();
             if let Err(e) = db
-                .run(move |c| crate::db::timeline::insert(c, &batch))
+                .write(move |c| crate::db::timeline::insert(c, &batch))
                 .await
             {
                 error!(error = %e, runs = n, "could not store flow runs");

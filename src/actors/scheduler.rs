@@ -23,7 +23,7 @@ use crate::drivers::BackendStats;
 use crate::flow::{Flow, FlowScope, Task, TaskFuture};
 use crate::model::{RequestId, VolumeId, VolumeStatus};
 use crate::scheduler::spec::RequestSpec;
-use crate::scheduler::{self, Decision, PoolState, SchedulerTuning};
+use crate::scheduler::{self, Decision, PoolEvaluation, PoolState, SchedulerTuning};
 
 /// A node's capacity report. `acked_seq` is the last placement the node had received
 /// when it measured, so placements still in flight are kept on top of the report.
@@ -322,10 +322,7 @@ impl Handler<CheckHost> for SchedulerActor {
             extra_specs: msg.extra_specs,
             ..scheduler::ScheduleRequest::default()
         };
-        match crate::scheduler::filters::run_all(pool, &request)
-            .into_iter()
-            .find_map(|v| v.rejection.map(|r| (v.filter, r)))
-        {
+        match crate::scheduler::filters::first_rejection(pool, &request) {
             None => Ok(()),
             Some((filter, r)) => Err(format!("{filter}: {r}")),
         }
@@ -391,7 +388,7 @@ impl Handler<ScheduleCreateVolume> for SchedulerActor {
 async fn fail_volume(db: &Db, msg: &ScheduleCreateVolume, e: &ServiceError) {
     let id = msg.volume_id.to_string();
     let moved = db
-        .run(move |c| {
+        .write(move |c| {
             crate::db::volumes::transition(c, &id, &[VolumeStatus::Creating], VolumeStatus::Error)
         })
         .await;
@@ -468,9 +465,15 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             let deciding = std::time::Instant::now();
             let (decision, placed) = s.book.borrow_mut().place(&s.msg.spec, &s.shared.tuning);
             crate::telemetry::scheduler_decided(&decision, deciding.elapsed());
-            let detail = decision_json(&decision);
+            let (detail, summary) = {
+                let book = s.book.borrow();
+                let summary = placed
+                    .is_none()
+                    .then(|| rejection_summary(&decision, &book.pools));
+                (decision_json(&decision, &book.pools), summary)
+            };
             let Some((pool, seq)) = placed else {
-                let mut summary = rejection_summary(&decision);
+                let mut summary = summary.unwrap_or_default();
                 for (node, why) in s.msg.spec.tried_nodes.iter().zip(&s.msg.spec.failures) {
                     summary.push_str(&format!(" Earlier attempt on {node} failed: {why}."));
                 }
@@ -489,7 +492,7 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             );
             s.shared
                 .db
-                .run(move |c| crate::db::volumes::set_scheduled(c, &id, &host, &json))
+                .write(move |c| crate::db::volumes::set_scheduled(c, &id, &host, &json))
                 .await
                 .map_err(|e| match e {
                     DbError::Conflict => ServiceError::InvalidState(
@@ -529,45 +532,46 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
 /// At most this many pools are written out per decision; the rest are counted.
 const DECISION_POOLS_SHOWN: usize = 50;
 
-fn decision_json(d: &Decision) -> serde_json::Value {
-    let chosen = d.chosen.map(|i| d.evaluations[i].host.clone());
-    let pools: Vec<serde_json::Value> = d
+fn decision_json(d: &Decision, pools: &[PoolState]) -> serde_json::Value {
+    let host = |e: &PoolEvaluation| pools.get(e.pool).map(|p| p.host.as_str());
+    let chosen = d.chosen.and_then(|i| host(&d.evaluations[i]));
+    let shown: Vec<serde_json::Value> = d
         .evaluations
         .iter()
         .take(DECISION_POOLS_SHOWN)
         .map(|e| {
             let filters: Vec<serde_json::Value> = e
-                .verdicts
-                .iter()
-                .map(|v| {
+                .verdicts()
+                .map(|(filter, rejection)| {
                     json!({
-                        "filter": v.filter,
-                        "passed": v.rejection.is_none(),
-                        "reason": v.rejection.as_ref().map(|r| r.to_string()),
+                        "filter": filter,
+                        "passed": rejection.is_none(),
+                        "reason": rejection.map(|r| r.to_string()),
                     })
                 })
                 .collect();
-            json!({"host": e.host, "node": e.node, "filters": filters, "weight": e.weight})
+            let node = pools.get(e.pool).map(|p| p.node.as_str());
+            json!({"host": host(e), "node": node, "filters": filters, "weight": e.weight})
         })
         .collect();
     json!({
         "chosen": chosen,
         "pools_considered": d.evaluations.len(),
         "pools_passed": d.evaluations.iter().filter(|e| e.weight.is_some()).count(),
-        "pools": pools,
+        "pools": shown,
     })
 }
 
-fn rejection_summary(d: &Decision) -> String {
+fn rejection_summary(d: &Decision, pools: &[PoolState]) -> String {
     if d.evaluations.is_empty() {
         return "No storage node has reported its capacity.".into();
     }
     let mut out = String::new();
     for e in d.evaluations.iter().take(10) {
-        if let Some(v) = e.verdicts.iter().find(|v| v.rejection.is_some())
-            && let Some(r) = &v.rejection
+        if let Some((filter, r)) = e.rejected_by()
+            && let Some(pool) = pools.get(e.pool)
         {
-            out.push_str(&format!("{} rejected by {}: {}. ", e.host, v.filter, r));
+            out.push_str(&format!("{} rejected by {filter}: {r}. ", pool.host));
         }
     }
     if d.evaluations.len() > 10 {

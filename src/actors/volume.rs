@@ -502,10 +502,10 @@ impl Task<CreateStore> for ExtractVolumeRefTask {
             let id = s.msg.volume_id.to_string();
             let found =
                 s.c.db
-                    .run(move |c| crate::db::volumes::get(c, &id, None))
+                    .run(move |c| crate::db::volumes::status_and_host(c, &id))
                     .await;
-            let ok = matches!(&found, Ok(v) if v.row.status == VolumeStatus::Creating.as_str()
-                && v.row.host.as_deref() == Some(s.msg.host.as_str()));
+            let ok = matches!(&found, Ok((status, host)) if status == VolumeStatus::Creating.as_str()
+                && host.as_deref() == Some(s.msg.host.as_str()));
             if !ok {
                 s.reschedule = false;
                 return Err(ServiceError::InvalidState(format!(
@@ -548,7 +548,7 @@ impl Task<CreateStore> for OnFailureRescheduleTask {
             let json = spec.to_json();
             let given_back =
                 s.c.db
-                    .run(move |c| {
+                    .write(move |c| {
                         crate::db::volumes::unschedule(c, &id, &host)?;
                         // Keep the failure history with the intent, so recovery sees it too.
                         crate::db::volumes::set_request_spec(c, &id, &json)
@@ -665,11 +665,12 @@ impl Task<CreateStore> for CreateVolumeOnFinishTask {
         Box::pin(async move {
             let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
             let location = s.model_update.provider_location.clone();
-            let done = s
-                .c
-                .db
-                .run(move |c| crate::db::volumes::mark_created(c, &id, &host, location.as_deref()))
-                .await;
+            let done =
+                s.c.db
+                    .write(move |c| {
+                        crate::db::volumes::mark_created(c, &id, &host, location.as_deref())
+                    })
+                    .await;
             if let Err(e) = done {
                 // The row moved under us (deleted by an admin); another node cannot help.
                 s.reschedule = false;
@@ -703,7 +704,7 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
         Ok(()) => {
             match c
                 .db
-                .run(move |db| crate::db::volumes::destroy_and_release(db, &id))
+                .write(move |db| crate::db::volumes::destroy_and_release(db, &id))
                 .await
             {
                 Ok(_) => {
@@ -719,7 +720,7 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
         Err(e) => {
             warn!(volume.id = %msg.volume_id, node.id = %c.node.name, error = %e, "driver failed to delete volume");
             let moved =
-                c.db.run(move |db| {
+                c.db.write(move |db| {
                     crate::db::volumes::transition(
                         db,
                         &id,

@@ -19,6 +19,7 @@ pub mod snapshots;
 pub mod timeline;
 pub mod types;
 pub mod volumes;
+mod writer;
 
 use std::time::Duration;
 
@@ -148,6 +149,9 @@ pub fn connect(url: &str, size: u32) -> Result<Pool, DbError> {
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
+        // A check-out test is a `SELECT 1` round trip before every query; a broken
+        // connection shows itself on use instead, and `has_broken` drops it then.
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
         .connection_customizer(Box::new(SqlitePragmas))
         .build(manager)
@@ -219,6 +223,9 @@ pub fn write_txn<T>(
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// SQLite's group-commit writer; `None` on PostgreSQL, where writers do not queue
+    /// on one database lock and [`Db::write`] is [`Db::run`].
+    writer: Option<writer::Writer>,
 }
 
 impl std::fmt::Debug for Db {
@@ -228,9 +235,38 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Wraps a pool.
+    /// Wraps a pool. On SQLite this starts the group-commit writer thread, which keeps
+    /// one of the pool's connections for itself.
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        // With one connection the writer would starve every reader.
+        let sqlite = pool.max_size() > 1
+            && pool
+                .get()
+                .map(|c| matches!(*c, DbConnection::Sqlite(_)))
+                .unwrap_or(false);
+        let writer = if sqlite {
+            writer::Writer::start(&pool)
+                .inspect_err(|e| tracing::warn!(error = %e, "writing without group commit"))
+                .ok()
+        } else {
+            None
+        };
+        Self { pool, writer }
+    }
+
+    /// Runs a write: `f` and every write queued beside it share one transaction (group
+    /// commit, SQLite), `f` inside a savepoint of its own so its failure undoes only its
+    /// own changes. Answers once that transaction has committed. `f` must be short and
+    /// must not wait on anything but the database: every writer waits behind it.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(w) => w.write(f).await,
+            None => self.run(f).await,
+        }
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.

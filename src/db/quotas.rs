@@ -129,8 +129,10 @@ pub fn reserve(
     let mut deltas = deltas.to_vec();
     deltas.sort();
     let resources: Vec<&str> = deltas.iter().map(|(r, _)| *r).collect();
-    ensure_usage_rows(c, project, &resources)?;
     write_txn(c, |c| {
+        // Inside the transaction: on an existing row this writes nothing, and it no longer
+        // costs a write transaction of its own per reservation.
+        ensure_usage_rows(c, project, &resources)?;
         let mut ids = Vec::with_capacity(deltas.len());
         let at = now();
         let expire = at + chrono::Duration::seconds(expire_seconds);

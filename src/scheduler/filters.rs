@@ -3,7 +3,7 @@
 //! This runs over every pool for every request, so a pool that passes costs no string
 //! allocation: only a rejection builds one.
 
-use super::{PoolState, Rejection, ScheduleRequest, Verdict, capabilities, capacity};
+use super::{PoolState, Rejection, ScheduleRequest, capabilities, capacity};
 
 /// Refuses pools of a node an operator disabled.
 pub const ENABLED_FILTER: &str = "EnabledFilter";
@@ -30,19 +30,32 @@ const FILTERS: [(&str, Filter); 6] = [
     (CAPABILITIES_FILTER, capabilities::check),
 ];
 
-/// Runs every filter on one pool, stopping at the first rejection: the verdicts list each
-/// filter that ran, and only the last may carry a rejection.
-pub fn run_all(pool: &PoolState, request: &ScheduleRequest) -> Vec<Verdict> {
-    let mut verdicts = Vec::with_capacity(FILTERS.len());
-    for (filter, run) in FILTERS {
-        let rejection = run(pool, request);
-        let stop = rejection.is_some();
-        verdicts.push(Verdict { filter, rejection });
-        if stop {
-            break;
+/// The filters' names, in the order they run.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    FILTERS.iter().map(|(name, _)| *name)
+}
+
+/// Runs the filters on one pool in order, stopping at the first rejection: how many ran,
+/// and the last one's rejection if it said no. A pool that passes allocates nothing.
+pub fn run_all(pool: &PoolState, request: &ScheduleRequest) -> (u8, Option<Rejection>) {
+    let mut ran = 0;
+    for (_, run) in FILTERS {
+        ran += 1;
+        if let Some(rejection) = run(pool, request) {
+            return (ran, Some(rejection));
         }
     }
-    verdicts
+    (ran, None)
+}
+
+/// The first filter that turns the pool down, by name, and why.
+pub fn first_rejection(
+    pool: &PoolState,
+    request: &ScheduleRequest,
+) -> Option<(&'static str, Rejection)> {
+    let (ran, rejection) = run_all(pool, request);
+    let name = names().nth(usize::from(ran).checked_sub(1)?)?;
+    Some((name, rejection?))
 }
 
 fn enabled(pool: &PoolState, _: &ScheduleRequest) -> Option<Rejection> {
@@ -89,19 +102,17 @@ mod tests {
 
     /// The rejection of the last filter that ran, with the filters' names in order.
     fn outcome(p: &PoolState, r: &ScheduleRequest) -> (Vec<&'static str>, Option<Rejection>) {
-        let verdicts = run_all(p, r);
-        let names = verdicts.iter().map(|v| v.filter).collect();
-        (names, verdicts.last().and_then(|v| v.rejection.clone()))
+        let (ran, rejection) = run_all(p, r);
+        (names().take(usize::from(ran)).collect(), rejection)
     }
 
     #[test]
     fn a_fitting_pool_passes_all_six_in_order() {
         let p = pool("n1", stats(100.0, 100.0));
-        let verdicts = run_all(&p, &request(10));
-        assert_eq!(verdicts.capacity(), 6);
-        let names: Vec<_> = verdicts.iter().map(|v| v.filter).collect();
+        let (ran, rejection) = run_all(&p, &request(10));
+        let ran: Vec<_> = names().take(usize::from(ran)).collect();
         assert_eq!(
-            names,
+            ran,
             [
                 ENABLED_FILTER,
                 IGNORE_ATTEMPTED_HOSTS_FILTER,
@@ -111,7 +122,7 @@ mod tests {
                 CAPABILITIES_FILTER
             ]
         );
-        assert!(verdicts.iter().all(|v| v.rejection.is_none()));
+        assert_eq!(rejection, None);
     }
 
     #[test]

@@ -187,30 +187,51 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// One filter's verdict on one pool.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
-    /// The filter's Cinder name (`CapacityFilter`, ...).
-    pub filter: &'static str,
-    /// `None` when the pool passed.
-    pub rejection: Option<Rejection>,
-}
-
-/// Every filter's verdict on one pool, and its weight if it passed them all.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Every filter's verdict on one pool, and its weight if it passed them all. Small and
+/// free of strings (a pool's names are looked up by `pool` when shown), because a
+/// decision makes one per pool: at 10,000 pools the whole list is about 300 KiB.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolEvaluation {
-    /// `node@backend#pool`.
-    pub host: String,
-    /// The node's name.
-    pub node: String,
-    /// The filters in the order they ran; the chain stops at the first rejection.
-    pub verdicts: Vec<Verdict>,
+    /// Index of the pool in the slice given to [`schedule`].
+    pub pool: usize,
+    /// How many filters ran, in [`filters::FILTERS`] order; the chain stops at the first
+    /// rejection, so all but the last of them passed.
+    pub ran: u8,
+    /// The last filter's rejection, if it said no (boxed: rare, and large).
+    pub rejection: Option<Box<Rejection>>,
     /// The total weight, for pools that passed every filter.
     pub weight: Option<f64>,
 }
 
+impl PoolEvaluation {
+    /// Each filter that ran, by its Cinder name, with its rejection if it said no.
+    pub fn verdicts(&self) -> impl Iterator<Item = (&'static str, Option<&Rejection>)> + '_ {
+        let ran = usize::from(self.ran);
+        filters::names()
+            .take(ran)
+            .enumerate()
+            .map(move |(i, name)| {
+                (
+                    name,
+                    if i + 1 == ran {
+                        self.rejection.as_deref()
+                    } else {
+                        None
+                    },
+                )
+            })
+    }
+
+    /// The filter that turned the pool down, and why.
+    pub fn rejected_by(&self) -> Option<(&'static str, &Rejection)> {
+        let last = usize::from(self.ran).checked_sub(1)?;
+        let name = filters::names().nth(last)?;
+        Some((name, self.rejection.as_deref()?))
+    }
+}
+
 /// The outcome of one scheduling pass.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Index into `evaluations` (and into the pools given) of the winner, if any.
     pub chosen: Option<usize>,
@@ -228,17 +249,21 @@ pub fn schedule(
 ) -> Decision {
     let mut evaluations: Vec<PoolEvaluation> = pools
         .iter()
-        .map(|pool| PoolEvaluation {
-            host: pool.host.clone(),
-            node: pool.node.clone(),
-            verdicts: filters::run_all(pool, request),
-            weight: None,
+        .enumerate()
+        .map(|(i, pool)| {
+            let (ran, rejection) = filters::run_all(pool, request);
+            PoolEvaluation {
+                pool: i,
+                ran,
+                rejection: rejection.map(Box::new),
+                weight: None,
+            }
         })
         .collect();
     let survivors: Vec<usize> = evaluations
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.verdicts.iter().all(|v| v.rejection.is_none()))
+        .filter(|(_, e)| e.rejection.is_none())
         .map(|(i, _)| i)
         .collect();
     let weights = weighers::capacity_weights(

@@ -46,8 +46,7 @@ pub(crate) fn request(size_gb: u64) -> ScheduleRequest {
 }
 
 fn rejection(d: &Decision, i: usize) -> Option<(&'static str, &Rejection)> {
-    let last = d.evaluations.get(i)?.verdicts.last()?;
-    Some((last.filter, last.rejection.as_ref()?))
+    d.evaluations.get(i)?.rejected_by()
 }
 
 #[test]
@@ -60,7 +59,7 @@ fn picks_the_pool_with_most_free_space() {
     let d = schedule(&pools, &request(10), &SchedulerTuning::default());
     assert_eq!(d.chosen, Some(1));
     assert_eq!(d.evaluations.len(), 3);
-    assert_eq!(d.evaluations[1].host, "b@lvm#pool-b");
+    assert_eq!(pools[d.evaluations[1].pool].host, "b@lvm#pool-b");
     assert_eq!(d.evaluations[1].weight, Some(1.0));
     assert_eq!(d.evaluations[0].weight, Some(0.0));
 }
@@ -125,7 +124,7 @@ fn nothing_chosen_when_every_pool_is_filtered() {
     let d = schedule(&pools, &r, &SchedulerTuning::default());
     assert_eq!(d.chosen, None);
     assert!(d.evaluations.iter().all(|e| e.weight.is_none()));
-    let lengths: Vec<_> = d.evaluations.iter().map(|e| e.verdicts.len()).collect();
+    let lengths: Vec<_> = d.evaluations.iter().map(|e| e.verdicts().count()).collect();
     assert_eq!(lengths, [1, 2, 4, 5, 6]);
     assert_eq!(
         rejection(&d, 0),

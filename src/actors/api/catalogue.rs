@@ -210,11 +210,7 @@ impl Handler<ListPools> for ApiActor {
                     extra_specs: t.extra_specs,
                     ..ScheduleRequest::default()
                 };
-                reports.retain(|r| {
-                    filters::run_all(&r.pool, &request)
-                        .iter()
-                        .all(|v| v.rejection.is_none())
-                });
+                reports.retain(|r| filters::run_all(&r.pool, &request).1.is_none());
             }
             Ok(reports)
         })

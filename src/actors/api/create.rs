@@ -380,7 +380,7 @@ impl Task<CreateStore> for QuotaReserveTask {
             s.reservations = s
                 .shared
                 .db
-                .run(move |c| {
+                .write(move |c| {
                     quotas::limit_check(c, &project, quota::PER_VOLUME_GIGABYTES, size, &defaults)?;
                     let deltas = quota::volume_deltas(&type_name, size);
                     let deltas: Vec<(&str, i64)> =
@@ -399,7 +399,7 @@ impl Task<CreateStore> for QuotaReserveTask {
             if ids.is_empty() || s.committed {
                 return;
             }
-            if let Err(e) = s.shared.db.run(move |c| quotas::rollback(c, &ids)).await {
+            if let Err(e) = s.shared.db.write(move |c| quotas::rollback(c, &ids)).await {
                 // Expiry releases them later; say so once.
                 tracing::error!(error = %e, "could not roll back quota reservations");
             }
@@ -469,7 +469,7 @@ impl Task<CreateStore> for EntryCreateTask {
             let (r, m) = (row.clone(), metadata.clone());
             s.shared
                 .db
-                .run(move |c| crate::db::volumes::insert(c, &r, &m))
+                .write(move |c| crate::db::volumes::insert(c, &r, &m))
                 .await
                 .map_err(|e| match (e, &spec.snapshot_id) {
                     // Only a copy's insert compares: its source changed state meanwhile.
@@ -499,7 +499,7 @@ impl Task<CreateStore> for EntryCreateTask {
             let gone = s
                 .shared
                 .db
-                .run(move |c| crate::db::volumes::delete_uncommitted(c, &id))
+                .write(move |c| crate::db::volumes::delete_uncommitted(c, &id))
                 .await;
             if let Err(e) = gone {
                 tracing::error!(volume.id = %s.volume_id, error = %e, "could not remove the row of a refused create");
@@ -519,7 +519,7 @@ impl Task<CreateStore> for QuotaCommitTask {
     fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
         Box::pin(async move {
             let ids = s.reservations.clone();
-            s.shared.db.run(move |c| quotas::commit(c, &ids)).await?;
+            s.shared.db.write(move |c| quotas::commit(c, &ids)).await?;
             s.committed = true;
             s.shared.fail_point(self.name())?;
             Ok(None)
@@ -541,7 +541,7 @@ impl Task<CreateStore> for QuotaCommitTask {
             let released = s
                 .shared
                 .db
-                .run(move |c| {
+                .write(move |c| {
                     let deltas = quota::volume_deltas(&type_name, size);
                     let deltas: Vec<(&str, i64)> =
                         deltas.iter().map(|(r, d)| (r.as_str(), *d)).collect();
