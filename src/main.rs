@@ -87,6 +87,8 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let db = open_db(&config)?;
     let drivers = clinker::service::build_drivers(&config)?;
+    // Before the actors start: their mailbox gauges register with this recorder.
+    let metrics = clinker::telemetry::install();
     let services = clinker::service::start(&config, db, drivers).await?;
     let state = clinker::http::AppState {
         api: services.api.clone(),
@@ -94,7 +96,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
         max_version: clinker::http::version::MAX_VERSION,
     };
-    let metrics = clinker::telemetry::install();
     let server = actix_web::HttpServer::new(move || {
         let app = clinker::http::app(state.clone());
         match &metrics {

@@ -12,6 +12,7 @@ use crate::actors::api::catalogue::SchedulerQueries;
 use crate::actors::api::{ApiActor, ApiSettings};
 use crate::actors::dispatch::{Dispatcher, NodeHandle};
 use crate::actors::journal::{JournalActor, JournalHandle};
+use crate::actors::mailbox::Tracked;
 use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor, SetNodeDisabled};
 use crate::actors::volume::{
     NodeIdentity, PublishStats, RecoverNode, SchedulerLink, VolumeActor, allocated_on,
@@ -36,8 +37,8 @@ use crate::scheduler::spec::RequestSpec;
 /// The running actors.
 #[derive(Clone)]
 pub struct Services {
-    /// The API actor.
-    pub api: Addr<ApiActor>,
+    /// The API actor (its sends counted in the mailbox-depth gauge).
+    pub api: Tracked<Addr<ApiActor>>,
     /// The scheduler.
     pub scheduler: Addr<SchedulerActor>,
     /// One actor per node.
@@ -206,7 +207,7 @@ pub async fn start(
     }
     let handles: HashMap<String, NodeHandle> = nodes
         .iter()
-        .map(|(k, v)| (k.clone(), NodeHandle::from(v.clone())))
+        .map(|(k, v)| (k.clone(), NodeHandle::named(k, v.clone())))
         .collect();
     let scheduler = scheduler_ctx.run(SchedulerActor::new(
         db.clone(),
@@ -216,7 +217,7 @@ pub async fn start(
         config.scheduler.max_attempts,
     ));
     let dispatcher = Dispatcher {
-        scheduler: scheduler.clone().recipient(),
+        scheduler: Tracked::new(scheduler.clone().recipient(), "scheduler"),
         host_check: scheduler.clone().recipient(),
         nodes: Arc::new(handles),
     };
@@ -245,7 +246,7 @@ pub async fn start(
         }
     }
     let services = Services {
-        api,
+        api: Tracked::new(api, "api"),
         scheduler,
         nodes,
         journal,

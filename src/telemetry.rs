@@ -32,6 +32,15 @@ pub const SCHED_POOLS: &str = "clinker_scheduler_pools";
 /// (`total`, `free`, `allocated`, `provisioned`).
 pub const POOL_CAPACITY: &str = "clinker_pool_capacity_gb";
 
+/// Messages sent to an actor and not yet answered, by actor (`api`, `scheduler`,
+/// `volume:<node>`).
+pub const ACTOR_MAILBOX_DEPTH: &str = "clinker_actor_mailbox_depth";
+/// Writes per group-commit transaction (SQLite or PostgreSQL).
+pub const DB_GROUP_COMMIT_SIZE: &str = "clinker_db_group_commit_size";
+
+/// Buckets for [`DB_GROUP_COMMIT_SIZE`]: how many writes shared one transaction.
+const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
 /// Histogram buckets for durations in seconds: 100 µs to 10 s.
 const DURATION_BUCKETS: [f64; 16] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -47,6 +56,12 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 pub fn install() -> Option<PrometheusHandle> {
     let built = PrometheusBuilder::new()
         .set_buckets(&DURATION_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(DB_GROUP_COMMIT_SIZE.into()),
+                &BATCH_BUCKETS,
+            )
+        })
         .and_then(PrometheusBuilder::install_recorder);
     match built {
         Ok(handle) => {

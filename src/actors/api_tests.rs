@@ -165,7 +165,7 @@ fn harness(
     let handle = NodeHandle::of(node.clone());
     let checker = HostChecker.start();
     let dispatcher = Dispatcher {
-        scheduler: scheduler.clone().recipient(),
+        scheduler: crate::actors::mailbox::Tracked::new(scheduler.clone().recipient(), "scheduler"),
         host_check: checker.recipient(),
         nodes: Arc::new(HashMap::from([("n1".to_string(), handle)])),
     };

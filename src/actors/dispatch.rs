@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use super::mailbox::Tracked;
 use super::scheduler::{CheckHost, ScheduleCreateVolume};
 use super::volume::{
     CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
@@ -20,30 +21,30 @@ use super::volume::{
 #[derive(Clone)]
 pub struct NodeHandle {
     /// Create a volume placed on this node.
-    pub create: Recipient<CreateVolumeOnNode>,
+    pub create: Tracked<Recipient<CreateVolumeOnNode>>,
     /// Delete a volume of this node.
-    pub delete: Recipient<DeleteVolumeOnNode>,
+    pub delete: Tracked<Recipient<DeleteVolumeOnNode>>,
     /// Grow a volume.
-    pub extend: Recipient<ExtendVolumeOnNode>,
+    pub extend: Tracked<Recipient<ExtendVolumeOnNode>>,
     /// Take a snapshot.
-    pub create_snapshot: Recipient<CreateSnapshotOnNode>,
+    pub create_snapshot: Tracked<Recipient<CreateSnapshotOnNode>>,
     /// Delete a snapshot.
-    pub delete_snapshot: Recipient<DeleteSnapshotOnNode>,
+    pub delete_snapshot: Tracked<Recipient<DeleteSnapshotOnNode>>,
     /// Revert a volume to a snapshot.
-    pub revert: Recipient<RevertVolumeOnNode>,
+    pub revert: Tracked<Recipient<RevertVolumeOnNode>>,
     /// Export a volume (a call).
-    pub initialize: Recipient<InitializeConnection>,
+    pub initialize: Tracked<Recipient<InitializeConnection>>,
     /// Undo an export (a call).
-    pub terminate: Recipient<TerminateConnection>,
-}
-
-impl From<Addr<VolumeActor>> for NodeHandle {
-    fn from(addr: Addr<VolumeActor>) -> Self {
-        Self::of(addr)
-    }
+    pub terminate: Tracked<Recipient<TerminateConnection>>,
 }
 
 impl NodeHandle {
+    /// The handle of the VolumeActor of node `name`; its mailbox depth is counted as
+    /// `volume:<name>`.
+    pub fn named(name: &str, addr: Addr<VolumeActor>) -> Self {
+        Self::labelled(format!("volume:{name}"), addr)
+    }
+
     /// The handle of any actor that takes every node message (the real VolumeActor, or a
     /// fake in tests).
     pub fn of<A>(addr: Addr<A>) -> Self
@@ -58,15 +59,30 @@ impl NodeHandle {
             + Handler<InitializeConnection>
             + Handler<TerminateConnection>,
     {
+        Self::labelled("volume".to_string(), addr)
+    }
+
+    fn labelled<A>(label: String, addr: Addr<A>) -> Self
+    where
+        A: Actor<Context = Context<A>>
+            + Handler<CreateVolumeOnNode>
+            + Handler<DeleteVolumeOnNode>
+            + Handler<ExtendVolumeOnNode>
+            + Handler<CreateSnapshotOnNode>
+            + Handler<DeleteSnapshotOnNode>
+            + Handler<RevertVolumeOnNode>
+            + Handler<InitializeConnection>
+            + Handler<TerminateConnection>,
+    {
         Self {
-            create: addr.clone().recipient(),
-            delete: addr.clone().recipient(),
-            extend: addr.clone().recipient(),
-            create_snapshot: addr.clone().recipient(),
-            delete_snapshot: addr.clone().recipient(),
-            revert: addr.clone().recipient(),
-            initialize: addr.clone().recipient(),
-            terminate: addr.recipient(),
+            create: Tracked::new(addr.clone().recipient(), label.clone()),
+            delete: Tracked::new(addr.clone().recipient(), label.clone()),
+            extend: Tracked::new(addr.clone().recipient(), label.clone()),
+            create_snapshot: Tracked::new(addr.clone().recipient(), label.clone()),
+            delete_snapshot: Tracked::new(addr.clone().recipient(), label.clone()),
+            revert: Tracked::new(addr.clone().recipient(), label.clone()),
+            initialize: Tracked::new(addr.clone().recipient(), label.clone()),
+            terminate: Tracked::new(addr.recipient(), label.clone()),
         }
     }
 }
@@ -75,7 +91,7 @@ impl NodeHandle {
 #[derive(Clone)]
 pub struct Dispatcher {
     /// The scheduler.
-    pub scheduler: Recipient<ScheduleCreateVolume>,
+    pub scheduler: Tracked<Recipient<ScheduleCreateVolume>>,
     /// The scheduler's check of one host against a type (retype).
     pub host_check: Recipient<CheckHost>,
     /// Every node, by name.

@@ -71,6 +71,7 @@ pub mod api;
 pub mod dispatch;
 pub mod error;
 pub mod journal;
+pub mod mailbox;
 pub mod scheduler;
 pub mod user_messages;
 pub mod volume;

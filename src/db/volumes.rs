@@ -133,7 +133,10 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
 
 /// A volume's status and host alone: one indexed lookup, for the checks on hot paths
 /// that need nothing else of the row.
-pub fn status_and_host(c: &mut DbConnection, id: &str) -> Result<(String, Option<String>), DbError> {
+pub fn status_and_host(
+    c: &mut DbConnection,
+    id: &str,
+) -> Result<(String, Option<String>), DbError> {
     Ok(volumes::table
         .filter(volumes::id.eq(id))
         .select((volumes::status, volumes::host))

@@ -97,7 +97,7 @@ fn run_batches(conn: &mut DbConnection, jobs: &mpsc::Receiver<Job>) {
             }
         }
         run_one_batch(conn, &mut batch);
-        metrics::histogram!("clinker_db_group_commit_size").record(batch.len() as f64);
+        metrics::histogram!(crate::telemetry::DB_GROUP_COMMIT_SIZE).record(batch.len() as f64);
         batch.clear();
     }
 }

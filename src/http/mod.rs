@@ -35,13 +35,14 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpMessage, HttpResponse, web};
 
 use crate::actors::api::ApiActor;
+use crate::actors::mailbox::Tracked;
 use crate::model::RequestId;
 
 /// What handlers share.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The API actor.
-    pub api: Addr<ApiActor>,
+    pub api: Tracked<Addr<ApiActor>>,
     /// noauth users who are admins.
     pub admin_users: Vec<String>,
     /// Largest body accepted.
