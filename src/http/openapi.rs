@@ -234,27 +234,31 @@ pub struct VolumeList {
     pub count: Option<i64>,
 }
 
-/// The volume to create (`POST /volumes`). Unknown keys are refused.
+/// The volume to create (`POST /volumes`). Unknown keys are refused (3.53+).
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeCreate {
     /// GiB; required unless a source gives it.
+    #[schema(minimum = 1, maximum = 1024)]
     pub size: Option<i64>,
-    /// Display name (at most 255 characters).
+    /// Display name.
+    #[schema(max_length = 255)]
     pub name: Option<String>,
     /// Display description.
+    #[schema(max_length = 255)]
     pub description: Option<String>,
     /// Type name or id.
     pub volume_type: Option<String>,
     /// Zone.
     pub availability_zone: Option<String>,
     /// Create from this snapshot.
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub snapshot_id: Option<String>,
     /// Create from this volume.
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub source_volid: Option<String>,
     /// User metadata.
     pub metadata: Option<BTreeMap<String, String>>,
-    /// Allow several attachments.
-    pub multiattach: Option<bool>,
 }
 
 /// `{"volume": {...}}` for `POST /volumes`.
@@ -266,10 +270,13 @@ pub struct VolumeCreateRequest {
 
 /// The changes of `PUT /volumes/{id}`.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeUpdate {
     /// Display name.
+    #[schema(max_length = 255)]
     pub name: Option<String>,
     /// Display description.
+    #[schema(max_length = 255)]
     pub description: Option<String>,
     /// User metadata.
     pub metadata: Option<BTreeMap<String, String>>,
@@ -342,10 +349,13 @@ pub struct SnapshotList {
 #[derive(Serialize, ToSchema)]
 pub struct SnapshotCreate {
     /// The volume to snapshot.
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub volume_id: String,
     /// Display name.
+    #[schema(max_length = 255)]
     pub name: Option<String>,
     /// Display description.
+    #[schema(max_length = 255)]
     pub description: Option<String>,
     /// Snapshot an in-use volume.
     pub force: Option<bool>,
@@ -401,6 +411,7 @@ pub struct AttachmentList {
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentCreate {
     /// The volume.
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub volume_uuid: String,
     /// The instance.
     pub instance_uuid: Option<String>,
@@ -572,14 +583,14 @@ pub const OPERATIONS: &[Operation] = &[
         "get",
         "/",
         "The v3 version document",
-        (200, Keyed("version")),
+        (200, Keyed("versions")),
     ),
     public(
         "/v3",
         "get",
         "/{project_id:[0-9a-f\\-]+}",
         "The v3 version document",
-        (200, Keyed("version")),
+        (200, Keyed("versions")),
     ),
     // Volumes.
     op(
@@ -1209,7 +1220,13 @@ pub fn openapi_path(mount: &str, route: &str) -> String {
 }
 
 fn content(body: Body) -> Option<(&'static str, RefOr<Schema>)> {
-    let any = || RefOr::T(Schema::Object(ObjectBuilder::new().build()));
+    let any = || {
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .build(),
+        ))
+    };
     match body {
         Body::Empty => None,
         Body::Text => Some((
