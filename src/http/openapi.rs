@@ -486,6 +486,127 @@ pub struct ExtraSpecsBody {
     pub extra_specs: BTreeMap<String, String>,
 }
 
+/// A user message (3.3+).
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    /// UUID.
+    pub id: String,
+    /// Cinder's event id, e.g. `VOLUME_VOLUME_001_002`.
+    pub event_id: String,
+    /// What happened, for the user.
+    pub user_message: String,
+    /// `ERROR`.
+    pub message_level: String,
+    /// When.
+    pub created_at: String,
+    /// Kept at least until then.
+    pub guaranteed_until: String,
+    /// The request that caused it.
+    pub request_id: String,
+    /// Links.
+    pub links: Vec<Link>,
+    /// `VOLUME`, `SNAPSHOT`, ...
+    pub resource_type: Option<String>,
+    /// The resource.
+    pub resource_uuid: Option<String>,
+}
+
+/// `{"message": ...}`.
+#[derive(Serialize, ToSchema)]
+pub struct MessageBody {
+    /// The message.
+    pub message: Message,
+}
+
+/// `GET /messages`.
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    /// One page.
+    pub messages: Vec<Message>,
+    /// The next page, when this one is full.
+    pub messages_links: Option<Vec<Link>>,
+}
+
+/// Whether a zone is up.
+#[derive(Serialize, ToSchema)]
+pub struct ZoneState {
+    /// Some node of the zone is up and enabled.
+    pub available: bool,
+}
+
+/// An availability zone.
+#[derive(Serialize, ToSchema)]
+pub struct Zone {
+    /// Its name.
+    #[serde(rename = "zoneName")]
+    pub zone_name: String,
+    /// Its state.
+    #[serde(rename = "zoneState")]
+    pub zone_state: ZoneState,
+}
+
+/// `GET /os-availability-zone`.
+#[derive(Serialize, ToSchema)]
+pub struct ZoneList {
+    /// The zones.
+    #[serde(rename = "availabilityZoneInfo")]
+    pub availability_zone_info: Vec<Zone>,
+}
+
+/// A service (admin).
+#[derive(Serialize, ToSchema)]
+pub struct Service {
+    /// `cinder-scheduler` or `cinder-volume`.
+    pub binary: String,
+    /// `node@backend` for volume services.
+    pub host: String,
+    /// Zone.
+    pub zone: String,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    /// `up` or `down`.
+    pub state: String,
+    /// Last heartbeat.
+    #[schema(required = true)]
+    pub updated_at: Option<String>,
+    /// Why it was disabled.
+    #[schema(required = true)]
+    pub disabled_reason: Option<String>,
+    /// 3.7+: always null.
+    pub cluster: Option<String>,
+    /// Volume services: `disabled`.
+    pub replication_status: Option<String>,
+    /// Volume services: always null.
+    pub active_backend_id: Option<String>,
+    /// Volume services.
+    pub frozen: Option<bool>,
+    /// Volume services, 3.49+: `up` when it reports pools.
+    pub backend_state: Option<String>,
+}
+
+/// `GET /os-services`.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceList {
+    /// The services.
+    pub services: Vec<Service>,
+}
+
+/// A pool (admin).
+#[derive(Serialize, ToSchema)]
+pub struct Pool {
+    /// `node@backend#pool`.
+    pub name: String,
+    /// With `detail=true`.
+    pub capabilities: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// `GET /scheduler-stats/get_pools`.
+#[derive(Serialize, ToSchema)]
+pub struct PoolList {
+    /// The pools.
+    pub pools: Vec<Pool>,
+}
+
 /// A response or request body: a named schema, an object with one required key whose value
 /// is any JSON (for the catalogue and admin answers the document does not detail), or none.
 #[derive(Debug, Clone, Copy)]
@@ -519,6 +640,8 @@ pub struct Operation {
     pub request: Option<Body>,
     /// The success status and its body.
     pub ok: (u16, Body),
+    /// Query parameters (lists: paging, sorting and filters).
+    pub query: &'static [&'static str],
 }
 
 const fn op(
@@ -536,6 +659,7 @@ const fn op(
         auth: true,
         request,
         ok,
+        query: &[],
     }
 }
 
@@ -554,6 +678,56 @@ const fn public(
         auth: false,
         request: None,
         ok,
+        query: &[],
+    }
+}
+
+/// Paging and sorting, which every list takes.
+const PAGING: &[&str] = &["limit", "offset", "marker", "sort", "sort_key", "sort_dir"];
+/// An attachment list's query.
+const ATTACHMENTS: &[&str] = &[
+    "limit",
+    "offset",
+    "all_tenants",
+    "volume_id",
+    "status",
+    "instance_id",
+];
+/// A type list's query.
+const TYPES: &[&str] = &[
+    "limit",
+    "offset",
+    "marker",
+    "sort",
+    "sort_key",
+    "sort_dir",
+    "is_public",
+    "extra_specs",
+];
+/// A volume or snapshot list's query.
+const LIST: &[&str] = &[
+    "limit",
+    "offset",
+    "marker",
+    "sort",
+    "sort_key",
+    "sort_dir",
+    "all_tenants",
+    "with_count",
+    "name",
+    "status",
+    "metadata",
+];
+
+const fn list(
+    path: &'static str,
+    summary: &'static str,
+    query: &'static [&'static str],
+    ok: Body,
+) -> Operation {
+    Operation {
+        query,
+        ..op("get", path, summary, None, (200, ok))
     }
 }
 
@@ -600,19 +774,12 @@ pub const OPERATIONS: &[Operation] = &[
         Some(Named("VolumeCreateRequest")),
         (202, Named("VolumeBody")),
     ),
-    op(
-        "get",
-        "/volumes",
-        "List volumes",
-        None,
-        (200, Named("VolumeSummaryList")),
-    ),
-    op(
-        "get",
+    list("/volumes", "List volumes", LIST, Named("VolumeSummaryList")),
+    list(
         "/volumes/detail",
         "List volumes with details",
-        None,
-        (200, Named("VolumeList")),
+        LIST,
+        Named("VolumeList"),
     ),
     op(
         "get",
@@ -699,19 +866,12 @@ pub const OPERATIONS: &[Operation] = &[
         Some(Named("SnapshotCreateRequest")),
         (202, Named("SnapshotBody")),
     ),
-    op(
-        "get",
-        "/snapshots",
-        "List snapshots",
-        None,
-        (200, Named("SnapshotList")),
-    ),
-    op(
-        "get",
+    list("/snapshots", "List snapshots", LIST, Named("SnapshotList")),
+    list(
         "/snapshots/detail",
         "List snapshots with details",
-        None,
-        (200, Named("SnapshotList")),
+        LIST,
+        Named("SnapshotList"),
     ),
     op(
         "get",
@@ -791,19 +951,17 @@ pub const OPERATIONS: &[Operation] = &[
         Some(Named("AttachmentCreateRequest")),
         (200, Named("AttachmentBody")),
     ),
-    op(
-        "get",
+    list(
         "/attachments",
         "List attachments",
-        None,
-        (200, Named("AttachmentList")),
+        ATTACHMENTS,
+        Named("AttachmentList"),
     ),
-    op(
-        "get",
+    list(
         "/attachments/detail",
         "List attachments with details",
-        None,
-        (200, Named("AttachmentList")),
+        ATTACHMENTS,
+        Named("AttachmentList"),
     ),
     op(
         "get",
@@ -834,12 +992,11 @@ pub const OPERATIONS: &[Operation] = &[
         (204, Empty),
     ),
     // Types.
-    op(
-        "get",
+    list(
         "/types",
         "List volume types",
-        None,
-        (200, Named("VolumeTypeList")),
+        TYPES,
+        Named("VolumeTypeList"),
     ),
     op(
         "post",
@@ -1009,15 +1166,18 @@ pub const OPERATIONS: &[Operation] = &[
         "/os-availability-zone",
         "List availability zones",
         None,
-        (200, Keyed("availabilityZoneInfo")),
+        (200, Named("ZoneList")),
     ),
-    op(
-        "get",
-        "/os-services",
-        "List services (admin)",
-        None,
-        (200, Keyed("services")),
-    ),
+    Operation {
+        query: &["host", "binary"],
+        ..op(
+            "get",
+            "/os-services",
+            "List services (admin)",
+            None,
+            (200, Named("ServiceList")),
+        )
+    },
     op(
         "put",
         "/os-services/{action}",
@@ -1025,13 +1185,16 @@ pub const OPERATIONS: &[Operation] = &[
         OBJ,
         (200, AnyObject),
     ),
-    op(
-        "get",
-        "/scheduler-stats/get_pools",
-        "List pools (admin)",
-        None,
-        (200, Keyed("pools")),
-    ),
+    Operation {
+        query: &["detail"],
+        ..op(
+            "get",
+            "/scheduler-stats/get_pools",
+            "List pools (admin)",
+            None,
+            (200, Named("PoolList")),
+        )
+    },
     op(
         "get",
         "/capabilities/{host}",
@@ -1039,19 +1202,18 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         (200, AnyObject),
     ),
-    op(
-        "get",
+    list(
         "/messages",
         "List user messages (3.3+)",
-        None,
-        (200, Keyed("messages")),
+        PAGING,
+        Keyed("messages"),
     ),
     op(
         "get",
         "/messages/{message_id}",
         "Show a user message (3.3+)",
         None,
-        (200, Keyed("message")),
+        (200, Named("MessageBody")),
     ),
     op(
         "delete",
@@ -1197,6 +1359,16 @@ pub const OPERATIONS: &[Operation] = &[
     MetadataBody,
     MetaBody,
     ExtraSpecsBody,
+    Message,
+    MessageBody,
+    MessageList,
+    ZoneState,
+    Zone,
+    ZoneList,
+    Service,
+    ServiceList,
+    Pool,
+    PoolList,
 )))]
 struct Components;
 
@@ -1281,6 +1453,20 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
                 .schema(Some(String::schema())),
+        );
+    }
+    for name in spec.query {
+        let schema = match *name {
+            "limit" | "offset" => i64::schema(),
+            "with_count" => bool::schema(),
+            _ => String::schema(),
+        };
+        b = b.parameter(
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .schema(Some(schema)),
         );
     }
     if mount.starts_with("/v3") && spec.auth {
