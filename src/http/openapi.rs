@@ -607,6 +607,119 @@ pub struct PoolList {
     pub pools: Vec<Pool>,
 }
 
+/// The absolute limits and usage of `GET /limits`.
+#[derive(Serialize, ToSchema)]
+#[allow(non_snake_case, reason = "Cinder's key names")]
+pub struct AbsoluteLimits {
+    /// Volume quota (-1: none).
+    pub maxTotalVolumes: i64,
+    /// Snapshot quota.
+    pub maxTotalSnapshots: i64,
+    /// GiB quota.
+    pub maxTotalVolumeGigabytes: i64,
+    /// Backup quota.
+    pub maxTotalBackups: i64,
+    /// Backup GiB quota.
+    pub maxTotalBackupGigabytes: i64,
+    /// Volumes in use.
+    pub totalVolumesUsed: i64,
+    /// GiB in use.
+    pub totalGigabytesUsed: i64,
+    /// Snapshots in use.
+    pub totalSnapshotsUsed: i64,
+    /// Backups in use.
+    pub totalBackupsUsed: i64,
+    /// Backup GiB in use.
+    pub totalBackupGigabytesUsed: i64,
+}
+
+/// `limits`: no rate limits, and the absolute ones.
+#[derive(Serialize, ToSchema)]
+pub struct Limits {
+    /// Always empty.
+    pub rate: Vec<serde_json::Value>,
+    /// Quotas and usage.
+    pub absolute: AbsoluteLimits,
+}
+
+/// `GET /limits`.
+#[derive(Serialize, ToSchema)]
+pub struct LimitsBody {
+    /// The limits.
+    pub limits: Limits,
+}
+
+/// A project's default type (3.62+).
+#[derive(Serialize, ToSchema)]
+pub struct DefaultType {
+    /// The project.
+    pub project_id: String,
+    /// The type.
+    pub volume_type_id: String,
+}
+
+/// `{"default_type": ...}`.
+#[derive(Serialize, ToSchema)]
+pub struct DefaultTypeBody {
+    /// The default.
+    pub default_type: DefaultType,
+}
+
+/// `GET /default-types`.
+#[derive(Serialize, ToSchema)]
+pub struct DefaultTypeList {
+    /// Every project's default.
+    pub default_types: Vec<DefaultType>,
+}
+
+/// Totals of `GET /volumes/summary`.
+#[derive(Serialize, ToSchema)]
+pub struct VolumeTotals {
+    /// How many volumes.
+    pub total_count: i64,
+    /// Their GiB.
+    pub total_size: i64,
+    /// 3.36+: each metadata key and its values.
+    pub metadata: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// `GET /volumes/summary` (3.12+).
+#[derive(Serialize, ToSchema)]
+pub struct VolumeSummaryBody {
+    /// The totals.
+    #[serde(rename = "volume-summary")]
+    pub volume_summary: VolumeTotals,
+}
+
+/// QoS specs.
+#[derive(Serialize, ToSchema)]
+pub struct QosSpecs {
+    /// UUID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `front-end`, `back-end` or `both`.
+    pub consumer: String,
+    /// The keys.
+    pub specs: BTreeMap<String, String>,
+}
+
+/// `{"qos_specs": ..., "links": ...}`.
+#[derive(Serialize, ToSchema)]
+pub struct QosSpecsBody {
+    /// The specs.
+    pub qos_specs: QosSpecs,
+    /// Links.
+    pub links: Vec<Link>,
+}
+
+/// `GET /qos-specs`.
+#[derive(Serialize, ToSchema)]
+pub struct QosSpecsList {
+    /// The specs.
+    pub qos_specs: Vec<QosSpecs>,
+}
+
 /// A response or request body: a named schema, an object with one required key whose value
 /// is any JSON (for the catalogue and admin answers the document does not detail), or none.
 #[derive(Debug, Clone, Copy)]
@@ -786,7 +899,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/volumes/summary",
         "Volume totals (3.12+)",
         None,
-        (200, Keyed("volume-summary")),
+        (200, Named("VolumeSummaryBody")),
     ),
     op(
         "get",
@@ -1087,21 +1200,21 @@ pub const OPERATIONS: &[Operation] = &[
         "/default-types",
         "List default types (3.62+, admin)",
         None,
-        (200, Keyed("default_types")),
+        (200, Named("DefaultTypeList")),
     ),
     op(
         "get",
         "/default-types/{target_project}",
         "Show a project's default type (3.62+)",
         None,
-        (200, Keyed("default_type")),
+        (200, Named("DefaultTypeBody")),
     ),
     op(
         "put",
         "/default-types/{target_project}",
         "Set a project's default type (3.62+, admin)",
         OBJ,
-        (200, Keyed("default_type")),
+        (200, Named("DefaultTypeBody")),
     ),
     op(
         "delete",
@@ -1158,7 +1271,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/limits",
         "The caller's limits and usage",
         None,
-        (200, Keyed("limits")),
+        (200, Named("LimitsBody")),
     ),
     // Catalogue.
     op(
@@ -1242,21 +1355,21 @@ pub const OPERATIONS: &[Operation] = &[
         "/qos-specs",
         "List QoS specs (admin)",
         None,
-        (200, Keyed("qos_specs")),
+        (200, Named("QosSpecsList")),
     ),
     op(
         "post",
         "/qos-specs",
         "Create QoS specs (admin)",
         OBJ,
-        (200, Keyed("qos_specs")),
+        (200, Named("QosSpecsBody")),
     ),
     op(
         "get",
         "/qos-specs/{qos_id}",
         "Show QoS specs (admin)",
         None,
-        (200, Keyed("qos_specs")),
+        (200, Named("QosSpecsBody")),
     ),
     op(
         "put",
@@ -1369,6 +1482,17 @@ pub const OPERATIONS: &[Operation] = &[
     ServiceList,
     Pool,
     PoolList,
+    AbsoluteLimits,
+    Limits,
+    LimitsBody,
+    DefaultType,
+    DefaultTypeBody,
+    DefaultTypeList,
+    VolumeTotals,
+    VolumeSummaryBody,
+    QosSpecs,
+    QosSpecsBody,
+    QosSpecsList,
 )))]
 struct Components;
 
