@@ -233,6 +233,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/v3")
                 .wrap(from_fn(idempotency::middleware))
+                .wrap(from_fn(guard::refuse_nul))
                 .wrap(from_fn(version::microversion))
                 .configure(version_routes)
                 // The project-less form first: `volumes` is not a hex project id anyway.
@@ -244,7 +245,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .configure(admin_routes),
                 ),
         )
-        .service(web::scope("/clinker/v1").configure(clinker_routes))
+        .service(
+            web::scope("/clinker/v1")
+                .wrap(from_fn(guard::refuse_nul))
+                .configure(clinker_routes),
+        )
         .default_service(web::to(not_found));
 }
 
