@@ -7,23 +7,36 @@ use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::{AppState, validate, version};
-use crate::actors::api::DeleteVolume;
 use crate::actors::api::actions::{ActionOutcome, VolumeAction, VolumeActionKind};
+use crate::actors::api::{DeleteVolume, GetVolume};
 use crate::model::{AttachStatus, VolumeId, VolumeStatus};
 
 fn no_action(name: &str) -> ApiError {
     ApiError::BadRequest(format!("There is no such action: {name}"))
 }
 
-fn admin_only(ctx: &crate::model::RequestContext, name: &str) -> Result<(), ApiError> {
+/// Refuses a member an admin-only action: 404 when the volume is not visible to them
+/// (another project's id answers exactly like a missing one), 403 when it is.
+async fn admin_only(
+    state: &AppState,
+    ctx: &crate::model::RequestContext,
+    id: VolumeId,
+    name: &str,
+) -> Result<(), ApiError> {
     if ctx.is_admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "Policy doesn't allow volume_extension:volume_admin_actions:{} to be performed.",
-            name.trim_start_matches("os-")
-        )))
+        return Ok(());
     }
+    state
+        .api
+        .send(GetVolume {
+            ctx: ctx.clone(),
+            id,
+        })
+        .await??;
+    Err(ApiError::Forbidden(format!(
+        "Policy doesn't allow volume_extension:volume_admin_actions:{} to be performed.",
+        name.trim_start_matches("os-")
+    )))
 }
 
 /// The action's arguments as an object (`null` and `{}` both mean none).
@@ -90,7 +103,7 @@ pub async fn run(
             allow_in_use: ver.at_least(3, 42),
         },
         "os-reset_status" => {
-            admin_only(&ctx, name)?;
+            admin_only(&state, &ctx, id, name).await?;
             let status = match a.get("status").and_then(Value::as_str) {
                 None => None,
                 Some("deleting") => {
@@ -125,7 +138,7 @@ pub async fn run(
             }
         }
         "os-force_delete" => {
-            admin_only(&ctx, name)?;
+            admin_only(&state, &ctx, id, name).await?;
             state
                 .api
                 .send(DeleteVolume {

@@ -16,6 +16,7 @@ pub mod listing;
 pub mod messages;
 pub mod metadata;
 pub mod metrics;
+pub mod openapi;
 pub mod qos;
 pub mod quotas;
 pub mod snapshots;
@@ -75,237 +76,167 @@ pub async fn request_id(
     Ok(res)
 }
 
-fn volume_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/volumes", web::post().to(volumes::create))
-        .route("/volumes", web::get().to(volumes::list))
-        .route("/volumes/detail", web::get().to(volumes::list_detail))
-        .route("/volumes/summary", web::get().to(volumes::summary))
-        .route("/volumes/{volume_id}", web::get().to(volumes::show))
-        .route("/volumes/{volume_id}", web::put().to(volumes::update))
-        .route("/volumes/{volume_id}", web::delete().to(volumes::delete))
-        .route(
-            "/volumes/{volume_id}/metadata",
-            web::get().to(metadata::show_all),
-        )
-        .route(
-            "/volumes/{volume_id}/metadata",
-            web::post().to(metadata::merge),
-        )
-        .route(
-            "/volumes/{volume_id}/metadata",
-            web::put().to(metadata::replace),
-        )
-        .route(
-            "/volumes/{volume_id}/metadata/{key}",
-            web::get().to(metadata::show_key),
-        )
-        .route(
-            "/volumes/{volume_id}/metadata/{key}",
-            web::put().to(metadata::update_key),
-        )
-        .route(
-            "/volumes/{volume_id}/metadata/{key}",
-            web::delete().to(metadata::delete_key),
-        );
-    cfg.route("/volumes/{volume_id}/action", web::post().to(actions::run))
-        .route("/snapshots", web::post().to(snapshots::create))
-        .route("/snapshots", web::get().to(snapshots::list))
-        .route("/snapshots/detail", web::get().to(snapshots::list_detail))
-        .route("/snapshots/{snapshot_id}", web::get().to(snapshots::show))
-        .route("/snapshots/{snapshot_id}", web::put().to(snapshots::update))
-        .route(
-            "/snapshots/{snapshot_id}",
-            web::delete().to(snapshots::delete),
-        )
-        .route(
-            "/snapshots/{snapshot_id}/action",
-            web::post().to(snapshots::action),
-        )
-        .route(
-            "/snapshots/{snapshot_id}/metadata",
-            web::get().to(snapshots::metadata_show),
-        )
-        .route(
-            "/snapshots/{snapshot_id}/metadata",
-            web::post().to(snapshots::metadata_merge),
-        )
-        .route(
-            "/snapshots/{snapshot_id}/metadata",
-            web::put().to(snapshots::metadata_replace),
-        )
-        .route(
-            "/snapshots/{snapshot_id}/metadata/{key}",
-            web::get().to(snapshots::metadata_show),
-        )
-        .route(
-            "/snapshots/{snapshot_id}/metadata/{key}",
-            web::put().to(snapshots::metadata_replace),
-        )
-        .route(
-            "/snapshots/{snapshot_id}/metadata/{key}",
-            web::delete().to(snapshots::metadata_delete),
-        );
-    cfg.route("/attachments", web::post().to(attachments::create))
-        .route("/attachments", web::get().to(attachments::list))
-        .route(
-            "/attachments/detail",
-            web::get().to(attachments::list_detail),
-        )
-        .route(
-            "/attachments/{attachment_id}",
-            web::get().to(attachments::show),
-        )
-        .route(
-            "/attachments/{attachment_id}",
-            web::put().to(attachments::update),
-        )
-        .route(
-            "/attachments/{attachment_id}",
-            web::delete().to(attachments::delete),
-        )
-        .route(
-            "/attachments/{attachment_id}/action",
-            web::post().to(attachments::action),
-        );
+/// One registered route: its method (lower case) and its path relative to where its table
+/// is mounted (see [`MOUNTS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// `get`, `post`, `put` or `delete`.
+    pub method: &'static str,
+    /// The actix path pattern, e.g. `/volumes/{volume_id}`.
+    pub path: &'static str,
 }
 
-/// The admin and catalogue resources: types, default types, QoS, quotas, limits, zones,
-/// services, pools, capabilities, messages, extensions and resource filters.
-fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/types", web::get().to(types::list))
-        .route("/types", web::post().to(types::create))
-        // Before `/types/{type_id}`, which would take `default` as an id.
-        .route("/types/default", web::get().to(types::show_default))
-        .route("/types/{type_id}", web::get().to(types::show))
-        .route("/types/{type_id}", web::put().to(types::update))
-        .route("/types/{type_id}", web::delete().to(types::delete))
-        .route(
-            "/types/{type_id}/extra_specs",
-            web::get().to(types::specs_list),
-        )
-        .route(
-            "/types/{type_id}/extra_specs",
-            web::post().to(types::specs_create),
-        )
-        .route(
-            "/types/{type_id}/extra_specs/{key}",
-            web::get().to(types::specs_show),
-        )
-        .route(
-            "/types/{type_id}/extra_specs/{key}",
-            web::put().to(types::specs_update),
-        )
-        .route(
-            "/types/{type_id}/extra_specs/{key}",
-            web::delete().to(types::specs_delete),
-        )
-        .route(
-            "/types/{type_id}/os-volume-type-access",
-            web::get().to(type_access::list),
-        )
-        .route(
-            "/types/{type_id}/action",
-            web::post().to(type_access::action),
-        )
-        .route("/default-types", web::get().to(type_access::list_defaults))
-        .route(
-            "/default-types/{target_project}",
-            web::get().to(type_access::show_default),
-        )
-        .route(
-            "/default-types/{target_project}",
-            web::put().to(type_access::set_default),
-        )
-        .route(
-            "/default-types/{target_project}",
-            web::delete().to(type_access::unset_default),
-        )
-        .route(
-            "/os-quota-sets/{target_project}",
-            web::get().to(quotas::show),
-        )
-        .route(
-            "/os-quota-sets/{target_project}",
-            web::put().to(quotas::update),
-        )
-        .route(
-            "/os-quota-sets/{target_project}",
-            web::delete().to(quotas::delete),
-        )
-        .route(
-            "/os-quota-sets/{target_project}/defaults",
-            web::get().to(quotas::defaults),
-        )
-        .route(
-            "/os-quota-class-sets/{class}",
-            web::get().to(quotas::class_show),
-        )
-        .route(
-            "/os-quota-class-sets/{class}",
-            web::put().to(quotas::class_update),
-        )
-        .route("/limits", web::get().to(quotas::limits))
-        .route("/os-availability-zone", web::get().to(catalogue::zones))
-        .route("/os-services", web::get().to(catalogue::services))
-        .route("/os-services/{action}", web::put().to(catalogue::update))
-        .route(
-            "/scheduler-stats/get_pools",
-            web::get().to(catalogue::pools),
-        )
-        .route(
-            "/capabilities/{host}",
-            web::get().to(catalogue::capabilities_show),
-        )
-        .route("/messages", web::get().to(messages::list))
-        .route("/messages/{message_id}", web::get().to(messages::show))
-        .route("/messages/{message_id}", web::delete().to(messages::delete))
-        .route("/extensions", web::get().to(extensions::list))
-        .route(
-            "/resource_filters",
-            web::get().to(extensions::resource_filters),
-        )
-        .route("/qos-specs", web::get().to(qos::list))
-        .route("/qos-specs", web::post().to(qos::create))
-        .route("/qos-specs/{qos_id}", web::get().to(qos::show))
-        .route("/qos-specs/{qos_id}", web::put().to(qos::update))
-        .route("/qos-specs/{qos_id}", web::delete().to(qos::delete))
-        .route(
-            "/qos-specs/{qos_id}/delete_keys",
-            web::put().to(qos::delete_keys),
-        )
-        .route(
-            "/qos-specs/{qos_id}/associations",
-            web::get().to(qos::associations),
-        )
-        .route(
-            "/qos-specs/{qos_id}/associate",
-            web::get().to(qos::associate),
-        )
-        .route(
-            "/qos-specs/{qos_id}/disassociate",
-            web::get().to(qos::disassociate),
-        )
-        .route(
-            "/qos-specs/{qos_id}/disassociate_all",
-            web::get().to(qos::disassociate_all),
-        );
+/// Declares a function mounting a list of routes and a constant listing them, from one
+/// source, so that the policy table and the OpenAPI document can be checked against what
+/// the router really serves.
+macro_rules! routes {
+    ($(#[$doc:meta])* fn $name:ident, $table:ident; $($method:ident $path:literal => $handler:path;)*) => {
+        $(#[$doc])*
+        fn $name(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+
+        $(#[$doc])*
+        pub const $table: &[Route] = &[$(Route { method: stringify!($method), path: $path }),*];
+    };
+}
+
+routes! {
+    /// Version discovery and the Prometheus metrics, at the top.
+    fn top_routes, TOP_ROUTES;
+    get "/" => version::root;
+    get "/metrics" => metrics::render;
+    get "/v3" => version::v3_redirect;
+}
+
+routes! {
+    /// The v3 version document; keystoneauth discovers from the endpoint it is given, which
+    /// for the volume service often ends in the project id.
+    fn version_routes, VERSION_ROUTES;
+    get "/" => version::v3;
+    get "/{project_id:[0-9a-f\\-]+}" => version::v3;
+}
+
+routes! {
+    /// Clinker's own API (not Cinder's): timelines and the OpenAPI document.
+    fn clinker_routes, CLINKER_ROUTES;
+    get "/volumes/{volume_id}/timeline" => timeline::show;
+    get "/openapi.json" => openapi::serve;
+}
+
+/// Where each route table is mounted. The console's files ([`console::ASSETS`]) and its
+/// `whoami` are mounted by [`console::configure`] besides these.
+pub const MOUNTS: &[(&str, &[Route])] = &[
+    ("", TOP_ROUTES),
+    ("/v3", VERSION_ROUTES),
+    ("/v3", VOLUME_ROUTES),
+    ("/v3", ADMIN_ROUTES),
+    ("/v3/{project_id}", VOLUME_ROUTES),
+    ("/v3/{project_id}", ADMIN_ROUTES),
+    ("/clinker/v1", CLINKER_ROUTES),
+];
+
+routes! {
+    /// The volume, snapshot and attachment resources.
+    fn volume_routes, VOLUME_ROUTES;
+    post "/volumes" => volumes::create;
+    get "/volumes" => volumes::list;
+    get "/volumes/detail" => volumes::list_detail;
+    get "/volumes/summary" => volumes::summary;
+    get "/volumes/{volume_id}" => volumes::show;
+    put "/volumes/{volume_id}" => volumes::update;
+    delete "/volumes/{volume_id}" => volumes::delete;
+    get "/volumes/{volume_id}/metadata" => metadata::show_all;
+    post "/volumes/{volume_id}/metadata" => metadata::merge;
+    put "/volumes/{volume_id}/metadata" => metadata::replace;
+    get "/volumes/{volume_id}/metadata/{key}" => metadata::show_key;
+    put "/volumes/{volume_id}/metadata/{key}" => metadata::update_key;
+    delete "/volumes/{volume_id}/metadata/{key}" => metadata::delete_key;
+    post "/volumes/{volume_id}/action" => actions::run;
+    post "/snapshots" => snapshots::create;
+    get "/snapshots" => snapshots::list;
+    get "/snapshots/detail" => snapshots::list_detail;
+    get "/snapshots/{snapshot_id}" => snapshots::show;
+    put "/snapshots/{snapshot_id}" => snapshots::update;
+    delete "/snapshots/{snapshot_id}" => snapshots::delete;
+    post "/snapshots/{snapshot_id}/action" => snapshots::action;
+    get "/snapshots/{snapshot_id}/metadata" => snapshots::metadata_show;
+    post "/snapshots/{snapshot_id}/metadata" => snapshots::metadata_merge;
+    put "/snapshots/{snapshot_id}/metadata" => snapshots::metadata_replace;
+    get "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_show;
+    put "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_replace;
+    delete "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_delete;
+    post "/attachments" => attachments::create;
+    get "/attachments" => attachments::list;
+    get "/attachments/detail" => attachments::list_detail;
+    get "/attachments/{attachment_id}" => attachments::show;
+    put "/attachments/{attachment_id}" => attachments::update;
+    delete "/attachments/{attachment_id}" => attachments::delete;
+    post "/attachments/{attachment_id}/action" => attachments::action;
+}
+
+routes! {
+    /// The admin and catalogue resources: types, default types, QoS, quotas, limits, zones,
+    /// services, pools, capabilities, messages, extensions and resource filters.
+    /// `/types/default` comes before `/types/{type_id}`, which would take `default` as an id.
+    fn admin_routes, ADMIN_ROUTES;
+    get "/types" => types::list;
+    post "/types" => types::create;
+    get "/types/default" => types::show_default;
+    get "/types/{type_id}" => types::show;
+    put "/types/{type_id}" => types::update;
+    delete "/types/{type_id}" => types::delete;
+    get "/types/{type_id}/extra_specs" => types::specs_list;
+    post "/types/{type_id}/extra_specs" => types::specs_create;
+    get "/types/{type_id}/extra_specs/{key}" => types::specs_show;
+    put "/types/{type_id}/extra_specs/{key}" => types::specs_update;
+    delete "/types/{type_id}/extra_specs/{key}" => types::specs_delete;
+    get "/types/{type_id}/os-volume-type-access" => type_access::list;
+    post "/types/{type_id}/action" => type_access::action;
+    get "/default-types" => type_access::list_defaults;
+    get "/default-types/{target_project}" => type_access::show_default;
+    put "/default-types/{target_project}" => type_access::set_default;
+    delete "/default-types/{target_project}" => type_access::unset_default;
+    get "/os-quota-sets/{target_project}" => quotas::show;
+    put "/os-quota-sets/{target_project}" => quotas::update;
+    delete "/os-quota-sets/{target_project}" => quotas::delete;
+    get "/os-quota-sets/{target_project}/defaults" => quotas::defaults;
+    get "/os-quota-class-sets/{class}" => quotas::class_show;
+    put "/os-quota-class-sets/{class}" => quotas::class_update;
+    get "/limits" => quotas::limits;
+    get "/os-availability-zone" => catalogue::zones;
+    get "/os-services" => catalogue::services;
+    put "/os-services/{action}" => catalogue::update;
+    get "/scheduler-stats/get_pools" => catalogue::pools;
+    get "/capabilities/{host}" => catalogue::capabilities_show;
+    get "/messages" => messages::list;
+    get "/messages/{message_id}" => messages::show;
+    delete "/messages/{message_id}" => messages::delete;
+    get "/extensions" => extensions::list;
+    get "/resource_filters" => extensions::resource_filters;
+    get "/qos-specs" => qos::list;
+    post "/qos-specs" => qos::create;
+    get "/qos-specs/{qos_id}" => qos::show;
+    put "/qos-specs/{qos_id}" => qos::update;
+    delete "/qos-specs/{qos_id}" => qos::delete;
+    put "/qos-specs/{qos_id}/delete_keys" => qos::delete_keys;
+    get "/qos-specs/{qos_id}/associations" => qos::associations;
+    get "/qos-specs/{qos_id}/associate" => qos::associate;
+    get "/qos-specs/{qos_id}/disassociate" => qos::disassociate;
+    get "/qos-specs/{qos_id}/disassociate_all" => qos::disassociate_all;
 }
 
 /// Mounts every route. The request-id middleware is wrapped around the whole app by the
 /// caller ([`app`] does it).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(version::root))
-        .route("/metrics", web::get().to(metrics::render))
-        .route("/v3", web::get().to(version::v3_redirect))
+    cfg.configure(top_routes)
         .configure(console::configure)
         .service(
             web::scope("/v3")
                 .wrap(from_fn(idempotency::middleware))
+                .wrap(from_fn(guard::refuse_nul))
                 .wrap(from_fn(version::microversion))
-                .route("/", web::get().to(version::v3))
-                // keystoneauth discovers from the endpoint it is given, which for the
-                // volume service often ends in the project id.
-                .route("/{project_id:[0-9a-f\\-]+}", web::get().to(version::v3))
+                .configure(version_routes)
                 // The project-less form first: `volumes` is not a hex project id anyway.
                 .configure(volume_routes)
                 .configure(admin_routes)
@@ -315,10 +246,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .configure(admin_routes),
                 ),
         )
-        .service(web::scope("/clinker/v1").route(
-            "/volumes/{volume_id}/timeline",
-            web::get().to(timeline::show),
-        ))
+        .service(
+            web::scope("/clinker/v1")
+                .wrap(from_fn(guard::refuse_nul))
+                .configure(clinker_routes),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -270,6 +270,12 @@ pub async fn action(
     else {
         return Err(ApiError::BadRequest("Malformed request body".into()));
     };
+    // A member is refused an admin-only action with 404 when the snapshot is not
+    // visible to them (as for a missing id), with 403 when it is.
+    let admin_only = matches!(name.as_str(), "os-reset_status" | "os-force_delete");
+    if admin_only && !ctx.is_admin {
+        call(&state, ctx.clone(), id, SnapshotOp::Get).await?;
+    }
     let admin = |what: &str| -> Result<(), ApiError> {
         if ctx.is_admin {
             Ok(())
