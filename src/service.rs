@@ -207,7 +207,7 @@ pub async fn start(
     }
     let handles: HashMap<String, NodeHandle> = nodes
         .iter()
-        .map(|(k, v)| (k.clone(), NodeHandle::named(k, v.clone())))
+        .map(|(k, v)| (k.clone(), NodeHandle::of(k, v.clone())))
         .collect();
     let scheduler = scheduler_ctx.run(SchedulerActor::new(
         db.clone(),

@@ -162,7 +162,7 @@ fn harness(
     let node_actor = Recorder::<NodeMsg>::default();
     let node_got = node_actor.got.clone();
     let node = node_actor.start();
-    let handle = NodeHandle::of(node.clone());
+    let handle = NodeHandle::of("n1", node.clone());
     let checker = HostChecker.start();
     let dispatcher = Dispatcher {
         scheduler: crate::actors::mailbox::Tracked::new(scheduler.clone().recipient(), "scheduler"),

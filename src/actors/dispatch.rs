@@ -14,7 +14,7 @@ use super::mailbox::Tracked;
 use super::scheduler::{CheckHost, ScheduleCreateVolume};
 use super::volume::{
     CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
-    ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection, VolumeActor,
+    ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
 };
 
 /// The messages a node accepts from the API and the scheduler.
@@ -39,15 +39,9 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
-    /// The handle of the VolumeActor of node `name`; its mailbox depth is counted as
-    /// `volume:<name>`.
-    pub fn named(name: &str, addr: Addr<VolumeActor>) -> Self {
-        Self::labelled(format!("volume:{name}"), addr)
-    }
-
-    /// The handle of any actor that takes every node message (the real VolumeActor, or a
-    /// fake in tests).
-    pub fn of<A>(addr: Addr<A>) -> Self
+    /// The handle of any actor that takes every node message (the real VolumeActor of
+    /// node `name`, or a fake in tests); its mailbox depth is counted as `volume:<name>`.
+    pub fn of<A>(name: &str, addr: Addr<A>) -> Self
     where
         A: Actor<Context = Context<A>>
             + Handler<CreateVolumeOnNode>
@@ -59,21 +53,7 @@ impl NodeHandle {
             + Handler<InitializeConnection>
             + Handler<TerminateConnection>,
     {
-        Self::labelled("volume".to_string(), addr)
-    }
-
-    fn labelled<A>(label: String, addr: Addr<A>) -> Self
-    where
-        A: Actor<Context = Context<A>>
-            + Handler<CreateVolumeOnNode>
-            + Handler<DeleteVolumeOnNode>
-            + Handler<ExtendVolumeOnNode>
-            + Handler<CreateSnapshotOnNode>
-            + Handler<DeleteSnapshotOnNode>
-            + Handler<RevertVolumeOnNode>
-            + Handler<InitializeConnection>
-            + Handler<TerminateConnection>,
-    {
+        let label = format!("volume:{name}");
         Self {
             create: Tracked::new(addr.clone().recipient(), label.clone()),
             delete: Tracked::new(addr.clone().recipient(), label.clone()),

@@ -69,7 +69,7 @@ fn harness(node_names: &[&str], max_attempts: u32) -> BoxResult<Harness> {
     for name in node_names {
         let log = Rc::new(RefCell::new(Vec::new()));
         let addr = FakeNode { got: log.clone() }.start();
-        nodes.insert(name.to_string(), NodeHandle::of(addr));
+        nodes.insert(name.to_string(), NodeHandle::of(name, addr));
         got.insert(name.to_string(), log);
     }
     let scheduler = SchedulerActor::new(
