@@ -285,17 +285,22 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
             if v.row.attach_status == AttachStatus::Attached.as_str() {
                 return Err(DbError::Conflict);
             }
-            let snaps = crate::db::snapshots::of_volume(c, &key)?;
-            if !snaps.is_empty()
-                && (!cascade
-                    || snaps
-                        .iter()
-                        .any(|s| !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status.as_str())))
-            {
-                return Err(DbError::Conflict);
-            }
+            // The snapshots are read after the volume's row is claimed (inside the
+            // same transaction), so a snapshot being created concurrently is either
+            // seen here or refused by the volume's new status: a volume never goes
+            // `deleting` under a snapshot the check did not see.
+            let refused = |snaps: &[crate::db::rows::SnapshotRow]| {
+                !snaps.is_empty()
+                    && (!cascade
+                        || snaps.iter().any(|s| {
+                            !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status.as_str())
+                        }))
+            };
             match v.row.host {
                 None => {
+                    if refused(&crate::db::snapshots::of_volume(c, &key)?) {
+                        return Err(DbError::Conflict);
+                    }
                     // Only while still unplaced: if the scheduler placed it
                     // meanwhile, this is a `creating` volume and is refused.
                     if !crate::db::volumes::destroy_unplaced_and_release(c, &key)? {
@@ -314,6 +319,10 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                         VolumeStatus::DELETABLE.to_vec()
                     };
                     crate::db::volumes::transition(c, &key, &from, VolumeStatus::Deleting)?;
+                    let snaps = crate::db::snapshots::of_volume(c, &key)?;
+                    if refused(&snaps) {
+                        return Err(DbError::Conflict);
+                    }
                     for s in &snaps {
                         crate::db::snapshots::transition(
                             c,

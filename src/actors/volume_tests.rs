@@ -84,6 +84,8 @@ fn start_node(dir: TempDir, db: Db, allocated: BTreeMap<String, i64>) -> Harness
             availability_zone: "nova".into(),
             // Only reports that follow an operation, in these tests.
             stats_interval: Duration::from_secs(3600),
+            orphan_grace: Duration::from_secs(600),
+            reconcile_interval: None,
         },
         driver.clone(),
         db.clone(),

@@ -213,6 +213,21 @@ pub fn admin_metadata(
     Ok(out)
 }
 
+/// Removes one admin metadata key; a key that is not there is a success.
+pub fn delete_admin_metadata(
+    c: &mut DbConnection,
+    volume_id: &str,
+    key: &str,
+) -> Result<(), DbError> {
+    diesel::delete(
+        volume_admin_metadata::table
+            .filter(volume_admin_metadata::volume_id.eq(volume_id))
+            .filter(volume_admin_metadata::meta_key.eq(key)),
+    )
+    .execute(c)?;
+    Ok(())
+}
+
 /// Sets one admin metadata key.
 pub fn set_admin_metadata(
     c: &mut DbConnection,

@@ -5,6 +5,7 @@ use actix::prelude::*;
 
 use super::{ApiActor, ApiShared, scope_of, volume_not_found};
 use crate::actors::error::ServiceError;
+use crate::actors::volume::recovery::{EXTEND_INTENT, ExtendIntent};
 use crate::actors::volume::{
     ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
 };
@@ -347,8 +348,13 @@ async fn extend(
     let n = node(s, v)?.extend.clone();
     let (project, key) = (v.row.project_id.clone(), v.row.id.clone());
     let delta = (new_size - old) as i64;
+    // Like a create, the growth counts against `gigabytes` and the type's own key, which
+    // the delete gives back in full.
+    let per_type = format!("{}{}", quota::GIGABYTES_PREFIX, v.type_name);
     let defaults = s.settings.quota_defaults.clone();
     let expire = s.settings.reservation_expire_seconds;
+    // The reservation, the status and the intent (target size, reservation ids) are
+    // stored together, so a node that restarts mid-extend can finish it exactly.
     let reservations =
         s.db.run(move |c| {
             quotas::limit_check(
@@ -358,15 +364,19 @@ async fn extend(
                 new_size as i64,
                 &defaults,
             )?;
-            let ids =
-                quotas::reserve(c, &project, &[(quota::GIGABYTES, delta)], expire, &defaults)?;
-            match volumes::begin_transient(c, &key, from, VolumeStatus::Extending) {
-                Ok(_) => Ok(ids),
-                Err(e) => {
-                    quotas::rollback(c, &ids)?;
-                    Err(e)
-                }
-            }
+            crate::db::write_txn(c, |c| {
+                let deltas = [(quota::GIGABYTES, delta), (per_type.as_str(), delta)];
+                let ids = quotas::reserve(c, &project, &deltas, expire, &defaults)?;
+                volumes::begin_transient(c, &key, from, VolumeStatus::Extending)?;
+                let intent = ExtendIntent {
+                    new_size,
+                    reservations: ids.clone(),
+                };
+                let json = serde_json::to_string(&intent)
+                    .map_err(|e| DbError::Config(format!("extend intent: {e}")))?;
+                attachments::set_admin_metadata(c, &key, EXTEND_INTENT, &json)?;
+                Ok(ids)
+            })
         })
         .await
         .map_err(|e| match e {

@@ -158,23 +158,34 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
     let (r, m) = (row.clone(), msg.metadata.clone());
     // Reserve, insert and commit; any failure gives everything back, so a refused
     // snapshot leaves no row and no reservation.
+    // The volume's status is claimed again (compare-and-set on the status read above)
+    // in the same transaction, so a delete of the volume that raced this call either
+    // sees the new snapshot or makes this insert fail; a snapshot never appears under a
+    // volume being deleted.
+    let (vkey, seen) = (v.row.id.clone(), v.row.status.clone());
     s.db.run(move |c| {
-        let ids = quotas::reserve(
-            c,
-            &r.project_id,
-            &[(quota::SNAPSHOTS, 1), (quota::GIGABYTES, r.volume_size)],
-            expire,
-            &defaults,
-        )?;
-        if let Err(e) = snapshots::insert(c, &r, &m) {
-            quotas::rollback(c, &ids)?;
-            return Err(e);
-        }
-        quotas::commit(c, &ids)
+        crate::db::write_txn(c, |c| {
+            let status: crate::model::VolumeStatus =
+                seen.parse().map_err(|_| DbError::Conflict)?;
+            volumes::transition(c, &vkey, &[status], status)?;
+            let ids = quotas::reserve(
+                c,
+                &r.project_id,
+                &[(quota::SNAPSHOTS, 1), (quota::GIGABYTES, r.volume_size)],
+                expire,
+                &defaults,
+            )?;
+            snapshots::insert(c, &r, &m)?;
+            quotas::commit(c, &ids)
+        })
     })
     .await
     .map_err(|e| match e {
         DbError::OverQuota(q) if q.resource == quota::SNAPSHOTS => ServiceError::OverQuota(q),
+        DbError::Conflict => ServiceError::InvalidState(format!(
+            "Invalid volume: Volume {} changed while the snapshot was being taken; it must be available, or in-use with force.",
+            msg.volume_id
+        )),
         other => other.into(),
     })?;
     node.send(CreateSnapshotOnNode {
