@@ -703,11 +703,26 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
             return;
         }
     };
-    let vref = VolumeRef {
-        id: msg.volume_id,
-        size_gb: row.size.max(0) as u64,
+    // A cascade queued the snapshots' deletes first; one that failed leaves its row, and
+    // then the volume must stay too (its row cannot go while a snapshot names it).
+    let id = msg.volume_id.to_string();
+    let left =
+        c.db.run(move |db| crate::db::snapshots::of_volume(db, &id))
+            .await;
+    let removed = match left {
+        Ok(snaps) if snaps.is_empty() => {
+            let vref = VolumeRef {
+                id: msg.volume_id,
+                size_gb: row.size.max(0) as u64,
+            };
+            blocking(&c.driver, move |d| d.delete_volume(&vref)).await
+        }
+        Ok(snaps) => Err(ServiceError::InvalidState(format!(
+            "snapshot {} of the volume could not be deleted ({})",
+            snaps[0].id, snaps[0].status
+        ))),
+        Err(e) => Err(e.into()),
     };
-    let removed = blocking(&c.driver, move |d| d.delete_volume(&vref)).await;
     let id = msg.volume_id.to_string();
     match removed {
         Ok(()) => {

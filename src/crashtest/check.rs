@@ -61,6 +61,15 @@ impl Snapshot {
         })
     }
 
+    /// How many volumes and snapshots are in an error state.
+    pub fn in_error(&self) -> usize {
+        self.volumes
+            .iter()
+            .chain(&self.snapshots)
+            .filter(|r| r["status"].as_str().is_some_and(|s| s.starts_with("error")))
+            .count()
+    }
+
     /// Volumes and snapshots in a transitional state. A volume `reserved` or `attaching`
     /// because an attachment of the attachments API is (the consumer holds it, not the
     /// server) is not one of them.

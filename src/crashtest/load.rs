@@ -232,18 +232,23 @@ impl Worker {
             .map(drop)
     }
 
-    /// Reverts an available volume to its latest snapshot, when that snapshot is
-    /// available and of the volume's size (the server checks the rest).
+    /// Reverts an available volume to its latest snapshot, picked among the volumes
+    /// whose latest snapshot is available and of the volume's size (the server checks
+    /// the rest).
     fn revert(&mut self, available: &[&Value], snapshots: &[Value]) -> Result<(), Cut> {
-        let Some(v) = self.rng.pick(available) else {
-            return Ok(());
+        let latest = |v: &Value| {
+            snapshots
+                .iter()
+                .filter(|s| s["volume_id"] == v["id"])
+                .max_by_key(|s| s["created_at"].as_str().unwrap_or("").to_string())
+                .filter(|s| s["status"] == "available" && s["size"] == v["size"])
+                .cloned()
         };
-        let latest = snapshots
+        let ready: Vec<(&Value, Value)> = available
             .iter()
-            .filter(|s| s["volume_id"] == v["id"])
-            .max_by_key(|s| s["created_at"].as_str().unwrap_or("").to_string());
-        let Some(s) = latest.filter(|s| s["status"] == "available" && s["size"] == v["size"])
-        else {
+            .filter_map(|v| latest(v).map(|s| (*v, s)))
+            .collect();
+        let Some((v, s)) = self.rng.pick(&ready) else {
             return Ok(());
         };
         let id = v["id"].as_str().unwrap_or_default();

@@ -117,6 +117,9 @@ pub struct Summary {
     pub calls_ok: u64,
     /// The run made a driver verb fail on purpose (`--fail`).
     pub failures_injected: bool,
+    /// Volumes and snapshots found in an error state at the checks (summed over
+    /// rounds): with `--fail`, the proof that the failures took effect.
+    pub error_states: usize,
     /// The first findings, to show what went wrong.
     pub examples: Vec<String>,
 }
@@ -154,7 +157,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "rounds: {}, stuck: {}, orphans: {}, backing: {}, quota drift: {}, stale exports: {}, unexplained errors: {}, server errors: {}, calls ok: {}",
+            "rounds: {}, stuck: {}, orphans: {}, backing: {}, quota drift: {}, stale exports: {}, unexplained errors: {}, server errors: {}, calls ok: {}, error states: {}",
             self.rounds,
             self.stuck,
             self.orphans,
@@ -163,7 +166,8 @@ impl fmt::Display for Summary {
             self.stale_exports,
             self.unexplained,
             self.server_errors,
-            self.calls_ok
+            self.calls_ok,
+            self.error_states
         )
     }
 }
@@ -346,7 +350,7 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
             drop(server);
             server = Server::start(&binary, &dir, &config, &db)?;
         }
-        let found = inspect(opts, &server, &dir).map_err(|e| {
+        let found = inspect(opts, &server, &dir, &mut summary).map_err(|e| {
             HarnessError(format!(
                 "round {round}: {e}\nserver log:\n{}",
                 server.log_tail()
@@ -375,9 +379,15 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
 }
 
 /// Lets recovery finish, then checks every invariant once.
-fn inspect(opts: &CrashOptions, server: &Server, dir: &Path) -> Result<Findings, String> {
+fn inspect(
+    opts: &CrashOptions,
+    server: &Server,
+    dir: &Path,
+    summary: &mut Summary,
+) -> Result<Findings, String> {
     let admin = Client::new(server.port, PROJECTS[0]);
     let state = check::settle(&admin, Duration::from_secs(opts.settle_seconds))?;
+    summary.error_states += state.in_error();
     let found = Findings {
         stuck: state.unsettled(),
         ..Findings::default()

@@ -661,6 +661,38 @@ mod tests {
     }
 
     #[test]
+    fn list_backing_only_when_asked_and_remove_backing() -> TestResult {
+        let d = FakeDriver::default();
+        let v = vol(3);
+        let s = snap(&v);
+        d.create_volume(&v)?;
+        d.create_snapshot(&s)?;
+        assert!(matches!(
+            d.list_backing(),
+            Err(DriverError::NotSupported { .. })
+        ));
+        d.set_listing(true);
+        let mut objects = d.list_backing()?;
+        objects.sort_by_key(|o| o.kind == BackingKind::Snapshot);
+        let seen: Vec<(BackingKind, Uuid, u64)> = objects
+            .iter()
+            .map(|o| (o.kind, o.id, o.size_bytes))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (BackingKind::Volume, v.id.0, 3 << 30),
+                (BackingKind::Snapshot, s.id, 3 << 30)
+            ]
+        );
+        for o in &objects {
+            d.remove_backing(o)?;
+        }
+        assert_eq!((d.volume_count(), d.snapshot_count()), (0, 0));
+        Ok(())
+    }
+
+    #[test]
     fn delay_slows_every_call_until_reset() -> TestResult {
         let d = std::sync::Arc::new(FakeDriver::default());
         let v = vol(1);

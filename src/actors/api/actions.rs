@@ -347,13 +347,16 @@ async fn extend(
     };
     let n = node(s, v)?.extend.clone();
     let (project, key) = (v.row.project_id.clone(), v.row.id.clone());
-    let delta = (new_size - old) as i64;
     // Like a create, the growth counts against `gigabytes` and the type's own key, which
     // the delete gives back in full.
     let per_type = format!("{}{}", quota::GIGABYTES_PREFIX, v.type_name);
     let defaults = s.settings.quota_defaults.clone();
     let expire = s.settings.reservation_expire_seconds;
-    // The reservation, the status and the intent (target size, reservation ids) are
+    // The size the volume has once it is ours (`extending`); the one read above may be
+    // stale if another extend finished meanwhile, and the growth must count from this.
+    let current = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(old));
+    let seen = current.clone();
+    // The status, the reservation and the intent (target size, reservation ids) are
     // stored together, so a node that restarts mid-extend can finish it exactly.
     let reservations =
         s.db.run(move |c| {
@@ -365,9 +368,17 @@ async fn extend(
                 &defaults,
             )?;
             crate::db::write_txn(c, |c| {
+                // Claim the row first (it is locked from here on), then read its size.
+                volumes::begin_transient(c, &key, from, VolumeStatus::Extending)?;
+                let size = volumes::get(c, &key, None)?.row.size.max(0) as u64;
+                seen.store(size, std::sync::atomic::Ordering::Relaxed);
+                if new_size <= size {
+                    // Rolls the claim back; answered below as a bad size.
+                    return Err(DbError::Conflict);
+                }
+                let delta = (new_size - size) as i64;
                 let deltas = [(quota::GIGABYTES, delta), (per_type.as_str(), delta)];
                 let ids = quotas::reserve(c, &project, &deltas, expire, &defaults)?;
-                volumes::begin_transient(c, &key, from, VolumeStatus::Extending)?;
                 let intent = ExtendIntent {
                     new_size,
                     reservations: ids.clone(),
@@ -378,11 +389,15 @@ async fn extend(
                 Ok(ids)
             })
         })
-        .await
-        .map_err(|e| match e {
-            DbError::Conflict => invalid("Volume status must be 'available' to extend."),
-            other => other.into(),
-        })?;
+        .await;
+    let old = current.load(std::sync::atomic::Ordering::Relaxed);
+    let reservations = reservations.map_err(|e| match e {
+        DbError::Conflict if new_size <= old => ServiceError::Invalid(format!(
+            "Invalid input received: New size for extend must be greater than current size. (current: {old}, extended: {new_size})."
+        )),
+        DbError::Conflict => invalid("Volume status must be 'available' to extend."),
+        other => other.into(),
+    })?;
     n.send(ExtendVolumeOnNode {
         volume_id: v
             .row
