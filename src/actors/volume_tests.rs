@@ -724,6 +724,12 @@ async fn recovery_settles_every_transitional_state() -> TestResult {
     let stray = insert_snapshot(&db, plain, 1, "restoring")?;
     let creating_snap = insert_snapshot(&db, plain, 1, "creating")?;
     let deleting_snap = insert_snapshot(&db, plain, 1, "deleting")?;
+    // The snapshot being deleted is counted (1 snapshot, 1 GiB) until it goes.
+    db.run_blocking(|c| {
+        let deltas = [(quota::SNAPSHOTS, 1), (quota::GIGABYTES, 1)];
+        let ids = quotas::reserve(c, PROJECT, &deltas, 3600, &quotas::Defaults::default())?;
+        quotas::commit(c, &ids)
+    })?;
     // Attach states: a legacy os-reserve, a consumer's reservation, a legacy
     // begin_detaching of an attached volume.
     let legacy_reserved = row(VolumeStatus::Attaching)?;
@@ -754,7 +760,14 @@ async fn recovery_settles_every_transitional_state() -> TestResult {
         .ok_or("row gone")?;
     assert_eq!(grown.status, "available");
     assert_eq!(h.driver.volume_size(&extending), Some(3));
-    // 1 GiB from the create, 2 from the committed reservation, nothing left reserved.
+    for _ in 0..500 {
+        if snapshot_status(&h.db, deleting_snap)?.is_none() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    // 1 GiB from the create, 2 from the committed reservation (the deleted snapshot's
+    // GiB went with it), nothing left reserved.
     assert_eq!(h.in_use()?, (1, 3));
     let usage = h.db.run_blocking(|c| {
         quotas::usage(

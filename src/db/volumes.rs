@@ -639,13 +639,26 @@ fn leave_transient(
                 .filter(volumes::status.eq(from.as_str())),
         )
         .set((
-            volumes::status.eq(back),
+            volumes::status.eq(&back),
             volumes::size.eq(size.unwrap_or(old_size)),
             volumes::previous_status.eq(None::<String>),
             volumes::updated_at.eq(now()),
         ))
         .execute(c)?;
-        super::one_row(n)
+        super::one_row(n)?;
+        // Attachments may have come or gone meanwhile: a status that follows them is
+        // derived from them again rather than restored.
+        let follows_attachments = [
+            VolumeStatus::Available,
+            VolumeStatus::InUse,
+            VolumeStatus::Reserved,
+            VolumeStatus::Attaching,
+            VolumeStatus::Detaching,
+        ];
+        if follows_attachments.iter().any(|s| s.as_str() == back) {
+            super::attachments::derive_volume_status(c, id)?;
+        }
+        Ok(())
     })
 }
 

@@ -227,6 +227,9 @@ impl VolumeDriver for FileDriver {
     }
 
     fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        // Under the connection lock: a connection call racing the delete either made
+        // its export before (removed here) or finds the file gone.
+        let _serial = self.lock_connections();
         self.target.remove_export(&volume.id)?;
         self.remove(&self.volume_path(&volume.id))
     }
@@ -328,11 +331,11 @@ impl VolumeDriver for FileDriver {
         connector: &serde_json::Value,
     ) -> Result<ConnectionInfo, DriverError> {
         let path = self.volume_path(&volume.id);
+        let _serial = self.lock_connections();
         if !exists(&path)? {
             return Err(not_found("export", &path));
         }
         let spec = self.spec(volume.id, &path);
-        let _serial = self.lock_connections();
         self.target.create_export(&spec)?;
         self.target.initialize_connection(&spec, connector)
     }

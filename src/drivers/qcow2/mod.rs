@@ -225,6 +225,9 @@ impl VolumeDriver for Qcow2Driver {
     }
 
     fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        // Under the connection lock: a connection call racing the delete either made
+        // its export before (removed here) or finds the file gone.
+        let _serial = self.lock_connections();
         self.target.remove_export(&volume.id)?;
         let path = self.volume_path(&volume.id);
         remove_if_present(&path)?;
@@ -407,10 +410,10 @@ impl VolumeDriver for Qcow2Driver {
         connector: &serde_json::Value,
     ) -> Result<ConnectionInfo, DriverError> {
         let path = self.volume_path(&volume.id);
+        let _serial = self.lock_connections();
         // The consumer (or qemu-nbd) will open the image: check it first.
         self.inspect_existing(&path, "export")?;
         let spec = self.spec(volume.id, &path);
-        let _serial = self.lock_connections();
         self.target.create_export(&spec)?;
         self.target.initialize_connection(&spec, connector)
     }
