@@ -356,6 +356,8 @@ async fn extend(
     // stale if another extend finished meanwhile, and the growth must count from this.
     let current = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(old));
     let seen = current.clone();
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let snapshot_busy = busy.clone();
     // The status, the reservation and the intent (target size, reservation ids) are
     // stored together, so a node that restarts mid-extend can finish it exactly.
     let reservations =
@@ -376,6 +378,16 @@ async fn extend(
                     // Rolls the claim back; answered below as a bad size.
                     return Err(DbError::Conflict);
                 }
+                // A snapshot being taken copies the volume at the size it recorded; the
+                // extend waits until it is done (read after the claim, so a snapshot
+                // accepted concurrently is either seen here or refused by `extending`).
+                let taking = crate::db::snapshots::of_volume(c, &key)?
+                    .iter()
+                    .any(|s| s.status == "creating");
+                if taking {
+                    snapshot_busy.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(DbError::Conflict);
+                }
                 let delta = (new_size - size) as i64;
                 let deltas = [(quota::GIGABYTES, delta), (per_type.as_str(), delta)];
                 let ids = quotas::reserve(c, &project, &deltas, expire, &defaults)?;
@@ -391,7 +403,11 @@ async fn extend(
         })
         .await;
     let old = current.load(std::sync::atomic::Ordering::Relaxed);
+    let busy = busy.load(std::sync::atomic::Ordering::Relaxed);
     let reservations = reservations.map_err(|e| match e {
+        DbError::Conflict if busy => {
+            invalid("A snapshot of the volume is being created; extend it once that is done.")
+        }
         DbError::Conflict if new_size <= old => ServiceError::Invalid(format!(
             "Invalid input received: New size for extend must be greater than current size. (current: {old}, extended: {new_size})."
         )),
