@@ -11,9 +11,9 @@
 //!   (`quota drift`);
 //! - no volume is exported unless an attachment holds it (`stale exports`).
 //!
-//! With `--fail VERB` it runs a `fake` node instead, whose driver fails every other call
-//! of that verb, and checks the same invariants without kills, plus that every volume or
-//! snapshot in an error state carries a user message.
+//! With `--fail VERB` it runs a `fake` node instead, whose driver fails that verb (every
+//! call, or every N-th with `--fail-every N`), and checks the same invariants without
+//! kills, plus that every volume or snapshot in an error state carries a user message.
 //!
 //! `tests/crash_harness.rs` runs it in a bounded form on SQLite and PostgreSQL; run
 //! `clinker crashtest --rounds 500` for a long one.
@@ -70,12 +70,14 @@ pub struct CrashOptions {
     /// The `clinker` binary to run (default: this one).
     #[arg(long)]
     pub binary: Option<PathBuf>,
-    /// Instead of kills: a `fake` node whose driver fails every other call of this
-    /// verb (`create_volume`, `delete_volume`, `extend_volume`, `create_snapshot`,
+    /// Instead of kills: a `fake` node whose driver fails calls of this verb (`create_volume`, `delete_volume`, `extend_volume`, `create_snapshot`,
     /// `delete_snapshot`, `create_volume_from_snapshot`, `revert_to_snapshot`,
     /// `initialize_connection`, `terminate_connection`).
     #[arg(long)]
     pub fail: Option<String>,
+    /// With `--fail`: fail every N-th call of the verb (1: every call).
+    #[arg(long, default_value_t = 1)]
+    pub fail_every: u32,
 }
 
 impl Default for CrashOptions {
@@ -90,6 +92,7 @@ impl Default for CrashOptions {
             work_dir: None,
             binary: None,
             fail: None,
+            fail_every: 1,
         }
     }
 }
@@ -118,8 +121,11 @@ pub struct Summary {
     /// The run made a driver verb fail on purpose (`--fail`).
     pub failures_injected: bool,
     /// Volumes and snapshots found in an error state at the checks (summed over
-    /// rounds): with `--fail`, the proof that the failures took effect.
+    /// rounds).
     pub error_states: usize,
+    /// User messages at the last check (with `--fail`, the proof that the failures
+    /// took effect: they outlive the volumes the load deletes).
+    pub messages: usize,
     /// The first findings, to show what went wrong.
     pub examples: Vec<String>,
 }
@@ -157,7 +163,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "rounds: {}, stuck: {}, orphans: {}, backing: {}, quota drift: {}, stale exports: {}, unexplained errors: {}, server errors: {}, calls ok: {}, error states: {}",
+            "rounds: {}, stuck: {}, orphans: {}, backing: {}, quota drift: {}, stale exports: {}, unexplained errors: {}, server errors: {}, calls ok: {}, error states: {}, user messages: {}",
             self.rounds,
             self.stuck,
             self.orphans,
@@ -167,7 +173,8 @@ impl fmt::Display for Summary {
             self.unexplained,
             self.server_errors,
             self.calls_ok,
-            self.error_states
+            self.error_states,
+            self.messages
         )
     }
 }
@@ -270,10 +277,10 @@ const PROJECTS: [&str; 2] = [
     "c7a5e0000000400080000000000000b2",
 ];
 
-fn config_text(fail: Option<&str>, nbd_port: u16) -> String {
+fn config_text(fail: Option<&str>, fail_every: u32, nbd_port: u16) -> String {
     let node = match fail {
         Some(verb) => format!(
-            "[[nodes]]\nname = \"crash\"\ndriver = \"fake\"\n[nodes.driver_options]\nfail = [\"{verb}\"]\nfail_every = 2\n"
+            "[[nodes]]\nname = \"crash\"\ndriver = \"fake\"\n[nodes.driver_options]\nfail = [\"{verb}\"]\nfail_every = {fail_every}\n"
         ),
         None => format!(
             "[[nodes]]\nname = \"crash\"\ndriver = \"file\"\n[nodes.driver_options]\npath = \"volumes\"\ntarget = \"nbd\"\nnbd_port_min = {nbd_port}\nnbd_port_max = {}\n",
@@ -309,7 +316,10 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
     let mut rng = Rng::new(seed);
     let nbd_port = 20000 + (rng.below(200) as u16) * 200;
     let config = dir.join("clinker.toml");
-    std::fs::write(&config, config_text(opts.fail.as_deref(), nbd_port))?;
+    std::fs::write(
+        &config,
+        config_text(opts.fail.as_deref(), opts.fail_every.max(1), nbd_port),
+    )?;
     let db = opts
         .database_url
         .clone()
@@ -334,7 +344,11 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
                 std::thread::spawn(move || worker.run())
             })
             .collect();
-        let load_ms = 50 + rng.below(opts.max_load_ms.max(51) - 50);
+        // Kills come at a random moment; failure runs (no kill) load for the full time.
+        let load_ms = match opts.fail {
+            Some(_) => opts.max_load_ms,
+            None => 50 + rng.below(opts.max_load_ms.max(51) - 50),
+        };
         std::thread::sleep(Duration::from_millis(load_ms));
         if opts.fail.is_none() {
             server.kill()?;
@@ -392,7 +406,7 @@ fn inspect(
         stuck: state.unsettled(),
         ..Findings::default()
     };
-    finish(opts, &admin, dir, state, found)
+    finish(opts, &admin, dir, state, found, summary)
 }
 
 fn finish(
@@ -401,11 +415,12 @@ fn finish(
     dir: &Path,
     state: Snapshot,
     mut found: Findings,
+    summary: &mut Summary,
 ) -> Result<Findings, String> {
     let projects: Vec<String> = PROJECTS.iter().map(|p| p.to_string()).collect();
     check::check_quota(admin, &projects, &state, &mut found)?;
     if opts.fail.is_some() {
-        check::check_messages(admin, &state, &mut found)?;
+        summary.messages = check::check_messages(admin, &state, &mut found)?;
     } else {
         check::check_files(&dir.join("volumes"), &state, &mut found)?;
         check::check_exports(&dir.join("targets").join("crash"), &state, &mut found)?;
