@@ -47,6 +47,8 @@ pub struct Config {
     pub quota: QuotaConfig,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
+    /// How nodes compare their backend with the database.
+    pub reconcile: ReconcileConfig,
     /// The storage nodes. None configured: one `file` node under `<data_dir>/volumes`.
     pub nodes: Vec<NodeConfig>,
 }
@@ -65,6 +67,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             quota: QuotaConfig::default(),
             scheduler: SchedulerConfig::default(),
+            reconcile: ReconcileConfig::default(),
             nodes: Vec::new(),
         }
     }
@@ -126,6 +129,28 @@ impl Default for SchedulerConfig {
             max_attempts: 3,
             capacity_weight_multiplier: 1.0,
             stats_interval_seconds: 10,
+        }
+    }
+}
+
+/// How each node compares its backend with the database (`[reconcile]`): at start,
+/// and then every `interval_seconds`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// A backing object no row names is removed once it is this old (younger ones may
+    /// belong to a create still in flight). Default 600.
+    pub orphan_grace_seconds: u64,
+    /// Seconds between periodic comparisons; 0 turns them off (the one at start
+    /// stays). Default 600.
+    pub interval_seconds: u64,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self {
+            orphan_grace_seconds: 600,
+            interval_seconds: 600,
         }
     }
 }
@@ -309,13 +334,35 @@ pub enum TargetKind {
 pub struct FakeOptions {
     /// Pretend size of the pool in GiB. Default 1,000,000.
     pub total_capacity_gb: f64,
+    /// Driver verbs made to fail (tests of failure handling): `create_volume`,
+    /// `delete_volume`, `extend_volume`, `create_snapshot`, `delete_snapshot`,
+    /// `create_volume_from_snapshot`, `revert_to_snapshot`, `initialize_connection`,
+    /// `terminate_connection`, `get_volume_stats`. Default none.
+    pub fail: Vec<String>,
+    /// Each verb in `fail` fails every `fail_every`-th call (1: every call). Default 1.
+    pub fail_every: u32,
 }
 
 impl Default for FakeOptions {
     fn default() -> Self {
         Self {
             total_capacity_gb: 1_000_000.0,
+            fail: Vec::new(),
+            fail_every: 1,
         }
+    }
+}
+
+impl FakeOptions {
+    /// The verbs of `fail`, or the first name that is no verb.
+    pub fn failing_verbs(&self) -> Result<Vec<crate::drivers::fake::FakeVerb>, String> {
+        self.fail
+            .iter()
+            .map(|name| {
+                crate::drivers::fake::FakeVerb::parse(name)
+                    .ok_or_else(|| format!("fail: unknown driver verb '{name}'"))
+            })
+            .collect()
     }
 }
 
@@ -526,10 +573,13 @@ impl NodeConfig {
     pub fn checked_driver(&self, data_dir: &Path) -> Result<NodeDriver, String> {
         let table = toml::Value::Table(self.driver_options.clone());
         match self.driver {
-            DriverKind::Fake => table
-                .try_into::<FakeOptions>()
-                .map(NodeDriver::Fake)
-                .map_err(|e| e.to_string().trim_end().to_string()),
+            DriverKind::Fake => {
+                let options = table
+                    .try_into::<FakeOptions>()
+                    .map_err(|e| e.to_string().trim_end().to_string())?;
+                options.failing_verbs()?;
+                Ok(NodeDriver::Fake(options))
+            }
             DriverKind::File | DriverKind::Qcow2 => {
                 let (mut options, export) =
                     split_options::<FileOptions>(&self.driver_options, &["path"])?;

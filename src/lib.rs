@@ -3,6 +3,7 @@
 pub mod actors;
 pub mod bench;
 pub mod config;
+pub mod crashtest;
 pub mod db;
 pub mod drivers;
 pub mod flow;

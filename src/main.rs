@@ -26,6 +26,8 @@ enum Command {
     Migrate(Common),
     /// Drive a running server over HTTP and report latency and throughput.
     Bench(clinker::bench::BenchOptions),
+    /// Kill a server under load again and again and check what recovery leaves.
+    Crashtest(clinker::crashtest::CrashOptions),
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         Command::Serve(c) => (c, true),
         Command::Migrate(c) => (c, false),
         Command::Bench(opts) => return clinker::bench::cli(opts),
+        Command::Crashtest(opts) => return clinker::crashtest::cli(opts),
     };
     let config = match common.load() {
         Ok(c) => c,

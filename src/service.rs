@@ -56,18 +56,27 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
             .checked_driver(&config.data_dir)
             .map_err(|m| anyhow::anyhow!("node {}: {m}", node.name))?
         {
-            NodeDriver::Fake(o) => Arc::new(FakeDriver::new(FakeDriverOptions {
-                volume_backend_name: node.backend_name().to_string(),
-                pool_name: node.backend_name().to_string(),
-                total_capacity_gb: o.total_capacity_gb.max(0.0) as u64,
-                thin_provisioning_support: thin,
-                thick_provisioning_support: !thin,
-                reserved_percentage: node.reserved_percentage,
-                max_over_subscription_ratio: OverSubscription::Ratio(
-                    node.max_over_subscription_ratio,
-                ),
-                capabilities: node.capabilities.clone(),
-            })),
+            NodeDriver::Fake(o) => {
+                let fake = FakeDriver::new(FakeDriverOptions {
+                    volume_backend_name: node.backend_name().to_string(),
+                    pool_name: node.backend_name().to_string(),
+                    total_capacity_gb: o.total_capacity_gb.max(0.0) as u64,
+                    thin_provisioning_support: thin,
+                    thick_provisioning_support: !thin,
+                    reserved_percentage: node.reserved_percentage,
+                    max_over_subscription_ratio: OverSubscription::Ratio(
+                        node.max_over_subscription_ratio,
+                    ),
+                    capabilities: node.capabilities.clone(),
+                });
+                for verb in o
+                    .failing_verbs()
+                    .map_err(|m| anyhow::anyhow!("node {}: {m}", node.name))?
+                {
+                    fake.fail_every(verb, o.fail_every.max(1));
+                }
+                Arc::new(fake)
+            }
             NodeDriver::File(o) => {
                 let target = build_target(config, &node.name, &o.export)?;
                 Arc::new(
@@ -188,6 +197,9 @@ pub async fn start(
             name: node.name.clone(),
             availability_zone: node.zone(config).to_string(),
             stats_interval: Duration::from_secs(config.scheduler.stats_interval_seconds.max(1)),
+            orphan_grace: Duration::from_secs(config.reconcile.orphan_grace_seconds),
+            reconcile_interval: (config.reconcile.interval_seconds > 0)
+                .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
         };
         let allocated = allocated_on(&db, &node.name).await?;
         let (node_db, node_journal, node_link) =

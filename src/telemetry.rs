@@ -107,6 +107,21 @@ pub fn task_finished(
         .record(took.as_secs_f64());
 }
 
+/// Backend objects no row names, found by a node's comparison with the database, by
+/// node and what happened to them (`found`, `removed`).
+pub const ORPHANS: &str = "clinker_orphan_backing_objects_total";
+/// Rows whose backing object is missing (put in `error`), by node.
+pub const MISSING_BACKING: &str = "clinker_missing_backing_total";
+
+/// A node's comparison with the database found `found` orphans, removed `removed`, and
+/// put `missing` rows whose backing is gone in `error`.
+pub fn reconciled(node: &str, found: usize, removed: usize, missing: usize) {
+    let node = node.to_string();
+    counter!(ORPHANS, "node" => node.clone(), "outcome" => "found").increment(found as u64);
+    counter!(ORPHANS, "node" => node.clone(), "outcome" => "removed").increment(removed as u64);
+    counter!(MISSING_BACKING, "node" => node).increment(missing as u64);
+}
+
 /// The scheduler decided: counts the outcome and each pool's rejecting filter.
 pub fn scheduler_decided(decision: &Decision, took: Duration) {
     let outcome = if decision.chosen.is_some() {

@@ -285,17 +285,22 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
             if v.row.attach_status == AttachStatus::Attached.as_str() {
                 return Err(DbError::Conflict);
             }
-            let snaps = crate::db::snapshots::of_volume(c, &key)?;
-            if !snaps.is_empty()
-                && (!cascade
-                    || snaps
-                        .iter()
-                        .any(|s| !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status.as_str())))
-            {
-                return Err(DbError::Conflict);
-            }
+            // The snapshots are read after the volume's row is claimed (inside the
+            // same transaction), so a snapshot being created concurrently is either
+            // seen here or refused by the volume's new status: a volume never goes
+            // `deleting` under a snapshot the check did not see.
+            let refused = |snaps: &[crate::db::rows::SnapshotRow]| {
+                !snaps.is_empty()
+                    && (!cascade
+                        || snaps.iter().any(|s| {
+                            !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status.as_str())
+                        }))
+            };
             match v.row.host {
                 None => {
+                    if refused(&crate::db::snapshots::of_volume(c, &key)?) {
+                        return Err(DbError::Conflict);
+                    }
                     // Only while still unplaced: if the scheduler placed it
                     // meanwhile, this is a `creating` volume and is refused.
                     if !crate::db::volumes::destroy_unplaced_and_release(c, &key)? {
@@ -306,7 +311,8 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                 Some(h) => crate::db::write_txn(c, |c| {
                     // The node reads the source while it makes a copy (Cinder holds a
                     // lock for it); refused rather than queued, and no force overrides it.
-                    for source in std::iter::once(&key).chain(snaps.iter().map(|s| &s.id)) {
+                    let current = crate::db::snapshots::of_volume(c, &key)?;
+                    for source in std::iter::once(&key).chain(current.iter().map(|s| &s.id)) {
                         if crate::db::volumes::copies_in_progress(c, source)? > 0 {
                             return Err(DbError::Busy);
                         }
@@ -321,6 +327,10 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                         VolumeStatus::DELETABLE.to_vec()
                     };
                     crate::db::volumes::transition(c, &key, &from, VolumeStatus::Deleting)?;
+                    let snaps = crate::db::snapshots::of_volume(c, &key)?;
+                    if refused(&snaps) {
+                        return Err(DbError::Conflict);
+                    }
                     for s in &snaps {
                         crate::db::snapshots::transition(
                             c,

@@ -25,6 +25,11 @@ pub enum Action {
     DeleteSnapshot,
     /// 018 delete volume (Clinker's own: Cinder has no action for it).
     DeleteVolume,
+    /// 019 revert volume (Clinker's own).
+    RevertVolume,
+    /// 020 check backing storage (Clinker's own: a node compared its backend with the
+    /// database).
+    CheckBacking,
 }
 
 impl Action {
@@ -36,6 +41,8 @@ impl Action {
             Action::CreateSnapshot => ("009", "create snapshot"),
             Action::DeleteSnapshot => ("010", "delete snapshot"),
             Action::DeleteVolume => ("018", "delete volume"),
+            Action::RevertVolume => ("019", "revert volume"),
+            Action::CheckBacking => ("020", "check backing storage"),
         }
     }
 }

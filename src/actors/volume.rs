@@ -62,8 +62,10 @@ pub struct DeleteVolumeOnNode {
 #[rtype(result = "Result<(), ServiceError>")]
 pub struct PublishStats;
 
-/// Resume whatever this node left unfinished (volumes `creating` or `deleting` here).
-/// Answers with the number of volumes resumed.
+/// Resume or roll back whatever this node left unfinished (every volume or snapshot of
+/// the node in a transitional state), re-create the exports of attached volumes, and
+/// compare the backend with the database (see [`recovery`]). Answers with the number
+/// of operations resumed.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<usize, ServiceError>")]
 pub struct RecoverNode;
@@ -86,9 +88,22 @@ pub struct NodeIdentity {
     pub availability_zone: String,
     /// Seconds between periodic reports.
     pub stats_interval: Duration,
+    /// Backing objects with no row are removed once this old.
+    pub orphan_grace: Duration,
+    /// Time between periodic comparisons of the backend with the database; `None`:
+    /// only at start.
+    pub reconcile_interval: Option<Duration>,
 }
 
+/// Compare the backend with the database now (what the periodic check does).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<ReconcileReport, ServiceError>")]
+pub struct ReconcileNode;
+
 mod ops;
+pub mod recovery;
+
+pub use recovery::ReconcileReport;
 
 pub use ops::{
     CreateSnapshotOnNode, DeleteSnapshotOnNode, ExtendVolumeOnNode, InitializeConnection,
@@ -253,6 +268,19 @@ impl Actor for VolumeActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         let every = self.ctx.node.stats_interval;
         ctx.run_interval(every, |act, ctx| act.schedule_report(ctx));
+        if let Some(every) = self.ctx.node.reconcile_interval {
+            ctx.run_interval(every, |act, ctx| {
+                let c = act.ctx.clone();
+                ctx.spawn(
+                    async move {
+                        if let Err(e) = recovery::reconcile(&c, false).await {
+                            warn!(node.id = %c.node.name, error = %e, "could not compare the backend with the database");
+                        }
+                    }
+                    .into_actor(act),
+                );
+            });
+        }
     }
 }
 
@@ -308,63 +336,59 @@ impl Handler<PublishStats> for VolumeActor {
     }
 }
 
+impl Handler<ReconcileNode> for VolumeActor {
+    type Result = ResponseFuture<Result<ReconcileReport, ServiceError>>;
+    fn handle(&mut self, _msg: ReconcileNode, _ctx: &mut Self::Context) -> Self::Result {
+        let c = self.ctx.clone();
+        Box::pin(async move { recovery::reconcile(&c, false).await })
+    }
+}
+
 impl Handler<RecoverNode> for VolumeActor {
     type Result = ResponseActFuture<Self, Result<usize, ServiceError>>;
     fn handle(&mut self, _msg: RecoverNode, _ctx: &mut Self::Context) -> Self::Result {
-        let db = self.ctx.db.clone();
-        let name = self.ctx.node.name.clone();
-        let driver = self.ctx.driver.clone();
+        let c = self.ctx.clone();
         Box::pin(
             async move {
-                // Exports of attached volumes come back first (a target daemon or the
-                // node restarted); a failure is logged and the volume left as it is.
-                let key = name.clone();
-                let attached = db
-                    .run(move |c| crate::db::volumes::attached_on_node(c, &key))
-                    .await?;
+                // Roll back what cannot be resumed first, so the attachment states are
+                // settled before exports are compared with them.
+                let ops = recovery::plan(&c).await?;
+                // Exports of attached volumes come back (a target daemon or the node
+                // restarted); a failure is logged and the volume left as it is.
+                let key = c.node.name.clone();
+                let attached =
+                    c.db.run(move |db| crate::db::volumes::attached_on_node(db, &key))
+                        .await?;
                 for (id, size) in attached {
-                    let Ok(id) = id.parse::<VolumeId>() else { continue };
+                    let Ok(id) = id.parse::<VolumeId>() else {
+                        continue;
+                    };
                     let vref = VolumeRef {
                         id,
                         size_gb: size.max(0) as u64,
                     };
-                    if let Err(e) = blocking(&driver, move |d| d.ensure_export(&vref)).await {
+                    if let Err(e) = blocking(&c.driver, move |d| d.ensure_export(&vref)).await {
                         warn!(volume.id = %id, error = %e, "could not re-create the export");
                     }
                 }
-                db.run(move |c| crate::db::volumes::unfinished_on_node(c, &name))
-                    .await
+                let report = recovery::reconcile(&c, true).await?;
+                if report != ReconcileReport::default() {
+                    info!(
+                        node.id = %c.node.name,
+                        orphans.found = report.orphans_found,
+                        orphans.removed = report.orphans_removed,
+                        backing.missing = report.missing,
+                        exports.removed = report.exports_removed,
+                        "compared the backend with the database"
+                    );
+                }
+                Ok(ops)
             }
             .into_actor(self)
-            .map(|rows, act, ctx| {
-                let rows = rows?;
-                let n = rows.len();
-                for row in rows {
-                    let Ok(id) = row.id.parse::<VolumeId>() else {
-                        continue;
-                    };
-                    let request_id = RequestId::internal("recovery");
-                    info!(node.id = %act.ctx.node.name, volume.id = %id, status = %row.status, "resuming unfinished volume");
-                    let op = if row.status == VolumeStatus::Deleting.as_str() {
-                        Op::Delete(DeleteVolumeOnNode {
-                            volume_id: id,
-                            project_id: row.project_id,
-                            request_id,
-                        })
-                    } else {
-                        let spec = RequestSpec::from_json(&row.request_spec)
-                            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-                        // The tally was recounted from the rows, which include this one.
-                        *act.ctx.state.borrow_mut().allocated.entry(row.host.clone().unwrap_or_default()).or_default() -= spec.size_gb as i64;
-                        Op::Create(CreateVolumeOnNode {
-                            volume_id: id,
-                            project_id: row.project_id,
-                            request_id,
-                            host: row.host.unwrap_or_default(),
-                            spec,
-                            cast_seq: 0,
-                        })
-                    };
+            .map(|ops: Result<Vec<Op>, ServiceError>, act, ctx| {
+                let ops = ops?;
+                let n = ops.len();
+                for op in ops {
                     act.submit(op, ctx);
                 }
                 Ok(n)
@@ -694,11 +718,26 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
             return;
         }
     };
-    let vref = VolumeRef {
-        id: msg.volume_id,
-        size_gb: row.size.max(0) as u64,
+    // A cascade queued the snapshots' deletes first; one that failed leaves its row, and
+    // then the volume must stay too (its row cannot go while a snapshot names it).
+    let id = msg.volume_id.to_string();
+    let left =
+        c.db.run(move |db| crate::db::snapshots::of_volume(db, &id))
+            .await;
+    let removed = match left {
+        Ok(snaps) if snaps.is_empty() => {
+            let vref = VolumeRef {
+                id: msg.volume_id,
+                size_gb: row.size.max(0) as u64,
+            };
+            blocking(&c.driver, move |d| d.delete_volume(&vref)).await
+        }
+        Ok(snaps) => Err(ServiceError::InvalidState(format!(
+            "snapshot {} of the volume could not be deleted ({})",
+            snaps[0].id, snaps[0].status
+        ))),
+        Err(e) => Err(e.into()),
     };
-    let removed = blocking(&c.driver, move |d| d.delete_volume(&vref)).await;
     let id = msg.volume_id.to_string();
     match removed {
         Ok(()) => {

@@ -69,32 +69,9 @@ fn setup() -> BoxResult<(TempDir, Db)> {
 
 /// Starts node `n1` over a fresh fake driver; `allocated` as the service recounts it.
 fn start_node(dir: TempDir, db: Db, allocated: BTreeMap<String, i64>) -> Harness {
-    let journal = JournalActor::new(db.clone()).start();
-    let scheduled = Rc::new(RefCell::new(Vec::new()));
-    let reports = Rc::new(RefCell::new(Vec::new()));
-    let scheduler = FakeScheduler {
-        scheduled: scheduled.clone(),
-        reports: reports.clone(),
-    }
-    .start();
     let driver = Arc::new(FakeDriver::default());
-    let node = VolumeActor::new(
-        NodeIdentity {
-            name: NODE.into(),
-            availability_zone: "nova".into(),
-            // Only reports that follow an operation, in these tests.
-            stats_interval: Duration::from_secs(3600),
-        },
-        driver.clone(),
-        db.clone(),
-        JournalHandle(journal.clone()),
-        SchedulerLink {
-            schedule: scheduler.clone().recipient(),
-            stats: scheduler.recipient(),
-        },
-        allocated,
-    )
-    .start();
+    let (node, journal, scheduled, reports) =
+        start_actor(&db, allocated, driver.clone(), Duration::from_secs(600));
     Harness {
         _dir: dir,
         db,
@@ -104,6 +81,50 @@ fn start_node(dir: TempDir, db: Db, allocated: BTreeMap<String, i64>) -> Harness
         scheduled,
         reports,
     }
+}
+
+type Started = (
+    Addr<VolumeActor>,
+    Addr<JournalActor>,
+    Rc<RefCell<Vec<ScheduleCreateVolume>>>,
+    Rc<RefCell<Vec<NodeStatsReport>>>,
+);
+
+/// Starts node `n1` over `driver`, removing orphans older than `grace`.
+fn start_actor(
+    db: &Db,
+    allocated: BTreeMap<String, i64>,
+    driver: Arc<dyn VolumeDriver>,
+    grace: Duration,
+) -> Started {
+    let journal = JournalActor::new(db.clone()).start();
+    let scheduled = Rc::new(RefCell::new(Vec::new()));
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let scheduler = FakeScheduler {
+        scheduled: scheduled.clone(),
+        reports: reports.clone(),
+    }
+    .start();
+    let node = VolumeActor::new(
+        NodeIdentity {
+            name: NODE.into(),
+            availability_zone: "nova".into(),
+            // Only reports that follow an operation, in these tests.
+            stats_interval: Duration::from_secs(3600),
+            orphan_grace: grace,
+            reconcile_interval: None,
+        },
+        driver,
+        db.clone(),
+        JournalHandle(journal.clone()),
+        SchedulerLink {
+            schedule: scheduler.clone().recipient(),
+            stats: scheduler.recipient(),
+        },
+        allocated,
+    )
+    .start();
+    (node, journal, scheduled, reports)
 }
 
 fn harness() -> BoxResult<Harness> {
@@ -596,5 +617,289 @@ async fn every_queued_operation_on_one_volume_runs() -> TestResult {
     let runs = h.wait_runs(id, 3).await?;
     let states: Vec<&str> = runs.iter().map(|r| r.state.as_str()).collect();
     assert_eq!(states, ["SUCCESS", "REVERTED", "REVERTED"]);
+    Ok(())
+}
+
+/// Inserts a snapshot row of `volume` in `status`.
+fn insert_snapshot(db: &Db, volume: VolumeId, size: u64, status: &str) -> BoxResult<uuid::Uuid> {
+    let id = uuid::Uuid::new_v4();
+    let row = crate::db::rows::SnapshotRow {
+        id: id.to_string(),
+        volume_id: volume.to_string(),
+        project_id: PROJECT.into(),
+        user_id: "user".into(),
+        status: status.into(),
+        progress: "0%".into(),
+        volume_size: size as i64,
+        display_name: None,
+        display_description: None,
+        volume_type_id: DEFAULT_TYPE_ID.into(),
+        provider_location: None,
+        request_id: RequestId::new().0,
+        created_at: crate::db::now(),
+        updated_at: None,
+    };
+    db.run_blocking(|c| crate::db::snapshots::insert(c, &row, &BTreeMap::new()))?;
+    Ok(id)
+}
+
+fn snapshot_status(db: &Db, id: uuid::Uuid) -> BoxResult<Option<String>> {
+    let key = id.to_string();
+    match db.run_blocking(move |c| crate::db::snapshots::get(c, &key, None)) {
+        Ok(s) => Ok(Some(s.row.status)),
+        Err(DbError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An attachment of `volume` in `status` (with a connector unless `reserved`).
+fn insert_attachment(db: &Db, volume: VolumeId, status: AttachStatus) -> TestResult {
+    let now = crate::db::now();
+    let row = crate::db::rows::AttachmentRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        volume_id: volume.to_string(),
+        project_id: PROJECT.into(),
+        instance_uuid: Some(uuid::Uuid::new_v4().to_string()),
+        attached_host: None,
+        mountpoint: None,
+        attach_status: status.as_str().into(),
+        attach_mode: Some("rw".into()),
+        connection_info: None,
+        connector: (status != AttachStatus::Reserved).then(|| r#"{"host":"h"}"#.to_string()),
+        attach_time: None,
+        detach_time: None,
+        created_at: now,
+        updated_at: None,
+    };
+    db.run_blocking(|c| crate::db::attachments::insert(c, &row))?;
+    Ok(())
+}
+
+/// A volume moved from `available` to `to` the way the API does it (remembering the
+/// status before).
+fn begin(db: &Db, id: VolumeId, to: VolumeStatus) -> TestResult {
+    let key = id.to_string();
+    db.run_blocking(move |c| {
+        crate::db::volumes::begin_transient(c, &key, &[VolumeStatus::Available], to)
+    })?;
+    Ok(())
+}
+
+/// Every transitional state a crash can leave is resumed or rolled back: no row stays
+/// in one, and what was resumed really ran on the driver.
+#[actix::test]
+async fn recovery_settles_every_transitional_state() -> TestResult {
+    use crate::actors::volume::recovery::{EXTEND_INTENT, ExtendIntent};
+    let (dir, db) = setup()?;
+    let row = |status| insert_row(&db, 1, status, Some(HOST));
+    // An extend that stored its intent and reservation, and one that did not.
+    let extending = row(VolumeStatus::Available)?;
+    commit_usage(&db, 1)?;
+    begin(&db, extending, VolumeStatus::Extending)?;
+    let ids = db.run_blocking(|c| {
+        quotas::reserve(
+            c,
+            PROJECT,
+            &[(quota::GIGABYTES, 2)],
+            3600,
+            &quotas::Defaults::default(),
+        )
+    })?;
+    let intent = serde_json::to_string(&ExtendIntent {
+        new_size: 3,
+        reservations: ids,
+    })?;
+    let key = extending.to_string();
+    db.run_blocking(move |c| {
+        crate::db::attachments::set_admin_metadata(c, &key, EXTEND_INTENT, &intent)
+    })?;
+    let extending_blind = row(VolumeStatus::Available)?;
+    begin(&db, extending_blind, VolumeStatus::Extending)?;
+    let retyping = row(VolumeStatus::Available)?;
+    begin(&db, retyping, VolumeStatus::Retyping)?;
+    // A revert with its snapshot `restoring`, and a stray `restoring` snapshot.
+    let reverting = row(VolumeStatus::Reverting)?;
+    let restoring = insert_snapshot(&db, reverting, 1, "restoring")?;
+    let plain = row(VolumeStatus::Available)?;
+    let stray = insert_snapshot(&db, plain, 1, "restoring")?;
+    let creating_snap = insert_snapshot(&db, plain, 1, "creating")?;
+    let deleting_snap = insert_snapshot(&db, plain, 1, "deleting")?;
+    // The snapshot being deleted is counted (1 snapshot, 1 GiB) until it goes.
+    db.run_blocking(|c| {
+        let deltas = [(quota::SNAPSHOTS, 1), (quota::GIGABYTES, 1)];
+        let ids = quotas::reserve(c, PROJECT, &deltas, 3600, &quotas::Defaults::default())?;
+        quotas::commit(c, &ids)
+    })?;
+    // Attach states: a legacy os-reserve, a consumer's reservation, a legacy
+    // begin_detaching of an attached volume.
+    let legacy_reserved = row(VolumeStatus::Attaching)?;
+    let held = row(VolumeStatus::Reserved)?;
+    insert_attachment(&db, held, AttachStatus::Reserved)?;
+    let detaching = row(VolumeStatus::Detaching)?;
+    insert_attachment(&db, detaching, AttachStatus::Attached)?;
+
+    let allocated = allocated_on(&db, NODE).await?;
+    let h = start_node(dir, db, allocated);
+    for v in [extending, extending_blind, reverting, plain] {
+        h.driver.create_volume(&VolumeRef { id: v, size_gb: 1 })?;
+    }
+    h.driver.create_snapshot(&crate::drivers::SnapshotRef {
+        id: restoring,
+        volume: VolumeRef {
+            id: reverting,
+            size_gb: 1,
+        },
+    })?;
+    let resumed = h.node.send(RecoverNode).await??;
+    // Extend, revert, snapshot create and snapshot delete.
+    assert_eq!(resumed, 4);
+
+    let grown = h
+        .wait_row(extending, "grown", |r| r.is_some_and(|r| r.size == 3))
+        .await?
+        .ok_or("row gone")?;
+    assert_eq!(grown.status, "available");
+    assert_eq!(h.driver.volume_size(&extending), Some(3));
+    for _ in 0..500 {
+        if snapshot_status(&h.db, deleting_snap)?.is_none() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    // 1 GiB from the create, 2 from the committed reservation (the deleted snapshot's
+    // GiB went with it), nothing left reserved.
+    assert_eq!(h.in_use()?, (1, 3));
+    let usage = h.db.run_blocking(|c| {
+        quotas::usage(
+            c,
+            PROJECT,
+            &[quota::GIGABYTES],
+            &quotas::Defaults::default(),
+        )
+    })?;
+    assert_eq!(usage.get(quota::GIGABYTES).map(|u| u.reserved), Some(0));
+    let key = extending.to_string();
+    let meta =
+        h.db.run_blocking(move |c| crate::db::volumes::get(c, &key, None))?
+            .admin_metadata;
+    assert!(!meta.contains_key(EXTEND_INTENT), "{meta:?}");
+
+    h.wait_row(reverting, "available", status_is(VolumeStatus::Available))
+        .await?;
+    assert_eq!(h.driver.calls(FakeVerb::RevertToSnapshot), 1);
+    assert_eq!(
+        snapshot_status(&h.db, restoring)?.as_deref(),
+        Some("available")
+    );
+    for _ in 0..500 {
+        if snapshot_status(&h.db, creating_snap)?.as_deref() == Some("available")
+            && snapshot_status(&h.db, deleting_snap)?.is_none()
+        {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        snapshot_status(&h.db, creating_snap)?.as_deref(),
+        Some("available")
+    );
+    assert!(h.driver.has_snapshot(&creating_snap));
+    assert_eq!(snapshot_status(&h.db, deleting_snap)?, None);
+    assert_eq!(snapshot_status(&h.db, stray)?.as_deref(), Some("available"));
+
+    let status = |id| -> BoxResult<String> { Ok(h.row(id)?.ok_or("row gone")?.status) };
+    assert_eq!(status(extending_blind)?, "available");
+    assert_eq!(h.row(extending_blind)?.ok_or("row gone")?.size, 1);
+    assert_eq!(status(retyping)?, "available");
+    assert_eq!(status(legacy_reserved)?, "available");
+    assert_eq!(status(held)?, "reserved");
+    assert_eq!(status(detaching)?, "in-use");
+    Ok(())
+}
+
+/// The node compares its backend with the rows: objects with no row are reported,
+/// and removed only once older than the grace period; rows whose object is gone go to
+/// `error` with a user message. On the real file driver.
+#[actix::test]
+async fn reconcile_reports_orphans_and_missing_backing() -> TestResult {
+    use crate::drivers::file::{FileDriver, FileDriverOptions};
+    let (dir, db) = setup()?;
+    let path = dir.path().join("volumes");
+    let driver = Arc::new(FileDriver::new(path.clone(), FileDriverOptions::default())?);
+    let kept = insert_row(&db, 1, VolumeStatus::Available, Some(HOST))?;
+    driver.create_volume(&VolumeRef {
+        id: kept,
+        size_gb: 1,
+    })?;
+    let lost = insert_row(&db, 1, VolumeStatus::InUse, Some(HOST))?;
+    let lost_snap = insert_snapshot(&db, kept, 1, "available")?;
+    let in_flight = insert_row(&db, 1, VolumeStatus::Creating, Some(HOST))?;
+    let orphan = VolumeId::new();
+    driver.create_volume(&VolumeRef {
+        id: orphan,
+        size_gb: 1,
+    })?;
+    let stale_temp = path.join(format!(".{}.tmp", kept.backend_name()));
+    std::fs::write(&stale_temp, b"half")?;
+    let live_temp = path.join(format!(".{}.tmp", in_flight.backend_name()));
+    std::fs::write(&live_temp, b"half")?;
+
+    // A long grace: the young orphans are only reported.
+    let (young, ..) = start_actor(
+        &db,
+        BTreeMap::new(),
+        driver.clone(),
+        Duration::from_secs(600),
+    );
+    let report = young.send(super::ReconcileNode).await??;
+    assert_eq!(
+        (report.orphans_found, report.orphans_removed, report.missing),
+        (2, 0, 2)
+    );
+    assert!(path.join(orphan.backend_name()).exists() && stale_temp.exists());
+    let lost_row = db.run_blocking(|c| crate::db::volumes::get(c, &lost.to_string(), None))?;
+    assert_eq!(lost_row.row.status, "error");
+    let messages =
+        db.run_blocking(|c| crate::db::messages::for_resource(c, &lost.to_string(), None))?;
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("no backing storage")),
+        "{messages:?}"
+    );
+    assert_eq!(snapshot_status(&db, lost_snap)?.as_deref(), Some("error"));
+
+    // No grace: they go; the volume with a row, and the temp file of a create in
+    // flight, stay. Rows already in error are not touched again.
+    let (old, ..) = start_actor(&db, BTreeMap::new(), driver.clone(), Duration::ZERO);
+    let report = old.send(super::ReconcileNode).await??;
+    assert_eq!(
+        (report.orphans_found, report.orphans_removed, report.missing),
+        (2, 2, 0)
+    );
+    assert!(!path.join(orphan.backend_name()).exists());
+    assert!(!stale_temp.exists());
+    assert!(path.join(kept.backend_name()).exists() && live_temp.exists());
+    let report = old.send(super::ReconcileNode).await??;
+    assert_eq!(report, super::ReconcileReport::default());
+    Ok(())
+}
+
+/// A fake driver that cannot list (the default) makes the comparison a no-op rather
+/// than a reason to fail every row.
+#[actix::test]
+async fn reconcile_skips_a_driver_that_cannot_list() -> TestResult {
+    let h = harness()?;
+    let id = insert_row(&h.db, 1, VolumeStatus::Available, Some(HOST))?;
+    let report = h.node.send(super::ReconcileNode).await??;
+    assert_eq!(report, super::ReconcileReport::default());
+    assert_eq!(h.row(id)?.ok_or("row gone")?.status, "available");
+    // Listing on: the missing volume is found.
+    h.driver.set_listing(true);
+    let report = h.node.send(super::ReconcileNode).await??;
+    assert_eq!(report.missing, 1);
+    assert_eq!(h.row(id)?.ok_or("row gone")?.status, "error");
     Ok(())
 }

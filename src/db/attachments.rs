@@ -156,7 +156,8 @@ pub fn delete_all_of(c: &mut DbConnection, volume_id: &str) -> Result<(), DbErro
 /// Recomputes a volume's status and attach_status from its attachments (cinder-api.md
 /// §7.2): the alphabetically first non-error attachment status wins (attached >
 /// attaching > detaching > reserved); none left means `available`/`detached`. A volume in
-/// `maintenance` or `uploading` keeps its status.
+/// `maintenance`, `uploading` or a status of server-owned work (`extending`, ...) keeps
+/// its status.
 pub fn derive_volume_status(c: &mut DbConnection, volume_id: &str) -> Result<(), DbError> {
     write_txn(c, |c| {
         let mut states: Vec<String> = volume_attachment::table
@@ -175,9 +176,17 @@ pub fn derive_volume_status(c: &mut DbConnection, volume_id: &str) -> Result<(),
             other => other,
         }
         .to_string();
+        // Statuses of work the server owns are left for that work to end: an extend of an
+        // in-use volume whose attachment goes meanwhile must still find `extending`
+        // (it derives the status again when it ends).
         let keep = [
             VolumeStatus::Maintenance.as_str(),
             VolumeStatus::Uploading.as_str(),
+            VolumeStatus::Extending.as_str(),
+            VolumeStatus::Retyping.as_str(),
+            VolumeStatus::Reverting.as_str(),
+            VolumeStatus::Creating.as_str(),
+            VolumeStatus::Deleting.as_str(),
         ];
         diesel::update(
             volumes::table
@@ -211,6 +220,21 @@ pub fn admin_metadata(
         out.entry(v).or_default().insert(k, val);
     }
     Ok(out)
+}
+
+/// Removes one admin metadata key; a key that is not there is a success.
+pub fn delete_admin_metadata(
+    c: &mut DbConnection,
+    volume_id: &str,
+    key: &str,
+) -> Result<(), DbError> {
+    diesel::delete(
+        volume_admin_metadata::table
+            .filter(volume_admin_metadata::volume_id.eq(volume_id))
+            .filter(volume_admin_metadata::meta_key.eq(key)),
+    )
+    .execute(c)?;
+    Ok(())
 }
 
 /// Sets one admin metadata key.

@@ -155,6 +155,17 @@ pub fn of_volume(c: &mut DbConnection, volume_id: &str) -> Result<Vec<SnapshotRo
         .load(c)?)
 }
 
+/// Snapshots (any status) of the volumes `volume_ids`.
+pub fn of_volumes(
+    c: &mut DbConnection,
+    volume_ids: &[String],
+) -> Result<Vec<SnapshotRow>, DbError> {
+    Ok(snapshots::table
+        .filter(snapshots::volume_id.eq_any(volume_ids))
+        .select(SnapshotRow::as_select())
+        .load(c)?)
+}
+
 /// Moves a snapshot from one of `from` to `to`.
 pub fn transition(c: &mut DbConnection, id: &str, from: &[&str], to: &str) -> Result<(), DbError> {
     let n = diesel::update(

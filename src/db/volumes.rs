@@ -714,13 +714,77 @@ pub fn allocated_by_host(c: &mut DbConnection, node: &str) -> Result<Vec<(String
     Ok(out.into_iter().collect())
 }
 
+/// The states a volume only passes through; the node's start-up recovery resumes or
+/// rolls back every one of them.
+pub const TRANSITIONAL: &[VolumeStatus] = &[
+    VolumeStatus::Creating,
+    VolumeStatus::Deleting,
+    VolumeStatus::Extending,
+    VolumeStatus::Reverting,
+    VolumeStatus::Retyping,
+    VolumeStatus::Attaching,
+    VolumeStatus::Detaching,
+    VolumeStatus::Reserved,
+];
+
 /// Volumes of `node` that are not in a stable state, for the node's start-up recovery.
 pub fn unfinished_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<VolumeRow>, DbError> {
-    on_node(
-        c,
-        node,
-        Some(&[VolumeStatus::Creating, VolumeStatus::Deleting]),
-    )
+    on_node(c, node, Some(TRANSITIONAL))
+}
+
+/// Every volume placed on `node`, for the comparison of the node's backend with the rows.
+pub fn all_on_node(c: &mut DbConnection, node: &str) -> Result<Vec<VolumeRow>, DbError> {
+    on_node(c, node, None)
+}
+
+/// Moves a volume from `from` back to the status it had before (`previous_status`,
+/// else `available`), clearing `previous_status`: the roll-back of an interrupted
+/// transient state.
+pub fn restore_previous(c: &mut DbConnection, id: &str, from: VolumeStatus) -> Result<(), DbError> {
+    leave_transient(c, id, from, None)
+}
+
+/// Ends a transient state `from`: back to `previous_status` (else `available`), with
+/// the new size if one is given.
+fn leave_transient(
+    c: &mut DbConnection,
+    id: &str,
+    from: VolumeStatus,
+    size: Option<i64>,
+) -> Result<(), DbError> {
+    write_txn(c, |c| {
+        let (prev, old_size): (Option<String>, i64) = volumes::table
+            .filter(volumes::id.eq(id))
+            .select((volumes::previous_status, volumes::size))
+            .first(c)?;
+        let back = prev.unwrap_or_else(|| VolumeStatus::Available.as_str().into());
+        let n = diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq(from.as_str())),
+        )
+        .set((
+            volumes::status.eq(&back),
+            volumes::size.eq(size.unwrap_or(old_size)),
+            volumes::previous_status.eq(None::<String>),
+            volumes::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+        super::one_row(n)?;
+        // Attachments may have come or gone meanwhile: a status that follows them is
+        // derived from them again rather than restored.
+        let follows_attachments = [
+            VolumeStatus::Available,
+            VolumeStatus::InUse,
+            VolumeStatus::Reserved,
+            VolumeStatus::Attaching,
+            VolumeStatus::Detaching,
+        ];
+        if follows_attachments.iter().any(|s| s.as_str() == back) {
+            super::attachments::derive_volume_status(c, id)?;
+        }
+        Ok(())
+    })
 }
 
 /// Volumes that were accepted but never placed (`creating`, no host): a crash between
@@ -854,26 +918,7 @@ pub fn begin_transient(
 
 /// An extend finished: new size, back to the status before `extending`.
 pub fn finish_extend(c: &mut DbConnection, id: &str, size: i64) -> Result<(), DbError> {
-    write_txn(c, |c| {
-        let prev: Option<String> = volumes::table
-            .filter(volumes::id.eq(id))
-            .select(volumes::previous_status)
-            .first(c)?;
-        let back = prev.unwrap_or_else(|| VolumeStatus::Available.as_str().into());
-        let n = diesel::update(
-            volumes::table
-                .filter(volumes::id.eq(id))
-                .filter(volumes::status.eq(VolumeStatus::Extending.as_str())),
-        )
-        .set((
-            volumes::status.eq(back),
-            volumes::size.eq(size),
-            volumes::previous_status.eq(None::<String>),
-            volumes::updated_at.eq(now()),
-        ))
-        .execute(c)?;
-        super::one_row(n)
-    })
+    leave_transient(c, id, VolumeStatus::Extending, Some(size))
 }
 
 /// Sets `bootable`.

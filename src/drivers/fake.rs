@@ -17,8 +17,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::{
-    BackendStats, Capacity, ConnectionInfo, DriverError, ModelUpdate, OverSubscription, PoolStats,
-    SnapshotRef, VolumeDriver, VolumeRef,
+    BackendStats, BackingKind, BackingObject, Capacity, ConnectionInfo, DriverError, ModelUpdate,
+    OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef,
 };
 use crate::model::VolumeId;
 
@@ -75,6 +75,11 @@ macro_rules! fake_verbs {
             pub fn as_str(self) -> &'static str {
                 match self { $(FakeVerb::$variant => $name),+ }
             }
+
+            /// The verb named `name` (the trait method's name), if any.
+            pub fn parse(name: &str) -> Option<FakeVerb> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
         }
     };
 }
@@ -87,6 +92,7 @@ fake_verbs! {
     DeleteSnapshot => "delete_snapshot",
     CreateVolumeFromSnapshot => "create_volume_from_snapshot",
     CreateClonedVolume => "create_cloned_volume",
+    RevertToSnapshot => "revert_to_snapshot",
     InitializeConnection => "initialize_connection",
     TerminateConnection => "terminate_connection",
     GetVolumeStats => "get_volume_stats",
@@ -100,6 +106,11 @@ enum Failure {
     /// Fail this many more calls, then succeed again.
     Next(u32),
     Always,
+    /// Fail every `n`-th call, counting from the first call after it was set.
+    Every {
+        n: u32,
+        seen: u32,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +140,19 @@ impl State {
                 };
                 Err(DriverError::Injected(verb.as_str()))
             }
+            Failure::Every { n, seen } => {
+                let seen = seen + 1;
+                let fail = seen >= n;
+                self.failures[i] = Failure::Every {
+                    n,
+                    seen: if fail { 0 } else { seen },
+                };
+                if fail {
+                    Err(DriverError::Injected(verb.as_str()))
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 
@@ -150,6 +174,9 @@ pub struct FakeDriver {
     state: Mutex<State>,
     /// Kept outside `state` so the sleep happens without holding the lock.
     delay_nanos: AtomicU64,
+    /// Whether `list_backing` answers (off by default: a fake starts empty after a
+    /// restart, and its rows must not all look orphaned).
+    listing: std::sync::atomic::AtomicBool,
 }
 
 impl Default for FakeDriver {
@@ -175,6 +202,7 @@ impl FakeDriver {
             options,
             state: Mutex::new(State::default()),
             delay_nanos: AtomicU64::new(0),
+            listing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -209,6 +237,16 @@ impl FakeDriver {
         self.lock().failures[verb as usize] = Failure::Always;
     }
 
+    /// Makes every `n`-th call of `verb` fail (`n == 1`: every call) until
+    /// [`FakeDriver::clear_failures`]; `n == 0` clears it. Config sets it through the
+    /// node's `driver_options` (`fail`, `fail_every`).
+    pub fn fail_every(&self, verb: FakeVerb, n: u32) {
+        self.lock().failures[verb as usize] = match n {
+            0 => Failure::None,
+            n => Failure::Every { n, seen: 0 },
+        };
+    }
+
     /// Removes every injected failure.
     pub fn clear_failures(&self) {
         self.lock().failures = Default::default();
@@ -218,6 +256,12 @@ impl FakeDriver {
     pub fn set_delay(&self, delay: Duration) {
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
         self.delay_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    /// Makes `list_backing` and `remove_backing` work (or say `NotSupported` again).
+    /// Objects read as old: the fake keeps no times.
+    pub fn set_listing(&self, on: bool) {
+        self.listing.store(on, Ordering::Relaxed);
     }
 
     /// How many times `verb` was called, failed calls included.
@@ -334,6 +378,21 @@ impl VolumeDriver for FakeDriver {
         })
     }
 
+    fn revert_to_snapshot(
+        &self,
+        volume: &VolumeRef,
+        snapshot: &SnapshotRef,
+    ) -> Result<(), DriverError> {
+        let state = self.enter(FakeVerb::RevertToSnapshot)?;
+        if !state.volumes.contains_key(&volume.id) {
+            return Err(not_found("revert", volume.id.backend_name()));
+        }
+        if !state.snapshots.contains_key(&snapshot.id) {
+            return Err(not_found("revert", format!("snapshot-{}", snapshot.id)));
+        }
+        Ok(())
+    }
+
     fn initialize_connection(
         &self,
         volume: &VolumeRef,
@@ -357,6 +416,46 @@ impl VolumeDriver for FakeDriver {
         _connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
         drop(self.enter(FakeVerb::TerminateConnection)?);
+        Ok(())
+    }
+
+    fn list_backing(&self) -> Result<Vec<BackingObject>, DriverError> {
+        if !self.listing.load(Ordering::Relaxed) {
+            return Err(DriverError::NotSupported {
+                driver: "fake",
+                verb: "list_backing",
+            });
+        }
+        let state = self.lock();
+        let object = |kind, id: Uuid, name: String, size: u64| BackingObject {
+            kind,
+            id,
+            name,
+            size_bytes: size << 30,
+            modified: std::time::UNIX_EPOCH,
+            temporary: false,
+            exported: false,
+        };
+        let volumes = state
+            .volumes
+            .iter()
+            .map(|(id, size)| object(BackingKind::Volume, id.0, id.backend_name(), *size));
+        let snapshots = state
+            .snapshots
+            .iter()
+            .map(|(id, size)| object(BackingKind::Snapshot, *id, format!("snapshot-{id}"), *size));
+        Ok(volumes.chain(snapshots).collect())
+    }
+
+    fn remove_backing(&self, object: &BackingObject) -> Result<(), DriverError> {
+        let mut state = self.lock();
+        let removed = match object.kind {
+            BackingKind::Volume => state.volumes.remove(&VolumeId(object.id)),
+            BackingKind::Snapshot => state.snapshots.remove(&object.id),
+        };
+        if let Some(size) = removed {
+            state.provisioned_gb -= size;
+        }
         Ok(())
     }
 
@@ -435,6 +534,7 @@ mod tests {
                 d.create_volume_from_snapshot(&vol(1), s).map(drop)
             }
             FakeVerb::CreateClonedVolume => d.create_cloned_volume(&vol(1), v).map(drop),
+            FakeVerb::RevertToSnapshot => d.revert_to_snapshot(v, s),
             FakeVerb::InitializeConnection => d.initialize_connection(v, &none).map(drop),
             FakeVerb::TerminateConnection => d.terminate_connection(v, &none),
             FakeVerb::GetVolumeStats => d.get_volume_stats().map(drop),
@@ -573,6 +673,58 @@ mod tests {
             call(&d, verb, &v, &s)?;
             assert_eq!(d.calls(verb), before + 5);
         }
+        Ok(())
+    }
+
+    #[test]
+    fn fail_every_fails_one_call_in_n() -> TestResult {
+        let d = FakeDriver::default();
+        let v = vol(1);
+        d.create_volume(&v)?;
+        d.fail_every(FakeVerb::ExtendVolume, 3);
+        let outcomes: Vec<bool> = (2..=8).map(|n| d.extend_volume(&v, n).is_ok()).collect();
+        assert_eq!(outcomes, [true, true, false, true, true, false, true]);
+        // A failed extend changed nothing; the successful ones did.
+        assert_eq!(d.volume_size(&v.id), Some(8));
+        d.fail_every(FakeVerb::ExtendVolume, 0);
+        d.extend_volume(&v, 9)?;
+        assert_eq!(
+            FakeVerb::parse("extend_volume"),
+            Some(FakeVerb::ExtendVolume)
+        );
+        assert_eq!(FakeVerb::parse("extend"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn list_backing_only_when_asked_and_remove_backing() -> TestResult {
+        let d = FakeDriver::default();
+        let v = vol(3);
+        let s = snap(&v);
+        d.create_volume(&v)?;
+        d.create_snapshot(&s)?;
+        assert!(matches!(
+            d.list_backing(),
+            Err(DriverError::NotSupported { .. })
+        ));
+        d.set_listing(true);
+        let mut objects = d.list_backing()?;
+        objects.sort_by_key(|o| o.kind == BackingKind::Snapshot);
+        let seen: Vec<(BackingKind, Uuid, u64)> = objects
+            .iter()
+            .map(|o| (o.kind, o.id, o.size_bytes))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (BackingKind::Volume, v.id.0, 3 << 30),
+                (BackingKind::Snapshot, s.id, 3 << 30)
+            ]
+        );
+        for o in &objects {
+            d.remove_backing(o)?;
+        }
+        assert_eq!((d.volume_count(), d.snapshot_count()), (0, 0));
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! never on an arbiter thread. Every verb is idempotent: creating what exists and deleting
 //! what is gone both succeed, so a step re-run after a crash is harmless.
 
+mod backing;
 mod command;
 pub mod fake;
 pub mod file;
@@ -200,6 +201,36 @@ pub struct BackendStats {
     pub pools: Vec<PoolStats>,
 }
 
+/// What a backing object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackingKind {
+    /// A volume's storage.
+    Volume,
+    /// A snapshot's storage.
+    Snapshot,
+}
+
+/// One object on the backend, as [`VolumeDriver::list_backing`] reports it, so the node
+/// can compare its backend with the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackingObject {
+    /// Volume or snapshot.
+    pub kind: BackingKind,
+    /// The id in its name (`volume-<id>`, `snapshot-<id>`).
+    pub id: uuid::Uuid,
+    /// The backend's own name for it (a file name, an LV name).
+    pub name: String,
+    /// Its size in bytes (a volume's apparent or virtual size).
+    pub size_bytes: u64,
+    /// When it last changed: a create may still be writing a young object.
+    pub modified: std::time::SystemTime,
+    /// A work file of an unfinished create (the object under its final name is never
+    /// half-made).
+    pub temporary: bool,
+    /// The volume has an export (consumers may reach it).
+    pub exported: bool,
+}
+
 /// Why a driver call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
@@ -329,6 +360,31 @@ pub trait VolumeDriver: Send + Sync + fmt::Debug {
             driver: self.name(),
             verb: "create_cloned_volume",
         })
+    }
+
+    /// Every volume and snapshot object on the backend, work files of unfinished
+    /// creates included. Drivers that cannot list say `NotSupported`, and the node then
+    /// skips the comparison with the database.
+    fn list_backing(&self) -> Result<Vec<BackingObject>, DriverError> {
+        Err(DriverError::NotSupported {
+            driver: self.name(),
+            verb: "list_backing",
+        })
+    }
+
+    /// Remove one object [`VolumeDriver::list_backing`] reported (an orphan: no row
+    /// names it). Gone is a success.
+    fn remove_backing(&self, _object: &BackingObject) -> Result<(), DriverError> {
+        Err(DriverError::NotSupported {
+            driver: self.name(),
+            verb: "remove_backing",
+        })
+    }
+
+    /// Tear down the volume's export, whoever uses it (no attachment holds the volume
+    /// any more). A volume without an export is a success.
+    fn remove_export(&self, _volume: &VolumeRef) -> Result<(), DriverError> {
+        Ok(())
     }
 
     /// Re-create the volume's export if it had one (after a node or target-daemon

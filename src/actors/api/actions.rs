@@ -5,6 +5,7 @@ use actix::prelude::*;
 
 use super::{ApiActor, ApiShared, scope_of, volume_not_found};
 use crate::actors::error::ServiceError;
+use crate::actors::volume::recovery::{EXTEND_INTENT, ExtendIntent};
 use crate::actors::volume::{
     ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
 };
@@ -364,9 +365,19 @@ async fn extend(
     };
     let n = node(s, v)?.extend.clone();
     let (project, key) = (v.row.project_id.clone(), v.row.id.clone());
-    let delta = (new_size - old) as i64;
+    // Like a create, the growth counts against `gigabytes` and the type's own key, which
+    // the delete gives back in full.
+    let per_type = format!("{}{}", quota::GIGABYTES_PREFIX, v.type_name);
     let defaults = s.settings.quota_defaults.clone();
     let expire = s.settings.reservation_expire_seconds;
+    // The size the volume has once it is ours (`extending`); the one read above may be
+    // stale if another extend finished meanwhile, and the growth must count from this.
+    let current = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(old));
+    let seen = current.clone();
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let snapshot_busy = busy.clone();
+    // The status, the reservation and the intent (target size, reservation ids) are
+    // stored together, so a node that restarts mid-extend can finish it exactly.
     let reservations =
         s.db.run(move |c| {
             quotas::limit_check(
@@ -376,21 +387,51 @@ async fn extend(
                 new_size as i64,
                 &defaults,
             )?;
-            let ids =
-                quotas::reserve(c, &project, &[(quota::GIGABYTES, delta)], expire, &defaults)?;
-            match volumes::begin_transient(c, &key, from, VolumeStatus::Extending) {
-                Ok(_) => Ok(ids),
-                Err(e) => {
-                    quotas::rollback(c, &ids)?;
-                    Err(e)
+            crate::db::write_txn(c, |c| {
+                // Claim the row first (it is locked from here on), then read its size.
+                volumes::begin_transient(c, &key, from, VolumeStatus::Extending)?;
+                let size = volumes::get(c, &key, None)?.row.size.max(0) as u64;
+                seen.store(size, std::sync::atomic::Ordering::Relaxed);
+                if new_size <= size {
+                    // Rolls the claim back; answered below as a bad size.
+                    return Err(DbError::Conflict);
                 }
-            }
+                // A snapshot being taken copies the volume at the size it recorded; the
+                // extend waits until it is done (read after the claim, so a snapshot
+                // accepted concurrently is either seen here or refused by `extending`).
+                let taking = crate::db::snapshots::of_volume(c, &key)?
+                    .iter()
+                    .any(|s| s.status == "creating");
+                if taking {
+                    snapshot_busy.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(DbError::Conflict);
+                }
+                let delta = (new_size - size) as i64;
+                let deltas = [(quota::GIGABYTES, delta), (per_type.as_str(), delta)];
+                let ids = quotas::reserve(c, &project, &deltas, expire, &defaults)?;
+                let intent = ExtendIntent {
+                    new_size,
+                    reservations: ids.clone(),
+                };
+                let json = serde_json::to_string(&intent)
+                    .map_err(|e| DbError::Config(format!("extend intent: {e}")))?;
+                attachments::set_admin_metadata(c, &key, EXTEND_INTENT, &json)?;
+                Ok(ids)
+            })
         })
-        .await
-        .map_err(|e| match e {
-            DbError::Conflict => invalid("Volume status must be 'available' to extend."),
-            other => other.into(),
-        })?;
+        .await;
+    let old = current.load(std::sync::atomic::Ordering::Relaxed);
+    let busy = busy.load(std::sync::atomic::Ordering::Relaxed);
+    let reservations = reservations.map_err(|e| match e {
+        DbError::Conflict if busy => {
+            invalid("A snapshot of the volume is being created; extend it once that is done.")
+        }
+        DbError::Conflict if new_size <= old => ServiceError::Invalid(format!(
+            "Invalid input received: New size for extend must be greater than current size. (current: {old}, extended: {new_size})."
+        )),
+        DbError::Conflict => invalid("Volume status must be 'available' to extend."),
+        other => other.into(),
+    })?;
     n.send(ExtendVolumeOnNode {
         volume_id: v
             .row

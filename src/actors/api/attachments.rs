@@ -250,11 +250,26 @@ async fn create(
         )),
         other => other.into(),
     })?;
-    match connector {
-        None => Ok(AttachmentAnswer::One(Box::new(row))),
-        Some(c) => Ok(AttachmentAnswer::One(Box::new(
-            connect(s, &v, &row, c, &mode).await?,
-        ))),
+    let Some(c) = connector else {
+        return Ok(AttachmentAnswer::One(Box::new(row)));
+    };
+    match connect(s, &v, &row, c, &mode).await {
+        Ok(made) => Ok(AttachmentAnswer::One(Box::new(made))),
+        Err(e) => {
+            // The caller gets an error and no attachment id: the reservation made for
+            // it goes away again (Cinder deletes it too), so nothing is left behind.
+            let (key, vol) = (row.id.clone(), row.volume_id.clone());
+            let undone =
+                s.db.run(move |c| {
+                    attachments::delete(c, &key)?;
+                    attachments::derive_volume_status(c, &vol)
+                })
+                .await;
+            if let Err(u) = undone {
+                tracing::error!(attachment.id = %row.id, error = %u, "could not remove the attachment of a failed connect");
+            }
+            Err(e)
+        }
     }
 }
 

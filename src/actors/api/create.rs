@@ -466,10 +466,17 @@ impl Task<CreateStore> for EntryCreateTask {
                 previous_status: None,
             };
             let metadata = s.req.metadata.clone();
-            let (r, m) = (row.clone(), metadata.clone());
+            let (r, m, ids) = (row.clone(), metadata.clone(), s.reservations.clone());
+            // The row and its usage in one transaction: a crash can never leave a row
+            // that quota does not count (the reservation alone may remain, and expires).
             s.shared
                 .db
-                .write(move |c| crate::db::volumes::insert(c, &r, &m))
+                .write(move |c| {
+                    crate::db::write_txn(c, |c| {
+                        crate::db::volumes::insert(c, &r, &m)?;
+                        quotas::commit(c, &ids)
+                    })
+                })
                 .await
                 .map_err(|e| match (e, &spec.snapshot_id) {
                     // Only a copy's insert compares: its source changed state meanwhile.
@@ -479,6 +486,7 @@ impl Task<CreateStore> for EntryCreateTask {
                     (crate::db::DbError::Conflict, None) => source_state_error("changed"),
                     (other, _) => other.into(),
                 })?;
+            s.committed = true;
             s.record = Some(VolumeRecord {
                 row,
                 metadata,
@@ -496,10 +504,18 @@ impl Task<CreateStore> for EntryCreateTask {
                 return;
             }
             let id = s.volume_id.to_string();
+            // Committed with the row: the row and its usage go together too.
+            let committed = std::mem::replace(&mut s.committed, false);
             let gone = s
                 .shared
                 .db
-                .write(move |c| crate::db::volumes::delete_uncommitted(c, &id))
+                .write(move |c| {
+                    if committed {
+                        crate::db::volumes::destroy_and_release(c, &id).map(drop)
+                    } else {
+                        crate::db::volumes::delete_uncommitted(c, &id)
+                    }
+                })
                 .await;
             if let Err(e) = gone {
                 tracing::error!(volume.id = %s.volume_id, error = %e, "could not remove the row of a refused create");
@@ -508,7 +524,9 @@ impl Task<CreateStore> for EntryCreateTask {
     }
 }
 
-/// Turns the reservations into usage.
+/// Turns the reservations into usage (EntryCreateTask already did, in the row's
+/// transaction; this keeps the flow's shape and its fail point, and gives the usage back
+/// on a revert).
 struct QuotaCommitTask;
 
 impl Task<CreateStore> for QuotaCommitTask {

@@ -155,32 +155,48 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
     };
     let defaults = s.settings.quota_defaults.clone();
     let expire = s.settings.reservation_expire_seconds;
-    let (r, m) = (row.clone(), msg.metadata.clone());
+    let (mut r, m) = (row, msg.metadata.clone());
     // Reserve, insert and commit; any failure gives everything back, so a refused
     // snapshot leaves no row and no reservation.
-    s.db.run(move |c| {
-        let ids = quotas::reserve(
-            c,
-            &r.project_id,
-            &[(quota::SNAPSHOTS, 1), (quota::GIGABYTES, r.volume_size)],
-            expire,
-            &defaults,
-        )?;
-        if let Err(e) = snapshots::insert(c, &r, &m) {
-            quotas::rollback(c, &ids)?;
-            return Err(e);
-        }
-        quotas::commit(c, &ids)
-    })
-    .await
-    .map_err(|e| match e {
-        DbError::OverQuota(q) if q.resource == quota::SNAPSHOTS => ServiceError::OverQuota(q),
-        other => other.into(),
-    })?;
+    // The volume's status is claimed again (compare-and-set on the status read above)
+    // in the same transaction, so a delete of the volume that raced this call either
+    // sees the new snapshot or makes this insert fail; a snapshot never appears under a
+    // volume being deleted. Its size is read after that claim: an extend that finished
+    // since the first read is what the snapshot copies.
+    let (vkey, seen) = (v.row.id.clone(), v.row.status.clone());
+    let row = s
+        .db
+        .run(move |c| {
+            crate::db::write_txn(c, |c| {
+                let status: crate::model::VolumeStatus =
+                    seen.parse().map_err(|_| DbError::Conflict)?;
+                volumes::transition(c, &vkey, &[status], status)?;
+                r.volume_size = volumes::get(c, &vkey, None)?.row.size;
+                let ids = quotas::reserve(
+                    c,
+                    &r.project_id,
+                    &[(quota::SNAPSHOTS, 1), (quota::GIGABYTES, r.volume_size)],
+                    expire,
+                    &defaults,
+                )?;
+                snapshots::insert(c, &r, &m)?;
+                quotas::commit(c, &ids)?;
+                Ok(r)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            DbError::OverQuota(q) if q.resource == quota::SNAPSHOTS => ServiceError::OverQuota(q),
+            DbError::Conflict => ServiceError::InvalidState(format!(
+                "Invalid volume: Volume {} changed while the snapshot was being taken; it must be available, or in-use with force.",
+                msg.volume_id
+            )),
+            other => other.into(),
+        })?;
     node.send(CreateSnapshotOnNode {
         snapshot_id: id,
         volume_id: msg.volume_id,
-        volume_size: v.row.size.max(0) as u64,
+        volume_size: row.volume_size.max(0) as u64,
         project_id: v.row.project_id.clone(),
         request_id: msg.ctx.request_id.clone(),
     })

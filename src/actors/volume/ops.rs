@@ -4,6 +4,7 @@
 use actix::prelude::*;
 use tracing::{error, warn};
 
+use super::recovery::EXTEND_INTENT;
 use super::{Ctx, blocking};
 use crate::actors::error::ServiceError;
 use crate::actors::user_messages::{self, Action, Detail};
@@ -150,8 +151,11 @@ pub(super) async fn extend_volume(c: Ctx, m: ExtendVolumeOnNode) {
             let size = m.new_size as i64;
             let done =
                 c.db.run(move |db| {
-                    crate::db::quotas::commit(db, &reservations)?;
-                    crate::db::volumes::finish_extend(db, &id, size)
+                    crate::db::write_txn(db, |db| {
+                        crate::db::quotas::commit(db, &reservations)?;
+                        crate::db::attachments::delete_admin_metadata(db, &id, EXTEND_INTENT)?;
+                        crate::db::volumes::finish_extend(db, &id, size)
+                    })
                 })
                 .await;
             match done {
@@ -172,6 +176,7 @@ pub(super) async fn extend_volume(c: Ctx, m: ExtendVolumeOnNode) {
             let marked =
                 c.db.run(move |db| {
                     crate::db::quotas::rollback(db, &reservations)?;
+                    crate::db::attachments::delete_admin_metadata(db, &id, EXTEND_INTENT)?;
                     crate::db::volumes::transition(
                         db,
                         &id,
@@ -304,9 +309,25 @@ pub(super) async fn revert_volume(c: Ctx, m: RevertVolumeOnNode) {
             crate::db::snapshots::transition(db, &sid, &["restoring"], "available")
         })
         .await;
-    if let Err(e) = done
-        && !matches!(e, DbError::Conflict)
-    {
-        error!(volume.id = %m.volume_id, error = %e, "could not record the revert");
+    match done {
+        Ok(()) => {
+            if let Err(e) = reverted {
+                user_messages::record_for_volume(
+                    &c.db,
+                    &m.project_id,
+                    &m.request_id,
+                    m.volume_id,
+                    Action::RevertVolume,
+                    Detail::Unknown,
+                    format!(
+                        "node {} could not revert the volume to snapshot {}: {e}",
+                        c.node.name, m.snapshot_id
+                    ),
+                )
+                .await;
+            }
+        }
+        Err(DbError::Conflict) => {}
+        Err(e) => error!(volume.id = %m.volume_id, error = %e, "could not record the revert"),
     }
 }

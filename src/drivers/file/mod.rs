@@ -41,8 +41,8 @@ use super::provisioned::Provisioned;
 use super::targets::local::LocalTarget;
 use super::targets::{ExportSpec, Target};
 use super::{
-    BackendStats, ConnectionInfo, DriverError, ImageFormat, ModelUpdate, OverSubscription,
-    PoolStats, SnapshotRef, VolumeDriver, VolumeRef, fsutil,
+    BackendStats, BackingObject, ConnectionInfo, DriverError, ImageFormat, ModelUpdate,
+    OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef, fsutil,
 };
 use crate::model::VolumeId;
 
@@ -86,6 +86,10 @@ pub struct FileDriver {
     target: Arc<dyn Target>,
     /// Apparent sizes of the volume and snapshot files.
     provisioned: Provisioned,
+    /// Held across the steps of a connection call (make the export, then record the
+    /// consumer; forget the consumer, then remove an unused export), so concurrent
+    /// calls for one volume never see each other's half-done work.
+    connections: std::sync::Mutex<()>,
 }
 
 /// Grows an existing file to `bytes` and fsyncs it; never shrinks, so no data is lost
@@ -122,6 +126,7 @@ impl FileDriver {
             options,
             target: Arc::new(LocalTarget),
             provisioned,
+            connections: std::sync::Mutex::new(()),
         })
     }
 
@@ -135,6 +140,13 @@ impl FileDriver {
     /// The absolute directory holding the files.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    fn lock_connections(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guard protects no data, so a poisoned lock carries no news.
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The absolute path of the volume's file, whether or not it exists.
@@ -219,6 +231,9 @@ impl VolumeDriver for FileDriver {
     }
 
     fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        // Under the connection lock: a connection call racing the delete either made
+        // its export before (removed here) or finds the file gone.
+        let _serial = self.lock_connections();
         self.target.remove_export(&volume.id)?;
         self.remove(&self.volume_path(&volume.id))
     }
@@ -289,6 +304,23 @@ impl VolumeDriver for FileDriver {
         self.publish(&path, Some(&source), bytes)
     }
 
+    fn list_backing(&self) -> Result<Vec<BackingObject>, DriverError> {
+        super::backing::list(
+            &self.dir,
+            |_, meta| meta.len(),
+            |id| self.target.is_exported(&VolumeId(*id)),
+        )
+    }
+
+    fn remove_backing(&self, object: &BackingObject) -> Result<(), DriverError> {
+        super::backing::remove(&self.dir, self.target.as_ref(), &self.provisioned, object)
+    }
+
+    fn remove_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        let _serial = self.lock_connections();
+        self.target.remove_export(&volume.id)
+    }
+
     fn ensure_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
         let path = self.volume_path(&volume.id);
         if exists(&path)? {
@@ -303,6 +335,7 @@ impl VolumeDriver for FileDriver {
         connector: &serde_json::Value,
     ) -> Result<ConnectionInfo, DriverError> {
         let path = self.volume_path(&volume.id);
+        let _serial = self.lock_connections();
         if !exists(&path)? {
             return Err(not_found("export", &path));
         }
@@ -318,6 +351,7 @@ impl VolumeDriver for FileDriver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
+        let _serial = self.lock_connections();
         super::targets::disconnect(self.target.as_ref(), &volume.id, connector)
     }
 

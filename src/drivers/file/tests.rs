@@ -11,6 +11,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use super::*;
+use crate::drivers::BackingKind;
 use crate::drivers::fsutil::{COPY_CHUNK, GIB};
 use crate::drivers::testutil::{TestResult, reads_mb, snap, virtual_size, vol, write_mb};
 
@@ -317,5 +318,46 @@ fn deletes_succeed_in_any_order_and_snapshots_outlive_volumes() -> TestResult {
     d.delete_snapshot(&sb)?;
     d.delete_volume(&c)?;
     assert!(names(&d)?.is_empty());
+    Ok(())
+}
+
+/// What `list_backing` reports: volumes, snapshots and temp files by kind and id, with
+/// their sizes; nothing else in the directory. `remove_backing` of a temp file leaves
+/// the volume under its final name alone.
+#[test]
+fn list_backing_reports_every_object_and_removes_one() -> TestResult {
+    let (_tmp, d) = driver()?;
+    let v = vol(2);
+    let s = snap(&v);
+    d.create_volume(&v)?;
+    d.create_snapshot(&s)?;
+    let temp = d.dir().join(format!(".{}.tmp", v.id.backend_name()));
+    fs::write(&temp, b"half")?;
+    fs::write(d.dir().join("notes.txt"), b"not ours")?;
+    fs::write(d.dir().join("volume-not-a-uuid"), b"not ours")?;
+    let mut listed: Vec<(BackingKind, Uuid, bool, u64)> = d
+        .list_backing()?
+        .into_iter()
+        .map(|o| (o.kind, o.id, o.temporary, o.size_bytes))
+        .collect();
+    listed.sort_by_key(|o| (o.2, o.0 == BackingKind::Snapshot));
+    assert_eq!(
+        listed,
+        [
+            (BackingKind::Volume, v.id.0, false, 2 * GIB),
+            (BackingKind::Snapshot, s.id, false, 2 * GIB),
+            (BackingKind::Volume, v.id.0, true, 4),
+        ]
+    );
+    let temp_object = d
+        .list_backing()?
+        .into_iter()
+        .find(|o| o.temporary)
+        .ok_or("no temp file listed")?;
+    d.remove_backing(&temp_object)?;
+    d.remove_backing(&temp_object)?;
+    assert!(!temp.exists());
+    assert!(d.volume_path(&v.id).exists());
+    assert_eq!(d.list_backing()?.len(), 2);
     Ok(())
 }

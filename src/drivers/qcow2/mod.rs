@@ -47,8 +47,8 @@ use super::provisioned::Provisioned;
 use super::targets::local::LocalTarget;
 use super::targets::{ExportSpec, Target};
 use super::{
-    BackendStats, ConnectionInfo, DriverError, ImageFormat, ModelUpdate, OverSubscription,
-    PoolStats, SnapshotRef, VolumeDriver, VolumeRef,
+    BackendStats, BackingKind, BackingObject, ConnectionInfo, DriverError, ImageFormat,
+    ModelUpdate, OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef,
 };
 use crate::model::VolumeId;
 
@@ -89,6 +89,10 @@ pub struct Qcow2Driver {
     /// Virtual sizes of the volumes. Internal snapshots add none: they share clusters
     /// with their volume, and what they pin shows in the free space.
     provisioned: Provisioned,
+    /// Held across the steps of a connection call (make the export, then record the
+    /// consumer; forget the consumer, then remove an unused export), so concurrent
+    /// calls for one volume never see each other's half-done work.
+    connections: std::sync::Mutex<()>,
 }
 
 fn location(path: &Path) -> ModelUpdate {
@@ -116,6 +120,7 @@ impl Qcow2Driver {
             options,
             target: Arc::new(LocalTarget),
             provisioned,
+            connections: std::sync::Mutex::new(()),
         })
     }
 
@@ -130,6 +135,13 @@ impl Qcow2Driver {
     /// The absolute directory holding the images.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    fn lock_connections(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guard protects no data, so a poisoned lock carries no news.
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The absolute path of the volume's image, whether or not it exists.
@@ -213,6 +225,9 @@ impl VolumeDriver for Qcow2Driver {
     }
 
     fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        // Under the connection lock: a connection call racing the delete either made
+        // its export before (removed here) or finds the file gone.
+        let _serial = self.lock_connections();
         self.target.remove_export(&volume.id)?;
         let path = self.volume_path(&volume.id);
         remove_if_present(&path)?;
@@ -316,6 +331,70 @@ impl VolumeDriver for Qcow2Driver {
         self.grow(&path, &reverted, bytes)
     }
 
+    /// Images and temp files, and the internal snapshots of each image (named
+    /// `volume-<uuid>#snapshot-<uuid>`, sized as their image).
+    fn list_backing(&self) -> Result<Vec<BackingObject>, DriverError> {
+        let files = super::backing::list(
+            &self.dir,
+            |path, meta| image::header_virtual_size(path).unwrap_or(meta.len()),
+            |id| self.target.is_exported(&VolumeId(*id)),
+        )?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            if f.kind == BackingKind::Volume && !f.temporary {
+                let path = super::backing::path_of(&self.dir, &f);
+                // An image that fails the safety check is reported as it is; its
+                // snapshots are not read.
+                let snapshots = image::inspect(&path)
+                    .map(|i| i.snapshots)
+                    .unwrap_or_default();
+                for name in snapshots {
+                    let Some(id) = name
+                        .strip_prefix("snapshot-")
+                        .and_then(|i| uuid::Uuid::parse_str(i).ok())
+                    else {
+                        continue;
+                    };
+                    out.push(BackingObject {
+                        kind: BackingKind::Snapshot,
+                        id,
+                        name: format!("{}#{name}", f.name),
+                        exported: false,
+                        ..f.clone()
+                    });
+                }
+            }
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    fn remove_backing(&self, object: &BackingObject) -> Result<(), DriverError> {
+        if object.kind == BackingKind::Snapshot && !object.temporary {
+            let volume = object
+                .name
+                .split_once('#')
+                .and_then(|(v, _)| v.strip_prefix("volume-"))
+                .and_then(|v| v.parse::<VolumeId>().ok())
+                .ok_or_else(|| {
+                    DriverError::InvalidConfig(format!("not a snapshot name: {}", object.name))
+                })?;
+            return self.delete_snapshot(&SnapshotRef {
+                id: object.id,
+                volume: VolumeRef {
+                    id: volume,
+                    size_gb: 0,
+                },
+            });
+        }
+        super::backing::remove(&self.dir, self.target.as_ref(), &self.provisioned, object)
+    }
+
+    fn remove_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        let _serial = self.lock_connections();
+        self.target.remove_export(&volume.id)
+    }
+
     fn ensure_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
         let path = self.volume_path(&volume.id);
         if exists(&path)? {
@@ -331,6 +410,7 @@ impl VolumeDriver for Qcow2Driver {
         connector: &serde_json::Value,
     ) -> Result<ConnectionInfo, DriverError> {
         let path = self.volume_path(&volume.id);
+        let _serial = self.lock_connections();
         // The consumer (or qemu-nbd) will open the image: check it first.
         self.inspect_existing(&path, "export")?;
         super::targets::connect(
@@ -345,6 +425,7 @@ impl VolumeDriver for Qcow2Driver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
+        let _serial = self.lock_connections();
         super::targets::disconnect(self.target.as_ref(), &volume.id, connector)
     }
 

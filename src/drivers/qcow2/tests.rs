@@ -328,3 +328,36 @@ fn tgt_cannot_export_qcow2() -> TestResult {
         other => Err(format!("expected NotSupported, got {other:?}").into()),
     }
 }
+
+/// qcow2 snapshots live inside their image: `list_backing` reports each one, named
+/// after its image, and `remove_backing` deletes just that snapshot.
+#[test]
+fn list_backing_reports_internal_snapshots() -> TestResult {
+    let (_tmp, d) = driver()?;
+    let v = vol(1);
+    let s = snap(&v);
+    d.create_volume(&v)?;
+    d.create_snapshot(&s)?;
+    let objects = d.list_backing()?;
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    let volume = objects
+        .iter()
+        .find(|o| o.kind == BackingKind::Volume)
+        .ok_or("no volume")?;
+    assert_eq!((volume.id, volume.size_bytes), (v.id.0, GIB));
+    let snapshot = objects
+        .iter()
+        .find(|o| o.kind == BackingKind::Snapshot)
+        .ok_or("no snapshot")?;
+    assert_eq!(snapshot.id, s.id);
+    assert_eq!(
+        snapshot.name,
+        format!("{}#snapshot-{}", v.id.backend_name(), s.id)
+    );
+    d.remove_backing(snapshot)?;
+    let left = d.list_backing()?;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, BackingKind::Volume);
+    check_clean(&d.volume_path(&v.id))?;
+    Ok(())
+}
