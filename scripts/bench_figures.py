@@ -38,7 +38,11 @@ def load_kv(path):
 
 
 def criterion(crit_dir, bench_id):
-    est = load_json(os.path.join(crit_dir, bench_id, "new", "estimates.json"))
+    # A benchmark in a group is stored as group/id; one made by bench_function with a
+    # slash in its name as group_id.
+    est = load_json(os.path.join(crit_dir, bench_id, "new", "estimates.json")) or load_json(
+        os.path.join(crit_dir, bench_id.replace("/", "_"), "new", "estimates.json")
+    )
     if not est:
         return None
     return {k: est[k]["point_estimate"] for k in ("mean", "median") if k in est}
