@@ -58,6 +58,22 @@ async fn set_quota(app: &TestApp, target: &str, body: Value) -> (StatusCode, Val
     (s, v)
 }
 
+/// Creates a public volume type as the admin; its id.
+async fn create_type(app: &TestApp, name: &str) -> BoxResult<String> {
+    let (s, v, _) = app
+        .call(json_req(
+            "POST",
+            "/v3/0a0a/types",
+            ADMIN,
+            &json!({"volume_type": {"name": name}}),
+        ))
+        .await;
+    if s != StatusCode::OK {
+        return Err(format!("type create answered {s}: {v}").into());
+    }
+    Ok(v["volume_type"]["id"].as_str().ok_or("no id")?.to_string())
+}
+
 fn defaults(id: Option<&str>) -> Value {
     let mut v = json!({
         "volumes": 10, "snapshots": 10, "gigabytes": 1000, "backups": 10,
@@ -284,16 +300,7 @@ async fn quota_classes_supply_the_defaults() -> TestResult {
 #[actix_web::test]
 async fn per_type_quotas_limit_creates() -> TestResult {
     let app = TestApp::new().await?;
-    let (s, v, _) = app
-        .call(json_req(
-            "POST",
-            "/v3/0a0a/types",
-            ADMIN,
-            &json!({"volume_type": {"name": "gold"}}),
-        ))
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let gold = v["volume_type"]["id"].as_str().ok_or("no id")?.to_string();
+    let gold = create_type(&app, "gold").await?;
     let (_, v) = quota_set(&app, ALICE, "0a0a", "").await;
     assert_eq!(
         v["quota_set"]["volumes_gold"], -1,
@@ -431,5 +438,57 @@ async fn limits_show_absolute_figures() -> TestResult {
         v["limits"]["absolute"]["totalVolumesUsed"], 0,
         "members always get their own"
     );
+    Ok(())
+}
+
+#[actix_web::test]
+async fn retype_moves_the_per_type_usage() -> TestResult {
+    let app = TestApp::new().await?;
+    create_type(&app, "silver").await?;
+    let id = created(&app, ALICE, json!({"volume": {"size": 2}})).await?;
+    let available = eventually(WAIT, || async {
+        let (_, v, _) = app
+            .call(req("GET", &format!("/v3/0a0a/volumes/{id}"), ALICE))
+            .await;
+        (v["volume"]["status"] == "available").then_some(())
+    })
+    .await;
+    assert!(available.is_some(), "the volume became available");
+    let retype = || {
+        json_req(
+            "POST",
+            &format!("/v3/0a0a/volumes/{id}/action"),
+            ALICE,
+            &json!({"os-retype": {"new_type": "silver", "migration_policy": "never"}}),
+        )
+    };
+
+    // Over the new type's limit: refused, and nothing moves.
+    let (s, _) = set_quota(&app, "0a0a", json!({"gigabytes_silver": 1})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v, _) = app.call(retype()).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    let (_, v) = quota_set(&app, ALICE, "0a0a", "?usage=true").await;
+    assert_eq!(v["quota_set"]["gigabytes___DEFAULT__"]["in_use"], 2);
+    assert_eq!(v["quota_set"]["gigabytes_silver"]["in_use"], 0);
+    let (_, v, _) = app
+        .call(req("GET", &format!("/v3/0a0a/volumes/{id}"), ALICE))
+        .await;
+    assert_eq!(v["volume"]["volume_type"], "__DEFAULT__");
+
+    // Within it: the usage follows the volume to its new type.
+    let (s, _) = set_quota(&app, "0a0a", json!({"gigabytes_silver": 5})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v, _) = app.call(retype()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let (_, v) = quota_set(&app, ALICE, "0a0a", "?usage=true").await;
+    let q = &v["quota_set"];
+    assert_eq!(q["volumes___DEFAULT__"]["in_use"], 0);
+    assert_eq!(q["gigabytes___DEFAULT__"]["in_use"], 0);
+    assert_eq!(q["volumes_silver"]["in_use"], 1);
+    assert_eq!(q["gigabytes_silver"]["in_use"], 2);
+    assert_eq!(q["volumes"]["in_use"], 1, "the totals do not change");
+    assert_eq!(q["gigabytes"]["in_use"], 2);
+    assert_eq!(app.count("reservations"), 0, "nothing left reserved");
     Ok(())
 }

@@ -585,12 +585,40 @@ async fn retype(s: &ApiShared, v: &VolumeRecord, new_type: String) -> Result<(),
             })?;
     }
     let (key, type_id, from) = (v.row.id.clone(), t.row.id.clone(), v.row.status.clone());
-    s.db.run(move |c| volumes::set_type(c, &key, &from, &type_id))
-        .await
-        .map_err(|e| match e {
-            DbError::Conflict => invalid("Volume changed during the retype."),
-            other => other.into(),
+    // The per-type usage moves with the volume, in the type change's own transaction:
+    // the new type's `volumes_<type>`/`gigabytes_<type>` are reserved against their
+    // limits (413 if over) and committed, the old type's given back.
+    let project = v.row.project_id.clone();
+    let size = v.row.size;
+    let (old_name, new_name) = (v.type_name.clone(), t.row.name.clone());
+    let defaults = s.settings.quota_defaults.clone();
+    let expire = s.settings.reservation_expire_seconds;
+    s.db.write(move |c| {
+        crate::db::write_txn(c, |c| {
+            volumes::set_type(c, &key, &from, &type_id)?;
+            let per_type = |name: &str| {
+                vec![
+                    (format!("{}{name}", crate::model::quota::VOLUMES_PREFIX), 1),
+                    (
+                        format!("{}{name}", crate::model::quota::GIGABYTES_PREFIX),
+                        size,
+                    ),
+                ]
+            };
+            let gained = per_type(&new_name);
+            let gained: Vec<(&str, i64)> = gained.iter().map(|(r, d)| (r.as_str(), *d)).collect();
+            let ids = crate::db::quotas::reserve(c, &project, &gained, expire, &defaults)?;
+            crate::db::quotas::commit(c, &ids)?;
+            let lost = per_type(&old_name);
+            let lost: Vec<(&str, i64)> = lost.iter().map(|(r, d)| (r.as_str(), *d)).collect();
+            crate::db::quotas::release(c, &project, &lost)
         })
+    })
+    .await
+    .map_err(|e| match e {
+        DbError::Conflict => invalid("Volume changed during the retype."),
+        other => other.into(),
+    })
 }
 
 async fn revert(
