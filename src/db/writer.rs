@@ -1,4 +1,4 @@
-//! Group commit: one thread owns one connection and runs every write that
+//! Group commit for SQLite: one thread owns one connection and runs every write that
 //! comes through [`Db::write`](super::Db::write), many to a transaction.
 //!
 //! SQLite has one writer at a time. When every request opens its own write transaction,
@@ -9,11 +9,6 @@
 //! fails undoes only itself), commits once and only then answers every job. A caller
 //! therefore never sees success for work that is not durable, exactly as before, but a
 //! batch of 64 creates pays for one commit.
-//!
-//! On PostgreSQL the same batching saves a WAL flush and a round trip per write. A job
-//! that waits on a row lock another connection holds makes the batch wait with it; should
-//! PostgreSQL break a deadlock by failing the job's statement, its savepoint undoes it
-//! and only that job reports the error.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
