@@ -7,6 +7,7 @@
 
 mod backing;
 mod command;
+mod exports;
 pub mod fake;
 pub mod file;
 mod fsutil;

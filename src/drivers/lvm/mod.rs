@@ -24,7 +24,8 @@
 //! volume so the merge starts, and takes the snapshot again (merging consumes it), as
 //! Cinder does; the volume must not be exported meanwhile.
 //!
-//! Exports go through a [`Target`] with the device path and the raw format.
+//! Exports go through a [`Target`] with the device path and the raw format; connection
+//! calls and deletes of one volume run one at a time ([`Exports`]).
 
 mod parse;
 pub mod runner;
@@ -37,9 +38,9 @@ use std::sync::Arc;
 
 use self::parse::{LV_FIELDS, Lv, SEPARATOR, is_missing, map_error, parse_lvs, parse_numbers};
 use self::runner::Runner;
+use super::exports::Exports;
 use super::fsutil::{GIB, bytes_to_gb};
-use super::targets::local::LocalTarget;
-use super::targets::{ExportSpec, Target};
+use super::targets::Target;
 use super::{
     BackendStats, Capacity, ConnectionInfo, DriverError, ImageFormat, ModelUpdate,
     OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef,
@@ -88,7 +89,7 @@ impl LvmDriverOptions {
 pub struct LvmDriver {
     options: LvmDriverOptions,
     runner: Arc<dyn Runner>,
-    target: Arc<dyn Target>,
+    exports: Exports,
 }
 
 /// The name of a snapshot's LV, escaped as Cinder escapes it.
@@ -124,14 +125,15 @@ fn missing(what: &str, name: &str) -> DriverError {
 }
 
 impl LvmDriver {
-    /// A driver on `options.volume_group`, exporting through [`LocalTarget`]. Fails with
+    /// A driver on `options.volume_group`, exporting through
+    /// [`LocalTarget`](super::targets::local::LocalTarget). Fails with
     /// [`DriverError::InvalidConfig`] if the volume group does not exist; creates the
     /// thin pool (95% of the group's free space, as Cinder does) if it is missing.
     pub fn new(options: LvmDriverOptions, runner: Arc<dyn Runner>) -> Result<Self, DriverError> {
         let driver = Self {
             options,
             runner,
-            target: Arc::new(LocalTarget),
+            exports: Exports::local(ImageFormat::Raw),
         };
         let vg = driver.options.volume_group.clone();
         driver
@@ -166,8 +168,7 @@ impl LvmDriver {
 
     /// The same driver exporting through `target`, which must serve raw images.
     pub fn with_target(mut self, target: Arc<dyn Target>) -> Result<Self, DriverError> {
-        crate::drivers::targets::require_format(target.as_ref(), ImageFormat::Raw)?;
-        self.target = target;
+        self.exports.set_target(target)?;
         Ok(self)
     }
 
@@ -405,14 +406,6 @@ impl LvmDriver {
             provider_location: Some(self.device_path(name).display().to_string()),
         }
     }
-
-    fn spec<'a>(&self, id: VolumeId, path: &'a std::path::Path) -> ExportSpec<'a> {
-        ExportSpec {
-            volume: id,
-            path,
-            format: ImageFormat::Raw,
-        }
-    }
 }
 
 impl VolumeDriver for LvmDriver {
@@ -430,35 +423,32 @@ impl VolumeDriver for LvmDriver {
     }
 
     fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
-        self.target.remove_export(&volume.id)?;
-        let name = volume.id.backend_name();
-        let lvs = self.list()?;
-        if let Some(lv) = lvs.iter().find(|lv| lv.name == name) {
-            if lvs
-                .iter()
-                .any(|s| s.origin == name && s.is_thick_snapshot())
-            {
-                return Err(DriverError::Busy(format!("{name} has snapshots")));
+        self.exports.remove_then(volume.id, || {
+            let name = volume.id.backend_name();
+            let lvs = self.list()?;
+            if let Some(lv) = lvs.iter().find(|lv| lv.name == name) {
+                if lvs
+                    .iter()
+                    .any(|s| s.origin == name && s.is_thick_snapshot())
+                {
+                    return Err(DriverError::Busy(format!("{name} has snapshots")));
+                }
+                self.clear_and_remove(lv)?;
             }
-            self.clear_and_remove(lv)?;
-        }
-        // What a crashed copy or clone of this volume left behind.
-        let leftovers = [temp_name(&volume.id), clone_snapshot_name(&volume.id)];
-        for stale in lvs.iter().filter(|lv| leftovers.contains(&lv.name)) {
-            self.clear_and_remove(stale)?;
-        }
-        Ok(())
+            // What a crashed copy or clone of this volume left behind.
+            let leftovers = [temp_name(&volume.id), clone_snapshot_name(&volume.id)];
+            for stale in lvs.iter().filter(|lv| leftovers.contains(&lv.name)) {
+                self.clear_and_remove(stale)?;
+            }
+            Ok(())
+        })
     }
 
     fn extend_volume(&self, volume: &VolumeRef, new_size_gb: u64) -> Result<(), DriverError> {
         let name = volume.id.backend_name();
         let lv = self.find(&name)?.ok_or_else(|| missing("volume", &name))?;
         self.grow(&lv, new_size_gb)?;
-        if self.target.is_exported(&volume.id)? {
-            let path = self.device_path(&name);
-            self.target.refresh_export(&self.spec(volume.id, &path))?;
-        }
-        Ok(())
+        self.exports.refresh(volume.id, &self.device_path(&name))
     }
 
     fn create_snapshot(&self, snapshot: &SnapshotRef) -> Result<ModelUpdate, DriverError> {
@@ -534,7 +524,7 @@ impl VolumeDriver for LvmDriver {
         if !lvs.iter().any(|lv| lv.name == name) {
             return Err(missing("volume", &name));
         }
-        if self.target.is_exported(&volume.id)? {
+        if self.exports.is_exported(volume.id)? {
             return Err(DriverError::Busy(format!("{name} is exported")));
         }
         let size_gb = lv.bytes.div_ceil(GIB).max(snapshot.volume.size_gb);
@@ -556,11 +546,14 @@ impl VolumeDriver for LvmDriver {
         self.snapshot_lv(&name, &snap, size_gb)
     }
 
+    fn remove_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
+        self.exports.remove(volume.id)
+    }
+
     fn ensure_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
         let name = volume.id.backend_name();
         if self.find(&name)?.is_some() {
-            let path = self.device_path(&name);
-            self.target.ensure_export(&self.spec(volume.id, &path))?;
+            self.exports.ensure(volume.id, &self.device_path(&name))?;
         }
         Ok(())
     }
@@ -571,14 +564,14 @@ impl VolumeDriver for LvmDriver {
         connector: &serde_json::Value,
     ) -> Result<ConnectionInfo, DriverError> {
         let name = volume.id.backend_name();
-        if self.find(&name)?.is_none() {
-            return Err(missing("volume", &name));
-        }
-        let path = self.device_path(&name);
-        crate::drivers::targets::connect(
-            self.target.as_ref(),
-            &self.spec(volume.id, &path),
+        self.exports.connect(
+            volume.id,
+            &self.device_path(&name),
             connector,
+            || match self.find(&name)? {
+                Some(_) => Ok(()),
+                None => Err(missing("volume", &name)),
+            },
         )
     }
 
@@ -587,7 +580,7 @@ impl VolumeDriver for LvmDriver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
-        crate::drivers::targets::disconnect(self.target.as_ref(), &volume.id, connector)
+        self.exports.disconnect(volume.id, connector)
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {
@@ -642,7 +635,7 @@ impl VolumeDriver for LvmDriver {
             volume_backend_name: o.volume_backend_name.clone(),
             vendor_name: "Clinker".into(),
             driver_version: "1.0".into(),
-            storage_protocol: self.target.storage_protocol().into(),
+            storage_protocol: self.exports.storage_protocol().into(),
             pools: vec![PoolStats {
                 pool_name: o.pool_name.clone(),
                 total_capacity_gb: Capacity::Gb(total),

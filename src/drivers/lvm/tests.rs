@@ -17,7 +17,9 @@ use super::parse::{mapper_name, parse_lvs, parse_numbers};
 use super::runner::{Runner, SystemRunner};
 use super::{LvmDriver, LvmDriverOptions};
 use crate::drivers::fsutil::GIB;
-use crate::drivers::testutil::{TestResult, reads_mb, snap, vol, write_mb};
+use crate::drivers::testutil::{
+    GatedTarget, TestResult, check_exports_serialized, reads_mb, snap, vol, write_mb,
+};
 use crate::drivers::{Capacity, DriverError, VolumeDriver};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -598,6 +600,19 @@ fn thin_pool_volumes_snapshots_and_clones() -> TestResult {
     assert_eq!(pool.capabilities["lvm_type"], "thin");
     let calls = fake.take_calls()?;
     assert!(of(&calls, "lvs").contains(&report("g", "lv_size,data_percent", "vg0/vg0-pool")));
+    Ok(())
+}
+
+#[test]
+fn connection_calls_and_deletes_of_one_volume_never_interleave() -> TestResult {
+    let fake = FakeLvm::new(20);
+    let target = Arc::new(GatedTarget::default());
+    let d = thick(&fake, true)?.with_target(target.clone())?;
+    let (a, b) = (vol(1), vol(1));
+    d.create_volume(&a)?;
+    d.create_volume(&b)?;
+    check_exports_serialized(&d, &target, &a, &b)?;
+    assert!(!fake.names()?.contains(&a.id.backend_name()));
     Ok(())
 }
 
