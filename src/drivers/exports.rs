@@ -62,6 +62,11 @@ impl Exports {
         Ok(())
     }
 
+    /// The target.
+    pub(crate) fn target(&self) -> &dyn Target {
+        self.target.as_ref()
+    }
+
     fn busy(&self) -> MutexGuard<'_, HashSet<VolumeId>> {
         // The set is changed in single inserts and removes, so a panic elsewhere never
         // leaves it half-updated: a poisoned lock carries no news.

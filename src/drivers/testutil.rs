@@ -306,13 +306,14 @@ const BARGE_IN: Duration = Duration::from_millis(300);
 /// for one volume apart: while an `initialize_connection` of `a` is stopped between
 /// making the export and recording its consumer, a detach of `a`'s other consumer, a
 /// second attach of `a` and a delete of `a` must wait, while an attach and detach of
-/// another volume `b` go through. `a` and `b` must exist; `a` is deleted at the end.
+/// another volume `b` go through. Makes `a` and `b`, and returns `a`, deleted by then.
 pub(crate) fn check_exports_serialized(
     driver: &dyn VolumeDriver,
     target: &GatedTarget,
-    a: &VolumeRef,
-    b: &VolumeRef,
-) -> TestResult {
+) -> TestResult<VolumeRef> {
+    let (a, b) = (&vol(1), &vol(1));
+    driver.create_volume(a)?;
+    driver.create_volume(b)?;
     driver.initialize_connection(a, &connector("h0"))?;
     // A detach of a's other consumer and a second attach race the stopped attach.
     race(
@@ -355,7 +356,7 @@ pub(crate) fn check_exports_serialized(
     );
     assert_eq!(target.consumers(&b.id), None);
     assert!(driver.initialize_connection(a, &connector("h4")).is_err());
-    Ok(())
+    Ok(a.clone())
 }
 
 fn keys(hosts: &[&str]) -> BTreeSet<String> {

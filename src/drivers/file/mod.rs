@@ -33,13 +33,13 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::exports::Exports;
 use super::fsutil::{
     clone_or_copy, create_temp, dir_capacity, exists, gib_to_bytes, io_err, not_found, prepare_dir,
     publish_temp, remove_if_present, sync_dir, temp_path,
 };
 use super::provisioned::Provisioned;
-use super::targets::local::LocalTarget;
-use super::targets::{ExportSpec, Target};
+use super::targets::Target;
 use super::{
     BackendStats, BackingObject, ConnectionInfo, DriverError, ImageFormat, ModelUpdate,
     OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef, fsutil,
@@ -83,13 +83,11 @@ pub struct FileDriver {
     /// Absolute and valid UTF-8, so paths handed out are exact.
     dir: PathBuf,
     options: FileDriverOptions,
-    target: Arc<dyn Target>,
+    /// The target, and the lock that keeps connection calls and deletes of one volume
+    /// apart.
+    exports: Exports,
     /// Apparent sizes of the volume and snapshot files.
     provisioned: Provisioned,
-    /// Held across the steps of a connection call (make the export, then record the
-    /// consumer; forget the consumer, then remove an unused export), so concurrent
-    /// calls for one volume never see each other's half-done work.
-    connections: std::sync::Mutex<()>,
 }
 
 /// Grows an existing file to `bytes` and fsyncs it; never shrinks, so no data is lost
@@ -115,7 +113,7 @@ fn location(path: &Path) -> ModelUpdate {
 
 impl FileDriver {
     /// A driver keeping its files in `dir`, which is created if missing, exporting
-    /// through [`LocalTarget`]. Fails if the directory cannot be made or scanned, or its
+    /// through [`LocalTarget`](super::targets::local::LocalTarget). Fails if the directory cannot be made or scanned, or its
     /// absolute path is not UTF-8.
     pub fn new(dir: PathBuf, options: FileDriverOptions) -> Result<Self, DriverError> {
         let dir = prepare_dir(&dir)?;
@@ -124,29 +122,20 @@ impl FileDriver {
         Ok(Self {
             dir,
             options,
-            target: Arc::new(LocalTarget),
+            exports: Exports::local(ImageFormat::Raw),
             provisioned,
-            connections: std::sync::Mutex::new(()),
         })
     }
 
     /// The same driver exporting through `target`, which must serve raw files.
     pub fn with_target(mut self, target: Arc<dyn Target>) -> Result<Self, DriverError> {
-        crate::drivers::targets::require_format(target.as_ref(), ImageFormat::Raw)?;
-        self.target = target;
+        self.exports.set_target(target)?;
         Ok(self)
     }
 
     /// The absolute directory holding the files.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    fn lock_connections(&self) -> std::sync::MutexGuard<'_, ()> {
-        // The guard protects no data, so a poisoned lock carries no news.
-        self.connections
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The absolute path of the volume's file, whether or not it exists.
@@ -157,14 +146,6 @@ impl FileDriver {
     /// The absolute path of the snapshot's file, whether or not it exists.
     pub fn snapshot_path(&self, id: &Uuid) -> PathBuf {
         self.dir.join(format!("snapshot-{id}"))
-    }
-
-    fn spec<'a>(&self, id: VolumeId, path: &'a Path) -> ExportSpec<'a> {
-        ExportSpec {
-            volume: id,
-            path,
-            format: ImageFormat::Raw,
-        }
     }
 
     /// Creates (or, for a revert, replaces) `path` holding a copy of `source` (or
@@ -231,21 +212,15 @@ impl VolumeDriver for FileDriver {
     }
 
     fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
-        // Under the connection lock: a connection call racing the delete either made
-        // its export before (removed here) or finds the file gone.
-        let _serial = self.lock_connections();
-        self.target.remove_export(&volume.id)?;
-        self.remove(&self.volume_path(&volume.id))
+        self.exports
+            .remove_then(volume.id, || self.remove(&self.volume_path(&volume.id)))
     }
 
     fn extend_volume(&self, volume: &VolumeRef, new_size_gb: u64) -> Result<(), DriverError> {
         let path = self.volume_path(&volume.id);
         let len = ensure_len(&path, gib_to_bytes(new_size_gb, &path)?)?;
         self.provisioned.set(&path, len);
-        if self.target.is_exported(&volume.id)? {
-            self.target.refresh_export(&self.spec(volume.id, &path))?;
-        }
-        Ok(())
+        self.exports.refresh(volume.id, &path)
     }
 
     fn create_snapshot(&self, snapshot: &SnapshotRef) -> Result<ModelUpdate, DriverError> {
@@ -293,7 +268,7 @@ impl VolumeDriver for FileDriver {
         }
         // The rename below swaps the file under any export, which would keep serving
         // the old one; Cinder only reverts detached volumes anyway.
-        if self.target.is_exported(&volume.id)? {
+        if self.exports.is_exported(volume.id)? {
             return Err(DriverError::Busy(format!(
                 "{} is exported",
                 volume.id.backend_name()
@@ -308,23 +283,22 @@ impl VolumeDriver for FileDriver {
         super::backing::list(
             &self.dir,
             |_, meta| meta.len(),
-            |id| self.target.is_exported(&VolumeId(*id)),
+            |id| self.exports.is_exported(VolumeId(*id)),
         )
     }
 
     fn remove_backing(&self, object: &BackingObject) -> Result<(), DriverError> {
-        super::backing::remove(&self.dir, self.target.as_ref(), &self.provisioned, object)
+        super::backing::remove(&self.dir, self.exports.target(), &self.provisioned, object)
     }
 
     fn remove_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
-        let _serial = self.lock_connections();
-        self.target.remove_export(&volume.id)
+        self.exports.remove(volume.id)
     }
 
     fn ensure_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
         let path = self.volume_path(&volume.id);
         if exists(&path)? {
-            self.target.ensure_export(&self.spec(volume.id, &path))?;
+            self.exports.ensure(volume.id, &path)?;
         }
         Ok(())
     }
@@ -335,15 +309,11 @@ impl VolumeDriver for FileDriver {
         connector: &serde_json::Value,
     ) -> Result<ConnectionInfo, DriverError> {
         let path = self.volume_path(&volume.id);
-        let _serial = self.lock_connections();
-        if !exists(&path)? {
-            return Err(not_found("export", &path));
-        }
-        super::targets::connect(
-            self.target.as_ref(),
-            &self.spec(volume.id, &path),
-            connector,
-        )
+        self.exports
+            .connect(volume.id, &path, connector, || match exists(&path)? {
+                true => Ok(()),
+                false => Err(not_found("export", &path)),
+            })
     }
 
     fn terminate_connection(
@@ -351,8 +321,7 @@ impl VolumeDriver for FileDriver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
-        let _serial = self.lock_connections();
-        super::targets::disconnect(self.target.as_ref(), &volume.id, connector)
+        self.exports.disconnect(volume.id, connector)
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {
@@ -362,7 +331,7 @@ impl VolumeDriver for FileDriver {
             volume_backend_name: o.volume_backend_name.clone(),
             vendor_name: "Clinker".to_string(),
             driver_version: "1.0".to_string(),
-            storage_protocol: self.target.storage_protocol().to_string(),
+            storage_protocol: self.exports.storage_protocol().to_string(),
             pools: vec![PoolStats {
                 pool_name: o.pool_name.clone(),
                 total_capacity_gb: total,

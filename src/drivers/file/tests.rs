@@ -13,7 +13,9 @@ use std::os::unix::fs::FileExt;
 use super::*;
 use crate::drivers::BackingKind;
 use crate::drivers::fsutil::{COPY_CHUNK, GIB};
-use crate::drivers::testutil::{TestResult, reads_mb, snap, virtual_size, vol, write_mb};
+use crate::drivers::testutil::{
+    GatedTarget, TestResult, check_exports_serialized, reads_mb, snap, virtual_size, vol, write_mb,
+};
 
 /// Allocation we still call "sparse": a few filesystem blocks of metadata or data.
 const SPARSE_SLACK: u64 = 1 << 20;
@@ -359,5 +361,15 @@ fn list_backing_reports_every_object_and_removes_one() -> TestResult {
     assert!(!temp.exists());
     assert!(d.volume_path(&v.id).exists());
     assert_eq!(d.list_backing()?.len(), 2);
+    Ok(())
+}
+
+#[test]
+fn connection_calls_and_deletes_of_one_volume_never_interleave() -> TestResult {
+    let (_tmp, d) = driver()?;
+    let target = Arc::new(GatedTarget::default());
+    let d = d.with_target(target.clone())?;
+    let a = check_exports_serialized(&d, &target)?;
+    assert!(!d.volume_path(&a.id).exists());
     Ok(())
 }

@@ -39,13 +39,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use self::image::{ImageInfo, SnapshotOp};
+use super::exports::Exports;
 use super::fsutil::{
     bytes_to_gb, create_temp, dir_capacity, exists, gib_to_bytes, not_found, prepare_dir,
     publish_temp, remove_if_present, sync_dir, sync_file, temp_path,
 };
 use super::provisioned::Provisioned;
-use super::targets::local::LocalTarget;
-use super::targets::{ExportSpec, Target};
+use super::targets::Target;
 use super::{
     BackendStats, BackingKind, BackingObject, ConnectionInfo, DriverError, ImageFormat,
     ModelUpdate, OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef,
@@ -85,14 +85,12 @@ pub struct Qcow2Driver {
     /// Absolute and valid UTF-8, so paths handed out are exact.
     dir: PathBuf,
     options: Qcow2DriverOptions,
-    target: Arc<dyn Target>,
+    /// The target, and the lock that keeps connection calls and deletes of one volume
+    /// apart.
+    exports: Exports,
     /// Virtual sizes of the volumes. Internal snapshots add none: they share clusters
     /// with their volume, and what they pin shows in the free space.
     provisioned: Provisioned,
-    /// Held across the steps of a connection call (make the export, then record the
-    /// consumer; forget the consumer, then remove an unused export), so concurrent
-    /// calls for one volume never see each other's half-done work.
-    connections: std::sync::Mutex<()>,
 }
 
 fn location(path: &Path) -> ModelUpdate {
@@ -108,7 +106,7 @@ fn snapshot_name(snapshot: &SnapshotRef) -> String {
 
 impl Qcow2Driver {
     /// A driver keeping its images in `dir`, which is created if missing, exporting
-    /// through [`LocalTarget`]. Reads each image's header once to seed the provisioned
+    /// through [`LocalTarget`](super::targets::local::LocalTarget). Reads each image's header once to seed the provisioned
     /// tally. Fails if the directory cannot be made or read, or its path is not UTF-8.
     pub fn new(dir: PathBuf, options: Qcow2DriverOptions) -> Result<Self, DriverError> {
         let dir = prepare_dir(&dir)?;
@@ -118,17 +116,15 @@ impl Qcow2Driver {
         Ok(Self {
             dir,
             options,
-            target: Arc::new(LocalTarget),
+            exports: Exports::local(ImageFormat::Qcow2),
             provisioned,
-            connections: std::sync::Mutex::new(()),
         })
     }
 
     /// The same driver exporting through `target`, which must serve qcow2 images (the
     /// NBD and local targets do; tgt does not).
     pub fn with_target(mut self, target: Arc<dyn Target>) -> Result<Self, DriverError> {
-        crate::drivers::targets::require_format(target.as_ref(), ImageFormat::Qcow2)?;
-        self.target = target;
+        self.exports.set_target(target)?;
         Ok(self)
     }
 
@@ -137,24 +133,9 @@ impl Qcow2Driver {
         &self.dir
     }
 
-    fn lock_connections(&self) -> std::sync::MutexGuard<'_, ()> {
-        // The guard protects no data, so a poisoned lock carries no news.
-        self.connections
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// The absolute path of the volume's image, whether or not it exists.
     pub fn volume_path(&self, id: &VolumeId) -> PathBuf {
         self.dir.join(id.backend_name())
-    }
-
-    fn spec<'a>(&self, id: VolumeId, path: &'a Path) -> ExportSpec<'a> {
-        ExportSpec {
-            volume: id,
-            path,
-            format: ImageFormat::Qcow2,
-        }
     }
 
     /// Checks an existing image; a missing one is "not found" for `op`.
@@ -225,26 +206,22 @@ impl VolumeDriver for Qcow2Driver {
     }
 
     fn delete_volume(&self, volume: &VolumeRef) -> Result<(), DriverError> {
-        // Under the connection lock: a connection call racing the delete either made
-        // its export before (removed here) or finds the file gone.
-        let _serial = self.lock_connections();
-        self.target.remove_export(&volume.id)?;
-        let path = self.volume_path(&volume.id);
-        remove_if_present(&path)?;
-        remove_if_present(&temp_path(&path))?;
-        self.provisioned.remove(&path);
-        // Always sync: a previous attempt may have unlinked the file and crashed before this.
-        sync_dir(&self.dir)
+        self.exports.remove_then(volume.id, || {
+            let path = self.volume_path(&volume.id);
+            remove_if_present(&path)?;
+            remove_if_present(&temp_path(&path))?;
+            self.provisioned.remove(&path);
+            // Always sync: a previous attempt may have unlinked the file and crashed
+            // before this.
+            sync_dir(&self.dir)
+        })
     }
 
     fn extend_volume(&self, volume: &VolumeRef, new_size_gb: u64) -> Result<(), DriverError> {
         let path = self.volume_path(&volume.id);
         let info = self.inspect_existing(&path, "extend")?;
         self.grow(&path, &info, gib_to_bytes(new_size_gb, &path)?)?;
-        if self.target.is_exported(&volume.id)? {
-            self.target.refresh_export(&self.spec(volume.id, &path))?;
-        }
-        Ok(())
+        self.exports.refresh(volume.id, &path)
     }
 
     fn create_snapshot(&self, snapshot: &SnapshotRef) -> Result<ModelUpdate, DriverError> {
@@ -317,7 +294,7 @@ impl VolumeDriver for Qcow2Driver {
         if !info.snapshots.contains(&name) {
             return Err(not_found("find snapshot in", &path));
         }
-        if self.target.is_exported(&volume.id)? {
+        if self.exports.is_exported(volume.id)? {
             return Err(DriverError::Busy(format!(
                 "{} is exported",
                 volume.id.backend_name()
@@ -337,7 +314,7 @@ impl VolumeDriver for Qcow2Driver {
         let files = super::backing::list(
             &self.dir,
             |path, meta| image::header_virtual_size(path).unwrap_or(meta.len()),
-            |id| self.target.is_exported(&VolumeId(*id)),
+            |id| self.exports.is_exported(VolumeId(*id)),
         )?;
         let mut out = Vec::with_capacity(files.len());
         for f in files {
@@ -387,19 +364,18 @@ impl VolumeDriver for Qcow2Driver {
                 },
             });
         }
-        super::backing::remove(&self.dir, self.target.as_ref(), &self.provisioned, object)
+        super::backing::remove(&self.dir, self.exports.target(), &self.provisioned, object)
     }
 
     fn remove_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
-        let _serial = self.lock_connections();
-        self.target.remove_export(&volume.id)
+        self.exports.remove(volume.id)
     }
 
     fn ensure_export(&self, volume: &VolumeRef) -> Result<(), DriverError> {
         let path = self.volume_path(&volume.id);
         if exists(&path)? {
             image::inspect(&path)?;
-            self.target.ensure_export(&self.spec(volume.id, &path))?;
+            self.exports.ensure(volume.id, &path)?;
         }
         Ok(())
     }
@@ -410,14 +386,10 @@ impl VolumeDriver for Qcow2Driver {
         connector: &serde_json::Value,
     ) -> Result<ConnectionInfo, DriverError> {
         let path = self.volume_path(&volume.id);
-        let _serial = self.lock_connections();
-        // The consumer (or qemu-nbd) will open the image: check it first.
-        self.inspect_existing(&path, "export")?;
-        super::targets::connect(
-            self.target.as_ref(),
-            &self.spec(volume.id, &path),
-            connector,
-        )
+        self.exports.connect(volume.id, &path, connector, || {
+            // The consumer (or qemu-nbd) will open the image: check it first.
+            self.inspect_existing(&path, "export").map(drop)
+        })
     }
 
     fn terminate_connection(
@@ -425,8 +397,7 @@ impl VolumeDriver for Qcow2Driver {
         volume: &VolumeRef,
         connector: &serde_json::Value,
     ) -> Result<(), DriverError> {
-        let _serial = self.lock_connections();
-        super::targets::disconnect(self.target.as_ref(), &volume.id, connector)
+        self.exports.disconnect(volume.id, connector)
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {
@@ -436,7 +407,7 @@ impl VolumeDriver for Qcow2Driver {
             volume_backend_name: o.volume_backend_name.clone(),
             vendor_name: "Clinker".into(),
             driver_version: "1.0".into(),
-            storage_protocol: self.target.storage_protocol().into(),
+            storage_protocol: self.exports.storage_protocol().into(),
             pools: vec![PoolStats {
                 pool_name: o.pool_name.clone(),
                 total_capacity_gb: total,

@@ -13,7 +13,8 @@ use super::*;
 use crate::drivers::fsutil::GIB;
 use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
 use crate::drivers::testutil::{
-    TestResult, check_clean, img_info, reads_mb, snap, virtual_size, vol, write_mb,
+    GatedTarget, TestResult, check_clean, check_exports_serialized, img_info, reads_mb, snap,
+    virtual_size, vol, write_mb,
 };
 
 fn driver() -> TestResult<(TempDir, Qcow2Driver)> {
@@ -359,5 +360,15 @@ fn list_backing_reports_internal_snapshots() -> TestResult {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].kind, BackingKind::Volume);
     check_clean(&d.volume_path(&v.id))?;
+    Ok(())
+}
+
+#[test]
+fn connection_calls_and_deletes_of_one_volume_never_interleave() -> TestResult {
+    let (_tmp, d) = driver()?;
+    let target = Arc::new(GatedTarget::default());
+    let d = d.with_target(target.clone())?;
+    let a = check_exports_serialized(&d, &target)?;
+    assert!(!d.volume_path(&a.id).exists());
     Ok(())
 }

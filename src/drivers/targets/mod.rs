@@ -186,30 +186,6 @@ pub(crate) fn random_string(alphabet: &[u8], len: usize) -> Result<String, Drive
     Ok(out)
 }
 
-/// A driver's `initialize_connection` once it has checked the volume exists: makes (or
-/// finds) the export and records the connector on it.
-pub(crate) fn connect(
-    target: &dyn Target,
-    spec: &ExportSpec<'_>,
-    connector: &serde_json::Value,
-) -> Result<ConnectionInfo, DriverError> {
-    target.create_export(spec)?;
-    target.initialize_connection(spec, connector)
-}
-
-/// A driver's `terminate_connection`: forgets the connector and removes the export once
-/// no connector uses it.
-pub(crate) fn disconnect(
-    target: &dyn Target,
-    volume: &VolumeId,
-    connector: &serde_json::Value,
-) -> Result<(), DriverError> {
-    if !target.terminate_connection(volume, connector)? {
-        target.remove_export(volume)?;
-    }
-    Ok(())
-}
-
 /// Refuses a target that cannot serve images of `format` (tgt serves raw files only).
 pub fn require_format(target: &dyn Target, format: ImageFormat) -> Result<(), DriverError> {
     if target.supports(format) {
