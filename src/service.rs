@@ -30,7 +30,7 @@ use crate::drivers::targets::Target;
 use crate::drivers::targets::local::LocalTarget;
 use crate::drivers::targets::nbd::{NbdOptions, NbdTarget};
 use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
-use crate::drivers::{OverSubscription, VolumeDriver};
+use crate::drivers::{OverSubscription, PoolOptions, VolumeDriver};
 use crate::model::RequestId;
 use crate::scheduler::spec::RequestSpec;
 
@@ -52,22 +52,27 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
     let mut out: HashMap<String, Arc<dyn VolumeDriver>> = HashMap::new();
     for node in &config.nodes {
         let thin = node.provisioning == Provisioning::Thin;
+        let pool = PoolOptions {
+            volume_backend_name: node.backend_name().to_string(),
+            pool_name: node.backend_name().to_string(),
+            reserved_percentage: node.reserved_percentage,
+            max_over_subscription_ratio: OverSubscription::Ratio(node.max_over_subscription_ratio),
+            capabilities: node.capabilities.clone(),
+        };
         let driver: Arc<dyn VolumeDriver> = match node
             .checked_driver(&config.data_dir)
             .map_err(|m| anyhow::anyhow!("node {}: {m}", node.name))?
         {
             NodeDriver::Fake(o) => {
                 let fake = FakeDriver::new(FakeDriverOptions {
-                    volume_backend_name: node.backend_name().to_string(),
-                    pool_name: node.backend_name().to_string(),
+                    volume_backend_name: pool.volume_backend_name,
+                    pool_name: pool.pool_name,
                     total_capacity_gb: o.total_capacity_gb.max(0.0) as u64,
                     thin_provisioning_support: thin,
                     thick_provisioning_support: !thin,
-                    reserved_percentage: node.reserved_percentage,
-                    max_over_subscription_ratio: OverSubscription::Ratio(
-                        node.max_over_subscription_ratio,
-                    ),
-                    capabilities: node.capabilities.clone(),
+                    reserved_percentage: pool.reserved_percentage,
+                    max_over_subscription_ratio: pool.max_over_subscription_ratio,
+                    capabilities: pool.capabilities,
                 });
                 for verb in o
                     .failing_verbs()
@@ -80,38 +85,14 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
             NodeDriver::File(o) => {
                 let target = build_target(config, &node.name, &o.export)?;
                 Arc::new(
-                    FileDriver::new(
-                        o.path,
-                        FileDriverOptions {
-                            volume_backend_name: node.backend_name().to_string(),
-                            pool_name: node.backend_name().to_string(),
-                            reserved_percentage: node.reserved_percentage,
-                            max_over_subscription_ratio: OverSubscription::Ratio(
-                                node.max_over_subscription_ratio,
-                            ),
-                            capabilities: node.capabilities.clone(),
-                            thin,
-                        },
-                    )?
-                    .with_target(target)?,
+                    FileDriver::new(o.path, FileDriverOptions { pool, thin })?
+                        .with_target(target)?,
                 )
             }
             NodeDriver::Qcow2(o) => {
                 let target = build_target(config, &node.name, &o.export)?;
                 Arc::new(
-                    Qcow2Driver::new(
-                        o.path,
-                        Qcow2DriverOptions {
-                            volume_backend_name: node.backend_name().to_string(),
-                            pool_name: node.backend_name().to_string(),
-                            reserved_percentage: node.reserved_percentage,
-                            max_over_subscription_ratio: OverSubscription::Ratio(
-                                node.max_over_subscription_ratio,
-                            ),
-                            capabilities: node.capabilities.clone(),
-                        },
-                    )?
-                    .with_target(target)?,
+                    Qcow2Driver::new(o.path, Qcow2DriverOptions { pool })?.with_target(target)?,
                 )
             }
             NodeDriver::Lvm(o) => {
@@ -123,13 +104,7 @@ pub fn build_drivers(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn 
                             .unwrap_or_else(|| format!("{}-pool", o.volume_group))
                     }),
                     clear_on_delete: o.volume_clear == VolumeClear::Zero,
-                    volume_backend_name: node.backend_name().to_string(),
-                    pool_name: node.backend_name().to_string(),
-                    reserved_percentage: node.reserved_percentage,
-                    max_over_subscription_ratio: OverSubscription::Ratio(
-                        node.max_over_subscription_ratio,
-                    ),
-                    capabilities: node.capabilities.clone(),
+                    pool,
                     ..LvmDriverOptions::thick(&o.volume_group)
                 };
                 Arc::new(LvmDriver::new(options, Arc::new(SystemRunner))?.with_target(target)?)

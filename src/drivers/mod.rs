@@ -162,6 +162,68 @@ pub enum AutoWord {
     Auto,
 }
 
+/// How a single-pool driver (file, qcow2, LVM) names and describes its pool in the
+/// stats; the node's config sets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolOptions {
+    /// `volume_backend_name` in the stats.
+    pub volume_backend_name: String,
+    /// The pool's name.
+    pub pool_name: String,
+    /// Reported `reserved_percentage`.
+    pub reserved_percentage: u8,
+    /// Reported `max_over_subscription_ratio`.
+    pub max_over_subscription_ratio: OverSubscription,
+    /// Extra pool capabilities, matched against volume-type extra specs.
+    pub capabilities: BTreeMap<String, serde_json::Value>,
+}
+
+impl PoolOptions {
+    /// Backend and pool both called `name`, nothing reserved, over-subscription 20, no
+    /// extra capabilities.
+    pub fn named(name: &str) -> Self {
+        Self {
+            volume_backend_name: name.to_string(),
+            pool_name: name.to_string(),
+            reserved_percentage: 0,
+            max_over_subscription_ratio: OverSubscription::Ratio(20.0),
+            capabilities: BTreeMap::new(),
+        }
+    }
+
+    /// The stats of a driver made by Clinker with this one pool: `total` and `free`
+    /// capacity, `provisioned` GiB, thin or thick, and its capabilities (these options'
+    /// own, or more).
+    pub(crate) fn stats(
+        &self,
+        storage_protocol: &str,
+        capacity: (Capacity, Capacity),
+        provisioned_capacity_gb: f64,
+        thin: bool,
+        capabilities: BTreeMap<String, serde_json::Value>,
+    ) -> BackendStats {
+        let (total_capacity_gb, free_capacity_gb) = capacity;
+        BackendStats {
+            volume_backend_name: self.volume_backend_name.clone(),
+            vendor_name: "Clinker".to_string(),
+            driver_version: "1.0".to_string(),
+            storage_protocol: storage_protocol.to_string(),
+            pools: vec![PoolStats {
+                pool_name: self.pool_name.clone(),
+                total_capacity_gb,
+                free_capacity_gb,
+                allocated_capacity_gb: 0.0,
+                provisioned_capacity_gb,
+                reserved_percentage: self.reserved_percentage,
+                max_over_subscription_ratio: self.max_over_subscription_ratio,
+                thin_provisioning_support: thin,
+                thick_provisioning_support: !thin,
+                capabilities,
+            }],
+        }
+    }
+}
+
 /// One pool as the driver sees it (cinder-internals.md §7).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolStats {

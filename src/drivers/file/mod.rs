@@ -26,7 +26,6 @@
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,23 +41,15 @@ use super::provisioned::Provisioned;
 use super::targets::Target;
 use super::{
     BackendStats, BackingObject, ConnectionInfo, DriverError, ImageFormat, ModelUpdate,
-    OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef, fsutil,
+    PoolOptions, SnapshotRef, VolumeDriver, VolumeRef, fsutil,
 };
 use crate::model::VolumeId;
 
 /// How a [`FileDriver`] is set up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileDriverOptions {
-    /// `volume_backend_name` in the stats. Default `file`.
-    pub volume_backend_name: String,
-    /// The single pool's name. Default `file`.
-    pub pool_name: String,
-    /// Reported `reserved_percentage`. Default 0.
-    pub reserved_percentage: u8,
-    /// Reported `max_over_subscription_ratio`. Default 20.0.
-    pub max_over_subscription_ratio: OverSubscription,
-    /// Extra pool capabilities, matched against volume-type extra specs. Default empty.
-    pub capabilities: BTreeMap<String, serde_json::Value>,
+    /// The pool's names and reported figures. Default [`PoolOptions::named`]`("file")`.
+    pub pool: PoolOptions,
     /// Report the pool as thin (sparse files, over-commit allowed) rather than thick
     /// (every GiB promised counts as used). The files are sparse either way. Default true.
     pub thin: bool,
@@ -67,11 +58,7 @@ pub struct FileDriverOptions {
 impl Default for FileDriverOptions {
     fn default() -> Self {
         Self {
-            volume_backend_name: "file".to_string(),
-            pool_name: "file".to_string(),
-            reserved_percentage: 0,
-            max_over_subscription_ratio: OverSubscription::Ratio(20.0),
-            capabilities: BTreeMap::new(),
+            pool: PoolOptions::named("file"),
             thin: true,
         }
     }
@@ -325,25 +312,13 @@ impl VolumeDriver for FileDriver {
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {
-        let (total, free) = dir_capacity(&self.dir)?;
-        let o = &self.options;
-        Ok(BackendStats {
-            volume_backend_name: o.volume_backend_name.clone(),
-            vendor_name: "Clinker".to_string(),
-            driver_version: "1.0".to_string(),
-            storage_protocol: self.exports.storage_protocol().to_string(),
-            pools: vec![PoolStats {
-                pool_name: o.pool_name.clone(),
-                total_capacity_gb: total,
-                free_capacity_gb: free,
-                allocated_capacity_gb: 0.0,
-                provisioned_capacity_gb: fsutil::bytes_to_gb(self.provisioned.total_bytes()),
-                reserved_percentage: o.reserved_percentage,
-                max_over_subscription_ratio: o.max_over_subscription_ratio,
-                thin_provisioning_support: o.thin,
-                thick_provisioning_support: !o.thin,
-                capabilities: o.capabilities.clone(),
-            }],
-        })
+        let pool = &self.options.pool;
+        Ok(pool.stats(
+            self.exports.storage_protocol(),
+            dir_capacity(&self.dir)?,
+            fsutil::bytes_to_gb(self.provisioned.total_bytes()),
+            self.options.thin,
+            pool.capabilities.clone(),
+        ))
     }
 }

@@ -11,11 +11,13 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use super::*;
-use crate::drivers::BackingKind;
+use std::collections::BTreeMap;
+
 use crate::drivers::fsutil::{COPY_CHUNK, GIB};
 use crate::drivers::testutil::{
     GatedTarget, TestResult, check_exports_serialized, reads_mb, snap, virtual_size, vol, write_mb,
 };
+use crate::drivers::{BackingKind, OverSubscription, PoolStats};
 
 /// Allocation we still call "sparse": a few filesystem blocks of metadata or data.
 const SPARSE_SLACK: u64 = 1 << 20;
@@ -180,10 +182,13 @@ fn snapshot_copies_data_sparsely_and_restores_it() -> TestResult {
 fn stats_are_plausible_and_count_provisioned_space() -> TestResult {
     let tmp = TempDir::new()?;
     let options = FileDriverOptions {
-        volume_backend_name: "files".to_string(),
-        pool_name: "p".to_string(),
-        reserved_percentage: 5,
-        capabilities: BTreeMap::from([("ssd".to_string(), json!(false))]),
+        pool: PoolOptions {
+            volume_backend_name: "files".to_string(),
+            pool_name: "p".to_string(),
+            reserved_percentage: 5,
+            capabilities: BTreeMap::from([("ssd".to_string(), json!(false))]),
+            ..PoolOptions::named("file")
+        },
         ..FileDriverOptions::default()
     };
     let d = FileDriver::new(tmp.path().to_path_buf(), options.clone())?;
@@ -212,7 +217,7 @@ fn stats_are_plausible_and_count_provisioned_space() -> TestResult {
         max_over_subscription_ratio: OverSubscription::Ratio(20.0),
         thin_provisioning_support: true,
         thick_provisioning_support: false,
-        capabilities: options.capabilities,
+        capabilities: options.pool.capabilities,
         ..pool.clone()
     };
     assert_eq!(pool, &expected);

@@ -32,7 +32,6 @@ pub mod runner;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,8 +41,8 @@ use super::exports::Exports;
 use super::fsutil::{GIB, bytes_to_gb};
 use super::targets::Target;
 use super::{
-    BackendStats, Capacity, ConnectionInfo, DriverError, ImageFormat, ModelUpdate,
-    OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef,
+    BackendStats, Capacity, ConnectionInfo, DriverError, ImageFormat, ModelUpdate, PoolOptions,
+    SnapshotRef, VolumeDriver, VolumeRef,
 };
 use crate::model::VolumeId;
 
@@ -56,16 +55,9 @@ pub struct LvmDriverOptions {
     pub thin_pool: Option<String>,
     /// Overwrite thick volumes and snapshot stores with zeros before removing them.
     pub clear_on_delete: bool,
-    /// `volume_backend_name` in the stats.
-    pub volume_backend_name: String,
-    /// The single pool's name.
-    pub pool_name: String,
-    /// Reported `reserved_percentage`.
-    pub reserved_percentage: u8,
-    /// Reported `max_over_subscription_ratio` (meaningful for thin pools).
-    pub max_over_subscription_ratio: OverSubscription,
-    /// Extra pool capabilities, matched against volume-type extra specs.
-    pub capabilities: BTreeMap<String, serde_json::Value>,
+    /// The pool's names and reported figures (the over-subscription ratio is
+    /// meaningful for thin pools).
+    pub pool: PoolOptions,
 }
 
 impl LvmDriverOptions {
@@ -75,11 +67,7 @@ impl LvmDriverOptions {
             volume_group: volume_group.to_string(),
             thin_pool: None,
             clear_on_delete: true,
-            volume_backend_name: "lvm".into(),
-            pool_name: "lvm".into(),
-            reserved_percentage: 0,
-            max_over_subscription_ratio: OverSubscription::Ratio(20.0),
-            capabilities: BTreeMap::new(),
+            pool: PoolOptions::named("lvm"),
         }
     }
 }
@@ -624,30 +612,19 @@ impl VolumeDriver for LvmDriver {
                 (n[0], n[1], (n[0] - n[1]).max(0.0))
             }
         };
-        let mut capabilities = o.capabilities.clone();
+        let mut capabilities = o.pool.capabilities.clone();
         capabilities
             .entry("volume_group".into())
             .or_insert_with(|| o.volume_group.clone().into());
         capabilities
             .entry("lvm_type".into())
             .or_insert_with(|| if self.thin() { "thin" } else { "thick" }.into());
-        Ok(BackendStats {
-            volume_backend_name: o.volume_backend_name.clone(),
-            vendor_name: "Clinker".into(),
-            driver_version: "1.0".into(),
-            storage_protocol: self.exports.storage_protocol().into(),
-            pools: vec![PoolStats {
-                pool_name: o.pool_name.clone(),
-                total_capacity_gb: Capacity::Gb(total),
-                free_capacity_gb: Capacity::Gb(free),
-                allocated_capacity_gb: 0.0,
-                provisioned_capacity_gb: provisioned,
-                reserved_percentage: o.reserved_percentage,
-                max_over_subscription_ratio: o.max_over_subscription_ratio,
-                thin_provisioning_support: self.thin(),
-                thick_provisioning_support: !self.thin(),
-                capabilities,
-            }],
-        })
+        Ok(o.pool.stats(
+            self.exports.storage_protocol(),
+            (Capacity::Gb(total), Capacity::Gb(free)),
+            provisioned,
+            self.thin(),
+            capabilities,
+        ))
     }
 }

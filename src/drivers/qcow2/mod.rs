@@ -34,7 +34,6 @@ mod image;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -48,33 +47,21 @@ use super::provisioned::Provisioned;
 use super::targets::Target;
 use super::{
     BackendStats, BackingKind, BackingObject, ConnectionInfo, DriverError, ImageFormat,
-    ModelUpdate, OverSubscription, PoolStats, SnapshotRef, VolumeDriver, VolumeRef,
+    ModelUpdate, PoolOptions, SnapshotRef, VolumeDriver, VolumeRef,
 };
 use crate::model::VolumeId;
 
 /// How a [`Qcow2Driver`] is set up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Qcow2DriverOptions {
-    /// `volume_backend_name` in the stats. Default `qcow2`.
-    pub volume_backend_name: String,
-    /// The single pool's name. Default `qcow2`.
-    pub pool_name: String,
-    /// Reported `reserved_percentage`. Default 0.
-    pub reserved_percentage: u8,
-    /// Reported `max_over_subscription_ratio`. Default 20.0.
-    pub max_over_subscription_ratio: OverSubscription,
-    /// Extra pool capabilities, matched against volume-type extra specs. Default empty.
-    pub capabilities: BTreeMap<String, serde_json::Value>,
+    /// The pool's names and reported figures. Default [`PoolOptions::named`]`("qcow2")`.
+    pub pool: PoolOptions,
 }
 
 impl Default for Qcow2DriverOptions {
     fn default() -> Self {
         Self {
-            volume_backend_name: "qcow2".into(),
-            pool_name: "qcow2".into(),
-            reserved_percentage: 0,
-            max_over_subscription_ratio: OverSubscription::Ratio(20.0),
-            capabilities: BTreeMap::new(),
+            pool: PoolOptions::named("qcow2"),
         }
     }
 }
@@ -401,25 +388,13 @@ impl VolumeDriver for Qcow2Driver {
     }
 
     fn get_volume_stats(&self) -> Result<BackendStats, DriverError> {
-        let (total, free) = dir_capacity(&self.dir)?;
-        let o = &self.options;
-        Ok(BackendStats {
-            volume_backend_name: o.volume_backend_name.clone(),
-            vendor_name: "Clinker".into(),
-            driver_version: "1.0".into(),
-            storage_protocol: self.exports.storage_protocol().into(),
-            pools: vec![PoolStats {
-                pool_name: o.pool_name.clone(),
-                total_capacity_gb: total,
-                free_capacity_gb: free,
-                allocated_capacity_gb: 0.0,
-                provisioned_capacity_gb: bytes_to_gb(self.provisioned.total_bytes()),
-                reserved_percentage: o.reserved_percentage,
-                max_over_subscription_ratio: o.max_over_subscription_ratio,
-                thin_provisioning_support: true,
-                thick_provisioning_support: false,
-                capabilities: o.capabilities.clone(),
-            }],
-        })
+        let pool = &self.options.pool;
+        Ok(pool.stats(
+            self.exports.storage_protocol(),
+            dir_capacity(&self.dir)?,
+            bytes_to_gb(self.provisioned.total_bytes()),
+            true,
+            pool.capabilities.clone(),
+        ))
     }
 }
