@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{snapshots, volume_metadata, volume_type_extra_specs, volume_types, volumes};
-use super::{DbConnection, DbError, attachments, now, quotas, write_txn};
+use super::{DbConnection, DbError, attachments, now, quotas, sqlite_in_ids, write_txn};
 use crate::model::VolumeStatus;
 
 /// A volume with what its views need: metadata, attachments and the type's name.
@@ -147,10 +147,14 @@ fn metadata_of(
     c: &mut DbConnection,
     ids: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, DbError> {
-    let rows: Vec<VolumeMetadataRow> = volume_metadata::table
-        .filter(volume_metadata::volume_id.eq_any(ids))
+    let q = volume_metadata::table
         .select(VolumeMetadataRow::as_select())
-        .load(c)?;
+        .into_boxed();
+    let q = match c {
+        DbConnection::Sqlite(_) => q.filter(sqlite_in_ids("volume_metadata.volume_id", ids)),
+        DbConnection::Postgres(_) => q.filter(volume_metadata::volume_id.eq_any(ids)),
+    };
+    let rows: Vec<VolumeMetadataRow> = q.load(c)?;
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for r in rows {
         out.entry(r.volume_id)

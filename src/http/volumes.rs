@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::body::{JsonBody, element};
 use super::error::ApiError;
-use super::views::{Detail, LinkBase, volume_detail, volume_summary};
+use super::views::{Detail, LinkBase, OneVolume, VolumeDetail, VolumePage, json_response};
 use super::{AppState, validate, version};
 use crate::actors::api::{
     CreateVolume, DeleteVolume, GetVolume, ListVolumes, UpdateVolume, VolumeCreateRequest,
@@ -29,6 +29,9 @@ const PAGING: [&str; 10] = [
     "created_at",
     "updated_at",
 ];
+
+/// About the size of one volume's detail view, to size the answer's buffer.
+const ONE_VOLUME_BYTES: usize = 1_500;
 
 /// Cinder's `osapi_max_limit`.
 const MAX_LIMIT: i64 = 1000;
@@ -107,8 +110,12 @@ pub async fn create(
         })
         .await??;
     let links = LinkBase::of(&req);
-    Ok(HttpResponse::Accepted()
-        .json(json!({"volume": volume_detail(&record, &ctx, ver, &links, Detail::Plain)})))
+    let volume = VolumeDetail::new(&record, &ctx, ver, &links, Detail::Plain);
+    Ok(json_response(
+        HttpResponse::Accepted(),
+        &OneVolume { volume },
+        ONE_VOLUME_BYTES,
+    ))
 }
 
 /// `GET /volumes/{id}`.
@@ -126,9 +133,12 @@ pub async fn show(
         })
         .await??;
     let links = LinkBase::of(&req);
-    Ok(HttpResponse::Ok().json(json!({
-        "volume": volume_detail(&record, &ctx, version::of(&req), &links, Detail::Extended)
-    })))
+    let volume = VolumeDetail::new(&record, &ctx, version::of(&req), &links, Detail::Extended);
+    Ok(json_response(
+        HttpResponse::Ok(),
+        &OneVolume { volume },
+        ONE_VOLUME_BYTES,
+    ))
 }
 
 /// `PUT /volumes/{id}`: name, description, metadata (replaces it).
@@ -180,8 +190,12 @@ pub async fn update(
     };
     let record = state.api.send(msg).await??;
     let links = LinkBase::of(&req);
-    Ok(HttpResponse::Ok()
-        .json(json!({"volume": volume_detail(&record, &ctx, ver, &links, Detail::Plain)})))
+    let volume = VolumeDetail::new(&record, &ctx, ver, &links, Detail::Plain);
+    Ok(json_response(
+        HttpResponse::Ok(),
+        &OneVolume { volume },
+        ONE_VOLUME_BYTES,
+    ))
 }
 
 /// `DELETE /volumes/{id}[?cascade=true][&force=true]` → 202, empty.
@@ -259,33 +273,20 @@ async fn list_view(
         })
         .await??;
     let links = LinkBase::of(&req);
-    let volumes: Vec<Value> = items
-        .iter()
-        .map(|v| {
-            if detail {
-                volume_detail(v, &ctx, ver, &links, Detail::Extended)
-            } else {
-                volume_summary(v, &links)
-            }
-        })
-        .collect();
-    let mut out = json!({"volumes": volumes});
     let n = count.unwrap_or(items.len() as i64);
-    if let Some(last) = items.last()
-        && limit <= n
-    {
-        let mut q: Vec<(String, String)> =
-            params.into_iter().filter(|(k, _)| k != "marker").collect();
-        q.push(("marker".into(), last.row.id.clone()));
-        let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
-        let path = if detail { "volumes/detail" } else { "volumes" };
-        out["volumes_links"] =
-            json!([{"rel": "next", "href": format!("{}?{qs}", links.collection(path))}]);
-    }
-    if let Some(c) = count {
-        out["count"] = json!(c);
-    }
-    Ok(HttpResponse::Ok().json(out))
+    let next = match items.last() {
+        Some(last) if limit <= n => {
+            let mut q: Vec<(String, String)> =
+                params.into_iter().filter(|(k, _)| k != "marker").collect();
+            q.push(("marker".into(), last.row.id.clone()));
+            let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
+            let path = if detail { "volumes/detail" } else { "volumes" };
+            Some(format!("{}?{qs}", links.collection(path)))
+        }
+        _ => None,
+    };
+    let page = VolumePage::new(&items, &ctx, ver, &links, detail, next, count);
+    Ok(json_response(HttpResponse::Ok(), &page, page.size_hint()))
 }
 
 /// Turns query parameters into a list query: filters, sort, pagination.
