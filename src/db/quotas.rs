@@ -96,12 +96,14 @@ fn add_reserved(
         quota_usages::updated_at.eq(at),
     );
     Ok(if limit < 0 {
-        diesel::update(target).set(set).execute(c)?
+        super::Cached(diesel::update(target).set(set)).execute(c)?
     } else {
-        diesel::update(
-            target.filter((quota_usages::in_use + quota_usages::reserved + delta).le(limit)),
+        super::Cached(
+            diesel::update(
+                target.filter((quota_usages::in_use + quota_usages::reserved + delta).le(limit)),
+            )
+            .set(set),
         )
-        .set(set)
         .execute(c)?
     })
 }
@@ -228,16 +230,18 @@ fn settle(c: &mut DbConnection, ids: &[String], commit: bool) -> Result<(), DbEr
         let at = now();
         for (project, resource, delta) in rows {
             let in_use_delta = if commit { delta } else { 0 };
-            diesel::update(
-                quota_usages::table
-                    .filter(quota_usages::project_id.eq(&project))
-                    .filter(quota_usages::resource.eq(&resource)),
+            super::Cached(
+                diesel::update(
+                    quota_usages::table
+                        .filter(quota_usages::project_id.eq(&project))
+                        .filter(quota_usages::resource.eq(&resource)),
+                )
+                .set((
+                    quota_usages::reserved.eq(quota_usages::reserved - delta),
+                    quota_usages::in_use.eq(quota_usages::in_use + in_use_delta),
+                    quota_usages::updated_at.eq(at),
+                )),
             )
-            .set((
-                quota_usages::reserved.eq(quota_usages::reserved - delta),
-                quota_usages::in_use.eq(quota_usages::in_use + in_use_delta),
-                quota_usages::updated_at.eq(at),
-            ))
             .execute(c)?;
         }
         Ok(())
@@ -252,20 +256,20 @@ pub fn release(c: &mut DbConnection, project: &str, deltas: &[(&str, i64)]) -> R
         let target = quota_usages::table
             .filter(quota_usages::project_id.eq(project))
             .filter(quota_usages::resource.eq(resource));
-        let n = diesel::update(target.filter(quota_usages::in_use.ge(amount)))
-            .set((
+        let n = super::Cached(
+            diesel::update(target.filter(quota_usages::in_use.ge(amount))).set((
                 quota_usages::in_use.eq(quota_usages::in_use - amount),
                 quota_usages::updated_at.eq(now()),
-            ))
-            .execute(c)?;
+            )),
+        )
+        .execute(c)?;
         if n == 0 {
             // Usage was already lower than what goes away: clamp at zero, never negative.
-            diesel::update(target)
-                .set((
-                    quota_usages::in_use.eq(0),
-                    quota_usages::updated_at.eq(now()),
-                ))
-                .execute(c)?;
+            super::Cached(diesel::update(target).set((
+                quota_usages::in_use.eq(0),
+                quota_usages::updated_at.eq(now()),
+            )))
+            .execute(c)?;
         }
     }
     Ok(())

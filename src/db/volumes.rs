@@ -592,15 +592,17 @@ pub fn transition(
     from: &[VolumeStatus],
     to: VolumeStatus,
 ) -> Result<(), DbError> {
-    let n = diesel::update(
-        volumes::table
-            .filter(volumes::id.eq(id))
-            .filter(volumes::status.eq_any(statuses(from))),
+    let n = super::Cached(
+        diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq_any(statuses(from))),
+        )
+        .set((
+            volumes::status.eq(to.as_str()),
+            volumes::updated_at.eq(now()),
+        )),
     )
-    .set((
-        volumes::status.eq(to.as_str()),
-        volumes::updated_at.eq(now()),
-    ))
     .execute(c)?;
     super::one_row(n)
 }
@@ -613,18 +615,20 @@ pub fn set_scheduled(
     host: &str,
     request_spec: &str,
 ) -> Result<(), DbError> {
-    let n = diesel::update(
-        volumes::table
-            .filter(volumes::id.eq(id))
-            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
-            .filter(volumes::host.is_null()),
+    let n = super::Cached(
+        diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+                .filter(volumes::host.is_null()),
+        )
+        .set((
+            volumes::host.eq(host),
+            volumes::request_spec.eq(request_spec),
+            volumes::scheduled_at.eq(now()),
+            volumes::updated_at.eq(now()),
+        )),
     )
-    .set((
-        volumes::host.eq(host),
-        volumes::request_spec.eq(request_spec),
-        volumes::scheduled_at.eq(now()),
-        volumes::updated_at.eq(now()),
-    ))
     .execute(c)?;
     super::one_row(n)
 }
@@ -652,18 +656,20 @@ pub fn mark_created(
     host: &str,
     provider_location: Option<&str>,
 ) -> Result<(), DbError> {
-    let n = diesel::update(
-        volumes::table
-            .filter(volumes::id.eq(id))
-            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
-            .filter(volumes::host.eq(host)),
+    let n = super::Cached(
+        diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+                .filter(volumes::host.eq(host)),
+        )
+        .set((
+            volumes::status.eq(VolumeStatus::Available.as_str()),
+            volumes::provider_location.eq(provider_location),
+            volumes::launched_at.eq(now()),
+            volumes::updated_at.eq(now()),
+        )),
     )
-    .set((
-        volumes::status.eq(VolumeStatus::Available.as_str()),
-        volumes::provider_location.eq(provider_location),
-        volumes::launched_at.eq(now()),
-        volumes::updated_at.eq(now()),
-    ))
     .execute(c)?;
     super::one_row(n)
 }
