@@ -281,8 +281,9 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
     let (host, snaps) = shared
         .db
         .write(move |c| {
-            let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
-            if v.row.attach_status == AttachStatus::Attached.as_str() {
+            let (attach_status, host) =
+                crate::db::volumes::attach_status_and_host(c, &key, scope.as_deref())?;
+            if attach_status == AttachStatus::Attached.as_str() {
                 return Err(DbError::Conflict);
             }
             // The snapshots are read after the volume's row is claimed (inside the
@@ -296,7 +297,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                             !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status.as_str())
                         }))
             };
-            match v.row.host {
+            match host {
                 None => {
                     if refused(&crate::db::snapshots::of_volume(c, &key)?) {
                         return Err(DbError::Conflict);

@@ -708,10 +708,10 @@ impl Task<CreateStore> for CreateVolumeOnFinishTask {
 async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
     let id = msg.volume_id.to_string();
     let row =
-        c.db.run(move |db| crate::db::volumes::get(db, &id, None))
+        c.db.run(move |db| crate::db::volumes::status_size_host(db, &id))
             .await;
-    let row = match row {
-        Ok(r) if r.row.status == VolumeStatus::Deleting.as_str() => r.row,
+    let (size, host) = match row {
+        Ok((status, size, host)) if status == VolumeStatus::Deleting.as_str() => (size, host),
         Ok(_) | Err(DbError::NotFound) => return,
         Err(e) => {
             error!(volume.id = %msg.volume_id, error = %e, "could not read the volume to delete");
@@ -728,7 +728,7 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
         Ok(snaps) if snaps.is_empty() => {
             let vref = VolumeRef {
                 id: msg.volume_id,
-                size_gb: row.size.max(0) as u64,
+                size_gb: size.max(0) as u64,
             };
             blocking(&c.driver, move |d| d.delete_volume(&vref)).await
         }
@@ -747,8 +747,8 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
                 .await
             {
                 Ok(_) => {
-                    if let Some(h) = &row.host {
-                        *c.state.borrow_mut().allocated.entry(h.clone()).or_default() -= row.size;
+                    if let Some(h) = &host {
+                        *c.state.borrow_mut().allocated.entry(h.clone()).or_default() -= size;
                     }
                 }
                 Err(e) => {

@@ -29,7 +29,7 @@ pub fn get(
     if let Some(p) = project {
         q = q.filter(volume_attachment::project_id.eq(p));
     }
-    Ok(q.select(AttachmentRow::as_select()).first(c)?)
+    Ok(q.select(AttachmentRow::as_select()).get_result(c)?)
 }
 
 /// Every attachment of a volume, oldest first.

@@ -52,7 +52,7 @@ pub fn claim(
             idempotency_keys::status,
             idempotency_keys::response,
         ))
-        .first(c)?;
+        .get_result(c)?;
     if p != path || b != body {
         return Ok(Claim::Different);
     }

@@ -85,7 +85,7 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Mess
     if let Some(p) = project {
         q = q.filter(messages::project_id.eq(p));
     }
-    Ok(q.select(MessageRow::as_select()).first(c)?)
+    Ok(q.select(MessageRow::as_select()).get_result(c)?)
 }
 
 /// Deletes one message; `NotFound` if it is not there (or not the caller's project's).

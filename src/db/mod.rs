@@ -219,6 +219,36 @@ pub fn write_txn<T>(
     }
 }
 
+/// Lets the connection keep a statement prepared that diesel would prepare afresh every
+/// time. diesel never caches an `UPDATE` (its changeset may skip `None` fields, so one
+/// type can make several SQL texts) nor some inserts; wrapped, the statement is cached
+/// under its SQL text, which stays correct when the text varies. Only for statements of
+/// bounded shape: every distinct text stays cached for the connection's life.
+#[derive(Debug, Clone, Copy)]
+pub struct Cached<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryId for Cached<Q> {
+    // No type-based key: the cache keys these by their SQL text.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Cached<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q, C> RunQueryDsl<C> for Cached<Q> {}
+
 /// A cheap handle on the pool that runs queries off the async runtime's threads.
 #[derive(Clone)]
 pub struct Db {

@@ -91,7 +91,7 @@ pub fn get(c: &mut DbConnection, id: &str) -> Result<QosDetail, DbError> {
             qos_specs::consumer,
             qos_specs::created_at,
         ))
-        .first(c)?;
+        .get_result(c)?;
     detail(c, vec![row])?
         .into_iter()
         .next()
@@ -231,7 +231,7 @@ pub fn associate(
         let current: Option<String> = volume_type_qos::table
             .filter(volume_type_qos::volume_type_id.eq(type_id))
             .select(volume_type_qos::qos_specs_id)
-            .first(c)
+            .get_result(c)
             .optional()?;
         match current {
             Some(other) if other != id => Ok(Some(AssociateRefusal::OtherSpecs(other))),

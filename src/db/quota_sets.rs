@@ -44,7 +44,7 @@ fn class_row(c: &mut DbConnection, class: &str, resource: &str) -> Result<Option
         .filter(quota_classes::class_name.eq(class))
         .filter(quota_classes::resource.eq(resource))
         .select(quota_classes::hard_limit)
-        .first(c)
+        .get_result(c)
         .optional()?)
 }
 

@@ -45,7 +45,7 @@ pub fn limit(
         .filter(quotas::project_id.eq(project))
         .filter(quotas::resource.eq(resource))
         .select(quotas::hard_limit)
-        .first(c)
+        .get_result(c)
         .optional()?;
     if let Some(l) = own {
         return Ok(l);
@@ -54,36 +54,58 @@ pub fn limit(
         .filter(quota_classes::class_name.eq("default"))
         .filter(quota_classes::resource.eq(resource))
         .select(quota_classes::hard_limit)
-        .first(c)
+        .get_result(c)
         .optional()?;
     Ok(class
         .or_else(|| defaults.0.get(resource).copied())
         .unwrap_or(-1))
 }
 
-/// Makes sure a usage row exists for each resource, without failing when another
-/// controller creates it at the same moment.
-fn ensure_usage_rows(
+/// Creates `project`'s usage row for `resource` unless it exists, without failing when
+/// another controller creates it at the same moment.
+fn ensure_usage_row(c: &mut DbConnection, project: &str, resource: &str) -> Result<(), DbError> {
+    let row = (
+        quota_usages::project_id.eq(project),
+        quota_usages::resource.eq(resource),
+        quota_usages::in_use.eq(0),
+        quota_usages::reserved.eq(0),
+    );
+    crate::on_backend!(c, |c| diesel::insert_into(quota_usages::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Adds `delta` to the reserved amount of one usage row if `limit` allows it (a
+/// negative limit is no limit). Returns how many rows changed: 0 when the row is missing
+/// or the limit refuses.
+fn add_reserved(
     c: &mut DbConnection,
     project: &str,
-    resources: &[&str],
-) -> Result<(), DbError> {
-    for r in resources {
-        let sql_sqlite = "INSERT INTO quota_usages (project_id, resource, in_use, reserved) VALUES (?, ?, 0, 0) ON CONFLICT DO NOTHING";
-        let sql_pg = "INSERT INTO quota_usages (project_id, resource, in_use, reserved) VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING";
-        use diesel::sql_types::Text;
-        match c {
-            DbConnection::Sqlite(s) => diesel::sql_query(sql_sqlite)
-                .bind::<Text, _>(project)
-                .bind::<Text, _>(*r)
-                .execute(s)?,
-            DbConnection::Postgres(p) => diesel::sql_query(sql_pg)
-                .bind::<Text, _>(project)
-                .bind::<Text, _>(*r)
-                .execute(p)?,
-        };
-    }
-    Ok(())
+    resource: &str,
+    delta: i64,
+    limit: i64,
+    at: chrono::NaiveDateTime,
+) -> Result<usize, DbError> {
+    let target = quota_usages::table
+        .filter(quota_usages::project_id.eq(project))
+        .filter(quota_usages::resource.eq(resource));
+    let set = (
+        quota_usages::reserved.eq(quota_usages::reserved + delta),
+        quota_usages::updated_at.eq(at),
+    );
+    Ok(if limit < 0 {
+        super::Cached(diesel::update(target).set(set)).execute(c)?
+    } else {
+        super::Cached(
+            diesel::update(
+                target.filter((quota_usages::in_use + quota_usages::reserved + delta).le(limit)),
+            )
+            .set(set),
+        )
+        .execute(c)?
+    })
 }
 
 fn usage_of(c: &mut DbConnection, project: &str, resource: &str) -> Result<(i64, i64), DbError> {
@@ -91,7 +113,7 @@ fn usage_of(c: &mut DbConnection, project: &str, resource: &str) -> Result<(i64,
         .filter(quota_usages::project_id.eq(project))
         .filter(quota_usages::resource.eq(resource))
         .select((quota_usages::in_use, quota_usages::reserved))
-        .first(c)
+        .get_result(c)
         .optional()?
         .unwrap_or((0, 0)))
 }
@@ -128,36 +150,21 @@ pub fn reserve(
 ) -> Result<Vec<String>, DbError> {
     let mut deltas = deltas.to_vec();
     deltas.sort();
-    let resources: Vec<&str> = deltas.iter().map(|(r, _)| *r).collect();
     write_txn(c, |c| {
-        // Inside the transaction: on an existing row this writes nothing, and it no longer
-        // costs a write transaction of its own per reservation.
-        ensure_usage_rows(c, project, &resources)?;
         let mut ids = Vec::with_capacity(deltas.len());
         let at = now();
         let expire = at + chrono::Duration::seconds(expire_seconds);
         for &(resource, delta) in &deltas {
             let l = limit(c, project, resource, defaults)?;
-            let target = quota_usages::table
-                .filter(quota_usages::project_id.eq(project))
-                .filter(quota_usages::resource.eq(resource));
-            let n = if l < 0 {
-                diesel::update(target)
-                    .set((
-                        quota_usages::reserved.eq(quota_usages::reserved + delta),
-                        quota_usages::updated_at.eq(at),
-                    ))
-                    .execute(c)?
-            } else {
-                diesel::update(
-                    target.filter((quota_usages::in_use + quota_usages::reserved + delta).le(l)),
-                )
-                .set((
-                    quota_usages::reserved.eq(quota_usages::reserved + delta),
-                    quota_usages::updated_at.eq(at),
-                ))
-                .execute(c)?
-            };
+            let mut n = add_reserved(c, project, resource, delta, l, at)?;
+            // Nothing changed: the row may not exist yet (a project's first reservation)
+            // or the limit refused. Make the row and try once more; the common case
+            // costs no insert. (Retried even when another controller made the row
+            // meanwhile: its insert committed, so the update now finds it.)
+            if n == 0 {
+                ensure_usage_row(c, project, resource)?;
+                n = add_reserved(c, project, resource, delta, l, at)?;
+            }
             if n != 1 {
                 let (in_use, reserved) = usage_of(c, project, resource)?;
                 return Err(DbError::OverQuota(QuotaExceeded {
@@ -197,33 +204,45 @@ pub fn rollback(c: &mut DbConnection, ids: &[String]) -> Result<(), DbError> {
 
 fn settle(c: &mut DbConnection, ids: &[String], commit: bool) -> Result<(), DbError> {
     write_txn(c, |c| {
-        let rows: Vec<(String, String, String, i64)> = reservations::table
-            .filter(reservations::id.eq_any(ids))
-            .order((reservations::project_id, reservations::resource))
-            .select((
-                reservations::id,
+        // One `DELETE .. RETURNING` per id (a statement of fixed shape, so diesel keeps it
+        // prepared) rather than a SELECT with an `IN` list of varying length and then a
+        // DELETE per id. A reservation another settle already took is simply not there.
+        // In id order, so two settles of the same reservations take them in one order.
+        let mut ids: Vec<&String> = ids.iter().collect();
+        ids.sort();
+        let mut rows: Vec<(String, String, i64)> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let taken = crate::on_backend!(c, |c| diesel::delete(
+                reservations::table.filter(reservations::id.eq(id))
+            )
+            .returning((
                 reservations::project_id,
                 reservations::resource,
                 reservations::delta,
             ))
-            .load(c)?;
-        for (id, project, resource, delta) in rows {
-            let target = quota_usages::table
-                .filter(quota_usages::project_id.eq(&project))
-                .filter(quota_usages::resource.eq(&resource));
-            let gone =
-                diesel::delete(reservations::table.filter(reservations::id.eq(&id))).execute(c)?;
-            if gone == 0 {
-                continue;
-            }
+            .get_result::<(String, String, i64)>(c)
+            .optional())?;
+            rows.extend(taken);
+        }
+        // Usage rows are updated in name order, as `reserve` does, so concurrent
+        // settles never deadlock.
+        rows.sort();
+        let at = now();
+        for (project, resource, delta) in rows {
             let in_use_delta = if commit { delta } else { 0 };
-            diesel::update(target)
+            super::Cached(
+                diesel::update(
+                    quota_usages::table
+                        .filter(quota_usages::project_id.eq(&project))
+                        .filter(quota_usages::resource.eq(&resource)),
+                )
                 .set((
                     quota_usages::reserved.eq(quota_usages::reserved - delta),
                     quota_usages::in_use.eq(quota_usages::in_use + in_use_delta),
-                    quota_usages::updated_at.eq(now()),
-                ))
-                .execute(c)?;
+                    quota_usages::updated_at.eq(at),
+                )),
+            )
+            .execute(c)?;
         }
         Ok(())
     })
@@ -237,20 +256,20 @@ pub fn release(c: &mut DbConnection, project: &str, deltas: &[(&str, i64)]) -> R
         let target = quota_usages::table
             .filter(quota_usages::project_id.eq(project))
             .filter(quota_usages::resource.eq(resource));
-        let n = diesel::update(target.filter(quota_usages::in_use.ge(amount)))
-            .set((
+        let n = super::Cached(
+            diesel::update(target.filter(quota_usages::in_use.ge(amount))).set((
                 quota_usages::in_use.eq(quota_usages::in_use - amount),
                 quota_usages::updated_at.eq(now()),
-            ))
-            .execute(c)?;
+            )),
+        )
+        .execute(c)?;
         if n == 0 {
             // Usage was already lower than what goes away: clamp at zero, never negative.
-            diesel::update(target)
-                .set((
-                    quota_usages::in_use.eq(0),
-                    quota_usages::updated_at.eq(now()),
-                ))
-                .execute(c)?;
+            super::Cached(diesel::update(target).set((
+                quota_usages::in_use.eq(0),
+                quota_usages::updated_at.eq(now()),
+            )))
+            .execute(c)?;
         }
     }
     Ok(())

@@ -85,7 +85,9 @@ pub fn register(
             return Err(e.into());
         }
     }
-    Ok(one(host, binary).select(ServiceRow::as_select()).first(c)?)
+    Ok(one(host, binary)
+        .select(ServiceRow::as_select())
+        .get_result(c)?)
 }
 
 /// Records a heartbeat; a service that was never registered is left alone.
@@ -121,5 +123,7 @@ pub fn set_disabled(
     if n == 0 {
         return Err(DbError::NotFound);
     }
-    Ok(one(host, binary).select(ServiceRow::as_select()).first(c)?)
+    Ok(one(host, binary)
+        .select(ServiceRow::as_select())
+        .get_result(c)?)
 }

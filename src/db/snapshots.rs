@@ -78,7 +78,7 @@ pub fn get(
     if let Some(p) = project {
         q = q.filter(snapshots::project_id.eq(p));
     }
-    let row: SnapshotRow = q.select(SnapshotRow::as_select()).first(c)?;
+    let row: SnapshotRow = q.select(SnapshotRow::as_select()).get_result(c)?;
     let metadata = metadata_of(c, std::slice::from_ref(&row.id))?
         .remove(&row.id)
         .unwrap_or_default();
@@ -266,7 +266,7 @@ pub fn destroy_and_release(c: &mut DbConnection, id: &str) -> Result<bool, DbErr
         let row: Option<(String, i64)> = snapshots::table
             .filter(snapshots::id.eq(id))
             .select((snapshots::project_id, snapshots::volume_size))
-            .first(c)
+            .get_result(c)
             .optional()?;
         let Some((project, size)) = row else {
             return Ok(false);

@@ -102,7 +102,7 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Type
     let row: VolumeTypeRow = volume_types::table
         .filter(volume_types::id.eq(id))
         .select(VolumeTypeRow::as_select())
-        .first(c)?;
+        .get_result(c)?;
     if let Some(p) = project
         && !row.is_public
         && !has_access(c, id, p)?
@@ -160,7 +160,7 @@ pub fn name_of(c: &mut DbConnection, id: &str) -> Result<Option<String>, DbError
     Ok(volume_types::table
         .filter(volume_types::id.eq(id))
         .select(volume_types::name)
-        .first(c)
+        .get_result(c)
         .optional()?)
 }
 
@@ -418,7 +418,7 @@ pub fn project_default(c: &mut DbConnection, project: &str) -> Result<Option<Str
     Ok(default_volume_types::table
         .filter(default_volume_types::project_id.eq(project))
         .select(default_volume_types::volume_type_id)
-        .first(c)
+        .get_result(c)
         .optional()?)
 }
 

@@ -113,7 +113,7 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
     if let Some(p) = project {
         query = query.filter(volumes::project_id.eq(p));
     }
-    let (row, type_name) = query.first::<(VolumeRow, String)>(c)?;
+    let (row, type_name) = query.get_result::<(VolumeRow, String)>(c)?;
     let ids = std::slice::from_ref(&row.id);
     let metadata = metadata_of(c, ids)?.remove(&row.id).unwrap_or_default();
     let admin_metadata = attachments::admin_metadata(c, ids)?
@@ -131,6 +131,36 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
     })
 }
 
+/// What a delete checks first: the volume's attach status and host, `NotFound` if it
+/// is not there or (with `project`) is another project's. One cached statement, where
+/// [`get`] reads the whole record in four.
+pub fn attach_status_and_host(
+    c: &mut DbConnection,
+    id: &str,
+    project: Option<&str>,
+) -> Result<(String, Option<String>), DbError> {
+    let this = volumes::table.filter(volumes::id.eq(id));
+    let what = (volumes::attach_status, volumes::host);
+    Ok(match project {
+        Some(p) => this
+            .filter(volumes::project_id.eq(p))
+            .select(what)
+            .get_result(c)?,
+        None => this.select(what).get_result(c)?,
+    })
+}
+
+/// What a node's delete needs of the row: status, size and host.
+pub fn status_size_host(
+    c: &mut DbConnection,
+    id: &str,
+) -> Result<(String, i64, Option<String>), DbError> {
+    Ok(volumes::table
+        .filter(volumes::id.eq(id))
+        .select((volumes::status, volumes::size, volumes::host))
+        .get_result(c)?)
+}
+
 /// A volume's status and host alone: one indexed lookup, for the checks on hot paths
 /// that need nothing else of the row.
 pub fn status_and_host(
@@ -140,7 +170,7 @@ pub fn status_and_host(
     Ok(volumes::table
         .filter(volumes::id.eq(id))
         .select((volumes::status, volumes::host))
-        .first(c)?)
+        .get_result(c)?)
 }
 
 fn metadata_of(
@@ -566,15 +596,17 @@ pub fn transition(
     from: &[VolumeStatus],
     to: VolumeStatus,
 ) -> Result<(), DbError> {
-    let n = diesel::update(
-        volumes::table
-            .filter(volumes::id.eq(id))
-            .filter(volumes::status.eq_any(statuses(from))),
+    let n = super::Cached(
+        diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq_any(statuses(from))),
+        )
+        .set((
+            volumes::status.eq(to.as_str()),
+            volumes::updated_at.eq(now()),
+        )),
     )
-    .set((
-        volumes::status.eq(to.as_str()),
-        volumes::updated_at.eq(now()),
-    ))
     .execute(c)?;
     super::one_row(n)
 }
@@ -587,18 +619,20 @@ pub fn set_scheduled(
     host: &str,
     request_spec: &str,
 ) -> Result<(), DbError> {
-    let n = diesel::update(
-        volumes::table
-            .filter(volumes::id.eq(id))
-            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
-            .filter(volumes::host.is_null()),
+    let n = super::Cached(
+        diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+                .filter(volumes::host.is_null()),
+        )
+        .set((
+            volumes::host.eq(host),
+            volumes::request_spec.eq(request_spec),
+            volumes::scheduled_at.eq(now()),
+            volumes::updated_at.eq(now()),
+        )),
     )
-    .set((
-        volumes::host.eq(host),
-        volumes::request_spec.eq(request_spec),
-        volumes::scheduled_at.eq(now()),
-        volumes::updated_at.eq(now()),
-    ))
     .execute(c)?;
     super::one_row(n)
 }
@@ -626,18 +660,20 @@ pub fn mark_created(
     host: &str,
     provider_location: Option<&str>,
 ) -> Result<(), DbError> {
-    let n = diesel::update(
-        volumes::table
-            .filter(volumes::id.eq(id))
-            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
-            .filter(volumes::host.eq(host)),
+    let n = super::Cached(
+        diesel::update(
+            volumes::table
+                .filter(volumes::id.eq(id))
+                .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+                .filter(volumes::host.eq(host)),
+        )
+        .set((
+            volumes::status.eq(VolumeStatus::Available.as_str()),
+            volumes::provider_location.eq(provider_location),
+            volumes::launched_at.eq(now()),
+            volumes::updated_at.eq(now()),
+        )),
     )
-    .set((
-        volumes::status.eq(VolumeStatus::Available.as_str()),
-        volumes::provider_location.eq(provider_location),
-        volumes::launched_at.eq(now()),
-        volumes::updated_at.eq(now()),
-    ))
     .execute(c)?;
     super::one_row(n)
 }
@@ -656,23 +692,27 @@ pub fn destroy_unplaced_and_release(c: &mut DbConnection, id: &str) -> Result<bo
 
 fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, DbError> {
     write_txn(c, |c| {
-        let mut q = volumes::table.filter(volumes::id.eq(id)).into_boxed();
-        if only_unplaced {
-            q = q.filter(volumes::host.is_null());
-        }
-        let row: Option<(String, i64, String)> = q
-            .select((volumes::project_id, volumes::size, volumes::volume_type_id))
-            .first(c)
-            .optional()?;
+        // Not boxed: a query of fixed shape keeps its prepared statement in diesel's cache.
+        let this = volumes::table.filter(volumes::id.eq(id));
+        let what = (volumes::project_id, volumes::size, volumes::volume_type_id);
+        let row: Option<(String, i64, String)> = if only_unplaced {
+            this.filter(volumes::host.is_null())
+                .select(what)
+                .get_result(c)
+                .optional()?
+        } else {
+            this.select(what).get_result(c).optional()?
+        };
         let Some((project, size, type_id)) = row else {
             return Ok(false);
         };
-        let mut del = diesel::delete(volumes::table.filter(volumes::id.eq(id))).into_boxed();
-        if only_unplaced {
-            del = del.filter(volumes::host.is_null());
-        }
         // Metadata goes with the row (ON DELETE CASCADE).
-        if del.execute(c)? == 0 {
+        let gone = if only_unplaced {
+            diesel::delete(this.filter(volumes::host.is_null())).execute(c)?
+        } else {
+            diesel::delete(this).execute(c)?
+        };
+        if gone == 0 {
             return Ok(false);
         }
         // The type cannot be gone: a type is not deleted while volumes use it.
@@ -760,7 +800,7 @@ fn leave_transient(
         let (prev, old_size): (Option<String>, i64) = volumes::table
             .filter(volumes::id.eq(id))
             .select((volumes::previous_status, volumes::size))
-            .first(c)?;
+            .get_result(c)?;
         let back = prev.unwrap_or_else(|| VolumeStatus::Available.as_str().into());
         let n = diesel::update(
             volumes::table
@@ -822,7 +862,7 @@ pub fn find_type(
                 .or(volume_types::id.eq(name_or_id)),
         )
         .select(VolumeTypeRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional()?;
     let Some(row) = row else { return Ok(None) };
     let extra_specs = volume_type_extra_specs::table
@@ -903,7 +943,7 @@ pub fn begin_transient(
         let current: String = volumes::table
             .filter(volumes::id.eq(id))
             .select(volumes::status)
-            .first(c)?;
+            .get_result(c)?;
         let n = diesel::update(
             volumes::table
                 .filter(volumes::id.eq(id))
