@@ -1269,6 +1269,39 @@ fn panic_does_not_poison_pool(db: &TestDb) -> TestResult {
     Ok(())
 }
 
+/// SQLite's group-commit writer: a job that panics inside its savepoint leaves nothing
+/// behind, and the writes after it still commit (the panic used to leave the savepoint
+/// open, so the batch's "commit" only released it and every later write stayed inside a
+/// transaction that never committed).
+#[test]
+fn writer_survives_a_panicking_job() -> TestResult {
+    let db = TestDb::sqlite(4)?;
+    drop(db.migrated()?);
+    let writer = clinker::db::Db::new(clinker::db::connect(&db.url, 4)?);
+    let lost = volume("p1", None, 1, VolumeStatus::Creating, at(0, 0)?);
+    let kept = volume("p1", None, 1, VolumeStatus::Creating, at(1, 0)?);
+    let (lost_id, kept_id) = (lost.id.clone(), kept.id.clone());
+    actix_rt::System::new().block_on(async move {
+        let panicked = writer
+            .write(move |c| -> Result<(), DbError> {
+                volumes::insert(c, &lost, &BTreeMap::new())?;
+                panic!("a bug after the insert")
+            })
+            .await;
+        assert!(panicked.is_err(), "the caller hears that its write failed");
+        writer
+            .write(move |c| volumes::insert(c, &kept, &BTreeMap::new()))
+            .await
+    })?;
+    let mut other = db.conn()?;
+    assert_eq!(volumes::get(&mut other, &kept_id, None)?.row.id, kept_id);
+    assert!(
+        volumes::get(&mut other, &lost_id, None).is_err(),
+        "the panicked job's insert was undone"
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------- timeline, messages
 
 on_both_backends!(conn timeline_runs => timeline_runs_sqlite, timeline_runs_postgres);

@@ -10,6 +10,7 @@
 //! therefore never sees success for work that is not durable, exactly as before, but a
 //! batch of 64 creates pays for one commit.
 
+use std::num::NonZeroU32;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 
@@ -62,8 +63,15 @@ impl Writer {
         let job: Job = Box::new(move |conn: &mut DbConnection| {
             // A savepoint when the batch's transaction is open; a transaction of its own
             // when it could not be (see `run_batches`).
-            let outcome = catch_unwind(AssertUnwindSafe(|| conn.transaction(f)))
-                .unwrap_or_else(|_| Err(DbError::Unavailable("a database write panicked".into())));
+            let depth = open_levels(conn);
+            let outcome =
+                catch_unwind(AssertUnwindSafe(|| conn.transaction(f))).unwrap_or_else(|_| {
+                    // The panic skipped diesel's rollback: the job's savepoint (and any
+                    // nested in it) is still open, and committing the batch would only
+                    // release it. Undo the job's levels so the batch sees none of it.
+                    close_levels_above(conn, depth);
+                    Err(DbError::Unavailable("a database write panicked".into()))
+                });
             Box::new(move |commit_failed: Option<&str>| {
                 let reply = match (outcome, commit_failed) {
                     (Ok(_), Some(why)) => Err(DbError::Unavailable(format!(
@@ -133,5 +141,38 @@ fn run_one_batch(conn: &mut DbConnection, batch: &mut Vec<Job>) {
     });
     for done in completions {
         done(failure.as_deref());
+    }
+}
+
+/// How many transaction levels (the transaction and its savepoints) are open on `conn`.
+fn open_levels(conn: &mut DbConnection) -> u32 {
+    let status = match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::transaction_manager_status_mut(inner)
+        }
+        DbConnection::Postgres(inner) => {
+            AnsiTransactionManager::transaction_manager_status_mut(inner)
+        }
+    };
+    status
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .map_or(0, NonZeroU32::get)
+}
+
+/// Rolls back the innermost levels until `depth` are left open. Gives up at the first
+/// rollback that fails: the connection is then broken and the batch's commit fails,
+/// which answers every job of the batch with an error rather than a false success.
+fn close_levels_above(conn: &mut DbConnection, depth: u32) {
+    while open_levels(conn) > depth {
+        let rolled_back = match conn {
+            DbConnection::Sqlite(inner) => AnsiTransactionManager::rollback_transaction(inner),
+            DbConnection::Postgres(inner) => AnsiTransactionManager::rollback_transaction(inner),
+        };
+        if let Err(e) = rolled_back {
+            tracing::error!(error = %e, "could not roll back a panicked database write");
+            return;
+        }
     }
 }
