@@ -2,94 +2,25 @@
 //! generator in-process (n = 200, c = 16). Checks the report's counts and shape, never
 //! its timings; then that `/metrics` shows what the run did.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common_e2e;
+
+use std::path::Path;
 
 use clinker::bench::BenchOptions;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// The server process; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(data_dir: &Path, config: &Path) -> Result<Server, Box<dyn std::error::Error>> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let log = data_dir.join("server.log");
-        std::fs::create_dir_all(data_dir)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_clinker"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env_remove("CLINKER_DATABASE_URL")
-            .env_remove("CLINKER_LISTEN")
-            .env_remove("CLINKER_DATA_DIR")
-            .env_remove("CLINKER_CONFIG")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()?;
-        let server = Server { child, port, log };
-        let start = Instant::now();
-        while get(port, "/").map(|(s, _)| s).ok() != Some(300) {
-            if start.elapsed() > Duration::from_secs(30) {
-                return Err(format!("server did not answer: {}", server.log_text()).into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(server)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-/// A minimal HTTP/1.0 GET.
-fn get(port: u16, path: &str) -> Result<(u16, String), Box<dyn std::error::Error>> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("no status in {out:?}"))?;
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
+use common_e2e::{Server, TestResult, http};
 
 #[test]
 fn load_run_on_the_fake_driver() -> TestResult {
     let dir = tempfile::tempdir()?;
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bench-fake.toml");
-    let server = Server::start(dir.path(), &config)?;
-    let pid = server.child.id();
+    let config = std::fs::read_to_string(config)?;
+    let server = Server::builder(dir.path())
+        .config(&config)
+        .rust_log("warn")
+        .start()?;
+    let pid = server.pid();
 
-    let mut opts = BenchOptions::new(&format!("http://127.0.0.1:{}", server.port));
+    let mut opts = BenchOptions::new(&server.base_url());
     opts.n = 200;
     opts.concurrency = 16;
     opts.pid = Some(pid);
@@ -143,7 +74,7 @@ fn load_run_on_the_fake_driver() -> TestResult {
         (report.created, report.deleted, report.latency.len())
     );
 
-    let (status, metrics) = get(server.port, "/metrics")?;
+    let (status, metrics) = http(server.port, "GET", "/metrics", None)?;
     assert_eq!(status, 200, "{metrics}");
     for want in [
         r#"clinker_http_requests_total{method="POST",route="/v3/{project_id}/volumes",status="202"} 200"#,

@@ -4,27 +4,14 @@
 //! package; when one is missing this test fails and says which, it never passes silently.
 //! Screenshots land in `test-artifacts/screenshots/`.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common_e2e;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// The server process; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common_e2e::{Server, TestResult};
 
 const CONFIG: &str = r#"
 default_availability_zone = "az1"
@@ -51,52 +38,6 @@ driver = "file"
 [nodes.driver_options]
 path = "volumes"
 "#;
-
-fn status_of(port: u16, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_whitespace().nth(1)?.parse().ok()
-}
-
-impl Server {
-    fn start(dir: &Path) -> Result<Server, Box<dyn std::error::Error>> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let config = dir.join("clinker.toml");
-        std::fs::write(&config, CONFIG)?;
-        let log = dir.join("server.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_clinker"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env_remove("CLINKER_DATABASE_URL")
-            .env_remove("CLINKER_LISTEN")
-            .env_remove("CLINKER_DATA_DIR")
-            .env_remove("CLINKER_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()?;
-        let server = Server { child, port, log };
-        let start = Instant::now();
-        while status_of(port, "/") != Some(300) {
-            if start.elapsed() > Duration::from_secs(30) {
-                return Err(format!("server did not answer: {}", server.log_text()).into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(server)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
 
 /// What the browser test needs, each with the way to get it.
 fn prerequisites(repo: &Path) -> Result<PathBuf, String> {
@@ -182,8 +123,8 @@ fn console_in_headless_chromium() -> TestResult {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let chromium = prerequisites(repo)?;
     let dir = tempfile::tempdir()?;
-    let server = Server::start(dir.path())?;
-    let url = format!("http://127.0.0.1:{}", server.port);
+    let server = Server::start_with(dir.path(), None, Some(CONFIG))?;
+    let url = server.base_url();
     run_node(repo, &chromium, "console/tests/run.mjs", &[url])
         .map_err(|e| format!("{e}\n--- server log ---\n{}", server.log_text()).into())
 }

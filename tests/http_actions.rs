@@ -701,3 +701,64 @@ async fn extend_completion_is_admin_only_at_3_71_and_needs_a_waiting_extend() ->
     );
     Ok(())
 }
+
+#[actix_web::test]
+async fn snapshot_and_attachment_lists_page() -> TestResult {
+    let app = TestApp::new().await?;
+    let vol = volume(&app, ALICE, 1).await?;
+    for name in ["a", "b", "c"] {
+        let body = json!({"snapshot": {"volume_id": vol, "name": name}});
+        let (s, v, _) = app
+            .call(json_req("POST", "/v3/0a0a/snapshots", ALICE, &body))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        let id = v["snapshot"]["id"].as_str().ok_or("no id")?;
+        wait(&app, ALICE, "snapshots", id, "available")
+            .await
+            .ok_or("snapshot never available")?;
+    }
+    let (s, first, _) = app
+        .call(req("GET", "/v3/0a0a/snapshots?limit=2", ALICE))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let page = first["snapshots"].as_array().ok_or("no list")?;
+    assert_eq!(page.len(), 2, "{first}");
+    let last = page[1]["id"].as_str().ok_or("no id")?;
+    let next = first["snapshots_links"][0]["href"]
+        .as_str()
+        .ok_or("no next link")?;
+    assert!(
+        next.contains("/snapshots?limit=2&marker=") && next.ends_with(last),
+        "{next}"
+    );
+    let (_, rest, _) = app
+        .call(req(
+            "GET",
+            &format!("/v3/0a0a/snapshots/detail?limit=2&marker={last}"),
+            ALICE,
+        ))
+        .await;
+    assert_eq!(
+        rest["snapshots"].as_array().map(Vec::len),
+        Some(1),
+        "{rest}"
+    );
+    assert!(rest.get("snapshots_links").is_none(), "{rest}");
+    let (_, all, _) = app
+        .call(req("GET", "/v3/0a0a/snapshots?offset=1&sort=bogus", ALICE))
+        .await;
+    assert_eq!(all["snapshots"].as_array().map(Vec::len), Some(2), "{all}");
+    for bad in ["/v3/0a0a/snapshots?limit=-1", "/v3/0a0a/snapshots?offset=x"] {
+        let (s, v, _) = app.call(req("GET", bad, ALICE)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+    }
+    for (uri, want) in [
+        ("/v3/0a0a/attachments?limit=-1", StatusCode::BAD_REQUEST),
+        ("/v3/0a0a/attachments?offset=x", StatusCode::BAD_REQUEST),
+        ("/v3/0a0a/attachments?limit=5&marker=x", StatusCode::OK),
+    ] {
+        let (s, v, _) = app.call(common::at(27, req("GET", uri, ALICE))).await;
+        assert_eq!(s, want, "{uri}: {v}");
+    }
+    Ok(())
+}

@@ -13,12 +13,13 @@
 //! tgtd is started if it is not running; the test skips, saying why, only when it
 //! cannot be started.
 
-use std::io::Write;
-use std::net::TcpListener;
+mod common_e2e;
+
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common_e2e::{Server, tgtadm_show, tgtd_ready};
 use serde_json::{Value, json};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -26,49 +27,29 @@ type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 const GIB: u64 = 1 << 30;
 const TOKEN: &str = "alice:0a0a";
 
-fn tgtadm_show() -> TestResult<String> {
-    let out = Command::new("tgtadm")
-        .args(["--lld", "iscsi", "--mode", "target", "--op", "show"])
-        .output()?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+/// One file node exporting through tgtd, as `examples/iscsi.toml` has it.
+const CONFIG: &str = r#"
+[[nodes]]
+name = "iscsi"
+availability_zone = "nova"
+driver = "file"
+[nodes.driver_options]
+path = "iscsi-volumes"
+target = "tgt"
+target_ip_address = "127.0.0.1"
+target_port = 3260
+"#;
 
-/// Whether tgtd answers, starting it if needed.
-fn tgtd_ready(test: &str) -> bool {
-    if tgtadm_show().is_ok() {
-        return true;
-    }
-    if let Err(e) = Command::new("tgtd").status() {
-        eprintln!("SKIPPED {test}: tgtd cannot be started ({e}); install the tgt package");
-        return false;
-    }
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        if tgtadm_show().is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    eprintln!("SKIPPED {test}: tgtd was started but does not answer");
-    false
-}
-
-/// The server process (killed when dropped) and the tgt targets of the test's volumes
-/// (removed when dropped, so a failing test leaves nothing in tgtd).
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
+/// The server, run at debug level (killed when dropped), and the tgt targets of the
+/// test's volumes (removed when dropped, so a failing test leaves nothing in tgtd).
+struct Walk {
+    server: Server,
     volumes: Vec<String>,
 }
 
-impl Drop for Server {
+impl Drop for Walk {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.stop();
         let Ok(shown) = tgtadm_show() else { return };
         for line in shown.lines().filter(|l| l.starts_with("Target ")) {
             let Some((tid, iqn)) = line["Target ".len()..].split_once(": ") else {
@@ -84,58 +65,20 @@ impl Drop for Server {
     }
 }
 
-impl Server {
-    async fn start(dir: &Path) -> TestResult<Server> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let config = dir.join("iscsi.toml");
-        let mut f = std::fs::File::create(&config)?;
-        writeln!(
-            f,
-            "[[nodes]]\nname = \"iscsi\"\navailability_zone = \"nova\"\ndriver = \"file\"\n\
-             [nodes.driver_options]\npath = \"iscsi-volumes\"\ntarget = \"tgt\"\n\
-             target_ip_address = \"127.0.0.1\"\ntarget_port = 3260"
-        )?;
-        let log = dir.join("server.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_clinker"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env_remove("CLINKER_DATABASE_URL")
-            .env_remove("CLINKER_LISTEN")
-            .env_remove("CLINKER_DATA_DIR")
-            .env_remove("CLINKER_CONFIG")
-            .env("RUST_LOG", "debug")
-            .stdout(std::fs::File::create(dir.join("server.out"))?)
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()?;
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
+impl Walk {
+    fn start(dir: &Path) -> TestResult<Walk> {
+        let server = Server::builder(dir)
+            .config(CONFIG)
+            .rust_log("debug")
+            .start()?;
+        Ok(Walk {
+            server,
             volumes: Vec::new(),
-        };
-        let start = Instant::now();
-        loop {
-            if let Ok((300, _)) = server.call("GET", "/", None, None).await {
-                return Ok(server);
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                return Err(format!("server did not answer: {}", server.log_text()).into());
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
     }
 
     fn log_text(&self) -> String {
-        let out = self.log.with_file_name("server.out");
-        [&self.log, &out]
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-            .collect()
+        self.server.log_text()
     }
 
     /// One request; `version` is an `OpenStack-API-Version` microversion.
@@ -151,7 +94,7 @@ impl Server {
             .finish();
         let method = awc::http::Method::from_bytes(method.as_bytes())?;
         let mut r = client
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.server.base_url()))
             .insert_header(("X-Auth-Token", TOKEN));
         if let Some(v) = version {
             r = r.insert_header(("OpenStack-API-Version", format!("volume {v}")));
@@ -287,7 +230,7 @@ async fn iscsi_walk_through_with_chap_over_the_http_api() -> TestResult {
         return Ok(());
     }
     let dir = tempfile::tempdir()?;
-    let mut server = Server::start(dir.path()).await?;
+    let mut server = Walk::start(dir.path())?;
     let vol = server.create_volume(json!({"size": 1})).await?;
     let action = format!("/v3/0a0a/volumes/{vol}/action");
 

@@ -6,10 +6,9 @@
 
 mod common_e2e;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common_e2e::{PgDatabase, Server, TestResult, http_request, wait_for};
+use common_e2e::{PgDatabase, Server, TestResult, http_request, tgtd_ready, wait_for};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"
@@ -45,35 +44,12 @@ fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-fn tgt_answers() -> bool {
-    Command::new("tgtadm")
-        .args(["--lld", "iscsi", "--mode", "target", "--op", "show"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// tgtd answers, started here if it is installed but not running (as the tgt driver
-/// tests do).
-fn tgtd_ready() -> Result<bool, Box<dyn std::error::Error>> {
-    if tgt_answers() {
-        return Ok(true);
-    }
-    if Command::new("tgtd").status().is_err() {
-        return Ok(false);
-    }
-    wait_for(Duration::from_secs(5), || Ok(tgt_answers()))
-}
-
 #[test]
 fn chap_passwords_and_database_passwords_stay_out_of_lists_errors_and_logs() -> TestResult {
-    if !tgtd_ready()? {
-        // As the tgt driver tests do: the secret only exists with a tgtd to hold it.
-        eprintln!("SKIPPED: tgtd cannot be started (install the tgt package)");
+    // As the tgt driver tests do: the secret only exists with a tgtd to hold it.
+    if !tgtd_ready("chap_passwords_and_database_passwords_stay_out_of_lists_errors_and_logs") {
         return Ok(());
     }
-    // SAFETY: this test binary has one test and sets the variable before starting
-    // any thread or child process.
-    unsafe { std::env::set_var("RUST_LOG", "debug") };
     let db = PgDatabase::create()?;
     let url = db.url().replacen(
         "postgres://postgres@",
@@ -82,7 +58,11 @@ fn chap_passwords_and_database_passwords_stay_out_of_lists_errors_and_logs() -> 
     );
     assert!(url.contains(DB_PASSWORD), "the URL {url} has no password");
     let dir = tempfile::tempdir()?;
-    let server = Server::start_with(&dir.path().join("data"), Some(&url), Some(CONFIG))?;
+    let server = Server::builder(&dir.path().join("data"))
+        .database_url(Some(&url))
+        .config(CONFIG)
+        .rust_log("debug")
+        .start()?;
     let port = server.port;
     let project = MEMBER.split(':').nth(1).unwrap_or_default();
 

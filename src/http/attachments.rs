@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::body::{JsonBody, element};
 use super::error::ApiError;
 use super::views::time;
-use super::{AppState, validate, version};
+use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::attachments::{
     AttachmentAnswer, AttachmentCall, AttachmentOp, ListAttachments,
 };
@@ -193,12 +193,13 @@ async fn list_view(
     detailed: bool,
 ) -> Result<HttpResponse, ApiError> {
     gate(&req, 27)?;
-    let params = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    let params = guard::query(&req)?;
+    // (Attachments ignore `marker`.)
+    let page = listing::window(&params)?;
     let mut q = AttachmentQuery {
         project: Some(ctx.project_id.clone()),
-        limit: 1000,
+        limit: page.limit,
+        offset: page.offset,
         ..AttachmentQuery::default()
     };
     for (k, v) in &params {
@@ -206,21 +207,6 @@ async fn list_view(
             "volume_id" => q.volume_id = Some(v.clone()),
             "status" | "attach_status" => q.status = Some(v.clone()),
             "instance_id" => q.instance_id = Some(v.clone()),
-            "limit" => {
-                q.limit = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| ApiError::BadRequest(format!("Invalid limit: {v}")))?
-                    .min(1000)
-            }
-            "offset" => {
-                q.offset = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| ApiError::BadRequest(format!("Invalid offset: {v}")))?
-            }
             "all_tenants" if ctx.is_admin && validate::boolean(v).unwrap_or(false) => {
                 q.project = None
             }

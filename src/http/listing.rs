@@ -106,6 +106,17 @@ pub fn page(
     Ok(p)
 }
 
+/// Reads only `limit`, `offset` and `marker` of `params`, for the lists the database
+/// pages in its own order (snapshots, attachments): their sort keys are ignored.
+pub fn window(params: &[(String, String)]) -> Result<Page, ApiError> {
+    let paging: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "limit" | "offset" | "marker"))
+        .cloned()
+        .collect();
+    page(&paging, &[], ("created_at", true))
+}
+
 /// Sorts `items` (by `key(item, sort key)`, then `id`), skips past the marker and the
 /// offset, and keeps `limit`. An unknown marker is `not_found(marker)`.
 pub fn apply<T>(

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use actix_web::HttpResponse;
 use serde::Serialize;
+use serde_json::json;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
@@ -205,35 +206,6 @@ pub struct Volume {
     pub name_id: Option<String>,
 }
 
-/// `{"volume": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct VolumeBody {
-    /// The volume.
-    pub volume: Volume,
-}
-
-/// `GET /volumes`.
-#[derive(Serialize, ToSchema)]
-pub struct VolumeSummaryList {
-    /// One page.
-    pub volumes: Vec<VolumeSummary>,
-    /// The next page, when this one is full.
-    pub volumes_links: Option<Vec<Link>>,
-    /// 3.45+ with `with_count`.
-    pub count: Option<i64>,
-}
-
-/// `GET /volumes/detail`.
-#[derive(Serialize, ToSchema)]
-pub struct VolumeList {
-    /// One page.
-    pub volumes: Vec<Volume>,
-    /// The next page, when this one is full.
-    pub volumes_links: Option<Vec<Link>>,
-    /// 3.45+ with `with_count`.
-    pub count: Option<i64>,
-}
-
 /// The volume to create (`POST /volumes`). Unknown keys are refused (3.53+).
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -261,13 +233,6 @@ pub struct VolumeCreate {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
-/// `{"volume": {...}}` for `POST /volumes`.
-#[derive(Serialize, ToSchema)]
-pub struct VolumeCreateRequest {
-    /// The volume.
-    pub volume: VolumeCreate,
-}
-
 /// The changes of `PUT /volumes/{id}`.
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -280,13 +245,6 @@ pub struct VolumeUpdate {
     pub description: Option<String>,
     /// User metadata.
     pub metadata: Option<BTreeMap<String, String>>,
-}
-
-/// `{"volume": {...}}` for `PUT /volumes/{id}`.
-#[derive(Serialize, ToSchema)]
-pub struct VolumeUpdateRequest {
-    /// The changes.
-    pub volume: VolumeUpdate,
 }
 
 /// A snapshot.
@@ -327,24 +285,6 @@ pub struct Snapshot {
     pub progress: Option<String>,
 }
 
-/// `{"snapshot": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct SnapshotBody {
-    /// The snapshot.
-    pub snapshot: Snapshot,
-}
-
-/// `GET /snapshots` and `/snapshots/detail`.
-#[derive(Serialize, ToSchema)]
-pub struct SnapshotList {
-    /// One page.
-    pub snapshots: Vec<Snapshot>,
-    /// The next page, when this one is full.
-    pub snapshots_links: Option<Vec<Link>>,
-    /// With `with_count`.
-    pub count: Option<i64>,
-}
-
 /// The snapshot to create.
 #[derive(Serialize, ToSchema)]
 pub struct SnapshotCreate {
@@ -361,13 +301,6 @@ pub struct SnapshotCreate {
     pub force: Option<bool>,
     /// User metadata.
     pub metadata: Option<BTreeMap<String, String>>,
-}
-
-/// `{"snapshot": {...}}` for `POST /snapshots`.
-#[derive(Serialize, ToSchema)]
-pub struct SnapshotCreateRequest {
-    /// The snapshot.
-    pub snapshot: SnapshotCreate,
 }
 
 /// An attachment (3.27+). Lists carry the summary keys and an empty `connection_info`;
@@ -393,20 +326,6 @@ pub struct Attachment {
     pub connection_info: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-/// `{"attachment": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct AttachmentBody {
-    /// The attachment.
-    pub attachment: Attachment,
-}
-
-/// `GET /attachments` and `/attachments/detail`.
-#[derive(Serialize, ToSchema)]
-pub struct AttachmentList {
-    /// One page.
-    pub attachments: Vec<Attachment>,
-}
-
 /// The attachment to create.
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentCreate {
@@ -419,13 +338,6 @@ pub struct AttachmentCreate {
     pub connector: Option<BTreeMap<String, serde_json::Value>>,
     /// `rw` or `ro`.
     pub mode: Option<String>,
-}
-
-/// `{"attachment": {...}}` for `POST /attachments`.
-#[derive(Serialize, ToSchema)]
-pub struct AttachmentCreateRequest {
-    /// The attachment.
-    pub attachment: AttachmentCreate,
 }
 
 /// A volume type.
@@ -447,43 +359,6 @@ pub struct VolumeType {
     pub access_is_public: Option<bool>,
     /// Admins.
     pub qos_specs_id: Option<String>,
-}
-
-/// `{"volume_type": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct VolumeTypeBody {
-    /// The type.
-    pub volume_type: VolumeType,
-}
-
-/// `GET /types`.
-#[derive(Serialize, ToSchema)]
-pub struct VolumeTypeList {
-    /// One page.
-    pub volume_types: Vec<VolumeType>,
-    /// The next page, when this one is full.
-    pub volume_type_links: Option<Vec<Link>>,
-}
-
-/// Metadata or extra specs, string to string.
-#[derive(Serialize, ToSchema)]
-pub struct MetadataBody {
-    /// The keys.
-    pub metadata: BTreeMap<String, String>,
-}
-
-/// One metadata key: `{"meta": {"k": "v"}}`.
-#[derive(Serialize, ToSchema)]
-pub struct MetaBody {
-    /// One key and its value.
-    pub meta: BTreeMap<String, String>,
-}
-
-/// `{"extra_specs": {...}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ExtraSpecsBody {
-    /// The specs.
-    pub extra_specs: BTreeMap<String, String>,
 }
 
 /// A user message (3.3+).
@@ -511,22 +386,6 @@ pub struct Message {
     pub resource_uuid: Option<String>,
 }
 
-/// `{"message": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct MessageBody {
-    /// The message.
-    pub message: Message,
-}
-
-/// `GET /messages`.
-#[derive(Serialize, ToSchema)]
-pub struct MessageList {
-    /// One page.
-    pub messages: Vec<Message>,
-    /// The next page, when this one is full.
-    pub messages_links: Option<Vec<Link>>,
-}
-
 /// Whether a zone is up.
 #[derive(Serialize, ToSchema)]
 pub struct ZoneState {
@@ -543,14 +402,6 @@ pub struct Zone {
     /// Its state.
     #[serde(rename = "zoneState")]
     pub zone_state: ZoneState,
-}
-
-/// `GET /os-availability-zone`.
-#[derive(Serialize, ToSchema)]
-pub struct ZoneList {
-    /// The zones.
-    #[serde(rename = "availabilityZoneInfo")]
-    pub availability_zone_info: Vec<Zone>,
 }
 
 /// A service (admin).
@@ -584,13 +435,6 @@ pub struct Service {
     pub backend_state: Option<String>,
 }
 
-/// `GET /os-services`.
-#[derive(Serialize, ToSchema)]
-pub struct ServiceList {
-    /// The services.
-    pub services: Vec<Service>,
-}
-
 /// A pool (admin).
 #[derive(Serialize, ToSchema)]
 pub struct Pool {
@@ -598,13 +442,6 @@ pub struct Pool {
     pub name: String,
     /// With `detail=true`.
     pub capabilities: Option<BTreeMap<String, serde_json::Value>>,
-}
-
-/// `GET /scheduler-stats/get_pools`.
-#[derive(Serialize, ToSchema)]
-pub struct PoolList {
-    /// The pools.
-    pub pools: Vec<Pool>,
 }
 
 /// The absolute limits and usage of `GET /limits`.
@@ -642,13 +479,6 @@ pub struct Limits {
     pub absolute: AbsoluteLimits,
 }
 
-/// `GET /limits`.
-#[derive(Serialize, ToSchema)]
-pub struct LimitsBody {
-    /// The limits.
-    pub limits: Limits,
-}
-
 /// A project's default type (3.62+).
 #[derive(Serialize, ToSchema)]
 pub struct DefaultType {
@@ -656,20 +486,6 @@ pub struct DefaultType {
     pub project_id: String,
     /// The type.
     pub volume_type_id: String,
-}
-
-/// `{"default_type": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct DefaultTypeBody {
-    /// The default.
-    pub default_type: DefaultType,
-}
-
-/// `GET /default-types`.
-#[derive(Serialize, ToSchema)]
-pub struct DefaultTypeList {
-    /// Every project's default.
-    pub default_types: Vec<DefaultType>,
 }
 
 /// Totals of `GET /volumes/summary`.
@@ -681,14 +497,6 @@ pub struct VolumeTotals {
     pub total_size: i64,
     /// 3.36+: each metadata key and its values.
     pub metadata: Option<BTreeMap<String, Vec<String>>>,
-}
-
-/// `GET /volumes/summary` (3.12+).
-#[derive(Serialize, ToSchema)]
-pub struct VolumeSummaryBody {
-    /// The totals.
-    #[serde(rename = "volume-summary")]
-    pub volume_summary: VolumeTotals,
 }
 
 /// QoS specs.
@@ -713,30 +521,298 @@ pub struct QosSpecsBody {
     pub links: Vec<Link>,
 }
 
-/// `GET /qos-specs`.
+/// The changes of `PUT /snapshots/{id}`: at least one of them.
 #[derive(Serialize, ToSchema)]
-pub struct QosSpecsList {
-    /// The specs.
-    pub qos_specs: Vec<QosSpecs>,
+#[serde(deny_unknown_fields)]
+pub struct SnapshotUpdate {
+    /// Display name.
+    pub name: Option<String>,
+    /// Display description.
+    pub description: Option<String>,
+    /// The old name of `name`.
+    pub display_name: Option<String>,
+    /// The old name of `description`.
+    pub display_description: Option<String>,
 }
 
-/// A response or request body: a named schema, an object with one required key whose value
-/// is any JSON (for the catalogue and admin answers the document does not detail), or none.
+/// The connector of `PUT /attachments/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentUpdate {
+    /// The host's connector (`initiator`, `host`, ...).
+    pub connector: BTreeMap<String, serde_json::Value>,
+}
+
+/// The volume type to create (admin).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeTypeCreate {
+    /// Name.
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Extra specs.
+    pub extra_specs: Option<BTreeMap<String, String>>,
+    /// Visible to every project (default true).
+    #[serde(rename = "os-volume-type-access:is_public")]
+    pub is_public: Option<bool>,
+}
+
+/// The changes of `PUT /types/{id}` (admin): at least one of them.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeTypeUpdate {
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Visible to every project.
+    pub is_public: Option<bool>,
+}
+
+/// A project that may use a private type.
+#[derive(Serialize, ToSchema)]
+pub struct TypeAccess {
+    /// The type.
+    pub volume_type_id: String,
+    /// The project.
+    pub project_id: String,
+}
+
+/// The default to set (3.62+, admin).
+#[derive(Serialize, ToSchema)]
+pub struct DefaultTypeSet {
+    /// The type's name or id.
+    #[schema(min_length = 1)]
+    pub volume_type: String,
+}
+
+/// `{"keys": [...]}` for `PUT /qos-specs/{id}/delete_keys`.
+#[derive(Serialize, ToSchema)]
+pub struct QosKeysRequest {
+    /// The keys to remove.
+    pub keys: Vec<String>,
+}
+
+/// How an envelope (see [`ENVELOPES`]) holds its item.
 #[derive(Debug, Clone, Copy)]
-pub enum Body {
-    /// Nothing (202/204 without content).
-    Empty,
-    /// A component by name.
-    Named(&'static str),
-    /// `{"<key>": <any>}`.
-    Keyed(&'static str),
-    /// Any JSON object.
-    AnyObject,
-    /// Not JSON (`/metrics`): text.
-    Text,
+pub enum Wrap {
+    /// `{"<key>": <item>}`.
+    One,
+    /// `{"<key>": [<item>, ...]}`.
+    All,
+    /// One page of a list: `{"<key>": [...]}`, with the next page's link under the given
+    /// key when the page is full, and `count` (`with_count`) when the flag is set.
+    Page(&'static str, bool),
+    /// `{"<key>": {"<name>": "<value>", ...}}`; exactly one pair when the flag is set.
+    Strings(bool),
 }
 
-/// What the document says about one route.
+use Wrap::{All, One, Page, Strings};
+
+/// The bodies that only wrap other schemas or string maps: component name, key, item
+/// (the wrapped component), and how it is wrapped.
+pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
+    ("VolumeBody", "volume", "Volume", One),
+    ("VolumeCreateRequest", "volume", "VolumeCreate", One),
+    ("VolumeUpdateRequest", "volume", "VolumeUpdate", One),
+    (
+        "VolumeSummaryList",
+        "volumes",
+        "VolumeSummary",
+        Page("volumes_links", true),
+    ),
+    (
+        "VolumeList",
+        "volumes",
+        "Volume",
+        Page("volumes_links", true),
+    ),
+    ("VolumeSummaryBody", "volume-summary", "VolumeTotals", One),
+    ("SnapshotBody", "snapshot", "Snapshot", One),
+    ("SnapshotCreateRequest", "snapshot", "SnapshotCreate", One),
+    ("SnapshotUpdateRequest", "snapshot", "SnapshotUpdate", One),
+    (
+        "SnapshotList",
+        "snapshots",
+        "Snapshot",
+        Page("snapshots_links", true),
+    ),
+    ("AttachmentBody", "attachment", "Attachment", One),
+    (
+        "AttachmentCreateRequest",
+        "attachment",
+        "AttachmentCreate",
+        One,
+    ),
+    (
+        "AttachmentUpdateRequest",
+        "attachment",
+        "AttachmentUpdate",
+        One,
+    ),
+    ("AttachmentList", "attachments", "Attachment", All),
+    ("VolumeTypeBody", "volume_type", "VolumeType", One),
+    (
+        "VolumeTypeCreateRequest",
+        "volume_type",
+        "VolumeTypeCreate",
+        One,
+    ),
+    (
+        "VolumeTypeUpdateRequest",
+        "volume_type",
+        "VolumeTypeUpdate",
+        One,
+    ),
+    (
+        "VolumeTypeList",
+        "volume_types",
+        "VolumeType",
+        Page("volume_type_links", false),
+    ),
+    ("TypeAccessList", "volume_type_access", "TypeAccess", All),
+    ("DefaultTypeBody", "default_type", "DefaultType", One),
+    (
+        "DefaultTypeSetRequest",
+        "default_type",
+        "DefaultTypeSet",
+        One,
+    ),
+    ("DefaultTypeList", "default_types", "DefaultType", All),
+    ("MetadataBody", "metadata", "", Strings(false)),
+    ("MetaBody", "meta", "", Strings(true)),
+    ("ExtraSpecsBody", "extra_specs", "", Strings(false)),
+    ("MessageBody", "message", "Message", One),
+    (
+        "MessageList",
+        "messages",
+        "Message",
+        Page("messages_links", false),
+    ),
+    ("ZoneList", "availabilityZoneInfo", "Zone", All),
+    ("ServiceList", "services", "Service", All),
+    ("PoolList", "pools", "Pool", All),
+    ("LimitsBody", "limits", "Limits", One),
+    ("QuotaSetBody", "quota_set", "QuotaSet", One),
+    ("QuotaSetUpdateRequest", "quota_set", "QuotaSetUpdate", One),
+    ("QuotaClassSetBody", "quota_class_set", "QuotaSet", One),
+    (
+        "QuotaClassSetUpdateRequest",
+        "quota_class_set",
+        "QuotaSetUpdate",
+        One,
+    ),
+    ("QosSpecsList", "qos_specs", "QosSpecs", All),
+];
+
+/// The schema of one [`ENVELOPES`] entry.
+fn envelope(key: &str, item: &str, wrap: Wrap) -> serde_json::Value {
+    let item_ref = json!({ "$ref": format!("#/components/schemas/{item}") });
+    let (value, description) = match wrap {
+        One => (item_ref, format!("`{{\"{key}\": <{item}>}}`.")),
+        All | Page(..) => (
+            json!({"type": "array", "items": item_ref}),
+            format!("`{{\"{key}\": [<{item}>, ...]}}`."),
+        ),
+        Strings(one) => {
+            let mut map = json!({"type": "object", "additionalProperties": {"type": "string"}});
+            if one {
+                map["minProperties"] = json!(1);
+                map["maxProperties"] = json!(1);
+            }
+            (
+                map,
+                format!("`{{\"{key}\": {{\"<name>\": \"<value>\"}}}}`."),
+            )
+        }
+    };
+    let mut schema = json!({
+        "type": "object",
+        "description": description,
+        "properties": { key: value },
+        "required": [key],
+    });
+    if let Page(links, counted) = wrap {
+        schema["properties"][links] = json!({
+            "description": "The next page, when this one is full.",
+            "type": ["array", "null"],
+            "items": {"$ref": "#/components/schemas/Link"},
+        });
+        if counted {
+            schema["properties"]["count"] = json!({
+                "description": "With `with_count` (volumes: 3.45+).",
+                "type": ["integer", "null"],
+                "format": "int64",
+            });
+        }
+    }
+    schema
+}
+
+/// The bodies written out as JSON Schema: the ones whose shape the derive cannot say
+/// (one-key objects, maps of numbers).
+fn written_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    let quota_value = json!({"oneOf": [
+        {"type": "integer", "format": "int64"},
+        {
+            "type": "object",
+            "description": "With `usage=true`.",
+            "required": ["limit", "in_use", "reserved"],
+            "properties": {
+                "limit": {"type": "integer"},
+                "in_use": {"type": "integer"},
+                "reserved": {"type": "integer"},
+            },
+        },
+    ]});
+    vec![
+        (
+            "QuotaSet",
+            json!({
+                "type": "object",
+                "description": "Each resource's limit (-1: none), or with `usage=true` its \
+                                limit and usage; `id` is the project or class.",
+                "properties": {"id": {"type": "string"}},
+                "additionalProperties": quota_value,
+            }),
+        ),
+        (
+            "QuotaSetUpdate",
+            json!({
+                "type": "object",
+                "description": "New limits (-1: none) by resource name, e.g. `volumes`, \
+                                `gigabytes`, `snapshots`, `per_volume_gigabytes`.",
+                "additionalProperties": {"type": "integer", "minimum": -1},
+            }),
+        ),
+        (
+            "ExtraSpec",
+            json!({
+                "type": "object",
+                "description": "One extra spec: `{\"<key>\": \"<value>\"}`.",
+                "additionalProperties": {"type": "string"},
+                "minProperties": 1,
+                "maxProperties": 1,
+            }),
+        ),
+        (
+            "ActionRequest",
+            json!({
+                "type": "object",
+                "description": "One key, the action's name (`os-extend`, `os-reset_status`, \
+                                ...), whose value is its arguments.",
+                "minProperties": 1,
+                "maxProperties": 1,
+            }),
+        ),
+    ]
+}
+
+/// What the document says about one route. Bodies are named by a short word: a
+/// component's name; `{key}`, an object with that one key whose value is any JSON (the
+/// answers the document does not detail); `{}`, any object; `text`, plain text (not JSON);
+/// `-`, none.
 #[derive(Debug, Clone, Copy)]
 pub struct Operation {
     /// Where the route's table is mounted (see [`MOUNTS`]).
@@ -745,53 +821,76 @@ pub struct Operation {
     pub method: &'static str,
     /// The route's path (as in [`Route`]).
     pub path: &'static str,
-    /// One line.
-    pub summary: &'static str,
     /// Whether it needs the noauth token.
     pub auth: bool,
-    /// The request body, if any.
-    pub request: Option<Body>,
-    /// The success status and its body.
-    pub ok: (u16, Body),
+    /// The request body.
+    pub request: &'static str,
+    /// The success status.
+    pub status: u16,
+    /// Its body.
+    pub response: &'static str,
     /// Query parameters (lists: paging, sorting and filters).
     pub query: &'static [&'static str],
+    /// One line.
+    pub summary: &'static str,
 }
 
+/// A Block Storage operation (under `/v3`, with a token).
 const fn op(
     method: &'static str,
     path: &'static str,
+    request: &'static str,
+    status: u16,
+    response: &'static str,
     summary: &'static str,
-    request: Option<Body>,
-    ok: (u16, Body),
 ) -> Operation {
     Operation {
         mount: "/v3",
         method,
         path,
-        summary,
         auth: true,
         request,
-        ok,
+        status,
+        response,
         query: &[],
+        summary,
     }
 }
 
+/// A GET that needs no token.
 const fn public(
     mount: &'static str,
-    method: &'static str,
     path: &'static str,
+    status: u16,
+    response: &'static str,
     summary: &'static str,
-    ok: (u16, Body),
 ) -> Operation {
     Operation {
         mount,
-        method,
-        path,
-        summary,
         auth: false,
-        request: None,
-        ok,
-        query: &[],
+        ..op("get", path, "-", status, response, summary)
+    }
+}
+
+/// A list: a GET with query parameters.
+const fn list(
+    path: &'static str,
+    query: &'static [&'static str],
+    response: &'static str,
+    summary: &'static str,
+) -> Operation {
+    op("get", path, "-", 200, response, summary).with_query(query)
+}
+
+impl Operation {
+    /// The same with query parameters.
+    const fn with_query(self, query: &'static [&'static str]) -> Operation {
+        Operation { query, ..self }
+    }
+
+    /// The same mounted elsewhere.
+    const fn mounted(self, mount: &'static str) -> Operation {
+        Operation { mount, ..self }
     }
 }
 
@@ -832,612 +931,102 @@ const LIST: &[&str] = &[
     "metadata",
 ];
 
-const fn list(
-    path: &'static str,
-    summary: &'static str,
-    query: &'static [&'static str],
-    ok: Body,
-) -> Operation {
-    Operation {
-        query,
-        ..op("get", path, summary, None, (200, ok))
-    }
-}
-
-use Body::{AnyObject, Empty, Keyed, Named};
-
-const OBJ: Option<Body> = Some(AnyObject);
-
-/// One entry per route of every table in [`MOUNTS`].
+/// One entry per route of every table in [`MOUNTS`], a line each.
+#[rustfmt::skip]
 pub const OPERATIONS: &[Operation] = &[
-    public(
-        "",
-        "get",
-        "/",
-        "Version discovery",
-        (300, Keyed("versions")),
-    ),
-    public(
-        "",
-        "get",
-        "/metrics",
-        "Prometheus metrics",
-        (200, Body::Text),
-    ),
-    public("", "get", "/v3", "Redirect to /v3/", (302, Empty)),
-    public(
-        "/v3",
-        "get",
-        "/",
-        "The v3 version document",
-        (200, Keyed("versions")),
-    ),
-    public(
-        "/v3",
-        "get",
-        "/{project_id:[0-9a-f\\-]+}",
-        "The v3 version document",
-        (200, Keyed("versions")),
-    ),
+    public("", "/", 300, "{versions}", "Version discovery"),
+    public("", "/metrics", 200, "text", "Prometheus metrics"),
+    public("", "/v3", 302, "-", "Redirect to /v3/"),
+    public("/v3", "/", 200, "{versions}", "The v3 version document"),
+    public("/v3", "/{project_id:[0-9a-f\\-]+}", 200, "{versions}", "The v3 version document"),
     // Volumes.
-    op(
-        "post",
-        "/volumes",
-        "Create a volume",
-        Some(Named("VolumeCreateRequest")),
-        (202, Named("VolumeBody")),
-    ),
-    list("/volumes", "List volumes", LIST, Named("VolumeSummaryList")),
-    list(
-        "/volumes/detail",
-        "List volumes with details",
-        LIST,
-        Named("VolumeList"),
-    ),
-    op(
-        "get",
-        "/volumes/summary",
-        "Volume totals (3.12+)",
-        None,
-        (200, Named("VolumeSummaryBody")),
-    ),
-    op(
-        "get",
-        "/volumes/{volume_id}",
-        "Show a volume",
-        None,
-        (200, Named("VolumeBody")),
-    ),
-    op(
-        "put",
-        "/volumes/{volume_id}",
-        "Update a volume",
-        Some(Named("VolumeUpdateRequest")),
-        (200, Named("VolumeBody")),
-    ),
-    op(
-        "delete",
-        "/volumes/{volume_id}",
-        "Delete a volume",
-        None,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/volumes/{volume_id}/metadata",
-        "Show a volume's metadata",
-        None,
-        (200, Named("MetadataBody")),
-    ),
-    op(
-        "post",
-        "/volumes/{volume_id}/metadata",
-        "Merge metadata",
-        Some(Named("MetadataBody")),
-        (200, Named("MetadataBody")),
-    ),
-    op(
-        "put",
-        "/volumes/{volume_id}/metadata",
-        "Replace metadata",
-        Some(Named("MetadataBody")),
-        (200, Named("MetadataBody")),
-    ),
-    op(
-        "get",
-        "/volumes/{volume_id}/metadata/{key}",
-        "Show one metadata key",
-        None,
-        (200, Named("MetaBody")),
-    ),
-    op(
-        "put",
-        "/volumes/{volume_id}/metadata/{key}",
-        "Set one metadata key",
-        Some(Named("MetaBody")),
-        (200, Named("MetaBody")),
-    ),
-    op(
-        "delete",
-        "/volumes/{volume_id}/metadata/{key}",
-        "Delete one metadata key",
-        None,
-        (200, Empty),
-    ),
-    op(
-        "post",
-        "/volumes/{volume_id}/action",
-        "Run a volume action (one key: its name)",
-        OBJ,
-        (202, Empty),
-    ),
+    op("post", "/volumes", "VolumeCreateRequest", 202, "VolumeBody", "Create a volume"),
+    list("/volumes", LIST, "VolumeSummaryList", "List volumes"),
+    list("/volumes/detail", LIST, "VolumeList", "List volumes with details"),
+    op("get", "/volumes/summary", "-", 200, "VolumeSummaryBody", "Volume totals (3.12+)"),
+    op("get", "/volumes/{volume_id}", "-", 200, "VolumeBody", "Show a volume"),
+    op("put", "/volumes/{volume_id}", "VolumeUpdateRequest", 200, "VolumeBody", "Update a volume"),
+    op("delete", "/volumes/{volume_id}", "-", 202, "-", "Delete a volume"),
+    op("get", "/volumes/{volume_id}/metadata", "-", 200, "MetadataBody", "Show a volume's metadata"),
+    op("post", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Merge metadata"),
+    op("put", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Replace metadata"),
+    op("get", "/volumes/{volume_id}/metadata/{key}", "-", 200, "MetaBody", "Show one metadata key"),
+    op("put", "/volumes/{volume_id}/metadata/{key}", "MetaBody", 200, "MetaBody", "Set one metadata key"),
+    op("delete", "/volumes/{volume_id}/metadata/{key}", "-", 200, "-", "Delete one metadata key"),
+    op("post", "/volumes/{volume_id}/action", "ActionRequest", 202, "-", "Run a volume action (one key: its name)"),
     // Snapshots.
-    op(
-        "post",
-        "/snapshots",
-        "Create a snapshot",
-        Some(Named("SnapshotCreateRequest")),
-        (202, Named("SnapshotBody")),
-    ),
-    list("/snapshots", "List snapshots", LIST, Named("SnapshotList")),
-    list(
-        "/snapshots/detail",
-        "List snapshots with details",
-        LIST,
-        Named("SnapshotList"),
-    ),
-    op(
-        "get",
-        "/snapshots/{snapshot_id}",
-        "Show a snapshot",
-        None,
-        (200, Named("SnapshotBody")),
-    ),
-    op(
-        "put",
-        "/snapshots/{snapshot_id}",
-        "Update a snapshot",
-        OBJ,
-        (200, Named("SnapshotBody")),
-    ),
-    op(
-        "delete",
-        "/snapshots/{snapshot_id}",
-        "Delete a snapshot",
-        None,
-        (202, Empty),
-    ),
-    op(
-        "post",
-        "/snapshots/{snapshot_id}/action",
-        "Run a snapshot action",
-        OBJ,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/snapshots/{snapshot_id}/metadata",
-        "Show a snapshot's metadata",
-        None,
-        (200, Named("MetadataBody")),
-    ),
-    op(
-        "post",
-        "/snapshots/{snapshot_id}/metadata",
-        "Merge snapshot metadata",
-        Some(Named("MetadataBody")),
-        (200, Named("MetadataBody")),
-    ),
-    op(
-        "put",
-        "/snapshots/{snapshot_id}/metadata",
-        "Replace snapshot metadata",
-        Some(Named("MetadataBody")),
-        (200, Named("MetadataBody")),
-    ),
-    op(
-        "get",
-        "/snapshots/{snapshot_id}/metadata/{key}",
-        "Show one snapshot metadata key",
-        None,
-        (200, Named("MetaBody")),
-    ),
-    op(
-        "put",
-        "/snapshots/{snapshot_id}/metadata/{key}",
-        "Set one snapshot metadata key",
-        Some(Named("MetaBody")),
-        (200, Named("MetaBody")),
-    ),
-    op(
-        "delete",
-        "/snapshots/{snapshot_id}/metadata/{key}",
-        "Delete one snapshot metadata key",
-        None,
-        (200, Empty),
-    ),
+    op("post", "/snapshots", "SnapshotCreateRequest", 202, "SnapshotBody", "Create a snapshot"),
+    list("/snapshots", LIST, "SnapshotList", "List snapshots"),
+    list("/snapshots/detail", LIST, "SnapshotList", "List snapshots with details"),
+    op("get", "/snapshots/{snapshot_id}", "-", 200, "SnapshotBody", "Show a snapshot"),
+    op("put", "/snapshots/{snapshot_id}", "SnapshotUpdateRequest", 200, "SnapshotBody", "Update a snapshot"),
+    op("delete", "/snapshots/{snapshot_id}", "-", 202, "-", "Delete a snapshot"),
+    op("post", "/snapshots/{snapshot_id}/action", "ActionRequest", 202, "-", "Run a snapshot action"),
+    op("get", "/snapshots/{snapshot_id}/metadata", "-", 200, "MetadataBody", "Show a snapshot's metadata"),
+    op("post", "/snapshots/{snapshot_id}/metadata", "MetadataBody", 200, "MetadataBody", "Merge snapshot metadata"),
+    op("put", "/snapshots/{snapshot_id}/metadata", "MetadataBody", 200, "MetadataBody", "Replace snapshot metadata"),
+    op("get", "/snapshots/{snapshot_id}/metadata/{key}", "-", 200, "MetaBody", "Show one snapshot metadata key"),
+    op("put", "/snapshots/{snapshot_id}/metadata/{key}", "MetaBody", 200, "MetaBody", "Set one snapshot metadata key"),
+    op("delete", "/snapshots/{snapshot_id}/metadata/{key}", "-", 200, "-", "Delete one snapshot metadata key"),
     // Attachments (3.27+).
-    op(
-        "post",
-        "/attachments",
-        "Create an attachment",
-        Some(Named("AttachmentCreateRequest")),
-        (200, Named("AttachmentBody")),
-    ),
-    list(
-        "/attachments",
-        "List attachments",
-        ATTACHMENTS,
-        Named("AttachmentList"),
-    ),
-    list(
-        "/attachments/detail",
-        "List attachments with details",
-        ATTACHMENTS,
-        Named("AttachmentList"),
-    ),
-    op(
-        "get",
-        "/attachments/{attachment_id}",
-        "Show an attachment",
-        None,
-        (200, Named("AttachmentBody")),
-    ),
-    op(
-        "put",
-        "/attachments/{attachment_id}",
-        "Update an attachment (give the connector)",
-        OBJ,
-        (200, Named("AttachmentBody")),
-    ),
-    op(
-        "delete",
-        "/attachments/{attachment_id}",
-        "Delete an attachment",
-        None,
-        (200, Keyed("attachments")),
-    ),
-    op(
-        "post",
-        "/attachments/{attachment_id}/action",
-        "Complete an attachment (3.44+)",
-        OBJ,
-        (204, Empty),
-    ),
+    op("post", "/attachments", "AttachmentCreateRequest", 200, "AttachmentBody", "Create an attachment"),
+    list("/attachments", ATTACHMENTS, "AttachmentList", "List attachments"),
+    list("/attachments/detail", ATTACHMENTS, "AttachmentList", "List attachments with details"),
+    op("get", "/attachments/{attachment_id}", "-", 200, "AttachmentBody", "Show an attachment"),
+    op("put", "/attachments/{attachment_id}", "AttachmentUpdateRequest", 200, "AttachmentBody", "Update an attachment (give the connector)"),
+    op("delete", "/attachments/{attachment_id}", "-", 200, "AttachmentList", "Delete an attachment"),
+    op("post", "/attachments/{attachment_id}/action", "ActionRequest", 204, "-", "Complete an attachment (3.44+)"),
     // Types.
-    list(
-        "/types",
-        "List volume types",
-        TYPES,
-        Named("VolumeTypeList"),
-    ),
-    op(
-        "post",
-        "/types",
-        "Create a volume type (admin)",
-        OBJ,
-        (200, Named("VolumeTypeBody")),
-    ),
-    op(
-        "get",
-        "/types/default",
-        "Show the default type",
-        None,
-        (200, Named("VolumeTypeBody")),
-    ),
-    op(
-        "get",
-        "/types/{type_id}",
-        "Show a volume type",
-        None,
-        (200, Named("VolumeTypeBody")),
-    ),
-    op(
-        "put",
-        "/types/{type_id}",
-        "Update a volume type (admin)",
-        OBJ,
-        (200, Named("VolumeTypeBody")),
-    ),
-    op(
-        "delete",
-        "/types/{type_id}",
-        "Delete a volume type (admin)",
-        None,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/types/{type_id}/extra_specs",
-        "List extra specs",
-        None,
-        (200, Named("ExtraSpecsBody")),
-    ),
-    op(
-        "post",
-        "/types/{type_id}/extra_specs",
-        "Set extra specs (admin)",
-        Some(Named("ExtraSpecsBody")),
-        (200, Named("ExtraSpecsBody")),
-    ),
-    op(
-        "get",
-        "/types/{type_id}/extra_specs/{key}",
-        "Show one extra spec",
-        None,
-        (200, AnyObject),
-    ),
-    op(
-        "put",
-        "/types/{type_id}/extra_specs/{key}",
-        "Set one extra spec (admin)",
-        OBJ,
-        (200, AnyObject),
-    ),
-    op(
-        "delete",
-        "/types/{type_id}/extra_specs/{key}",
-        "Delete one extra spec (admin)",
-        None,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/types/{type_id}/os-volume-type-access",
-        "List projects with access (admin)",
-        None,
-        (200, Keyed("volume_type_access")),
-    ),
-    op(
-        "post",
-        "/types/{type_id}/action",
-        "Add or remove project access (admin)",
-        OBJ,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/default-types",
-        "List default types (3.62+, admin)",
-        None,
-        (200, Named("DefaultTypeList")),
-    ),
-    op(
-        "get",
-        "/default-types/{target_project}",
-        "Show a project's default type (3.62+)",
-        None,
-        (200, Named("DefaultTypeBody")),
-    ),
-    op(
-        "put",
-        "/default-types/{target_project}",
-        "Set a project's default type (3.62+, admin)",
-        OBJ,
-        (200, Named("DefaultTypeBody")),
-    ),
-    op(
-        "delete",
-        "/default-types/{target_project}",
-        "Unset a project's default type (3.62+, admin)",
-        None,
-        (204, Empty),
-    ),
+    list("/types", TYPES, "VolumeTypeList", "List volume types"),
+    op("post", "/types", "VolumeTypeCreateRequest", 200, "VolumeTypeBody", "Create a volume type (admin)"),
+    op("get", "/types/default", "-", 200, "VolumeTypeBody", "Show the default type"),
+    op("get", "/types/{type_id}", "-", 200, "VolumeTypeBody", "Show a volume type"),
+    op("put", "/types/{type_id}", "VolumeTypeUpdateRequest", 200, "VolumeTypeBody", "Update a volume type (admin)"),
+    op("delete", "/types/{type_id}", "-", 202, "-", "Delete a volume type (admin)"),
+    op("get", "/types/{type_id}/extra_specs", "-", 200, "ExtraSpecsBody", "List extra specs"),
+    op("post", "/types/{type_id}/extra_specs", "ExtraSpecsBody", 200, "ExtraSpecsBody", "Set extra specs (admin)"),
+    op("get", "/types/{type_id}/extra_specs/{key}", "-", 200, "ExtraSpec", "Show one extra spec"),
+    op("put", "/types/{type_id}/extra_specs/{key}", "ExtraSpec", 200, "ExtraSpec", "Set one extra spec (admin)"),
+    op("delete", "/types/{type_id}/extra_specs/{key}", "-", 202, "-", "Delete one extra spec (admin)"),
+    op("get", "/types/{type_id}/os-volume-type-access", "-", 200, "TypeAccessList", "List projects with access (admin)"),
+    op("post", "/types/{type_id}/action", "ActionRequest", 202, "-", "Add or remove project access (admin)"),
+    op("get", "/default-types", "-", 200, "DefaultTypeList", "List default types (3.62+, admin)"),
+    op("get", "/default-types/{target_project}", "-", 200, "DefaultTypeBody", "Show a project's default type (3.62+)"),
+    op("put", "/default-types/{target_project}", "DefaultTypeSetRequest", 200, "DefaultTypeBody", "Set a project's default type (3.62+, admin)"),
+    op("delete", "/default-types/{target_project}", "-", 204, "-", "Unset a project's default type (3.62+, admin)"),
     // Quotas and limits.
-    op(
-        "get",
-        "/os-quota-sets/{target_project}",
-        "Show a project's quotas",
-        None,
-        (200, Keyed("quota_set")),
-    ),
-    op(
-        "put",
-        "/os-quota-sets/{target_project}",
-        "Update a project's quotas (admin)",
-        OBJ,
-        (200, Keyed("quota_set")),
-    ),
-    op(
-        "delete",
-        "/os-quota-sets/{target_project}",
-        "Reset a project's quotas (admin)",
-        None,
-        (200, Empty),
-    ),
-    op(
-        "get",
-        "/os-quota-sets/{target_project}/defaults",
-        "Default quotas",
-        None,
-        (200, Keyed("quota_set")),
-    ),
-    op(
-        "get",
-        "/os-quota-class-sets/{class}",
-        "Show a quota class (admin)",
-        None,
-        (200, Keyed("quota_class_set")),
-    ),
-    op(
-        "put",
-        "/os-quota-class-sets/{class}",
-        "Update a quota class (admin)",
-        OBJ,
-        (200, Keyed("quota_class_set")),
-    ),
-    op(
-        "get",
-        "/limits",
-        "The caller's limits and usage",
-        None,
-        (200, Named("LimitsBody")),
-    ),
+    op("get", "/os-quota-sets/{target_project}", "-", 200, "QuotaSetBody", "Show a project's quotas"),
+    op("put", "/os-quota-sets/{target_project}", "QuotaSetUpdateRequest", 200, "QuotaSetBody", "Update a project's quotas (admin)"),
+    op("delete", "/os-quota-sets/{target_project}", "-", 200, "-", "Reset a project's quotas (admin)"),
+    op("get", "/os-quota-sets/{target_project}/defaults", "-", 200, "QuotaSetBody", "Default quotas"),
+    op("get", "/os-quota-class-sets/{class}", "-", 200, "QuotaClassSetBody", "Show a quota class (admin)"),
+    op("put", "/os-quota-class-sets/{class}", "QuotaClassSetUpdateRequest", 200, "QuotaClassSetBody", "Update a quota class (admin)"),
+    op("get", "/limits", "-", 200, "LimitsBody", "The caller's limits and usage"),
     // Catalogue.
-    op(
-        "get",
-        "/os-availability-zone",
-        "List availability zones",
-        None,
-        (200, Named("ZoneList")),
-    ),
-    Operation {
-        query: &["host", "binary"],
-        ..op(
-            "get",
-            "/os-services",
-            "List services (admin)",
-            None,
-            (200, Named("ServiceList")),
-        )
-    },
-    op(
-        "put",
-        "/os-services/{action}",
-        "Enable, disable or freeze a service (admin)",
-        OBJ,
-        (200, AnyObject),
-    ),
-    Operation {
-        query: &["detail"],
-        ..op(
-            "get",
-            "/scheduler-stats/get_pools",
-            "List pools (admin)",
-            None,
-            (200, Named("PoolList")),
-        )
-    },
-    op(
-        "get",
-        "/capabilities/{host}",
-        "A backend's capabilities (admin)",
-        None,
-        (200, AnyObject),
-    ),
-    list(
-        "/messages",
-        "List user messages (3.3+)",
-        PAGING,
-        Keyed("messages"),
-    ),
-    op(
-        "get",
-        "/messages/{message_id}",
-        "Show a user message (3.3+)",
-        None,
-        (200, Named("MessageBody")),
-    ),
-    op(
-        "delete",
-        "/messages/{message_id}",
-        "Delete a user message (3.3+)",
-        None,
-        (204, Empty),
-    ),
-    op(
-        "get",
-        "/extensions",
-        "List extensions",
-        None,
-        (200, Keyed("extensions")),
-    ),
-    op(
-        "get",
-        "/resource_filters",
-        "Filters each list accepts (3.33+)",
-        None,
-        (200, Keyed("resource_filters")),
-    ),
+    op("get", "/os-availability-zone", "-", 200, "ZoneList", "List availability zones"),
+    op("get", "/os-services", "-", 200, "ServiceList", "List services (admin)").with_query(&["host", "binary"]),
+    op("put", "/os-services/{action}", "{}", 200, "{}", "Enable, disable or freeze a service (admin)"),
+    op("get", "/scheduler-stats/get_pools", "-", 200, "PoolList", "List pools (admin)").with_query(&["detail"]),
+    op("get", "/capabilities/{host}", "-", 200, "{}", "A backend's capabilities (admin)"),
+    list("/messages", PAGING, "MessageList", "List user messages (3.3+)"),
+    op("get", "/messages/{message_id}", "-", 200, "MessageBody", "Show a user message (3.3+)"),
+    op("delete", "/messages/{message_id}", "-", 204, "-", "Delete a user message (3.3+)"),
+    op("get", "/extensions", "-", 200, "{extensions}", "List extensions"),
+    op("get", "/resource_filters", "-", 200, "{resource_filters}", "Filters each list accepts (3.33+)"),
     // QoS specs (admin).
-    op(
-        "get",
-        "/qos-specs",
-        "List QoS specs (admin)",
-        None,
-        (200, Named("QosSpecsList")),
-    ),
-    op(
-        "post",
-        "/qos-specs",
-        "Create QoS specs (admin)",
-        OBJ,
-        (200, Named("QosSpecsBody")),
-    ),
-    op(
-        "get",
-        "/qos-specs/{qos_id}",
-        "Show QoS specs (admin)",
-        None,
-        (200, Named("QosSpecsBody")),
-    ),
-    op(
-        "put",
-        "/qos-specs/{qos_id}",
-        "Update QoS specs (admin)",
-        OBJ,
-        (200, Keyed("qos_specs")),
-    ),
-    op(
-        "delete",
-        "/qos-specs/{qos_id}",
-        "Delete QoS specs (admin)",
-        None,
-        (202, Empty),
-    ),
-    op(
-        "put",
-        "/qos-specs/{qos_id}/delete_keys",
-        "Delete QoS keys (admin)",
-        OBJ,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/qos-specs/{qos_id}/associations",
-        "List QoS associations (admin)",
-        None,
-        (200, Keyed("qos_associations")),
-    ),
-    op(
-        "get",
-        "/qos-specs/{qos_id}/associate",
-        "Associate QoS specs with a type (admin)",
-        None,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/qos-specs/{qos_id}/disassociate",
-        "Disassociate QoS specs from a type (admin)",
-        None,
-        (202, Empty),
-    ),
-    op(
-        "get",
-        "/qos-specs/{qos_id}/disassociate_all",
-        "Disassociate QoS specs from all types (admin)",
-        None,
-        (202, Empty),
-    ),
+    op("get", "/qos-specs", "-", 200, "QosSpecsList", "List QoS specs (admin)"),
+    op("post", "/qos-specs", "{}", 200, "QosSpecsBody", "Create QoS specs (admin)"),
+    op("get", "/qos-specs/{qos_id}", "-", 200, "QosSpecsBody", "Show QoS specs (admin)"),
+    op("put", "/qos-specs/{qos_id}", "{}", 200, "{qos_specs}", "Update QoS specs (admin)"),
+    op("delete", "/qos-specs/{qos_id}", "-", 202, "-", "Delete QoS specs (admin)"),
+    op("put", "/qos-specs/{qos_id}/delete_keys", "QosKeysRequest", 202, "-", "Delete QoS keys (admin)"),
+    op("get", "/qos-specs/{qos_id}/associations", "-", 200, "{qos_associations}", "List QoS associations (admin)"),
+    op("get", "/qos-specs/{qos_id}/associate", "-", 202, "-", "Associate QoS specs with a type (admin)"),
+    op("get", "/qos-specs/{qos_id}/disassociate", "-", 202, "-", "Disassociate QoS specs from a type (admin)"),
+    op("get", "/qos-specs/{qos_id}/disassociate_all", "-", 202, "-", "Disassociate QoS specs from all types (admin)"),
     // Clinker's own.
-    Operation {
-        mount: "/clinker/v1",
-        ..op(
-            "get",
-            "/volumes/{volume_id}/timeline",
-            "A volume's flows, tasks and messages",
-            None,
-            (200, AnyObject),
-        )
-    },
-    public(
-        "/clinker/v1",
-        "get",
-        "/openapi.json",
-        "This document",
-        (200, AnyObject),
-    ),
+    op("get", "/volumes/{volume_id}/timeline", "-", 200, "{}", "A volume's flows, tasks and messages").mounted("/clinker/v1"),
+    public("/clinker/v1", "/openapi.json", 200, "{}", "This document"),
 ];
 
 /// The schema components.
@@ -1449,50 +1038,31 @@ pub const OPERATIONS: &[Operation] = &[
     VolumeSummary,
     VolumeAttachmentRef,
     Volume,
-    VolumeBody,
-    VolumeSummaryList,
-    VolumeList,
     VolumeCreate,
-    VolumeCreateRequest,
     VolumeUpdate,
-    VolumeUpdateRequest,
     Snapshot,
-    SnapshotBody,
-    SnapshotList,
     SnapshotCreate,
-    SnapshotCreateRequest,
     Attachment,
-    AttachmentBody,
-    AttachmentList,
     AttachmentCreate,
-    AttachmentCreateRequest,
     VolumeType,
-    VolumeTypeBody,
-    VolumeTypeList,
-    MetadataBody,
-    MetaBody,
-    ExtraSpecsBody,
     Message,
-    MessageBody,
-    MessageList,
     ZoneState,
     Zone,
-    ZoneList,
     Service,
-    ServiceList,
     Pool,
-    PoolList,
     AbsoluteLimits,
     Limits,
-    LimitsBody,
     DefaultType,
-    DefaultTypeBody,
-    DefaultTypeList,
     VolumeTotals,
-    VolumeSummaryBody,
     QosSpecs,
     QosSpecsBody,
-    QosSpecsList,
+    SnapshotUpdate,
+    AttachmentUpdate,
+    VolumeTypeCreate,
+    VolumeTypeUpdate,
+    TypeAccess,
+    DefaultTypeSet,
+    QosKeysRequest,
 )))]
 struct Components;
 
@@ -1515,44 +1085,25 @@ pub fn openapi_path(mount: &str, route: &str) -> String {
     out
 }
 
-fn content(body: Body) -> Option<(&'static str, RefOr<Schema>)> {
-    let any = || {
-        RefOr::T(Schema::Object(
-            ObjectBuilder::new()
-                .schema_type(SchemaType::AnyValue)
-                .build(),
-        ))
+fn content(body: &str) -> Option<(&'static str, RefOr<Schema>)> {
+    let object = || ObjectBuilder::new().schema_type(SchemaType::Type(Type::Object));
+    let schema = match body {
+        "-" => return None,
+        "text" => {
+            let text = ObjectBuilder::new().schema_type(SchemaType::Type(Type::String));
+            return Some(("text/plain", RefOr::T(Schema::Object(text.build()))));
+        }
+        "{}" => RefOr::T(Schema::Object(object().build())),
+        _ => match body.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
+            Some(key) => {
+                let any = ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+                let keyed = object().property(key, any).required(key);
+                RefOr::T(Schema::Object(keyed.build()))
+            }
+            None => RefOr::Ref(Ref::from_schema_name(body)),
+        },
     };
-    match body {
-        Body::Empty => None,
-        Body::Text => Some((
-            "text/plain",
-            RefOr::T(Schema::Object(
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Type(Type::String))
-                    .build(),
-            )),
-        )),
-        Body::Named(name) => Some(("application/json", RefOr::Ref(Ref::from_schema_name(name)))),
-        Body::AnyObject => Some((
-            "application/json",
-            RefOr::T(Schema::Object(
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Type(Type::Object))
-                    .build(),
-            )),
-        )),
-        Body::Keyed(key) => Some((
-            "application/json",
-            RefOr::T(Schema::Object(
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Type(Type::Object))
-                    .property(key, any())
-                    .required(key)
-                    .build(),
-            )),
-        )),
-    }
+    Some(("application/json", schema))
 }
 
 fn method(m: &str) -> Result<HttpMethod, String> {
@@ -1605,9 +1156,7 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
                 .schema(Some(String::schema())),
         );
     }
-    if let Some(body) = spec.request
-        && let Some((media, schema)) = content(body)
-    {
+    if let Some((media, schema)) = content(spec.request) {
         b = b.request_body(Some(
             RequestBodyBuilder::new()
                 .content(media, ContentBuilder::new().schema(Some(schema)).build())
@@ -1615,9 +1164,8 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
                 .build(),
         ));
     }
-    let (status, body) = spec.ok;
     let mut ok = ResponseBuilder::new().description("Success");
-    if let Some((media, schema)) = content(body) {
+    if let Some((media, schema)) = content(spec.response) {
         ok = ok.content(media, ContentBuilder::new().schema(Some(schema)).build());
     }
     let fault = ResponseBuilder::new()
@@ -1629,7 +1177,7 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
                 .build(),
         )
         .build();
-    let mut responses = ResponsesBuilder::new().response(status.to_string(), ok.build());
+    let mut responses = ResponsesBuilder::new().response(spec.status.to_string(), ok.build());
     if spec.auth {
         responses = responses.response("default", fault);
     }
@@ -1693,6 +1241,14 @@ pub fn document() -> Result<OpenApi, String> {
         for (name, schema) in c.schemas {
             components = components.schema(name, schema);
         }
+    }
+    let envelopes = ENVELOPES
+        .iter()
+        .map(|(name, key, item, wrap)| (*name, envelope(key, item, *wrap)));
+    for (name, value) in envelopes.chain(written_schemas()) {
+        let schema: RefOr<Schema> =
+            serde_json::from_value(value).map_err(|e| format!("schema {name}: {e}"))?;
+        components = components.schema(name, schema);
     }
     Ok(OpenApiBuilder::new()
         .info(

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use actix::{Handler, Message};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
@@ -9,9 +10,11 @@ use super::auth::Caller;
 use super::body::{JsonBody, element};
 use super::error::ApiError;
 use super::{AppState, guard, validate};
+use crate::actors::api::ApiActor;
 use crate::actors::api::quota_sets::{
     DeleteQuotaSet, GetQuotaClass, GetQuotaDefaults, GetQuotaSet, UpdateQuotaClass, UpdateQuotaSet,
 };
+use crate::actors::error::ServiceError;
 use crate::db::quotas::Usage;
 use crate::model::{RequestContext, quota};
 
@@ -113,6 +116,26 @@ pub async fn defaults(
     Ok(HttpResponse::Ok().json(json!({ "quota_set": with_id(d, Some(&target)) })))
 }
 
+/// A `PUT` of limits (admin, `policy`): the limits under `key` in the body, sent in the
+/// message `change` makes of them; answers the limits afterwards, without `id`, under `key`.
+async fn put_limits<M>(
+    state: &AppState,
+    ctx: RequestContext,
+    body: &Value,
+    key: &str,
+    policy: &str,
+    change: impl FnOnce(RequestContext, BTreeMap<String, i64>) -> M,
+) -> Result<HttpResponse, ApiError>
+where
+    M: Message<Result = Result<BTreeMap<String, i64>, ServiceError>> + Send + 'static,
+    ApiActor: Handler<M>,
+{
+    guard::admin(&ctx, policy)?;
+    let limits = limits_of(element(body, key)?)?;
+    let after = state.api.send(change(ctx, limits)).await??;
+    Ok(HttpResponse::Ok().json(json!({ key: with_id(after, None) })))
+}
+
 /// `PUT /os-quota-sets/{project}` (admin) → 200, the limits without `id`.
 pub async fn update(
     req: HttpRequest,
@@ -120,17 +143,16 @@ pub async fn update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:quotas:update")?;
-    let limits = limits_of(element(&body, "quota_set")?)?;
-    let after = state
-        .api
-        .send(UpdateQuotaSet {
+    let project = guard::segment(&req, "target_project");
+    let policy = "volume_extension:quotas:update";
+    put_limits(&state, ctx, &body, "quota_set", policy, |ctx, limits| {
+        UpdateQuotaSet {
             ctx,
-            project: guard::segment(&req, "target_project"),
+            project,
             limits,
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(json!({ "quota_set": with_id(after, None) })))
+        }
+    })
+    .await
 }
 
 /// `DELETE /os-quota-sets/{project}` (admin) → **200**, empty body.
@@ -175,17 +197,17 @@ pub async fn class_update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:quota_classes")?;
-    let limits = limits_of(element(&body, "quota_class_set")?)?;
-    let l = state
-        .api
-        .send(UpdateQuotaClass {
-            ctx,
-            class: guard::segment(&req, "class"),
-            limits,
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(json!({ "quota_class_set": with_id(l, None) })))
+    let class = guard::segment(&req, "class");
+    let policy = "volume_extension:quota_classes";
+    put_limits(
+        &state,
+        ctx,
+        &body,
+        "quota_class_set",
+        policy,
+        |ctx, limits| UpdateQuotaClass { ctx, class, limits },
+    )
+    .await
 }
 
 /// `GET /limits`: absolute limits and committed usage (reservations excluded); `rate`

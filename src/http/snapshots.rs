@@ -8,7 +8,7 @@ use super::body::{JsonBody, element};
 use super::error::ApiError;
 use super::version::ApiVersion;
 use super::views::{opt_time, time};
-use super::{AppState, validate, version};
+use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::snapshots::{CreateSnapshot, ListSnapshots, SnapshotCall, SnapshotOp};
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::model::{RequestContext, VolumeId};
@@ -122,32 +122,17 @@ async fn list_view(
     ctx: RequestContext,
     detail: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let params = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    let params = guard::query(&req)?;
+    let page = listing::window(&params)?;
     let mut q = SnapshotQuery {
         project: Some(ctx.project_id.clone()),
-        limit: 1000,
+        limit: page.limit,
+        offset: page.offset,
+        marker: page.marker.clone(),
         ..SnapshotQuery::default()
     };
     for (k, v) in &params {
         match k.as_str() {
-            "limit" => {
-                q.limit = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| ApiError::BadRequest(format!("Invalid limit: {v}")))?
-                    .min(1000)
-            }
-            "offset" => {
-                q.offset = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| ApiError::BadRequest(format!("Invalid offset: {v}")))?
-            }
-            "marker" => q.marker = Some(v.clone()),
             "status" => q.status = Some(v.clone()),
             "volume_id" => q.volume_id = Some(v.clone()),
             "name" | "display_name" => q.name = Some(v.clone()),
@@ -158,24 +143,19 @@ async fn list_view(
             _ => {}
         }
     }
-    let limit = q.limit;
     let ver = version::of(&req);
     let items = state.api.send(ListSnapshots { ctx, query: q }).await??;
     let list: Vec<Value> = items.iter().map(|s| view(s, ver, detail)).collect();
     let mut out = json!({"snapshots": list});
-    if let Some(last) = items.last()
-        && limit <= items.len() as i64
-    {
-        let mut qs: Vec<(String, String)> =
-            params.into_iter().filter(|(k, _)| k != "marker").collect();
-        qs.push(("marker".into(), last.row.id.clone()));
-        let links = super::views::LinkBase::of(&req);
-        let path = if detail {
-            "snapshots/detail"
-        } else {
-            "snapshots"
-        };
-        out["snapshots_links"] = json!([{"rel": "next", "href": format!("{}?{}", links.collection(path), serde_urlencoded::to_string(&qs).unwrap_or_default())}]);
+    let path = if detail {
+        "snapshots/detail"
+    } else {
+        "snapshots"
+    };
+    let links = super::views::LinkBase::of(&req);
+    let last = items.last().map(|s| s.row.id.as_str());
+    if let Some(next) = listing::next_link(&links, path, &params, &page, items.len(), last) {
+        out["snapshots_links"] = next;
     }
     Ok(HttpResponse::Ok().json(out))
 }

@@ -1,6 +1,7 @@
-//! End-to-end helpers shared by the e2e files: the real `clinker` binary as a child
-//! process, the real python-cinderclient (`cinder`, installed by `.ci/run` from
-//! `tests/requirements.txt`), a minimal HTTP client, and a PostgreSQL database per test.
+//! Helpers for the tests that run the real `clinker` binary as a child process (the e2e,
+//! iSCSI, browser and bench tests): starting it, the real python-cinderclient (`cinder`,
+//! installed by `.ci/run` from `tests/requirements.txt`), a minimal HTTP client, a
+//! PostgreSQL database per test, and tgtd for the tests exporting through it.
 
 #![allow(
     dead_code,
@@ -10,7 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use diesel::Connection;
@@ -31,26 +32,43 @@ pub struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
-impl Server {
-    /// Starts `clinker serve` on a free port with the default (one file node) config.
-    pub fn start(
-        data_dir: &Path,
-        database_url: Option<&str>,
-    ) -> Result<Server, Box<dyn std::error::Error>> {
-        Self::start_with(data_dir, database_url, None)
+/// How to start `clinker serve`: [`Server::builder`], then [`ServerBuilder::start`].
+pub struct ServerBuilder<'a> {
+    data_dir: &'a Path,
+    database_url: Option<&'a str>,
+    config: Option<&'a str>,
+    rust_log: Option<&'a str>,
+}
+
+impl<'a> ServerBuilder<'a> {
+    /// The database (`--database-url`); SQLite in the data directory without it.
+    pub fn database_url(mut self, url: Option<&'a str>) -> Self {
+        self.database_url = url;
+        self
     }
 
-    /// Starts `clinker serve` on a free port; `config` is the text of a TOML config file.
-    pub fn start_with(
-        data_dir: &Path,
-        database_url: Option<&str>,
-        config: Option<&str>,
-    ) -> Result<Server, Box<dyn std::error::Error>> {
+    /// The text of a TOML config file (`--config`); one file node without it.
+    pub fn config(mut self, text: &'a str) -> Self {
+        self.config = Some(text);
+        self
+    }
+
+    /// The server's `RUST_LOG`. Without it the server inherits the test's own, so a
+    /// failing test can be rerun with e.g. `RUST_LOG=debug cargo test --test …`.
+    pub fn rust_log(mut self, filter: &'a str) -> Self {
+        self.rust_log = Some(filter);
+        self
+    }
+
+    /// Starts it on a free port and waits (30 s at most) until it answers `GET /`.
+    /// Its stderr (the log) goes to `server.log` in the data directory, its stdout to
+    /// `server.out`.
+    pub fn start(self) -> Result<Server, Box<dyn std::error::Error>> {
+        let data_dir = self.data_dir;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = data_dir.join("server.log");
         std::fs::create_dir_all(data_dir)?;
@@ -64,15 +82,18 @@ impl Server {
             .env_remove("CLINKER_LISTEN")
             .env_remove("CLINKER_DATA_DIR")
             .env_remove("CLINKER_CONFIG")
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(log.with_file_name("server.out"))?)
             .stderr(std::fs::File::create(&log)?);
-        if let Some(url) = database_url {
+        if let Some(url) = self.database_url {
             cmd.arg("--database-url").arg(url);
         }
-        if let Some(text) = config {
+        if let Some(text) = self.config {
             let path = data_dir.join("clinker.toml");
             std::fs::write(&path, text)?;
             cmd.arg("--config").arg(path);
+        }
+        if let Some(filter) = self.rust_log {
+            cmd.env("RUST_LOG", filter);
         }
         let server = Server {
             child: cmd.spawn()?,
@@ -88,10 +109,60 @@ impl Server {
         }
         Ok(server)
     }
+}
 
-    /// What the server logged so far.
+impl Server {
+    /// Starts `clinker serve` on a free port with the default (one file node) config.
+    pub fn start(
+        data_dir: &Path,
+        database_url: Option<&str>,
+    ) -> Result<Server, Box<dyn std::error::Error>> {
+        Self::builder(data_dir).database_url(database_url).start()
+    }
+
+    /// Starts `clinker serve` on a free port; `config` is the text of a TOML config file.
+    pub fn start_with(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        config: Option<&str>,
+    ) -> Result<Server, Box<dyn std::error::Error>> {
+        let mut builder = Self::builder(data_dir).database_url(database_url);
+        builder.config = config;
+        builder.start()
+    }
+
+    /// A server keeping its files in `data_dir`, to be set up and started.
+    pub fn builder(data_dir: &Path) -> ServerBuilder<'_> {
+        ServerBuilder {
+            data_dir,
+            database_url: None,
+            config: None,
+            rust_log: None,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its base URL, `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the process and waits for it (done again, harmlessly, when dropped).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What the server wrote so far: its log (stderr), then its stdout.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        [self.log.clone(), self.log.with_file_name("server.out")]
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect()
     }
 
     /// Runs `cinder` in noauth mode against this server as `admin` of [`PROJECT`];
@@ -248,4 +319,36 @@ impl Drop for PgDatabase {
             ));
         }
     }
+}
+
+/// The targets tgtd has (`tgtadm --op show`), or its error.
+pub fn tgtadm_show() -> Result<String, Box<dyn std::error::Error>> {
+    let out = Command::new("tgtadm")
+        .args(["--lld", "iscsi", "--mode", "target", "--op", "show"])
+        .output()?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whether tgtd answers, starting it if needed (it daemonizes and stays up); when it
+/// cannot, says on stderr that `test` is skipped and why.
+pub fn tgtd_ready(test: &str) -> bool {
+    if tgtadm_show().is_ok() {
+        return true;
+    }
+    if let Err(e) = Command::new("tgtd").status() {
+        eprintln!("SKIPPED {test}: tgtd cannot be started ({e}); install the tgt package");
+        return false;
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if tgtadm_show().is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("SKIPPED {test}: tgtd was started but does not answer");
+    false
 }

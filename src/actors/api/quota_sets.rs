@@ -7,9 +7,29 @@ use actix::prelude::*;
 
 use super::ApiActor;
 use crate::actors::error::ServiceError;
-use crate::db::quota_sets;
-use crate::db::quotas::Usage;
+use crate::db::quotas::{Defaults, Usage};
+use crate::db::{DbConnection, DbError, quota_sets};
 use crate::model::RequestContext;
+
+impl ApiActor {
+    /// Runs `f` on the database with the name of every quota resource and the configured
+    /// defaults.
+    fn with_quota_resources<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection, &[String], &Defaults) -> Result<T, DbError> + Send + 'static,
+    ) -> ResponseFuture<Result<T, ServiceError>> {
+        let db = self.shared.db.clone();
+        let defaults = self.shared.settings.quota_defaults.clone();
+        Box::pin(async move {
+            Ok(db
+                .run(move |c| {
+                    let resources = quota_sets::resources(c)?;
+                    f(c, &resources, &defaults)
+                })
+                .await?)
+        })
+    }
+}
 
 /// Refuses keys that name no quota resource (the list includes the per-type keys).
 fn check_keys(
@@ -45,15 +65,8 @@ pub struct GetQuotaSet {
 impl Handler<GetQuotaSet> for ApiActor {
     type Result = ResponseFuture<Result<BTreeMap<String, Usage>, ServiceError>>;
     fn handle(&mut self, msg: GetQuotaSet, _: &mut Self::Context) -> Self::Result {
-        let db = self.shared.db.clone();
-        let defaults = self.shared.settings.quota_defaults.clone();
-        Box::pin(async move {
-            Ok(db
-                .run(move |c| {
-                    let resources = quota_sets::resources(c)?;
-                    quota_sets::project_usage(c, &msg.project, &resources, &defaults)
-                })
-                .await?)
+        self.with_quota_resources(move |c, resources, defaults| {
+            quota_sets::project_usage(c, &msg.project, resources, defaults)
         })
     }
 }
@@ -69,16 +82,7 @@ pub struct GetQuotaDefaults {
 impl Handler<GetQuotaDefaults> for ApiActor {
     type Result = ResponseFuture<Result<BTreeMap<String, i64>, ServiceError>>;
     fn handle(&mut self, _msg: GetQuotaDefaults, _: &mut Self::Context) -> Self::Result {
-        let db = self.shared.db.clone();
-        let defaults = self.shared.settings.quota_defaults.clone();
-        Box::pin(async move {
-            Ok(db
-                .run(move |c| {
-                    let resources = quota_sets::resources(c)?;
-                    quota_sets::default_limits(c, &resources, &defaults)
-                })
-                .await?)
-        })
+        self.with_quota_resources(quota_sets::default_limits)
     }
 }
 
@@ -158,15 +162,8 @@ pub struct GetQuotaClass {
 impl Handler<GetQuotaClass> for ApiActor {
     type Result = ResponseFuture<Result<BTreeMap<String, i64>, ServiceError>>;
     fn handle(&mut self, msg: GetQuotaClass, _: &mut Self::Context) -> Self::Result {
-        let db = self.shared.db.clone();
-        let defaults = self.shared.settings.quota_defaults.clone();
-        Box::pin(async move {
-            Ok(db
-                .run(move |c| {
-                    let resources = quota_sets::resources(c)?;
-                    quota_sets::class_limits(c, &msg.class, &resources, &defaults)
-                })
-                .await?)
+        self.with_quota_resources(move |c, resources, defaults| {
+            quota_sets::class_limits(c, &msg.class, resources, defaults)
         })
     }
 }
