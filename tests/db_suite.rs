@@ -995,6 +995,59 @@ fn quotas_limits(c: &mut DbConnection) -> TestResult {
     Ok(())
 }
 
+on_both_backends!(conn extend_reservations_outlive_expiry => extend_reservations_outlive_expiry_sqlite, extend_reservations_outlive_expiry_postgres);
+
+/// An extend's reservations are not released by expiry while its volume is still
+/// `extending` (the node commits them when the volume has grown, also after a restart);
+/// once the volume has left `extending` without that, they expire like any other.
+fn extend_reservations_outlive_expiry(c: &mut DbConnection) -> TestResult {
+    let d = quotas::Defaults::default();
+    let v = volume(
+        "p1",
+        Some("n1@fake#pool"),
+        1,
+        VolumeStatus::Extending,
+        at(0, 0)?,
+    );
+    volumes::insert(c, &v, &BTreeMap::new())?;
+    let held = quotas::reserve(c, "p1", &[(GIGABYTES, 2)], -10, &d)?;
+    quotas::reserve(c, "p1", &[(GIGABYTES, 5)], -10, &d)?;
+    let intent = format!(
+        r#"{{"new_size":3,"reservations":{}}}"#,
+        serde_json::to_string(&held)?
+    );
+    clinker::db::attachments::set_admin_metadata(c, &v.id, quotas::EXTEND_INTENT, &intent)?;
+    assert_eq!(
+        quotas::expire(c)?,
+        1,
+        "only the reservation no extend names"
+    );
+    assert_eq!(usage(c, "p1", GIGABYTES)?, (0, 2));
+    quotas::commit(c, &held)?;
+    assert_eq!(
+        usage(c, "p1", GIGABYTES)?,
+        (2, 0),
+        "the grown gigabytes are counted"
+    );
+
+    // An extend whose volume was reset to `available` holds nothing any more.
+    let again = quotas::reserve(c, "p1", &[(GIGABYTES, 4)], -10, &d)?;
+    let intent = format!(
+        r#"{{"new_size":7,"reservations":{}}}"#,
+        serde_json::to_string(&again)?
+    );
+    clinker::db::attachments::set_admin_metadata(c, &v.id, quotas::EXTEND_INTENT, &intent)?;
+    volumes::transition(
+        c,
+        &v.id,
+        &[VolumeStatus::Extending],
+        VolumeStatus::Available,
+    )?;
+    assert_eq!(quotas::expire(c)?, 1);
+    assert_eq!(usage(c, "p1", GIGABYTES)?, (2, 0));
+    Ok(())
+}
+
 on_both_backends!(conn quotas_expire => quotas_expire_sqlite, quotas_expire_postgres);
 
 fn quotas_expire(c: &mut DbConnection) -> TestResult {

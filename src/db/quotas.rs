@@ -5,12 +5,14 @@
 //! controllers reserving at once can never both pass a limit: the database serializes the
 //! updates of one row and re-checks the condition for the second.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::prelude::*;
 
 use super::error::QuotaExceeded;
-use super::schema::{quota_classes, quota_usages, quotas, reservations};
+use super::schema::{
+    quota_classes, quota_usages, quotas, reservations, volume_admin_metadata, volumes,
+};
 use super::{DbConnection, DbError, now, write_txn};
 
 /// The config's defaults, used when neither a project row nor a `default` class row exists.
@@ -275,15 +277,50 @@ pub fn release(c: &mut DbConnection, project: &str, deltas: &[(&str, i64)]) -> R
     Ok(())
 }
 
+/// Admin-metadata key under which an extend stores its intent while the volume is
+/// `extending`: a JSON object whose `reservations` are the ids the node commits once
+/// the volume has grown.
+pub const EXTEND_INTENT: &str = "clinker:extend";
+
 /// Rolls back reservations past their expiry (a process died between reserve and
 /// commit). Returns how many were released.
+///
+/// Reservations named by the intent of a volume still `extending` are kept whatever
+/// their age: the node that grows the volume (or resumes growing it after a restart)
+/// commits them, and releasing them first would leave the grown gigabytes uncounted.
+/// They expire normally once the volume has left `extending` some other way (an admin
+/// resetting its status, say).
 pub fn expire(c: &mut DbConnection) -> Result<usize, DbError> {
+    let held = held_by_extends(c)?;
     let ids: Vec<String> = reservations::table
         .filter(reservations::expire.lt(now()))
         .select(reservations::id)
-        .load(c)?;
+        .load::<String>(c)?
+        .into_iter()
+        .filter(|id| !held.contains(id))
+        .collect();
     rollback(c, &ids)?;
     Ok(ids.len())
+}
+
+/// The reservation ids in the stored intents of volumes that are `extending`.
+fn held_by_extends(c: &mut DbConnection) -> Result<BTreeSet<String>, DbError> {
+    #[derive(serde::Deserialize)]
+    struct Intent {
+        #[serde(default)]
+        reservations: Vec<String>,
+    }
+    let intents: Vec<String> = volume_admin_metadata::table
+        .inner_join(volumes::table)
+        .filter(volumes::status.eq(crate::model::VolumeStatus::Extending.as_str()))
+        .filter(volume_admin_metadata::meta_key.eq(EXTEND_INTENT))
+        .select(volume_admin_metadata::meta_value)
+        .load(c)?;
+    Ok(intents
+        .iter()
+        .filter_map(|j| serde_json::from_str::<Intent>(j).ok())
+        .flat_map(|i| i.reservations)
+        .collect())
 }
 
 /// One resource's usage and limit.

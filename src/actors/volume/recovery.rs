@@ -32,8 +32,9 @@ use crate::drivers::{BackingKind, BackingObject, DriverError, VolumeRef};
 use crate::model::{RequestId, VolumeId, VolumeStatus};
 use crate::scheduler::spec::RequestSpec;
 
-/// Admin-metadata key holding an extend's intent while the volume is `extending`.
-pub const EXTEND_INTENT: &str = "clinker:extend";
+/// Admin-metadata key holding an extend's intent while the volume is `extending` (the
+/// quota expiry reads it too, to keep the intent's reservations).
+pub use crate::db::quotas::EXTEND_INTENT;
 
 /// What an extend needs to be finished by a node that restarted: stored with the
 /// `extending` status, in the same transaction as the quota reservation.
