@@ -587,6 +587,68 @@ pub struct DefaultTypeSet {
     pub volume_type: String,
 }
 
+/// New QoS specs (admin): a name, where they apply, and the specs themselves as further
+/// string keys beside those two.
+#[derive(Serialize, ToSchema)]
+pub struct QosSpecsCreate {
+    /// Name, unique.
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+    /// `front-end`, `back-end` (the default) or `both`.
+    #[schema(nullable = false)]
+    pub consumer: Option<String>,
+    /// Every other key is a spec, such as `total_iops_sec`.
+    #[serde(flatten)]
+    pub specs: BTreeMap<String, String>,
+}
+
+/// A change to QoS specs (admin): keys to set (an existing key is replaced) and,
+/// optionally, a new consumer. The answer echoes what was sent.
+#[derive(Serialize, ToSchema)]
+pub struct QosSpecsUpdate {
+    /// `front-end`, `back-end` or `both`.
+    #[schema(nullable = false)]
+    pub consumer: Option<String>,
+    /// The keys to set.
+    #[serde(flatten)]
+    pub specs: BTreeMap<String, String>,
+}
+
+/// The body of `PUT /os-services/{enable|disable|disable-log-reason}` (admin).
+#[derive(Serialize, ToSchema)]
+pub struct ServiceUpdate {
+    /// The service's host (`node@backend` for a volume service).
+    #[schema(min_length = 1)]
+    pub host: String,
+    /// `cinder-volume` or `cinder-scheduler`; `service` is the older name of this field.
+    #[schema(nullable = false)]
+    pub binary: Option<String>,
+    /// The older name of `binary`.
+    #[schema(nullable = false)]
+    pub service: Option<String>,
+    /// Why the service is disabled: 1 to 255 characters, required by
+    /// `disable-log-reason` and ignored otherwise.
+    #[schema(nullable = false, min_length = 1, max_length = 255)]
+    pub disabled_reason: Option<String>,
+}
+
+/// The answer to `PUT /os-services/{action}`: the service's new state.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceUpdated {
+    /// The host named in the request.
+    pub host: String,
+    /// The `service` named in the request, or empty.
+    pub service: String,
+    /// The service's binary.
+    pub binary: String,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    /// Whether the service is disabled.
+    pub disabled: bool,
+    /// Present after `disable-log-reason`.
+    pub disabled_reason: Option<String>,
+}
+
 /// `{"keys": [...]}` for `PUT /qos-specs/{id}/delete_keys`.
 #[derive(Serialize, ToSchema)]
 pub struct QosKeysRequest {
@@ -692,6 +754,8 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ),
     ("ZoneList", "availabilityZoneInfo", "Zone", All),
     ("ServiceList", "services", "Service", All),
+    ("QosSpecsCreateRequest", "qos_specs", "QosSpecsCreate", One),
+    ("QosSpecsUpdateBody", "qos_specs", "QosSpecsUpdate", One),
     ("PoolList", "pools", "Pool", All),
     ("LimitsBody", "limits", "Limits", One),
     ("QuotaSetBody", "quota_set", "QuotaSet", One),
@@ -1005,7 +1069,7 @@ pub const OPERATIONS: &[Operation] = &[
     // Catalogue.
     op("get", "/os-availability-zone", "-", 200, "ZoneList", "List availability zones"),
     op("get", "/os-services", "-", 200, "ServiceList", "List services (admin)").with_query(&["host", "binary"]),
-    op("put", "/os-services/{action}", "{}", 200, "{}", "Enable, disable or freeze a service (admin)"),
+    op("put", "/os-services/{action}", "ServiceUpdate", 200, "ServiceUpdated", "Enable or disable a service (admin)"),
     op("get", "/scheduler-stats/get_pools", "-", 200, "PoolList", "List pools (admin)").with_query(&["detail"]),
     op("get", "/capabilities/{host}", "-", 200, "{}", "A backend's capabilities (admin)"),
     list("/messages", PAGING, "MessageList", "List user messages (3.3+)"),
@@ -1015,9 +1079,9 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/resource_filters", "-", 200, "{resource_filters}", "Filters each list accepts (3.33+)"),
     // QoS specs (admin).
     op("get", "/qos-specs", "-", 200, "QosSpecsList", "List QoS specs (admin)"),
-    op("post", "/qos-specs", "{}", 200, "QosSpecsBody", "Create QoS specs (admin)"),
+    op("post", "/qos-specs", "QosSpecsCreateRequest", 200, "QosSpecsBody", "Create QoS specs (admin)"),
     op("get", "/qos-specs/{qos_id}", "-", 200, "QosSpecsBody", "Show QoS specs (admin)"),
-    op("put", "/qos-specs/{qos_id}", "{}", 200, "{qos_specs}", "Update QoS specs (admin)"),
+    op("put", "/qos-specs/{qos_id}", "QosSpecsUpdateBody", 200, "QosSpecsUpdateBody", "Update QoS specs (admin)"),
     op("delete", "/qos-specs/{qos_id}", "-", 202, "-", "Delete QoS specs (admin)"),
     op("put", "/qos-specs/{qos_id}/delete_keys", "QosKeysRequest", 202, "-", "Delete QoS keys (admin)"),
     op("get", "/qos-specs/{qos_id}/associations", "-", 200, "{qos_associations}", "List QoS associations (admin)"),
@@ -1063,6 +1127,10 @@ pub const OPERATIONS: &[Operation] = &[
     TypeAccess,
     DefaultTypeSet,
     QosKeysRequest,
+    ServiceUpdate,
+    ServiceUpdated,
+    QosSpecsCreate,
+    QosSpecsUpdate,
 )))]
 struct Components;
 
