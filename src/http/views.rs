@@ -65,13 +65,7 @@ impl fmt::Display for Time {
 
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.digits() {
-            Some(b) => match std::str::from_utf8(&b) {
-                Ok(text) => s.serialize_str(text),
-                Err(_) => s.collect_str(self),
-            },
-            None => s.collect_str(self),
-        }
+        s.collect_str(self)
     }
 }
 
