@@ -526,9 +526,9 @@ impl Task<CreateStore> for ExtractVolumeRefTask {
             let id = s.msg.volume_id.to_string();
             let found =
                 s.c.db
-                    .run(move |c| crate::db::volumes::status_and_host(c, &id))
+                    .run(move |c| crate::db::volumes::status_size_host(c, &id))
                     .await;
-            let ok = matches!(&found, Ok((status, host)) if status == VolumeStatus::Creating.as_str()
+            let ok = matches!(&found, Ok((status, _, host)) if status == VolumeStatus::Creating.as_str()
                 && host.as_deref() == Some(s.msg.host.as_str()));
             if !ok {
                 s.reschedule = false;

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{snapshots, volume_metadata, volume_type_extra_specs, volume_types, volumes};
-use super::{DbConnection, DbError, attachments, now, quotas, sqlite_in_ids, write_txn};
+use super::{DbConnection, DbError, attachments, in_ids, now, quotas, write_txn};
 use crate::model::VolumeStatus;
 
 /// A volume with what its views need: metadata, attachments and the type's name.
@@ -150,7 +150,8 @@ pub fn attach_status_and_host(
     })
 }
 
-/// What a node's delete needs of the row: status, size and host.
+/// A volume's status, size and host alone: one indexed lookup, for the checks on hot
+/// paths (a node's create and delete) that need nothing else of the row.
 pub fn status_size_host(
     c: &mut DbConnection,
     id: &str,
@@ -161,30 +162,14 @@ pub fn status_size_host(
         .get_result(c)?)
 }
 
-/// A volume's status and host alone: one indexed lookup, for the checks on hot paths
-/// that need nothing else of the row.
-pub fn status_and_host(
-    c: &mut DbConnection,
-    id: &str,
-) -> Result<(String, Option<String>), DbError> {
-    Ok(volumes::table
-        .filter(volumes::id.eq(id))
-        .select((volumes::status, volumes::host))
-        .get_result(c)?)
-}
-
 fn metadata_of(
     c: &mut DbConnection,
     ids: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, DbError> {
-    let q = volume_metadata::table
+    let rows: Vec<VolumeMetadataRow> = volume_metadata::table
+        .filter(in_ids(c, volume_metadata::volume_id, ids))
         .select(VolumeMetadataRow::as_select())
-        .into_boxed();
-    let q = match c {
-        DbConnection::Sqlite(_) => q.filter(sqlite_in_ids("volume_metadata.volume_id", ids)),
-        DbConnection::Postgres(_) => q.filter(volume_metadata::volume_id.eq_any(ids)),
-    };
-    let rows: Vec<VolumeMetadataRow> = q.load(c)?;
+        .load(c)?;
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for r in rows {
         out.entry(r.volume_id)
