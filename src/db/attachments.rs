@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::rows::AttachmentRow;
 use super::schema::{volume_admin_metadata, volume_attachment, volumes};
-use super::{DbConnection, DbError, now, sqlite_in_ids, write_txn};
+use super::{DbConnection, DbError, in_ids, now, write_txn};
 use crate::model::{AttachStatus, VolumeStatus};
 
 /// Stores a new attachment.
@@ -46,15 +46,11 @@ pub fn of_volumes(
     c: &mut DbConnection,
     ids: &[String],
 ) -> Result<BTreeMap<String, Vec<AttachmentRow>>, DbError> {
-    let q = volume_attachment::table
+    let rows: Vec<AttachmentRow> = volume_attachment::table
+        .filter(in_ids(c, volume_attachment::volume_id, ids))
         .order(volume_attachment::created_at.asc())
         .select(AttachmentRow::as_select())
-        .into_boxed();
-    let q = match c {
-        DbConnection::Sqlite(_) => q.filter(sqlite_in_ids("volume_attachment.volume_id", ids)),
-        DbConnection::Postgres(_) => q.filter(volume_attachment::volume_id.eq_any(ids)),
-    };
-    let rows: Vec<AttachmentRow> = q.load(c)?;
+        .load(c)?;
     let mut out: BTreeMap<String, Vec<AttachmentRow>> = BTreeMap::new();
     for r in rows {
         out.entry(r.volume_id.clone()).or_default().push(r);
@@ -211,20 +207,14 @@ pub fn admin_metadata(
     c: &mut DbConnection,
     volume_ids: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, DbError> {
-    let q = volume_admin_metadata::table
+    let rows: Vec<(String, String, String)> = volume_admin_metadata::table
+        .filter(in_ids(c, volume_admin_metadata::volume_id, volume_ids))
         .select((
             volume_admin_metadata::volume_id,
             volume_admin_metadata::meta_key,
             volume_admin_metadata::meta_value,
         ))
-        .into_boxed();
-    let q = match c {
-        DbConnection::Sqlite(_) => {
-            q.filter(sqlite_in_ids("volume_admin_metadata.volume_id", volume_ids))
-        }
-        DbConnection::Postgres(_) => q.filter(volume_admin_metadata::volume_id.eq_any(volume_ids)),
-    };
-    let rows: Vec<(String, String, String)> = q.load(c)?;
+        .load(c)?;
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (v, k, val) in rows {
         out.entry(v).or_default().insert(k, val);

@@ -348,25 +348,42 @@ pub fn now() -> chrono::NaiveDateTime {
     t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
 }
 
-/// `<column> IN (SELECT value FROM json_each(?))` with `ids` bound as one JSON array: the
-/// SQLite form of `eq_any` for a page's ids. `eq_any` writes one placeholder per id, so
-/// SQLite parsed a new 1,000-placeholder statement for every read of a 1,000-volume page;
-/// this statement is short and the same for every page. (PostgreSQL's `eq_any` already
-/// binds one array, `= ANY($1)`.)
-pub fn sqlite_in_ids(column: &str, ids: &[String]) -> SqliteInIds {
-    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-        "{column} IN (SELECT value FROM json_each("
-    ))
-    .bind::<diesel::sql_types::Text, _>(json)
-    .sql("))")
+/// `<col> IN ids` for the ids of a list page, in the form each backend parses once:
+/// on PostgreSQL `eq_any`, which binds one array (`= ANY($1)`); on SQLite
+/// `<col> IN (SELECT value FROM json_each(?))` with the ids bound as one JSON array,
+/// because `eq_any` writes one placeholder per id there, and SQLite parsed a new
+/// 1,000-placeholder statement for every read of a 1,000-volume page.
+pub fn in_ids<'a, Col>(
+    c: &DbConnection,
+    col: Col,
+    ids: &'a [String],
+) -> Box<
+    dyn diesel::expression::BoxableExpression<
+            Col::Table,
+            <DbConnection as Connection>::Backend,
+            SqlType = diesel::sql_types::Bool,
+        > + 'a,
+>
+where
+    Col: diesel::Column<SqlType = diesel::sql_types::Text> + ExpressionMethods,
+    diesel::dsl::EqAny<Col, &'a [String]>: diesel::expression::BoxableExpression<
+            Col::Table,
+            <DbConnection as Connection>::Backend,
+            SqlType = diesel::sql_types::Bool,
+        > + 'a,
+{
+    match c {
+        DbConnection::Sqlite(_) => {
+            let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+            Box::new(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                    "{} IN (SELECT value FROM json_each(",
+                    Col::NAME
+                ))
+                .bind::<diesel::sql_types::Text, _>(json)
+                .sql("))"),
+            )
+        }
+        DbConnection::Postgres(_) => Box::new(col.eq_any(ids)),
+    }
 }
-
-/// The condition [`sqlite_in_ids`] builds.
-pub type SqliteInIds = diesel::expression::SqlLiteral<
-    diesel::sql_types::Bool,
-    diesel::expression::UncheckedBind<
-        diesel::expression::SqlLiteral<diesel::sql_types::Bool>,
-        diesel::dsl::AsExprOf<String, diesel::sql_types::Text>,
-    >,
->;
