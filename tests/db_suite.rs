@@ -1012,10 +1012,10 @@ fn extend_reservations_outlive_expiry(c: &mut DbConnection) -> TestResult {
     volumes::insert(c, &v, &BTreeMap::new())?;
     let held = quotas::reserve(c, "p1", &[(GIGABYTES, 2)], -10, &d)?;
     quotas::reserve(c, "p1", &[(GIGABYTES, 5)], -10, &d)?;
-    let intent = format!(
-        r#"{{"new_size":3,"reservations":{}}}"#,
-        serde_json::to_string(&held)?
-    );
+    let intent = serde_json::to_string(&quotas::ExtendIntent {
+        new_size: 3,
+        reservations: held.clone(),
+    })?;
     clinker::db::attachments::set_admin_metadata(c, &v.id, quotas::EXTEND_INTENT, &intent)?;
     assert_eq!(
         quotas::expire(c)?,
@@ -1032,10 +1032,10 @@ fn extend_reservations_outlive_expiry(c: &mut DbConnection) -> TestResult {
 
     // An extend whose volume was reset to `available` holds nothing any more.
     let again = quotas::reserve(c, "p1", &[(GIGABYTES, 4)], -10, &d)?;
-    let intent = format!(
-        r#"{{"new_size":7,"reservations":{}}}"#,
-        serde_json::to_string(&again)?
-    );
+    let intent = serde_json::to_string(&quotas::ExtendIntent {
+        new_size: 7,
+        reservations: again,
+    })?;
     clinker::db::attachments::set_admin_metadata(c, &v.id, quotas::EXTEND_INTENT, &intent)?;
     volumes::transition(
         c,

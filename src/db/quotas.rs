@@ -277,10 +277,19 @@ pub fn release(c: &mut DbConnection, project: &str, deltas: &[(&str, i64)]) -> R
     Ok(())
 }
 
-/// Admin-metadata key under which an extend stores its intent while the volume is
-/// `extending`: a JSON object whose `reservations` are the ids the node commits once
-/// the volume has grown.
+/// Admin-metadata key under which an extend stores its [`ExtendIntent`] (JSON) while
+/// the volume is `extending`.
 pub const EXTEND_INTENT: &str = "clinker:extend";
+
+/// What an extend needs to be finished by a node that restarted: stored with the
+/// `extending` status, in the same transaction as the quota reservation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExtendIntent {
+    /// The size asked for.
+    pub new_size: u64,
+    /// The `gigabytes` reservations to commit once the volume has grown.
+    pub reservations: Vec<String>,
+}
 
 /// Rolls back reservations past their expiry (a process died between reserve and
 /// commit). Returns how many were released.
@@ -305,11 +314,6 @@ pub fn expire(c: &mut DbConnection) -> Result<usize, DbError> {
 
 /// The reservation ids in the stored intents of volumes that are `extending`.
 fn held_by_extends(c: &mut DbConnection) -> Result<BTreeSet<String>, DbError> {
-    #[derive(serde::Deserialize)]
-    struct Intent {
-        #[serde(default)]
-        reservations: Vec<String>,
-    }
     let intents: Vec<String> = volume_admin_metadata::table
         .inner_join(volumes::table)
         .filter(volumes::status.eq(crate::model::VolumeStatus::Extending.as_str()))
@@ -318,7 +322,7 @@ fn held_by_extends(c: &mut DbConnection) -> Result<BTreeSet<String>, DbError> {
         .load(c)?;
     Ok(intents
         .iter()
-        .filter_map(|j| serde_json::from_str::<Intent>(j).ok())
+        .filter_map(|j| serde_json::from_str::<ExtendIntent>(j).ok())
         .flat_map(|i| i.reservations)
         .collect())
 }

@@ -17,7 +17,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::ops::{
@@ -32,19 +31,9 @@ use crate::drivers::{BackingKind, BackingObject, DriverError, VolumeRef};
 use crate::model::{RequestId, VolumeId, VolumeStatus};
 use crate::scheduler::spec::RequestSpec;
 
-/// Admin-metadata key holding an extend's intent while the volume is `extending` (the
-/// quota expiry reads it too, to keep the intent's reservations).
-pub use crate::db::quotas::EXTEND_INTENT;
-
-/// What an extend needs to be finished by a node that restarted: stored with the
-/// `extending` status, in the same transaction as the quota reservation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExtendIntent {
-    /// The size asked for.
-    pub new_size: u64,
-    /// The `gigabytes` reservations to commit once the volume has grown.
-    pub reservations: Vec<String>,
-}
+/// An extend's intent, stored under [`EXTEND_INTENT`] while the volume is `extending`
+/// (the quota expiry reads it too, to keep the intent's reservations).
+pub use crate::db::quotas::{EXTEND_INTENT, ExtendIntent};
 
 /// Volume states in which the volume's backing object must exist.
 const NEEDS_BACKING: &[VolumeStatus] = &[
