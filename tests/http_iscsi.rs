@@ -19,7 +19,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common_e2e::{Server, tgtadm_show, tgtd_ready};
+use clinker::drivers::targets::tgt::tgtd_ready;
+use common_e2e::{Server, tgtadm_show};
 use serde_json::{Value, json};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;

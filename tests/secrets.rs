@@ -8,7 +8,8 @@ mod common_e2e;
 
 use std::time::Duration;
 
-use common_e2e::{PgDatabase, Server, TestResult, http_request, tgtd_ready, wait_for};
+use clinker::drivers::targets::tgt::tgtd_ready;
+use common_e2e::{PgDatabase, Server, TestResult, http_request, wait_for};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"

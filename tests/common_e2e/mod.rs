@@ -331,24 +331,3 @@ pub fn tgtadm_show() -> Result<String, Box<dyn std::error::Error>> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
-
-/// Whether tgtd answers, starting it if needed (it daemonizes and stays up); when it
-/// cannot, says on stderr that `test` is skipped and why.
-pub fn tgtd_ready(test: &str) -> bool {
-    if tgtadm_show().is_ok() {
-        return true;
-    }
-    if let Err(e) = Command::new("tgtd").status() {
-        eprintln!("SKIPPED {test}: tgtd cannot be started ({e}); install the tgt package");
-        return false;
-    }
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        if tgtadm_show().is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    eprintln!("SKIPPED {test}: tgtd was started but does not answer");
-    false
-}

@@ -18,6 +18,35 @@
 //! every login.
 
 mod admin;
+/// Test support, for the unit tests here and the integration tests: whether tgtd
+/// answers, starting it if needed (it daemonizes and stays up). `false`, with a line on
+/// stderr saying that `test` is skipped and why, only when it cannot be started or does
+/// not answer. Not used by the service, which expects tgtd to run as a system service.
+#[doc(hidden)]
+pub fn tgtd_ready(test: &str) -> bool {
+    if admin::show_targets().is_ok() {
+        return true;
+    }
+    if let Err(e) = std::process::Command::new("tgtd").status() {
+        eprintln!("SKIPPED {test}: tgtd cannot be started ({e}); install the tgt package");
+        return false;
+    }
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        if admin::show_targets().is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    match admin::show_targets() {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("SKIPPED {test}: tgtd was started but does not answer: {e}");
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -7,8 +7,6 @@
 
 use std::process::{Command, Output};
 use std::sync::Arc;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tempfile::TempDir;
@@ -18,32 +16,6 @@ use crate::drivers::VolumeDriver;
 use crate::drivers::file::{FileDriver, FileDriverOptions};
 use crate::drivers::fsutil::GIB;
 use crate::drivers::testutil::{TestResult, vol};
-
-/// Whether tgtd answers, starting it if needed; `false` (with the reason on stderr)
-/// only when it cannot be started.
-fn tgtd_ready(test: &str) -> bool {
-    if admin::show_targets().is_ok() {
-        return true;
-    }
-    if let Err(e) = Command::new("tgtd").status() {
-        eprintln!("SKIPPED {test}: tgtd cannot be started ({e}); install the tgt package");
-        return false;
-    }
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        if admin::show_targets().is_ok() {
-            return true;
-        }
-        sleep(Duration::from_millis(50));
-    }
-    match admin::show_targets() {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("SKIPPED {test}: tgtd was started but does not answer: {e}");
-            false
-        }
-    }
-}
 
 fn setup() -> TestResult<(TempDir, Arc<TgtTarget>, FileDriver)> {
     let tmp = TempDir::new()?;
