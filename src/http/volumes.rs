@@ -9,7 +9,7 @@ use super::auth::Caller;
 use super::body::{JsonBody, element};
 use super::error::ApiError;
 use super::views::{Detail, LinkBase, OneVolume, VolumeDetail, VolumePage, json_response};
-use super::{AppState, validate, version};
+use super::{AppState, guard, validate, version};
 use crate::actors::api::{
     CreateVolume, DeleteVolume, GetVolume, ListVolumes, UpdateVolume, VolumeCreateRequest,
 };
@@ -205,9 +205,7 @@ pub async fn delete(
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
     let id = volume_id(req.match_info().get("volume_id").unwrap_or(""))?;
-    let params = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    let params = guard::query(&req)?;
     let flag = |name: &str| -> Result<bool, ApiError> {
         match params.iter().find(|(k, _)| k == name) {
             None => Ok(false),
@@ -259,10 +257,7 @@ async fn list_view(
     detail: bool,
 ) -> Result<HttpResponse, ApiError> {
     let ver = version::of(&req);
-    let params: Vec<(String, String)> =
-        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-            .map(|q| q.into_inner())
-            .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    let params = guard::query(&req)?;
     let (query, with_count, limit) = list_query(&params, &ctx, ver)?;
     let (items, count) = state
         .api
