@@ -43,6 +43,10 @@ pub struct Config {
     pub default_volume_type: String,
     /// Largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// PostgreSQL only: a statement running longer is cancelled (`statement_timeout`),
+    /// so a request whose client has gone cannot hold a connection for long. 0: no
+    /// limit. Default 30000.
+    pub database_statement_timeout_ms: u64,
     /// Quota defaults for every project.
     pub quota: QuotaConfig,
     /// Scheduler settings.
@@ -65,6 +69,7 @@ impl Default for Config {
             default_availability_zone: "nova".into(),
             default_volume_type: "__DEFAULT__".into(),
             max_body_bytes: 1024 * 1024,
+            database_statement_timeout_ms: 30_000,
             quota: QuotaConfig::default(),
             scheduler: SchedulerConfig::default(),
             reconcile: ReconcileConfig::default(),
