@@ -100,6 +100,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
         max_body_bytes: config.max_body_bytes,
+        limits: clinker::http::listing::Limits::from_config(&config),
         max_version: clinker::http::version::MAX_VERSION,
     };
     let server = actix_web::HttpServer::new(move || {

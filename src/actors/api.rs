@@ -42,6 +42,8 @@ pub struct ApiSettings {
     pub quota_defaults: quotas::Defaults,
     /// Seconds before an uncommitted reservation expires.
     pub reservation_expire_seconds: i64,
+    /// The most metadata items (extra specs, QoS specs) a merge may leave on a resource.
+    pub max_metadata_items: usize,
 }
 
 /// Shared by the flows the actor runs.

@@ -409,6 +409,18 @@ where
     let _ = answer.send(result);
 }
 
+/// Refuses a write that leaves `count` items (metadata, extra specs, QoS specs) on one
+/// resource when at most `max` are allowed. Called inside the write's transaction, after
+/// the write, so a merge counts the keys it adds to those already there and a refused
+/// write keeps nothing.
+pub fn at_most_items(count: i64, max: usize) -> Result<(), DbError> {
+    if count > i64::try_from(max).unwrap_or(i64::MAX) {
+        Err(DbError::TooManyItems { count, max })
+    } else {
+        Ok(())
+    }
+}
+
 /// A compare-and-set's outcome: exactly one row changed, or someone else got there first
 /// (or the row is in another state).
 pub fn one_row(changed: usize) -> Result<(), DbError> {

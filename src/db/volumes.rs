@@ -912,11 +912,13 @@ pub fn delete_uncommitted(c: &mut DbConnection, id: &str) -> Result<(), DbError>
     })
 }
 
-/// Adds or overwrites metadata keys, keeping the others.
+/// Adds or overwrites metadata keys, keeping the others; more than `max_items` keys
+/// afterwards is [`DbError::TooManyItems`] and changes nothing.
 pub fn merge_metadata(
     c: &mut DbConnection,
     id: &str,
     metadata: &BTreeMap<String, String>,
+    max_items: usize,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
         let keys: Vec<&String> = metadata.keys().collect();
@@ -927,6 +929,11 @@ pub fn merge_metadata(
         )
         .execute(c)?;
         insert_metadata(c, id, metadata)?;
+        let count: i64 = volume_metadata::table
+            .filter(volume_metadata::volume_id.eq(id))
+            .count()
+            .get_result(c)?;
+        super::at_most_items(count, max_items)?;
         diesel::update(volumes::table.filter(volumes::id.eq(id)))
             .set(volumes::updated_at.eq(now()))
             .execute(c)?;

@@ -101,7 +101,8 @@ impl TestApp {
             api: services.api.clone(),
             admin_users: config.admin_users.clone(),
             max_body_bytes: config.max_body_bytes,
-                max_version: clinker::http::version::MAX_VERSION,
+            limits: clinker::http::listing::Limits::from_config(&config),
+            max_version: clinker::http::version::MAX_VERSION,
         };
         Ok(TestApp {
             dir,

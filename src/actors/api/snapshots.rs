@@ -248,7 +248,8 @@ async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>
                 .await?;
         }
         SnapshotOp::WriteMetadata { metadata, replace } => {
-            s.db.run(move |c| snapshots::write_metadata(c, &key, &metadata, replace))
+            let max_items = s.settings.max_metadata_items;
+            s.db.run(move |c| snapshots::write_metadata(c, &key, &metadata, replace, max_items))
                 .await?;
         }
         SnapshotOp::DeleteMetadataKey(k) => {

@@ -273,6 +273,7 @@ impl Handler<WriteExtraSpecs> for ApiActor {
     type Result = ResponseFuture<Result<(), ServiceError>>;
     fn handle(&mut self, msg: WriteExtraSpecs, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
+        let max_items = self.shared.settings.max_metadata_items;
         Box::pin(async move {
             let id = msg.id.clone();
             let outcome = db
@@ -295,7 +296,7 @@ impl Handler<WriteExtraSpecs> for ApiActor {
                             if on("multiattach") && on("cacheable") {
                                 return Ok(Err(SpecsRefusal::Invalid(CACHEABLE_WITH_MULTIATTACH)));
                             }
-                            types::set_extra_specs(c, &msg.id, &specs)?;
+                            types::set_extra_specs(c, &msg.id, &specs, max_items)?;
                         }
                         ExtraSpecsWrite::Delete(key) => {
                             match types::delete_extra_spec(c, &msg.id, &key) {
