@@ -720,10 +720,10 @@ fn sort_cost_is_linear(c: &mut DbConnection) -> TestResult {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = seen.clone();
     c.set_instrumentation(move |e: diesel::connection::InstrumentationEvent<'_>| {
-        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = e {
-            if let Ok(mut s) = sink.lock() {
-                s.push(query.to_string());
-            }
+        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = e
+            && let Ok(mut s) = sink.lock()
+        {
+            s.push(query.to_string());
         }
     });
     let mut size_terms = Vec::new();
@@ -1527,5 +1527,32 @@ fn messages_newest_first(c: &mut DbConnection) -> TestResult {
     assert!(messages::for_resource(c, "vol-z", None)?.is_empty());
     let dup = messages::insert(c, &rows[0]);
     assert!(dup.is_err(), "ids are unique");
+    Ok(())
+}
+
+/// PostgreSQL: a pool opened with a statement timeout cancels a statement that runs past
+/// it (a request's query cannot hold its connection for long), and `migrate`, which lifts
+/// the timeout while it waits for the advisory lock, puts it back after.
+#[test]
+fn postgres_statement_timeout_bounds_queries_and_survives_migrations() -> TestResult {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let db = TestDb::postgres(1)?;
+    let pool = clinker::db::connect_bounded(&db.url, 1, 250)?;
+    let mut c = pool.get()?;
+    assert!(migrate(&mut c)? > 0);
+    let DbConnection::Postgres(pg) = &mut *c else {
+        return Err("not a PostgreSQL connection".into());
+    };
+    let Setting { value } =
+        diesel::sql_query("SELECT current_setting('statement_timeout') AS value").get_result(pg)?;
+    assert_eq!(value, "250ms", "the pool's timeout is back after migrate");
+    // Twenty times the bound: cancelled by the server, not waited out.
+    let slow = diesel::sql_query("SELECT pg_sleep(5)").execute(pg);
+    assert!(slow.is_err(), "a statement past the timeout is cancelled");
+    diesel::sql_query("SELECT 1").execute(pg)?;
     Ok(())
 }
