@@ -1,6 +1,7 @@
 //! Volume types, their extra specs and access lists, and per-project default types
 //! (cinder-api.md §10). The HTTP layer checks the admin policy before sending the writes.
 
+use crate::actors::mailbox::UntilAsked;
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
@@ -42,17 +43,17 @@ pub struct ListTypes {
 }
 
 impl Handler<ListTypes> for ApiActor {
-    type Result = ResponseFuture<Result<Vec<TypeDetail>, ServiceError>>;
+    type Result = UntilAsked<Result<Vec<TypeDetail>, ServiceError>>;
     fn handle(&mut self, msg: ListTypes, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
-        Box::pin(async move {
+        UntilAsked(Box::pin(async move {
             let mut f = msg.filter;
             if !msg.ctx.is_admin {
                 f.is_public = Some(true);
             }
             f.project = Some(msg.ctx.project_id.clone());
             Ok(db.run(move |c| types::list(c, &f)).await?)
-        })
+        }))
     }
 }
 
