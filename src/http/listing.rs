@@ -1,6 +1,8 @@
-//! Pagination and sorting for the small collections (types, messages), done in memory:
-//! `limit`, `offset`, `marker`, `sort` or `sort_key`/`sort_dir`, and the next link
-//! (cinder-api.md §0.3).
+//! Pagination and sorting (cinder-api.md §0.3): every list reads `limit`, `offset` and
+//! `marker` through [`window`] and its sort (`sort` or `sort_key`/`sort_dir`) through
+//! [`sort_keys`], so the caps on page size and sort keys hold everywhere. The small
+//! collections (types, messages) are then sorted and paged in memory by [`apply`];
+//! volumes in SQL.
 
 use std::cmp::Ordering;
 
