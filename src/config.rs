@@ -43,6 +43,16 @@ pub struct Config {
     pub default_volume_type: String,
     /// Largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// The largest page a list answers (Cinder's `osapi_max_limit`); a larger `limit` is
+    /// clamped to it. Default 1000.
+    pub osapi_max_limit: i64,
+    /// The most metadata items one volume or snapshot may hold, and the most extra specs
+    /// of a type or specs of a QoS entry. Default 128.
+    pub max_metadata_items: usize,
+    /// PostgreSQL only: a statement running longer is cancelled (`statement_timeout`),
+    /// so a request whose client has gone cannot hold a connection for long. 0: no
+    /// limit. Default 30000.
+    pub database_statement_timeout_ms: u64,
     /// Quota defaults for every project.
     pub quota: QuotaConfig,
     /// Scheduler settings.
@@ -65,6 +75,9 @@ impl Default for Config {
             default_availability_zone: "nova".into(),
             default_volume_type: "__DEFAULT__".into(),
             max_body_bytes: 1024 * 1024,
+            osapi_max_limit: 1000,
+            max_metadata_items: 128,
+            database_statement_timeout_ms: 30_000,
             quota: QuotaConfig::default(),
             scheduler: SchedulerConfig::default(),
             reconcile: ReconcileConfig::default(),
@@ -506,6 +519,9 @@ impl Config {
         }
         if self.database_pool_size == 0 {
             return Err(invalid("database_pool_size: must be at least 1".into()));
+        }
+        if self.osapi_max_limit < 1 {
+            return Err(invalid("osapi_max_limit: must be at least 1".into()));
         }
         if self.scheduler.max_attempts == 0 {
             return Err(invalid("scheduler.max_attempts: must be at least 1".into()));

@@ -77,7 +77,11 @@ fn init_tracing(format: LogFormat) {
 fn open_db(config: &Config) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let pool = db::connect(&config.database_url(), config.database_pool_size)?;
+    let pool = db::connect_bounded(
+        &config.database_url(),
+        config.database_pool_size,
+        config.database_statement_timeout_ms,
+    )?;
     let db = Db::new(pool);
     let applied = db.run_blocking(db::migrate)?;
     if applied > 0 {
@@ -96,6 +100,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
         max_body_bytes: config.max_body_bytes,
+        limits: clinker::http::listing::Limits::from_config(&config),
         max_version: clinker::http::version::MAX_VERSION,
     };
     let server = actix_web::HttpServer::new(move || {

@@ -218,6 +218,7 @@ pub async fn start(
         default_volume_type: config.default_volume_type.clone(),
         quota_defaults: quotas::Defaults::from_config(&config.quota),
         reservation_expire_seconds: config.quota.reservation_expire_seconds,
+        max_metadata_items: config.max_metadata_items,
     };
     register_services(config, &db, &scheduler).await?;
     let queries = SchedulerQueries {

@@ -51,6 +51,7 @@ fn types_crud(c: &mut DbConnection) -> TestResult {
         c,
         &gold.id,
         &specs(&[("capabilities:tier", "platinum"), ("k", "v")]),
+        128,
     )?;
     assert_eq!(
         types::get(c, &gold.id, None)?.extra_specs,
@@ -367,7 +368,7 @@ fn qos_specs(c: &mut DbConnection) -> TestResult {
         must_fail(qos::create(c, &dup), "duplicate name")?,
         DbError::Conflict
     ));
-    qos::update(c, &q.id, Some("both"), &specs(&[("delay", "1")]))?;
+    qos::update(c, &q.id, Some("both"), &specs(&[("delay", "1")]), 128)?;
     let got = qos::get(c, &q.id)?;
     assert_eq!(got.consumer, "both");
     assert_eq!(

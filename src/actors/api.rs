@@ -1,6 +1,7 @@
 //! `ApiActor`: validation and the API flows. It keeps no long-lived state of its own;
 //! the database holds every intent before anything is cast.
 
+use crate::actors::mailbox::UntilAsked;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -42,6 +43,8 @@ pub struct ApiSettings {
     pub quota_defaults: quotas::Defaults,
     /// Seconds before an uncommitted reservation expires.
     pub reservation_expire_seconds: i64,
+    /// The most metadata items (extra specs, QoS specs) a merge may leave on a resource.
+    pub max_metadata_items: usize,
 }
 
 /// Shared by the flows the actor runs.
@@ -167,10 +170,10 @@ pub struct ListVolumes {
 }
 
 impl Handler<ListVolumes> for ApiActor {
-    type Result = ResponseFuture<Result<(Vec<VolumeRecord>, Option<i64>), ServiceError>>;
+    type Result = UntilAsked<Result<(Vec<VolumeRecord>, Option<i64>), ServiceError>>;
     fn handle(&mut self, msg: ListVolumes, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
-        Box::pin(async move {
+        UntilAsked(Box::pin(async move {
             let mut q = msg.query;
             if !msg.ctx.is_admin {
                 q.project = Some(msg.ctx.project_id.clone());
@@ -193,7 +196,7 @@ impl Handler<ListVolumes> for ApiActor {
                 },
                 other => other.into(),
             })
-        })
+        }))
     }
 }
 

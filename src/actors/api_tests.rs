@@ -130,6 +130,7 @@ fn settings(defaults: quotas::Defaults) -> ApiSettings {
         default_volume_type: "__DEFAULT__".into(),
         quota_defaults: defaults,
         reservation_expire_seconds: 86_400,
+        max_metadata_items: 128,
     }
 }
 

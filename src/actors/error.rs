@@ -74,6 +74,15 @@ fn quota_message(q: &QuotaExceeded) -> String {
 }
 
 impl ServiceError {
+    /// A write that would leave `count` metadata items (or extra specs, or QoS specs) on
+    /// one resource where at most `max` are allowed: the API's edge and the database's
+    /// count after a merge answer with this one text.
+    pub fn too_many_items(count: impl std::fmt::Display, max: usize) -> ServiceError {
+        ServiceError::Invalid(format!(
+            "Too many items: the request would leave {count} metadata items or specs, and at most {max} are allowed."
+        ))
+    }
+
     /// Structured detail for the timeline, beyond the message.
     pub fn timeline_detail(&self) -> Option<serde_json::Value> {
         match self {
@@ -96,6 +105,7 @@ impl From<DbError> for ServiceError {
                 ServiceError::InvalidState("The resource was changed by another request.".into())
             }
             DbError::OverQuota(q) => ServiceError::OverQuota(q),
+            DbError::TooManyItems { count, max } => ServiceError::too_many_items(count, max),
             DbError::Unavailable(m) => ServiceError::Unavailable(m),
             other => ServiceError::Internal(other.to_string()),
         }

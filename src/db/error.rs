@@ -29,6 +29,15 @@ pub enum DbError {
     /// cloned).
     #[error("the row is busy")]
     Busy,
+    /// A write would leave more metadata items (or extra specs, or QoS specs) on one
+    /// resource than allowed; raised inside the write's transaction, so nothing is kept.
+    #[error("too many items: {count}, at most {max}")]
+    TooManyItems {
+        /// How many the write would leave.
+        count: i64,
+        /// The most allowed.
+        max: usize,
+    },
     /// A reservation would exceed a quota.
     #[error("quota exceeded for {}", .0.resource)]
     OverQuota(QuotaExceeded),

@@ -120,21 +120,40 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
-/// Per-connection settings for SQLite. `busy_timeout` comes before WAL, or opening the
-/// pool races on the journal mode change and logs "database is locked".
+/// Per-connection settings. SQLite: `busy_timeout` comes before WAL, or opening the pool
+/// races on the journal mode change and logs "database is locked". PostgreSQL: the
+/// `statement_timeout`, when one is set.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SessionSettings {
+    /// PostgreSQL's `statement_timeout` in milliseconds; 0 leaves the server's.
+    statement_timeout_ms: u64,
+}
 
-impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
+impl CustomizeConnection<DbConnection, r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        if let DbConnection::Sqlite(c) = conn {
-            // WAL + synchronous=NORMAL: a committed transaction survives a process crash
-            // (kill -9); after power loss the last transactions may roll back, never corrupt.
-            c.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
-            .map_err(r2d2::Error::QueryError)?;
+        match conn {
+            DbConnection::Sqlite(c) => {
+                // WAL + synchronous=NORMAL: a committed transaction survives a process
+                // crash (kill -9); after power loss the last transactions may roll back,
+                // never corrupt.
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+            }
+            // Every statement through the pool is one request's short query or write;
+            // one that runs longer than this is cancelled by the server (the caller gets
+            // an error) rather than holding its connection while its client is long
+            // gone. Migrations, which may wait for another controller's, lift it.
+            DbConnection::Postgres(c) if self.statement_timeout_ms > 0 => {
+                c.batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    self.statement_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+            }
+            DbConnection::Postgres(_) => {}
         }
         Ok(())
     }
@@ -143,8 +162,14 @@ impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
 /// The pool type.
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
-/// Opens a pool of `size` connections to `url`.
+/// Opens a pool of `size` connections to `url`, with the server's own statement timeout.
 pub fn connect(url: &str, size: u32) -> Result<Pool, DbError> {
+    connect_bounded(url, size, 0)
+}
+
+/// Opens a pool of `size` connections to `url`; on PostgreSQL a statement running longer
+/// than `statement_timeout_ms` (0: no bound) is cancelled.
+pub fn connect_bounded(url: &str, size: u32, statement_timeout_ms: u64) -> Result<Pool, DbError> {
     let manager = ConnectionManager::new(url)?;
     r2d2::Pool::builder()
         .max_size(size)
@@ -153,25 +178,47 @@ pub fn connect(url: &str, size: u32) -> Result<Pool, DbError> {
         // connection shows itself on use instead, and `has_broken` drops it then.
         .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(SqlitePragmas))
+        .connection_customizer(Box::new(SessionSettings {
+            statement_timeout_ms,
+        }))
         .build(manager)
         .map_err(|e| DbError::Unavailable(e.to_string()))
 }
 
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
 /// Runs pending migrations. On PostgreSQL an advisory lock makes controllers that start
-/// together take turns, so each migration runs once.
+/// together take turns, so each migration runs once; the wait for the lock and the
+/// migrations themselves may take longer than the pool's `statement_timeout`, which is
+/// lifted meanwhile and put back after.
 pub fn migrate(conn: &mut DbConnection) -> Result<usize, DbError> {
     const LOCK: i64 = 0x636c_696e_6b65; // "clinke"
-    let is_pg = matches!(conn, DbConnection::Postgres(_));
-    if is_pg {
-        conn.batch_execute(&format!("SELECT pg_advisory_lock({LOCK})"))?;
-    }
+    let timeout = match conn {
+        DbConnection::Postgres(c) => {
+            let Setting { value } =
+                diesel::sql_query("SELECT current_setting('statement_timeout') AS value")
+                    .get_result(c)?;
+            c.batch_execute(&format!(
+                "SET statement_timeout = 0; SELECT pg_advisory_lock({LOCK})"
+            ))?;
+            Some(value)
+        }
+        DbConnection::Sqlite(_) => None,
+    };
     let result = conn
         .run_pending_migrations(MIGRATIONS)
         .map(|done| done.len())
         .map_err(|e| DbError::Migration(e.to_string()));
-    if is_pg {
-        conn.batch_execute(&format!("SELECT pg_advisory_unlock({LOCK})"))?;
+    if let Some(value) = timeout {
+        // `value` is the server's own rendering (`30s`, `0`), quoted as a literal.
+        conn.batch_execute(&format!(
+            "SELECT pg_advisory_unlock({LOCK}); SET statement_timeout = '{}'",
+            value.replace('\'', "")
+        ))?;
     }
     result
 }
@@ -302,20 +349,28 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
+    ///
+    /// A request whose client has gone is dropped by actix-web, and with it the future
+    /// awaiting here; the blocking task would still wait for a connection and run `f`.
+    /// Under load (seven slow lists whose clients left made every call answer 503) that
+    /// work holds the connections the live requests need. So the task looks whether
+    /// anyone still waits for its answer before it takes a connection and again once it
+    /// has one, and gives the connection back unused if not. A statement already
+    /// running is not stopped here: on PostgreSQL `statement_timeout` bounds it (see
+    /// [`connect`]); SQLite offers no interrupt through diesel, and the statements a
+    /// request can make there are bounded in shape instead (capped sort keys, capped
+    /// pages).
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        actix_web::rt::task::spawn_blocking(move || run_for(&pool, answer, f));
+        answered
+            .await
+            .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
     }
 
     /// Runs `f` on the calling thread; for start-up and tests only.
@@ -328,6 +383,41 @@ impl Db {
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         f(&mut conn)
+    }
+}
+
+/// The blocking half of [`Db::run`]: runs `f` on a connection of `pool` and sends its
+/// result to `answer`, unless nobody waits for it any more, looked at before a connection
+/// is taken and again once one is had (the wait for it is the long part under load).
+fn run_for<T, F>(pool: &Pool, answer: tokio::sync::oneshot::Sender<Result<T, DbError>>, f: F)
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    if answer.is_closed() {
+        return;
+    }
+    let result = pool
+        .get()
+        .map_err(|e| DbError::Unavailable(e.to_string()))
+        .and_then(|mut conn| {
+            if answer.is_closed() {
+                return Err(DbError::Unavailable("the requester has gone".into()));
+            }
+            f(&mut conn)
+        });
+    // Nobody listening now is the case checked above, arrived meanwhile: nothing to do.
+    let _ = answer.send(result);
+}
+
+/// Refuses a write that leaves `count` items (metadata, extra specs, QoS specs) on one
+/// resource when at most `max` are allowed. Called inside the write's transaction, after
+/// the write, so a merge counts the keys it adds to those already there and a refused
+/// write keeps nothing.
+pub fn at_most_items(count: i64, max: usize) -> Result<(), DbError> {
+    if count > i64::try_from(max).unwrap_or(i64::MAX) {
+        Err(DbError::TooManyItems { count, max })
+    } else {
+        Ok(())
     }
 }
 
@@ -385,5 +475,55 @@ where
             )
         }
         DbConnection::Postgres(_) => Box::new(col.eq_any(ids)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    /// `run_for` on its own thread while the pool's one connection is held elsewhere, the
+    /// requester keeping its receiver or dropping it while the work waits: whether the
+    /// work ran, and whether the connection came back.
+    fn queued_work_runs(requester_stays: bool) -> Result<bool, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("db.sqlite");
+        let pool = connect(path.to_str().ok_or("temp path is not UTF-8")?, 1)?;
+        let held = pool.get()?;
+        let (answer, answered) = tokio::sync::oneshot::channel::<Result<(), DbError>>();
+        let ran = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            std::thread::spawn(move || {
+                run_for(&pool, answer, move |_| {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+        };
+        let kept = requester_stays.then_some(answered);
+        drop(held);
+        worker.join().map_err(|_| "the worker panicked")?;
+        assert_eq!(pool.state().idle_connections, 1, "the connection came back");
+        if let Some(mut answered) = kept {
+            assert!(
+                matches!(answered.try_recv(), Ok(Ok(()))),
+                "the answer was sent"
+            );
+        }
+        Ok(ran.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn work_whose_requester_has_gone_is_skipped() -> Result<(), Box<dyn std::error::Error>> {
+        assert!(queued_work_runs(true)?, "a waiting requester's work runs");
+        assert!(
+            !queued_work_runs(false)?,
+            "a dropped requester's work never takes the connection"
+        );
+        Ok(())
     }
 }

@@ -144,12 +144,14 @@ pub fn create(c: &mut DbConnection, q: &QosDetail) -> Result<(), DbError> {
     })
 }
 
-/// Adds or overwrites specs; `consumer`, when given, changes the consumer.
+/// Adds or overwrites specs; `consumer`, when given, changes the consumer. More than
+/// `max_items` specs afterwards is [`DbError::TooManyItems`] and changes nothing.
 pub fn update(
     c: &mut DbConnection,
     id: &str,
     consumer: Option<&str>,
     specs: &BTreeMap<String, String>,
+    max_items: usize,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
         get(c, id)?;
@@ -158,7 +160,12 @@ pub fn update(
                 .set(qos_specs::consumer.eq(consumer))
                 .execute(c)?;
         }
-        put_specs(c, id, specs)
+        put_specs(c, id, specs)?;
+        let count: i64 = qos_spec_values::table
+            .filter(qos_spec_values::qos_specs_id.eq(id))
+            .count()
+            .get_result(c)?;
+        super::at_most_items(count, max_items)
     })
 }
 

@@ -225,12 +225,14 @@ pub fn update_fields(
     })
 }
 
-/// Replaces or merges metadata.
+/// Replaces or merges metadata; more than `max_items` keys afterwards is
+/// [`DbError::TooManyItems`] and changes nothing.
 pub fn write_metadata(
     c: &mut DbConnection,
     id: &str,
     metadata: &BTreeMap<String, String>,
     replace: bool,
+    max_items: usize,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
         let mut del = diesel::delete(snapshot_metadata::table)
@@ -240,7 +242,12 @@ pub fn write_metadata(
             del = del.filter(snapshot_metadata::meta_key.eq_any(metadata.keys()));
         }
         del.execute(c)?;
-        insert_metadata(c, id, metadata)
+        insert_metadata(c, id, metadata)?;
+        let count: i64 = snapshot_metadata::table
+            .filter(snapshot_metadata::snapshot_id.eq(id))
+            .count()
+            .get_result(c)?;
+        super::at_most_items(count, max_items)
     })
 }
 

@@ -342,14 +342,21 @@ pub fn delete(
     })
 }
 
-/// Adds or overwrites extra specs, keeping the others.
+/// Adds or overwrites extra specs, keeping the others; more than `max_items` specs
+/// afterwards is [`DbError::TooManyItems`] and changes nothing.
 pub fn set_extra_specs(
     c: &mut DbConnection,
     id: &str,
     specs: &BTreeMap<String, String>,
+    max_items: usize,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
         insert_specs(c, id, specs)?;
+        let count: i64 = volume_type_extra_specs::table
+            .filter(volume_type_extra_specs::volume_type_id.eq(id))
+            .count()
+            .get_result(c)?;
+        super::at_most_items(count, max_items)?;
         diesel::update(volume_types::table.filter(volume_types::id.eq(id)))
             .set(volume_types::updated_at.eq(now()))
             .execute(c)?;

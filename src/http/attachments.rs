@@ -195,7 +195,7 @@ async fn list_view(
     gate(&req, 27)?;
     let params = guard::query(&req)?;
     // (Attachments ignore `marker`.)
-    let page = listing::window(&params)?;
+    let page = listing::window(&params, state.limits.max_limit)?;
     let mut q = AttachmentQuery {
         project: Some(ctx.project_id.clone()),
         limit: page.limit,

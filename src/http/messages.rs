@@ -69,10 +69,11 @@ pub async fn list(
         "resource_uuid",
     ];
     let paged = ver.at_least(3, 5);
+    let max = state.limits.max_limit;
     let page = if paged {
-        listing::page(&params, &SORT_KEYS, ("created_at", true))?
+        listing::page(&params, &SORT_KEYS, ("created_at", true), max)?
     } else {
-        listing::page(&[], &SORT_KEYS, ("created_at", true))?
+        listing::page(&[], &SORT_KEYS, ("created_at", true), max)?
     };
     let all = state.api.send(ListMessages { ctx, filter }).await??;
     let key = |m: &MessageRow, k: &str| match k {

@@ -45,7 +45,10 @@ async fn write_all(
             "Malformed request body: 'metadata' must be an object.".into(),
         ));
     }
-    let metadata = validate::metadata("metadata", body.get("metadata"))?;
+    let metadata = validate::capped(
+        validate::metadata("metadata", body.get("metadata"))?,
+        state.limits.max_metadata_items,
+    )?;
     let m = state
         .api
         .send(WriteMetadata {

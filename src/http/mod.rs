@@ -48,6 +48,8 @@ pub struct AppState {
     pub admin_users: Vec<String>,
     /// Largest body accepted.
     pub max_body_bytes: usize,
+    /// Page size and metadata caps.
+    pub limits: listing::Limits,
     /// Highest microversion accepted: [`version::MAX_VERSION`], the advertised one.
     /// Tests raise it to exercise behaviour gated on versions not yet advertised.
     pub max_version: version::ApiVersion,

@@ -114,7 +114,7 @@ pub async fn create(
             ctx,
             name,
             consumer,
-            specs: specs_of(m)?,
+            specs: validate::capped(specs_of(m)?, state.limits.max_metadata_items)?,
         })
         .await??;
     let links = LinkBase::of(&req).links("qos-specs", &q.id);
@@ -143,7 +143,7 @@ pub async fn update(
         None => None,
         Some(c) => Some(consumer(c)?),
     };
-    let specs = specs_of(m)?;
+    let specs = validate::capped(specs_of(m)?, state.limits.max_metadata_items)?;
     let set = QosChange::Set {
         consumer: new_consumer,
         specs,

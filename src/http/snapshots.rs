@@ -110,7 +110,10 @@ pub async fn create(
             name: pick("name", "display_name")?,
             description: pick("description", "display_description")?,
             force: force.unwrap_or(false) || ver.at_least(3, 66),
-            metadata: validate::metadata("metadata", s.get("metadata"))?,
+            metadata: validate::capped(
+                validate::metadata("metadata", s.get("metadata"))?,
+                state.limits.max_metadata_items,
+            )?,
         })
         .await??;
     Ok(HttpResponse::Accepted().json(json!({"snapshot": view(&record, ver, true)})))
@@ -123,7 +126,7 @@ async fn list_view(
     detail: bool,
 ) -> Result<HttpResponse, ApiError> {
     let params = guard::query(&req)?;
-    let page = listing::window(&params)?;
+    let page = listing::window(&params, state.limits.max_limit)?;
     let mut q = SnapshotQuery {
         project: Some(ctx.project_id.clone()),
         limit: page.limit,
@@ -349,7 +352,10 @@ async fn write(
             "Malformed request body: 'metadata' must be an object.".into(),
         ));
     }
-    let metadata = validate::metadata("metadata", body.get("metadata"))?;
+    let metadata = validate::capped(
+        validate::metadata("metadata", body.get("metadata"))?,
+        state.limits.max_metadata_items,
+    )?;
     let s = call(
         &state,
         ctx,

@@ -173,7 +173,12 @@ pub async fn list(
         "created_at",
         "updated_at",
     ];
-    let page = listing::page(&params, &SORT_KEYS, ("created_at", true))?;
+    let page = listing::page(
+        &params,
+        &SORT_KEYS,
+        ("created_at", true),
+        state.limits.max_limit,
+    )?;
     let all = state
         .api
         .send(ListTypes {
@@ -278,7 +283,10 @@ pub async fn create(
         name,
         description: validate::text("description", v.get("description"))?,
         is_public,
-        extra_specs: extra_specs("extra_specs", v.get("extra_specs"))?,
+        extra_specs: validate::capped(
+            extra_specs("extra_specs", v.get("extra_specs"))?,
+            state.limits.max_metadata_items,
+        )?,
     };
     let t = state.api.send(msg).await??;
     Ok(HttpResponse::Ok().json(json!({"volume_type": type_view(&t, &ctx, TypeShape::Created)})))
@@ -390,7 +398,10 @@ pub async fn specs_create(
 ) -> Result<HttpResponse, ApiError> {
     guard::admin(&ctx, "volume_extension:types_extra_specs:create")?;
     element(&body, "extra_specs")?;
-    let specs = extra_specs("extra_specs", body.get("extra_specs"))?;
+    let specs = validate::capped(
+        extra_specs("extra_specs", body.get("extra_specs"))?,
+        state.limits.max_metadata_items,
+    )?;
     state
         .api
         .send(WriteExtraSpecs {

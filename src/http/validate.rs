@@ -16,6 +16,20 @@ fn invalid(field: &str, value: &Value, reason: impl std::fmt::Display) -> ApiErr
     ))
 }
 
+/// `items` unless it holds more than `max` (the config's `max_metadata_items`): every
+/// metadata, extra-spec and QoS-spec map a request carries passes here before anything
+/// is written. A merge is counted again, with the keys already there, by the database
+/// write.
+pub fn capped(
+    items: BTreeMap<String, String>,
+    max: usize,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    if items.len() > max {
+        return Err(crate::actors::error::ServiceError::too_many_items(items.len(), max).into());
+    }
+    Ok(items)
+}
+
 /// A volume size: a JSON integer or a string of digits, 1 to 2^31-1. `null` is `None`.
 pub fn size(field: &str, v: Option<&Value>) -> Result<Option<u64>, ApiError> {
     let Some(v) = v else { return Ok(None) };

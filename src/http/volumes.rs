@@ -9,7 +9,7 @@ use super::auth::Caller;
 use super::body::{JsonBody, element};
 use super::error::ApiError;
 use super::views::{Detail, LinkBase, OneVolume, VolumeDetail, VolumePage, json_response};
-use super::{AppState, guard, validate, version};
+use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::{
     CreateVolume, DeleteVolume, GetVolume, ListVolumes, UpdateVolume, VolumeCreateRequest,
 };
@@ -32,9 +32,6 @@ const PAGING: [&str; 10] = [
 
 /// About the size of one volume's detail view, to size the answer's buffer.
 const ONE_VOLUME_BYTES: usize = 1_500;
-
-/// Cinder's `osapi_max_limit`.
-const MAX_LIMIT: i64 = 1000;
 
 fn volume_id(raw: &str) -> Result<VolumeId, ApiError> {
     raw.parse()
@@ -96,7 +93,10 @@ pub async fn create(
         description,
         volume_type: validate::text("volume_type", v.get("volume_type"))?,
         availability_zone: validate::text("availability_zone", v.get("availability_zone"))?,
-        metadata: validate::metadata("metadata", v.get("metadata"))?,
+        metadata: validate::capped(
+            validate::metadata("metadata", v.get("metadata"))?,
+            state.limits.max_metadata_items,
+        )?,
         snapshot_id: validate::uuid("snapshot_id", v.get("snapshot_id"))?,
         source_volid: validate::uuid("source_volid", v.get("source_volid"))?,
         image_ref: validate::text("imageRef", v.get("imageRef").or(v.get("image_id")))?,
@@ -183,7 +183,10 @@ pub async fn update(
         name: pick("name", "display_name")?,
         description: pick("description", "display_description")?,
         metadata: if v.contains_key("metadata") {
-            Some(validate::metadata("metadata", v.get("metadata"))?)
+            Some(validate::capped(
+                validate::metadata("metadata", v.get("metadata"))?,
+                state.limits.max_metadata_items,
+            )?)
         } else {
             None
         },
@@ -258,7 +261,7 @@ async fn list_view(
 ) -> Result<HttpResponse, ApiError> {
     let ver = version::of(&req);
     let params = guard::query(&req)?;
-    let (query, with_count, limit) = list_query(&params, &ctx, ver)?;
+    let (query, with_count, limit) = list_query(&params, &ctx, ver, state.limits.max_limit)?;
     let (items, count) = state
         .api
         .send(ListVolumes {
@@ -284,40 +287,27 @@ async fn list_view(
     Ok(json_response(HttpResponse::Ok(), &page, page.size_hint()))
 }
 
-/// Turns query parameters into a list query: filters, sort, pagination.
+/// Turns query parameters into a list query: filters, sort, pagination (read by
+/// [`listing`], as for every list).
 fn list_query(
     params: &[(String, String)],
     ctx: &crate::model::RequestContext,
     ver: version::ApiVersion,
+    max_limit: i64,
 ) -> Result<(ListQuery, bool, i64), ApiError> {
+    let page = listing::window(params, max_limit)?;
     let mut q = ListQuery {
         project: Some(ctx.project_id.clone()),
-        limit: MAX_LIMIT,
+        limit: page.limit,
+        offset: page.offset,
+        marker: page.marker,
+        sort: listing::sort_keys(params, "created_at", SortKey::parse)?,
         ..ListQuery::default()
     };
     let mut with_count = false;
-    let (mut sort, mut sort_key, mut sort_dir) = (None, None, None);
     let bad = |m: String| ApiError::BadRequest(m);
     for (k, v) in params {
         match k.as_str() {
-            "limit" => {
-                let n: i64 = v.parse().map_err(|_| bad(format!("Invalid limit: {v}")))?;
-                if n < 0 {
-                    return Err(bad(format!("Invalid limit: {v}")));
-                }
-                q.limit = n.min(MAX_LIMIT);
-            }
-            "offset" => {
-                let n: i64 = v.parse().map_err(|_| bad(format!("Invalid offset: {v}")))?;
-                if n < 0 {
-                    return Err(bad(format!("Invalid offset: {v}")));
-                }
-                q.offset = n;
-            }
-            "marker" => q.marker = Some(v.clone()),
-            "sort" => sort = Some(v.clone()),
-            "sort_key" => sort_key = Some(v.clone()),
-            "sort_dir" => sort_dir = Some(v.clone()),
             "with_count" if ver.at_least(3, 45) => {
                 with_count =
                     validate::boolean(v).ok_or_else(|| bad(format!("Invalid with_count: {v}")))?
@@ -361,7 +351,6 @@ fn list_query(
             _ => {}
         }
     }
-    q.sort = parse_sort(sort, sort_key, sort_dir)?;
     let limit = q.limit;
     Ok((q, with_count, limit))
 }
@@ -416,41 +405,6 @@ fn parse_iso_time(s: &str) -> Option<chrono::NaiveDateTime> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
-}
-
-/// `sort=k1:asc,k2` or the legacy `sort_key`/`sort_dir` (not both).
-fn parse_sort(
-    sort: Option<String>,
-    key: Option<String>,
-    dir: Option<String>,
-) -> Result<Vec<(SortKey, bool)>, ApiError> {
-    if sort.is_some() && (key.is_some() || dir.is_some()) {
-        return Err(ApiError::BadRequest(
-            "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.".into(),
-        ));
-    }
-    let desc = |d: &str| match d {
-        "desc" => Ok(true),
-        "asc" => Ok(false),
-        other => Err(ApiError::BadRequest(format!(
-            "Invalid sort direction: {other}"
-        ))),
-    };
-    let mut out = Vec::new();
-    if let Some(s) = sort {
-        for part in s.split(',').filter(|p| !p.is_empty()) {
-            let (k, d) = part.split_once(':').unwrap_or((part, "desc"));
-            let key = SortKey::parse(k.trim())
-                .ok_or_else(|| ApiError::BadRequest(format!("Invalid sort key: {k}")))?;
-            out.push((key, desc(d.trim())?));
-        }
-    } else if key.is_some() || dir.is_some() {
-        let k = key.unwrap_or_else(|| "created_at".into());
-        let key = SortKey::parse(&k)
-            .ok_or_else(|| ApiError::BadRequest(format!("Invalid sort key: {k}")))?;
-        out.push((key, desc(dir.as_deref().unwrap_or("desc"))?));
-    }
-    Ok(out)
 }
 
 /// `{'k': 'v'}` as Cinder's clients send it (a Python literal) or as JSON.
@@ -547,16 +501,5 @@ mod tests {
             assert!(time_filters(true, bad).is_err(), "{bad}");
         }
         Ok(())
-    }
-
-    #[test]
-    fn sort_forms_are_exclusive() {
-        assert!(parse_sort(Some("name".into()), Some("id".into()), None).is_err());
-        assert_eq!(
-            parse_sort(Some("name:asc,size".into()), None, None).ok(),
-            Some(vec![(SortKey::Name, false), (SortKey::Size, true)])
-        );
-        assert!(parse_sort(Some("bogus".into()), None, None).is_err());
-        assert!(parse_sort(None, Some("size".into()), Some("sideways".into())).is_err());
     }
 }

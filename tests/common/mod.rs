@@ -78,7 +78,11 @@ impl TestApp {
             .database_url
             .clone()
             .unwrap_or_else(|| dir.path().join("clinker.db").display().to_string());
-        let db = Db::new(db::connect(&url, config.database_pool_size)?);
+        let db = Db::new(db::connect_bounded(
+            &url,
+            config.database_pool_size,
+            config.database_statement_timeout_ms,
+        )?);
         db.run_blocking(db::migrate)?;
         let mut drivers: HashMap<String, Arc<dyn VolumeDriver>> =
             clinker::service::build_drivers(&config)?;
@@ -97,6 +101,7 @@ impl TestApp {
             api: services.api.clone(),
             admin_users: config.admin_users.clone(),
             max_body_bytes: config.max_body_bytes,
+            limits: clinker::http::listing::Limits::from_config(&config),
             max_version: clinker::http::version::MAX_VERSION,
         };
         Ok(TestApp {

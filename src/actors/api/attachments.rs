@@ -1,6 +1,7 @@
 //! The attachments API (cinder-api.md §9, 3.27+): reserve, connect, complete, delete,
 //! with the volume's status derived from its attachments (§7.2).
 
+use crate::actors::mailbox::UntilAsked;
 use actix::prelude::*;
 use serde_json::Value;
 
@@ -74,16 +75,16 @@ pub struct ListAttachments {
 }
 
 impl Handler<ListAttachments> for ApiActor {
-    type Result = ResponseFuture<Result<Vec<AttachmentRow>, ServiceError>>;
+    type Result = UntilAsked<Result<Vec<AttachmentRow>, ServiceError>>;
     fn handle(&mut self, msg: ListAttachments, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
-        Box::pin(async move {
+        UntilAsked(Box::pin(async move {
             let mut q = msg.query;
             if !msg.ctx.is_admin {
                 q.project = Some(msg.ctx.project_id.clone());
             }
             Ok(db.run(move |c| attachments::list(c, &q)).await?)
-        })
+        }))
     }
 }
 

@@ -1,6 +1,7 @@
 //! User messages (cinder-api.md §17): what went wrong with an asynchronous request.
 //! The actors write them (`user_messages`); these read and delete them.
 
+use crate::actors::mailbox::UntilAsked;
 use actix::prelude::*;
 
 use super::{ApiActor, scope_of};
@@ -32,16 +33,16 @@ pub struct ListMessages {
 }
 
 impl Handler<ListMessages> for ApiActor {
-    type Result = ResponseFuture<Result<Vec<MessageRow>, ServiceError>>;
+    type Result = UntilAsked<Result<Vec<MessageRow>, ServiceError>>;
     fn handle(&mut self, msg: ListMessages, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
-        Box::pin(async move {
+        UntilAsked(Box::pin(async move {
             let mut f = msg.filter;
             if !msg.ctx.is_admin {
                 f.project = Some(msg.ctx.project_id.clone());
             }
             Ok(db.run(move |c| messages::list(c, &f)).await?)
-        })
+        }))
     }
 }
 

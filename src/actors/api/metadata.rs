@@ -75,6 +75,7 @@ impl Handler<WriteMetadata> for ApiActor {
     type Result = ResponseFuture<Result<BTreeMap<String, String>, ServiceError>>;
     fn handle(&mut self, msg: WriteMetadata, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
+        let max_items = self.shared.settings.max_metadata_items;
         Box::pin(async move {
             let id = msg.id;
             let scope = scope_of(&msg.ctx);
@@ -86,7 +87,7 @@ impl Handler<WriteMetadata> for ApiActor {
                 }
                 match msg.mode {
                     MetadataWrite::Merge => {
-                        crate::db::volumes::merge_metadata(c, &key, &msg.metadata)?
+                        crate::db::volumes::merge_metadata(c, &key, &msg.metadata, max_items)?
                     }
                     MetadataWrite::Replace => crate::db::volumes::update_fields(
                         c,

@@ -139,6 +139,7 @@ impl Handler<ChangeQos> for ApiActor {
     type Result = ResponseFuture<Result<(), ServiceError>>;
     fn handle(&mut self, msg: ChangeQos, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
+        let max_items = self.shared.settings.max_metadata_items;
         Box::pin(async move {
             existing(&db, &msg.id).await?;
             let id = msg.id.clone();
@@ -148,7 +149,7 @@ impl Handler<ChangeQos> for ApiActor {
             };
             match msg.change {
                 QosChange::Set { consumer, specs } => Ok(db
-                    .run(move |c| qos::update(c, &id, consumer.as_deref(), &specs))
+                    .run(move |c| qos::update(c, &id, consumer.as_deref(), &specs, max_items))
                     .await?),
                 QosChange::DeleteKeys(keys) => {
                     match db.run(move |c| qos::delete_keys(c, &id, &keys)).await? {

@@ -1,6 +1,7 @@
 //! Snapshots (cinder-api.md §8): create on the volume's node, list, show, update, delete,
 //! metadata and the admin actions.
 
+use crate::actors::mailbox::UntilAsked;
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
@@ -209,10 +210,10 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
 }
 
 impl Handler<ListSnapshots> for ApiActor {
-    type Result = ResponseFuture<Result<Vec<SnapshotRecord>, ServiceError>>;
+    type Result = UntilAsked<Result<Vec<SnapshotRecord>, ServiceError>>;
     fn handle(&mut self, msg: ListSnapshots, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
-        Box::pin(async move {
+        UntilAsked(Box::pin(async move {
             let mut q = msg.query;
             if !msg.ctx.is_admin {
                 q.project = Some(msg.ctx.project_id.clone());
@@ -221,7 +222,7 @@ impl Handler<ListSnapshots> for ApiActor {
             db.run(move |c| snapshots::list(c, &q))
                 .await
                 .map_err(not_found(marker))
-        })
+        }))
     }
 }
 
@@ -248,7 +249,8 @@ async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>
                 .await?;
         }
         SnapshotOp::WriteMetadata { metadata, replace } => {
-            s.db.run(move |c| snapshots::write_metadata(c, &key, &metadata, replace))
+            let max_items = s.settings.max_metadata_items;
+            s.db.run(move |c| snapshots::write_metadata(c, &key, &metadata, replace, max_items))
                 .await?;
         }
         SnapshotOp::DeleteMetadataKey(k) => {

@@ -1,6 +1,7 @@
 //! Volume types, their extra specs and access lists, and per-project default types
 //! (cinder-api.md §10). The HTTP layer checks the admin policy before sending the writes.
 
+use crate::actors::mailbox::UntilAsked;
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
@@ -42,17 +43,17 @@ pub struct ListTypes {
 }
 
 impl Handler<ListTypes> for ApiActor {
-    type Result = ResponseFuture<Result<Vec<TypeDetail>, ServiceError>>;
+    type Result = UntilAsked<Result<Vec<TypeDetail>, ServiceError>>;
     fn handle(&mut self, msg: ListTypes, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
-        Box::pin(async move {
+        UntilAsked(Box::pin(async move {
             let mut f = msg.filter;
             if !msg.ctx.is_admin {
                 f.is_public = Some(true);
             }
             f.project = Some(msg.ctx.project_id.clone());
             Ok(db.run(move |c| types::list(c, &f)).await?)
-        })
+        }))
     }
 }
 
@@ -273,6 +274,7 @@ impl Handler<WriteExtraSpecs> for ApiActor {
     type Result = ResponseFuture<Result<(), ServiceError>>;
     fn handle(&mut self, msg: WriteExtraSpecs, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
+        let max_items = self.shared.settings.max_metadata_items;
         Box::pin(async move {
             let id = msg.id.clone();
             let outcome = db
@@ -295,7 +297,7 @@ impl Handler<WriteExtraSpecs> for ApiActor {
                             if on("multiattach") && on("cacheable") {
                                 return Ok(Err(SpecsRefusal::Invalid(CACHEABLE_WITH_MULTIATTACH)));
                             }
-                            types::set_extra_specs(c, &msg.id, &specs)?;
+                            types::set_extra_specs(c, &msg.id, &specs, max_items)?;
                         }
                         ExtraSpecsWrite::Delete(key) => {
                             match types::delete_extra_spec(c, &msg.id, &key) {
