@@ -7,6 +7,7 @@
 
 pub mod attachments;
 pub mod error;
+pub mod files;
 pub mod idempotency;
 pub mod messages;
 pub mod qos;
@@ -146,6 +147,10 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 /// Opens a pool of `size` connections to `url`.
 pub fn connect(url: &str, size: u32) -> Result<Pool, DbError> {
     let manager = ConnectionManager::new(url)?;
+    if manager.backend == Backend::Sqlite {
+        files::private_sqlite_files(&manager.url)
+            .map_err(|e| DbError::Config(format!("database file {}: {e}", manager.url)))?;
+    }
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
