@@ -7,6 +7,8 @@
 //! - `CLINKER_DATABASE_URL`: `postgres://...` or a SQLite path (default
 //!   `<data_dir>/clinker.db`). Never logged.
 //! - `CLINKER_LOG_FORMAT`: `text` (default) or `json`.
+//! - `CLINKER_METRICS_TOKEN`: a bearer token that may read `/metrics` on the API's port
+//!   (default none: admins only). Never logged.
 //! - `RUST_LOG`: the tracing filter (default `info`).
 //!
 //! Every key is checked: an unknown key, an unknown driver, a duplicate node name or an
@@ -43,6 +45,14 @@ pub struct Config {
     pub default_volume_type: String,
     /// Largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's whole body; a body still incomplete then
+    /// is answered 408 and the connection closed. Default 30.
+    pub body_timeout_seconds: u64,
+    /// Bytes of request bodies held in memory at once, all requests together; a body
+    /// that would go past it is answered 503. Default 64 MiB.
+    pub max_buffered_body_bytes: usize,
+    /// Where and to whom `/metrics` is served.
+    pub metrics: MetricsConfig,
     /// Quota defaults for every project.
     pub quota: QuotaConfig,
     /// Scheduler settings.
@@ -65,12 +75,32 @@ impl Default for Config {
             default_availability_zone: "nova".into(),
             default_volume_type: "__DEFAULT__".into(),
             max_body_bytes: 1024 * 1024,
+            body_timeout_seconds: 30,
+            max_buffered_body_bytes: 64 * 1024 * 1024,
+            metrics: MetricsConfig::default(),
             quota: QuotaConfig::default(),
             scheduler: SchedulerConfig::default(),
             reconcile: ReconcileConfig::default(),
             nodes: Vec::new(),
         }
     }
+}
+
+/// `/metrics` shows node names and pool capacity, which members cannot read through the
+/// API. So by default it is served on the API's port to admins only; `listen` moves it
+/// to an address of its own (and off the API's port) for a scraper without a token, and
+/// `CLINKER_METRICS_TOKEN` lets a scraper in on the API's port with
+/// `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// An address of its own, e.g. `127.0.0.1:9776`, serving `/metrics` to anyone who can
+    /// connect (so keep it on loopback or a management network). Default none.
+    pub listen: Option<String>,
+    /// The bearer token, from env `CLINKER_METRICS_TOKEN` only (a secret: never in the
+    /// file, never serialized). Default none.
+    #[serde(skip)]
+    pub token: Option<String>,
 }
 
 /// How log lines are written.
@@ -450,6 +480,7 @@ impl Config {
         if let Some(v) = env("CLINKER_DATABASE_URL") {
             config.database_url = Some(v);
         }
+        config.metrics.token = env("CLINKER_METRICS_TOKEN");
         if let Some(v) = env("CLINKER_LOG_FORMAT") {
             config.log_format = match v.as_str() {
                 "json" => LogFormat::Json,
@@ -503,6 +534,20 @@ impl Config {
                 "listen: '{}' is not an ADDRESS:PORT",
                 self.listen
             )));
+        }
+        if let Some(addr) = &self.metrics.listen
+            && (addr.parse::<std::net::SocketAddr>().is_err() || *addr == self.listen)
+        {
+            return Err(invalid(format!(
+                "metrics.listen: '{addr}' is not an ADDRESS:PORT other than listen"
+            )));
+        }
+        if self.body_timeout_seconds == 0 || self.max_buffered_body_bytes < self.max_body_bytes {
+            return Err(invalid(
+                "body_timeout_seconds must be at least 1 and max_buffered_body_bytes at least \
+                 max_body_bytes"
+                    .into(),
+            ));
         }
         if self.database_pool_size == 0 {
             return Err(invalid("database_pool_size: must be at least 1".into()));

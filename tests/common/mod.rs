@@ -97,6 +97,10 @@ impl TestApp {
             api: services.api.clone(),
             admin_users: config.admin_users.clone(),
             max_body_bytes: config.max_body_bytes,
+            intake: clinker::http::intake::Intake::new(
+                Duration::from_secs(config.body_timeout_seconds),
+                config.max_buffered_body_bytes,
+            ),
             max_version: clinker::http::version::MAX_VERSION,
         };
         Ok(TestApp {
