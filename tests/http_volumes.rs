@@ -241,6 +241,15 @@ async fn the_timeline_shows_three_flows_in_order() -> TestResult {
             "VolumeCastTask"
         ]
     );
+    // The chosen pool is an admin's to see (a member's view is in http_edge.rs).
+    let (s, t, _) = app
+        .call(req(
+            "GET",
+            &format!("/clinker/v1/volumes/{id}/timeline"),
+            ADMIN,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
     assert_eq!(
         t["flows"][1]["detail"]["ScheduleCreateVolumeTask"]["chosen"],
         "n1@fake#fake"
