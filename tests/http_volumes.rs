@@ -608,11 +608,12 @@ async fn a_failing_node_is_skipped_on_reschedule() -> TestResult {
         .await
         .ok_or("never error")?;
     assert_eq!(err["status"], "error");
+    // The nodes and filters behind the failure are an admin's to see.
     let (_, t, _) = app
         .call(req(
             "GET",
             &format!("/clinker/v1/volumes/{id}/timeline"),
-            ALICE,
+            ADMIN,
         ))
         .await;
     let msg = t["messages"][0]["detail"]
@@ -702,11 +703,12 @@ async fn no_valid_backend_gives_error_and_a_message_with_the_numbers() -> TestRe
     wait_status(&app, ALICE, id, "error")
         .await
         .ok_or("never error")?;
+    // The nodes and filters behind the failure are an admin's to see.
     let (_, t, _) = app
         .call(req(
             "GET",
             &format!("/clinker/v1/volumes/{id}/timeline"),
-            ALICE,
+            ADMIN,
         ))
         .await;
     let detail = t["messages"][0]["detail"].as_str().unwrap_or_default();
