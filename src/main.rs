@@ -117,11 +117,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     match (&config.metrics.listen, exporter) {
         (Some(addr), Some(e)) => {
-            let own =
-                actix_web::HttpServer::new(move || clinker::http::metrics::own_app(e.clone()))
-                    .workers(1)
-                    .bind(addr)
-                    .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            let own = actix_web::HttpServer::new(move || {
+                actix_web::App::new().configure(clinker::http::metrics::own_address(e.clone()))
+            })
+            .workers(1)
+            .bind(addr)
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
             info!(listen = %addr, "serving /metrics on its own address");
             futures_util::future::try_join(server.run(), own.run()).await?;
         }

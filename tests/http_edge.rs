@@ -265,7 +265,10 @@ async fn metrics_need_an_admin_or_the_token_on_the_api_port() -> TestResult {
         assert_eq!(res.status(), want, "{header:?}");
     }
     // Its own address serves anyone.
-    let own = atest::init_service(clinker::http::metrics::own_app(exporter)).await;
+    let own = atest::init_service(
+        actix_web::App::new().configure(clinker::http::metrics::own_address(exporter)),
+    )
+    .await;
     let res = atest::call_service(&own, TestRequest::get().uri("/metrics").to_request()).await;
     assert_eq!(res.status(), StatusCode::OK);
     Ok(())

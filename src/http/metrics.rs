@@ -149,24 +149,15 @@ pub async fn render(
         .body(e.handle.render()))
 }
 
-/// The app of the metrics' own address: `/metrics` for anyone, nothing else.
-pub fn own_app(
-    exporter: Exporter,
-) -> actix_web::App<
-    impl actix_web::dev::ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    actix_web::App::new()
-        .app_data(web::Data::new(Exporter {
+/// The metrics' own address (`[metrics] listen`): `/metrics` for anyone, nothing else.
+pub fn own_address(exporter: Exporter) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(Exporter {
             open: true,
             ..exporter
         }))
-        .route("/metrics", web::get().to(render))
+        .route("/metrics", web::get().to(render));
+    }
 }
 
 #[cfg(test)]
