@@ -6,17 +6,23 @@
 //! rewrites the operator's terminal, and a 1 MiB value writes a megabyte per request. So
 //! every field value of the text format goes through [`Clipped`], which escapes control
 //! characters and cuts the value at [`MAX_FIELD_CHARS`]. The JSON format escapes by itself;
-//! the values that can be large are clipped where they are logged (`http::error`).
+//! the values that can be large are clipped where they are logged: a refused request's
+//! message in `http::error`, and the error a request ended with in [`RequestSpan`].
 
 use std::fmt::{self, Write as _};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use tracing::Span;
 use tracing::field::{Field, Visit};
+use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::format::Writer;
 
 use crate::config::LogFormat;
+use crate::http::error::ApiError;
 
 /// Characters of one field value written before it is cut.
 pub const MAX_FIELD_CHARS: usize = 256;
@@ -32,6 +38,47 @@ pub fn init(format: LogFormat) {
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.fmt_fields(SafeFields).init(),
+    }
+}
+
+/// The request's span, as tracing-actix-web builds it, but ended without its default
+/// error reporting: that records the error's text twice on the span (`Display` and
+/// `Debug`) and logs it again in an event, unclipped, so a refused 1 MiB value wrote 10
+/// MB of JSON log. An [`ApiError`] has logged itself, clipped, in `error_response`; any
+/// other error (actix's own) is logged here once, clipped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        tracing_actix_web::root_span!(request)
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let (status, error) = match outcome {
+            Ok(res) => (res.status(), res.response().error()),
+            Err(e) => (e.as_response_error().status_code(), Some(e)),
+        };
+        span.record("http.status_code", i64::from(status.as_u16()));
+        span.record(
+            "otel.status_code",
+            if status.is_server_error() {
+                "ERROR"
+            } else {
+                "OK"
+            },
+        );
+        if let Some(e) = error {
+            let text = e.to_string();
+            span.record("exception.message", tracing::field::display(Clipped(&text)));
+            if e.as_error::<ApiError>().is_none() {
+                let _entered = span.enter();
+                tracing::warn!(status = status.as_u16(), error = %Clipped(&text), "request failed in actix");
+            }
+        }
     }
 }
 

@@ -34,6 +34,32 @@ fn until_closed(s: &mut TcpStream) -> Result<Option<u16>, Box<dyn std::error::Er
     Ok(text.split_whitespace().nth(1).and_then(|c| c.parse().ok()))
 }
 
+/// A complete `POST /volumes` as the admin: the status.
+fn post_volume(port: u16, body: &str) -> Result<u16, String> {
+    let token = format!("admin:{PROJECT}");
+    let headers = [
+        ("X-Auth-Token", token.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    http_request(
+        port,
+        "POST",
+        &format!("/v3/{PROJECT}/volumes"),
+        &headers,
+        Some(body),
+    )
+    .map(|(s, _)| s)
+}
+
+/// The log of a few refused requests stays small, however large what they echoed.
+fn assert_small(log: &str) {
+    assert!(
+        log.len() < 100_000,
+        "the log took {} bytes for a few refused requests",
+        log.len()
+    );
+}
+
 /// Polls `check` every 50 ms for at most 30 s.
 fn eventually(mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
@@ -77,22 +103,8 @@ fn bodies_in_memory_share_one_budget() -> TestResult {
     let server = Server::builder(&dir.path().join("data"))
         .config("max_body_bytes = 65536\nmax_buffered_body_bytes = 100000\n")
         .start()?;
-    let token = format!("admin:{PROJECT}");
-    let headers = [
-        ("X-Auth-Token", token.as_str()),
-        ("Content-Type", "application/json"),
-    ];
     let body = "x".repeat(50_000);
-    let post = || {
-        http_request(
-            server.port,
-            "POST",
-            &format!("/v3/{PROJECT}/volumes"),
-            &headers,
-            Some(&body),
-        )
-        .map(|(s, _)| s)
-    };
+    let post = || post_volume(server.port, &body);
     assert_eq!(post()?, 400, "a malformed body is 400 while memory is free");
     // One stalled body holds 60,000 of the 100,000 bytes: the next 50,000 do not fit.
     let holder = partial_post(server.port, 65_536, 60_000)?;
@@ -133,18 +145,7 @@ fn made_up_methods_and_hostile_values_stay_bounded() -> TestResult {
         serde_json::json!({"volume": {"size": "x".repeat(1_000_000)}}),
     ];
     for body in &hostile {
-        let text = body.to_string();
-        let (status, _) = http_request(
-            server.port,
-            "POST",
-            &format!("/v3/{PROJECT}/volumes"),
-            &[
-                ("X-Auth-Token", &admin),
-                ("Content-Type", "application/json"),
-            ],
-            Some(&text),
-        )?;
-        assert_eq!(status, 400);
+        assert_eq!(post_volume(server.port, &body.to_string())?, 400);
     }
     let (status, _) = http(
         server.port,
@@ -188,10 +189,24 @@ fn made_up_methods_and_hostile_values_stay_bounded() -> TestResult {
         !log.chars().any(|c| c.is_control() && c != '\n'),
         "a raw control character reached the log"
     );
+    assert_small(&log);
+    Ok(())
+}
+
+#[test]
+fn the_json_log_clips_echoed_values_too() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::builder(&dir.path().join("data"))
+        .config("log_format = \"json\"\n")
+        .rust_log("info")
+        .start()?;
+    let body = serde_json::json!({"volume": {"size": "y".repeat(1_000_000)}}).to_string();
+    assert_eq!(post_volume(server.port, &body)?, 400);
+    let log = server.log_text();
     assert!(
-        log.len() < 100_000,
-        "the log took {} bytes for a few refused requests",
-        log.len()
+        log.contains("bytes)"),
+        "the refusal was not logged clipped:\n{log}"
     );
+    assert_small(&log);
     Ok(())
 }

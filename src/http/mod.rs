@@ -280,6 +280,8 @@ pub fn app(
         .configure(configure)
         .wrap(from_fn(intake::guard))
         .wrap(from_fn(request_id))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<
+            crate::logging::RequestSpan,
+        >::new())
         .wrap(from_fn(metrics::track))
 }
