@@ -785,6 +785,30 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_token_comes_from_the_environment_only() -> Result<(), Box<dyn std::error::Error>>
+    {
+        assert!(load_text("data_dir = \"@DIR@\"\n[metrics]\ntoken = \"s\"\n").is_err());
+        let dir = tempfile::tempdir()?;
+        let flags = Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Overrides::default()
+        };
+        let env = |k: &str| (k == "CLINKER_METRICS_TOKEN").then(|| "s3cret".to_string());
+        let config = Config::load(None, flags, &env)?;
+        assert_eq!(config.metrics.token.as_deref(), Some("s3cret"));
+        assert!(!toml::to_string(&config)?.contains("s3cret"));
+        for bad in [
+            "data_dir = \"@DIR@\"\n[metrics]\nlisten = \"nowhere\"\n",
+            "data_dir = \"@DIR@\"\nlisten = \"127.0.0.1:9\"\n[metrics]\nlisten = \"127.0.0.1:9\"\n",
+            "data_dir = \"@DIR@\"\nbody_timeout_seconds = 0\n",
+            "data_dir = \"@DIR@\"\nmax_buffered_body_bytes = 10\n",
+        ] {
+            assert!(load_text(bad).is_err(), "{bad}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn unknown_key_is_named_with_the_file() {
         let err = load_text("listne = \"127.0.0.1:1\"\n")
             .err()
