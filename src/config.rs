@@ -7,6 +7,8 @@
 //! - `CLINKER_DATABASE_URL`: `postgres://...` or a SQLite path (default
 //!   `<data_dir>/clinker.db`). Never logged.
 //! - `CLINKER_LOG_FORMAT`: `text` (default) or `json`.
+//! - `CLINKER_METRICS_TOKEN`: a bearer token that may read `/metrics` on the API's port
+//!   (default none: admins only). Never logged.
 //! - `RUST_LOG`: the tracing filter (default `info`).
 //!
 //! Every key is checked: an unknown key, an unknown driver, a duplicate node name or an
@@ -53,6 +55,14 @@ pub struct Config {
     /// so a request whose client has gone cannot hold a connection for long. 0: no
     /// limit. Default 30000.
     pub database_statement_timeout_ms: u64,
+    /// Seconds a client has to send a request's whole body; a body still incomplete then
+    /// is answered 408 and the connection closed. Default 30.
+    pub body_timeout_seconds: u64,
+    /// Bytes of request bodies held in memory at once, all requests together; a body
+    /// that would go past it is answered 503. Default 64 MiB.
+    pub max_buffered_body_bytes: usize,
+    /// Where and to whom `/metrics` is served.
+    pub metrics: MetricsConfig,
     /// Quota defaults for every project.
     pub quota: QuotaConfig,
     /// Scheduler settings.
@@ -78,12 +88,32 @@ impl Default for Config {
             osapi_max_limit: 1000,
             max_metadata_items: 128,
             database_statement_timeout_ms: 30_000,
+            body_timeout_seconds: 30,
+            max_buffered_body_bytes: 64 * 1024 * 1024,
+            metrics: MetricsConfig::default(),
             quota: QuotaConfig::default(),
             scheduler: SchedulerConfig::default(),
             reconcile: ReconcileConfig::default(),
             nodes: Vec::new(),
         }
     }
+}
+
+/// `/metrics` shows node names and pool capacity, which members cannot read through the
+/// API. So by default it is served on the API's port to admins only; `listen` moves it
+/// to an address of its own (and off the API's port) for a scraper without a token, and
+/// `CLINKER_METRICS_TOKEN` lets a scraper in on the API's port with
+/// `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// An address of its own, e.g. `127.0.0.1:9776`, serving `/metrics` to anyone who can
+    /// connect (so keep it on loopback or a management network). Default none.
+    pub listen: Option<String>,
+    /// The bearer token, from env `CLINKER_METRICS_TOKEN` only (a secret: never in the
+    /// file, never serialized). Default none.
+    #[serde(skip)]
+    pub token: Option<String>,
 }
 
 /// How log lines are written.
@@ -463,6 +493,7 @@ impl Config {
         if let Some(v) = env("CLINKER_DATABASE_URL") {
             config.database_url = Some(v);
         }
+        config.metrics.token = env("CLINKER_METRICS_TOKEN");
         if let Some(v) = env("CLINKER_LOG_FORMAT") {
             config.log_format = match v.as_str() {
                 "json" => LogFormat::Json,
@@ -516,6 +547,20 @@ impl Config {
                 "listen: '{}' is not an ADDRESS:PORT",
                 self.listen
             )));
+        }
+        if let Some(addr) = &self.metrics.listen
+            && (addr.parse::<std::net::SocketAddr>().is_err() || *addr == self.listen)
+        {
+            return Err(invalid(format!(
+                "metrics.listen: '{addr}' is not an ADDRESS:PORT other than listen"
+            )));
+        }
+        if self.body_timeout_seconds == 0 || self.max_buffered_body_bytes < self.max_body_bytes {
+            return Err(invalid(
+                "body_timeout_seconds must be at least 1 and max_buffered_body_bytes at least \
+                 max_body_bytes"
+                    .into(),
+            ));
         }
         if self.database_pool_size == 0 {
             return Err(invalid("database_pool_size: must be at least 1".into()));
@@ -752,6 +797,30 @@ mod tests {
             Config::load(Some(&path), flags, &env)?.listen,
             "127.0.0.1:3"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_metrics_token_comes_from_the_environment_only() -> Result<(), Box<dyn std::error::Error>>
+    {
+        assert!(load_text("data_dir = \"@DIR@\"\n[metrics]\ntoken = \"s\"\n").is_err());
+        let dir = tempfile::tempdir()?;
+        let flags = Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Overrides::default()
+        };
+        let env = |k: &str| (k == "CLINKER_METRICS_TOKEN").then(|| "s3cret".to_string());
+        let config = Config::load(None, flags, &env)?;
+        assert_eq!(config.metrics.token.as_deref(), Some("s3cret"));
+        assert!(!toml::to_string(&config)?.contains("s3cret"));
+        for bad in [
+            "data_dir = \"@DIR@\"\n[metrics]\nlisten = \"nowhere\"\n",
+            "data_dir = \"@DIR@\"\nlisten = \"127.0.0.1:9\"\n[metrics]\nlisten = \"127.0.0.1:9\"\n",
+            "data_dir = \"@DIR@\"\nbody_timeout_seconds = 0\n",
+            "data_dir = \"@DIR@\"\nmax_buffered_body_bytes = 10\n",
+        ] {
+            assert!(load_text(bad).is_err(), "{bad}");
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod db;
 pub mod drivers;
 pub mod flow;
 pub mod http;
+pub mod logging;
 pub mod model;
 pub mod scheduler;
 pub mod service;

@@ -5,10 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use clinker::config::{Config, LogFormat, Overrides};
+use clinker::config::{Config, Overrides};
 use clinker::db::{self, Db};
 use tracing::info;
-use tracing_subscriber::EnvFilter;
 
 /// A block-storage controller that speaks OpenStack Cinder's Block Storage v3 API.
 #[derive(Debug, Parser)]
@@ -61,21 +60,9 @@ impl Common {
     }
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 /// Opens the database and brings its schema up to date.
 fn open_db(config: &Config) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&config.data_dir)
+    db::files::private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let pool = db::connect_bounded(
         &config.database_url(),
@@ -101,15 +88,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         admin_users: config.admin_users.clone(),
         max_body_bytes: config.max_body_bytes,
         limits: clinker::http::listing::Limits::from_config(&config),
+        intake: clinker::http::intake::Intake::new(
+            std::time::Duration::from_secs(config.body_timeout_seconds),
+            config.max_buffered_body_bytes,
+        ),
         max_version: clinker::http::version::MAX_VERSION,
     };
+    let exporter = metrics.map(|handle| clinker::http::metrics::Exporter {
+        handle,
+        token: config.metrics.token.clone(),
+        open: false,
+    });
+    // With an address of its own, `/metrics` leaves the API's port.
+    let on_api_port = exporter.clone().filter(|_| config.metrics.listen.is_none());
     let server = actix_web::HttpServer::new(move || {
         let app = clinker::http::app(state.clone());
-        match &metrics {
-            Some(handle) => app.app_data(actix_web::web::Data::new(handle.clone())),
+        match &on_api_port {
+            Some(e) => app.app_data(actix_web::web::Data::new(e.clone())),
             None => app,
         }
     })
+    // The request head must arrive within 5 s and idle keep-alive connections close
+    // after 5 s (actix's defaults, written out); the body has `body_timeout_seconds`.
+    .client_request_timeout(std::time::Duration::from_secs(5))
+    .keep_alive(std::time::Duration::from_secs(5))
     .bind(&config.listen)
     .with_context(|| format!("cannot listen on {}", config.listen))?;
     info!(
@@ -118,7 +120,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "Clinker is serving the Block Storage v3 API"
     );
-    server.run().await?;
+    match (&config.metrics.listen, exporter) {
+        (Some(addr), Some(e)) => {
+            let own = actix_web::HttpServer::new(move || {
+                actix_web::App::new().configure(clinker::http::metrics::own_address(e.clone()))
+            })
+            .workers(1)
+            .bind(addr)
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            info!(listen = %addr, "serving /metrics on its own address");
+            futures_util::future::try_join(server.run(), own.run()).await?;
+        }
+        _ => server.run().await?,
+    }
     Ok(())
 }
 
@@ -137,7 +151,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log_format);
+    clinker::logging::init(config.log_format);
     let result = if serving {
         actix_web::rt::System::new().block_on(serve(config))
     } else {

@@ -7,7 +7,7 @@ mod common_e2e;
 use std::path::Path;
 
 use clinker::bench::BenchOptions;
-use common_e2e::{Server, TestResult, http};
+use common_e2e::{PROJECT, Server, TestResult, http};
 
 #[test]
 fn load_run_on_the_fake_driver() -> TestResult {
@@ -74,7 +74,11 @@ fn load_run_on_the_fake_driver() -> TestResult {
         (report.created, report.deleted, report.latency.len())
     );
 
-    let (status, metrics) = http(server.port, "GET", "/metrics", None)?;
+    // Metrics name nodes and pools: on the API's port, for admins only.
+    let (status, _) = http(server.port, "GET", "/metrics", None)?;
+    assert_eq!(status, 401);
+    let admin = format!("admin:{PROJECT}");
+    let (status, metrics) = http(server.port, "GET", "/metrics", Some(&admin))?;
     assert_eq!(status, 200, "{metrics}");
     for want in [
         r#"clinker_http_requests_total{method="POST",route="/v3/{project_id}/volumes",status="202"} 200"#,

@@ -113,6 +113,15 @@ async function signIn(user) {
   await page.locator("form.signin button[type=submit]").click();
   await page.locator("[data-testid=who-user]").waitFor();
 }
+// The scheduler's decision (pools, filter reasons, weights) is an admin's to see: a step
+// checking it signs in as the admin of the same project, then back in as alice.
+async function asAdmin(fn) {
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await signIn("admin");
+  await fn();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await signIn("alice");
+}
 async function setZone(value) {
   const az = dialog().locator("[name=availability_zone]");
   await az.waitFor();
@@ -276,11 +285,18 @@ try {
     check((await page.locator("section.flow[data-flow=volume_create_api] tr[data-task]").count()) >= 5, "the API flow lists its tasks");
     check(await page.locator("[data-milestone=accepted]").isVisible(), "the 202 milestone");
     check(await page.locator("[data-milestone=created]").isVisible(), "the created milestone");
-    const rows = await page.locator("[data-testid=decision] tbody tr").evaluateAll((els) => els.map((e) => [e.dataset.node, e.className]));
-    check(rows.length === 3 && rows[0][1] === "chosen", `decision rows: ${JSON.stringify(rows)}`);
-    const beta = await page.locator("[data-testid=decision] tr[data-node=beta]").textContent();
-    check(/availability zone 'az2'/.test(beta), `beta rejected with its reason: ${beta}`);
-    await shot("08-timeline", { fullPage: true });
+    check((await page.locator("[data-testid=decision]").count()) === 0, "a member sees no pools, reasons or weights");
+    await asAdmin(async () => {
+      await page.locator("#nav a", { hasText: "Volumes" }).click();
+      await row("web-data").locator("a").click();
+      await page.getByRole("tab", { name: "Timeline", exact: true }).click();
+      await page.locator("[data-testid=decision]").waitFor();
+      const rows = await page.locator("[data-testid=decision] tbody tr").evaluateAll((els) => els.map((e) => [e.dataset.node, e.className]));
+      check(rows.length === 3 && rows[0][1] === "chosen", `decision rows: ${JSON.stringify(rows)}`);
+      const beta = await page.locator("[data-testid=decision] tr[data-node=beta]").textContent();
+      check(/availability zone 'az2'/.test(beta), `beta rejected with its reason: ${beta}`);
+      await shot("08-timeline", { fullPage: true });
+    });
   });
 
   await step("accepted but never created: a volume no node can hold", async () => {
@@ -298,9 +314,15 @@ try {
     await page.getByRole("tab", { name: "Timeline", exact: true }).click();
     await page.locator("[data-testid=verdict]").waitFor();
     check(/never created/.test(await page.locator("[data-testid=verdict]").textContent()), "the verdict says never created");
-    const beta = await page.locator("[data-testid=decision] tr[data-node=beta]").textContent();
-    check(/not enough free space/.test(beta), `beta's capacity reason: ${beta}`);
-    await shot("09-timeline-failed", { fullPage: true });
+    await asAdmin(async () => {
+      await page.locator("#nav a", { hasText: "Volumes" }).click();
+      await row("too-big").locator("a").click();
+      await page.getByRole("tab", { name: "Timeline", exact: true }).click();
+      await page.locator("[data-testid=decision]").waitFor();
+      const beta = await page.locator("[data-testid=decision] tr[data-node=beta]").textContent();
+      check(/not enough free space/.test(beta), `beta's capacity reason: ${beta}`);
+      await shot("09-timeline-failed", { fullPage: true });
+    });
   });
 
   await step("a refused delete says why in words", async () => {

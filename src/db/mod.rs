@@ -7,6 +7,7 @@
 
 pub mod attachments;
 pub mod error;
+pub mod files;
 pub mod idempotency;
 pub mod messages;
 pub mod qos;
@@ -171,6 +172,10 @@ pub fn connect(url: &str, size: u32) -> Result<Pool, DbError> {
 /// than `statement_timeout_ms` (0: no bound) is cancelled.
 pub fn connect_bounded(url: &str, size: u32, statement_timeout_ms: u64) -> Result<Pool, DbError> {
     let manager = ConnectionManager::new(url)?;
+    if manager.backend == Backend::Sqlite {
+        files::private_sqlite_files(&manager.url)
+            .map_err(|e| DbError::Config(format!("database file {}: {e}", manager.url)))?;
+    }
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))

@@ -39,7 +39,7 @@ pub fn context(req: &HttpRequest) -> Result<RequestContext, ApiError> {
         Some((u, p)) => (u, p),
         None => (token, token),
     };
-    if user.is_empty() || project.is_empty() || user.len() > 255 || project.len() > 255 {
+    if !is_user_name(user) || !is_project_id(project) {
         return Err(ApiError::Unauthorized("Malformed X-Auth-Token.".into()));
     }
     if let Some(path_project) = req.match_info().get("project_id")
@@ -61,4 +61,69 @@ pub fn context(req: &HttpRequest) -> Result<RequestContext, ApiError> {
         is_admin,
         request_id,
     })
+}
+
+/// Longest project id or user name a token may carry (Keystone's column width).
+const MAX_TOKEN_PART: usize = 64;
+
+/// A project id as the routes take one (`{project_id:[0-9a-f\-]+}`): lower-case hex and
+/// dashes, so a Keystone id (32 hex) or a UUID. The token's project becomes the
+/// `project_id` of every row and of paths in replies, so anything else (`../../etc`, a
+/// newline) would be a project no URL can name, written everywhere.
+pub fn is_project_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_TOKEN_PART
+        && s.bytes().any(|b| b.is_ascii_hexdigit())
+        && s.bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'-'))
+}
+
+/// A user name: free text as in Keystone, but bounded and without control characters,
+/// since it is stored and logged as given.
+fn is_user_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_TOKEN_PART && !s.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_project_id, is_user_name};
+
+    #[test]
+    fn projects_are_hex_or_uuids_like_the_routes() {
+        assert!(is_project_id("0a0a"));
+        assert!(is_project_id("5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c"));
+        assert!(is_project_id("5e2c0a7d-4b3f-4e1a-9c8d-7b6a5f4e3d2c"));
+        for bad in [
+            "",
+            "-",
+            "../../etc",
+            "alice",
+            "0A0A",
+            "0a0a/..",
+            "0a0a\n",
+            "0a 0a",
+            "0a0a:1",
+            "\u{0660}",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_project_id(bad), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn user_names_are_bounded_and_printable() {
+        assert!(is_user_name("alice"));
+        assert!(is_user_name("Zoë O'Brien"));
+        for bad in [
+            "",
+            "a\nb",
+            "a\rb",
+            "\u{1b}[31m",
+            "a\0",
+            "\u{85}",
+            &"u".repeat(65),
+        ] {
+            assert!(!is_user_name(bad), "{bad:?} was accepted");
+        }
+    }
 }

@@ -50,8 +50,7 @@ impl FromRequest for JsonBody {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| ApiError::BadRequest(format!("Could not read body: {e}")))?;
+                let chunk = chunk.map_err(super::intake::refusal)?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_big());
                 }
@@ -70,10 +69,27 @@ impl FromRequest for JsonBody {
             if nesting(&body) > MAX_DEPTH {
                 return Err(ApiError::BadRequest("Malformed request body".into()));
             }
-            serde_json::from_slice(&body)
-                .map(JsonBody)
-                .map_err(|_| ApiError::BadRequest("Malformed request body".into()))
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|_| ApiError::BadRequest("Malformed request body".into()))?;
+            if has_nul(&value) {
+                return Err(ApiError::BadRequest(
+                    "Invalid input: the request body contains a NUL character.".into(),
+                ));
+            }
+            Ok(JsonBody(value))
         })
+    }
+}
+
+/// Whether any string of the document, key or value at any depth, holds a NUL (`\u0000`).
+/// PostgreSQL refuses NUL in text ("invalid byte sequence", a 500) where SQLite keeps it,
+/// so every field that reaches the database is refused here, once, for both backends.
+pub fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -122,6 +138,20 @@ pub fn element<'a>(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn nul_is_found_in_keys_and_values_at_any_depth() {
+        assert!(super::has_nul(&json!("a\u{0}b")));
+        assert!(super::has_nul(
+            &json!({"volume": {"metadata": {"k\u{0}": "v"}}})
+        ));
+        assert!(super::has_nul(&json!({"a": [1, {"b": ["x", "\u{0}"]}]})));
+        assert!(!super::has_nul(
+            &json!({"a": ["\\u0000", "0", null, 0, true]})
+        ));
+    }
+
     #[test]
     fn nesting_ignores_brackets_in_strings() {
         assert_eq!(super::nesting(br#"{"a": "[[[[{{{"}"#), 1);

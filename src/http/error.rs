@@ -7,6 +7,7 @@ use serde_json::json;
 use tracing::{error, info};
 
 use crate::actors::error::ServiceError;
+use crate::logging::Clipped;
 
 /// What a request can fail with, as the client sees it.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,9 @@ pub enum ApiError {
     /// 406 `computeFault` (an unsupported microversion).
     #[error("{0}")]
     NotAcceptable(String),
+    /// 408 `requestTimeout` (the body did not arrive in time).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 409 `conflictingRequest`.
     #[error("{0}")]
     Conflict(String),
@@ -52,6 +56,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "itemNotFound",
             ApiError::NotAcceptable(_) => "computeFault",
+            ApiError::RequestTimeout(_) => "requestTimeout",
             ApiError::Conflict(_) => "conflictingRequest",
             ApiError::OverLimit(_) => "overLimit",
             ApiError::UnsupportedMediaType(_) => "badMediaType",
@@ -69,6 +74,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::OverLimit(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -79,11 +85,16 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let code = self.status_code();
+        // Messages echo what the client sent (a key, a value, a sort key): clipped here so
+        // a refused 1 MiB value does not write a megabyte to the log, in either format.
         match self {
             ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
-                error!(status = code.as_u16(), cause = %cause, "request failed")
+                error!(status = code.as_u16(), cause = %Clipped(cause), "request failed")
             }
-            other => info!(status = code.as_u16(), message = %other, "request refused"),
+            other => {
+                let message = other.to_string();
+                info!(status = code.as_u16(), message = %Clipped(&message), "request refused")
+            }
         }
         let mut fault = json!({"code": code.as_u16(), "message": self.to_string()});
         let mut builder = HttpResponse::build(code);

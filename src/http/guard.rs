@@ -33,11 +33,34 @@ pub fn min_version(req: &HttpRequest, minor: u16) -> Result<(), ApiError> {
     }
 }
 
-/// The query string as ordered pairs.
+/// The query string as ordered pairs. A NUL in a name or value, decoded from `%00` or
+/// from a JSON escape inside a value (`?metadata={"k":"a\u0000b"}`), is refused here for
+/// every handler, since PostgreSQL cannot store or compare it.
 pub fn query(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
-    actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map(|q| q.into_inner())
-        .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))
+        .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))?;
+    if pairs.iter().any(|(k, v)| carries_nul(k) || carries_nul(v)) {
+        return Err(ApiError::BadRequest(
+            "Invalid input: the query string contains a NUL character.".into(),
+        ));
+    }
+    Ok(pairs)
+}
+
+/// Whether a decoded query value is or encodes a NUL: raw, or as a JSON `\u0000` in a
+/// value that handlers will read as JSON or as a Python literal (see [`dict`]).
+fn carries_nul(v: &str) -> bool {
+    if v.contains('\0') {
+        return true;
+    }
+    if !v.contains("\\u") {
+        return false;
+    }
+    let parsed = |t: &str| {
+        serde_json::from_str::<serde_json::Value>(t).is_ok_and(|j| super::body::has_nul(&j))
+    };
+    parsed(v) || parsed(&v.replace('\'', "\""))
 }
 
 /// A path segment by name (empty when the route has none).
@@ -82,7 +105,18 @@ pub async fn refuse_nul(
 
 #[cfg(test)]
 mod tests {
-    use super::has_nul;
+    use super::{carries_nul, has_nul};
+
+    #[test]
+    fn nul_in_query_values_is_seen_raw_or_json_escaped() {
+        assert!(carries_nul("a\0b"));
+        assert!(carries_nul(r#"{"k":"a\u0000b"}"#));
+        assert!(carries_nul(r#"{'k\u0000':'v'}"#));
+        assert!(carries_nul(r#""\u0000""#));
+        assert!(!carries_nul(r#"{"k":"a\u0041b"}"#));
+        assert!(!carries_nul(r#"{"k":"v"}"#));
+        assert!(!carries_nul("plain"));
+    }
 
     #[test]
     fn nul_in_path_or_query_is_seen_in_either_case() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extensions;
 pub mod guard;
 pub mod idempotency;
+pub mod intake;
 pub mod listing;
 pub mod messages;
 pub mod metadata;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Page size and metadata caps.
     pub limits: listing::Limits,
+    /// The body deadline and the memory budget of bodies being read.
+    pub intake: intake::Intake,
     /// Highest microversion accepted: [`version::MAX_VERSION`], the advertised one.
     /// Tests raise it to exercise behaviour gated on versions not yet advertised.
     pub max_version: version::ApiVersion,
@@ -277,7 +280,10 @@ pub fn app(
     actix_web::App::new()
         .app_data(web::Data::new(state))
         .configure(configure)
+        .wrap(from_fn(intake::guard))
         .wrap(from_fn(request_id))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<
+            crate::logging::RequestSpan,
+        >::new())
         .wrap(from_fn(metrics::track))
 }

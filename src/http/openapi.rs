@@ -999,7 +999,7 @@ const LIST: &[&str] = &[
 #[rustfmt::skip]
 pub const OPERATIONS: &[Operation] = &[
     public("", "/", 300, "{versions}", "Version discovery"),
-    public("", "/metrics", 200, "text", "Prometheus metrics"),
+    Operation { mount: "", ..op("get", "/metrics", "-", 200, "text", "Prometheus metrics (admins, or the metrics token)") },
     public("", "/v3", 302, "-", "Redirect to /v3/"),
     public("/v3", "/", 200, "{versions}", "The v3 version document"),
     public("/v3", "/{project_id:[0-9a-f\\-]+}", 200, "{versions}", "The v3 version document"),

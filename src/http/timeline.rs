@@ -22,6 +22,7 @@ pub async fn show(
     let id: VolumeId = raw
         .parse()
         .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))?;
+    let admin = ctx.is_admin;
     let t = state.api.send(GetTimeline { ctx, id }).await??;
     let flows: Vec<Value> = t
         .runs
@@ -53,9 +54,50 @@ pub async fn show(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    let mut body = json!({
         "volume_id": id,
         "flows": flows,
         "messages": messages,
-    })))
+    });
+    if !admin {
+        for_members(&mut body);
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// What a task's detail may show a member: counts, never which pools.
+const MEMBER_DETAIL_KEYS: [&str; 2] = ["pools_considered", "pools_passed"];
+
+/// Removes what only admins may see from a timeline: the scheduler's decision names
+/// every pool (`node@backend#pool`), its filters' reasons quote extra specs and
+/// capacities, and it gives weights; error texts and message details repeat them. A
+/// member reads the same things through the API only as admin-only fields
+/// (`os-vol-host-attr:host`, pools, capabilities). Task details keep only the keys of
+/// [`MEMBER_DETAIL_KEYS`], so a detail added later is hidden until it is listed there.
+fn for_members(body: &mut Value) {
+    for flow in body["flows"].as_array_mut().into_iter().flatten() {
+        if let Some(details) = flow.get_mut("detail").and_then(Value::as_object_mut) {
+            for detail in details.values_mut() {
+                *detail = match detail {
+                    Value::Object(d) => Value::Object(
+                        d.iter()
+                            .filter(|(k, _)| MEMBER_DETAIL_KEYS.contains(&k.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    _ => Value::Null,
+                };
+            }
+        }
+        for t in flow["transitions"].as_array_mut().into_iter().flatten() {
+            if let Some(t) = t.as_object_mut() {
+                t.remove("error");
+            }
+        }
+    }
+    for m in body["messages"].as_array_mut().into_iter().flatten() {
+        if let Some(m) = m.as_object_mut() {
+            m.remove("detail");
+        }
+    }
 }

@@ -102,6 +102,10 @@ impl TestApp {
             admin_users: config.admin_users.clone(),
             max_body_bytes: config.max_body_bytes,
             limits: clinker::http::listing::Limits::from_config(&config),
+            intake: clinker::http::intake::Intake::new(
+                Duration::from_secs(config.body_timeout_seconds),
+                config.max_buffered_body_bytes,
+            ),
             max_version: clinker::http::version::MAX_VERSION,
         };
         Ok(TestApp {
