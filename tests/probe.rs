@@ -20,7 +20,11 @@ use std::time::{Duration, Instant};
 use common_e2e::{PgDatabase, Server, TestResult, http_request};
 use serde_json::{Value, json};
 
+/// One fake node; a volume quota above the cases' creates, so a 413 cannot hide a bug.
 const CONFIG: &str = r#"
+[quota]
+volumes = 100
+
 [[nodes]]
 name = "n1"
 availability_zone = "nova"
