@@ -38,7 +38,7 @@ fn defaults() -> Defaults {
 /// The API flow's database calls; returns the new volume's id.
 fn create_api(db: &Db, defaults: &Defaults) -> Result<String, db::DbError> {
     let vtype = db
-        .run_blocking(|c| db::volumes::find_type(c, "__DEFAULT__"))?
+        .run_blocking(|c| db::types::resolve(c, "__DEFAULT__", None))?
         .ok_or(db::DbError::NotFound)?;
     let reservations = db.run_blocking(|c| {
         quotas::limit_check(c, PROJECT, quota::PER_VOLUME_GIGABYTES, 1, defaults)?;

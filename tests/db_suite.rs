@@ -14,7 +14,8 @@ use clinker::db::rows::{FlowRunRow, MessageRow, VolumeRow, VolumeTypeRow};
 use clinker::db::schema;
 use clinker::db::volumes::{ListQuery, SortKey};
 use clinker::db::{
-    DbConnection, DbError, MIGRATIONS, messages, migrate, quotas, timeline, volumes, write_txn,
+    DbConnection, DbError, MIGRATIONS, messages, migrate, quotas, timeline, types, volumes,
+    write_txn,
 };
 use clinker::model::VolumeStatus;
 use clinker::model::quota::{GIGABYTES, PER_VOLUME_GIGABYTES, VOLUMES};
@@ -37,19 +38,19 @@ fn migrations(db: &TestDb) -> TestResult {
     let reverted = c.revert_all_migrations(MIGRATIONS)?;
     assert_eq!(reverted.len(), applied, "down reverts every migration");
     assert!(
-        volumes::find_type(&mut c, "__DEFAULT__").is_err(),
+        types::resolve(&mut c, "__DEFAULT__", None).is_err(),
         "after down the tables are gone"
     );
     let reapplied = c.run_pending_migrations(MIGRATIONS)?;
     assert_eq!(reapplied.len(), applied, "up again applies every migration");
     assert_eq!(migrate(&mut c)?, 0);
 
-    let by_name = volumes::find_type(&mut c, "__DEFAULT__")?.ok_or("no __DEFAULT__ type")?;
+    let by_name = types::resolve(&mut c, "__DEFAULT__", None)?.ok_or("no __DEFAULT__ type")?;
     assert_eq!(by_name.row.id, DEFAULT_TYPE_ID);
     assert!(by_name.row.is_public);
-    let by_id = volumes::find_type(&mut c, DEFAULT_TYPE_ID)?.ok_or("type not found by id")?;
+    let by_id = types::resolve(&mut c, DEFAULT_TYPE_ID, None)?.ok_or("type not found by id")?;
     assert_eq!(by_id, by_name);
-    assert_eq!(volumes::find_type(&mut c, "no-such-type")?, None);
+    assert_eq!(types::resolve(&mut c, "no-such-type", None)?, None);
 
     every_column_reads_back(&mut c)
 }

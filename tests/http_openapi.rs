@@ -94,3 +94,56 @@ async fn openapi_paths_drop_actix_patterns() {
         "/v3/volumes/{volume_id}/metadata/{key}"
     );
 }
+
+/// The creates of volumes and snapshots link to the operations on what they created, so
+/// schemathesis' stateful phase chains calls on real ids; every link names an operation
+/// of the document and one of its path parameters, and points into the create's body.
+#[actix_web::test]
+async fn openapi_links_chain_creates_to_their_resources() -> TestResult {
+    let app = TestApp::new().await?;
+    let (_, doc, _) = app
+        .call(test::TestRequest::get().uri("/clinker/v1/openapi.json"))
+        .await;
+    let mut operations = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().ok_or("no paths")? {
+        for (method, op) in item.as_object().ok_or("bad path item")? {
+            let id = op["operationId"].as_str().ok_or("no operationId")?;
+            operations.insert(id.to_string(), (format!("{method} {path}"), op.clone()));
+        }
+    }
+    let mut links = 0;
+    for (create, status, key) in [
+        ("post /v3/volumes", "202", "volume"),
+        ("post /v3/snapshots", "202", "snapshot"),
+    ] {
+        let (_, op) = operations.get(create).ok_or(create)?;
+        let found = op["responses"][status]["links"]
+            .as_object()
+            .ok_or(format!("{create} has no links"))?;
+        let mut targets = Vec::new();
+        for (name, link) in found {
+            let target = link["operationId"].as_str().ok_or("no operationId")?;
+            let (_, to) = operations
+                .get(target)
+                .ok_or(format!("{name} leads to {target}, not an operation"))?;
+            let params = link["parameters"].as_object().ok_or("no parameters")?;
+            for (param, value) in params {
+                let declared = to["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["name"] == *param && p["in"] == "path"));
+                assert!(declared, "{name}: {target} has no path parameter {param}");
+                assert_eq!(value, &format!("$response.body#/{key}/id"), "{name}");
+            }
+            targets.push(target.split(' ').next().unwrap_or_default().to_string());
+            links += 1;
+        }
+        for method in ["get", "put", "delete"] {
+            assert!(
+                targets.iter().any(|t| t == method),
+                "{create} has no {method} link"
+            );
+        }
+    }
+    assert!(links >= 6, "{links} links");
+    Ok(())
+}

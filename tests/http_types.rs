@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use actix_web::test;
 use common::{ADMIN, ALICE, BOB, TestApp, TestResult, at, eventually, fake_node, json_req, req};
 use serde_json::{Value, json};
 
@@ -42,6 +43,16 @@ async fn create_volume(app: &TestApp, token: &str, body: Value) -> BoxResult<Str
         return Err(format!("volume create answered {s}: {v}").into());
     }
     Ok(v["volume"]["id"].as_str().ok_or("no id")?.to_string())
+}
+
+/// An admin's type access action (`addProjectAccess`, `removeProjectAccess`) on a type.
+fn access_action(type_id: &str, action: &str, project: &str) -> test::TestRequest {
+    json_req(
+        "POST",
+        &format!("/v3/0a0a/types/{type_id}/action"),
+        ADMIN,
+        &json!({ action: {"project": project} }),
+    )
 }
 
 /// Waits for `available` and returns the admin view (with the host).
@@ -419,14 +430,7 @@ async fn private_types_are_shared_per_project() -> TestResult {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "nor can it be used");
 
-    let action = |name: &str, project: &str| {
-        json_req(
-            "POST",
-            &format!("/v3/0a0a/types/{id}/action"),
-            ADMIN,
-            &json!({ name: {"project": project} }),
-        )
-    };
+    let action = |name: &str, project: &str| access_action(&id, name, project);
     let (s, _, _) = app.call(action("addProjectAccess", "0b0b")).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let (s, v, _) = app.call(action("addProjectAccess", "0b0b")).await;
@@ -466,12 +470,7 @@ async fn private_types_are_shared_per_project() -> TestResult {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "a public type has no access list");
     let (s, _, _) = app
-        .call(json_req(
-            "POST",
-            &format!("/v3/0a0a/types/{public}/action"),
-            ADMIN,
-            &json!({"addProjectAccess": {"project": "0b0b"}}),
-        ))
+        .call(access_action(&public, "addProjectAccess", "0b0b"))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     Ok(())
@@ -908,5 +907,175 @@ async fn qos_specs_are_managed_and_associated_with_types() -> TestResult {
     assert_eq!(s, StatusCode::ACCEPTED, "force disassociates");
     let (_, v, _) = app.call(req("GET", &format!("/v3/types/{t}"), ADMIN)).await;
     assert_eq!(v["volume_type"]["qos_specs_id"], Value::Null);
+    Ok(())
+}
+
+/// A member of a project the private type was not given.
+const CAROL: &str = "carol:0c0c";
+
+/// Every path that takes a type from a caller (create, retype, the project default, the
+/// default shown to a member) reads it through the one access check: a private type
+/// given to another project is "not found" for a member, by name and by id, changes
+/// nothing, and its name and extra specs appear in no answer; admins still use it.
+#[actix_web::test]
+async fn a_private_type_is_unknown_to_projects_it_was_not_given() -> TestResult {
+    let app = TestApp::new().await?;
+    let (s, v, _) = app
+        .call(json_req(
+            "POST",
+            "/v3/0a0a/types",
+            ADMIN,
+            &json!({"volume_type": {"name": "vault", "os-volume-type-access:is_public": false,
+                "extra_specs": {"vendor:vault": "hidden-spec"}}}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let vault = v["volume_type"]["id"].as_str().ok_or("no id")?.to_string();
+    let (s, _, _) = app
+        .call(access_action(&vault, "addProjectAccess", "0c0c"))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let hidden = |v: &Value| {
+        let text = v.to_string();
+        !text.contains("vault") && !text.contains("hidden-spec")
+    };
+
+    // Create: 404 by name and by id, and no row written.
+    let mine = create_volume(&app, BOB, json!({"volume": {"size": 1}})).await?;
+    available(&app, &mine).await?;
+    let volumes = app.count("volumes");
+    for named in ["vault", vault.as_str()] {
+        let (s, v, _) = app
+            .call(json_req(
+                "POST",
+                "/v3/0b0b/volumes",
+                BOB,
+                &json!({"volume": {"size": 1, "volume_type": named}}),
+            ))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "create with {named}: {v}");
+        assert_eq!(
+            v["itemNotFound"]["message"],
+            format!("Volume type with name {named} could not be found.")
+        );
+    }
+    assert_eq!(app.count("volumes"), volumes, "no volume was created");
+
+    // Retype: 404, and the volume keeps its type and status.
+    let retype = |token: &str, new_type: &str| {
+        json_req(
+            "POST",
+            &format!("/v3/volumes/{mine}/action"),
+            token,
+            &json!({"os-retype": {"new_type": new_type}}),
+        )
+    };
+    for named in ["vault", vault.as_str()] {
+        let (s, v, _) = app.call(retype(BOB, named)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "retype to {named}: {v}");
+        if named == "vault" {
+            assert!(!v.to_string().contains("hidden-spec"), "{v}");
+        } else {
+            assert!(hidden(&v), "the answer shows the type: {v}");
+        }
+    }
+    let (_, v, _) = app
+        .call(req("GET", &format!("/v3/0b0b/volumes/{mine}"), BOB))
+        .await;
+    assert_eq!(v["volume"]["volume_type"], "__DEFAULT__");
+    assert_eq!(v["volume"]["status"], "available");
+
+    // Default type: an admin cannot make it the default of a project it was not given
+    // (every create there would take it, or fail); nothing is stored.
+    let set = |project: &str| {
+        at(
+            62,
+            json_req(
+                "PUT",
+                &format!("/v3/default-types/{project}"),
+                ADMIN,
+                &json!({"default_type": {"volume_type": vault}}),
+            ),
+        )
+    };
+    let (s, v, _) = app.call(set("0b0b")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _, _) = app
+        .call(at(62, req("GET", "/v3/default-types/0b0b", ADMIN)))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no default was stored");
+    let (s, v, _) = app.call(req("GET", "/v3/0b0b/types/default", BOB)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["volume_type"]["name"], "__DEFAULT__");
+
+    // The project it was given uses it everywhere, admins too.
+    let (s, v, _) = app.call(set("0c0c")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v, _) = app.call(req("GET", "/v3/0c0c/types/default", CAROL)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["volume_type"]["name"], "vault");
+    let carols = create_volume(&app, CAROL, json!({"volume": {"size": 1}})).await?;
+    let (_, v, _) = app
+        .call(req("GET", &format!("/v3/0c0c/volumes/{carols}"), CAROL))
+        .await;
+    assert_eq!(v["volume"]["volume_type"], "vault", "the project default");
+    let (s, v, _) = app.call(retype(ADMIN, "vault")).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "admins see every type: {v}");
+    let (_, v, _) = app
+        .call(req("GET", &format!("/v3/volumes/{mine}"), ADMIN))
+        .await;
+    assert_eq!(v["volume"]["volume_type"], "vault");
+
+    // Access taken away after the default was set: the default is gone for the
+    // project's members too, and a create without a type is refused, not placed on it.
+    let (s, _, _) = app
+        .call(access_action(&vault, "removeProjectAccess", "0c0c"))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, v, _) = app.call(req("GET", "/v3/0c0c/types/default", CAROL)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(!v.to_string().contains("hidden-spec"), "{v}");
+    let (s, v, _) = app
+        .call(json_req(
+            "POST",
+            "/v3/0c0c/volumes",
+            CAROL,
+            &json!({"volume": {"size": 1}}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    Ok(())
+}
+
+/// A retype the volume's node cannot take tells a member so, but not the filter's
+/// reason: it names the pool and the type's extra specs, which only admins read.
+#[actix_web::test]
+async fn a_refused_retype_shows_members_no_admin_only_detail() -> TestResult {
+    let app = TestApp::new().await?;
+    create_type(&app, "narrow", json!({"capabilities:tier": "narrow-tier"})).await?;
+    let id = create_volume(&app, ALICE, json!({"volume": {"size": 1}})).await?;
+    available(&app, &id).await?;
+    let retype = |token: &str| {
+        json_req(
+            "POST",
+            &format!("/v3/0a0a/volumes/{id}/action"),
+            token,
+            &json!({"os-retype": {"new_type": "narrow"}}),
+        )
+    };
+    let (s, v, _) = app.call(retype(ALICE)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let message = v["badRequest"]["message"].as_str().ok_or("no message")?;
+    assert!(message.contains("cannot hold type narrow"), "{message}");
+    for secret in ["narrow-tier", "tier", "n1@", "Filter"] {
+        assert!(!message.contains(secret), "{secret} in {message}");
+    }
+    let (s, v, _) = app.call(retype(ADMIN)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let message = v["badRequest"]["message"].as_str().ok_or("no message")?;
+    assert!(
+        message.contains("CapabilitiesFilter") && message.contains("narrow-tier"),
+        "admins get the reason: {message}"
+    );
     Ok(())
 }

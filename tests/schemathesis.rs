@@ -1,9 +1,10 @@
 //! schemathesis (PyPI, pinned in `tests/requirements.txt`) against the real binary on
 //! fake nodes: it reads `GET /clinker/v1/openapi.json`, generates requests for every
-//! operation (valid and invalid bodies, paths, query strings, headers; then chains of
-//! calls following the ids the answers give), and checks that none gets a 5xx and that
-//! every answer with a documented status matches the document's schema. As an admin at
-//! a recent microversion and as a member, on SQLite and on PostgreSQL.
+//! operation (valid and invalid bodies, paths, query strings, headers; then, in its
+//! stateful phase, chains of calls following the document's links and the ids the
+//! answers give), and checks that none gets a 5xx and that every answer with a
+//! documented status matches the document's schema. As an admin at a recent
+//! microversion and as a member, on SQLite and on PostgreSQL.
 
 mod common_e2e;
 
@@ -103,7 +104,21 @@ fn both_runs(
             picked == total && tested == total && total.parse::<u32>()? > 80,
             "not every operation was tested:\n{out}"
         );
+        let scenarios = after(out, "Scenarios: ").and_then(|n| n.parse::<u32>().ok());
+        assert!(
+            scenarios.is_some_and(|n| n > 0),
+            "the stateful phase did not run:\n{out}"
+        );
     }
+    // Its chains followed links: the document's own (a volume's or snapshot's create to
+    // the show, update, action and delete of what it made) and those schemathesis
+    // infers, so calls reach resources that exist. The member's random creates rarely
+    // succeed, so the admin's run is the one that gets there.
+    let links: u32 = [&admin, &member]
+        .iter()
+        .filter_map(|out| after(out, "API Links: ")?.parse::<u32>().ok())
+        .sum();
+    assert!(links > 0, "the stateful phase followed no link:\n{admin}");
     let log = server.log_text();
     assert!(!log.contains("panicked"), "the server panicked:\n{log}");
     Ok(())

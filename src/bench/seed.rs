@@ -22,7 +22,7 @@ pub fn seed(url: &str, project: &str, n: usize, size_gb: u64) -> Result<Vec<Stri
     let pool = db::connect(url, 1).map_err(fail)?;
     let db = Db::new(pool);
     let vtype = db
-        .run_blocking(|c| db::volumes::find_type(c, "__DEFAULT__"))
+        .run_blocking(|c| db::types::resolve(c, "__DEFAULT__", None))
         .map_err(fail)?
         .ok_or_else(|| BenchError::Invalid(format!("seeding {url}: no __DEFAULT__ type")))?;
     let start = db::now();

@@ -1,8 +1,9 @@
 //! Volume types as the types API sees them (cinder-api.md §10): create, rename, delete,
 //! extra specs, private-type access and per-project default types.
 //!
-//! A create reads a type through [`super::volumes::find_type`]; everything here is for
-//! the admin calls and the views.
+//! Every path that takes a type from a caller (volume create, retype, default types, the
+//! pool filter) reads it through [`resolve`], and a show through [`get`]: both answer a
+//! private type only to the projects it was given and to admins, through [`may_use`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +14,7 @@ use super::schema::{
     default_volume_types, quota_classes, quota_usages, quotas, reservations,
     volume_type_extra_specs, volume_type_projects, volume_type_qos, volume_types, volumes,
 };
+use super::volumes::VolumeTypeRecord;
 use super::{DbConnection, DbError, now, write_txn};
 
 /// The quota resources each type has, as `<prefix><type name>` (cinder-internals.md §4.1).
@@ -97,22 +99,67 @@ pub fn has_access(c: &mut DbConnection, type_id: &str, project: &str) -> Result<
     Ok(n > 0)
 }
 
+/// Whether a caller limited to `project` (`None`: an admin, unlimited) may see and use
+/// the type: public types, and private ones `project` was given. The one access check
+/// behind [`get`] and [`resolve`], so a private type cannot leak through one path (a
+/// retype, a default) that another (a show) hides.
+pub fn may_use(
+    c: &mut DbConnection,
+    row: &VolumeTypeRow,
+    project: Option<&str>,
+) -> Result<bool, DbError> {
+    match project {
+        Some(p) if !row.is_public => has_access(c, &row.id, p),
+        _ => Ok(true),
+    }
+}
+
 /// One type by id. `project` (non-admins) hides private types it has no access to.
 pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<TypeDetail, DbError> {
     let row: VolumeTypeRow = volume_types::table
         .filter(volume_types::id.eq(id))
         .select(VolumeTypeRow::as_select())
         .get_result(c)?;
-    if let Some(p) = project
-        && !row.is_public
-        && !has_access(c, id, p)?
-    {
+    if !may_use(c, &row, project)? {
         return Err(DbError::NotFound);
     }
     details(c, vec![row])?
         .into_iter()
         .next()
         .ok_or(DbError::NotFound)
+}
+
+/// A type by name or id as a caller limited to `project` (`None`: an admin) may use it;
+/// `None` when there is no such type or it is private and not given to `project`, so
+/// the caller's error cannot tell the two apart (nor show the type's name or specs).
+pub fn resolve(
+    c: &mut DbConnection,
+    name_or_id: &str,
+    project: Option<&str>,
+) -> Result<Option<VolumeTypeRecord>, DbError> {
+    let row: Option<VolumeTypeRow> = volume_types::table
+        .filter(
+            volume_types::name
+                .eq(name_or_id)
+                .or(volume_types::id.eq(name_or_id)),
+        )
+        .select(VolumeTypeRow::as_select())
+        .get_result(c)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    if !may_use(c, &row, project)? {
+        return Ok(None);
+    }
+    let extra_specs = volume_type_extra_specs::table
+        .filter(volume_type_extra_specs::volume_type_id.eq(&row.id))
+        .select((
+            volume_type_extra_specs::spec_key,
+            volume_type_extra_specs::spec_value,
+        ))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    Ok(Some(VolumeTypeRecord { row, extra_specs }))
 }
 
 /// The types a filter selects, in no particular order (the API layer sorts and pages).

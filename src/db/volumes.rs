@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
-use super::schema::{snapshots, volume_metadata, volume_type_extra_specs, volume_types, volumes};
+use super::schema::{snapshots, volume_metadata, volume_types, volumes};
 use super::{DbConnection, DbError, attachments, in_ids, now, quotas, write_txn};
 use crate::model::VolumeStatus;
 
@@ -865,33 +865,6 @@ pub fn deleting_without_host(c: &mut DbConnection) -> Result<Vec<String>, DbErro
         .filter(volumes::host.is_null())
         .select(volumes::id)
         .load(c)?)
-}
-
-/// Finds a type by name or id.
-pub fn find_type(
-    c: &mut DbConnection,
-    name_or_id: &str,
-) -> Result<Option<VolumeTypeRecord>, DbError> {
-    let row: Option<VolumeTypeRow> = volume_types::table
-        .filter(
-            volume_types::name
-                .eq(name_or_id)
-                .or(volume_types::id.eq(name_or_id)),
-        )
-        .select(VolumeTypeRow::as_select())
-        .get_result(c)
-        .optional()?;
-    let Some(row) = row else { return Ok(None) };
-    let extra_specs = volume_type_extra_specs::table
-        .filter(volume_type_extra_specs::volume_type_id.eq(&row.id))
-        .select((
-            volume_type_extra_specs::spec_key,
-            volume_type_extra_specs::spec_value,
-        ))
-        .load::<(String, String)>(c)?
-        .into_iter()
-        .collect();
-    Ok(Some(VolumeTypeRecord { row, extra_specs }))
 }
 
 /// Replaces the stored request spec (the reschedule history lives there).

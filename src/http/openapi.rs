@@ -899,6 +899,60 @@ pub struct Operation {
     pub summary: &'static str,
 }
 
+/// An OpenAPI link from a create's answer to an operation on what it created: the path
+/// parameter `parameter` of `to` (`"<method> <path>"` under `/v3`) is the id at
+/// `pointer` in the answer of `from`. Schemathesis' stateful phase follows these to chain
+/// create, show, update, act and delete on one real resource, where its inferred links
+/// mostly pair unrelated operations.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainLink {
+    /// The create, `"<method> <path>"` as in [`OPERATIONS`].
+    pub from: &'static str,
+    /// The link's name.
+    pub name: &'static str,
+    /// The operation it leads to, `"<method> <path>"`.
+    pub to: &'static str,
+    /// That operation's path parameter.
+    pub parameter: &'static str,
+    /// A JSON pointer into the create's answer.
+    pub pointer: &'static str,
+}
+
+const fn chain(
+    from: &'static str,
+    name: &'static str,
+    to: &'static str,
+    parameter: &'static str,
+    pointer: &'static str,
+) -> ChainLink {
+    ChainLink {
+        from,
+        name,
+        to,
+        parameter,
+        pointer,
+    }
+}
+
+/// The links the document carries.
+#[rustfmt::skip]
+pub const LINKS: &[ChainLink] = &[
+    chain("post /volumes", "ShowVolume", "get /volumes/{volume_id}", "volume_id", "/volume/id"),
+    chain("post /volumes", "UpdateVolume", "put /volumes/{volume_id}", "volume_id", "/volume/id"),
+    chain("post /volumes", "VolumeAction", "post /volumes/{volume_id}/action", "volume_id", "/volume/id"),
+    chain("post /volumes", "MergeVolumeMetadata", "post /volumes/{volume_id}/metadata", "volume_id", "/volume/id"),
+    chain("post /volumes", "DeleteVolume", "delete /volumes/{volume_id}", "volume_id", "/volume/id"),
+    chain("post /snapshots", "ShowSnapshot", "get /snapshots/{snapshot_id}", "snapshot_id", "/snapshot/id"),
+    chain("post /snapshots", "UpdateSnapshot", "put /snapshots/{snapshot_id}", "snapshot_id", "/snapshot/id"),
+    chain("post /snapshots", "SnapshotAction", "post /snapshots/{snapshot_id}/action", "snapshot_id", "/snapshot/id"),
+    chain("post /snapshots", "DeleteSnapshot", "delete /snapshots/{snapshot_id}", "snapshot_id", "/snapshot/id"),
+];
+
+/// The operation id of `"<method> <path>"` mounted at `mount`, as the document names it.
+fn operation_id(mount: &str, method: &str, path: &str) -> String {
+    format!("{method} {}", openapi_path(mount, path))
+}
+
 /// A Block Storage operation (under `/v3`, with a token).
 const fn op(
     method: &'static str,
@@ -1188,7 +1242,7 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
     let path = openapi_path(mount, route.path);
     let mut b = OperationBuilder::new()
         .summary(Some(spec.summary))
-        .operation_id(Some(format!("{} {path}", route.method)));
+        .operation_id(Some(operation_id(mount, route.method, route.path)));
     for name in path.split('{').skip(1).filter_map(|s| s.split('}').next()) {
         b = b.parameter(
             ParameterBuilder::new()
@@ -1236,6 +1290,7 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
     if let Some((media, schema)) = content(spec.response) {
         ok = ok.content(media, ContentBuilder::new().schema(Some(schema)).build());
     }
+
     let fault = ResponseBuilder::new()
         .description("A Cinder fault")
         .content(
@@ -1339,8 +1394,36 @@ pub fn document() -> Result<OpenApi, String> {
         .build())
 }
 
+/// Writes [`LINKS`] into the success answers of their creates. Written into the JSON,
+/// not built with utoipa's `Link`: utoipa 5.5 serializes its `operation_id` as is, where
+/// OpenAPI says `operationId`, so no tool would follow it.
+fn add_links(doc: &mut serde_json::Value) {
+    for l in LINKS {
+        let (Some((method, path)), Some((to_method, to_path))) =
+            (l.from.split_once(' '), l.to.split_once(' '))
+        else {
+            continue;
+        };
+        let success = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(openapi_path("/v3", path)))
+            .and_then(|i| i.get_mut(method))
+            .and_then(|o| o.get_mut("responses"))
+            .and_then(serde_json::Value::as_object_mut)
+            .and_then(|r| r.iter_mut().find(|(status, _)| status.starts_with('2')));
+        if let Some((_, answer)) = success {
+            answer["links"][l.name] = json!({
+                "operationId": operation_id("/v3", to_method, to_path),
+                "parameters": {l.parameter: format!("$response.body#{}", l.pointer)},
+            });
+        }
+    }
+}
+
 /// `GET /clinker/v1/openapi.json`.
 pub async fn serve() -> Result<HttpResponse, ApiError> {
     let doc = document().map_err(ApiError::Internal)?;
+    let mut doc = serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+    add_links(&mut doc);
     Ok(HttpResponse::Ok().json(doc))
 }

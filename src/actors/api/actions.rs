@@ -278,7 +278,7 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
                     .await?;
             }
         }
-        K::Retype { new_type } => retype(s, &v, new_type).await?,
+        K::Retype { new_type } => retype(s, &msg.ctx, &v, new_type).await?,
         K::Revert { snapshot_id } => revert(s, &msg.ctx, &v, snapshot_id).await?,
         K::ExtendCompletion { error: _ } => {
             return Err(invalid(
@@ -545,15 +545,13 @@ async fn detach(
     Ok(())
 }
 
-async fn retype(s: &ApiShared, v: &VolumeRecord, new_type: String) -> Result<(), ServiceError> {
-    let wanted = new_type.clone();
-    let t =
-        s.db.run(move |c| volumes::find_type(c, &wanted))
-            .await?
-            .ok_or(ServiceError::NotFound {
-                kind: "Volume type with name",
-                id: new_type,
-            })?;
+async fn retype(
+    s: &ApiShared,
+    ctx: &RequestContext,
+    v: &VolumeRecord,
+    new_type: String,
+) -> Result<(), ServiceError> {
+    let t = super::types::resolve_type(&s.db, ctx, &new_type).await?;
     if t.row.id == v.row.volume_type_id {
         return Err(ServiceError::Invalid(
             "Invalid input received: New volume type must be different from the current one."
@@ -578,8 +576,16 @@ async fn retype(s: &ApiShared, v: &VolumeRecord, new_type: String) -> Result<(),
             })
             .await?
             .map_err(|why| {
+                // The filter's reason names the pool and the type's extra specs, which
+                // only admins may read (cinder-api.md §10): members get the verdict.
+                let why = if ctx.is_admin {
+                    format!(": {why}")
+                } else {
+                    tracing::info!(volume = %v.row.id, reason = %why, "retype refused by the node's filters");
+                    String::new()
+                };
                 invalid(format!(
-                    "The volume's node cannot hold type {}: {why}. Clinker does not migrate volumes between nodes.",
+                    "The volume's node cannot hold type {}{why}. Clinker does not migrate volumes between nodes.",
                     t.row.name
                 ))
             })?;

@@ -198,14 +198,7 @@ impl Handler<ListPools> for ApiActor {
             let mut reports: Vec<PoolReport> =
                 reports.into_iter().filter(|r| !r.pool.disabled).collect();
             if let Some(wanted) = msg.volume_type {
-                let key = wanted.clone();
-                let t = db
-                    .run(move |c| crate::db::volumes::find_type(c, &key))
-                    .await?
-                    .ok_or(ServiceError::NotFound {
-                        kind: "Volume type",
-                        id: wanted,
-                    })?;
+                let t = super::types::resolve_type(&db, &msg.ctx, &wanted).await?;
                 let request = ScheduleRequest {
                     extra_specs: t.extra_specs,
                     ..ScheduleRequest::default()

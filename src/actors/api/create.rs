@@ -321,7 +321,7 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
             let source_type = s.source.as_ref().map(|x| x.type_id.clone());
             let configured = settings.default_volume_type.clone();
             let project = s.ctx.project_id.clone();
-            let is_admin = s.ctx.is_admin;
+            let scope = super::scope_of(&s.ctx);
             let (wanted, vtype) =
                 s.shared
                     .db
@@ -331,22 +331,12 @@ impl Task<CreateStore> for ExtractVolumeRequestTask {
                             (None, None) => crate::db::types::project_default(c, &project)?
                                 .unwrap_or(configured),
                         };
-                        let mut found = crate::db::volumes::find_type(c, &wanted)?;
                         // A private type the project was not given does not exist for it.
-                        if let Some(t) = &found
-                            && !is_admin
-                            && !t.row.is_public
-                            && !crate::db::types::has_access(c, &t.row.id, &project)?
-                        {
-                            found = None;
-                        }
+                        let found = crate::db::types::resolve(c, &wanted, scope.as_deref())?;
                         Ok((wanted, found))
                     })
                     .await?;
-            let vtype = vtype.ok_or(ServiceError::NotFound {
-                kind: "Volume type with name",
-                id: wanted,
-            })?;
+            let vtype = vtype.ok_or_else(|| super::types::unknown_type(wanted))?;
             if let Some(source) = &s.source {
                 check_copy_type(s, source, &vtype).await?;
             }

@@ -10,6 +10,7 @@ use super::{ApiActor, scope_of};
 use crate::actors::error::ServiceError;
 use crate::db::rows::VolumeTypeRow;
 use crate::db::types::{self, DeleteRefusal, TypeDetail, TypeFilter};
+use crate::db::volumes::VolumeTypeRecord;
 use crate::db::{Db, DbError};
 use crate::model::RequestContext;
 
@@ -22,6 +23,28 @@ fn type_not_found(id: &str) -> impl Fn(DbError) -> ServiceError + use<> {
         },
         other => other.into(),
     }
+}
+
+/// Cinder's 404 for a type named by a caller that does not exist or that the caller may
+/// not use: one answer for both, naming only what the caller sent.
+pub(super) fn unknown_type(name_or_id: String) -> ServiceError {
+    ServiceError::NotFound {
+        kind: "Volume type with name",
+        id: name_or_id,
+    }
+}
+
+/// The type a caller names (by name or id) as the caller may use it, through
+/// [`types::resolve`]: every request path that takes a type reads it here.
+pub(super) async fn resolve_type(
+    db: &Db,
+    ctx: &RequestContext,
+    name_or_id: &str,
+) -> Result<VolumeTypeRecord, ServiceError> {
+    let (key, scope) = (name_or_id.to_string(), scope_of(ctx));
+    db.run(move |c| types::resolve(c, &key, scope.as_deref()))
+        .await?
+        .ok_or_else(|| unknown_type(name_or_id.to_string()))
 }
 
 /// Reads a type, answering `NotFound` for one the caller cannot see.
@@ -89,26 +112,20 @@ impl Handler<GetDefaultType> for ApiActor {
         let db = self.shared.db.clone();
         let configured = self.shared.settings.default_volume_type.clone();
         Box::pin(async move {
-            let project = msg.ctx.project_id.clone();
-            let wanted = configured.clone();
-            db.run(move |c| {
-                let id = match types::project_default(c, &project)? {
-                    Some(id) => id,
-                    None => match crate::db::volumes::find_type(c, &wanted)? {
-                        Some(t) => t.row.id,
-                        None => return Err(DbError::NotFound),
-                    },
-                };
-                types::get(c, &id, None)
-            })
-            .await
-            .map_err(|e| match e {
-                DbError::NotFound => ServiceError::NotFound {
-                    kind: "Volume type with name",
-                    id: configured.clone(),
-                },
-                other => other.into(),
-            })
+            let (project, scope) = (msg.ctx.project_id.clone(), scope_of(&msg.ctx));
+            // The project's default is read as the caller may use it, like a create
+            // without a type: a private default the project lost access to is not shown.
+            let (wanted, found) = db
+                .run(move |c| {
+                    let wanted = types::project_default(c, &project)?.unwrap_or(configured);
+                    let found = match types::resolve(c, &wanted, scope.as_deref())? {
+                        Some(t) => Some(types::get(c, &t.row.id, scope.as_deref())?),
+                        None => None,
+                    };
+                    Ok::<_, DbError>((wanted, found))
+                })
+                .await?;
+            found.ok_or_else(|| unknown_type(wanted))
         })
     }
 }
@@ -431,7 +448,10 @@ impl Handler<SetDefaultType> for ApiActor {
             let wanted = msg.volume_type.clone();
             let found = db
                 .run(move |c| {
-                    let Some(t) = crate::db::volumes::find_type(c, &msg.volume_type)? else {
+                    // Resolved as the project it becomes the default of would use it,
+                    // not as the admin asking: a private type the project was not given
+                    // would otherwise be the type of its every create, or 404 them all.
+                    let Some(t) = types::resolve(c, &msg.volume_type, Some(&msg.project))? else {
                         return Ok(None);
                     };
                     types::set_project_default(c, &msg.project, &t.row.id)?;
