@@ -1,5 +1,5 @@
 //! Helpers for the tests that run the real `clinker` binary as a child process (the e2e,
-//! iSCSI, browser and bench tests): starting it, the real python-cinderclient (`cinder`,
+//! iSCSI and browser tests; the tools' tests share its PostgreSQL part): starting it, the real python-cinderclient (`cinder`,
 //! installed by `.ci/run` from `tests/requirements.txt`), a minimal HTTP client, a
 //! PostgreSQL database per test, and tgtd for the tests exporting through it.
 
