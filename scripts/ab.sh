@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two release binaries of Clinker compared on the same machine, runs alternating A, B, A,
 # B... so that drift in the machine's load falls on both. Each run is a fresh server with
-# the fake driver on SQLite.
+# the fake driver on SQLite, driven by the same load generator, $BENCH (default
+# target/release/clinker-bench: cargo build --release -p clinker-bench).
 #   scripts/ab.sh create BIN_A BIN_B [PAIRS] [N]   N creates at c=64 (after 500 to warm up),
 #                                                 then the deletes: server CPU and rates
 #   scripts/ab.sh list   BIN_A BIN_B [PAIRS]       volumes/detail?limit=1000 p50/p99 with
@@ -10,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:?create or list}"; A="${2:?binary A}"; B="${3:?binary B}"
 PAIRS="${4:-3}"; N="${5:-5000}"
+BENCH="${BENCH:-${CARGO_TARGET_DIR:-target}/release/clinker-bench}"
+[ -x "$BENCH" ] || { echo "no load generator at $BENCH (cargo build --release -p clinker-bench)" >&2; exit 2; }
 
 one() {
     local bin="$1" dir port pid
@@ -21,10 +24,10 @@ one() {
     until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.05; done
     local url="http://127.0.0.1:$port" common=(-c 64 --pid "$pid" --no-progress --json "$dir/r.json")
     if [ "$MODE" = create ]; then
-        "$bin" bench --url "$url" -n 500 -c 64 --skip-delete --list-repeat 0 --no-progress >/dev/null
-        "$bin" bench --url "$url" -n "$N" --list-repeat 0 "${common[@]}" >/dev/null
+        "$BENCH" --url "$url" -n 500 -c 64 --skip-delete --list-repeat 0 --no-progress >/dev/null
+        "$BENCH" --url "$url" -n "$N" --list-repeat 0 "${common[@]}" >/dev/null
     else
-        "$bin" bench --url "$url" --list-only --preload 100000 --seed-db "$dir/clinker.db" \
+        "$BENCH" --url "$url" --list-only --preload 100000 --seed-db "$dir/clinker.db" \
             --list-repeat 20 --skip-delete "${common[@]}" >/dev/null
     fi
     kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every benchmark of BENCHMARKS.md on a release build and rewrites its figures
 # section from what the commands printed (never by hand):
-#   1. clinker bench, fake driver, SQLite:  -n $FAKE_N (20000) -c $C (64)
-#   2. clinker bench, file driver, SQLite:  -n $FILE_N (2000)  -c $C
-#   3. clinker bench --list-only --preload $PRELOAD (100000) --seed-db, fake driver
+#   1. clinker-bench, fake driver, SQLite:  -n $FAKE_N (20000) -c $C (64)
+#   2. clinker-bench, file driver, SQLite:  -n $FILE_N (2000)  -c $C
+#   3. clinker-bench --list-only --preload $PRELOAD (100000) --seed-db, fake driver
 #   4. criterion: scheduler, flow, db_create
 #   5. scripts/startup-time.sh: exec to GET /, idle RSS
 #   6. runs 1-3 again on PostgreSQL (a fresh database each on $BENCH_PG, default
@@ -24,9 +24,10 @@ C="${C:-64}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.log "$OUT/commands.txt" "$OUT/startup.txt"
 
-echo "== cargo build --release"
-cargo build --release
+echo "== cargo build --release -p clinker -p clinker-bench"
+cargo build --release -p clinker -p clinker-bench
 BIN="$CARGO_TARGET_DIR/release/clinker"
+BENCH="$CARGO_TARGET_DIR/release/clinker-bench"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 PID=""
@@ -83,11 +84,11 @@ bench() {
     start_server "$config" "$name"
     # @DB@ stands for the fresh server's database (its SQLite file, or the PG URL).
     local args=("${@/#@DB@/${DBURL:-$DATA/clinker.db}}")
-    local cmd=(clinker bench --url "$URL" "${args[@]}" --pid "$PID" --json "$OUT/$name.json")
+    local cmd=(clinker-bench --url "$URL" "${args[@]}" --pid "$PID" --json "$OUT/$name.json")
     echo "== ${cmd[*]}"
     echo "$name: clinker serve --config $config --data-dir $DATA --listen ${URL#http://}${DBURL:+ --database-url $DBURL}; ${cmd[*]}" >>"$OUT/commands.txt"
-    "$BIN" bench --url "$URL" "${args[@]}" --pid "$PID" --json "$OUT/$name.json" --no-progress \
-        | tee "$OUT/$name.txt" || echo "(clinker bench exited non-zero: see $OUT/$name.txt)"
+    "$BENCH" --url "$URL" "${args[@]}" --pid "$PID" --json "$OUT/$name.json" --no-progress \
+        | tee "$OUT/$name.txt" || echo "(clinker-bench exited non-zero: see $OUT/$name.txt)"
     stop_server
     drop_pg
 }

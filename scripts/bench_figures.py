@@ -203,7 +203,7 @@ def main():
         both("file driver, creates/s end to end", lambda _, f, __: rate(f), "{:.0f}/s"),
         both("`volumes/detail?limit=1000` p50 (100,000 volumes)", lambda _, __, l: lat(l, "list_detail_1000", "p50_ms"), "{:.2f} ms"),
         "",
-        "### Load runs (`clinker bench`)",
+        "### Load runs (`clinker-bench`)",
         "",
     ]
     lines += run_table(f"Fake driver, n={fake['n'] if fake else '?'}, c={fake['concurrency'] if fake else '?'}", fake)

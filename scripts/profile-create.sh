@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 N="${1:-3000}"
 C="${2:-64}"
 BIN="${CARGO_TARGET_DIR:-target}/release/clinker"
+BENCH="${CARGO_TARGET_DIR:-target}/release/clinker-bench"
 [ -x "$BIN" ] || { echo "no binary at $BIN (cargo build --release)" >&2; exit 2; }
+[ -x "$BENCH" ] || { echo "no load generator at $BENCH (cargo build --release -p clinker-bench)" >&2; exit 2; }
 DIR="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$BIN" serve --config examples/bench-fake.toml --data-dir "$DIR" --listen "127.0.0.1:$PORT" \
@@ -17,7 +19,7 @@ PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 PID=$!
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do sleep 0.05; done
-load() { "$BIN" bench --url "http://127.0.0.1:$PORT" -n "$1" -c "$C" --pid "$PID" \
+load() { "$BENCH" --url "http://127.0.0.1:$PORT" -n "$1" -c "$C" --pid "$PID" \
     --skip-delete --list-repeat 0 --no-progress; }
 load 64 >/dev/null
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

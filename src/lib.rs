@@ -1,9 +1,7 @@
 //! Clinker: a block-storage controller that speaks OpenStack Cinder's Block Storage v3 API.
 
 pub mod actors;
-pub mod bench;
 pub mod config;
-pub mod crashtest;
 pub mod db;
 pub mod drivers;
 pub mod flow;

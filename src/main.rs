@@ -23,10 +23,6 @@ enum Command {
     Serve(Common),
     /// Run the migrations and exit.
     Migrate(Common),
-    /// Drive a running server over HTTP and report latency and throughput.
-    Bench(clinker::bench::BenchOptions),
-    /// Kill a server under load again and again and check what recovery leaves.
-    Crashtest(clinker::crashtest::CrashOptions),
 }
 
 #[derive(Debug, Args)]
@@ -141,8 +137,6 @@ fn main() -> ExitCode {
     let (common, serving) = match cli.command {
         Command::Serve(c) => (c, true),
         Command::Migrate(c) => (c, false),
-        Command::Bench(opts) => return clinker::bench::cli(opts),
-        Command::Crashtest(opts) => return clinker::crashtest::cli(opts),
     };
     let config = match common.load() {
         Ok(c) => c,

@@ -2,16 +2,22 @@
 //! no data, only which volumes and snapshots exist and their sizes, so never configure it
 //! for a real backend.
 //!
-//! Tests steer it: [`FakeDriver::fail_next`] and [`FakeDriver::fail_always`] make verbs
-//! return [`DriverError::Injected`], and [`FakeDriver::set_delay`] slows every call so a
-//! test can observe in-flight states (`creating`, `deleting`). Benchmarks push about
-//! 20,000 creates per second through it, so each call takes one lock and does O(1) work.
+//! Config makes verbs fail (`[nodes.driver_options] fail`, `fail_every`: documented, and
+//! how the crash harness injects driver failures into the real binary). With the
+//! `test-hooks` feature (the tests' build, never the controller's) tests also steer it in
+//! process: `fail_next` and `fail_always` make verbs return [`DriverError::Injected`],
+//! `set_delay` slows every call so a test can observe in-flight states (`creating`,
+//! `deleting`), `set_listing` turns on `list_backing`, and `calls`, `has_volume`, ...
+//! show what it holds. Benchmarks push about 20,000 creates per second through it, so
+//! each call takes one lock and does O(1) work.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+#[cfg(feature = "test-hooks")]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+#[cfg(feature = "test-hooks")]
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -104,13 +110,12 @@ enum Failure {
     #[default]
     None,
     /// Fail this many more calls, then succeed again.
+    #[cfg(feature = "test-hooks")]
     Next(u32),
+    #[cfg(feature = "test-hooks")]
     Always,
     /// Fail every `n`-th call, counting from the first call after it was set.
-    Every {
-        n: u32,
-        seen: u32,
-    },
+    Every { n: u32, seen: u32 },
 }
 
 #[derive(Debug, Default)]
@@ -121,6 +126,7 @@ struct State {
     /// that stats stay O(1) however many volumes a benchmark made.
     provisioned_gb: u64,
     failures: [Failure; FakeVerb::ALL.len()],
+    #[cfg(feature = "test-hooks")]
     calls: [u64; FakeVerb::ALL.len()],
 }
 
@@ -128,10 +134,15 @@ impl State {
     /// Counts the call and consumes one injected failure, if any is pending.
     fn enter(&mut self, verb: FakeVerb) -> Result<(), DriverError> {
         let i = verb as usize;
-        self.calls[i] += 1;
+        #[cfg(feature = "test-hooks")]
+        {
+            self.calls[i] += 1;
+        }
         match self.failures[i] {
             Failure::None => Ok(()),
+            #[cfg(feature = "test-hooks")]
             Failure::Always => Err(DriverError::Injected(verb.as_str())),
+            #[cfg(feature = "test-hooks")]
             Failure::Next(n) => {
                 self.failures[i] = if n <= 1 {
                     Failure::None
@@ -173,9 +184,11 @@ pub struct FakeDriver {
     options: FakeDriverOptions,
     state: Mutex<State>,
     /// Kept outside `state` so the sleep happens without holding the lock.
+    #[cfg(feature = "test-hooks")]
     delay_nanos: AtomicU64,
     /// Whether `list_backing` answers (off by default: a fake starts empty after a
     /// restart, and its rows must not all look orphaned).
+    #[cfg(feature = "test-hooks")]
     listing: std::sync::atomic::AtomicBool,
 }
 
@@ -201,7 +214,9 @@ impl FakeDriver {
         Self {
             options,
             state: Mutex::new(State::default()),
+            #[cfg(feature = "test-hooks")]
             delay_nanos: AtomicU64::new(0),
+            #[cfg(feature = "test-hooks")]
             listing: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -212,11 +227,14 @@ impl FakeDriver {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sleeps for the configured delay, then locks and applies failure injection.
+    /// Sleeps for the delay a test set, then locks and applies failure injection.
     fn enter(&self, verb: FakeVerb) -> Result<MutexGuard<'_, State>, DriverError> {
-        let nanos = self.delay_nanos.load(Ordering::Relaxed);
-        if nanos > 0 {
-            std::thread::sleep(Duration::from_nanos(nanos));
+        #[cfg(feature = "test-hooks")]
+        {
+            let nanos = self.delay_nanos.load(Ordering::Relaxed);
+            if nanos > 0 {
+                std::thread::sleep(Duration::from_nanos(nanos));
+            }
         }
         let mut state = self.lock();
         state.enter(verb)?;
@@ -225,6 +243,7 @@ impl FakeDriver {
 
     /// Makes the next `times` calls of `verb` fail with [`DriverError::Injected`];
     /// replaces any failure set before for that verb. `times == 0` clears it.
+    #[cfg(feature = "test-hooks")]
     pub fn fail_next(&self, verb: FakeVerb, times: u32) {
         self.lock().failures[verb as usize] = match times {
             0 => Failure::None,
@@ -233,6 +252,7 @@ impl FakeDriver {
     }
 
     /// Makes every call of `verb` fail until [`FakeDriver::clear_failures`].
+    #[cfg(feature = "test-hooks")]
     pub fn fail_always(&self, verb: FakeVerb) {
         self.lock().failures[verb as usize] = Failure::Always;
     }
@@ -248,11 +268,13 @@ impl FakeDriver {
     }
 
     /// Removes every injected failure.
+    #[cfg(feature = "test-hooks")]
     pub fn clear_failures(&self) {
         self.lock().failures = Default::default();
     }
 
     /// Makes every later call sleep `delay` before doing anything; zero turns it off.
+    #[cfg(feature = "test-hooks")]
     pub fn set_delay(&self, delay: Duration) {
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
         self.delay_nanos.store(nanos, Ordering::Relaxed);
@@ -260,36 +282,43 @@ impl FakeDriver {
 
     /// Makes `list_backing` and `remove_backing` work (or say `NotSupported` again).
     /// Objects read as old: the fake keeps no times.
+    #[cfg(feature = "test-hooks")]
     pub fn set_listing(&self, on: bool) {
         self.listing.store(on, Ordering::Relaxed);
     }
 
     /// How many times `verb` was called, failed calls included.
+    #[cfg(feature = "test-hooks")]
     pub fn calls(&self, verb: FakeVerb) -> u64 {
         self.lock().calls[verb as usize]
     }
 
     /// Whether the volume exists on the fake backend.
+    #[cfg(feature = "test-hooks")]
     pub fn has_volume(&self, id: &VolumeId) -> bool {
         self.lock().volumes.contains_key(id)
     }
 
     /// The volume's size in GiB, or `None` if it does not exist.
+    #[cfg(feature = "test-hooks")]
     pub fn volume_size(&self, id: &VolumeId) -> Option<u64> {
         self.lock().volumes.get(id).copied()
     }
 
     /// How many volumes exist.
+    #[cfg(feature = "test-hooks")]
     pub fn volume_count(&self) -> usize {
         self.lock().volumes.len()
     }
 
     /// Whether the snapshot exists on the fake backend.
+    #[cfg(feature = "test-hooks")]
     pub fn has_snapshot(&self, id: &Uuid) -> bool {
         self.lock().snapshots.contains_key(id)
     }
 
     /// How many snapshots exist.
+    #[cfg(feature = "test-hooks")]
     pub fn snapshot_count(&self) -> usize {
         self.lock().snapshots.len()
     }
@@ -420,7 +449,11 @@ impl VolumeDriver for FakeDriver {
     }
 
     fn list_backing(&self) -> Result<Vec<BackingObject>, DriverError> {
-        if !self.listing.load(Ordering::Relaxed) {
+        #[cfg(feature = "test-hooks")]
+        let listing = self.listing.load(Ordering::Relaxed);
+        #[cfg(not(feature = "test-hooks"))]
+        let listing = false;
+        if !listing {
             return Err(DriverError::NotSupported {
                 driver: "fake",
                 verb: "list_backing",

@@ -1,10 +1,11 @@
 //! Helpers for the tests that run the real `clinker` binary as a child process (the e2e,
-//! iSCSI, browser and bench tests): starting it, the real python-cinderclient (`cinder`,
+//! iSCSI and browser tests; the tools' tests share its PostgreSQL part): starting it, the real python-cinderclient (`cinder`,
 //! installed by `.ci/run` from `tests/requirements.txt`), a minimal HTTP client, a
 //! PostgreSQL database per test, and tgtd for the tests exporting through it.
 
 #![allow(
     dead_code,
+    unused_imports,
     reason = "each test file uses a different part of the helpers"
 )]
 
@@ -14,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use diesel::Connection;
-use diesel::connection::SimpleConnection;
+mod pg;
+pub use pg::PgDatabase;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -281,44 +282,6 @@ pub fn wait_for(
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(false)
-}
-
-/// A database of its own on the local PostgreSQL, dropped afterwards.
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    /// Creates it (PostgreSQL must be running: `.ci/run` starts it).
-    pub fn create() -> Result<PgDatabase, Box<dyn std::error::Error>> {
-        let admin_url = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("clinker_e2e_{}", uuid::Uuid::new_v4().simple());
-        let mut c = diesel::PgConnection::establish(&admin_url)
-            .map_err(|e| format!("PostgreSQL at {admin_url} is needed (.ci/run starts it): {e}"))?;
-        c.batch_execute(&format!("CREATE DATABASE {name}"))?;
-        Ok(PgDatabase { admin_url, name })
-    }
-
-    /// Its URL.
-    pub fn url(&self) -> String {
-        match self.admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{}", self.name),
-            None => self.admin_url.clone(),
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut c) = diesel::PgConnection::establish(&self.admin_url) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
 }
 
 /// The targets tgtd has (`tgtadm --op show`), or its error.

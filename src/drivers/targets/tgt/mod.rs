@@ -21,8 +21,9 @@ mod admin;
 /// Test support, for the unit tests here and the integration tests: whether tgtd
 /// answers, starting it if needed (it daemonizes and stays up). `false`, with a line on
 /// stderr saying that `test` is skipped and why, only when it cannot be started or does
-/// not answer. Not used by the service, which expects tgtd to run as a system service.
-#[doc(hidden)]
+/// not answer. Not used by the service, which expects tgtd to run as a system service,
+/// so only the tests' build (`test-hooks`) has it.
+#[cfg(feature = "test-hooks")]
 pub fn tgtd_ready(test: &str) -> bool {
     if admin::show_targets().is_ok() {
         return true;

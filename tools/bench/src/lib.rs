@@ -1,4 +1,4 @@
-//! `clinker bench`: a load generator that drives a running Clinker over HTTP exactly as
+//! `clinker-bench`: a load generator that drives a running Clinker over HTTP exactly as
 //! a client would, and reports latency percentiles, throughput and the server's cost.
 //!
 //! A run: N creates at concurrency C in a fresh project; wait until every volume is
@@ -54,7 +54,7 @@ pub enum BenchError {
     Io(String),
 }
 
-/// Options of `clinker bench`.
+/// Options of `clinker-bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
     /// The server's base URL.
@@ -142,13 +142,13 @@ const CALLS: [&str; 9] = [
     "preload_wait_list_detail_1000",
 ];
 
-/// Runs `clinker bench`: prints the report, writes `--json`, and fails unless every
+/// Runs `clinker-bench`: prints the report, writes `--json`, and fails unless every
 /// volume was created, became available and (unless skipped) went away.
 pub fn cli(opts: BenchOptions) -> ExitCode {
-    let report = match actix_web::rt::System::new().block_on(run(&opts)) {
+    let report = match actix_rt::System::new().block_on(run(&opts)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("clinker bench: {e}");
+            eprintln!("clinker-bench: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -158,7 +158,7 @@ pub fn cli(opts: BenchOptions) -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|j| std::fs::write(path, j + "\n").map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!("clinker bench: cannot write {}: {e}", path.display());
+            eprintln!("clinker-bench: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
     }

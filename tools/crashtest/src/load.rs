@@ -23,41 +23,6 @@ pub fn connector() -> Value {
     json!({"host": "crash-host", "initiator": "iqn.2026-11.org.clinker:crash-host", "ip": "127.0.0.1"})
 }
 
-/// A small deterministic generator (xorshift64*), so a run can be repeated from its seed.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from `seed` (zero is replaced, xorshift needs a non-zero state).
-    pub fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-
-    /// One element of `items`, if any.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() {
-            None
-        } else {
-            items.get(self.below(items.len() as u64) as usize)
-        }
-    }
-}
-
 /// What the clients of a round did, for the report.
 #[derive(Debug, Default)]
 pub struct LoadStats {
@@ -76,7 +41,7 @@ pub struct Worker {
     /// The HTTP client.
     pub client: Client,
     /// Its generator.
-    pub rng: Rng,
+    pub rng: fastrand::Rng,
     /// Shared counters.
     pub stats: Arc<LoadStats>,
     /// Set when the round ends.
@@ -134,7 +99,7 @@ impl Worker {
     }
 
     fn instance(&mut self, prefix: &str) -> String {
-        let id = uuid::Uuid::from_u64_pair(self.rng.next_u64(), self.rng.next_u64()).to_string();
+        let id = uuid::Uuid::from_u64_pair(self.rng.u64(..), self.rng.u64(..)).to_string();
         format!("{prefix}{}", &id[prefix.len()..])
     }
 
@@ -146,7 +111,8 @@ impl Worker {
         };
         let available = with("available");
         let crowded = volumes.len() >= self.max_volumes;
-        match self.rng.below(if crowded { 14 } else { 16 }) {
+        let kinds = if crowded { 14 } else { 16 };
+        match self.rng.u64(..kinds) {
             0..=2 if !crowded => self.create(&snapshots),
             0..=3 => self.delete(&volumes, &snapshots),
             4 => self.extend(&available),
@@ -165,10 +131,10 @@ impl Worker {
             .iter()
             .filter(|s| s["status"] == "available")
             .collect();
-        let body = match self.rng.pick(&ready) {
-            Some(s) if self.rng.below(3) == 0 => json!({"volume": {
+        let body = match self.rng.choice(&ready) {
+            Some(s) if self.rng.u64(..3) == 0 => json!({"volume": {
                 "size": s["size"], "snapshot_id": s["id"], "name": "crash-from-snap"}}),
-            _ => json!({"volume": {"size": 1 + self.rng.below(2), "name": "crash"}}),
+            _ => json!({"volume": {"size": 1 + self.rng.u64(..2), "name": "crash"}}),
         };
         self.send("POST", "/volumes", Some(&body)).map(drop)
     }
@@ -181,7 +147,7 @@ impl Worker {
                     .contains(&v["status"].as_str().unwrap_or(""))
             })
             .collect();
-        let Some(v) = self.rng.pick(&gone) else {
+        let Some(v) = self.rng.choice(&gone) else {
             return Ok(());
         };
         let id = v["id"].as_str().unwrap_or_default();
@@ -199,7 +165,7 @@ impl Worker {
             .iter()
             .filter(|v| v["size"].as_u64().is_some_and(|s| s < 4))
             .collect();
-        let Some(v) = self.rng.pick(&small) else {
+        let Some(v) = self.rng.choice(&small) else {
             return Ok(());
         };
         let size = v["size"].as_u64().unwrap_or(1) + 1;
@@ -212,7 +178,7 @@ impl Worker {
         if count >= self.max_volumes {
             return Ok(());
         }
-        let Some(v) = self.rng.pick(available) else {
+        let Some(v) = self.rng.choice(available) else {
             return Ok(());
         };
         let body = json!({"snapshot": {"volume_id": v["id"], "name": "crash-snap"}});
@@ -224,7 +190,7 @@ impl Worker {
             .iter()
             .filter(|s| s["status"] == "available" || s["status"] == "error")
             .collect();
-        let Some(s) = self.rng.pick(&gone) else {
+        let Some(s) = self.rng.choice(&gone) else {
             return Ok(());
         };
         let id = s["id"].as_str().unwrap_or_default();
@@ -248,7 +214,7 @@ impl Worker {
             .iter()
             .filter_map(|v| latest(v).map(|s| (*v, s)))
             .collect();
-        let Some((v, s)) = self.rng.pick(&ready) else {
+        let Some((v, s)) = self.rng.choice(&ready) else {
             return Ok(());
         };
         let id = v["id"].as_str().unwrap_or_default();
@@ -258,7 +224,7 @@ impl Worker {
 
     /// Nova's old sequence: reserve, connect, attach; on a refusal, unreserve.
     fn legacy_attach(&mut self, available: &[&Value]) -> Result<(), Cut> {
-        let Some(v) = self.rng.pick(available) else {
+        let Some(v) = self.rng.choice(available) else {
             return Ok(());
         };
         let id = v["id"].as_str().unwrap_or_default().to_string();
@@ -299,7 +265,7 @@ impl Worker {
                         .is_some_and(|i| i.starts_with(LEGACY_PREFIX))
             })
             .collect();
-        let Some(a) = self.rng.pick(&legacy) else {
+        let Some(a) = self.rng.choice(&legacy) else {
             return Ok(());
         };
         let volume = a["volume_id"].as_str().unwrap_or_default().to_string();
@@ -324,7 +290,7 @@ impl Worker {
 
     /// The attachments API: create with a connector, then complete.
     fn api_attach(&mut self, available: &[&Value]) -> Result<(), Cut> {
-        let Some(v) = self.rng.pick(available) else {
+        let Some(v) = self.rng.choice(available) else {
             return Ok(());
         };
         let instance = self.instance(API_PREFIX);
@@ -336,7 +302,7 @@ impl Worker {
         };
         // Some attachments stay reserved or attaching, as a consumer that went away
         // would leave them; the detach step removes them later.
-        if self.rng.below(4) == 0 {
+        if self.rng.u64(..4) == 0 {
             return Ok(());
         }
         self.send(
@@ -357,7 +323,7 @@ impl Worker {
                     .is_some_and(|i| i.starts_with(API_PREFIX))
             })
             .collect();
-        let Some(a) = self.rng.pick(&ours) else {
+        let Some(a) = self.rng.choice(&ours) else {
             return Ok(());
         };
         let id = a["id"].as_str().unwrap_or_default();

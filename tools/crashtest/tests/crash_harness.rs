@@ -1,23 +1,23 @@
-//! The fault-injection harness (`src/crashtest`, `clinker crashtest`) in its bounded CI
+//! The fault-injection harness (`clinker-crashtest`) in its bounded CI
 //! form: the real binary on a file node, SIGKILLed under a mixed load at random moments
 //! and restarted, 20 rounds on SQLite and 20 on PostgreSQL; then a fake node failing at
 //! each driver step in turn. Each run prints its summary line and fails on any finding.
-//! The long form: `clinker crashtest --rounds 500`.
+//! The long form: `clinker-crashtest --rounds 500`.
 
-mod common_db;
+#[path = "../../test_support.rs"]
+mod support;
 
-use clinker::crashtest::{CrashOptions, Summary, run};
+use clinker_crashtest::{CrashOptions, Summary, run};
+use support::{PgDatabase, TestResult};
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-fn bounded() -> CrashOptions {
-    CrashOptions {
+fn bounded() -> TestResult<CrashOptions> {
+    Ok(CrashOptions {
         rounds: 20,
         clients: 4,
         max_load_ms: 500,
-        binary: Some(env!("CARGO_BIN_EXE_clinker").into()),
+        binary: Some(support::controller()?),
         ..CrashOptions::default()
-    }
+    })
 }
 
 fn judge(what: &str, summary: &Summary) -> TestResult {
@@ -35,17 +35,17 @@ fn judge(what: &str, summary: &Summary) -> TestResult {
 
 #[test]
 fn kill_nine_under_load_on_sqlite() -> TestResult {
-    let summary = run(&bounded())?;
+    let summary = run(&bounded()?)?;
     assert_eq!(summary.rounds, 20);
     judge("sqlite", &summary)
 }
 
 #[test]
 fn kill_nine_under_load_on_postgres() -> TestResult {
-    let db = common_db::TestDb::postgres(1)?;
+    let db = PgDatabase::create()?;
     let summary = run(&CrashOptions {
-        database_url: Some(db.url.clone()),
-        ..bounded()
+        database_url: Some(db.url()),
+        ..bounded()?
     })?;
     assert_eq!(summary.rounds, 20);
     judge("postgres", &summary)
@@ -77,7 +77,7 @@ fn driver_failures_at_each_step() -> TestResult {
                 rounds: 2,
                 max_load_ms: 1000,
                 fail: Some(verb.to_string()),
-                ..bounded()
+                ..bounded()?
             })?;
             judge(verb, &summary)?;
             took_effect = if leaves_error.contains(verb) {

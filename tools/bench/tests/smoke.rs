@@ -2,22 +2,20 @@
 //! generator in-process (n = 200, c = 16). Checks the report's counts and shape, never
 //! its timings; then that `/metrics` shows what the run did.
 
-mod common_e2e;
+#[path = "../../test_support.rs"]
+mod support;
 
 use std::path::Path;
 
-use clinker::bench::BenchOptions;
-use common_e2e::{PROJECT, Server, TestResult, http};
+use clinker_bench::BenchOptions;
+use support::{Server, TestResult};
 
 #[test]
 fn load_run_on_the_fake_driver() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bench-fake.toml");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bench-fake.toml");
     let config = std::fs::read_to_string(config)?;
-    let server = Server::builder(dir.path())
-        .config(&config)
-        .rust_log("warn")
-        .start()?;
+    let server = Server::start(dir.path(), &config)?;
     let pid = server.pid();
 
     let mut opts = BenchOptions::new(&server.base_url());
@@ -27,7 +25,7 @@ fn load_run_on_the_fake_driver() -> TestResult {
     opts.list_repeat = 3;
     opts.timeout = 120;
     opts.no_progress = true;
-    let report = actix_web::rt::System::new().block_on(clinker::bench::run(&opts));
+    let report = actix_rt::System::new().block_on(clinker_bench::run(&opts));
     let report = report.map_err(|e| format!("{e}\n{}", server.log_text()))?;
     eprintln!("{}", report.render());
 
@@ -68,17 +66,18 @@ fn load_run_on_the_fake_driver() -> TestResult {
     assert!(cost.peak_rss_mib > 0.0 && cost.peak_rss_mib >= cost.start_rss_mib);
 
     let json = serde_json::to_string(&report)?;
-    let back: clinker::bench::report::BenchReport = serde_json::from_str(&json)?;
+    let back: clinker_bench::report::BenchReport = serde_json::from_str(&json)?;
     assert_eq!(
         (back.created, back.deleted, back.latency.len()),
         (report.created, report.deleted, report.latency.len())
     );
 
     // Metrics name nodes and pools: on the API's port, for admins only.
-    let (status, _) = http(server.port, "GET", "/metrics", None)?;
+    let metrics_of =
+        |token| actix_rt::System::new().block_on(get(&server.base_url(), "/metrics", token));
+    let (status, _) = metrics_of(None)?;
     assert_eq!(status, 401);
-    let admin = format!("admin:{PROJECT}");
-    let (status, metrics) = http(server.port, "GET", "/metrics", Some(&admin))?;
+    let (status, metrics) = metrics_of(Some("admin:5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c"))?;
     assert_eq!(status, 200, "{metrics}");
     for want in [
         r#"clinker_http_requests_total{method="POST",route="/v3/{project_id}/volumes",status="202"} 200"#,
@@ -90,4 +89,18 @@ fn load_run_on_the_fake_driver() -> TestResult {
         assert!(metrics.contains(want), "/metrics lacks {want}:\n{metrics}");
     }
     Ok(())
+}
+
+/// `GET url/path`: the status and the body.
+async fn get(url: &str, path: &str, token: Option<&str>) -> TestResult<(u16, String)> {
+    let mut req = awc::Client::default().get(format!("{url}{path}"));
+    if let Some(t) = token {
+        req = req.insert_header(("X-Auth-Token", t));
+    }
+    let mut res = req.send().await.map_err(|e| e.to_string())?;
+    let body = res.body().limit(16 << 20).await?;
+    Ok((
+        res.status().as_u16(),
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }

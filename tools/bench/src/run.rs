@@ -309,7 +309,7 @@ impl Runner<'_> {
                     at,
                 });
             }
-            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -370,7 +370,7 @@ impl Runner<'_> {
                 bar.finish_and_clear();
                 return Ok((left, at));
             }
-            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }

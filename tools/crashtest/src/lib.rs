@@ -1,4 +1,4 @@
-//! `clinker crashtest`: the fault-injection harness. It runs the real `clinker` binary
+//! `clinker-crashtest`: the fault-injection harness. It runs the real `clinker` binary
 //! on a file node in a scratch directory, drives a mixed load from several clients,
 //! kills the server with SIGKILL at a random moment, starts it again, and once recovery
 //! had a bounded time to finish checks what must hold after any crash:
@@ -15,8 +15,8 @@
 //! call, or every N-th with `--fail-every N`), and checks the same invariants without
 //! kills, plus that every volume or snapshot in an error state carries a user message.
 //!
-//! `tests/crash_harness.rs` runs it in a bounded form on SQLite and PostgreSQL; run
-//! `clinker crashtest --rounds 500` for a long one.
+//! `tools/crashtest/tests/crash_harness.rs` runs it in a bounded form on SQLite and
+//! PostgreSQL; run `clinker-crashtest --rounds 500` for a long one.
 
 pub mod check;
 pub mod http;
@@ -36,9 +36,9 @@ use nix::unistd::Pid;
 
 use self::check::{Findings, Snapshot};
 use self::http::Client;
-use self::load::{LoadStats, Rng, Worker};
+use self::load::{LoadStats, Worker};
 
-/// Options of `clinker crashtest`.
+/// Options of `clinker-crashtest`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CrashOptions {
     /// Kill-and-recover rounds.
@@ -67,7 +67,8 @@ pub struct CrashOptions {
     /// a clean run).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
-    /// The `clinker` binary to run (default: this one).
+    /// The `clinker` binary to run (default: the `clinker` beside this program, as
+    /// `cargo build --workspace` and an install both leave it).
     #[arg(long)]
     pub binary: Option<PathBuf>,
     /// Instead of kills: a `fake` node whose driver fails calls of this verb (`create_volume`, `delete_volume`, `extend_volume`, `create_snapshot`,
@@ -228,10 +229,10 @@ impl Server {
             .spawn()
             .map_err(|e| HarnessError(format!("cannot start {}: {e}", binary.display())))?;
         let mut server = Server { child, port, log };
+        let probe = http::Probe::new(port, Duration::from_secs(5))?;
         let start = Instant::now();
         loop {
-            let up = http::raw(port, "GET", "/", None, None, Duration::from_secs(5));
-            if up.is_ok_and(|a| a.status == 300) {
+            if probe.serving() {
                 return Ok(server);
             }
             if let Some(status) = server.child.try_wait()? {
@@ -296,7 +297,7 @@ fn config_text(fail: Option<&str>, fail_every: u32, nbd_port: u16) -> String {
 pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
     let binary = match &opts.binary {
         Some(b) => b.clone(),
-        None => std::env::current_exe()?,
+        None => controller_beside(&std::env::current_exe()?)?,
     };
     let scratch = match &opts.work_dir {
         Some(d) => {
@@ -313,8 +314,8 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
             .unwrap_or(1)
     });
     println!("crashtest: seed {seed}, directory {}", dir.display());
-    let mut rng = Rng::new(seed);
-    let nbd_port = 20000 + (rng.below(200) as u16) * 200;
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let nbd_port = 20000 + rng.u16(..200) * 200;
     let config = dir.join("clinker.toml");
     std::fs::write(
         &config,
@@ -332,22 +333,21 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
     for round in 1..=opts.rounds.max(1) {
         let stats = Arc::new(LoadStats::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let workers: Vec<_> = (0..opts.clients.max(1))
-            .map(|i| {
-                let worker = Worker {
-                    client: Client::new(server.port, PROJECTS[i % PROJECTS.len()]),
-                    rng: Rng::new(rng.next_u64()),
-                    stats: stats.clone(),
-                    stop: stop.clone(),
-                    max_volumes: 12,
-                };
-                std::thread::spawn(move || worker.run())
-            })
-            .collect();
+        let mut workers = Vec::with_capacity(opts.clients.max(1));
+        for i in 0..opts.clients.max(1) {
+            let worker = Worker {
+                client: Client::new(server.port, PROJECTS[i % PROJECTS.len()])?,
+                rng: rng.fork(),
+                stats: stats.clone(),
+                stop: stop.clone(),
+                max_volumes: 12,
+            };
+            workers.push(std::thread::spawn(move || worker.run()));
+        }
         // Kills come at a random moment; failure runs (no kill) load for the full time.
         let load_ms = match opts.fail {
             Some(_) => opts.max_load_ms,
-            None => 50 + rng.below(opts.max_load_ms.max(51) - 50),
+            None => 50 + rng.u64(..opts.max_load_ms.max(51) - 50),
         };
         std::thread::sleep(Duration::from_millis(load_ms));
         if opts.fail.is_none() {
@@ -392,6 +392,23 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
     Ok(summary)
 }
 
+/// The `clinker` binary next to `exe`, or next to the directory holding it (cargo puts
+/// test executables in `target/<profile>/deps/`, its binaries one level up).
+pub fn controller_beside(exe: &Path) -> Result<PathBuf, HarnessError> {
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    [Some(dir), dir.parent()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("clinker"))
+        .find(|c| c.is_file())
+        .ok_or_else(|| {
+            HarnessError(format!(
+                "no clinker binary beside {}: build it (cargo build --workspace) or pass --binary",
+                exe.display()
+            ))
+        })
+}
+
 /// Lets recovery finish, then checks every invariant once.
 fn inspect(
     opts: &CrashOptions,
@@ -399,7 +416,7 @@ fn inspect(
     dir: &Path,
     summary: &mut Summary,
 ) -> Result<Findings, String> {
-    let admin = Client::new(server.port, PROJECTS[0]);
+    let admin = Client::new(server.port, PROJECTS[0])?;
     let state = check::settle(&admin, Duration::from_secs(opts.settle_seconds))?;
     summary.error_states += state.in_error();
     let found = Findings {
@@ -473,7 +490,7 @@ impl Scratch {
     }
 }
 
-/// `clinker crashtest`: prints the summary line; exits 1 if any invariant broke.
+/// `clinker-crashtest`: prints the summary line; exits 1 if any invariant broke.
 pub fn cli(opts: CrashOptions) -> ExitCode {
     match run(&opts) {
         Ok(summary) => {

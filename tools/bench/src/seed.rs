@@ -7,10 +7,10 @@
 use diesel::prelude::*;
 
 use super::BenchError;
-use crate::db::rows::VolumeRow;
-use crate::db::schema::volumes;
-use crate::db::{self, Db};
-use crate::model::{AttachStatus, VolumeStatus};
+use clinker::db::rows::VolumeRow;
+use clinker::db::schema::volumes;
+use clinker::db::{self, Db};
+use clinker::model::{AttachStatus, VolumeStatus};
 
 /// Rows per insert statement: 22 columns x 1,000 stays under SQLite's 32,766 parameters.
 const CHUNK: usize = 1000;
@@ -65,7 +65,7 @@ pub fn seed(url: &str, project: &str, n: usize, size_gb: u64) -> Result<Vec<Stri
         done += rows.len();
         db.run_blocking(|c| {
             db::write_txn(c, |c| {
-                crate::on_backend!(c, |c| diesel::insert_into(volumes::table)
+                clinker::on_backend!(c, |c| diesel::insert_into(volumes::table)
                     .values(&rows)
                     .execute(c))?;
                 Ok(())
