@@ -404,6 +404,12 @@ impl VolumeDriver for FakeDriver {
         }
         let mut data = serde_json::Map::new();
         data.insert("volume_id".to_string(), volume.id.to_string().into());
+        // A credential made for this export, as a real target's CHAP password or NBD PSK,
+        // so tests can check where credentials travel and that they die with the export.
+        data.insert(
+            "auth_password".to_string(),
+            uuid::Uuid::new_v4().simple().to_string().into(),
+        );
         Ok(ConnectionInfo {
             driver_volume_type: "fake".to_string(),
             data,
