@@ -32,9 +32,11 @@ const MAX_KEY_LEN: usize = 255;
 const MAX_KEPT_REFUSAL: usize = 4096;
 
 /// Answer fields that carry credentials: `connection_info` holds the CHAP password or the
-/// NBD PSK of an export. Never kept for replay: a replay reaches anyone in the project,
-/// also after the export is gone.
-const SECRET_FIELDS: &[&str] = &["connection_info", "auth_key", "auth_password"];
+/// NBD PSK of an export, a transfer's `auth_key` is all it takes to accept it. Never kept
+/// for replay: a replay reaches anyone in the project, also after the export is gone.
+/// The connection's own secret keys ([`crate::drivers::SECRET_KEYS`]) are emptied
+/// wherever they stand, should a view ever show them outside `connection_info`.
+const SECRET_FIELDS: &[&str] = &["connection_info", "auth_key"];
 
 /// The middleware; a no-op unless the request is a POST with the header.
 pub async fn middleware(
@@ -317,7 +319,9 @@ fn redact(v: &mut Value) -> bool {
         Value::Object(m) => {
             let mut found = false;
             for (k, field) in m.iter_mut() {
-                if SECRET_FIELDS.contains(&k.as_str()) {
+                if SECRET_FIELDS.contains(&k.as_str())
+                    || crate::drivers::SECRET_KEYS.contains(&k.as_str())
+                {
                     *field = match field {
                         Value::Object(_) => Value::Object(Default::default()),
                         _ => Value::Null,
@@ -331,5 +335,43 @@ fn redact(v: &mut Value) -> bool {
         }
         Value::Array(items) => items.iter_mut().fold(false, |f, i| redact(i) | f),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use serde_json::json;
+
+    use super::keepable;
+
+    #[test]
+    fn credentials_are_emptied_wherever_they_stand() -> Result<(), Box<dyn std::error::Error>> {
+        let ok = StatusCode::OK;
+        // Nothing but credentials: nothing kept.
+        let init = json!({"connection_info": {"data": {"auth_password": "s3"}}});
+        assert_eq!(keepable(ok, init.to_string().as_bytes()), None);
+        // Inside a resource, a list, or under a connection's own secret key.
+        let nested = json!({
+            "attachment": {"id": "a", "connection_info": {"auth_password": "s3"}},
+            "items": [{"export": {"tls_psk_key": "s3", "port": 1}}],
+            "transfer": {"id": "t", "auth_key": "s3"},
+        });
+        let kept = keepable(ok, nested.to_string().as_bytes()).ok_or("kept")?;
+        assert!(!kept.contains("s3"), "{kept}");
+        let kept: serde_json::Value = serde_json::from_str(&kept)?;
+        assert_eq!(kept["attachment"]["connection_info"], json!({}));
+        assert_eq!(kept["items"][0]["export"]["port"], 1);
+        // Anything else is kept as it was sent.
+        let plain = br#"{"volume": {"id": "v"}}"#;
+        assert_eq!(
+            keepable(StatusCode::ACCEPTED, plain).as_deref(),
+            Some(r#"{"volume": {"id": "v"}}"#)
+        );
+        // A large refusal is not kept; a small one is.
+        let big = vec![b'x'; super::MAX_KEPT_REFUSAL + 1];
+        assert_eq!(keepable(StatusCode::BAD_REQUEST, &big), None);
+        assert!(keepable(StatusCode::BAD_REQUEST, b"{}").is_some());
+        Ok(())
     }
 }
