@@ -135,6 +135,11 @@ struct ClaimGuard {
 }
 
 impl ClaimGuard {
+    /// Leaves the claim running, to be taken over once stale.
+    fn keep(mut self) {
+        self.keyed = None;
+    }
+
     async fn settle(mut self, op: KeyOp) {
         if let Some(request) = self.keyed.take() {
             let _ = self.state.api.send(IdempotencyKey { request, op }).await;
@@ -267,8 +272,14 @@ async fn answer_created(
     let record = match got {
         Ok(r) => r,
         Err(e) => {
-            // Released: the retry after this one runs the create again.
-            guard.settle(KeyOp::Release).await;
+            if matches!(e, ApiError::NotFound(_)) {
+                // Deleted since: the retry after this one creates it again.
+                guard.settle(KeyOp::Release).await;
+            } else {
+                // The volume may well exist: releasing would let a retry make a second
+                // one, so the claim stays, and a retry takes it over once it is stale.
+                guard.keep();
+            }
             return Ok(ServiceResponse::new(http, e.error_response()));
         }
     };
