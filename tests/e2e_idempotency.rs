@@ -2,9 +2,9 @@
 //! connection right after sending, and a server killed (SIGKILL) with keyed creates in
 //! flight, on SQLite and on PostgreSQL. Each retry must get the first answer or a fresh
 //! run, never a key left "still running" past the take-over bound, and never a second
-//! volume. (Whether actix-web drops a request on a reset depends on timing; the drop
-//! itself is forced in `http_idempotency`'s `a_client_that_leaves_...` test. The kills
-//! here leave claims running without fail.)
+//! volume. actix-web drops a request whose reset it sees while the request runs (one
+//! reset before the body is all read claims nothing), so the resets come at every point
+//! of a create's few milliseconds; `http_idempotency` forces the drop itself.
 
 mod common_e2e;
 
@@ -35,8 +35,9 @@ fn body(name: &str) -> String {
     format!(r#"{{"volume": {{"size": 1, "name": "{name}"}}}}"#)
 }
 
-/// Sends a keyed create and resets the connection (RST, not FIN) without reading.
-fn send_and_reset(port: u16, key: &str, name: &str) -> TestResult {
+/// Sends a keyed create and, `wait` later, resets the connection (RST, not FIN) without
+/// reading.
+fn send_and_reset(port: u16, key: &str, name: &str, wait: Duration) -> TestResult {
     let body = body(name);
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     write!(
@@ -47,6 +48,7 @@ fn send_and_reset(port: u16, key: &str, name: &str) -> TestResult {
         body.len()
     )?;
     s.flush()?;
+    std::thread::sleep(wait);
     socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO))?;
     drop(s);
     Ok(())
@@ -91,8 +93,14 @@ fn resets_and_kills(database_url: Option<&str>) -> TestResult {
     // busy when the resets arrive: each create still runs to its end, and its retry gets
     // its answer (or runs it, if it had not started).
     let names: Vec<String> = (0..50).map(|i| format!("reset{i}")).collect();
-    for name in &names {
-        send_and_reset(server.port, name, name)?;
+    for (i, name) in names.iter().enumerate() {
+        // At every point of the request's few milliseconds.
+        send_and_reset(
+            server.port,
+            name,
+            name,
+            Duration::from_micros(i as u64 % 10 * 500),
+        )?;
     }
     for name in &names {
         let (status, v) = retry(server.port, name, name)?;
@@ -105,7 +113,7 @@ fn resets_and_kills(database_url: Option<&str>) -> TestResult {
     for round in 0..3 {
         let names: Vec<String> = (0..5).map(|i| format!("kill{round}x{i}")).collect();
         for name in &names {
-            send_and_reset(server.port, name, name)?;
+            send_and_reset(server.port, name, name, Duration::ZERO)?;
         }
         server.stop();
         server = Server::start_with(dir.path(), database_url, Some(CONFIG))?;
