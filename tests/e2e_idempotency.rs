@@ -89,9 +89,8 @@ fn named(port: u16, name: &str) -> Result<usize, Box<dyn std::error::Error>> {
 fn resets_and_kills(database_url: Option<&str>) -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut server = Server::start_with(dir.path(), database_url, Some(CONFIG))?;
-    // Clients reset their connections right after sending, many at once so the server is
-    // busy when the resets arrive: each create still runs to its end, and its retry gets
-    // its answer (or runs it, if it had not started).
+    // Clients reset their connections soon after sending: each create still runs to its
+    // end, and its retry gets its answer (or runs it, if it had not started).
     let names: Vec<String> = (0..50).map(|i| format!("reset{i}")).collect();
     for (i, name) in names.iter().enumerate() {
         // At every point of the request's few milliseconds.

@@ -629,9 +629,12 @@ mod tests {
         d.create_volume(&v)?;
         let info = d.initialize_connection(&v, &connector)?;
         assert_eq!(info.driver_volume_type, "fake");
-        assert_eq!(
-            Value::Object(info.data),
-            json!({"volume_id": v.id.to_string()})
+        assert_eq!(info.data["volume_id"], json!(v.id.to_string()));
+        let again = d.initialize_connection(&v, &connector)?;
+        assert!(info.data["auth_password"].is_string());
+        assert_ne!(
+            info.data["auth_password"], again.data["auth_password"],
+            "a credential per export"
         );
         d.terminate_connection(&v, &connector)?;
         d.terminate_connection(&vol(1), &connector)?;
