@@ -127,34 +127,19 @@ pub fn request_hash(path: &str, body: &[u8]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Releases the claim if the task ends (or unwinds) before the request's outcome is
-/// recorded, so nothing leaves the key running.
-struct ClaimGuard {
+/// A claim this request holds, until it stores its answer or releases it. One never
+/// settled (the task panicked, the process stopped) stays running and is taken over once
+/// stale; releasing it blindly could let a retry create a second volume, where the take-over
+/// answers with the volume the dead request made.
+struct Held {
     state: web::Data<AppState>,
-    keyed: Option<KeyedRequest>,
+    keyed: KeyedRequest,
 }
 
-impl ClaimGuard {
-    /// Leaves the claim running, to be taken over once stale.
-    fn keep(mut self) {
-        self.keyed = None;
-    }
-
-    async fn settle(mut self, op: KeyOp) {
-        if let Some(request) = self.keyed.take() {
-            let _ = self.state.api.send(IdempotencyKey { request, op }).await;
-        }
-    }
-}
-
-impl Drop for ClaimGuard {
-    fn drop(&mut self) {
-        if let Some(request) = self.keyed.take() {
-            self.state.api.do_send(IdempotencyKey {
-                request,
-                op: KeyOp::Release,
-            });
-        }
+impl Held {
+    async fn settle(self, op: KeyOp) {
+        let request = self.keyed;
+        let _ = self.state.api.send(IdempotencyKey { request, op }).await;
     }
 }
 
@@ -198,23 +183,23 @@ async fn run_keyed(
         }
     };
     // This request holds the claim from here on.
-    let guard = ClaimGuard {
+    let held = Held {
         state: state.clone(),
-        keyed: Some(keyed),
+        keyed,
     };
     if let Some(id) = volume_id {
-        return answer_created(req, &state, ctx, &id, guard).await;
+        return answer_created(req, &state, ctx, &id, held).await;
     }
     let res = match next.call(req).await {
         Ok(res) => res,
         Err(e) => {
-            guard.settle(KeyOp::Release).await;
+            held.settle(KeyOp::Release).await;
             return Err(e);
         }
     };
     let status = res.status();
     if status.is_server_error() {
-        guard.settle(KeyOp::Release).await;
+        held.settle(KeyOp::Release).await;
         return Ok(res.map_into_boxed_body());
     }
     // Keep the answer (the body is read here and given back unchanged).
@@ -228,7 +213,7 @@ async fn run_keyed(
         },
         None => KeyOp::Release,
     };
-    guard.settle(op).await;
+    held.settle(op).await;
     Ok(ServiceResponse::new(
         http,
         head.set_body(bytes).map_into_boxed_body(),
@@ -254,7 +239,7 @@ async fn answer_created(
     state: &web::Data<AppState>,
     ctx: RequestContext,
     volume_id: &str,
-    guard: ClaimGuard,
+    held: Held,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let got = match volume_id.parse() {
         Ok(id) => state
@@ -272,13 +257,11 @@ async fn answer_created(
     let record = match got {
         Ok(r) => r,
         Err(e) => {
+            // Deleted since: the retry after this one creates it again. Any other error:
+            // the volume may well exist, and releasing would let a retry make a second
+            // one, so the claim stays, and a retry takes it over once it is stale.
             if matches!(e, ApiError::NotFound(_)) {
-                // Deleted since: the retry after this one creates it again.
-                guard.settle(KeyOp::Release).await;
-            } else {
-                // The volume may well exist: releasing would let a retry make a second
-                // one, so the claim stays, and a retry takes it over once it is stale.
-                guard.keep();
+                held.settle(KeyOp::Release).await;
             }
             return Ok(ServiceResponse::new(http, e.error_response()));
         }
@@ -286,12 +269,11 @@ async fn answer_created(
     let res = super::volumes::created(&http, &record, &ctx);
     let (head, body) = res.into_parts();
     let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
-    guard
-        .settle(KeyOp::Finish {
-            status: head.status().as_u16(),
-            response: String::from_utf8_lossy(&bytes).into_owned(),
-        })
-        .await;
+    held.settle(KeyOp::Finish {
+        status: head.status().as_u16(),
+        response: String::from_utf8_lossy(&bytes).into_owned(),
+    })
+    .await;
     let mut res = head.set_body(bytes).map_into_boxed_body();
     res.headers_mut().insert(
         actix_web::http::header::HeaderName::from_static("idempotency-replayed"),
