@@ -5,7 +5,7 @@
 mod common_db;
 
 use clinker::db::idempotency::{
-    self, CLAIM_STALE_AFTER_SECONDS, Claim, KEY_TTL_SECONDS, KeyedRequest,
+    self, CLAIM_STALE_AFTER_SECONDS, Claim, KEY_TTL_SECONDS, KeyedRequest, Made,
 };
 use clinker::db::schema::{idempotency_keys as k, volumes};
 use clinker::db::{DbConnection, MIGRATIONS, now};
@@ -100,9 +100,7 @@ fn claims(c: &mut DbConnection) -> TestResult {
     age(c, "made", "another-incarnation", 0)?;
     assert_eq!(
         idempotency::claim(c, &keyed("made", "{}", "req-retry"))?,
-        Claim::Created {
-            volume_id: v.id.clone()
-        }
+        Claim::Created(Made::Volume(v.id.clone()))
     );
 
     // Expiry: an expired key is new again, and the sweep removes only expired keys.

@@ -308,6 +308,19 @@ async fn a_claim_whose_request_died_is_taken_over() -> TestResult {
         );
     }
 
+    // The same for a snapshot.
+    let volume = app.available_volume(ALICE, 1).await?;
+    let snap = json!({"snapshot": {"volume_id": volume, "name": "s"}});
+    let post_snapshot = || keyed("POST", "/v3/0a0a/snapshots", "snap", &snap);
+    let (s, first, _) = app.call(post_snapshot()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{first}");
+    leave_running(&app, "snap", "an-incarnation-that-died", 0)?;
+    let (s, v, h) = app.call(post_snapshot()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["snapshot"]["id"], first["snapshot"]["id"]);
+    assert!(h.get("idempotency-replayed").is_some());
+    assert_eq!(app.count("snapshots"), 1, "no second snapshot");
+
     // A dead claim whose request made nothing: the retry runs it.
     let (s, _, _) = app.call(post("nothing")).await;
     assert_eq!(s, StatusCode::ACCEPTED);

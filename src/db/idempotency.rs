@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{idempotency_keys, volumes};
+use super::schema::{idempotency_keys, snapshots, volumes};
 use super::{DbConnection, DbError, now, write_txn};
 
 /// How long a key is kept, in seconds: 24 h, as Stripe keeps them. An older key is as if
@@ -27,7 +27,7 @@ pub const CLAIM_STALE_AFTER_SECONDS: i64 = 60;
 /// This process incarnation, as recorded on the claims it takes: a claim still running
 /// under another incarnation was left by a process that has died. (With several
 /// controllers on one PostgreSQL a live peer's claim looks the same; its retry then finds
-/// the volume the peer made, see [`Claim::Created`]. Instance leases will tell them apart.)
+/// what the peer made, see [`Claim::Created`]. Instance leases will tell them apart.)
 pub fn instance_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
@@ -48,6 +48,15 @@ pub struct KeyedRequest {
     pub request_id: String,
 }
 
+/// A resource a keyed create made, found by the request id on its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Made {
+    /// A volume (`POST .../volumes`), by id.
+    Volume(String),
+    /// A snapshot (`POST .../snapshots`), by id.
+    Snapshot(String),
+}
+
 /// What a key already holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -61,13 +70,10 @@ pub enum Claim {
         /// The JSON body.
         response: Option<String>,
     },
-    /// The key was taken over from a request that died after it created this volume
+    /// The key was taken over from a request that died after it created this resource
     /// (its row carries the dead request's id) but before its answer was stored. This
-    /// request holds the claim and must answer with the volume, not create another.
-    Created {
-        /// The volume's id.
-        volume_id: String,
-    },
+    /// request holds the claim and must answer with it, not create another.
+    Created(Made),
     /// The key was used for another request.
     Different,
 }
@@ -149,8 +155,8 @@ pub fn claim(c: &mut DbConnection, r: &KeyedRequest) -> Result<Claim, DbError> {
         if !take_over(c, r, &row, at)? {
             return Ok(RUNNING);
         }
-        Ok(match created_volume(c, r, &row)? {
-            Some(volume_id) => Claim::Created { volume_id },
+        Ok(match made_by(c, r, &row)? {
+            Some(made) => Claim::Created(made),
             None => Claim::Fresh,
         })
     })
@@ -185,23 +191,32 @@ fn take_over(
     Ok(n == 1)
 }
 
-/// The volume a dead keyed `POST .../volumes` created, found by its request id. The
-/// volume row and its request id are written in one statement, so after a crash there is
-/// either the volume (answered with) or nothing (the retry creates it).
-fn created_volume(
-    c: &mut DbConnection,
-    r: &KeyedRequest,
-    was: &KeyRow,
-) -> Result<Option<String>, DbError> {
-    if !was.request_path.ends_with("/volumes") || was.request_id.is_empty() {
+/// What a dead keyed create (`POST .../volumes` or `.../snapshots`) made, found by its
+/// request id. The row and its request id are written in one statement, so after a crash
+/// there is either the resource (answered with) or nothing (the retry creates it).
+fn made_by(c: &mut DbConnection, r: &KeyedRequest, was: &KeyRow) -> Result<Option<Made>, DbError> {
+    if was.request_id.is_empty() {
         return Ok(None);
     }
-    Ok(volumes::table
-        .filter(volumes::project_id.eq(&r.project_id))
-        .filter(volumes::request_id.eq(&was.request_id))
-        .select(volumes::id)
-        .first(c)
-        .optional()?)
+    if was.request_path.ends_with("/volumes") {
+        let id: Option<String> = volumes::table
+            .filter(volumes::project_id.eq(&r.project_id))
+            .filter(volumes::request_id.eq(&was.request_id))
+            .select(volumes::id)
+            .first(c)
+            .optional()?;
+        return Ok(id.map(Made::Volume));
+    }
+    if was.request_path.ends_with("/snapshots") {
+        let id: Option<String> = snapshots::table
+            .filter(snapshots::project_id.eq(&r.project_id))
+            .filter(snapshots::request_id.eq(&was.request_id))
+            .select(snapshots::id)
+            .first(c)
+            .optional()?;
+        return Ok(id.map(Made::Snapshot));
+    }
+    Ok(None)
 }
 
 /// Stores the answer of this request's claim (nothing if the claim was taken over).

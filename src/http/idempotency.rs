@@ -20,7 +20,8 @@ use super::AppState;
 use super::error::ApiError;
 use crate::actors::api::GetVolume;
 use crate::actors::api::idempotency::{IdempotencyKey, KeyOp};
-use crate::db::idempotency::{Claim, KeyedRequest};
+use crate::actors::api::snapshots::{SnapshotCall, SnapshotOp};
+use crate::db::idempotency::{Claim, KeyedRequest, Made};
 use crate::model::RequestContext;
 
 /// Longest key accepted, as Stripe's.
@@ -159,9 +160,9 @@ async fn run_keyed(
         .await
         .map_err(ApiError::from)
         .and_then(|r| r.map_err(ApiError::from));
-    let volume_id = match claim {
+    let made = match claim {
         Ok(Some(Claim::Fresh)) => None,
-        Ok(Some(Claim::Created { volume_id })) => Some(volume_id),
+        Ok(Some(Claim::Created(made))) => Some(made),
         Err(e) => return refuse(req, e),
         Ok(Some(Claim::Different)) => {
             return refuse(
@@ -187,8 +188,8 @@ async fn run_keyed(
         state: state.clone(),
         keyed,
     };
-    if let Some(id) = volume_id {
-        return answer_created(req, &state, ctx, &id, held).await;
+    if let Some(made) = made {
+        return answer_created(req, &state, ctx, made, held).await;
     }
     let res = match next.call(req).await {
         Ok(res) => res,
@@ -232,33 +233,21 @@ fn replay(status: i64, response: Option<String>) -> HttpResponse {
         .body(response.unwrap_or_default())
 }
 
-/// The answer to a retried create whose first request died after it made the volume: the
-/// volume as the create would have answered, stored as the key's answer from now on.
+/// The answer to a retried create whose first request died after it made its resource:
+/// the resource as the create would have answered, stored as the key's answer from now on.
 async fn answer_created(
     req: ServiceRequest,
     state: &web::Data<AppState>,
     ctx: RequestContext,
-    volume_id: &str,
+    made: Made,
     held: Held,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let got = match volume_id.parse() {
-        Ok(id) => state
-            .api
-            .send(GetVolume {
-                ctx: ctx.clone(),
-                id,
-            })
-            .await
-            .map_err(ApiError::from)
-            .and_then(|r| r.map_err(ApiError::from)),
-        Err(_) => Err(ApiError::Internal(format!("bad volume id {volume_id}"))),
-    };
     let (http, _) = req.into_parts();
-    let record = match got {
-        Ok(r) => r,
+    let res = match render_made(state, &http, ctx, made).await {
+        Ok(res) => res,
         Err(e) => {
             // Deleted since: the retry after this one creates it again. Any other error:
-            // the volume may well exist, and releasing would let a retry make a second
+            // the resource may well exist, and releasing would let a retry make a second
             // one, so the claim stays, and a retry takes it over once it is stale.
             if matches!(e, ApiError::NotFound(_)) {
                 held.settle(KeyOp::Release).await;
@@ -266,7 +255,6 @@ async fn answer_created(
             return Ok(ServiceResponse::new(http, e.error_response()));
         }
     };
-    let res = super::volumes::created(&http, &record, &ctx);
     let (head, body) = res.into_parts();
     let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
     held.settle(KeyOp::Finish {
@@ -280,6 +268,34 @@ async fn answer_created(
         actix_web::http::header::HeaderValue::from_static("true"),
     );
     Ok(ServiceResponse::new(http, res))
+}
+
+/// The create's answer for what a dead request made, read afresh.
+async fn render_made(
+    state: &web::Data<AppState>,
+    http: &actix_web::HttpRequest,
+    ctx: RequestContext,
+    made: Made,
+) -> Result<HttpResponse, ApiError> {
+    let bad = |id: &str| ApiError::Internal(format!("bad resource id {id}"));
+    match made {
+        Made::Volume(id) => {
+            let id = id.parse().map_err(|_| bad(&id))?;
+            let msg = GetVolume {
+                ctx: ctx.clone(),
+                id,
+            };
+            let record = state.api.send(msg).await??;
+            Ok(super::volumes::created(http, &record, &ctx))
+        }
+        Made::Snapshot(id) => {
+            let id = id.parse().map_err(|_| bad(&id))?;
+            let op = SnapshotOp::Get;
+            let record = state.api.send(SnapshotCall { ctx, id, op }).await??;
+            let record = record.ok_or_else(|| ApiError::NotFound("Snapshot gone.".into()))?;
+            Ok(super::snapshots::created(http, &record))
+        }
+    }
 }
 
 /// What of an answer is kept for replay: `None` to keep nothing and release the key.
