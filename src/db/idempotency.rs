@@ -114,19 +114,7 @@ pub fn claim(c: &mut DbConnection, r: &KeyedRequest) -> Result<Claim, DbError> {
         if inserted == 1 {
             return Ok(Claim::Fresh);
         }
-        let row: KeyRow = idempotency_keys::table
-            .filter(idempotency_keys::project_id.eq(&r.project_id))
-            .filter(idempotency_keys::idem_key.eq(&r.key))
-            .select((
-                idempotency_keys::request_path,
-                idempotency_keys::request_hash,
-                idempotency_keys::status,
-                idempotency_keys::response,
-                idempotency_keys::created_at,
-                idempotency_keys::claimed_by,
-                idempotency_keys::request_id,
-            ))
-            .get_result(c)?;
+        let row = read(c, r)?;
         if row.created_at < at - chrono::Duration::seconds(KEY_TTL_SECONDS) {
             // Expired, not yet swept: a new key, whatever it held.
             return Ok(if take_over(c, r, &row, at)? {
@@ -160,6 +148,22 @@ pub fn claim(c: &mut DbConnection, r: &KeyedRequest) -> Result<Claim, DbError> {
             None => Claim::Fresh,
         })
     })
+}
+
+fn read(c: &mut DbConnection, r: &KeyedRequest) -> Result<KeyRow, DbError> {
+    Ok(idempotency_keys::table
+        .filter(idempotency_keys::project_id.eq(&r.project_id))
+        .filter(idempotency_keys::idem_key.eq(&r.key))
+        .select((
+            idempotency_keys::request_path,
+            idempotency_keys::request_hash,
+            idempotency_keys::status,
+            idempotency_keys::response,
+            idempotency_keys::created_at,
+            idempotency_keys::claimed_by,
+            idempotency_keys::request_id,
+        ))
+        .get_result(c)?)
 }
 
 /// Makes the row this request's running claim, as a compare-and-set on the holder read

@@ -188,9 +188,18 @@ async fn run_keyed(
         state: state.clone(),
         keyed,
     };
-    if let Some(made) = made {
-        return answer_created(req, &state, ctx, made, held).await;
+    match made {
+        Some(made) => answer_created(req, &state, ctx, made, held).await,
+        None => run_and_keep(req, next, held).await,
     }
+}
+
+/// Runs the request and keeps what may be kept of its answer, or releases the claim.
+async fn run_and_keep(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    held: Held,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let res = match next.call(req).await {
         Ok(res) => res,
         Err(e) => {
