@@ -263,7 +263,7 @@ impl SchedulerActor {
     }
 }
 
-/// How often expired quota reservations and user messages are cleaned up.
+/// How often expired quota reservations, user messages and idempotency keys are cleaned up.
 const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Actor for SchedulerActor {
@@ -271,7 +271,8 @@ impl Actor for SchedulerActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // Like Cinder's scheduler: release reservations nobody committed (a process died
-        // between reserve and commit) and reap expired user messages.
+        // between reserve and commit), reap expired user messages and forget idempotency
+        // keys past their 24 h.
         ctx.run_interval(HOUSEKEEPING_EVERY, |act, ctx| {
             let db = act.shared.db.clone();
             ctx.spawn(
@@ -280,14 +281,16 @@ impl Actor for SchedulerActor {
                         .run(|c| {
                             let r = crate::db::quotas::expire(c)?;
                             let m = crate::db::messages::reap(c)?;
-                            Ok((r, m))
+                            let k = crate::db::idempotency::expire(c)?;
+                            Ok((r, m, k))
                         })
                         .await;
                     match done {
-                        Ok((0, 0)) => {}
-                        Ok((r, m)) => tracing::info!(
+                        Ok((0, 0, 0)) => {}
+                        Ok((r, m, k)) => tracing::info!(
                             reservations.expired = r,
                             messages.reaped = m,
+                            idempotency_keys.expired = k,
                             "housekeeping"
                         ),
                         Err(e) => tracing::warn!(error = %e, "housekeeping failed"),

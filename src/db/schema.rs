@@ -6,10 +6,12 @@ diesel::table! {
         project_id -> Text,
         idem_key -> Text,
         request_path -> Text,
-        request_body -> Text,
         status -> BigInt,
         response -> Nullable<Text>,
         created_at -> Timestamp,
+        request_hash -> Text,
+        claimed_by -> Text,
+        request_id -> Text,
     }
 }
 

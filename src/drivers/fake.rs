@@ -433,6 +433,12 @@ impl VolumeDriver for FakeDriver {
         }
         let mut data = serde_json::Map::new();
         data.insert("volume_id".to_string(), volume.id.to_string().into());
+        // A credential made for this export, as a real target's CHAP password or NBD PSK,
+        // so tests can check where credentials travel and that they die with the export.
+        data.insert(
+            "auth_password".to_string(),
+            uuid::Uuid::new_v4().simple().to_string().into(),
+        );
         Ok(ConnectionInfo {
             driver_volume_type: "fake".to_string(),
             data,
@@ -656,9 +662,12 @@ mod tests {
         d.create_volume(&v)?;
         let info = d.initialize_connection(&v, &connector)?;
         assert_eq!(info.driver_volume_type, "fake");
-        assert_eq!(
-            Value::Object(info.data),
-            json!({"volume_id": v.id.to_string()})
+        assert_eq!(info.data["volume_id"], json!(v.id.to_string()));
+        let again = d.initialize_connection(&v, &connector)?;
+        assert!(info.data["auth_password"].is_string());
+        assert_ne!(
+            info.data["auth_password"], again.data["auth_password"],
+            "a credential per export"
         );
         d.terminate_connection(&v, &connector)?;
         d.terminate_connection(&vol(1), &connector)?;

@@ -55,8 +55,8 @@ pub struct ConnectionInfo {
 
 /// `data` keys whose values are secrets: CHAP credentials, the NBD export name (and the
 /// URL holding it), which is all that guards an NBD export without TLS, and the NBD
-/// TLS pre-shared key.
-const SECRET_KEYS: &[&str] = &[
+/// TLS pre-shared key. (Idempotent replays leave them out too.)
+pub(crate) const SECRET_KEYS: &[&str] = &[
     "auth_username",
     "auth_password",
     "discovery_auth_username",

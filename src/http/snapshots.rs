@@ -116,7 +116,14 @@ pub async fn create(
             )?,
         })
         .await??;
-    Ok(HttpResponse::Accepted().json(json!({"snapshot": view(&record, ver, true)})))
+    Ok(created(&req, &record))
+}
+
+/// The answer to a create: 202 with the snapshot. Also the answer to a keyed retry of a
+/// create whose request died before its answer was stored (see `idempotency`).
+pub(crate) fn created(req: &HttpRequest, record: &SnapshotRecord) -> HttpResponse {
+    let ver = version::of(req);
+    HttpResponse::Accepted().json(json!({"snapshot": view(record, ver, true)}))
 }
 
 async fn list_view(

@@ -13,8 +13,8 @@ use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::{
     CreateVolume, DeleteVolume, GetVolume, ListVolumes, UpdateVolume, VolumeCreateRequest,
 };
-use crate::db::volumes::{ListQuery, SortKey, TimeFilter, TimeOp};
-use crate::model::VolumeId;
+use crate::db::volumes::{ListQuery, SortKey, TimeFilter, TimeOp, VolumeRecord};
+use crate::model::{RequestContext, VolumeId};
 
 /// Query keys that are not filters.
 const PAGING: [&str; 10] = [
@@ -109,13 +109,23 @@ pub async fn create(
             request,
         })
         .await??;
-    let links = LinkBase::of(&req);
-    let volume = VolumeDetail::new(&record, &ctx, ver, &links, Detail::Plain);
-    Ok(json_response(
+    Ok(created(&req, &record, &ctx))
+}
+
+/// The answer to a create: 202 with the volume. Also the answer to a keyed retry of a
+/// create whose request died before its answer was stored (see `idempotency`).
+pub(crate) fn created(
+    req: &HttpRequest,
+    record: &VolumeRecord,
+    ctx: &RequestContext,
+) -> HttpResponse {
+    let links = LinkBase::of(req);
+    let volume = VolumeDetail::new(record, ctx, version::of(req), &links, Detail::Plain);
+    json_response(
         HttpResponse::Accepted(),
         &OneVolume { volume },
         ONE_VOLUME_BYTES,
-    ))
+    )
 }
 
 /// `GET /volumes/{id}`.

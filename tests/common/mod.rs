@@ -183,6 +183,37 @@ impl TestApp {
             .unwrap_or(-1)
     }
 
+    /// Creates a `size` GiB volume in the token's project (`0a0a` or `0b0b`) and waits
+    /// until it is `available`; answers its id.
+    pub async fn available_volume(
+        &self,
+        token: &str,
+        size: u64,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let project = token.rsplit(':').next().unwrap_or(token);
+        let body = serde_json::json!({"volume": {"size": size}});
+        let (s, v, _) = self
+            .call(json_req(
+                "POST",
+                &format!("/v3/{project}/volumes"),
+                token,
+                &body,
+            ))
+            .await;
+        if s != StatusCode::ACCEPTED {
+            return Err(format!("create answered {s}: {v}").into());
+        }
+        let id = v["volume"]["id"].as_str().ok_or("no id")?.to_string();
+        let path = format!("/v3/{project}/volumes/{id}");
+        eventually(Duration::from_secs(10), || async {
+            let (_, v, _) = self.call(req("GET", &path, token)).await;
+            (v["volume"]["status"] == "available").then_some(())
+        })
+        .await
+        .ok_or("the volume never became available")?;
+        Ok(id)
+    }
+
     /// `(in_use, reserved)` of a project's quota resource.
     pub fn usage(&self, project: &str, resource: &str) -> (i64, i64) {
         let defaults = clinker::db::quotas::Defaults::from_config(&self.config.quota);

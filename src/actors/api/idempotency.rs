@@ -4,18 +4,13 @@ use actix::prelude::*;
 
 use super::ApiActor;
 use crate::actors::error::ServiceError;
-use crate::db::idempotency::{self, Claim};
+use crate::db::idempotency::{self, Claim, KeyedRequest};
 
 /// What to do with a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOp {
-    /// Claim it for a request (path and body identify the request).
-    Claim {
-        /// The request path.
-        path: String,
-        /// The request body, as sent.
-        body: String,
-    },
+    /// Claim it for the request.
+    Claim,
     /// Store the answer.
     Finish {
         /// HTTP status.
@@ -23,7 +18,7 @@ pub enum KeyOp {
         /// JSON body.
         response: String,
     },
-    /// Forget it (the request failed on the server side).
+    /// Forget it (the request failed on the server side, or its answer is not kept).
     Release,
 }
 
@@ -31,10 +26,8 @@ pub enum KeyOp {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Claim>, ServiceError>")]
 pub struct IdempotencyKey {
-    /// The caller's project.
-    pub project_id: String,
-    /// The key.
-    pub key: String,
+    /// The keyed request.
+    pub request: KeyedRequest,
     /// What to do.
     pub op: KeyOp,
 }
@@ -44,16 +37,14 @@ impl Handler<IdempotencyKey> for ApiActor {
     fn handle(&mut self, msg: IdempotencyKey, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
         Box::pin(async move {
-            let (p, k) = (msg.project_id, msg.key);
+            let r = msg.request;
             Ok(db
                 .run(move |c| match msg.op {
-                    KeyOp::Claim { path, body } => {
-                        idempotency::claim(c, &p, &k, &path, &body).map(Some)
-                    }
+                    KeyOp::Claim => idempotency::claim(c, &r).map(Some),
                     KeyOp::Finish { status, response } => {
-                        idempotency::finish(c, &p, &k, i64::from(status), &response).map(|_| None)
+                        idempotency::finish(c, &r, i64::from(status), &response).map(|_| None)
                     }
-                    KeyOp::Release => idempotency::release(c, &p, &k).map(|_| None),
+                    KeyOp::Release => idempotency::release(c, &r).map(|_| None),
                 })
                 .await?)
         })
