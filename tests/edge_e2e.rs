@@ -12,12 +12,17 @@ use std::time::{Duration, Instant};
 use common_e2e::{PROJECT, Server, TestResult, http, http_request};
 
 /// Opens a `POST /volumes` declaring `declared` bytes and sends `sent` of them (spaces).
-fn partial_post(port: u16, declared: usize, sent: usize) -> std::io::Result<TcpStream> {
+fn partial_post(
+    port: u16,
+    declared: usize,
+    sent: usize,
+    extra_headers: &str,
+) -> std::io::Result<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     write!(
         s,
         "POST /v3/{PROJECT}/volumes HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: admin:{PROJECT}\r\n\
-         Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+         Content-Type: application/json\r\nContent-Length: {declared}\r\n{extra_headers}\r\n"
     )?;
     s.write_all(&vec![b' '; sent])?;
     Ok(s)
@@ -84,8 +89,17 @@ fn stalled_bodies_are_cut_after_the_body_timeout() -> TestResult {
         .config("body_timeout_seconds = 1\n")
         .start()?;
     // The probe's shape: 1,048,000 of 1,048,576 declared bytes, then silence.
+    // Two of them keyed: the idempotency middleware reads the body itself, through the
+    // same deadline, and must answer the same 408.
     let mut slow = (0..10)
-        .map(|_| partial_post(server.port, 1_048_576, 1_048_000))
+        .map(|i| {
+            let key = if i < 2 {
+                format!("Idempotency-Key: slow-{i}\r\n")
+            } else {
+                String::new()
+            };
+            partial_post(server.port, 1_048_576, 1_048_000, &key)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for s in &mut slow {
         assert_eq!(until_closed(s)?, Some(408));
@@ -107,7 +121,7 @@ fn bodies_in_memory_share_one_budget() -> TestResult {
     let post = || post_volume(server.port, &body);
     assert_eq!(post()?, 400, "a malformed body is 400 while memory is free");
     // One stalled body holds 60,000 of the 100,000 bytes: the next 50,000 do not fit.
-    let holder = partial_post(server.port, 65_536, 60_000)?;
+    let holder = partial_post(server.port, 65_536, 60_000, "")?;
     assert!(eventually(|| post() == Ok(503)), "never refused for memory");
     // Its connection gone, its bytes are given back.
     holder.shutdown(std::net::Shutdown::Both)?;

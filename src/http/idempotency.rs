@@ -65,7 +65,12 @@ pub async fn middleware(
     let mut body = web::BytesMut::new();
     let mut payload = req.take_payload();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
+        // A stalled or over-budget body is answered as the JSON extractor answers it
+        // (408 / 503), not with actix's bare 400.
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => return refuse(req, super::intake::refusal(e)),
+        };
         if body.len() + chunk.len() > state.max_body_bytes {
             return refuse(
                 req,
