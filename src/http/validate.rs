@@ -10,7 +10,11 @@ use super::error::ApiError;
 /// Cinder's `db.MAX_INT`: the largest size a volume may ask for.
 pub const MAX_INT: u64 = 2_147_483_647;
 
+/// Cinder's schema error, which echoes the value. The echo is clipped (as the log clips
+/// it): a 1 MiB name must not come back as a 1 MiB answer.
 fn invalid(field: &str, value: &Value, reason: impl std::fmt::Display) -> ApiError {
+    let value = value.to_string();
+    let value = crate::logging::Clipped(&value);
     ApiError::BadRequest(format!(
         "Invalid input for field/attribute {field}. Value: {value}. {reason}"
     ))
@@ -249,5 +253,21 @@ mod tests {
         assert!(text("name", Some(&json!("x".repeat(256)))).is_err());
         assert!(text("name", Some(&json!("a\u{0}b"))).is_err());
         assert!(text("name", Some(&json!(5))).is_err());
+    }
+
+    #[test]
+    fn an_echoed_value_is_clipped() {
+        let long = "n".repeat(1 << 20);
+        let Err(e) = text("name", Some(&json!(long))) else {
+            panic!("a 1 MiB name was accepted");
+        };
+        let msg = e.to_string();
+        assert!(msg.len() < 1024, "{} bytes echoed", msg.len());
+        assert!(msg.contains("bytes)") && msg.ends_with("It is longer than 255 characters."));
+        // Short values are echoed whole, as Cinder does.
+        let Err(e) = text("name", Some(&json!(["x\ny"]))) else {
+            panic!("a list was accepted as a name");
+        };
+        assert!(e.to_string().contains(r#"Value: ["x\ny"]. "#), "{e}");
     }
 }
