@@ -258,3 +258,48 @@ pub struct PoolReport {
 #[derive(Debug, Clone, Message, Serialize, Deserialize)]
 #[rtype(result = "Vec<PoolReport>")]
 pub struct GetPoolReports;
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+
+    /// Compiles only if `T` can be written and read back.
+    fn travels<T: Serialize + DeserializeOwned>() {}
+
+    #[test]
+    fn every_message_can_travel() -> Result<(), serde_json::Error> {
+        travels::<CreateVolumeOnNode>();
+        travels::<DeleteVolumeOnNode>();
+        travels::<PublishStats>();
+        travels::<RecoverNode>();
+        travels::<ReconcileNode>();
+        travels::<ReconcileReport>();
+        travels::<InitializeConnection>();
+        travels::<TerminateConnection>();
+        travels::<ExtendVolumeOnNode>();
+        travels::<CreateSnapshotOnNode>();
+        travels::<DeleteSnapshotOnNode>();
+        travels::<RevertVolumeOnNode>();
+        travels::<NodeStatsReport>();
+        travels::<ScheduleCreateVolume>();
+        travels::<CheckHost>();
+        travels::<GetPools>();
+        travels::<SetNodeDisabled>();
+        travels::<PoolReport>();
+        travels::<GetPoolReports>();
+        let sent = ScheduleCreateVolume {
+            volume_id: VolumeId(uuid::Uuid::new_v4()),
+            project_id: "project-a".into(),
+            request_id: RequestId("req-1".into()),
+            spec: RequestSpec::default(),
+        };
+        let got: ScheduleCreateVolume = serde_json::from_str(&serde_json::to_string(&sent)?)?;
+        assert_eq!(
+            (got.volume_id, got.project_id, got.request_id, got.spec),
+            (sent.volume_id, sent.project_id, sent.request_id, sent.spec)
+        );
+        Ok(())
+    }
+}
