@@ -10,12 +10,12 @@ use tracing::{info, warn};
 
 use crate::actors::api::catalogue::SchedulerQueries;
 use crate::actors::api::{ApiActor, ApiSettings};
-use crate::actors::dispatch::{Dispatcher, JournalHandle, NodeHandle};
+use crate::actors::dispatch::{Dispatcher, JournalHandle, NodeHandle, SchedulerLink};
 use crate::actors::journal::JournalActor;
 use crate::actors::mailbox::Tracked;
 use crate::actors::protocol::{PublishStats, RecoverNode, ScheduleCreateVolume, SetNodeDisabled};
 use crate::actors::scheduler::SchedulerActor;
-use crate::actors::volume::{NodeIdentity, SchedulerLink, VolumeActor, allocated_on};
+use crate::actors::volume::{NodeIdentity, VolumeActor, allocated_on};
 use crate::config::{
     Config, ExportOptions, LvmType, NodeDriver, Provisioning, TargetKind, VolumeClear,
 };

@@ -15,8 +15,8 @@ use super::journal::{Flush, JournalActor, RecordRun};
 use super::mailbox::Tracked;
 use super::protocol::{
     CheckHost, CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
-    ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, ScheduleCreateVolume,
-    TerminateConnection,
+    ExtendVolumeOnNode, InitializeConnection, NodeStatsReport, RevertVolumeOnNode,
+    ScheduleCreateVolume, TerminateConnection,
 };
 use crate::flow::{FlowRun, Journal};
 
@@ -91,6 +91,15 @@ impl Dispatcher {
 /// The node part of `node@backend#pool`.
 pub fn node_name(host: &str) -> &str {
     host.split('@').next().unwrap_or(host)
+}
+
+/// How a node reaches the scheduler.
+#[derive(Clone)]
+pub struct SchedulerLink {
+    /// Reschedules.
+    pub schedule: Recipient<ScheduleCreateVolume>,
+    /// Capacity reports.
+    pub stats: Recipient<NodeStatsReport>,
 }
 
 /// The handle flows record through (the journal is always this process's own: see

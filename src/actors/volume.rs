@@ -16,7 +16,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::{error, info, warn};
 
-use super::dispatch::JournalHandle;
+use super::dispatch::{JournalHandle, SchedulerLink};
 use super::error::ServiceError;
 use super::protocol::{
     CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
@@ -28,15 +28,6 @@ use crate::db::{Db, DbError};
 use crate::drivers::{DriverError, ModelUpdate, VolumeDriver, VolumeRef};
 use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
 use crate::model::{VolumeId, VolumeStatus};
-
-/// How a node reaches the scheduler.
-#[derive(Clone)]
-pub struct SchedulerLink {
-    /// Reschedules.
-    pub schedule: Recipient<ScheduleCreateVolume>,
-    /// Capacity reports.
-    pub stats: Recipient<NodeStatsReport>,
-}
 
 /// Who the node is.
 #[derive(Debug, Clone)]
