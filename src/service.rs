@@ -10,13 +10,12 @@ use tracing::{info, warn};
 
 use crate::actors::api::catalogue::SchedulerQueries;
 use crate::actors::api::{ApiActor, ApiSettings};
-use crate::actors::dispatch::{Dispatcher, NodeHandle};
-use crate::actors::journal::{JournalActor, JournalHandle};
+use crate::actors::dispatch::{Dispatcher, JournalHandle, NodeHandle, SchedulerLink};
+use crate::actors::journal::JournalActor;
 use crate::actors::mailbox::Tracked;
-use crate::actors::scheduler::{ScheduleCreateVolume, SchedulerActor, SetNodeDisabled};
-use crate::actors::volume::{
-    NodeIdentity, PublishStats, RecoverNode, SchedulerLink, VolumeActor, allocated_on,
-};
+use crate::actors::protocol::{PublishStats, RecoverNode, ScheduleCreateVolume, SetNodeDisabled};
+use crate::actors::scheduler::SchedulerActor;
+use crate::actors::volume::{NodeIdentity, VolumeActor, allocated_on};
 use crate::config::{
     Config, ExportOptions, LvmType, NodeDriver, Provisioning, TargetKind, VolumeClear,
 };
@@ -225,9 +224,14 @@ pub async fn start(
         pools: scheduler.clone().recipient(),
         set_disabled: scheduler.clone().recipient(),
     };
-    let api = ApiActor::new(db.clone(), dispatcher, journal.clone(), settings)
-        .with_scheduler_queries(queries)
-        .start();
+    let api = ApiActor::new(
+        db.clone(),
+        dispatcher,
+        JournalHandle(journal.clone()),
+        settings,
+    )
+    .with_scheduler_queries(queries)
+    .start();
     for (name, addr) in &nodes {
         if let Err(e) = addr.send(PublishStats).await? {
             warn!(node.id = %name, error = %e, "node could not report its capacity at start");

@@ -7,10 +7,9 @@ use std::rc::Rc;
 
 use actix::prelude::*;
 
-use super::dispatch::{Dispatcher, node_name};
+use super::dispatch::{Dispatcher, JournalHandle, node_name};
 use super::error::ServiceError;
-use super::journal::{Flush, JournalActor, JournalHandle};
-use super::volume::DeleteVolumeOnNode;
+use super::protocol::{DeleteSnapshotOnNode, DeleteVolumeOnNode};
 use crate::db::rows::{FlowRunRow, MessageRow};
 use crate::db::volumes::{ListQuery, VolumeRecord};
 use crate::db::{Db, DbError, quotas};
@@ -52,7 +51,6 @@ pub(crate) struct ApiShared {
     pub(crate) db: Db,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) journal: JournalHandle,
-    pub(crate) journal_addr: Addr<JournalActor>,
     pub(crate) settings: ApiSettings,
     /// For tests: the task of `volume_create_api` that fails after doing its work.
     #[cfg(feature = "test-hooks")]
@@ -87,15 +85,14 @@ impl ApiActor {
     pub fn new(
         db: Db,
         dispatcher: Dispatcher,
-        journal: Addr<JournalActor>,
+        journal: JournalHandle,
         settings: ApiSettings,
     ) -> Self {
         Self {
             shared: Rc::new(ApiShared {
                 db,
                 dispatcher,
-                journal: JournalHandle(journal.clone()),
-                journal_addr: journal,
+                journal,
                 settings,
                 #[cfg(feature = "test-hooks")]
                 fail_at: None,
@@ -374,7 +371,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
             continue;
         };
         node.delete_snapshot
-            .send(crate::actors::volume::DeleteSnapshotOnNode {
+            .send(DeleteSnapshotOnNode {
                 snapshot_id,
                 volume_id: id,
                 volume_size: size,
@@ -419,7 +416,7 @@ impl Handler<GetTimeline> for ApiActor {
         let shared = self.shared.clone();
         Box::pin(async move {
             // Runs wait a few milliseconds in the journal's buffer; include them.
-            shared.journal_addr.send(Flush).await?;
+            shared.journal.flush().await?;
             let (key, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
             let t = shared
                 .db

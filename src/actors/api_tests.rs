@@ -10,8 +10,8 @@ use tempfile::TempDir;
 
 use super::*;
 use crate::actors::dispatch::NodeHandle;
-use crate::actors::scheduler::ScheduleCreateVolume;
-use crate::actors::volume::CreateVolumeOnNode;
+use crate::actors::journal::{Flush, JournalActor};
+use crate::actors::protocol::{CheckHost, CreateVolumeOnNode, ScheduleCreateVolume};
 use crate::db::schema::{reservations, volumes};
 use crate::model::{RequestId, quota};
 
@@ -100,13 +100,9 @@ impl Actor for HostChecker {
     type Context = Context<Self>;
 }
 
-impl Handler<crate::actors::scheduler::CheckHost> for HostChecker {
+impl Handler<CheckHost> for HostChecker {
     type Result = Result<(), String>;
-    fn handle(
-        &mut self,
-        _: crate::actors::scheduler::CheckHost,
-        _: &mut Self::Context,
-    ) -> Self::Result {
+    fn handle(&mut self, _: CheckHost, _: &mut Self::Context) -> Self::Result {
         Ok(())
     }
 }
@@ -173,7 +169,7 @@ fn harness(
     let mut actor = ApiActor::new(
         db.clone(),
         dispatcher,
-        journal.clone(),
+        JournalHandle(journal.clone()),
         settings(defaults.clone()),
     );
     if let Some(task) = fail_at {

@@ -1,5 +1,6 @@
 //! Where each actor is: the one seam that a scale-out (casts to other processes through
-//! durable work rows) will replace.
+//! durable work rows) will replace. The handles here (`Addr`, `Recipient`) name mailboxes
+//! of this process, so they stay out of [`super::protocol`], whose messages can travel.
 //!
 //! Casts are sent with `send(..).await`, never `try_send`: an actix mailbox holds 16
 //! messages, and under load `try_send` fails where `send` waits for room. The handlers of
@@ -10,12 +11,14 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use super::journal::{Flush, JournalActor, RecordRun};
 use super::mailbox::Tracked;
-use super::scheduler::{CheckHost, ScheduleCreateVolume};
-use super::volume::{
-    CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
-    ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
+use super::protocol::{
+    CheckHost, CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
+    ExtendVolumeOnNode, InitializeConnection, NodeStatsReport, RevertVolumeOnNode,
+    ScheduleCreateVolume, TerminateConnection,
 };
+use crate::flow::{FlowRun, Journal};
 
 /// The messages a node accepts from the API and the scheduler.
 #[derive(Clone)]
@@ -88,4 +91,31 @@ impl Dispatcher {
 /// The node part of `node@backend#pool`.
 pub fn node_name(host: &str) -> &str {
     host.split('@').next().unwrap_or(host)
+}
+
+/// How a node reaches the scheduler.
+#[derive(Clone)]
+pub struct SchedulerLink {
+    /// Reschedules.
+    pub schedule: Recipient<ScheduleCreateVolume>,
+    /// Capacity reports.
+    pub stats: Recipient<NodeStatsReport>,
+}
+
+/// The handle flows record through (the journal is always this process's own: see
+/// [`RecordRun`]).
+#[derive(Debug, Clone)]
+pub struct JournalHandle(pub Addr<JournalActor>);
+
+impl JournalHandle {
+    /// Waits until every run recorded so far is stored.
+    pub async fn flush(&self) -> Result<(), MailboxError> {
+        self.0.send(Flush).await
+    }
+}
+
+impl Journal for JournalHandle {
+    fn record(&self, run: FlowRun) {
+        self.0.do_send(RecordRun(run));
+    }
 }

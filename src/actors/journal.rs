@@ -11,7 +11,7 @@ use tracing::error;
 
 use crate::db::Db;
 use crate::db::rows::FlowRunRow;
-use crate::flow::{FlowRun, Journal};
+use crate::flow::FlowRun;
 
 /// How long runs wait to be grouped.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
@@ -19,6 +19,10 @@ const FLUSH_EVERY: Duration = Duration::from_millis(20);
 const BATCH: usize = 512;
 
 /// Keeps one finished run.
+///
+/// Not in [`super::protocol`]: each process journals its own flows, so this never leaves
+/// the process, and a `FlowRun` borrows `&'static` task names, which serde cannot
+/// deserialize. The same holds for [`Flush`].
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct RecordRun(pub FlowRun);
@@ -135,15 +139,5 @@ fn row_of(run: FlowRun) -> FlowRunRow {
         detail,
         started_at: started,
         finished_at: finished,
-    }
-}
-
-/// The handle flows record through.
-#[derive(Debug, Clone)]
-pub struct JournalHandle(pub Addr<JournalActor>);
-
-impl Journal for JournalHandle {
-    fn record(&self, run: FlowRun) {
-        self.0.do_send(RecordRun(run));
     }
 }

@@ -5,48 +5,48 @@
 /// Node messages the fakes of these tests accept and ignore.
 macro_rules! ignore_node_messages {
     ($actor:ty) => {
-        impl Handler<crate::actors::volume::ExtendVolumeOnNode> for $actor {
+        impl Handler<crate::actors::protocol::ExtendVolumeOnNode> for $actor {
             type Result = ();
             fn handle(
                 &mut self,
-                _: crate::actors::volume::ExtendVolumeOnNode,
+                _: crate::actors::protocol::ExtendVolumeOnNode,
                 _: &mut Self::Context,
             ) {
             }
         }
-        impl Handler<crate::actors::volume::CreateSnapshotOnNode> for $actor {
+        impl Handler<crate::actors::protocol::CreateSnapshotOnNode> for $actor {
             type Result = ();
             fn handle(
                 &mut self,
-                _: crate::actors::volume::CreateSnapshotOnNode,
+                _: crate::actors::protocol::CreateSnapshotOnNode,
                 _: &mut Self::Context,
             ) {
             }
         }
-        impl Handler<crate::actors::volume::DeleteSnapshotOnNode> for $actor {
+        impl Handler<crate::actors::protocol::DeleteSnapshotOnNode> for $actor {
             type Result = ();
             fn handle(
                 &mut self,
-                _: crate::actors::volume::DeleteSnapshotOnNode,
+                _: crate::actors::protocol::DeleteSnapshotOnNode,
                 _: &mut Self::Context,
             ) {
             }
         }
-        impl Handler<crate::actors::volume::RevertVolumeOnNode> for $actor {
+        impl Handler<crate::actors::protocol::RevertVolumeOnNode> for $actor {
             type Result = ();
             fn handle(
                 &mut self,
-                _: crate::actors::volume::RevertVolumeOnNode,
+                _: crate::actors::protocol::RevertVolumeOnNode,
                 _: &mut Self::Context,
             ) {
             }
         }
-        impl Handler<crate::actors::volume::InitializeConnection> for $actor {
+        impl Handler<crate::actors::protocol::InitializeConnection> for $actor {
             type Result =
                 Result<crate::drivers::ConnectionInfo, crate::actors::error::ServiceError>;
             fn handle(
                 &mut self,
-                _: crate::actors::volume::InitializeConnection,
+                _: crate::actors::protocol::InitializeConnection,
                 _: &mut Self::Context,
             ) -> Self::Result {
                 Err(crate::actors::error::ServiceError::Unavailable(
@@ -54,11 +54,11 @@ macro_rules! ignore_node_messages {
                 ))
             }
         }
-        impl Handler<crate::actors::volume::TerminateConnection> for $actor {
+        impl Handler<crate::actors::protocol::TerminateConnection> for $actor {
             type Result = Result<(), crate::actors::error::ServiceError>;
             fn handle(
                 &mut self,
-                _: crate::actors::volume::TerminateConnection,
+                _: crate::actors::protocol::TerminateConnection,
                 _: &mut Self::Context,
             ) -> Self::Result {
                 Ok(())
@@ -71,7 +71,10 @@ pub mod api;
 pub mod dispatch;
 pub mod error;
 pub mod journal;
+#[cfg(test)]
+mod layering_tests;
 pub mod mailbox;
+pub mod protocol;
 pub mod scheduler;
 pub mod user_messages;
 pub mod volume;

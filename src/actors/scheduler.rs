@@ -13,91 +13,18 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::json;
 
-use super::dispatch::NodeHandle;
+use super::dispatch::{JournalHandle, NodeHandle};
 use super::error::ServiceError;
-use super::journal::JournalHandle;
+use super::protocol::{
+    CheckHost, CreateVolumeOnNode, GetPoolReports, GetPools, NodeStatsReport, PoolReport,
+    ScheduleCreateVolume, SetNodeDisabled,
+};
 use super::user_messages::{self, Action, Detail};
-use super::volume::CreateVolumeOnNode;
 use crate::db::{Db, DbError};
-use crate::drivers::BackendStats;
 use crate::flow::{Flow, FlowScope, Task, TaskFuture};
-use crate::model::{RequestId, VolumeId, VolumeStatus};
+use crate::model::VolumeStatus;
 use crate::scheduler::spec::RequestSpec;
 use crate::scheduler::{self, Decision, PoolEvaluation, PoolState, SchedulerTuning};
-
-/// A node's capacity report. `acked_seq` is the last placement the node had received
-/// when it measured, so placements still in flight are kept on top of the report.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct NodeStatsReport {
-    /// The node.
-    pub node: String,
-    /// Its zone.
-    pub availability_zone: String,
-    /// What its driver reported, with `allocated_capacity_gb` filled in by the node.
-    pub stats: BackendStats,
-    /// The highest `cast_seq` of a [`CreateVolumeOnNode`] the node had handled.
-    pub acked_seq: u64,
-}
-
-/// Place a volume and hand it to the chosen node (a cast: nobody waits for it).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct ScheduleCreateVolume {
-    /// The volume.
-    pub volume_id: VolumeId,
-    /// Its project.
-    pub project_id: String,
-    /// The request that created it.
-    pub request_id: RequestId,
-    /// What to place, and the nodes already tried.
-    pub spec: RequestSpec,
-}
-
-/// Does the pool `host` satisfy these extra specs (capacity aside)? Used by retype.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<(), String>")]
-pub struct CheckHost {
-    /// `node@backend#pool`.
-    pub host: String,
-    /// The new type's extra specs.
-    pub extra_specs: BTreeMap<String, String>,
-}
-
-/// The pools as the scheduler sees them now.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Vec<PoolState>")]
-pub struct GetPools;
-
-/// An operator enabled or disabled a node (`os-services`): a disabled node's pools stay
-/// known but the EnabledFilter turns them down, so it gets no new volumes.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct SetNodeDisabled {
-    /// The node's name.
-    pub node: String,
-    /// Disabled (true) or enabled again (false).
-    pub disabled: bool,
-}
-
-/// One pool with the backend-level figures of its node's last report, for
-/// `scheduler-stats/get_pools` and `capabilities`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PoolReport {
-    /// The pool, with in-flight placements applied.
-    pub pool: PoolState,
-    /// The driver's maker.
-    pub vendor_name: String,
-    /// The driver's version.
-    pub driver_version: String,
-    /// When the node last reported.
-    pub timestamp: chrono::NaiveDateTime,
-}
-
-/// Every pool with its backend's figures.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Vec<PoolReport>")]
-pub struct GetPoolReports;
 
 /// Placements sent to a node that its last report did not include yet.
 #[derive(Debug, Default)]

@@ -8,11 +8,11 @@ use tempfile::TempDir;
 
 use super::*;
 use crate::actors::journal::{Flush, JournalActor};
-use crate::actors::volume::DeleteVolumeOnNode;
+use crate::actors::protocol::DeleteVolumeOnNode;
 use crate::db::rows::{FlowRunRow, MessageRow, VolumeRow};
 use crate::db::schema::volumes;
-use crate::drivers::{Capacity, OverSubscription, PoolStats};
-use crate::model::AttachStatus;
+use crate::drivers::{BackendStats, Capacity, OverSubscription, PoolStats};
+use crate::model::{AttachStatus, RequestId, VolumeId};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;

@@ -16,68 +16,18 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::{error, info, warn};
 
+use super::dispatch::{JournalHandle, SchedulerLink};
 use super::error::ServiceError;
-use super::journal::JournalHandle;
-use super::scheduler::{NodeStatsReport, ScheduleCreateVolume};
+use super::protocol::{
+    CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
+    ExtendVolumeOnNode, InitializeConnection, NodeStatsReport, PublishStats, ReconcileNode,
+    ReconcileReport, RecoverNode, RevertVolumeOnNode, ScheduleCreateVolume, TerminateConnection,
+};
 use super::user_messages::{self, Action, Detail};
 use crate::db::{Db, DbError};
 use crate::drivers::{DriverError, ModelUpdate, VolumeDriver, VolumeRef};
 use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
-use crate::model::{RequestId, VolumeId, VolumeStatus};
-use crate::scheduler::spec::RequestSpec;
-
-/// Create a volume the scheduler placed here (a cast).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct CreateVolumeOnNode {
-    /// The volume.
-    pub volume_id: VolumeId,
-    /// Its project.
-    pub project_id: String,
-    /// The request that created it.
-    pub request_id: RequestId,
-    /// `node@backend#pool` as stored on the row.
-    pub host: String,
-    /// The spec, with this node already in `tried_nodes`.
-    pub spec: RequestSpec,
-    /// The scheduler's placement number, acknowledged in the next stats report
-    /// (0 for a create resumed by recovery).
-    pub cast_seq: u64,
-}
-
-/// Delete a volume of this node (a cast). The row is already `deleting`.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct DeleteVolumeOnNode {
-    /// The volume.
-    pub volume_id: VolumeId,
-    /// Its project.
-    pub project_id: String,
-    /// The delete request.
-    pub request_id: RequestId,
-}
-
-/// Measure capacity and report it to the scheduler; answers once the report is sent.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<(), ServiceError>")]
-pub struct PublishStats;
-
-/// Resume or roll back whatever this node left unfinished (every volume or snapshot of
-/// the node in a transitional state), re-create the exports of attached volumes, and
-/// compare the backend with the database (see [`recovery`]). Answers with the number
-/// of operations resumed.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<usize, ServiceError>")]
-pub struct RecoverNode;
-
-/// How a node reaches the scheduler.
-#[derive(Clone)]
-pub struct SchedulerLink {
-    /// Reschedules.
-    pub schedule: Recipient<ScheduleCreateVolume>,
-    /// Capacity reports.
-    pub stats: Recipient<NodeStatsReport>,
-}
+use crate::model::{VolumeId, VolumeStatus};
 
 /// Who the node is.
 #[derive(Debug, Clone)]
@@ -95,20 +45,8 @@ pub struct NodeIdentity {
     pub reconcile_interval: Option<Duration>,
 }
 
-/// Compare the backend with the database now (what the periodic check does).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<ReconcileReport, ServiceError>")]
-pub struct ReconcileNode;
-
 mod ops;
 pub mod recovery;
-
-pub use recovery::ReconcileReport;
-
-pub use ops::{
-    CreateSnapshotOnNode, DeleteSnapshotOnNode, ExtendVolumeOnNode, InitializeConnection,
-    RevertVolumeOnNode, TerminateConnection,
-};
 
 /// A cast that changes a volume (or one of its snapshots); one runs at a time per volume.
 #[derive(Debug)]

@@ -8,7 +8,8 @@ use crate::actors::journal::{Flush, JournalActor};
 use crate::db::quotas;
 use crate::db::rows::{FlowRunRow, MessageRow, VolumeRow};
 use crate::drivers::fake::{FakeDriver, FakeVerb};
-use crate::model::{AttachStatus, quota};
+use crate::model::{AttachStatus, RequestId, quota};
+use crate::scheduler::spec::RequestSpec;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -689,7 +690,7 @@ fn begin(db: &Db, id: VolumeId, to: VolumeStatus) -> TestResult {
 /// in one, and what was resumed really ran on the driver.
 #[actix::test]
 async fn recovery_settles_every_transitional_state() -> TestResult {
-    use crate::actors::volume::recovery::{EXTEND_INTENT, ExtendIntent};
+    use crate::db::quotas::{EXTEND_INTENT, ExtendIntent};
     let (dir, db) = setup()?;
     let row = |status| insert_row(&db, 1, status, Some(HOST));
     // An extend that stored its intent and reservation, and one that did not.

@@ -12,7 +12,7 @@ use super::{AppState, guard, validate, version};
 use crate::actors::api::catalogue::{
     GetBackendPools, ListPools, ListServices, ListZones, ServiceInfo, SetServiceStatus,
 };
-use crate::actors::scheduler::PoolReport;
+use crate::actors::protocol::PoolReport;
 use crate::db::services::VOLUME_BINARY;
 
 /// Cinder's `service_down_time`: a service silent for longer is `down`.

@@ -17,12 +17,13 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::drivers::PoolStats;
 
-/// What the scheduler knows about one pool of one node.
-#[derive(Debug, Clone, PartialEq)]
+/// What the scheduler knows about one pool of one node (serde: it travels in
+/// [`crate::actors::protocol::PoolReport`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolState {
     /// The node's name from config (the `node` in `node@backend#pool`).
     pub node: String,

@@ -5,10 +5,10 @@ use actix::prelude::*;
 
 use super::{ApiActor, ApiShared, scope_of, volume_not_found};
 use crate::actors::error::ServiceError;
-use crate::actors::volume::recovery::{EXTEND_INTENT, ExtendIntent};
-use crate::actors::volume::{
-    ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
+use crate::actors::protocol::{
+    CheckHost, ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
 };
+use crate::db::quotas::{EXTEND_INTENT, ExtendIntent};
 use crate::db::rows::AttachmentRow;
 use crate::db::volumes::VolumeRecord;
 use crate::db::{DbError, attachments, quotas, volumes};
@@ -570,7 +570,7 @@ async fn retype(
     if let Some(host) = &v.row.host {
         s.dispatcher
             .host_check
-            .send(crate::actors::scheduler::CheckHost {
+            .send(CheckHost {
                 host: host.clone(),
                 extra_specs: t.extra_specs.clone(),
             })

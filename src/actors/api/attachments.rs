@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{ApiActor, ApiShared, scope_of, volume_not_found};
 use crate::actors::error::ServiceError;
-use crate::actors::volume::{InitializeConnection, TerminateConnection};
+use crate::actors::protocol::{InitializeConnection, TerminateConnection};
 use crate::db::attachments::{self, AttachmentQuery};
 use crate::db::rows::AttachmentRow;
 use crate::db::volumes::VolumeRecord;

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use super::ApiActor;
 use crate::actors::dispatch::node_name;
 use crate::actors::error::ServiceError;
-use crate::actors::scheduler::{GetPoolReports, PoolReport, SetNodeDisabled};
+use crate::actors::protocol::{GetPoolReports, PoolReport, SetNodeDisabled};
 use crate::db::DbError;
 use crate::db::services::{self, ServiceRow, VOLUME_BINARY};
 use crate::model::RequestContext;

@@ -11,7 +11,7 @@ use actix::prelude::*;
 
 use super::{ApiActor, ApiShared};
 use crate::actors::error::ServiceError;
-use crate::actors::scheduler::ScheduleCreateVolume;
+use crate::actors::protocol::{CheckHost, ScheduleCreateVolume};
 use crate::db::quotas;
 use crate::db::rows::VolumeRow;
 use crate::db::volumes::{VolumeRecord, VolumeTypeRecord};
@@ -236,7 +236,7 @@ async fn check_copy_type(
     s.shared
         .dispatcher
         .host_check
-        .send(crate::actors::scheduler::CheckHost {
+        .send(CheckHost {
             host: source.host.clone(),
             extra_specs: vtype.extra_specs.clone(),
         })

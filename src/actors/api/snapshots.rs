@@ -8,7 +8,7 @@ use actix::prelude::*;
 
 use super::{ApiActor, ApiShared, scope_of, volume_not_found};
 use crate::actors::error::ServiceError;
-use crate::actors::volume::{CreateSnapshotOnNode, DeleteSnapshotOnNode};
+use crate::actors::protocol::{CreateSnapshotOnNode, DeleteSnapshotOnNode};
 use crate::db::rows::SnapshotRow;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::db::{DbError, quotas, snapshots, volumes};

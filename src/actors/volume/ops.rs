@@ -1,110 +1,19 @@
 //! The node's operations besides create and delete: extend, snapshots, revert, and the
 //! connection calls. Each cast runs through the per-volume queue of [`super::VolumeActor`].
 
-use actix::prelude::*;
 use tracing::{error, warn};
 
 use super::recovery::EXTEND_INTENT;
 use super::{Ctx, blocking};
 use crate::actors::error::ServiceError;
+use crate::actors::protocol::{
+    CreateSnapshotOnNode, DeleteSnapshotOnNode, ExtendVolumeOnNode, InitializeConnection,
+    RevertVolumeOnNode, TerminateConnection,
+};
 use crate::actors::user_messages::{self, Action, Detail};
 use crate::db::DbError;
 use crate::drivers::{ConnectionInfo, SnapshotRef, VolumeRef};
-use crate::model::{RequestId, VolumeId, VolumeStatus};
-
-/// Export a volume to a consumer and return how to reach it (a call).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<ConnectionInfo, ServiceError>")]
-pub struct InitializeConnection {
-    /// The volume.
-    pub volume_id: VolumeId,
-    /// Its size.
-    pub size_gb: u64,
-    /// os-brick's connector.
-    pub connector: serde_json::Value,
-}
-
-/// Undo [`InitializeConnection`] (a call).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<(), ServiceError>")]
-pub struct TerminateConnection {
-    /// The volume.
-    pub volume_id: VolumeId,
-    /// Its size.
-    pub size_gb: u64,
-    /// os-brick's connector.
-    pub connector: serde_json::Value,
-}
-
-/// Grow a volume that is `extending` (a cast). Reservations are committed on success and
-/// rolled back on failure.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct ExtendVolumeOnNode {
-    /// The volume.
-    pub volume_id: VolumeId,
-    /// Its project.
-    pub project_id: String,
-    /// The extend request.
-    pub request_id: RequestId,
-    /// `node@backend#pool`.
-    pub host: String,
-    /// Size before.
-    pub old_size: u64,
-    /// Size after.
-    pub new_size: u64,
-    /// The `gigabytes` reservation for the growth.
-    pub reservations: Vec<String>,
-}
-
-/// Take a snapshot that is `creating` (a cast).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct CreateSnapshotOnNode {
-    /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
-    /// Its volume.
-    pub volume_id: VolumeId,
-    /// The volume's size.
-    pub volume_size: u64,
-    /// The project.
-    pub project_id: String,
-    /// The request.
-    pub request_id: RequestId,
-}
-
-/// Delete a snapshot that is `deleting` (a cast).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct DeleteSnapshotOnNode {
-    /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
-    /// Its volume.
-    pub volume_id: VolumeId,
-    /// The volume's size when it was taken.
-    pub volume_size: u64,
-    /// The project.
-    pub project_id: String,
-    /// The request.
-    pub request_id: RequestId,
-}
-
-/// Put a volume back to a snapshot's content: volume `reverting`, snapshot `restoring`
-/// (a cast).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct RevertVolumeOnNode {
-    /// The volume.
-    pub volume_id: VolumeId,
-    /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
-    /// The volume's size.
-    pub size_gb: u64,
-    /// The project.
-    pub project_id: String,
-    /// The request.
-    pub request_id: RequestId,
-}
+use crate::model::{VolumeId, VolumeStatus};
 
 pub(super) async fn initialize_connection(
     c: Ctx,

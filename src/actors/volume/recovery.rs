@@ -19,11 +19,12 @@ use std::time::SystemTime;
 
 use tracing::{info, warn};
 
-use super::ops::{
-    CreateSnapshotOnNode, DeleteSnapshotOnNode, ExtendVolumeOnNode, RevertVolumeOnNode,
-};
-use super::{CreateVolumeOnNode, Ctx, DeleteVolumeOnNode, Op};
+use super::{Ctx, Op};
 use crate::actors::error::ServiceError;
+use crate::actors::protocol::{
+    CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
+    ExtendVolumeOnNode, ReconcileReport, RevertVolumeOnNode,
+};
 use crate::actors::user_messages::{self, Action, Detail};
 use crate::db::rows::{SnapshotRow, VolumeRow};
 use crate::db::{DbError, attachments, snapshots, volumes};
@@ -43,19 +44,6 @@ const NEEDS_BACKING: &[VolumeStatus] = &[
     VolumeStatus::Attaching,
     VolumeStatus::Detaching,
 ];
-
-/// What one comparison of the backend with the database found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReconcileReport {
-    /// Objects no row names (temp files of finished creates included).
-    pub orphans_found: usize,
-    /// Of those, removed (older than the grace period and still unnamed).
-    pub orphans_removed: usize,
-    /// Volume and snapshot rows put in `error` because their object is missing.
-    pub missing: usize,
-    /// Exports torn down because no attachment holds their volume.
-    pub exports_removed: usize,
-}
 
 fn parse_id(id: &str) -> Result<uuid::Uuid, ServiceError> {
     id.parse()
