@@ -1,17 +1,17 @@
 //! `ServiceError`: what the actors answer when a request cannot be done.
 
-use crate::db::DbError;
 use crate::db::error::QuotaExceeded;
+use crate::db::{DbError, Resource};
 use crate::drivers::DriverError;
 
 /// Why an actor refused or failed a request. Messages are safe to show to the caller.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     /// The resource does not exist (or belongs to another project).
-    #[error("{kind} {id} could not be found.")]
+    #[error("{}", .kind.not_found(.id))]
     NotFound {
-        /// `Volume`, `Volume type`, ...
-        kind: &'static str,
+        /// What was looked for; it knows Cinder's wording.
+        kind: Resource,
         /// The id asked for.
         id: String,
     },
@@ -94,20 +94,39 @@ impl ServiceError {
     }
 }
 
+impl ServiceError {
+    /// No `kind` with this `id`.
+    pub fn not_found(kind: Resource, id: impl ToString) -> ServiceError {
+        ServiceError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// Every variant is listed (no `_ =>`): a new `DbError` does not compile until someone
+/// decides its class.
 impl From<DbError> for ServiceError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::NotFound => ServiceError::NotFound {
-                kind: "Resource",
-                id: String::new(),
-            },
+            DbError::NotFound { kind, id } => ServiceError::NotFound { kind, id },
             DbError::Conflict => {
                 ServiceError::InvalidState("The resource was changed by another request.".into())
             }
+            // A row held by an operation still running (a volume being copied): it frees
+            // itself, so the caller may retry, as a busy database is a 503 at crates.io.
+            // Callers with Cinder's wording for the case map it before this.
+            DbError::Busy => ServiceError::Unavailable(e.to_string()),
             DbError::OverQuota(q) => ServiceError::OverQuota(q),
             DbError::TooManyItems { count, max } => ServiceError::too_many_items(count, max),
+            // No connection (pool timeout, writer gone): temporary, 503.
             DbError::Unavailable(m) => ServiceError::Unavailable(m),
-            other => ServiceError::Internal(other.to_string()),
+            // A stored value we cannot read, a bad setting, a failed migration, any other
+            // query error: a 500 whose cause the API logs once, when it answers.
+            DbError::Corrupt(_)
+            | DbError::Config(_)
+            | DbError::Migration(_)
+            | DbError::Query(_) => ServiceError::Internal(e.to_string()),
         }
     }
 }

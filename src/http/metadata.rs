@@ -12,9 +12,7 @@ use crate::model::VolumeId;
 
 fn ids(req: &HttpRequest) -> Result<(VolumeId, String), ApiError> {
     let raw = req.match_info().get("volume_id").unwrap_or("");
-    let id = raw
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))?;
+    let id = super::volumes::volume_id(raw)?;
     Ok((id, req.match_info().get("key").unwrap_or("").to_string()))
 }
 

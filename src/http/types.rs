@@ -14,6 +14,7 @@ use crate::actors::api::types::{
     CreateType, DeleteType, ExtraSpecsWrite, GetDefaultType, GetType, ListTypes, UpdateType,
     WriteExtraSpecs,
 };
+use crate::db::Resource;
 use crate::db::types::{TypeDetail, TypeFilter};
 use crate::model::RequestContext;
 
@@ -199,7 +200,7 @@ pub async fn list(
         &page,
         key,
         |t| t.row.id.clone(),
-        |m| ApiError::NotFound(format!("Volume type {m} could not be found.")),
+        |m| ApiError::not_found(Resource::VolumeType, m),
     )?;
     let types: Vec<Value> = items
         .iter()

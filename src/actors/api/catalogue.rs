@@ -156,7 +156,7 @@ impl Handler<SetServiceStatus> for ApiActor {
                 })
                 .await
                 .map_err(|e| match e {
-                    DbError::NotFound => ServiceError::Missing(format!(
+                    DbError::NotFound { .. } => ServiceError::Missing(format!(
                         "Could not find binary {binary} on host {host}."
                     )),
                     other => other.into(),

@@ -11,27 +11,13 @@ use crate::actors::error::ServiceError;
 use crate::db::rows::VolumeTypeRow;
 use crate::db::types::{self, DeleteRefusal, TypeDetail, TypeFilter};
 use crate::db::volumes::VolumeTypeRecord;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Resource};
 use crate::model::RequestContext;
-
-fn type_not_found(id: &str) -> impl Fn(DbError) -> ServiceError + use<> {
-    let id = id.to_string();
-    move |e| match e {
-        DbError::NotFound => ServiceError::NotFound {
-            kind: "Volume type",
-            id: id.clone(),
-        },
-        other => other.into(),
-    }
-}
 
 /// Cinder's 404 for a type named by a caller that does not exist or that the caller may
 /// not use: one answer for both, naming only what the caller sent.
 pub(super) fn unknown_type(name_or_id: String) -> ServiceError {
-    ServiceError::NotFound {
-        kind: "Volume type with name",
-        id: name_or_id,
-    }
+    ServiceError::not_found(Resource::VolumeTypeName, name_or_id)
 }
 
 /// The type a caller names (by name or id) as the caller may use it, through
@@ -52,7 +38,7 @@ async fn visible_type(db: &Db, ctx: &RequestContext, id: &str) -> Result<TypeDet
     let (key, scope) = (id.to_string(), scope_of(ctx));
     db.run(move |c| types::get(c, &key, scope.as_deref()))
         .await
-        .map_err(type_not_found(id))
+        .map_err(ServiceError::from)
 }
 
 /// List the types a caller may see.
@@ -159,7 +145,6 @@ impl Handler<CreateType> for ApiActor {
                 created_at: crate::db::now(),
                 updated_at: None,
             };
-            let id = row.id.clone();
             let name = msg.name;
             db.run(move |c| {
                 types::create(c, &row, &msg.extra_specs)?;
@@ -170,7 +155,7 @@ impl Handler<CreateType> for ApiActor {
                 DbError::Conflict => {
                     ServiceError::Conflict(format!("Volume Type {name} already exists."))
                 }
-                other => type_not_found(&id)(other),
+                other => other.into(),
             })
         })
     }
@@ -197,7 +182,6 @@ impl Handler<UpdateType> for ApiActor {
     fn handle(&mut self, msg: UpdateType, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
         Box::pin(async move {
-            let id = msg.id.clone();
             let name = msg.name.clone().unwrap_or_default();
             db.run(move |c| {
                 types::update(
@@ -214,7 +198,7 @@ impl Handler<UpdateType> for ApiActor {
                 DbError::Conflict => {
                     ServiceError::Conflict(format!("Volume Type {name} already exists."))
                 }
-                other => type_not_found(&id)(other),
+                other => other.into(),
             })
         })
     }
@@ -240,7 +224,7 @@ impl Handler<DeleteType> for ApiActor {
             let refused = db
                 .run(move |c| types::delete(c, &key, &configured))
                 .await
-                .map_err(type_not_found(&msg.id))?;
+                .map_err(ServiceError::from)?;
             match refused {
                 None => Ok(()),
                 Some(DeleteRefusal::InUse) => Err(ServiceError::InvalidState(
@@ -318,7 +302,7 @@ impl Handler<WriteExtraSpecs> for ApiActor {
                         }
                         ExtraSpecsWrite::Delete(key) => {
                             match types::delete_extra_spec(c, &msg.id, &key) {
-                                Err(DbError::NotFound) => {
+                                Err(DbError::NotFound { .. }) => {
                                     return Ok(Err(SpecsRefusal::MissingKey(key)));
                                 }
                                 other => other?,
@@ -328,7 +312,7 @@ impl Handler<WriteExtraSpecs> for ApiActor {
                     Ok(Ok(()))
                 })
                 .await
-                .map_err(type_not_found(&id))?;
+                .map_err(ServiceError::from)?;
             outcome.map_err(|r| match r {
                 SpecsRefusal::Invalid(m) => ServiceError::Invalid(m.to_string()),
                 SpecsRefusal::MissingKey(key) => ServiceError::Missing(format!(
@@ -365,7 +349,7 @@ impl Handler<ListTypeAccess> for ApiActor {
                     types::access_list(c, &msg.id).map(Some)
                 })
                 .await
-                .map_err(type_not_found(&id))?;
+                .map_err(ServiceError::from)?;
             list.ok_or_else(|| {
                 ServiceError::Missing(format!(
                     "Volume type access not found for {id}: the type is public."
@@ -413,10 +397,10 @@ impl Handler<ChangeTypeAccess> for ApiActor {
                     DbError::Conflict => ServiceError::Conflict(format!(
                         "Volume type access for {id} / {project} combination already exists."
                     )),
-                    DbError::NotFound if !add => ServiceError::Missing(format!(
+                    DbError::NotFound { .. } if !add => ServiceError::Missing(format!(
                         "Volume type access not found for {id} / {project} combination."
                     )),
-                    other => type_not_found(&id)(other),
+                    other => other.into(),
                 })?;
             if public {
                 return Err(ServiceError::Invalid(
@@ -461,7 +445,8 @@ impl Handler<SetDefaultType> for ApiActor {
             // An unknown type is a bad request here, not a missing resource (Cinder).
             found.ok_or_else(|| {
                 ServiceError::Invalid(format!(
-                    "Invalid input received: Volume type {wanted} could not be found."
+                    "Invalid input received: {}",
+                    Resource::VolumeType.not_found(&wanted)
                 ))
             })
         })
@@ -516,7 +501,7 @@ impl Handler<UnsetDefaultType> for ApiActor {
             db.run(move |c| types::unset_project_default(c, &p))
                 .await
                 .map_err(|e| match e {
-                    DbError::NotFound => ServiceError::Missing(format!(
+                    DbError::NotFound { .. } => ServiceError::Missing(format!(
                         "Default type for project {} not found.",
                         msg.project
                     )),
