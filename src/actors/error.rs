@@ -74,6 +74,14 @@ fn quota_message(q: &QuotaExceeded) -> String {
 }
 
 impl ServiceError {
+    /// No `kind` with this `id`.
+    pub fn not_found(kind: Resource, id: impl ToString) -> ServiceError {
+        ServiceError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+
     /// A write that would leave `count` metadata items (or extra specs, or QoS specs) on
     /// one resource where at most `max` are allowed: the API's edge and the database's
     /// count after a merge answer with this one text.
@@ -90,16 +98,6 @@ impl ServiceError {
                 decision: Some(d), ..
             } => Some((**d).clone()),
             _ => None,
-        }
-    }
-}
-
-impl ServiceError {
-    /// No `kind` with this `id`.
-    pub fn not_found(kind: Resource, id: impl ToString) -> ServiceError {
-        ServiceError::NotFound {
-            kind,
-            id: id.to_string(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// What a lookup was for: a `NotFound` carries it from the query that missed, so no
 /// caller rebuilds Cinder's "... could not be found." text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
     /// A volume.
     Volume,
@@ -22,18 +22,33 @@ pub enum Resource {
     QosSpecs,
     /// A user message.
     Message,
-    /// A volume's metadata key (the id is the key; the caller names the volume).
-    VolumeMetadata,
-    /// A snapshot's metadata key (the id is the key; the caller names the snapshot).
-    SnapshotMetadata,
-    /// A type's extra spec (the id is the key; the caller names the type).
-    ExtraSpec,
-    /// A project's access to a private type (the id is the project).
-    TypeAccess,
-    /// A project's default type (the id is the project).
+    /// A volume's metadata item; the id is the key.
+    VolumeMetadata {
+        /// The volume.
+        volume: String,
+    },
+    /// A snapshot's metadata item; the id is the key.
+    SnapshotMetadata {
+        /// The snapshot.
+        snapshot: String,
+    },
+    /// A type's extra spec; the id is the key.
+    ExtraSpec {
+        /// The type's id.
+        volume_type: String,
+    },
+    /// A project's access to a private type; the id is the project.
+    TypeAccess {
+        /// The type's id.
+        volume_type: String,
+    },
+    /// A project's default type; the id is the project.
     DefaultType,
-    /// A service, as `binary@host`.
-    Service,
+    /// A service; the id is its binary.
+    Service {
+        /// The host it runs on.
+        host: String,
+    },
     /// A row whose query did not say what it was (diesel's own `NotFound`); reads as
     /// Cinder's generic "Resource".
     Row,
@@ -41,7 +56,7 @@ pub enum Resource {
 
 impl Resource {
     /// Cinder's 404 text for `id` of this kind.
-    pub fn not_found(self, id: impl fmt::Display) -> String {
+    pub fn not_found(&self, id: impl fmt::Display) -> String {
         match self {
             Resource::Volume => format!("Volume {id} could not be found."),
             Resource::Snapshot => format!("Snapshot {id} could not be found."),
@@ -53,13 +68,20 @@ impl Resource {
             }
             Resource::QosSpecs => format!("No such QoS spec {id}."),
             Resource::Message => format!("Message {id} could not be found."),
-            Resource::VolumeMetadata | Resource::SnapshotMetadata => {
-                format!("Metadata key {id} could not be found.")
+            Resource::VolumeMetadata { volume } => {
+                format!("Volume {volume} has no metadata with key {id}.")
             }
-            Resource::ExtraSpec => format!("Extra spec {id} could not be found."),
-            Resource::TypeAccess => format!("Volume type access for project {id} not found."),
+            Resource::SnapshotMetadata { snapshot } => {
+                format!("Snapshot {snapshot} has no metadata with key {id}.")
+            }
+            Resource::ExtraSpec { volume_type } => {
+                format!("Volume Type {volume_type} has no extra specs with key {id}.")
+            }
+            Resource::TypeAccess { volume_type } => {
+                format!("Volume type access not found for {volume_type} / {id} combination.")
+            }
             Resource::DefaultType => format!("Default type for project {id} not found."),
-            Resource::Service => format!("Service {id} could not be found."),
+            Resource::Service { host } => format!("Could not find binary {id} on host {host}."),
             Resource::Row => format!("Resource {id} could not be found."),
         }
     }
@@ -187,6 +209,36 @@ mod tests {
             ),
             (Resource::QosSpecs, "No such QoS spec v."),
             (Resource::Message, "Message v could not be found."),
+            (
+                Resource::VolumeMetadata { volume: "a".into() },
+                "Volume a has no metadata with key v.",
+            ),
+            (
+                Resource::SnapshotMetadata {
+                    snapshot: "a".into(),
+                },
+                "Snapshot a has no metadata with key v.",
+            ),
+            (
+                Resource::ExtraSpec {
+                    volume_type: "a".into(),
+                },
+                "Volume Type a has no extra specs with key v.",
+            ),
+            (
+                Resource::TypeAccess {
+                    volume_type: "a".into(),
+                },
+                "Volume type access not found for a / v combination.",
+            ),
+            (
+                Resource::DefaultType,
+                "Default type for project v not found.",
+            ),
+            (
+                Resource::Service { host: "a".into() },
+                "Could not find binary v on host a.",
+            ),
         ];
         for (kind, text) in cases {
             assert_eq!(kind.not_found("v"), text);

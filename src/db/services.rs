@@ -122,8 +122,8 @@ pub fn set_disabled(
         .execute(c)?;
     if n == 0 {
         return Err(DbError::not_found(
-            Resource::Service,
-            format!("{binary}@{host}"),
+            Resource::Service { host: host.into() },
+            binary,
         ));
     }
     Ok(one(host, binary)

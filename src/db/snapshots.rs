@@ -265,7 +265,12 @@ pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::not_found(Resource::SnapshotMetadata, key))
+        Err(DbError::not_found(
+            Resource::SnapshotMetadata {
+                snapshot: id.into(),
+            },
+            key,
+        ))
     }
 }
 

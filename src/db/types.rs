@@ -423,7 +423,12 @@ pub fn delete_extra_spec(c: &mut DbConnection, id: &str, key: &str) -> Result<()
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::not_found(Resource::ExtraSpec, key))
+        Err(DbError::not_found(
+            Resource::ExtraSpec {
+                volume_type: id.into(),
+            },
+            key,
+        ))
     }
 }
 
@@ -464,7 +469,12 @@ pub fn remove_access(c: &mut DbConnection, id: &str, project: &str) -> Result<()
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::not_found(Resource::TypeAccess, project))
+        Err(DbError::not_found(
+            Resource::TypeAccess {
+                volume_type: id.into(),
+            },
+            project,
+        ))
     }
 }
 

@@ -932,7 +932,10 @@ pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::not_found(Resource::VolumeMetadata, key))
+        Err(DbError::not_found(
+            Resource::VolumeMetadata { volume: id.into() },
+            key,
+        ))
     }
 }
 

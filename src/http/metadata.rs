@@ -8,6 +8,7 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::{AppState, validate};
 use crate::actors::api::metadata::{DeleteMetadataKey, GetMetadata, MetadataWrite, WriteMetadata};
+use crate::db::Resource;
 use crate::model::VolumeId;
 
 fn ids(req: &HttpRequest) -> Result<(VolumeId, String), ApiError> {
@@ -89,9 +90,12 @@ pub async fn show_key(
     let m = state.api.send(GetMetadata { ctx, id }).await??;
     match m.get(&key) {
         Some(v) => Ok(HttpResponse::Ok().json(json!({ "meta": { key: v } }))),
-        None => Err(ApiError::NotFound(format!(
-            "Volume {id} has no metadata with key {key}."
-        ))),
+        None => Err(ApiError::not_found(
+            Resource::VolumeMetadata {
+                volume: id.to_string(),
+            },
+            key,
+        )),
     }
 }
 

@@ -323,9 +323,12 @@ pub async fn metadata_show(
         None => Ok(HttpResponse::Ok().json(json!({"metadata": s.metadata}))),
         Some(k) => match s.metadata.get(k) {
             Some(v) => Ok(HttpResponse::Ok().json(json!({"meta": {k: v}}))),
-            None => Err(ApiError::NotFound(format!(
-                "Snapshot {id} has no metadata with key {k}."
-            ))),
+            None => Err(ApiError::not_found(
+                Resource::SnapshotMetadata {
+                    snapshot: id.to_string(),
+                },
+                k,
+            )),
         },
     }
 }

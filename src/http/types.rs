@@ -384,9 +384,10 @@ pub async fn specs_show(
         .await??;
     match visible_specs(&t, &ctx).get(&key) {
         Some(v) => Ok(HttpResponse::Ok().json(json!({ key: v }))),
-        None => Err(ApiError::NotFound(format!(
-            "Volume Type {id} has no extra specs with key {key}."
-        ))),
+        None => Err(ApiError::not_found(
+            Resource::ExtraSpec { volume_type: id },
+            key,
+        )),
     }
 }
 

@@ -242,16 +242,8 @@ async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>
                 .await?;
         }
         SnapshotOp::DeleteMetadataKey(k) => {
-            let shown = k.clone();
             s.db.run(move |c| snapshots::delete_metadata_key(c, &key, &k))
-                .await
-                .map_err(|e| match e {
-                    DbError::NotFound { .. } => ServiceError::Missing(format!(
-                        "Snapshot {} has no metadata with key {shown}.",
-                        msg.id
-                    )),
-                    other => other.into(),
-                })?;
+                .await?;
         }
         SnapshotOp::ResetStatus(status) => {
             s.db.run(move |c| snapshots::transition(c, &key, &[snap.row.status.as_str()], &status))

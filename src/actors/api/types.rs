@@ -263,28 +263,18 @@ pub struct WriteExtraSpecs {
 
 const CACHEABLE_WITH_MULTIATTACH: &str = "cacheable cannot be set with multiattach.";
 
-/// Why an extra-spec write was refused.
-enum SpecsRefusal {
-    /// A 400 with this text.
-    Invalid(&'static str),
-    /// The key to delete is not there.
-    MissingKey(String),
-}
-
 impl Handler<WriteExtraSpecs> for ApiActor {
     type Result = ResponseFuture<Result<(), ServiceError>>;
     fn handle(&mut self, msg: WriteExtraSpecs, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
         let max_items = self.shared.settings.max_metadata_items;
         Box::pin(async move {
-            let id = msg.id.clone();
-            let outcome = db
+            // `Err(text)`: refused, a 400 with this text.
+            let outcome: Result<(), &'static str> = db
                 .run(move |c| {
                     let current = types::get(c, &msg.id, None)?;
                     if types::in_use(c, &msg.id)? {
-                        return Ok(Err(SpecsRefusal::Invalid(
-                            "Volume Type is currently in use.",
-                        )));
+                        return Ok(Err("Volume Type is currently in use."));
                     }
                     match msg.write {
                         ExtraSpecsWrite::Set(specs) => {
@@ -296,29 +286,17 @@ impl Handler<WriteExtraSpecs> for ApiActor {
                                     == Some("<is> True")
                             };
                             if on("multiattach") && on("cacheable") {
-                                return Ok(Err(SpecsRefusal::Invalid(CACHEABLE_WITH_MULTIATTACH)));
+                                return Ok(Err(CACHEABLE_WITH_MULTIATTACH));
                             }
                             types::set_extra_specs(c, &msg.id, &specs, max_items)?;
                         }
-                        ExtraSpecsWrite::Delete(key) => {
-                            match types::delete_extra_spec(c, &msg.id, &key) {
-                                Err(DbError::NotFound { .. }) => {
-                                    return Ok(Err(SpecsRefusal::MissingKey(key)));
-                                }
-                                other => other?,
-                            }
-                        }
+                        ExtraSpecsWrite::Delete(key) => types::delete_extra_spec(c, &msg.id, &key)?,
                     }
                     Ok(Ok(()))
                 })
                 .await
                 .map_err(ServiceError::from)?;
-            outcome.map_err(|r| match r {
-                SpecsRefusal::Invalid(m) => ServiceError::Invalid(m.to_string()),
-                SpecsRefusal::MissingKey(key) => ServiceError::Missing(format!(
-                    "Volume Type {id} has no extra specs with key {key}."
-                )),
-            })
+            outcome.map_err(|m| ServiceError::Invalid(m.to_string()))
         })
     }
 }
@@ -397,9 +375,17 @@ impl Handler<ChangeTypeAccess> for ApiActor {
                     DbError::Conflict => ServiceError::Conflict(format!(
                         "Volume type access for {id} / {project} combination already exists."
                     )),
-                    DbError::NotFound { .. } if !add => ServiceError::Missing(format!(
-                        "Volume type access not found for {id} / {project} combination."
-                    )),
+                    // Cinder answers a removal from an unknown type as the access
+                    // not found (the access's own miss already says so).
+                    DbError::NotFound {
+                        kind: Resource::VolumeType,
+                        ..
+                    } if !add => ServiceError::not_found(
+                        Resource::TypeAccess {
+                            volume_type: id.clone(),
+                        },
+                        &project,
+                    ),
                     other => other.into(),
                 })?;
             if public {
@@ -474,9 +460,7 @@ impl Handler<GetDefaultTypes> for ApiActor {
             let p = project.clone();
             match db.run(move |c| types::project_default(c, &p)).await? {
                 Some(t) => Ok(vec![(project, t)]),
-                None => Err(ServiceError::Missing(format!(
-                    "Default type for project {project} not found."
-                ))),
+                None => Err(ServiceError::not_found(Resource::DefaultType, project)),
             }
         })
     }
@@ -498,15 +482,7 @@ impl Handler<UnsetDefaultType> for ApiActor {
         let db = self.shared.db.clone();
         Box::pin(async move {
             let p = msg.project.clone();
-            db.run(move |c| types::unset_project_default(c, &p))
-                .await
-                .map_err(|e| match e {
-                    DbError::NotFound { .. } => ServiceError::Missing(format!(
-                        "Default type for project {} not found.",
-                        msg.project
-                    )),
-                    other => other.into(),
-                })
+            Ok(db.run(move |c| types::unset_project_default(c, &p)).await?)
         })
     }
 }
