@@ -119,6 +119,9 @@ impl From<DbError> for ServiceError {
             DbError::TooManyItems { count, max } => ServiceError::too_many_items(count, max),
             // No connection (pool timeout, writer gone): temporary, 503.
             DbError::Unavailable(m) => ServiceError::Unavailable(m),
+            // The database too busy to answer (SQLite locked past its busy timeout, a
+            // PostgreSQL serialization failure): temporary, 503.
+            DbError::Query(ref q) if contended(q) => ServiceError::Unavailable(e.to_string()),
             // A stored value we cannot read, a bad setting, a failed migration, any other
             // query error: a 500 whose cause the API logs once, when it answers.
             DbError::Corrupt(_)
@@ -126,6 +129,20 @@ impl From<DbError> for ServiceError {
             | DbError::Migration(_)
             | DbError::Query(_) => ServiceError::Internal(e.to_string()),
         }
+    }
+}
+
+/// True for a query that failed only because others held the database.
+fn contended(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        // SQLite reports SQLITE_BUSY / SQLITE_LOCKED with no kind of their own.
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked") || m.contains("database table is locked")
+        }
+        _ => false,
     }
 }
 
@@ -138,5 +155,38 @@ impl From<DriverError> for ServiceError {
 impl From<actix::MailboxError> for ServiceError {
     fn from(e: actix::MailboxError) -> Self {
         ServiceError::Unavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DbError {
+        DbError::Query(Error::DatabaseError(kind, Box::new(message.to_string())))
+    }
+
+    #[test]
+    fn each_database_failure_has_its_class() {
+        let unavailable = |e: DbError| matches!(e.into(), ServiceError::Unavailable(_));
+        let internal = |e: DbError| matches!(e.into(), ServiceError::Internal(_));
+        assert!(unavailable(db_error(
+            DatabaseErrorKind::Unknown,
+            "database is locked"
+        )));
+        assert!(unavailable(db_error(
+            DatabaseErrorKind::SerializationFailure,
+            "could not serialize access"
+        )));
+        assert!(unavailable(DbError::Busy));
+        assert!(unavailable(DbError::Unavailable("pool timed out".into())));
+        assert!(internal(db_error(
+            DatabaseErrorKind::Unknown,
+            "no such table"
+        )));
+        assert!(internal(DbError::Corrupt("volume status 'x'".into())));
+        let missing: ServiceError = DbError::not_found(Resource::Volume, "v").into();
+        assert_eq!(missing.to_string(), "Volume v could not be found.");
     }
 }
