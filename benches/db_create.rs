@@ -39,7 +39,7 @@ fn defaults() -> Defaults {
 fn create_api(db: &Db, defaults: &Defaults) -> Result<String, db::DbError> {
     let vtype = db
         .run_blocking(|c| db::types::resolve(c, "__DEFAULT__", None))?
-        .ok_or(db::DbError::NotFound)?;
+        .ok_or_else(|| db::DbError::not_found(db::Resource::VolumeTypeName, "__DEFAULT__"))?;
     let reservations = db.run_blocking(|c| {
         quotas::limit_check(c, PROJECT, quota::PER_VOLUME_GIGABYTES, 1, defaults)?;
         quotas::reserve(

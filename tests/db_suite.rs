@@ -148,12 +148,12 @@ fn volumes_crud(c: &mut DbConnection) -> TestResult {
         "get from another project",
     )?;
     assert!(
-        matches!(other, DbError::NotFound),
+        matches!(other, DbError::NotFound { .. }),
         "another project's volume: {other:?}"
     );
     let missing = must_fail(volumes::get(c, "no-such-id", None), "get unknown id")?;
     assert!(
-        matches!(missing, DbError::NotFound),
+        matches!(missing, DbError::NotFound { .. }),
         "unknown id: {missing:?}"
     );
     let dup = volumes::insert(c, &row, &BTreeMap::new());
@@ -184,7 +184,10 @@ fn volumes_crud(c: &mut DbConnection) -> TestResult {
         volumes::update_fields(c, "no-such-id", None, None, None),
         "update",
     )?;
-    assert!(matches!(e, DbError::NotFound), "update unknown id: {e:?}");
+    assert!(
+        matches!(e, DbError::NotFound { .. }),
+        "update unknown id: {e:?}"
+    );
 
     // Compare-and-set: the right from-state moves it, a wrong one changes nothing.
     volumes::transition(
@@ -366,7 +369,7 @@ fn volumes_delete(c: &mut DbConnection) -> TestResult {
 
     assert!(volumes::destroy_and_release(c, &a.id)?);
     let e = must_fail(volumes::get(c, &a.id, None), "get a destroyed volume")?;
-    assert!(matches!(e, DbError::NotFound), "{e:?}");
+    assert!(matches!(e, DbError::NotFound { .. }), "{e:?}");
     assert_eq!(metadata_rows(c, &a.id)?, 0, "metadata goes with the volume");
     assert_eq!(
         in_use(c, "p1")?,
@@ -381,7 +384,7 @@ fn volumes_delete(c: &mut DbConnection) -> TestResult {
 
     volumes::delete_uncommitted(c, &b.id)?;
     let e = must_fail(volumes::get(c, &b.id, None), "get a deleted volume")?;
-    assert!(matches!(e, DbError::NotFound), "{e:?}");
+    assert!(matches!(e, DbError::NotFound { .. }), "{e:?}");
     assert_eq!(metadata_rows(c, &b.id)?, 0);
     assert_eq!(
         in_use(c, "p1")?,
@@ -689,7 +692,10 @@ fn volumes_pagination(c: &mut DbConnection) -> TestResult {
         ..ListQuery::default()
     };
     let e = must_fail(volumes::list(c, &unknown), "unknown marker")?;
-    assert!(matches!(e, DbError::NotFound), "unknown marker: {e:?}");
+    assert!(
+        matches!(e, DbError::NotFound { .. }),
+        "unknown marker: {e:?}"
+    );
     let foreign = ListQuery {
         project: Some("p1".into()),
         marker: Some(other.id.clone()),
@@ -698,7 +704,7 @@ fn volumes_pagination(c: &mut DbConnection) -> TestResult {
     };
     let e = must_fail(volumes::list(c, &foreign), "another project's marker")?;
     assert!(
-        matches!(e, DbError::NotFound),
+        matches!(e, DbError::NotFound { .. }),
         "another project's marker: {e:?}"
     );
     Ok(())

@@ -60,7 +60,7 @@ fn types_crud(c: &mut DbConnection) -> TestResult {
     types::delete_extra_spec(c, &gold.id, "k")?;
     assert!(matches!(
         must_fail(types::delete_extra_spec(c, &gold.id, "k"), "gone key")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
 
     // A rename carries the per-type quota keys along.
@@ -95,7 +95,7 @@ fn types_visibility(c: &mut DbConnection) -> TestResult {
     types::create(c, &secret, &specs(&[("tier", "gold")]))?;
     assert!(matches!(
         must_fail(types::get(c, &secret.id, Some("p1")), "private, no access")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     assert!(types::get(c, &secret.id, None).is_ok(), "admins see it");
     let names = |c: &mut DbConnection, f: TypeFilter| -> TestResult<Vec<String>> {
@@ -144,7 +144,7 @@ fn types_visibility(c: &mut DbConnection) -> TestResult {
     types::remove_access(c, &secret.id, "p1")?;
     assert!(matches!(
         must_fail(types::remove_access(c, &secret.id, "p1"), "twice")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     Ok(())
 }
@@ -194,12 +194,12 @@ fn types_delete_and_defaults(c: &mut DbConnection) -> TestResult {
     types::unset_project_default(c, "p2")?;
     assert!(matches!(
         must_fail(types::unset_project_default(c, "p2"), "twice")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     assert_eq!(types::delete(c, &used.id, "__DEFAULT__")?, None);
     assert!(matches!(
         must_fail(types::get(c, &used.id, None), "deleted")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     assert!(
         types::access_list(c, &used.id)?.is_empty(),
@@ -207,7 +207,7 @@ fn types_delete_and_defaults(c: &mut DbConnection) -> TestResult {
     );
     assert!(matches!(
         must_fail(types::delete(c, &used.id, "__DEFAULT__"), "twice")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     Ok(())
 }
@@ -341,7 +341,7 @@ fn service_rows(c: &mut DbConnection) -> TestResult {
             services::set_disabled(c, "n9@fake", services::VOLUME_BINARY, true, None),
             "unknown service"
         )?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     Ok(())
 }
@@ -406,7 +406,7 @@ fn qos_specs(c: &mut DbConnection) -> TestResult {
     );
     assert!(matches!(
         must_fail(qos::associate(c, &q.id, "no-type"), "unknown type")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     assert!(!qos::delete(c, &q.id, false)?, "in use");
     qos::disassociate(c, &q.id, Some(&t.id))?;
@@ -418,7 +418,7 @@ fn qos_specs(c: &mut DbConnection) -> TestResult {
     assert_eq!(types::get(c, &t.id, None)?.qos_specs_id, None);
     assert!(matches!(
         must_fail(qos::get(c, &q.id), "deleted")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     // A type's delete takes its association along.
     qos::associate(c, &other.id, &t.id)?;
@@ -483,11 +483,11 @@ fn message_rows(c: &mut DbConnection) -> TestResult {
     assert_eq!(messages::get(c, &a.id, Some("p1"))?, a);
     assert!(matches!(
         must_fail(messages::get(c, &a.id, Some("p2")), "other project")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     assert!(matches!(
         must_fail(messages::delete(c, &a.id, Some("p2")), "other project")?,
-        DbError::NotFound
+        DbError::NotFound { .. }
     ));
     messages::delete(c, &a.id, Some("p1"))?;
     messages::delete(c, &c2.id, None)?;

@@ -12,7 +12,7 @@ use super::error::ServiceError;
 use super::protocol::{DeleteSnapshotOnNode, DeleteVolumeOnNode};
 use crate::db::rows::{FlowRunRow, MessageRow};
 use crate::db::volumes::{ListQuery, VolumeRecord};
-use crate::db::{Db, DbError, quotas};
+use crate::db::{Db, DbError, Resource, quotas};
 use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
 
 pub mod actions;
@@ -129,16 +129,6 @@ fn scope_of(ctx: &RequestContext) -> Option<String> {
     (!ctx.is_admin).then(|| ctx.project_id.clone())
 }
 
-fn volume_not_found(id: VolumeId) -> impl Fn(DbError) -> ServiceError {
-    move |e| match e {
-        DbError::NotFound => ServiceError::NotFound {
-            kind: "Volume",
-            id: id.to_string(),
-        },
-        other => other.into(),
-    }
-}
-
 /// Show one volume.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<VolumeRecord, ServiceError>")]
@@ -157,7 +147,7 @@ impl Handler<GetVolume> for ApiActor {
             let (id, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
             db.run(move |c| crate::db::volumes::get(c, &id, scope.as_deref()))
                 .await
-                .map_err(volume_not_found(msg.id))
+                .map_err(ServiceError::from)
         })
     }
 }
@@ -183,7 +173,6 @@ impl Handler<ListVolumes> for ApiActor {
             if !msg.ctx.is_admin {
                 q.project = Some(msg.ctx.project_id.clone());
             }
-            let marker = q.marker.clone();
             db.run(move |c| {
                 let items = crate::db::volumes::list(c, &q)?;
                 let count = if msg.with_count {
@@ -194,13 +183,7 @@ impl Handler<ListVolumes> for ApiActor {
                 Ok((items, count))
             })
             .await
-            .map_err(|e| match e {
-                DbError::NotFound => ServiceError::NotFound {
-                    kind: "Volume",
-                    id: marker.unwrap_or_default(),
-                },
-                other => other.into(),
-            })
+            .map_err(ServiceError::from)
         }))
     }
 }
@@ -248,7 +231,7 @@ impl Handler<UpdateVolume> for ApiActor {
                 DbError::Conflict => ServiceError::InvalidState(
                     "Invalid volume: Volume is in maintenance and cannot be updated.".into(),
                 ),
-                other => volume_not_found(id)(other),
+                other => other.into(),
             })
         })
     }
@@ -358,7 +341,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
             DbError::Busy => ServiceError::InvalidState(
                 "Invalid volume: Volume (or one of its snapshots) is the source of a volume that is still being created; delete it once that volume is available or in error.".into(),
             ),
-            other => volume_not_found(id)(other),
+            other => other.into(),
         })?;
     let Some(host) = host else { return Ok(()) };
     let Some(node) = shared.dispatcher.node_of_host(&host) else {
@@ -428,7 +411,7 @@ impl Handler<GetTimeline> for ApiActor {
                 })
                 .await?;
             if t.runs.is_empty() {
-                return Err(volume_not_found(msg.id)(DbError::NotFound));
+                return Err(ServiceError::not_found(Resource::Volume, msg.id));
             }
             Ok(t)
         })

@@ -274,7 +274,7 @@ impl Harness {
             .run_blocking(move |c| crate::db::volumes::get(c, &id, None))
         {
             Ok(v) => Ok(Some(v)),
-            Err(DbError::NotFound) => Ok(None),
+            Err(DbError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -691,7 +691,7 @@ async fn another_projects_volume_is_not_found_unless_admin() -> TestResult {
     let v = h.create(member(PROJECT_A), request(2)).await??;
     h.place(&v.row.id, Some(NODE_HOST), VolumeStatus::Available)?;
     let id: VolumeId = v.row.id.parse()?;
-    let not_found = |r: &Result<_, ServiceError>| matches!(r, Err(ServiceError::NotFound { kind: "Volume", id: i }) if *i == v.row.id);
+    let not_found = |r: &Result<_, ServiceError>| matches!(r, Err(ServiceError::NotFound { kind: crate::db::Resource::Volume, id: i }) if *i == v.row.id);
 
     let r = h
         .api

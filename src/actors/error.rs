@@ -1,17 +1,17 @@
 //! `ServiceError`: what the actors answer when a request cannot be done.
 
-use crate::db::DbError;
 use crate::db::error::QuotaExceeded;
+use crate::db::{DbError, Resource};
 use crate::drivers::DriverError;
 
 /// Why an actor refused or failed a request. Messages are safe to show to the caller.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     /// The resource does not exist (or belongs to another project).
-    #[error("{kind} {id} could not be found.")]
+    #[error("{}", .kind.not_found(.id))]
     NotFound {
-        /// `Volume`, `Volume type`, ...
-        kind: &'static str,
+        /// What was looked for; it knows Cinder's wording.
+        kind: Resource,
         /// The id asked for.
         id: String,
     },
@@ -74,6 +74,14 @@ fn quota_message(q: &QuotaExceeded) -> String {
 }
 
 impl ServiceError {
+    /// No `kind` with this `id`.
+    pub fn not_found(kind: Resource, id: impl ToString) -> ServiceError {
+        ServiceError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+
     /// A write that would leave `count` metadata items (or extra specs, or QoS specs) on
     /// one resource where at most `max` are allowed: the API's edge and the database's
     /// count after a merge answer with this one text.
@@ -94,21 +102,47 @@ impl ServiceError {
     }
 }
 
+/// Every variant is listed (no `_ =>`): a new `DbError` does not compile until someone
+/// decides its class.
 impl From<DbError> for ServiceError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::NotFound => ServiceError::NotFound {
-                kind: "Resource",
-                id: String::new(),
-            },
+            DbError::NotFound { kind, id } => ServiceError::NotFound { kind, id },
             DbError::Conflict => {
                 ServiceError::InvalidState("The resource was changed by another request.".into())
             }
+            // A row held by an operation still running (a volume being copied): it frees
+            // itself, so the caller may retry, as a busy database is a 503 at crates.io.
+            // Callers with Cinder's wording for the case map it before this.
+            DbError::Busy => ServiceError::Unavailable(e.to_string()),
             DbError::OverQuota(q) => ServiceError::OverQuota(q),
             DbError::TooManyItems { count, max } => ServiceError::too_many_items(count, max),
+            // No connection (pool timeout, writer gone): temporary, 503.
             DbError::Unavailable(m) => ServiceError::Unavailable(m),
-            other => ServiceError::Internal(other.to_string()),
+            // The database too busy to answer (SQLite locked past its busy timeout, a
+            // PostgreSQL serialization failure): temporary, 503.
+            DbError::Query(ref q) if contended(q) => ServiceError::Unavailable(e.to_string()),
+            // A stored value we cannot read, a bad setting, a failed migration, any other
+            // query error: a 500 whose cause the API logs once, when it answers.
+            DbError::Corrupt(_)
+            | DbError::Config(_)
+            | DbError::Migration(_)
+            | DbError::Query(_) => ServiceError::Internal(e.to_string()),
         }
+    }
+}
+
+/// True for a query that failed only because others held the database.
+fn contended(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        // SQLite reports SQLITE_BUSY / SQLITE_LOCKED with no kind of their own.
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked") || m.contains("database table is locked")
+        }
+        _ => false,
     }
 }
 
@@ -121,5 +155,38 @@ impl From<DriverError> for ServiceError {
 impl From<actix::MailboxError> for ServiceError {
     fn from(e: actix::MailboxError) -> Self {
         ServiceError::Unavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DbError {
+        DbError::Query(Error::DatabaseError(kind, Box::new(message.to_string())))
+    }
+
+    #[test]
+    fn each_database_failure_has_its_class() {
+        let unavailable = |e: DbError| matches!(e.into(), ServiceError::Unavailable(_));
+        let internal = |e: DbError| matches!(e.into(), ServiceError::Internal(_));
+        assert!(unavailable(db_error(
+            DatabaseErrorKind::Unknown,
+            "database is locked"
+        )));
+        assert!(unavailable(db_error(
+            DatabaseErrorKind::SerializationFailure,
+            "could not serialize access"
+        )));
+        assert!(unavailable(DbError::Busy));
+        assert!(unavailable(DbError::Unavailable("pool timed out".into())));
+        assert!(internal(db_error(
+            DatabaseErrorKind::Unknown,
+            "no such table"
+        )));
+        assert!(internal(DbError::Corrupt("volume status 'x'".into())));
+        let missing: ServiceError = DbError::not_found(Resource::Volume, "v").into();
+        assert_eq!(missing.to_string(), "Volume v could not be found.");
     }
 }

@@ -650,7 +650,7 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
             .await;
     let (size, host) = match row {
         Ok((status, size, host)) if status == VolumeStatus::Deleting.as_str() => (size, host),
-        Ok(_) | Err(DbError::NotFound) => return,
+        Ok(_) | Err(DbError::NotFound { .. }) => return,
         Err(e) => {
             error!(volume.id = %msg.volume_id, error = %e, "could not read the volume to delete");
             return;

@@ -222,7 +222,7 @@ impl Harness {
             .run_blocking(move |c| crate::db::volumes::get(c, &key, None))
         {
             Ok(v) => Ok(Some(v.row)),
-            Err(DbError::NotFound) => Ok(None),
+            Err(DbError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -648,7 +648,7 @@ fn snapshot_status(db: &Db, id: uuid::Uuid) -> BoxResult<Option<String>> {
     let key = id.to_string();
     match db.run_blocking(move |c| crate::db::snapshots::get(c, &key, None)) {
         Ok(s) => Ok(Some(s.row.status)),
-        Err(DbError::NotFound) => Ok(None),
+        Err(DbError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

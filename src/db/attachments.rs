@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::rows::AttachmentRow;
 use super::schema::{volume_admin_metadata, volume_attachment, volumes};
-use super::{DbConnection, DbError, in_ids, now, write_txn};
+use super::{DbConnection, DbError, Found, Resource, in_ids, now, write_txn};
 use crate::model::{AttachStatus, VolumeStatus};
 
 /// Stores a new attachment.
@@ -29,7 +29,9 @@ pub fn get(
     if let Some(p) = project {
         q = q.filter(volume_attachment::project_id.eq(p));
     }
-    Ok(q.select(AttachmentRow::as_select()).get_result(c)?)
+    q.select(AttachmentRow::as_select())
+        .get_result(c)
+        .found(Resource::Attachment, id)
 }
 
 /// Every attachment of a volume, oldest first.
@@ -120,7 +122,7 @@ pub fn set_connection(
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(Resource::Attachment, id))
     }
 }
 
@@ -136,7 +138,7 @@ pub fn mark_attached(c: &mut DbConnection, id: &str) -> Result<(), DbError> {
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(Resource::Attachment, id))
     }
 }
 

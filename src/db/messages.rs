@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::rows::MessageRow;
 use super::schema::messages;
-use super::{DbConnection, DbError};
+use super::{DbConnection, DbError, Found, Resource};
 
 /// Stores one message.
 pub fn insert(c: &mut DbConnection, row: &MessageRow) -> Result<(), DbError> {
@@ -85,7 +85,9 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Mess
     if let Some(p) = project {
         q = q.filter(messages::project_id.eq(p));
     }
-    Ok(q.select(MessageRow::as_select()).get_result(c)?)
+    q.select(MessageRow::as_select())
+        .get_result(c)
+        .found(Resource::Message, id)
 }
 
 /// Deletes one message; `NotFound` if it is not there (or not the caller's project's).
@@ -97,6 +99,6 @@ pub fn delete(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<(
     if q.execute(c)? == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(Resource::Message, id))
     }
 }

@@ -29,7 +29,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use error::DbError;
+pub use error::{DbError, Found, Resource};
 
 /// The migrations, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{qos_spec_values, qos_specs, volume_type_qos, volume_types};
-use super::{DbConnection, DbError, write_txn};
+use super::{DbConnection, DbError, Found, Resource, write_txn};
 
 /// A QoS specs entry with its key/value pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +91,12 @@ pub fn get(c: &mut DbConnection, id: &str) -> Result<QosDetail, DbError> {
             qos_specs::consumer,
             qos_specs::created_at,
         ))
-        .get_result(c)?;
+        .get_result(c)
+        .found(Resource::QosSpecs, id)?;
     detail(c, vec![row])?
         .into_iter()
         .next()
-        .ok_or(DbError::NotFound)
+        .ok_or_else(|| DbError::not_found(Resource::QosSpecs, id))
 }
 
 fn put_specs(
@@ -234,7 +235,8 @@ pub fn associate(
 ) -> Result<Option<AssociateRefusal>, DbError> {
     write_txn(c, |c| {
         get(c, id)?;
-        super::types::name_of(c, type_id)?.ok_or(DbError::NotFound)?;
+        super::types::name_of(c, type_id)?
+            .ok_or_else(|| DbError::not_found(Resource::VolumeType, type_id))?;
         let current: Option<String> = volume_type_qos::table
             .filter(volume_type_qos::volume_type_id.eq(type_id))
             .select(volume_type_qos::qos_specs_id)
@@ -262,7 +264,8 @@ pub fn disassociate(c: &mut DbConnection, id: &str, type_id: Option<&str>) -> Re
         get(c, id)?;
         match type_id {
             Some(t) => {
-                super::types::name_of(c, t)?.ok_or(DbError::NotFound)?;
+                super::types::name_of(c, t)?
+                    .ok_or_else(|| DbError::not_found(Resource::VolumeType, t))?;
                 diesel::delete(
                     volume_type_qos::table
                         .filter(volume_type_qos::qos_specs_id.eq(id))

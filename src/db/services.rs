@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::services;
-use super::{DbConnection, DbError, now};
+use super::{DbConnection, DbError, Resource, now};
 
 /// Binary name of a storage node's service.
 pub const VOLUME_BINARY: &str = "cinder-volume";
@@ -121,7 +121,10 @@ pub fn set_disabled(
         ))
         .execute(c)?;
     if n == 0 {
-        return Err(DbError::NotFound);
+        return Err(DbError::not_found(
+            Resource::Service { host: host.into() },
+            binary,
+        ));
     }
     Ok(one(host, binary)
         .select(ServiceRow::as_select())

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::rows::SnapshotRow;
 use super::schema::{snapshot_metadata, snapshots};
-use super::{DbConnection, DbError, now, quotas, write_txn};
+use super::{DbConnection, DbError, Found, Resource, now, quotas, write_txn};
 use crate::model::quota;
 
 /// A snapshot with its metadata.
@@ -78,7 +78,10 @@ pub fn get(
     if let Some(p) = project {
         q = q.filter(snapshots::project_id.eq(p));
     }
-    let row: SnapshotRow = q.select(SnapshotRow::as_select()).get_result(c)?;
+    let row: SnapshotRow = q
+        .select(SnapshotRow::as_select())
+        .get_result(c)
+        .found(Resource::Snapshot, id)?;
     let metadata = metadata_of(c, std::slice::from_ref(&row.id))?
         .remove(&row.id)
         .unwrap_or_default();
@@ -209,7 +212,7 @@ pub fn update_fields(
             .execute(c)?
             == 0
         {
-            return Err(DbError::NotFound);
+            return Err(DbError::not_found(Resource::Snapshot, id));
         }
         if let Some(n) = name {
             diesel::update(target)
@@ -262,7 +265,12 @@ pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(
+            Resource::SnapshotMetadata {
+                snapshot: id.into(),
+            },
+            key,
+        ))
     }
 }
 

@@ -15,7 +15,7 @@ use super::schema::{
     volume_type_extra_specs, volume_type_projects, volume_type_qos, volume_types, volumes,
 };
 use super::volumes::VolumeTypeRecord;
-use super::{DbConnection, DbError, now, write_txn};
+use super::{DbConnection, DbError, Found, Resource, now, write_txn};
 
 /// The quota resources each type has, as `<prefix><type name>` (cinder-internals.md §4.1).
 pub const PER_TYPE_PREFIXES: [&str; 3] = [
@@ -119,14 +119,15 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Type
     let row: VolumeTypeRow = volume_types::table
         .filter(volume_types::id.eq(id))
         .select(VolumeTypeRow::as_select())
-        .get_result(c)?;
+        .get_result(c)
+        .found(Resource::VolumeType, id)?;
     if !may_use(c, &row, project)? {
-        return Err(DbError::NotFound);
+        return Err(DbError::not_found(Resource::VolumeType, id));
     }
     details(c, vec![row])?
         .into_iter()
         .next()
-        .ok_or(DbError::NotFound)
+        .ok_or_else(|| DbError::not_found(Resource::VolumeType, id))
 }
 
 /// A type by name or id as a caller limited to `project` (`None`: an admin) may use it;
@@ -303,7 +304,7 @@ pub fn update(
     is_public: Option<bool>,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
-        let old = name_of(c, id)?.ok_or(DbError::NotFound)?;
+        let old = name_of(c, id)?.ok_or_else(|| DbError::not_found(Resource::VolumeType, id))?;
         let target = volume_types::table.filter(volume_types::id.eq(id));
         if let Some(new) = name
             && new != old
@@ -351,7 +352,7 @@ pub fn delete(
     config_default: &str,
 ) -> Result<Option<DeleteRefusal>, DbError> {
     write_txn(c, |c| {
-        let name = name_of(c, id)?.ok_or(DbError::NotFound)?;
+        let name = name_of(c, id)?.ok_or_else(|| DbError::not_found(Resource::VolumeType, id))?;
         if in_use(c, id)? {
             return Ok(Some(DeleteRefusal::InUse));
         }
@@ -422,7 +423,12 @@ pub fn delete_extra_spec(c: &mut DbConnection, id: &str, key: &str) -> Result<()
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(
+            Resource::ExtraSpec {
+                volume_type: id.into(),
+            },
+            key,
+        ))
     }
 }
 
@@ -463,7 +469,12 @@ pub fn remove_access(c: &mut DbConnection, id: &str, project: &str) -> Result<()
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(
+            Resource::TypeAccess {
+                volume_type: id.into(),
+            },
+            project,
+        ))
     }
 }
 
@@ -518,6 +529,6 @@ pub fn unset_project_default(c: &mut DbConnection, project: &str) -> Result<(), 
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(Resource::DefaultType, project))
     }
 }

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{snapshots, volume_metadata, volume_types, volumes};
-use super::{DbConnection, DbError, attachments, in_ids, now, quotas, write_txn};
+use super::{DbConnection, DbError, Found, Resource, attachments, in_ids, now, quotas, write_txn};
 use crate::model::VolumeStatus;
 
 /// A volume with what its views need: metadata, attachments and the type's name.
@@ -113,7 +113,9 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
     if let Some(p) = project {
         query = query.filter(volumes::project_id.eq(p));
     }
-    let (row, type_name) = query.get_result::<(VolumeRow, String)>(c)?;
+    let (row, type_name) = query
+        .get_result::<(VolumeRow, String)>(c)
+        .found(Resource::Volume, id)?;
     let ids = std::slice::from_ref(&row.id);
     let metadata = metadata_of(c, ids)?.remove(&row.id).unwrap_or_default();
     let admin_metadata = attachments::admin_metadata(c, ids)?
@@ -141,13 +143,14 @@ pub fn attach_status_and_host(
 ) -> Result<(String, Option<String>), DbError> {
     let this = volumes::table.filter(volumes::id.eq(id));
     let what = (volumes::attach_status, volumes::host);
-    Ok(match project {
+    match project {
         Some(p) => this
             .filter(volumes::project_id.eq(p))
             .select(what)
-            .get_result(c)?,
-        None => this.select(what).get_result(c)?,
-    })
+            .get_result(c),
+        None => this.select(what).get_result(c),
+    }
+    .found(Resource::Volume, id)
 }
 
 /// A volume's status, size and host alone: one indexed lookup, for the checks on hot
@@ -156,10 +159,11 @@ pub fn status_size_host(
     c: &mut DbConnection,
     id: &str,
 ) -> Result<(String, i64, Option<String>), DbError> {
-    Ok(volumes::table
+    volumes::table
         .filter(volumes::id.eq(id))
         .select((volumes::status, volumes::size, volumes::host))
-        .get_result(c)?)
+        .get_result(c)
+        .found(Resource::Volume, id)
 }
 
 fn metadata_of(
@@ -483,7 +487,10 @@ pub fn list(c: &mut DbConnection, lq: &ListQuery) -> Result<Vec<VolumeRecord>, D
         if let Some(p) = &lq.project {
             mq = mq.filter(volumes::project_id.eq(p));
         }
-        let m: VolumeRow = mq.select(VolumeRow::as_select()).first(c)?;
+        let m: VolumeRow = mq
+            .select(VolumeRow::as_select())
+            .first(c)
+            .found(Resource::Volume, marker)?;
         // (k1 after m1) OR (k1 = m1 AND ((k2 after m2) OR (k2 = m2 AND (...)))), built from
         // the last key back: each key adds one fixed-size term, where the flat form
         // (k1 after) OR (k1 = AND k2 after) OR ... repeats every earlier key in every term
@@ -567,7 +574,7 @@ pub fn update_fields(
             .set(volumes::updated_at.eq(now()))
             .execute(c)?;
         if n == 0 {
-            return Err(DbError::NotFound);
+            return Err(DbError::not_found(Resource::Volume, id));
         }
         if let Some(name) = name {
             diesel::update(target)
@@ -925,7 +932,10 @@ pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(
+            Resource::VolumeMetadata { volume: id.into() },
+            key,
+        ))
     }
 }
 
@@ -973,7 +983,7 @@ pub fn set_bootable(c: &mut DbConnection, id: &str, bootable: bool) -> Result<()
     if n == 1 {
         Ok(())
     } else {
-        Err(DbError::NotFound)
+        Err(DbError::not_found(Resource::Volume, id))
     }
 }
 

@@ -77,9 +77,7 @@ pub async fn run(
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let raw = req.match_info().get("volume_id").unwrap_or("");
-    let id: VolumeId = raw
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))?;
+    let id = super::volumes::volume_id(raw)?;
     let Value::Object(top) = &body else {
         return Err(ApiError::BadRequest("Malformed request body".into()));
     };

@@ -11,6 +11,7 @@ use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::attachments::{
     AttachmentAnswer, AttachmentCall, AttachmentOp, ListAttachments,
 };
+use crate::db::Resource;
 use crate::db::attachments::AttachmentQuery;
 use crate::db::rows::AttachmentRow;
 
@@ -49,7 +50,7 @@ fn detail(a: &AttachmentRow, with_connection: bool) -> Value {
 fn attachment_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
     let raw = req.match_info().get("attachment_id").unwrap_or("");
     raw.parse()
-        .map_err(|_| ApiError::NotFound(format!("VolumeAttachment {raw} could not be found.")))
+        .map_err(|_| ApiError::not_found(Resource::Attachment, raw))
 }
 
 async fn one(

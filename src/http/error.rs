@@ -7,6 +7,7 @@ use serde_json::json;
 use tracing::{error, info};
 
 use crate::actors::error::ServiceError;
+use crate::db::Resource;
 use crate::logging::Clipped;
 
 /// What a request can fail with, as the client sees it.
@@ -48,6 +49,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// 404 for an id of `kind` that is not there (or not well formed), in Cinder's words.
+    pub fn not_found(kind: Resource, id: impl std::fmt::Display) -> ApiError {
+        ApiError::NotFound(kind.not_found(id))
+    }
+
     /// Cinder's fault name for this error.
     pub fn fault_name(&self) -> &'static str {
         match self {

@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::views::{LinkBase, time};
 use super::{AppState, guard, listing, version};
 use crate::actors::api::messages::{DeleteMessage, GetMessage, ListMessages};
+use crate::db::Resource;
 use crate::db::messages::MessageFilter;
 use crate::db::rows::MessageRow;
 
@@ -90,7 +91,7 @@ pub async fn list(
         &page,
         key,
         |m| m.id.clone(),
-        |id| ApiError::NotFound(format!("Message {id} could not be found.")),
+        |id| ApiError::not_found(Resource::Message, id),
     )?;
     let links = LinkBase::of(&req);
     let messages: Vec<Value> = items.iter().map(|m| message_view(m, &links)).collect();

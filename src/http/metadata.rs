@@ -8,13 +8,12 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::{AppState, validate};
 use crate::actors::api::metadata::{DeleteMetadataKey, GetMetadata, MetadataWrite, WriteMetadata};
+use crate::db::Resource;
 use crate::model::VolumeId;
 
 fn ids(req: &HttpRequest) -> Result<(VolumeId, String), ApiError> {
     let raw = req.match_info().get("volume_id").unwrap_or("");
-    let id = raw
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))?;
+    let id = super::volumes::volume_id(raw)?;
     Ok((id, req.match_info().get("key").unwrap_or("").to_string()))
 }
 
@@ -91,9 +90,12 @@ pub async fn show_key(
     let m = state.api.send(GetMetadata { ctx, id }).await??;
     match m.get(&key) {
         Some(v) => Ok(HttpResponse::Ok().json(json!({ "meta": { key: v } }))),
-        None => Err(ApiError::NotFound(format!(
-            "Volume {id} has no metadata with key {key}."
-        ))),
+        None => Err(ApiError::not_found(
+            Resource::VolumeMetadata {
+                volume: id.to_string(),
+            },
+            key,
+        )),
     }
 }
 

@@ -10,6 +10,7 @@ use super::version::ApiVersion;
 use super::views::{opt_time, time};
 use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::snapshots::{CreateSnapshot, ListSnapshots, SnapshotCall, SnapshotOp};
+use crate::db::Resource;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::model::{RequestContext, VolumeId};
 
@@ -50,7 +51,7 @@ fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
 fn snapshot_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
     let raw = req.match_info().get("snapshot_id").unwrap_or("");
     raw.parse()
-        .map_err(|_| ApiError::NotFound(format!("Snapshot {raw} could not be found.")))
+        .map_err(|_| ApiError::not_found(Resource::Snapshot, raw))
 }
 
 async fn call(
@@ -322,9 +323,12 @@ pub async fn metadata_show(
         None => Ok(HttpResponse::Ok().json(json!({"metadata": s.metadata}))),
         Some(k) => match s.metadata.get(k) {
             Some(v) => Ok(HttpResponse::Ok().json(json!({"meta": {k: v}}))),
-            None => Err(ApiError::NotFound(format!(
-                "Snapshot {id} has no metadata with key {k}."
-            ))),
+            None => Err(ApiError::not_found(
+                Resource::SnapshotMetadata {
+                    snapshot: id.to_string(),
+                },
+                k,
+            )),
         },
     }
 }

@@ -10,7 +10,6 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::views::time;
 use crate::actors::api::GetTimeline;
-use crate::model::VolumeId;
 
 /// The timeline of one volume (kept after it is deleted).
 pub async fn show(
@@ -19,9 +18,7 @@ pub async fn show(
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
     let raw = req.match_info().get("volume_id").unwrap_or("");
-    let id: VolumeId = raw
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))?;
+    let id = super::volumes::volume_id(raw)?;
     let admin = ctx.is_admin;
     let t = state.api.send(GetTimeline { ctx, id }).await??;
     let flows: Vec<Value> = t

@@ -14,6 +14,7 @@ use crate::actors::api::types::{
     CreateType, DeleteType, ExtraSpecsWrite, GetDefaultType, GetType, ListTypes, UpdateType,
     WriteExtraSpecs,
 };
+use crate::db::Resource;
 use crate::db::types::{TypeDetail, TypeFilter};
 use crate::model::RequestContext;
 
@@ -199,7 +200,7 @@ pub async fn list(
         &page,
         key,
         |t| t.row.id.clone(),
-        |m| ApiError::NotFound(format!("Volume type {m} could not be found.")),
+        |m| ApiError::not_found(Resource::VolumeType, m),
     )?;
     let types: Vec<Value> = items
         .iter()
@@ -383,9 +384,10 @@ pub async fn specs_show(
         .await??;
     match visible_specs(&t, &ctx).get(&key) {
         Some(v) => Ok(HttpResponse::Ok().json(json!({ key: v }))),
-        None => Err(ApiError::NotFound(format!(
-            "Volume Type {id} has no extra specs with key {key}."
-        ))),
+        None => Err(ApiError::not_found(
+            Resource::ExtraSpec { volume_type: id },
+            key,
+        )),
     }
 }
 

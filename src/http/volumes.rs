@@ -13,6 +13,7 @@ use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::{
     CreateVolume, DeleteVolume, GetVolume, ListVolumes, UpdateVolume, VolumeCreateRequest,
 };
+use crate::db::Resource;
 use crate::db::volumes::{ListQuery, SortKey, TimeFilter, TimeOp, VolumeRecord};
 use crate::model::{RequestContext, VolumeId};
 
@@ -33,9 +34,10 @@ const PAGING: [&str; 10] = [
 /// About the size of one volume's detail view, to size the answer's buffer.
 const ONE_VOLUME_BYTES: usize = 1_500;
 
-fn volume_id(raw: &str) -> Result<VolumeId, ApiError> {
+/// A volume id from the path: one that does not parse is not there.
+pub(super) fn volume_id(raw: &str) -> Result<VolumeId, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::NotFound(format!("Volume {raw} could not be found.")))
+        .map_err(|_| ApiError::not_found(Resource::Volume, raw))
 }
 
 /// `POST /volumes` → 202 with the volume in `creating`.

@@ -3,7 +3,7 @@
 
 use actix::prelude::*;
 
-use super::{ApiActor, ApiShared, scope_of, volume_not_found};
+use super::{ApiActor, ApiShared, scope_of};
 use crate::actors::error::ServiceError;
 use crate::actors::protocol::{
     CheckHost, ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
@@ -11,7 +11,7 @@ use crate::actors::protocol::{
 use crate::db::quotas::{EXTEND_INTENT, ExtendIntent};
 use crate::db::rows::AttachmentRow;
 use crate::db::volumes::VolumeRecord;
-use crate::db::{DbError, attachments, quotas, volumes};
+use crate::db::{DbError, Resource, attachments, quotas, volumes};
 use crate::drivers::ConnectionInfo;
 use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus, quota};
 
@@ -116,10 +116,10 @@ fn invalid(msg: impl Into<String>) -> ServiceError {
     ServiceError::InvalidState(format!("Invalid volume: {}", msg.into()))
 }
 
-fn state_error(id: VolumeId, what: &'static str) -> impl Fn(DbError) -> ServiceError {
+fn state_error(what: &'static str) -> impl Fn(DbError) -> ServiceError {
     move |e| match e {
         DbError::Conflict => invalid(what),
-        other => volume_not_found(id)(other),
+        other => other.into(),
     }
 }
 
@@ -140,7 +140,7 @@ async fn load(
     let (key, scope) = (id.to_string(), scope_of(ctx));
     s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
         .await
-        .map_err(volume_not_found(id))
+        .map_err(ServiceError::from)
 }
 
 async fn transition(
@@ -153,7 +153,7 @@ async fn transition(
     let key = id.to_string();
     s.db.run(move |c| volumes::transition(c, &key, from, to))
         .await
-        .map_err(state_error(id, what))
+        .map_err(state_error(what))
 }
 
 async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceError> {
@@ -512,15 +512,11 @@ async fn detach(
         return Err(invalid("Volume is in maintenance."));
     }
     let target = match attachment_id {
-        Some(a) => {
-            v.attachments
-                .iter()
-                .find(|x| x.id == a)
-                .ok_or_else(|| ServiceError::NotFound {
-                    kind: "Volume attachment",
-                    id: a.clone(),
-                })?
-        }
+        Some(a) => v
+            .attachments
+            .iter()
+            .find(|x| x.id == a)
+            .ok_or_else(|| ServiceError::not_found(Resource::VolumeAttachment, a))?,
         None if v.attachments.len() == 1 => &v.attachments[0],
         None if v.attachments.is_empty() => return Err(invalid("Volume is not attached.")),
         None => {
@@ -637,14 +633,10 @@ async fn revert(
     let snaps =
         s.db.run(move |c| crate::db::snapshots::of_volume(c, &key))
             .await?;
-    let snap =
-        snaps
-            .iter()
-            .find(|x| x.id == snapshot_id)
-            .ok_or_else(|| ServiceError::NotFound {
-                kind: "Snapshot",
-                id: snapshot_id.clone(),
-            })?;
+    let snap = snaps
+        .iter()
+        .find(|x| x.id == snapshot_id)
+        .ok_or_else(|| ServiceError::not_found(Resource::Snapshot, &snapshot_id))?;
     if snaps.first().map(|x| x.id.as_str()) != Some(snapshot_id.as_str()) {
         return Err(ServiceError::Invalid(
             "Invalid input received: Cannot revert volume to a snapshot that is not the latest one.".into(),

@@ -5,7 +5,7 @@ use crate::actors::mailbox::UntilAsked;
 use actix::prelude::*;
 use serde_json::Value;
 
-use super::{ApiActor, ApiShared, scope_of, volume_not_found};
+use super::{ApiActor, ApiShared, scope_of};
 use crate::actors::error::ServiceError;
 use crate::actors::protocol::{InitializeConnection, TerminateConnection};
 use crate::db::attachments::{self, AttachmentQuery};
@@ -96,29 +96,15 @@ impl Handler<AttachmentCall> for ApiActor {
     }
 }
 
-fn not_found(id: impl ToString) -> impl Fn(DbError) -> ServiceError {
-    let id = id.to_string();
-    move |e| match e {
-        DbError::NotFound => ServiceError::NotFound {
-            kind: "VolumeAttachment",
-            id: id.clone(),
-        },
-        other => other.into(),
-    }
-}
-
 async fn volume(
     s: &ApiShared,
     ctx: &RequestContext,
     id: &str,
 ) -> Result<VolumeRecord, ServiceError> {
     let (key, scope) = (id.to_string(), scope_of(ctx));
-    let vid: VolumeId = id
-        .parse()
-        .map_err(|_| ServiceError::Internal("bad volume id".into()))?;
     s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
         .await
-        .map_err(volume_not_found(vid))
+        .map_err(ServiceError::from)
 }
 
 async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, ServiceError> {
@@ -138,7 +124,7 @@ async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, Se
     let att =
         s.db.run(move |c| attachments::get(c, &key, scope.as_deref()))
             .await
-            .map_err(not_found(id))?;
+            .map_err(ServiceError::from)?;
     match msg.op {
         AttachmentOp::Get | AttachmentOp::Create { .. } => Ok(AttachmentAnswer::One(Box::new(att))),
         AttachmentOp::Update { connector } => {

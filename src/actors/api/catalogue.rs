@@ -9,7 +9,6 @@ use super::ApiActor;
 use crate::actors::dispatch::node_name;
 use crate::actors::error::ServiceError;
 use crate::actors::protocol::{GetPoolReports, PoolReport, SetNodeDisabled};
-use crate::db::DbError;
 use crate::db::services::{self, ServiceRow, VOLUME_BINARY};
 use crate::model::RequestContext;
 use crate::scheduler::{ScheduleRequest, filters};
@@ -143,7 +142,6 @@ impl Handler<SetServiceStatus> for ApiActor {
         let db = self.shared.db.clone();
         let queries = self.queries();
         Box::pin(async move {
-            let (host, binary) = (msg.host.clone(), msg.binary.clone());
             let row = db
                 .run(move |c| {
                     services::set_disabled(
@@ -154,13 +152,7 @@ impl Handler<SetServiceStatus> for ApiActor {
                         msg.reason.as_deref(),
                     )
                 })
-                .await
-                .map_err(|e| match e {
-                    DbError::NotFound => ServiceError::Missing(format!(
-                        "Could not find binary {binary} on host {host}."
-                    )),
-                    other => other.into(),
-                })?;
+                .await?;
             // Stored first, so a restart loads the same flag the scheduler now holds.
             if row.service_binary == VOLUME_BINARY {
                 queries?

@@ -12,9 +12,9 @@ use actix::prelude::*;
 use super::{ApiActor, ApiShared};
 use crate::actors::error::ServiceError;
 use crate::actors::protocol::{CheckHost, ScheduleCreateVolume};
-use crate::db::quotas;
 use crate::db::rows::VolumeRow;
 use crate::db::volumes::{VolumeRecord, VolumeTypeRecord};
+use crate::db::{Resource, quotas};
 use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
 use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus, quota};
 use crate::scheduler::spec::RequestSpec;
@@ -146,10 +146,7 @@ async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<CopySource, Servi
         id.to_string(),
         (!s.ctx.is_admin).then(|| s.ctx.project_id.clone()),
     );
-    let not_found = || ServiceError::NotFound {
-        kind: "Snapshot",
-        id: id.to_string(),
-    };
+    let not_found = || ServiceError::not_found(Resource::Snapshot, id);
     let (snap, vol) = s
         .shared
         .db
@@ -159,8 +156,9 @@ async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<CopySource, Servi
             Ok((snap, vol))
         })
         .await
+        // The snapshot's volume missing too reads as the snapshot missing.
         .map_err(|e| match e {
-            crate::db::DbError::NotFound => not_found(),
+            crate::db::DbError::NotFound { .. } => not_found(),
             other => other.into(),
         })?;
     if snap.row.status != "available" {
@@ -192,19 +190,11 @@ async fn extract_source_volume(s: &CreateStore, id: &str) -> Result<CopySource, 
         id.to_string(),
         (!s.ctx.is_admin).then(|| s.ctx.project_id.clone()),
     );
-    let not_found = || ServiceError::NotFound {
-        kind: "Volume",
-        id: id.to_string(),
-    };
     let vol = s
         .shared
         .db
         .run(move |c| crate::db::volumes::get(c, &key, scope.as_deref()))
-        .await
-        .map_err(|e| match e {
-            crate::db::DbError::NotFound => not_found(),
-            other => other.into(),
-        })?;
+        .await?;
     if !crate::db::volumes::CLONE_SOURCE_STATES.contains(&vol.row.status.as_str()) {
         return Err(source_state_error(&vol.row.status));
     }

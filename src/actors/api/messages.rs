@@ -6,21 +6,9 @@ use actix::prelude::*;
 
 use super::{ApiActor, scope_of};
 use crate::actors::error::ServiceError;
-use crate::db::DbError;
 use crate::db::messages::{self, MessageFilter};
 use crate::db::rows::MessageRow;
 use crate::model::RequestContext;
-
-fn message_not_found(id: &str) -> impl Fn(DbError) -> ServiceError + use<> {
-    let id = id.to_string();
-    move |e| match e {
-        DbError::NotFound => ServiceError::NotFound {
-            kind: "Message",
-            id: id.clone(),
-        },
-        other => other.into(),
-    }
-}
 
 /// List messages: a member's own project's; an admin's, every project's.
 #[derive(Debug, Message)]
@@ -64,7 +52,7 @@ impl Handler<GetMessage> for ApiActor {
             let (id, scope) = (msg.id.clone(), scope_of(&msg.ctx));
             db.run(move |c| messages::get(c, &id, scope.as_deref()))
                 .await
-                .map_err(message_not_found(&msg.id))
+                .map_err(ServiceError::from)
         })
     }
 }
@@ -87,7 +75,7 @@ impl Handler<DeleteMessage> for ApiActor {
             let (id, scope) = (msg.id.clone(), scope_of(&msg.ctx));
             db.run(move |c| messages::delete(c, &id, scope.as_deref()))
                 .await
-                .map_err(message_not_found(&msg.id))
+                .map_err(ServiceError::from)
         })
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use actix::prelude::*;
 
-use super::{ApiActor, scope_of, volume_not_found};
+use super::{ApiActor, scope_of};
 use crate::actors::error::ServiceError;
 use crate::db::DbError;
 use crate::model::{RequestContext, VolumeId, VolumeStatus};
@@ -63,7 +63,7 @@ impl Handler<GetMetadata> for ApiActor {
             db.run(move |c| crate::db::volumes::get(c, &key, scope.as_deref()))
                 .await
                 .map(|v| v.metadata)
-                .map_err(volume_not_found(msg.id))
+                .map_err(ServiceError::from)
         })
     }
 }
@@ -104,7 +104,7 @@ impl Handler<WriteMetadata> for ApiActor {
                 DbError::Conflict => ServiceError::InvalidState(format!(
                     "Invalid volume: Volume {id} is in a state that does not allow metadata changes."
                 )),
-                other => volume_not_found(id)(other),
+                other => other.into(),
             })
         })
     }
@@ -117,35 +117,22 @@ impl Handler<DeleteMetadataKey> for ApiActor {
         Box::pin(async move {
             let id = msg.id;
             let scope = scope_of(&msg.ctx);
-            let meta_key = msg.key.clone();
-            let removed = db
-                .run(move |c| {
-                    let key = id.to_string();
-                    let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
-                    if FROZEN.iter().any(|s| s.as_str() == v.row.status) {
-                        return Err(DbError::Conflict);
-                    }
-                    match crate::db::volumes::delete_metadata_key(c, &key, &meta_key) {
-                        Ok(()) => Ok(true),
-                        Err(DbError::NotFound) => Ok(false),
-                        Err(e) => Err(e),
-                    }
-                })
-                .await
-                .map_err(|e| match e {
-                    DbError::Conflict => ServiceError::InvalidState(format!(
-                        "Invalid volume: Volume {id} is in a state that does not allow metadata changes."
-                    )),
-                    other => volume_not_found(id)(other),
-                })?;
-            if removed {
-                Ok(())
-            } else {
-                Err(ServiceError::Missing(format!(
-                    "Volume {id} has no metadata with key {}.",
-                    msg.key
-                )))
-            }
+            let meta_key = msg.key;
+            db.run(move |c| {
+                let key = id.to_string();
+                let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
+                if FROZEN.iter().any(|s| s.as_str() == v.row.status) {
+                    return Err(DbError::Conflict);
+                }
+                crate::db::volumes::delete_metadata_key(c, &key, &meta_key)
+            })
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict => ServiceError::InvalidState(format!(
+                    "Invalid volume: Volume {id} is in a state that does not allow metadata changes."
+                )),
+                other => other.into(),
+            })
         })
     }
 }

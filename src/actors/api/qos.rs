@@ -11,19 +11,12 @@ use crate::db::qos::{self, AssociateRefusal, QosDetail};
 use crate::db::{Db, DbError};
 use crate::model::RequestContext;
 
-fn qos_not_found(id: &str) -> ServiceError {
-    ServiceError::Missing(format!("No such QoS spec {id}."))
-}
-
 /// Reads an entry, answering Cinder's "No such QoS spec" when it is unknown.
 async fn existing(db: &Db, id: &str) -> Result<QosDetail, ServiceError> {
     let key = id.to_string();
     db.run(move |c| qos::get(c, &key))
         .await
-        .map_err(|e| match e {
-            DbError::NotFound => qos_not_found(id),
-            other => other.into(),
-        })
+        .map_err(ServiceError::from)
 }
 
 /// List every entry.
@@ -143,10 +136,6 @@ impl Handler<ChangeQos> for ApiActor {
         Box::pin(async move {
             existing(&db, &msg.id).await?;
             let id = msg.id.clone();
-            let type_missing = |t: &str| ServiceError::NotFound {
-                kind: "Volume type",
-                id: t.to_string(),
-            };
             match msg.change {
                 QosChange::Set { consumer, specs } => Ok(db
                     .run(move |c| qos::update(c, &id, consumer.as_deref(), &specs, max_items))
@@ -172,13 +161,7 @@ impl Handler<ChangeQos> for ApiActor {
                 }
                 QosChange::Associate(t) => {
                     let key = t.clone();
-                    let refused = db
-                        .run(move |c| qos::associate(c, &id, &key))
-                        .await
-                        .map_err(|e| match e {
-                            DbError::NotFound => type_missing(&t),
-                            other => other.into(),
-                        })?;
+                    let refused = db.run(move |c| qos::associate(c, &id, &key)).await?;
                     match refused {
                         None => Ok(()),
                         Some(AssociateRefusal::OtherSpecs(other)) => {
@@ -190,12 +173,9 @@ impl Handler<ChangeQos> for ApiActor {
                 }
                 QosChange::Disassociate(t) => {
                     let key = t.clone();
-                    db.run(move |c| qos::disassociate(c, &id, key.as_deref()))
-                        .await
-                        .map_err(|e| match e {
-                            DbError::NotFound => type_missing(t.as_deref().unwrap_or_default()),
-                            other => other.into(),
-                        })
+                    Ok(db
+                        .run(move |c| qos::disassociate(c, &id, key.as_deref()))
+                        .await?)
                 }
             }
         })
@@ -218,12 +198,7 @@ impl Handler<QosAssociations> for ApiActor {
         let db = self.shared.db.clone();
         Box::pin(async move {
             let id = msg.id.clone();
-            db.run(move |c| qos::associations(c, &id))
-                .await
-                .map_err(|e| match e {
-                    DbError::NotFound => qos_not_found(&msg.id),
-                    other => other.into(),
-                })
+            Ok(db.run(move |c| qos::associations(c, &id)).await?)
         })
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use actix::prelude::*;
 
-use super::{ApiActor, ApiShared, scope_of, volume_not_found};
+use super::{ApiActor, ApiShared, scope_of};
 use crate::actors::error::ServiceError;
 use crate::actors::protocol::{CreateSnapshotOnNode, DeleteSnapshotOnNode};
 use crate::db::rows::SnapshotRow;
@@ -92,17 +92,6 @@ pub struct ListSnapshots {
     pub query: SnapshotQuery,
 }
 
-fn not_found(id: impl ToString) -> impl Fn(DbError) -> ServiceError {
-    let id = id.to_string();
-    move |e| match e {
-        DbError::NotFound => ServiceError::NotFound {
-            kind: "Snapshot",
-            id: id.clone(),
-        },
-        other => other.into(),
-    }
-}
-
 impl Handler<CreateSnapshot> for ApiActor {
     type Result = ResponseFuture<Result<SnapshotRecord, ServiceError>>;
     fn handle(&mut self, msg: CreateSnapshot, _: &mut Self::Context) -> Self::Result {
@@ -116,7 +105,7 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
     let v =
         s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
             .await
-            .map_err(volume_not_found(msg.volume_id))?;
+            .map_err(ServiceError::from)?;
     let allowed: &[&str] = if msg.force {
         &["available", "in-use"]
     } else {
@@ -218,10 +207,9 @@ impl Handler<ListSnapshots> for ApiActor {
             if !msg.ctx.is_admin {
                 q.project = Some(msg.ctx.project_id.clone());
             }
-            let marker = q.marker.clone().unwrap_or_default();
             db.run(move |c| snapshots::list(c, &q))
                 .await
-                .map_err(not_found(marker))
+                .map_err(ServiceError::from)
         }))
     }
 }
@@ -239,7 +227,7 @@ async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>
     let snap =
         s.db.run(move |c| snapshots::get(c, &key, scope.as_deref()))
             .await
-            .map_err(not_found(msg.id))?;
+            .map_err(ServiceError::from)?;
     let key = msg.id.to_string();
     let bad_state = |what: &str| ServiceError::InvalidState(format!("Invalid snapshot: {what}"));
     match msg.op {
@@ -254,16 +242,8 @@ async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>
                 .await?;
         }
         SnapshotOp::DeleteMetadataKey(k) => {
-            let shown = k.clone();
             s.db.run(move |c| snapshots::delete_metadata_key(c, &key, &k))
-                .await
-                .map_err(|e| match e {
-                    DbError::NotFound => ServiceError::Missing(format!(
-                        "Snapshot {} has no metadata with key {shown}.",
-                        msg.id
-                    )),
-                    other => other.into(),
-                })?;
+                .await?;
         }
         SnapshotOp::ResetStatus(status) => {
             s.db.run(move |c| snapshots::transition(c, &key, &[snap.row.status.as_str()], &status))

@@ -11,27 +11,13 @@ use crate::actors::error::ServiceError;
 use crate::db::rows::VolumeTypeRow;
 use crate::db::types::{self, DeleteRefusal, TypeDetail, TypeFilter};
 use crate::db::volumes::VolumeTypeRecord;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Resource};
 use crate::model::RequestContext;
-
-fn type_not_found(id: &str) -> impl Fn(DbError) -> ServiceError + use<> {
-    let id = id.to_string();
-    move |e| match e {
-        DbError::NotFound => ServiceError::NotFound {
-            kind: "Volume type",
-            id: id.clone(),
-        },
-        other => other.into(),
-    }
-}
 
 /// Cinder's 404 for a type named by a caller that does not exist or that the caller may
 /// not use: one answer for both, naming only what the caller sent.
 pub(super) fn unknown_type(name_or_id: String) -> ServiceError {
-    ServiceError::NotFound {
-        kind: "Volume type with name",
-        id: name_or_id,
-    }
+    ServiceError::not_found(Resource::VolumeTypeName, name_or_id)
 }
 
 /// The type a caller names (by name or id) as the caller may use it, through
@@ -52,7 +38,7 @@ async fn visible_type(db: &Db, ctx: &RequestContext, id: &str) -> Result<TypeDet
     let (key, scope) = (id.to_string(), scope_of(ctx));
     db.run(move |c| types::get(c, &key, scope.as_deref()))
         .await
-        .map_err(type_not_found(id))
+        .map_err(ServiceError::from)
 }
 
 /// List the types a caller may see.
@@ -159,7 +145,6 @@ impl Handler<CreateType> for ApiActor {
                 created_at: crate::db::now(),
                 updated_at: None,
             };
-            let id = row.id.clone();
             let name = msg.name;
             db.run(move |c| {
                 types::create(c, &row, &msg.extra_specs)?;
@@ -170,7 +155,7 @@ impl Handler<CreateType> for ApiActor {
                 DbError::Conflict => {
                     ServiceError::Conflict(format!("Volume Type {name} already exists."))
                 }
-                other => type_not_found(&id)(other),
+                other => other.into(),
             })
         })
     }
@@ -197,7 +182,6 @@ impl Handler<UpdateType> for ApiActor {
     fn handle(&mut self, msg: UpdateType, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
         Box::pin(async move {
-            let id = msg.id.clone();
             let name = msg.name.clone().unwrap_or_default();
             db.run(move |c| {
                 types::update(
@@ -214,7 +198,7 @@ impl Handler<UpdateType> for ApiActor {
                 DbError::Conflict => {
                     ServiceError::Conflict(format!("Volume Type {name} already exists."))
                 }
-                other => type_not_found(&id)(other),
+                other => other.into(),
             })
         })
     }
@@ -240,7 +224,7 @@ impl Handler<DeleteType> for ApiActor {
             let refused = db
                 .run(move |c| types::delete(c, &key, &configured))
                 .await
-                .map_err(type_not_found(&msg.id))?;
+                .map_err(ServiceError::from)?;
             match refused {
                 None => Ok(()),
                 Some(DeleteRefusal::InUse) => Err(ServiceError::InvalidState(
@@ -279,28 +263,18 @@ pub struct WriteExtraSpecs {
 
 const CACHEABLE_WITH_MULTIATTACH: &str = "cacheable cannot be set with multiattach.";
 
-/// Why an extra-spec write was refused.
-enum SpecsRefusal {
-    /// A 400 with this text.
-    Invalid(&'static str),
-    /// The key to delete is not there.
-    MissingKey(String),
-}
-
 impl Handler<WriteExtraSpecs> for ApiActor {
     type Result = ResponseFuture<Result<(), ServiceError>>;
     fn handle(&mut self, msg: WriteExtraSpecs, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
         let max_items = self.shared.settings.max_metadata_items;
         Box::pin(async move {
-            let id = msg.id.clone();
-            let outcome = db
+            // `Err(text)`: refused, a 400 with this text.
+            let outcome: Result<(), &'static str> = db
                 .run(move |c| {
                     let current = types::get(c, &msg.id, None)?;
                     if types::in_use(c, &msg.id)? {
-                        return Ok(Err(SpecsRefusal::Invalid(
-                            "Volume Type is currently in use.",
-                        )));
+                        return Ok(Err("Volume Type is currently in use."));
                     }
                     match msg.write {
                         ExtraSpecsWrite::Set(specs) => {
@@ -312,29 +286,17 @@ impl Handler<WriteExtraSpecs> for ApiActor {
                                     == Some("<is> True")
                             };
                             if on("multiattach") && on("cacheable") {
-                                return Ok(Err(SpecsRefusal::Invalid(CACHEABLE_WITH_MULTIATTACH)));
+                                return Ok(Err(CACHEABLE_WITH_MULTIATTACH));
                             }
                             types::set_extra_specs(c, &msg.id, &specs, max_items)?;
                         }
-                        ExtraSpecsWrite::Delete(key) => {
-                            match types::delete_extra_spec(c, &msg.id, &key) {
-                                Err(DbError::NotFound) => {
-                                    return Ok(Err(SpecsRefusal::MissingKey(key)));
-                                }
-                                other => other?,
-                            }
-                        }
+                        ExtraSpecsWrite::Delete(key) => types::delete_extra_spec(c, &msg.id, &key)?,
                     }
                     Ok(Ok(()))
                 })
                 .await
-                .map_err(type_not_found(&id))?;
-            outcome.map_err(|r| match r {
-                SpecsRefusal::Invalid(m) => ServiceError::Invalid(m.to_string()),
-                SpecsRefusal::MissingKey(key) => ServiceError::Missing(format!(
-                    "Volume Type {id} has no extra specs with key {key}."
-                )),
-            })
+                .map_err(ServiceError::from)?;
+            outcome.map_err(|m| ServiceError::Invalid(m.to_string()))
         })
     }
 }
@@ -365,7 +327,7 @@ impl Handler<ListTypeAccess> for ApiActor {
                     types::access_list(c, &msg.id).map(Some)
                 })
                 .await
-                .map_err(type_not_found(&id))?;
+                .map_err(ServiceError::from)?;
             list.ok_or_else(|| {
                 ServiceError::Missing(format!(
                     "Volume type access not found for {id}: the type is public."
@@ -413,10 +375,18 @@ impl Handler<ChangeTypeAccess> for ApiActor {
                     DbError::Conflict => ServiceError::Conflict(format!(
                         "Volume type access for {id} / {project} combination already exists."
                     )),
-                    DbError::NotFound if !add => ServiceError::Missing(format!(
-                        "Volume type access not found for {id} / {project} combination."
-                    )),
-                    other => type_not_found(&id)(other),
+                    // Cinder answers a removal from an unknown type as the access
+                    // not found (the access's own miss already says so).
+                    DbError::NotFound {
+                        kind: Resource::VolumeType,
+                        ..
+                    } if !add => ServiceError::not_found(
+                        Resource::TypeAccess {
+                            volume_type: id.clone(),
+                        },
+                        &project,
+                    ),
+                    other => other.into(),
                 })?;
             if public {
                 return Err(ServiceError::Invalid(
@@ -461,7 +431,8 @@ impl Handler<SetDefaultType> for ApiActor {
             // An unknown type is a bad request here, not a missing resource (Cinder).
             found.ok_or_else(|| {
                 ServiceError::Invalid(format!(
-                    "Invalid input received: Volume type {wanted} could not be found."
+                    "Invalid input received: {}",
+                    Resource::VolumeType.not_found(&wanted)
                 ))
             })
         })
@@ -489,9 +460,7 @@ impl Handler<GetDefaultTypes> for ApiActor {
             let p = project.clone();
             match db.run(move |c| types::project_default(c, &p)).await? {
                 Some(t) => Ok(vec![(project, t)]),
-                None => Err(ServiceError::Missing(format!(
-                    "Default type for project {project} not found."
-                ))),
+                None => Err(ServiceError::not_found(Resource::DefaultType, project)),
             }
         })
     }
@@ -513,15 +482,7 @@ impl Handler<UnsetDefaultType> for ApiActor {
         let db = self.shared.db.clone();
         Box::pin(async move {
             let p = msg.project.clone();
-            db.run(move |c| types::unset_project_default(c, &p))
-                .await
-                .map_err(|e| match e {
-                    DbError::NotFound => ServiceError::Missing(format!(
-                        "Default type for project {} not found.",
-                        msg.project
-                    )),
-                    other => other.into(),
-                })
+            Ok(db.run(move |c| types::unset_project_default(c, &p)).await?)
         })
     }
 }

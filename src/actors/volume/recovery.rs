@@ -131,7 +131,7 @@ fn settle(r: Result<(), DbError>) -> Result<(), ServiceError> {
 fn claimed(r: Result<(), DbError>) -> Result<bool, ServiceError> {
     match r {
         Ok(()) => Ok(true),
-        Err(DbError::Conflict | DbError::NotFound) => Ok(false),
+        Err(DbError::Conflict | DbError::NotFound { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
@@ -394,12 +394,12 @@ async fn still_orphan(c: &Ctx, o: &BackingObject) -> Result<bool, ServiceError> 
                     Ok(v) => {
                         temporary && !["creating", "reverting"].contains(&v.row.status.as_str())
                     }
-                    Err(DbError::NotFound) => true,
+                    Err(DbError::NotFound { .. }) => true,
                     Err(e) => return Err(e),
                 },
                 BackingKind::Snapshot => match snapshots::get(db, &id, None) {
                     Ok(s) => temporary && s.row.status != "creating",
-                    Err(DbError::NotFound) => true,
+                    Err(DbError::NotFound { .. }) => true,
                     Err(e) => return Err(e),
                 },
             })
