@@ -28,7 +28,7 @@ pub use nodes::{
     DriverKind, ExportOptions, FakeOptions, FileOptions, LvmOptions, LvmType, NodeConfig,
     NodeDriver, Provisioning, TargetKind, VolumeClear,
 };
-pub use sources::Overrides;
+pub use sources::{Environment, Overrides};
 
 use nodes::default_ratio;
 

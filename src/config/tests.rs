@@ -3,8 +3,8 @@ use std::path::Path;
 
 use super::*;
 
-fn no_env(_: &str) -> Option<String> {
-    None
+fn no_env() -> Environment {
+    Environment::default()
 }
 
 fn load_text(text: &str) -> Result<Config, ConfigError> {
@@ -18,7 +18,7 @@ fn load_text(text: &str) -> Result<Config, ConfigError> {
         path: "tempfile".into(),
         source,
     })?;
-    Config::load(Some(&path), Overrides::default(), &no_env)
+    Config::load(Some(&path), Overrides::default(), &no_env())
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn no_file_gives_one_file_node_under_the_data_dir() -> Result<(), Box<dyn std::e
         data_dir: Some(dir.path().to_path_buf()),
         ..Overrides::default()
     };
-    let config = Config::load(None, flags, &no_env)?;
+    let config = Config::load(None, flags, &no_env())?;
     assert_eq!(config.listen, "127.0.0.1:8776");
     assert_eq!(config.nodes.len(), 1);
     assert_eq!(config.nodes[0].driver, DriverKind::File);
@@ -57,10 +57,13 @@ fn env_overrides_flags_which_override_the_file() -> Result<(), Box<dyn std::erro
         ..Overrides::default()
     };
     assert_eq!(
-        Config::load(Some(&path), flags.clone(), &no_env)?.listen,
+        Config::load(Some(&path), flags.clone(), &no_env())?.listen,
         "127.0.0.1:2"
     );
-    let env = |k: &str| (k == "CLINKER_LISTEN").then(|| "127.0.0.1:3".to_string());
+    let env = Environment {
+        listen: Some("127.0.0.1:3".into()),
+        ..Environment::default()
+    };
     assert_eq!(
         Config::load(Some(&path), flags, &env)?.listen,
         "127.0.0.1:3"
@@ -69,15 +72,43 @@ fn env_overrides_flags_which_override_the_file() -> Result<(), Box<dyn std::erro
 }
 
 #[test]
-fn the_metrics_token_comes_from_the_environment_only() -> Result<(), Box<dyn std::error::Error>>
-{
+fn clap_reads_every_variable_and_hides_the_secret_ones() {
+    use clap::CommandFactory as _;
+    let command = Environment::command();
+    let read: Vec<(String, bool)> = command
+        .get_arguments()
+        .filter_map(|a| {
+            let name = a.get_env()?.to_string_lossy().into_owned();
+            Some((name, a.is_hide_env_values_set()))
+        })
+        .collect();
+    let expected = [
+        ("CLINKER_CONFIG", false),
+        ("CLINKER_LISTEN", false),
+        ("CLINKER_DATA_DIR", false),
+        ("CLINKER_DATABASE_URL", true),
+        ("CLINKER_LOG_FORMAT", false),
+        ("CLINKER_METRICS_TOKEN", true),
+    ];
+    let expected: Vec<(String, bool)> = expected
+        .iter()
+        .map(|(n, h)| ((*n).to_string(), *h))
+        .collect();
+    assert_eq!(read, expected);
+}
+
+#[test]
+fn the_metrics_token_comes_from_the_environment_only() -> Result<(), Box<dyn std::error::Error>> {
     assert!(load_text("data_dir = \"@DIR@\"\n[metrics]\ntoken = \"s\"\n").is_err());
     let dir = tempfile::tempdir()?;
     let flags = Overrides {
         data_dir: Some(dir.path().to_path_buf()),
         ..Overrides::default()
     };
-    let env = |k: &str| (k == "CLINKER_METRICS_TOKEN").then(|| "s3cret".to_string());
+    let env = Environment {
+        metrics_token: Some("s3cret".into()),
+        ..Environment::default()
+    };
     let config = Config::load(None, flags, &env)?;
     assert_eq!(config.metrics.token.as_deref(), Some("s3cret"));
     assert!(!toml::to_string(&config)?.contains("s3cret"));
@@ -205,7 +236,7 @@ fn the_example_configs_load() -> Result<(), Box<dyn std::error::Error>> {
             data_dir: Some(dir.path().to_path_buf()),
             ..Overrides::default()
         };
-        let env = |_: &str| None;
+        let env = Environment::default();
         let config = Config::load(Some(&path), flags, &env)?;
         assert!(!config.nodes.is_empty(), "{name}");
     }
