@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use clinker::config::{Config, Overrides};
+use clinker::config::{Config, Environment, Overrides};
 use clinker::db::{self, Db};
 use tracing::info;
 
@@ -27,23 +27,23 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// TOML config file (env CLINKER_CONFIG).
+    /// TOML config file (env CLINKER_CONFIG wins over it).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Address to listen on, e.g. 127.0.0.1:8776 (env CLINKER_LISTEN).
+    /// Address to listen on, e.g. 127.0.0.1:8776 (env CLINKER_LISTEN wins over it).
     #[arg(long)]
     listen: Option<String>,
-    /// Data directory (env CLINKER_DATA_DIR).
+    /// Data directory (env CLINKER_DATA_DIR wins over it).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// postgres://... or a SQLite file path (env CLINKER_DATABASE_URL).
+    /// postgres://... or a SQLite file path (env CLINKER_DATABASE_URL wins over it).
     #[arg(long)]
     database_url: Option<String>,
 }
 
 impl Common {
     fn load(self) -> anyhow::Result<Config> {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let env = Environment::read()?;
         Ok(Config::load(
             self.config.as_deref(),
             Overrides {

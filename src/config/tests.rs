@@ -1,0 +1,244 @@
+use std::fs;
+use std::path::Path;
+
+use super::*;
+
+fn no_env() -> Environment {
+    Environment::default()
+}
+
+fn load_text(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().map_err(|source| ConfigError::Read {
+        path: "tempdir".into(),
+        source,
+    })?;
+    let path = dir.path().join("clinker.toml");
+    let text = text.replace("@DIR@", &dir.path().display().to_string());
+    fs::write(&path, text).map_err(|source| ConfigError::Read {
+        path: "tempfile".into(),
+        source,
+    })?;
+    Config::load(Some(&path), Overrides::default(), &no_env())
+}
+
+#[test]
+fn no_file_gives_one_file_node_under_the_data_dir() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let flags = Overrides {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Overrides::default()
+    };
+    let config = Config::load(None, flags, &no_env())?;
+    assert_eq!(config.listen, "127.0.0.1:8776");
+    assert_eq!(config.nodes.len(), 1);
+    assert_eq!(config.nodes[0].driver, DriverKind::File);
+    assert_eq!(config.nodes[0].zone(&config), "nova");
+    assert!(dir.path().join("volumes").is_dir());
+    assert_eq!(
+        config.database_url(),
+        dir.path().join("clinker.db").display().to_string()
+    );
+    Ok(())
+}
+
+#[test]
+fn env_overrides_flags_which_override_the_file() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("c.toml");
+    fs::write(
+        &path,
+        format!(
+            "listen = \"127.0.0.1:1\"\ndata_dir = \"{}\"\n",
+            dir.path().display()
+        ),
+    )?;
+    let flags = Overrides {
+        listen: Some("127.0.0.1:2".into()),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        Config::load(Some(&path), flags.clone(), &no_env())?.listen,
+        "127.0.0.1:2"
+    );
+    let env = Environment {
+        listen: Some("127.0.0.1:3".into()),
+        ..Environment::default()
+    };
+    assert_eq!(
+        Config::load(Some(&path), flags, &env)?.listen,
+        "127.0.0.1:3"
+    );
+    Ok(())
+}
+
+#[test]
+fn clap_reads_every_variable_and_hides_the_secret_ones() {
+    use clap::CommandFactory as _;
+    let command = Environment::command();
+    let read: Vec<(String, bool)> = command
+        .get_arguments()
+        .filter_map(|a| {
+            let name = a.get_env()?.to_string_lossy().into_owned();
+            Some((name, a.is_hide_env_values_set()))
+        })
+        .collect();
+    let expected = [
+        ("CLINKER_CONFIG", false),
+        ("CLINKER_LISTEN", false),
+        ("CLINKER_DATA_DIR", false),
+        ("CLINKER_DATABASE_URL", true),
+        ("CLINKER_LOG_FORMAT", false),
+        ("CLINKER_METRICS_TOKEN", true),
+    ];
+    let expected: Vec<(String, bool)> = expected
+        .iter()
+        .map(|(n, h)| ((*n).to_string(), *h))
+        .collect();
+    assert_eq!(read, expected);
+}
+
+#[test]
+fn the_metrics_token_comes_from_the_environment_only() -> Result<(), Box<dyn std::error::Error>> {
+    assert!(load_text("data_dir = \"@DIR@\"\n[metrics]\ntoken = \"s\"\n").is_err());
+    let dir = tempfile::tempdir()?;
+    let flags = Overrides {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Overrides::default()
+    };
+    let env = Environment {
+        metrics_token: Some("s3cret".into()),
+        ..Environment::default()
+    };
+    let config = Config::load(None, flags, &env)?;
+    assert_eq!(config.metrics.token.as_deref(), Some("s3cret"));
+    assert!(!toml::to_string(&config)?.contains("s3cret"));
+    for bad in [
+        "data_dir = \"@DIR@\"\n[metrics]\nlisten = \"nowhere\"\n",
+        "data_dir = \"@DIR@\"\nlisten = \"127.0.0.1:9\"\n[metrics]\nlisten = \"127.0.0.1:9\"\n",
+        "data_dir = \"@DIR@\"\nbody_timeout_seconds = 0\n",
+        "data_dir = \"@DIR@\"\nmax_buffered_body_bytes = 10\n",
+    ] {
+        assert!(load_text(bad).is_err(), "{bad}");
+    }
+    Ok(())
+}
+
+#[test]
+fn unknown_key_is_named_with_the_file() {
+    let err = load_text("listne = \"127.0.0.1:1\"\n")
+        .err()
+        .map(|e| e.to_string());
+    let err = err.unwrap_or_default();
+    assert!(err.contains("clinker.toml"), "{err}");
+    assert!(err.contains("listne"), "{err}");
+}
+
+#[test]
+fn unknown_driver_and_driver_option_are_refused() {
+    let err = load_text("[[nodes]]\nname = \"a\"\ndriver = \"ceph\"\n")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("ceph") && err.contains("clinker.toml"),
+        "{err}"
+    );
+    let err = load_text(
+        "[[nodes]]\nname = \"a\"\ndriver = \"file\"\n[nodes.driver_options]\npath = \"@DIR@/v\"\nsize = 3\n",
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("nodes[0].driver_options") && err.contains("size"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_node_names_are_refused() {
+    let node = "[[nodes]]\nname = \"a\"\ndriver = \"fake\"\n";
+    let err = load_text(&format!("{node}{node}"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("nodes[1].name") && err.contains("duplicate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unusable_directory_is_refused() {
+    let err = load_text(
+        "[[nodes]]\nname = \"a\"\ndriver = \"file\"\n[nodes.driver_options]\npath = \"/proc/clinker-no\"\n",
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(err.contains("nodes[0].driver_options: path"), "{err}");
+}
+
+#[test]
+fn lvm_options_are_checked() -> Result<(), Box<dyn std::error::Error>> {
+    let node = "[[nodes]]\nname = \"a\"\ndriver = \"lvm\"\n[nodes.driver_options]\n";
+    let refused = |options: &str| {
+        load_text(&format!("{node}{options}"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let err = refused("lvm_type = \"thick\"\n");
+    assert!(err.contains("volume_group"), "{err}");
+    let err = refused("volume_group = \"-vg\"\n");
+    assert!(err.contains("not a valid LVM name"), "{err}");
+    let err = refused("volume_group = \"vg\"\nlvm_type = \"fat\"\n");
+    assert!(err.contains("fat"), "{err}");
+    let err = refused("volume_group = \"vg\"\nvolume_clear = \"shred\"\n");
+    assert!(err.contains("shred"), "{err}");
+    let err = refused("volume_group = \"vg\"\nthin_pool = \"p\"\n");
+    assert!(err.contains("thin_pool"), "{err}");
+    let err = refused("volume_group = \"vg\"\nthin_pool = \"p q\"\nlvm_type = \"thin\"\n");
+    assert!(err.contains("thin_pool"), "{err}");
+    let err = refused("volume_group = \"vg\"\npath = \"x\"\n");
+    assert!(err.contains("path"), "{err}");
+    let config = load_text(&format!(
+        "{node}volume_group = \"vg\"\nlvm_type = \"thin\"\nvolume_clear = \"none\"\ntarget = \"nbd\"\n"
+    ))?;
+    match config.nodes[0].checked_driver(&config.data_dir)? {
+        NodeDriver::Lvm(o) => {
+            assert_eq!(o.volume_group, "vg");
+            assert_eq!(o.lvm_type, LvmType::Thin);
+            assert_eq!(o.volume_clear, VolumeClear::None);
+            assert_eq!(o.thin_pool, None);
+            assert_eq!(o.export.target, TargetKind::Nbd);
+        }
+        other => return Err(format!("not an lvm node: {other:?}").into()),
+    }
+    Ok(())
+}
+
+#[test]
+fn the_example_configs_load() -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for name in [
+        "single-node.toml",
+        "multi-node.toml",
+        "qcow2-nbd.toml",
+        "iscsi.toml",
+        "lvm.toml",
+    ] {
+        let dir = tempfile::tempdir()?;
+        let text = fs::read_to_string(root.join(name))?;
+        let path = dir.path().join(name);
+        fs::write(&path, text)?;
+        let flags = Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Overrides::default()
+        };
+        let env = Environment::default();
+        let config = Config::load(Some(&path), flags, &env)?;
+        assert!(!config.nodes.is_empty(), "{name}");
+    }
+    Ok(())
+}
