@@ -823,7 +823,7 @@ fn expected_order(rows: &[VolumeRow], sort: &[(SortKey, bool)]) -> Vec<String> {
                         .clone()
                         .unwrap_or_default()
                         .cmp(&b.display_name.clone().unwrap_or_default()),
-                    SortKey::Status => a.status.cmp(&b.status),
+                    SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
                     SortKey::Size => a.size.cmp(&b.size),
                     SortKey::AvailabilityZone => a.availability_zone.cmp(&b.availability_zone),
                 };

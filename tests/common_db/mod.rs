@@ -210,7 +210,7 @@ pub fn volume(
         display_name: name.map(str::to_string),
         display_description: None,
         size,
-        status: status.as_str().to_string(),
+        status,
         attach_status: clinker::model::AttachStatus::Detached.as_str().to_string(),
         availability_zone: "nova".to_string(),
         volume_type_id: DEFAULT_TYPE_ID.to_string(),

@@ -42,7 +42,7 @@ pub fn seed(url: &str, project: &str, n: usize, size_gb: u64) -> Result<Vec<Stri
                     display_name: Some(format!("seed-{i}")),
                     display_description: None,
                     size: size_gb as i64,
-                    status: VolumeStatus::Available.as_str().into(),
+                    status: VolumeStatus::Available,
                     attach_status: AttachStatus::Detached.as_str().into(),
                     availability_zone: "nova".into(),
                     volume_type_id: vtype.row.id.clone(),
