@@ -27,6 +27,14 @@ pub struct VolumeRecord {
     pub type_name: String,
 }
 
+impl VolumeRecord {
+    /// The row's status; kept as a `Result` for its callers, though the row is now
+    /// read typed (`db::columns`) and an unknown value fails the query itself.
+    pub fn status(&self) -> Result<VolumeStatus, DbError> {
+        Ok(self.row.status)
+    }
+}
+
 /// A volume type with its extra specs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VolumeTypeRecord {
