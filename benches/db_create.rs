@@ -59,7 +59,7 @@ fn create_api(db: &Db, defaults: &Defaults) -> Result<String, db::DbError> {
         display_name: Some("bench".into()),
         display_description: None,
         size: 1,
-        status: VolumeStatus::Creating.as_str().into(),
+        status: VolumeStatus::Creating,
         attach_status: AttachStatus::Detached.as_str().into(),
         availability_zone: "nova".into(),
         volume_type_id: vtype.row.id.clone(),

@@ -649,7 +649,7 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
         c.db.run(move |db| crate::db::volumes::status_size_host(db, &id))
             .await;
     let (size, host) = match row {
-        Ok((status, size, host)) if status == VolumeStatus::Deleting => (size, host),
+        Ok((VolumeStatus::Deleting, size, host)) => (size, host),
         Ok(_) | Err(DbError::NotFound { .. }) => return,
         Err(e) => {
             error!(volume.id = %msg.volume_id, error = %e, "could not read the volume to delete");
