@@ -4,8 +4,8 @@
 //!
 //! A value the enum does not know (a row written by another version, or edited by hand)
 //! is a deserialization error naming the value, never a panic: the query fails as
-//! [`super::DbError::Query`], which the API answers as a 500 and logs once with the
-//! cause. Guessing a status instead would let a state machine act on a state it does
+//! [`super::DbError::Corrupt`] (field and value in its text), which the API answers as
+//! a 500 and logs once with that cause. Guessing a status instead would let a state machine act on a state it does
 //! not have (a `delete` accepted on a volume that is really busy).
 
 use diesel::backend::Backend;
