@@ -60,7 +60,7 @@ fn create_api(db: &Db, defaults: &Defaults) -> Result<String, db::DbError> {
         display_description: None,
         size: 1,
         status: VolumeStatus::Creating,
-        attach_status: AttachStatus::Detached.as_str().into(),
+        attach_status: AttachStatus::Detached,
         availability_zone: "nova".into(),
         volume_type_id: vtype.row.id.clone(),
         host: None,

@@ -208,12 +208,24 @@ string_enum! {
 }
 
 string_enum! {
-    /// A volume's `attach_status` (stored, not shown in the volume view).
+    /// A volume's `attach_status` (stored, not shown in the volume view), spelled as
+    /// Cinder's `fields.VolumeAttachStatus`; a volume takes the first of its
+    /// attachments' states, so `detaching` is stored too.
     AttachStatus {
         Detached => "detached",
         Reserved => "reserved",
         Attaching => "attaching",
         Attached => "attached",
+        Detaching => "detaching",
+        ErrorAttaching => "error_attaching",
+        ErrorDetaching => "error_detaching",
+    }
+}
+
+/// What a volume is first: `detached` (only rows built in tests rely on it).
+impl Default for AttachStatus {
+    fn default() -> Self {
+        AttachStatus::Detached
     }
 }
 

@@ -274,7 +274,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
         .write(move |c| {
             let (attach_status, host) =
                 crate::db::volumes::attach_status_and_host(c, &key, scope.as_deref())?;
-            if attach_status == AttachStatus::Attached.as_str() {
+            if attach_status == AttachStatus::Attached {
                 return Err(DbError::Conflict);
             }
             // The snapshots are read after the volume's row is claimed (inside the

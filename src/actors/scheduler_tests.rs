@@ -141,7 +141,7 @@ impl Harness {
             display_description: None,
             size: spec.size_gb as i64,
             status: VolumeStatus::Creating,
-            attach_status: AttachStatus::Detached.as_str().into(),
+            attach_status: AttachStatus::Detached,
             availability_zone: spec.availability_zones.first().cloned().unwrap_or_default(),
             volume_type_id: DEFAULT_TYPE_ID.into(),
             host: None,

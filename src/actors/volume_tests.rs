@@ -157,7 +157,7 @@ fn insert_row(db: &Db, size: u64, status: VolumeStatus, host: Option<&str>) -> B
         display_description: None,
         size: size as i64,
         status,
-        attach_status: AttachStatus::Detached.as_str().into(),
+        attach_status: AttachStatus::Detached,
         availability_zone: "nova".into(),
         volume_type_id: DEFAULT_TYPE_ID.into(),
         host: host.map(str::to_string),

@@ -13,7 +13,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::model::{SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
 
 macro_rules! text_column {
     ($($t:ident),+ $(,)?) => {$(
@@ -41,4 +41,4 @@ macro_rules! text_column {
     )+};
 }
 
-text_column!(VolumeStatus, SnapshotStatus);
+text_column!(VolumeStatus, SnapshotStatus, AttachStatus);

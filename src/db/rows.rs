@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::model::{SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
 
 use super::schema::{
     flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
@@ -27,8 +27,8 @@ pub struct VolumeRow {
     pub size: i64,
     /// Its status.
     pub status: VolumeStatus,
-    /// An `AttachStatus` string.
-    pub attach_status: String,
+    /// Whether (and how far) it is attached.
+    pub attach_status: AttachStatus,
     /// Zone.
     pub availability_zone: String,
     /// The type's id.

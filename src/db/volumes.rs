@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{snapshots, volume_metadata, volume_types, volumes};
 use super::{DbConnection, DbError, Found, Resource, attachments, in_ids, now, quotas, write_txn};
-use crate::model::{SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
 
 /// A volume with what its views need: metadata, attachments and the type's name.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -138,7 +138,7 @@ pub fn attach_status_and_host(
     c: &mut DbConnection,
     id: &str,
     project: Option<&str>,
-) -> Result<(String, Option<String>), DbError> {
+) -> Result<(AttachStatus, Option<String>), DbError> {
     let this = volumes::table.filter(volumes::id.eq(id));
     let what = (volumes::attach_status, volumes::host);
     match project {
@@ -983,7 +983,7 @@ pub fn reset_status(
     c: &mut DbConnection,
     id: &str,
     status: Option<VolumeStatus>,
-    attach_status: Option<&str>,
+    attach_status: Option<AttachStatus>,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
         let target = volumes::table.filter(volumes::id.eq(id));

@@ -211,7 +211,7 @@ pub fn volume(
         display_description: None,
         size,
         status,
-        attach_status: clinker::model::AttachStatus::Detached.as_str().to_string(),
+        attach_status: clinker::model::AttachStatus::Detached,
         availability_zone: "nova".to_string(),
         volume_type_id: DEFAULT_TYPE_ID.to_string(),
         host: None,

@@ -174,7 +174,7 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
                 if attach_status == Some(AttachStatus::Detached) {
                     attachments::delete_all_of(c, &key)?;
                 }
-                volumes::reset_status(c, &key, status, attach_status.map(AttachStatus::as_str))
+                volumes::reset_status(c, &key, status, attach_status)
             })
             .await?;
         }
@@ -216,7 +216,7 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
             }
         }
         K::BeginDetaching => {
-            if v.row.attach_status != AttachStatus::Attached.as_str() {
+            if v.row.attach_status != AttachStatus::Attached {
                 return Err(invalid(
                     "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.",
                 ));

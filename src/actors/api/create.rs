@@ -421,7 +421,7 @@ impl Task<CreateStore> for EntryCreateTask {
                 display_description: s.req.description.clone(),
                 size: s.size as i64,
                 status: VolumeStatus::Creating,
-                attach_status: AttachStatus::Detached.as_str().into(),
+                attach_status: AttachStatus::Detached,
                 availability_zone: s.zone.clone(),
                 volume_type_id: vtype.row.id.clone(),
                 host: None,

@@ -43,7 +43,7 @@ pub fn seed(url: &str, project: &str, n: usize, size_gb: u64) -> Result<Vec<Stri
                     display_description: None,
                     size: size_gb as i64,
                     status: VolumeStatus::Available,
-                    attach_status: AttachStatus::Detached.as_str().into(),
+                    attach_status: AttachStatus::Detached,
                     availability_zone: "nova".into(),
                     volume_type_id: vtype.row.id.clone(),
                     host: None,
