@@ -1,6 +1,8 @@
 //! Domain types shared by every layer: ids, statuses, the request context.
 //!
-//! Nothing here knows about diesel, actix or HTTP, so any room may depend on it.
+//! Nothing here knows about actix or HTTP, so any room may depend on it. Of diesel, the
+//! string enums only derive that they are TEXT columns; how they are read and written
+//! (and what an unknown value in the database does) is `crate::db::columns`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -90,7 +92,11 @@ pub struct RequestContext {
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize,
+            diesel::AsExpression, diesel::FromSqlRow,
+        )]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -108,6 +114,19 @@ macro_rules! string_enum {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        // Comparing with the Cinder spelling keeps tests and wire checks readable.
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
             }
         }
 
@@ -155,6 +174,13 @@ string_enum! {
     }
 }
 
+/// What a volume is first: `creating` (only rows built in tests rely on it).
+impl Default for VolumeStatus {
+    fn default() -> Self {
+        VolumeStatus::Creating
+    }
+}
+
 impl VolumeStatus {
     /// States from which a plain `DELETE` is accepted (cinder-api.md §4.7).
     pub const DELETABLE: &'static [VolumeStatus] = &[
@@ -166,12 +192,40 @@ impl VolumeStatus {
 }
 
 string_enum! {
-    /// A volume's `attach_status` (stored, not shown in the volume view).
+    /// A snapshot's `status`, spelled exactly as Cinder's `fields.SnapshotStatus`
+    /// (cinder-api.md §7.3).
+    SnapshotStatus {
+        Creating => "creating",
+        Available => "available",
+        Deleting => "deleting",
+        Error => "error",
+        ErrorDeleting => "error_deleting",
+        Updating => "updating",
+        Unmanaging => "unmanaging",
+        BackingUp => "backing-up",
+        Restoring => "restoring",
+    }
+}
+
+string_enum! {
+    /// A volume's `attach_status` (stored, not shown in the volume view), spelled as
+    /// Cinder's `fields.VolumeAttachStatus`; a volume takes the first of its
+    /// attachments' states, so `detaching` is stored too.
     AttachStatus {
         Detached => "detached",
         Reserved => "reserved",
         Attaching => "attaching",
         Attached => "attached",
+        Detaching => "detaching",
+        ErrorAttaching => "error_attaching",
+        ErrorDetaching => "error_detaching",
+    }
+}
+
+/// What a volume is first: `detached` (only rows built in tests rely on it).
+impl Default for AttachStatus {
+    fn default() -> Self {
+        AttachStatus::Detached
     }
 }
 
@@ -234,6 +288,10 @@ mod tests {
         }
         assert_eq!(VolumeStatus::InUse.as_str(), "in-use");
         assert!("In-Use".parse::<VolumeStatus>().is_err());
+        for s in SnapshotStatus::ALL {
+            assert_eq!(s.as_str().parse::<SnapshotStatus>(), Ok(*s));
+        }
+        assert_eq!(SnapshotStatus::ErrorDeleting.as_str(), "error_deleting");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::protocol::{DeleteSnapshotOnNode, DeleteVolumeOnNode};
 use crate::db::rows::{FlowRunRow, MessageRow};
 use crate::db::volumes::{ListQuery, VolumeRecord};
 use crate::db::{Db, DbError, Resource, quotas};
-use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus};
+use crate::model::{AttachStatus, RequestContext, SnapshotStatus, VolumeId, VolumeStatus};
 
 pub mod actions;
 pub mod attachments;
@@ -214,7 +214,7 @@ impl Handler<UpdateVolume> for ApiActor {
             db.run(move |c| {
                 let key = id.to_string();
                 let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
-                if v.row.status == VolumeStatus::Maintenance.as_str() {
+                if v.row.status == VolumeStatus::Maintenance {
                     return Err(DbError::Conflict);
                 }
                 crate::db::volumes::update_fields(
@@ -274,7 +274,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
         .write(move |c| {
             let (attach_status, host) =
                 crate::db::volumes::attach_status_and_host(c, &key, scope.as_deref())?;
-            if attach_status == AttachStatus::Attached.as_str() {
+            if attach_status == AttachStatus::Attached {
                 return Err(DbError::Conflict);
             }
             // The snapshots are read after the volume's row is claimed (inside the
@@ -285,7 +285,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                 !snaps.is_empty()
                     && (!cascade
                         || snaps.iter().any(|s| {
-                            !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status.as_str())
+                            !snapshots::CASCADE_SNAPSHOT_STATES.contains(&s.status)
                         }))
             };
             match host {
@@ -327,8 +327,8 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                         crate::db::snapshots::transition(
                             c,
                             &s.id,
-                            &[s.status.as_str()],
-                            "deleting",
+                            &[s.status],
+                            SnapshotStatus::Deleting,
                         )?;
                     }
                     Ok((Some(h), snaps))

@@ -466,7 +466,7 @@ impl Task<CreateStore> for ExtractVolumeRefTask {
                 s.c.db
                     .run(move |c| crate::db::volumes::status_size_host(c, &id))
                     .await;
-            let ok = matches!(&found, Ok((status, _, host)) if status == VolumeStatus::Creating.as_str()
+            let ok = matches!(&found, Ok((status, _, host)) if *status == VolumeStatus::Creating
                 && host.as_deref() == Some(s.msg.host.as_str()));
             if !ok {
                 s.reschedule = false;
@@ -649,7 +649,7 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
         c.db.run(move |db| crate::db::volumes::status_size_host(db, &id))
             .await;
     let (size, host) = match row {
-        Ok((status, size, host)) if status == VolumeStatus::Deleting.as_str() => (size, host),
+        Ok((VolumeStatus::Deleting, size, host)) => (size, host),
         Ok(_) | Err(DbError::NotFound { .. }) => return,
         Err(e) => {
             error!(volume.id = %msg.volume_id, error = %e, "could not read the volume to delete");

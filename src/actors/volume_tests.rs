@@ -156,8 +156,8 @@ fn insert_row(db: &Db, size: u64, status: VolumeStatus, host: Option<&str>) -> B
         display_name: None,
         display_description: None,
         size: size as i64,
-        status: status.as_str().into(),
-        attach_status: AttachStatus::Detached.as_str().into(),
+        status,
+        attach_status: AttachStatus::Detached,
         availability_zone: "nova".into(),
         volume_type_id: DEFAULT_TYPE_ID.into(),
         host: host.map(str::to_string),
@@ -319,7 +319,7 @@ impl Harness {
 }
 
 fn status_is(s: VolumeStatus) -> impl Fn(Option<&VolumeRow>) -> bool {
-    move |r| r.is_some_and(|r| r.status == s.as_str())
+    move |r| r.is_some_and(|r| r.status == s)
 }
 
 #[actix::test]
@@ -629,7 +629,7 @@ fn insert_snapshot(db: &Db, volume: VolumeId, size: u64, status: &str) -> BoxRes
         volume_id: volume.to_string(),
         project_id: PROJECT.into(),
         user_id: "user".into(),
-        status: status.into(),
+        status: status.parse()?,
         progress: "0%".into(),
         volume_size: size as i64,
         display_name: None,
@@ -647,7 +647,7 @@ fn insert_snapshot(db: &Db, volume: VolumeId, size: u64, status: &str) -> BoxRes
 fn snapshot_status(db: &Db, id: uuid::Uuid) -> BoxResult<Option<String>> {
     let key = id.to_string();
     match db.run_blocking(move |c| crate::db::snapshots::get(c, &key, None)) {
-        Ok(s) => Ok(Some(s.row.status)),
+        Ok(s) => Ok(Some(s.row.status.to_string())),
         Err(DbError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -808,7 +808,7 @@ async fn recovery_settles_every_transitional_state() -> TestResult {
     assert_eq!(snapshot_status(&h.db, deleting_snap)?, None);
     assert_eq!(snapshot_status(&h.db, stray)?.as_deref(), Some("available"));
 
-    let status = |id| -> BoxResult<String> { Ok(h.row(id)?.ok_or("row gone")?.status) };
+    let status = |id| -> BoxResult<String> { Ok(h.row(id)?.ok_or("row gone")?.status.to_string()) };
     assert_eq!(status(extending_blind)?, "available");
     assert_eq!(h.row(extending_blind)?.ok_or("row gone")?.size, 1);
     assert_eq!(status(retyping)?, "available");

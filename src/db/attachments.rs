@@ -172,23 +172,26 @@ pub fn derive_volume_status(c: &mut DbConnection, volume_id: &str) -> Result<(),
             .first()
             .cloned()
             .unwrap_or_else(|| AttachStatus::Detached.as_str().to_string());
+        // The other attachment states (`reserved`, `attaching`, `detaching`) are
+        // volume statuses of the same name.
         let status = match attach.as_str() {
-            "attached" => VolumeStatus::InUse.as_str(),
-            "detached" => VolumeStatus::Available.as_str(),
-            other => other,
-        }
-        .to_string();
+            "attached" => VolumeStatus::InUse,
+            "detached" => VolumeStatus::Available,
+            other => other
+                .parse()
+                .map_err(|_| DbError::Corrupt(format!("attachment status '{other}'")))?,
+        };
         // Statuses of work the server owns are left for that work to end: an extend of an
         // in-use volume whose attachment goes meanwhile must still find `extending`
         // (it derives the status again when it ends).
         let keep = [
-            VolumeStatus::Maintenance.as_str(),
-            VolumeStatus::Uploading.as_str(),
-            VolumeStatus::Extending.as_str(),
-            VolumeStatus::Retyping.as_str(),
-            VolumeStatus::Reverting.as_str(),
-            VolumeStatus::Creating.as_str(),
-            VolumeStatus::Deleting.as_str(),
+            VolumeStatus::Maintenance,
+            VolumeStatus::Uploading,
+            VolumeStatus::Extending,
+            VolumeStatus::Retyping,
+            VolumeStatus::Reverting,
+            VolumeStatus::Creating,
+            VolumeStatus::Deleting,
         ];
         diesel::update(
             volumes::table

@@ -159,6 +159,17 @@ impl From<diesel::result::Error> for DbError {
                 kind: Resource::Row,
                 id: String::new(),
             },
+            // A stored value the row type cannot read (an unknown status, `db::columns`):
+            // its causes name the field and the value, which `Query`'s text would drop.
+            diesel::result::Error::DeserializationError(e) => {
+                let mut text = e.to_string();
+                let mut cause = e.source();
+                while let Some(c) = cause {
+                    text = format!("{text}: {c}");
+                    cause = c.source();
+                }
+                DbError::Corrupt(text)
+            }
             other => DbError::Query(other),
         }
     }

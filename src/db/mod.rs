@@ -6,6 +6,7 @@
 //! blocking pool so no arbiter thread ever waits on the database.
 
 pub mod attachments;
+pub mod columns;
 pub mod error;
 pub mod files;
 pub mod idempotency;

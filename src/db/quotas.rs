@@ -316,7 +316,7 @@ pub fn expire(c: &mut DbConnection) -> Result<usize, DbError> {
 fn held_by_extends(c: &mut DbConnection) -> Result<BTreeSet<String>, DbError> {
     let intents: Vec<String> = volume_admin_metadata::table
         .inner_join(volumes::table)
-        .filter(volumes::status.eq(crate::model::VolumeStatus::Extending.as_str()))
+        .filter(volumes::status.eq(crate::model::VolumeStatus::Extending))
         .filter(volume_admin_metadata::meta_key.eq(EXTEND_INTENT))
         .select(volume_admin_metadata::meta_value)
         .load(c)?;

@@ -3,6 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
+
 use super::schema::{
     flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
 };
@@ -23,10 +25,10 @@ pub struct VolumeRow {
     pub display_description: Option<String>,
     /// GiB.
     pub size: i64,
-    /// A `VolumeStatus` string.
-    pub status: String,
-    /// An `AttachStatus` string.
-    pub attach_status: String,
+    /// Its status.
+    pub status: VolumeStatus,
+    /// Whether (and how far) it is attached.
+    pub attach_status: AttachStatus,
     /// Zone.
     pub availability_zone: String,
     /// The type's id.
@@ -56,7 +58,7 @@ pub struct VolumeRow {
     /// When it became available.
     pub launched_at: Option<NaiveDateTime>,
     /// The status to return to after a transient one (extending, retyping...).
-    pub previous_status: Option<String>,
+    pub previous_status: Option<VolumeStatus>,
 }
 
 /// A `volume_metadata` row.
@@ -157,8 +159,8 @@ pub struct SnapshotRow {
     pub project_id: String,
     /// Creator.
     pub user_id: String,
-    /// `creating`, `available`, `deleting`, `error`, ...
-    pub status: String,
+    /// Its status.
+    pub status: SnapshotStatus,
     /// `0%` .. `100%`.
     pub progress: String,
     /// The volume's size when taken, GiB.

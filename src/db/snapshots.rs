@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::rows::SnapshotRow;
 use super::schema::{snapshot_metadata, snapshots};
 use super::{DbConnection, DbError, Found, Resource, now, quotas, write_txn};
-use crate::model::quota;
+use crate::model::{SnapshotStatus, quota};
 
 /// A snapshot with its metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,7 +170,12 @@ pub fn of_volumes(
 }
 
 /// Moves a snapshot from one of `from` to `to`.
-pub fn transition(c: &mut DbConnection, id: &str, from: &[&str], to: &str) -> Result<(), DbError> {
+pub fn transition(
+    c: &mut DbConnection,
+    id: &str,
+    from: &[SnapshotStatus],
+    to: SnapshotStatus,
+) -> Result<(), DbError> {
     let n = diesel::update(
         snapshots::table
             .filter(snapshots::id.eq(id))
@@ -186,10 +191,10 @@ pub fn mark_created(c: &mut DbConnection, id: &str, location: Option<&str>) -> R
     let n = diesel::update(
         snapshots::table
             .filter(snapshots::id.eq(id))
-            .filter(snapshots::status.eq("creating")),
+            .filter(snapshots::status.eq(SnapshotStatus::Creating)),
     )
     .set((
-        snapshots::status.eq("available"),
+        snapshots::status.eq(SnapshotStatus::Available),
         snapshots::progress.eq("100%"),
         snapshots::provider_location.eq(location),
         snapshots::updated_at.eq(now()),

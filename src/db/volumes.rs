@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{snapshots, volume_metadata, volume_types, volumes};
 use super::{DbConnection, DbError, Found, Resource, attachments, in_ids, now, quotas, write_txn};
-use crate::model::VolumeStatus;
+use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
 
 /// A volume with what its views need: metadata, attachments and the type's name.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,12 +28,10 @@ pub struct VolumeRecord {
 }
 
 impl VolumeRecord {
-    /// The row's status, parsed.
+    /// The row's status; kept as a `Result` for its callers, though the row is now
+    /// read typed (`db::columns`) and an unknown value fails the query itself.
     pub fn status(&self) -> Result<VolumeStatus, DbError> {
-        self.row
-            .status
-            .parse()
-            .map_err(|_| DbError::Corrupt(format!("volume status '{}'", self.row.status)))
+        Ok(self.row.status)
     }
 }
 
@@ -47,7 +45,7 @@ pub struct VolumeTypeRecord {
 }
 
 /// States a volume may be cloned in (Cinder's ExtractVolumeRequestTask).
-pub const CLONE_SOURCE_STATES: [&str; 2] = ["available", "in-use"];
+pub const CLONE_SOURCE_STATES: [VolumeStatus; 2] = [VolumeStatus::Available, VolumeStatus::InUse];
 
 /// Inserts a new volume and its metadata in one transaction. A copy is inserted only
 /// while its source is still usable (a source volume in [`CLONE_SOURCE_STATES`], a
@@ -67,7 +65,7 @@ pub fn insert(
                 .get_result::<i64>(c)?,
             (None, Some(snap)) => snapshots::table
                 .filter(snapshots::id.eq(snap))
-                .filter(snapshots::status.eq("available"))
+                .filter(snapshots::status.eq(SnapshotStatus::Available))
                 .count()
                 .get_result::<i64>(c)?,
             (None, None) => 1,
@@ -140,7 +138,7 @@ pub fn attach_status_and_host(
     c: &mut DbConnection,
     id: &str,
     project: Option<&str>,
-) -> Result<(String, Option<String>), DbError> {
+) -> Result<(AttachStatus, Option<String>), DbError> {
     let this = volumes::table.filter(volumes::id.eq(id));
     let what = (volumes::attach_status, volumes::host);
     match project {
@@ -158,7 +156,7 @@ pub fn attach_status_and_host(
 pub fn status_size_host(
     c: &mut DbConnection,
     id: &str,
-) -> Result<(String, i64, Option<String>), DbError> {
+) -> Result<(VolumeStatus, i64, Option<String>), DbError> {
     volumes::table
         .filter(volumes::id.eq(id))
         .select((volumes::status, volumes::size, volumes::host))
@@ -595,10 +593,6 @@ pub fn update_fields(
     })
 }
 
-fn statuses(s: &[VolumeStatus]) -> Vec<&'static str> {
-    s.iter().map(|s| s.as_str()).collect()
-}
-
 /// How many volumes copied from `source` (a volume or a snapshot id) are still being
 /// made: the node reads the source meanwhile.
 pub fn copies_in_progress(c: &mut DbConnection, source: &str) -> Result<i64, DbError> {
@@ -608,7 +602,7 @@ pub fn copies_in_progress(c: &mut DbConnection, source: &str) -> Result<i64, DbE
                 .eq(source)
                 .or(volumes::snapshot_id.eq(source)),
         )
-        .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+        .filter(volumes::status.eq(VolumeStatus::Creating))
         .count()
         .get_result(c)?)
 }
@@ -624,12 +618,9 @@ pub fn transition(
         diesel::update(
             volumes::table
                 .filter(volumes::id.eq(id))
-                .filter(volumes::status.eq_any(statuses(from))),
+                .filter(volumes::status.eq_any(from)),
         )
-        .set((
-            volumes::status.eq(to.as_str()),
-            volumes::updated_at.eq(now()),
-        )),
+        .set((volumes::status.eq(to), volumes::updated_at.eq(now()))),
     )
     .execute(c)?;
     super::one_row(n)
@@ -647,7 +638,7 @@ pub fn set_scheduled(
         diesel::update(
             volumes::table
                 .filter(volumes::id.eq(id))
-                .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+                .filter(volumes::status.eq(VolumeStatus::Creating))
                 .filter(volumes::host.is_null()),
         )
         .set((
@@ -666,7 +657,7 @@ pub fn unschedule(c: &mut DbConnection, id: &str, host: &str) -> Result<(), DbEr
     let n = diesel::update(
         volumes::table
             .filter(volumes::id.eq(id))
-            .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+            .filter(volumes::status.eq(VolumeStatus::Creating))
             .filter(volumes::host.eq(host)),
     )
     .set((
@@ -688,11 +679,11 @@ pub fn mark_created(
         diesel::update(
             volumes::table
                 .filter(volumes::id.eq(id))
-                .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+                .filter(volumes::status.eq(VolumeStatus::Creating))
                 .filter(volumes::host.eq(host)),
         )
         .set((
-            volumes::status.eq(VolumeStatus::Available.as_str()),
+            volumes::status.eq(VolumeStatus::Available),
             volumes::provider_location.eq(provider_location),
             volumes::launched_at.eq(now()),
             volumes::updated_at.eq(now()),
@@ -760,7 +751,7 @@ fn on_node(
         .filter(volumes::host.like(format!("{node}@%")))
         .into_boxed();
     if let Some(states) = states {
-        q = q.filter(volumes::status.eq_any(statuses(states)));
+        q = q.filter(volumes::status.eq_any(states));
     }
     let rows: Vec<VolumeRow> = q.select(VolumeRow::as_select()).load(c)?;
     let exact = format!("{node}@");
@@ -821,20 +812,20 @@ fn leave_transient(
     size: Option<i64>,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
-        let (prev, old_size): (Option<String>, i64) = volumes::table
+        let (prev, old_size): (Option<VolumeStatus>, i64) = volumes::table
             .filter(volumes::id.eq(id))
             .select((volumes::previous_status, volumes::size))
             .get_result(c)?;
-        let back = prev.unwrap_or_else(|| VolumeStatus::Available.as_str().into());
+        let back = prev.unwrap_or(VolumeStatus::Available);
         let n = diesel::update(
             volumes::table
                 .filter(volumes::id.eq(id))
-                .filter(volumes::status.eq(from.as_str())),
+                .filter(volumes::status.eq(from)),
         )
         .set((
-            volumes::status.eq(&back),
+            volumes::status.eq(back),
             volumes::size.eq(size.unwrap_or(old_size)),
-            volumes::previous_status.eq(None::<String>),
+            volumes::previous_status.eq(None::<VolumeStatus>),
             volumes::updated_at.eq(now()),
         ))
         .execute(c)?;
@@ -848,7 +839,7 @@ fn leave_transient(
             VolumeStatus::Attaching,
             VolumeStatus::Detaching,
         ];
-        if follows_attachments.iter().any(|s| s.as_str() == back) {
+        if follows_attachments.contains(&back) {
             super::attachments::derive_volume_status(c, id)?;
         }
         Ok(())
@@ -859,7 +850,7 @@ fn leave_transient(
 /// the API's cast and the scheduler's write leaves these.
 pub fn unscheduled(c: &mut DbConnection) -> Result<Vec<VolumeRow>, DbError> {
     Ok(volumes::table
-        .filter(volumes::status.eq(VolumeStatus::Creating.as_str()))
+        .filter(volumes::status.eq(VolumeStatus::Creating))
         .filter(volumes::host.is_null())
         .select(VolumeRow::as_select())
         .load(c)?)
@@ -868,7 +859,7 @@ pub fn unscheduled(c: &mut DbConnection) -> Result<Vec<VolumeRow>, DbError> {
 /// Volumes being deleted that never reached a node.
 pub fn deleting_without_host(c: &mut DbConnection) -> Result<Vec<String>, DbError> {
     Ok(volumes::table
-        .filter(volumes::status.eq(VolumeStatus::Deleting.as_str()))
+        .filter(volumes::status.eq(VolumeStatus::Deleting))
         .filter(volumes::host.is_null())
         .select(volumes::id)
         .load(c)?)
@@ -945,21 +936,21 @@ pub fn begin_transient(
     id: &str,
     from: &[VolumeStatus],
     to: VolumeStatus,
-) -> Result<String, DbError> {
+) -> Result<VolumeStatus, DbError> {
     write_txn(c, |c| {
-        let current: String = volumes::table
+        let current: VolumeStatus = volumes::table
             .filter(volumes::id.eq(id))
             .select(volumes::status)
             .get_result(c)?;
         let n = diesel::update(
             volumes::table
                 .filter(volumes::id.eq(id))
-                .filter(volumes::status.eq(&current))
-                .filter(volumes::status.eq_any(statuses(from))),
+                .filter(volumes::status.eq(current))
+                .filter(volumes::status.eq_any(from)),
         )
         .set((
-            volumes::status.eq(to.as_str()),
-            volumes::previous_status.eq(&current),
+            volumes::status.eq(to),
+            volumes::previous_status.eq(current),
             volumes::updated_at.eq(now()),
         ))
         .execute(c)?;
@@ -991,8 +982,8 @@ pub fn set_bootable(c: &mut DbConnection, id: &str, bootable: bool) -> Result<()
 pub fn reset_status(
     c: &mut DbConnection,
     id: &str,
-    status: Option<&str>,
-    attach_status: Option<&str>,
+    status: Option<VolumeStatus>,
+    attach_status: Option<AttachStatus>,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
         let target = volumes::table.filter(volumes::id.eq(id));
@@ -1011,7 +1002,12 @@ pub fn reset_status(
 }
 
 /// Changes a volume's type while its status is still `from`.
-pub fn set_type(c: &mut DbConnection, id: &str, from: &str, type_id: &str) -> Result<(), DbError> {
+pub fn set_type(
+    c: &mut DbConnection,
+    id: &str,
+    from: VolumeStatus,
+    type_id: &str,
+) -> Result<(), DbError> {
     let n = diesel::update(
         volumes::table
             .filter(volumes::id.eq(id))

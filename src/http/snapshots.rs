@@ -12,7 +12,7 @@ use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::snapshots::{CreateSnapshot, ListSnapshots, SnapshotCall, SnapshotOp};
 use crate::db::Resource;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
-use crate::model::{RequestContext, VolumeId};
+use crate::model::{RequestContext, SnapshotStatus, VolumeId};
 
 fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
     let r = &s.row;
@@ -286,7 +286,14 @@ pub async fn action(
     let op = match name.as_str() {
         "os-reset_status" => {
             admin("reset_status")?;
-            SnapshotOp::ResetStatus(status()?)
+            // Cinder's SnapshotAdminController checks the status against
+            // `SnapshotStatus.ALL`: a status the column cannot hold is refused here.
+            let status = status()?;
+            SnapshotOp::ResetStatus(
+                status
+                    .parse::<SnapshotStatus>()
+                    .map_err(|_| ApiError::BadRequest("Must specify a valid status".into()))?,
+            )
         }
         "os-force_delete" => {
             admin("force_delete")?;

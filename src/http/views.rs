@@ -345,7 +345,7 @@ impl<'a> VolumeDetail<'a> {
             size: r.size,
             snapshot_id: r.snapshot_id.as_deref(),
             source_volid: r.source_volid.as_deref(),
-            status: &r.status,
+            status: r.status.as_str(),
             updated_at: r.updated_at.map(Time),
             user_id: &r.user_id,
             volume_type: &v.type_name,
@@ -552,7 +552,7 @@ mod tests {
         v.row.id = "3f0c0c5e-0000-4000-8000-000000000001".into();
         v.row.project_id = "p1".into();
         v.row.user_id = "u1".into();
-        v.row.status = "in-use".into();
+        v.row.status = crate::model::VolumeStatus::InUse;
         v.row.availability_zone = "nova".into();
         v.row.volume_type_id = "t1".into();
         v.row.size = 3;

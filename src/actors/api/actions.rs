@@ -13,7 +13,7 @@ use crate::db::rows::AttachmentRow;
 use crate::db::volumes::VolumeRecord;
 use crate::db::{DbError, Resource, attachments, quotas, volumes};
 use crate::drivers::ConnectionInfo;
-use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus, quota};
+use crate::model::{AttachStatus, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota};
 
 /// What an action asks for, already parsed and schema-checked by the HTTP layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,23 +174,18 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
                 if attach_status == Some(AttachStatus::Detached) {
                     attachments::delete_all_of(c, &key)?;
                 }
-                volumes::reset_status(
-                    c,
-                    &key,
-                    status.map(VolumeStatus::as_str),
-                    attach_status.map(AttachStatus::as_str),
-                )
+                volumes::reset_status(c, &key, status, attach_status)
             })
             .await?;
         }
         K::SetBootable(b) => {
-            if v.row.status == VolumeStatus::Maintenance.as_str() {
+            if v.row.status == VolumeStatus::Maintenance {
                 return Err(invalid("Volume is in maintenance."));
             }
             s.db.run(move |c| volumes::set_bootable(c, &key, b)).await?;
         }
         K::UpdateReadonly(ro) => {
-            if v.row.status != VolumeStatus::Available.as_str() {
+            if v.row.status != VolumeStatus::Available {
                 return Err(invalid(
                     "Volume status must be available to update readonly flag.",
                 ));
@@ -215,13 +210,13 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
             .await?;
         }
         K::Unreserve => {
-            if v.row.status == VolumeStatus::Attaching.as_str() {
+            if v.row.status == VolumeStatus::Attaching {
                 s.db.run(move |c| attachments::derive_volume_status(c, &key))
                     .await?;
             }
         }
         K::BeginDetaching => {
-            if v.row.attach_status != AttachStatus::Attached.as_str() {
+            if v.row.attach_status != AttachStatus::Attached {
                 return Err(invalid(
                     "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.",
                 ));
@@ -229,7 +224,7 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
             transition(s, id, &[VolumeStatus::InUse], VolumeStatus::Detaching, "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.").await?;
         }
         K::RollDetaching => {
-            if v.row.status == VolumeStatus::Detaching.as_str() {
+            if v.row.status == VolumeStatus::Detaching {
                 transition(
                     s,
                     id,
@@ -248,7 +243,7 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
         } => attach(s, &v, instance_uuid, host_name, mountpoint, mode).await?,
         K::Detach { attachment_id } => detach(s, &v, attachment_id).await?,
         K::InitializeConnection { connector } => {
-            if v.row.status == VolumeStatus::Maintenance.as_str() {
+            if v.row.status == VolumeStatus::Maintenance {
                 return Err(invalid("Volume is in maintenance."));
             }
             let mut info = connect(s, &v, connector.clone()).await?;
@@ -273,7 +268,7 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
         }
         K::TerminateConnection { connector } => {
             disconnect(s, &v, connector).await?;
-            if v.row.status == VolumeStatus::Attaching.as_str() {
+            if v.row.status == VolumeStatus::Attaching {
                 s.db.run(move |c| attachments::derive_volume_status(c, &key))
                     .await?;
             }
@@ -281,13 +276,11 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
         K::Retype { new_type } => retype(s, &msg.ctx, &v, new_type).await?,
         K::Revert { snapshot_id } => revert(s, &msg.ctx, &v, snapshot_id).await?,
         K::ExtendCompletion { error: _ } => {
-            return Err(invalid(
-                if v.row.status == VolumeStatus::Extending.as_str() {
-                    "Volume is not waiting for an extend completion: Clinker finishes extends on its node without waiting for Nova."
-                } else {
-                    "Volume is not being extended."
-                },
-            ));
+            return Err(invalid(if v.row.status == VolumeStatus::Extending {
+                "Volume is not waiting for an extend completion: Clinker finishes extends on its node without waiting for Nova."
+            } else {
+                "Volume is not being extended."
+            }));
         }
     }
     Ok(ActionOutcome::Done)
@@ -401,7 +394,7 @@ async fn extend(
                 // accepted concurrently is either seen here or refused by `extending`).
                 let taking = crate::db::snapshots::of_volume(c, &key)?
                     .iter()
-                    .any(|s| s.status == "creating");
+                    .any(|s| s.status == SnapshotStatus::Creating);
                 if taking {
                     snapshot_busy.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Err(DbError::Conflict);
@@ -457,7 +450,7 @@ async fn attach(
     mountpoint: String,
     mode: String,
 ) -> Result<(), ServiceError> {
-    if v.row.status == VolumeStatus::Maintenance.as_str() {
+    if v.row.status == VolumeStatus::Maintenance {
         return Err(invalid("Volume is in maintenance."));
     }
     let attached = v.attachments.iter().any(|a| a.attach_status == "attached");
@@ -508,7 +501,7 @@ async fn detach(
     v: &VolumeRecord,
     attachment_id: Option<String>,
 ) -> Result<(), ServiceError> {
-    if v.row.status == VolumeStatus::Maintenance.as_str() {
+    if v.row.status == VolumeStatus::Maintenance {
         return Err(invalid("Volume is in maintenance."));
     }
     let target = match attachment_id {
@@ -554,11 +547,7 @@ async fn retype(
                 .into(),
         ));
     }
-    let ok = [
-        VolumeStatus::Available.as_str(),
-        VolumeStatus::InUse.as_str(),
-    ];
-    if !ok.contains(&v.row.status.as_str()) {
+    if ![VolumeStatus::Available, VolumeStatus::InUse].contains(&v.row.status) {
         return Err(invalid(
             "Volume status must be available or in-use to retype.",
         ));
@@ -586,7 +575,7 @@ async fn retype(
                 ))
             })?;
     }
-    let (key, type_id, from) = (v.row.id.clone(), t.row.id.clone(), v.row.status.clone());
+    let (key, type_id, from) = (v.row.id.clone(), t.row.id.clone(), v.row.status);
     // The per-type usage moves with the volume, in the type change's own transaction:
     // the new type's `volumes_<type>`/`gigabytes_<type>` are reserved against their
     // limits (413 if over) and committed, the old type's given back.
@@ -597,7 +586,7 @@ async fn retype(
     let expire = s.settings.reservation_expire_seconds;
     s.db.write(move |c| {
         crate::db::write_txn(c, |c| {
-            volumes::set_type(c, &key, &from, &type_id)?;
+            volumes::set_type(c, &key, from, &type_id)?;
             let per_type = |name: &str| {
                 vec![
                     (format!("{}{name}", crate::model::quota::VOLUMES_PREFIX), 1),
@@ -653,7 +642,12 @@ async fn revert(
     s.db.run(move |c| {
         crate::db::write_txn(c, |c| {
             volumes::transition(c, &key, &[VolumeStatus::Available], VolumeStatus::Reverting)?;
-            crate::db::snapshots::transition(c, &sid, &["available"], "restoring")
+            crate::db::snapshots::transition(
+                c,
+                &sid,
+                &[SnapshotStatus::Available],
+                SnapshotStatus::Restoring,
+            )
         })
     })
     .await

@@ -129,7 +129,7 @@ async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, Se
         AttachmentOp::Get | AttachmentOp::Create { .. } => Ok(AttachmentAnswer::One(Box::new(att))),
         AttachmentOp::Update { connector } => {
             let v = volume(s, &msg.ctx, &att.volume_id).await?;
-            if v.row.status.contains("error") {
+            if v.row.status.as_str().contains("error") {
                 return Err(ServiceError::Conflict(format!(
                     "Invalid volume: Volume {} status must not be an error status to connect an attachment.",
                     v.row.id
@@ -180,7 +180,7 @@ async fn create(
     mode: Option<String>,
 ) -> Result<AttachmentAnswer, ServiceError> {
     let v = volume(s, ctx, &volume_id.to_string()).await?;
-    if v.row.status.contains("error") {
+    if v.row.status.as_str().contains("error") {
         return Err(ServiceError::InvalidState(format!(
             "Invalid volume: Volume {volume_id} status must not be an error status to attach."
         )));
@@ -218,12 +218,12 @@ async fn create(
     let (r, key) = (row.clone(), v.row.id.clone());
     s.db.run(move |c| {
         crate::db::write_txn(c, |c| {
-            let current: String = volumes::get(c, &key, None)?.row.status;
-            if !from.iter().any(|f| f.as_str() == current) {
+            let current = volumes::get(c, &key, None)?.row.status;
+            if !from.contains(&current) {
                 return Err(DbError::Conflict);
             }
             attachments::insert(c, &r)?;
-            if current == VolumeStatus::Available.as_str() || current == VolumeStatus::Downloading.as_str() {
+            if current == VolumeStatus::Available || current == VolumeStatus::Downloading {
                 volumes::transition(c, &key, &from, VolumeStatus::Reserved)?;
             }
             Ok(())

@@ -16,7 +16,7 @@ use crate::db::rows::VolumeRow;
 use crate::db::volumes::{VolumeRecord, VolumeTypeRecord};
 use crate::db::{Resource, quotas};
 use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
-use crate::model::{AttachStatus, RequestContext, VolumeId, VolumeStatus, quota};
+use crate::model::{AttachStatus, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota};
 use crate::scheduler::spec::RequestSpec;
 
 /// What a client asked for, already checked against the schema by the HTTP layer.
@@ -161,7 +161,7 @@ async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<CopySource, Servi
             crate::db::DbError::NotFound { .. } => not_found(),
             other => other.into(),
         })?;
-    if snap.row.status != "available" {
+    if snap.row.status != SnapshotStatus::Available {
         return Err(ServiceError::Invalid(
             "Invalid input received: Originating snapshot status must be one of 'available' values"
                 .into(),
@@ -195,8 +195,8 @@ async fn extract_source_volume(s: &CreateStore, id: &str) -> Result<CopySource, 
         .db
         .run(move |c| crate::db::volumes::get(c, &key, scope.as_deref()))
         .await?;
-    if !crate::db::volumes::CLONE_SOURCE_STATES.contains(&vol.row.status.as_str()) {
-        return Err(source_state_error(&vol.row.status));
+    if !crate::db::volumes::CLONE_SOURCE_STATES.contains(&vol.row.status) {
+        return Err(source_state_error(vol.row.status.as_str()));
     }
     // An `available` volume always has a host; this only guards a hand-edited row.
     let host = vol.row.host.clone().ok_or_else(|| {
@@ -420,8 +420,8 @@ impl Task<CreateStore> for EntryCreateTask {
                 display_name: s.req.name.clone(),
                 display_description: s.req.description.clone(),
                 size: s.size as i64,
-                status: VolumeStatus::Creating.as_str().into(),
-                attach_status: AttachStatus::Detached.as_str().into(),
+                status: VolumeStatus::Creating,
+                attach_status: AttachStatus::Detached,
                 availability_zone: s.zone.clone(),
                 volume_type_id: vtype.row.id.clone(),
                 host: None,

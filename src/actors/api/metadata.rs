@@ -82,7 +82,7 @@ impl Handler<WriteMetadata> for ApiActor {
             db.run(move |c| {
                 let key = id.to_string();
                 let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
-                if FROZEN.iter().any(|s| s.as_str() == v.row.status) {
+                if FROZEN.contains(&v.row.status) {
                     return Err(DbError::Conflict);
                 }
                 match msg.mode {
@@ -121,7 +121,7 @@ impl Handler<DeleteMetadataKey> for ApiActor {
             db.run(move |c| {
                 let key = id.to_string();
                 let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
-                if FROZEN.iter().any(|s| s.as_str() == v.row.status) {
+                if FROZEN.contains(&v.row.status) {
                     return Err(DbError::Conflict);
                 }
                 crate::db::volumes::delete_metadata_key(c, &key, &meta_key)

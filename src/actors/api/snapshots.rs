@@ -12,7 +12,7 @@ use crate::actors::protocol::{CreateSnapshotOnNode, DeleteSnapshotOnNode};
 use crate::db::rows::SnapshotRow;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::db::{DbError, quotas, snapshots, volumes};
-use crate::model::{RequestContext, VolumeId, quota};
+use crate::model::{RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota};
 
 /// Create a snapshot (202, `creating`).
 #[derive(Debug, Message)]
@@ -58,8 +58,8 @@ pub enum SnapshotOp {
     },
     /// Remove one metadata key.
     DeleteMetadataKey(String),
-    /// Admin: set any status.
-    ResetStatus(String),
+    /// Admin: set any status Cinder knows.
+    ResetStatus(SnapshotStatus),
     /// Nova's status update: `creating` -> creating/available/error,
     /// `deleting` -> deleting/error_deleting.
     UpdateStatus {
@@ -106,12 +106,12 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
         s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
             .await
             .map_err(ServiceError::from)?;
-    let allowed: &[&str] = if msg.force {
-        &["available", "in-use"]
+    let allowed: &[VolumeStatus] = if msg.force {
+        &[VolumeStatus::Available, VolumeStatus::InUse]
     } else {
-        &["available"]
+        &[VolumeStatus::Available]
     };
-    if !allowed.contains(&v.row.status.as_str()) {
+    if !allowed.contains(&v.row.status) {
         return Err(ServiceError::InvalidState(format!(
             "Invalid volume: Volume {} status must be available, or in-use with force, to take a snapshot (it is {}).",
             v.row.id, v.row.status
@@ -132,7 +132,7 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
         volume_id: v.row.id.clone(),
         project_id: v.row.project_id.clone(),
         user_id: msg.ctx.user_id.clone(),
-        status: "creating".into(),
+        status: SnapshotStatus::Creating,
         progress: "0%".into(),
         volume_size: v.row.size,
         display_name: msg.name,
@@ -153,14 +153,12 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
     // sees the new snapshot or makes this insert fail; a snapshot never appears under a
     // volume being deleted. Its size is read after that claim: an extend that finished
     // since the first read is what the snapshot copies.
-    let (vkey, seen) = (v.row.id.clone(), v.row.status.clone());
+    let (vkey, seen) = (v.row.id.clone(), v.row.status);
     let row = s
         .db
         .run(move |c| {
             crate::db::write_txn(c, |c| {
-                let status: crate::model::VolumeStatus =
-                    seen.parse().map_err(|_| DbError::Conflict)?;
-                volumes::transition(c, &vkey, &[status], status)?;
+                volumes::transition(c, &vkey, &[seen], seen)?;
                 r.volume_size = volumes::get(c, &vkey, None)?.row.size;
                 let ids = quotas::reserve(
                     c,
@@ -246,24 +244,27 @@ async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>
                 .await?;
         }
         SnapshotOp::ResetStatus(status) => {
-            s.db.run(move |c| snapshots::transition(c, &key, &[snap.row.status.as_str()], &status))
+            s.db.run(move |c| snapshots::transition(c, &key, &[snap.row.status], status))
                 .await?;
         }
         SnapshotOp::UpdateStatus { status, progress } => {
-            let allowed: &[&str] = match snap.row.status.as_str() {
-                "creating" => &["creating", "available", "error"],
-                "deleting" => &["deleting", "error_deleting"],
+            use SnapshotStatus as S;
+            let allowed: &[S] = match snap.row.status {
+                S::Creating => &[S::Creating, S::Available, S::Error],
+                S::Deleting => &[S::Deleting, S::ErrorDeleting],
                 _ => &[],
             };
-            if !allowed.contains(&status.as_str()) {
+            // A status Cinder does not know is refused like a transition it forbids.
+            let to = status.parse::<S>().ok().filter(|t| allowed.contains(t));
+            let Some(to) = to else {
                 return Err(bad_state(&format!(
                     "Snapshot status {} cannot be updated to {status}.",
                     snap.row.status
                 )));
-            }
-            let from = snap.row.status.clone();
+            };
+            let from = snap.row.status;
             s.db.run(move |c| {
-                snapshots::transition(c, &key, &[from.as_str()], &status)?;
+                snapshots::transition(c, &key, &[from], to)?;
                 if let Some(p) = progress {
                     snapshots::set_progress(c, &key, &p)?;
                 }
@@ -291,22 +292,21 @@ pub(super) async fn delete(
 ) -> Result<(), ServiceError> {
     let key = snap.row.id.clone();
     let vol = snap.row.volume_id.clone();
-    let from: Vec<String> = if force {
-        vec![snap.row.status.clone()]
+    let from: Vec<SnapshotStatus> = if force {
+        vec![snap.row.status]
     } else {
-        vec!["available".into(), "error".into()]
+        vec![SnapshotStatus::Available, SnapshotStatus::Error]
     };
     let host = s
         .db
         .run(move |c| {
             let v = volumes::get(c, &vol, None)?;
-            let from: Vec<&str> = from.iter().map(String::as_str).collect();
             crate::db::write_txn(c, |c| {
                 // A volume being made from it reads it on the node (Cinder locks it).
                 if volumes::copies_in_progress(c, &key)? > 0 {
                     return Err(DbError::Busy);
                 }
-                snapshots::transition(c, &key, &from, "deleting")
+                snapshots::transition(c, &key, &from, SnapshotStatus::Deleting)
             })?;
             Ok(v.row.host)
         })
@@ -345,4 +345,5 @@ pub(super) async fn delete(
 }
 
 /// The states a volume must be in to be deleted with its snapshots (`cascade`).
-pub(super) const CASCADE_SNAPSHOT_STATES: [&str; 2] = ["available", "error"];
+pub(super) const CASCADE_SNAPSHOT_STATES: [SnapshotStatus; 2] =
+    [SnapshotStatus::Available, SnapshotStatus::Error];

@@ -13,7 +13,7 @@ use crate::actors::protocol::{
 use crate::actors::user_messages::{self, Action, Detail};
 use crate::db::DbError;
 use crate::drivers::{ConnectionInfo, SnapshotRef, VolumeRef};
-use crate::model::{VolumeId, VolumeStatus};
+use crate::model::{SnapshotStatus, VolumeId, VolumeStatus};
 
 pub(super) async fn initialize_connection(
     c: Ctx,
@@ -139,9 +139,15 @@ pub(super) async fn create_snapshot(c: Ctx, m: CreateSnapshotOnNode) {
         }
         Err(e) => {
             warn!(snapshot.id = %m.snapshot_id, error = %e, "driver failed to create snapshot");
-            let marked = c
-                .db
-                .run(move |db| crate::db::snapshots::transition(db, &id, &["creating"], "error"))
+            let marked =
+                c.db.run(move |db| {
+                    crate::db::snapshots::transition(
+                        db,
+                        &id,
+                        &[SnapshotStatus::Creating],
+                        SnapshotStatus::Error,
+                    )
+                })
                 .await;
             if marked.is_ok() {
                 user_messages::record_for_snapshot(
@@ -176,7 +182,12 @@ pub(super) async fn delete_snapshot(c: Ctx, m: DeleteSnapshotOnNode) {
             warn!(snapshot.id = %m.snapshot_id, error = %e, "driver failed to delete snapshot");
             let marked =
                 c.db.run(move |db| {
-                    crate::db::snapshots::transition(db, &id, &["deleting"], "error_deleting")
+                    crate::db::snapshots::transition(
+                        db,
+                        &id,
+                        &[SnapshotStatus::Deleting],
+                        SnapshotStatus::ErrorDeleting,
+                    )
                 })
                 .await;
             if marked.is_ok() {
@@ -215,7 +226,12 @@ pub(super) async fn revert_volume(c: Ctx, m: RevertVolumeOnNode) {
                 VolumeStatus::Error
             };
             crate::db::volumes::transition(db, &vid, &[VolumeStatus::Reverting], to)?;
-            crate::db::snapshots::transition(db, &sid, &["restoring"], "available")
+            crate::db::snapshots::transition(
+                db,
+                &sid,
+                &[SnapshotStatus::Restoring],
+                SnapshotStatus::Available,
+            )
         })
         .await;
     match done {

@@ -29,7 +29,7 @@ use crate::actors::user_messages::{self, Action, Detail};
 use crate::db::rows::{SnapshotRow, VolumeRow};
 use crate::db::{DbError, attachments, snapshots, volumes};
 use crate::drivers::{BackingKind, BackingObject, DriverError, VolumeRef};
-use crate::model::{RequestId, VolumeId, VolumeStatus};
+use crate::model::{RequestId, SnapshotStatus, VolumeId, VolumeStatus};
 use crate::scheduler::spec::RequestSpec;
 
 /// An extend's intent, stored under [`EXTEND_INTENT`] while the volume is `extending`
@@ -63,7 +63,14 @@ pub(super) async fn plan(c: &Ctx) -> Result<Vec<Op>, ServiceError> {
                 .collect();
             let snaps: Vec<SnapshotRow> = snapshots::of_volumes(db, &ids)?
                 .into_iter()
-                .filter(|s| ["creating", "deleting", "restoring"].contains(&s.status.as_str()))
+                .filter(|s| {
+                    [
+                        SnapshotStatus::Creating,
+                        SnapshotStatus::Deleting,
+                        SnapshotStatus::Restoring,
+                    ]
+                    .contains(&s.status)
+                })
                 .collect();
             Ok((rows, snaps))
         })
@@ -74,7 +81,7 @@ pub(super) async fn plan(c: &Ctx) -> Result<Vec<Op>, ServiceError> {
     let mut later = Vec::new();
     let reverting: HashSet<&str> = rows
         .iter()
-        .filter(|r| r.status == VolumeStatus::Reverting.as_str())
+        .filter(|r| r.status == VolumeStatus::Reverting)
         .map(|r| r.id.as_str())
         .collect();
     for row in &rows {
@@ -86,15 +93,15 @@ pub(super) async fn plan(c: &Ctx) -> Result<Vec<Op>, ServiceError> {
         let request_id = RequestId::internal("recovery");
         let (snapshot_id, volume_id) = (parse_id(&s.id)?, VolumeId(parse_id(&s.volume_id)?));
         let volume_size = s.volume_size.max(0) as u64;
-        match s.status.as_str() {
-            "creating" => ops.push(Op::CreateSnapshot(CreateSnapshotOnNode {
+        match s.status {
+            SnapshotStatus::Creating => ops.push(Op::CreateSnapshot(CreateSnapshotOnNode {
                 snapshot_id,
                 volume_id,
                 volume_size,
                 project_id: s.project_id.clone(),
                 request_id,
             })),
-            "deleting" => later.push(Op::DeleteSnapshot(DeleteSnapshotOnNode {
+            SnapshotStatus::Deleting => later.push(Op::DeleteSnapshot(DeleteSnapshotOnNode {
                 snapshot_id,
                 volume_id,
                 volume_size,
@@ -107,7 +114,12 @@ pub(super) async fn plan(c: &Ctx) -> Result<Vec<Op>, ServiceError> {
                 let key = s.id.clone();
                 settle(
                     c.db.run(move |db| {
-                        snapshots::transition(db, &key, &["restoring"], "available")
+                        snapshots::transition(
+                            db,
+                            &key,
+                            &[SnapshotStatus::Restoring],
+                            SnapshotStatus::Available,
+                        )
                     })
                     .await,
                 )?;
@@ -142,10 +154,7 @@ async fn resume_volume(
     row: &VolumeRow,
     snaps: &[SnapshotRow],
 ) -> Result<Option<Op>, ServiceError> {
-    let status: VolumeStatus = row
-        .status
-        .parse()
-        .map_err(|_| ServiceError::Internal(format!("bad status {}", row.status)))?;
+    let status = row.status;
     let volume_id = VolumeId(parse_id(&row.id)?);
     let request_id = RequestId::internal("recovery");
     let key = row.id.clone();
@@ -209,7 +218,7 @@ async fn resume_volume(
         VolumeStatus::Reverting => {
             match snaps
                 .iter()
-                .find(|s| s.volume_id == row.id && s.status == "restoring")
+                .find(|s| s.volume_id == row.id && s.status == SnapshotStatus::Restoring)
             {
                 Some(s) => Op::Revert(RevertVolumeOnNode {
                     volume_id,
@@ -305,15 +314,11 @@ pub(super) async fn reconcile(c: &Ctx, at_start: bool) -> Result<ReconcileReport
         let named = match o.kind {
             BackingKind::Volume => vols.get(&o.id).is_some_and(|r| {
                 !o.temporary
-                    || [
-                        VolumeStatus::Creating.as_str(),
-                        VolumeStatus::Reverting.as_str(),
-                    ]
-                    .contains(&r.status.as_str())
+                    || [VolumeStatus::Creating, VolumeStatus::Reverting].contains(&r.status)
             }),
             BackingKind::Snapshot => snap_rows
                 .get(&o.id)
-                .is_some_and(|s| !o.temporary || s.status == "creating"),
+                .is_some_and(|s| !o.temporary || s.status == SnapshotStatus::Creating),
         };
         if named {
             if at_start && o.exported && !held.contains(&o.id.to_string()) {
@@ -340,9 +345,7 @@ pub(super) async fn reconcile(c: &Ctx, at_start: bool) -> Result<ReconcileReport
         }
     }
     for r in &rows {
-        let Ok(status) = r.status.parse::<VolumeStatus>() else {
-            continue;
-        };
+        let status = r.status;
         let Ok(id) = r.id.parse::<uuid::Uuid>() else {
             continue;
         };
@@ -354,7 +357,8 @@ pub(super) async fn reconcile(c: &Ctx, at_start: bool) -> Result<ReconcileReport
         let Ok(id) = s.id.parse::<uuid::Uuid>() else {
             continue;
         };
-        if s.status == "available" && !present.contains(&(BackingKind::Snapshot, id)) {
+        if s.status == SnapshotStatus::Available && !present.contains(&(BackingKind::Snapshot, id))
+        {
             mark_missing_snapshot(c, s, &mut report).await?;
         }
     }
@@ -392,13 +396,15 @@ async fn still_orphan(c: &Ctx, o: &BackingObject) -> Result<bool, ServiceError> 
             Ok(match kind {
                 BackingKind::Volume => match volumes::get(db, &id, None) {
                     Ok(v) => {
-                        temporary && !["creating", "reverting"].contains(&v.row.status.as_str())
+                        temporary
+                            && ![VolumeStatus::Creating, VolumeStatus::Reverting]
+                                .contains(&v.row.status)
                     }
                     Err(DbError::NotFound { .. }) => true,
                     Err(e) => return Err(e),
                 },
                 BackingKind::Snapshot => match snapshots::get(db, &id, None) {
-                    Ok(s) => temporary && s.row.status != "creating",
+                    Ok(s) => temporary && s.row.status != SnapshotStatus::Creating,
                     Err(DbError::NotFound { .. }) => true,
                     Err(e) => return Err(e),
                 },
@@ -445,8 +451,15 @@ async fn mark_missing_snapshot(
 ) -> Result<(), ServiceError> {
     let key = s.id.clone();
     let moved =
-        c.db.run(move |db| snapshots::transition(db, &key, &["available"], "error"))
-            .await;
+        c.db.run(move |db| {
+            snapshots::transition(
+                db,
+                &key,
+                &[SnapshotStatus::Available],
+                SnapshotStatus::Error,
+            )
+        })
+        .await;
     if !claimed(moved)? {
         return Ok(());
     }
