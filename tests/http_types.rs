@@ -30,19 +30,8 @@ async fn create_type(app: &TestApp, name: &str, extra: Value) -> BoxResult<Strin
 }
 
 async fn create_volume(app: &TestApp, token: &str, body: Value) -> BoxResult<String> {
-    let project = token.split(':').nth(1).unwrap_or("");
-    let (s, v, _) = app
-        .call(json_req(
-            "POST",
-            &format!("/v3/{project}/volumes"),
-            token,
-            &body,
-        ))
-        .await;
-    if s != StatusCode::ACCEPTED {
-        return Err(format!("volume create answered {s}: {v}").into());
-    }
-    Ok(v["volume"]["id"].as_str().ok_or("no id")?.to_string())
+    let volume = app.create_volume(token, &body).await?;
+    Ok(volume["id"].as_str().ok_or("no id")?.to_string())
 }
 
 /// An admin's type access action (`addProjectAccess`, `removeProjectAccess`) on a type.

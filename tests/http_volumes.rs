@@ -17,19 +17,7 @@ async fn create(
     token: &str,
     body: Value,
 ) -> Result<Value, Box<dyn std::error::Error>> {
-    let project = token.split(':').nth(1).unwrap_or("");
-    let (status, v, _) = app
-        .call(json_req(
-            "POST",
-            &format!("/v3/{project}/volumes"),
-            token,
-            &body,
-        ))
-        .await;
-    if status != StatusCode::ACCEPTED {
-        return Err(format!("create answered {status}: {v}").into());
-    }
-    Ok(v["volume"].clone())
+    app.create_volume(token, &body).await
 }
 
 async fn wait_status(app: &TestApp, token: &str, id: &str, want: &str) -> Option<Value> {

@@ -183,6 +183,28 @@ impl TestApp {
             .unwrap_or(-1)
     }
 
+    /// `POST /volumes` with `body` in the token's project: the `volume` of the 202, or an
+    /// error naming the status that came instead.
+    pub async fn create_volume(
+        &self,
+        token: &str,
+        body: &Value,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
+        let project = token.rsplit(':').next().unwrap_or(token);
+        let (s, v, _) = self
+            .call(json_req(
+                "POST",
+                &format!("/v3/{project}/volumes"),
+                token,
+                body,
+            ))
+            .await;
+        if s != StatusCode::ACCEPTED {
+            return Err(format!("create answered {s}: {v}").into());
+        }
+        Ok(v["volume"].clone())
+    }
+
     /// Creates a `size` GiB volume in the token's project (`0a0a` or `0b0b`) and waits
     /// until it is `available`; answers its id.
     pub async fn available_volume(
@@ -191,19 +213,10 @@ impl TestApp {
         size: u64,
     ) -> Result<String, Box<dyn std::error::Error>> {
         let project = token.rsplit(':').next().unwrap_or(token);
-        let body = serde_json::json!({"volume": {"size": size}});
-        let (s, v, _) = self
-            .call(json_req(
-                "POST",
-                &format!("/v3/{project}/volumes"),
-                token,
-                &body,
-            ))
-            .await;
-        if s != StatusCode::ACCEPTED {
-            return Err(format!("create answered {s}: {v}").into());
-        }
-        let id = v["volume"]["id"].as_str().ok_or("no id")?.to_string();
+        let volume = self
+            .create_volume(token, &serde_json::json!({"volume": {"size": size}}))
+            .await?;
+        let id = volume["id"].as_str().ok_or("no id")?.to_string();
         let path = format!("/v3/{project}/volumes/{id}");
         eventually(Duration::from_secs(10), || async {
             let (_, v, _) = self.call(req("GET", &path, token)).await;
