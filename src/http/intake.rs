@@ -111,6 +111,11 @@ pub async fn guard(
         .map(|s| s.intake.clone())
     {
         let inner = req.take_payload();
+        // Most requests (GETs, DELETEs) carry no body: no deadline, no box, nothing held.
+        if matches!(inner, Payload::None) {
+            req.set_payload(inner);
+            return next.call(req).await;
+        }
         let guarded = Guarded {
             inner,
             deadline: Box::pin(actix_web::rt::time::sleep(intake.timeout)),
