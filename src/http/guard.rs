@@ -57,10 +57,15 @@ fn carries_nul(v: &str) -> bool {
     if !v.contains("\\u") {
         return false;
     }
-    let parsed = |t: &str| {
-        serde_json::from_str::<serde_json::Value>(t).is_ok_and(|j| super::body::has_nul(&j))
-    };
-    parsed(v) || parsed(&v.replace('\'', "\""))
+    json_or_python(v).is_some_and(|j| super::body::has_nul(&j))
+}
+
+/// A query value read as JSON, or as the Python literal Cinder's clients send
+/// (`{'k': 'v'}`): the one reading [`dict`] and the NUL check share.
+fn json_or_python(s: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(s)
+        .or_else(|_| serde_json::from_str(&s.replace('\'', "\"")))
+        .ok()
 }
 
 /// A path segment by name (empty when the route has none).
@@ -71,10 +76,8 @@ pub fn segment(req: &HttpRequest, name: &str) -> String {
 /// A dict filter value as Cinder's clients send it (`{'k': 'v'}`, a Python literal) or
 /// as JSON; string values only.
 pub fn dict(s: &str) -> Option<std::collections::BTreeMap<String, String>> {
-    let json: serde_json::Value = serde_json::from_str(s)
-        .or_else(|_| serde_json::from_str(&s.replace('\'', "\"")))
-        .ok()?;
-    json.as_object()?
+    json_or_python(s)?
+        .as_object()?
         .iter()
         .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
         .collect()

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::auth::Caller;
 use super::body::{JsonBody, element};
@@ -346,8 +346,8 @@ fn list_query(
                 })
             }
             "metadata" => {
-                q.metadata =
-                    parse_dict(v).ok_or_else(|| bad(format!("Invalid metadata filter: {v}")))?
+                q.metadata = crate::http::guard::dict(v)
+                    .ok_or_else(|| bad(format!("Invalid metadata filter: {v}")))?
             }
             "created_at" | "updated_at" if ver.at_least(3, 60) => {
                 q.times.extend(time_filters(k == "updated_at", v)?)
@@ -419,17 +419,6 @@ fn parse_iso_time(s: &str) -> Option<chrono::NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
-/// `{'k': 'v'}` as Cinder's clients send it (a Python literal) or as JSON.
-fn parse_dict(s: &str) -> Option<BTreeMap<String, String>> {
-    let json: Value = serde_json::from_str(s)
-        .or_else(|_| serde_json::from_str(&s.replace('\'', "\"")))
-        .ok()?;
-    json.as_object()?
-        .iter()
-        .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-        .collect()
-}
-
 /// `GET /volumes/summary` (3.12; `metadata` from 3.36): count and total size.
 pub async fn summary(
     req: HttpRequest,
@@ -483,9 +472,9 @@ mod tests {
     #[test]
     fn dict_filters_accept_python_and_json() {
         let want = BTreeMap::from([("k".to_string(), "v".to_string())]);
-        assert_eq!(parse_dict("{'k': 'v'}"), Some(want.clone()));
-        assert_eq!(parse_dict(r#"{"k": "v"}"#), Some(want));
-        assert_eq!(parse_dict("nope"), None);
+        assert_eq!(crate::http::guard::dict("{'k': 'v'}"), Some(want.clone()));
+        assert_eq!(crate::http::guard::dict(r#"{"k": "v"}"#), Some(want));
+        assert_eq!(crate::http::guard::dict("nope"), None);
     }
 
     #[test]
