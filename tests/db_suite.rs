@@ -19,6 +19,7 @@ use clinker::db::{
 };
 use clinker::model::VolumeStatus;
 use clinker::model::quota::{GIGABYTES, PER_VOLUME_GIGABYTES, VOLUMES};
+use clinker::model::spec::RequestSpec;
 use common_db::{DEFAULT_TYPE_ID, TestDb, TestResult, at, must_fail, volume};
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
@@ -163,7 +164,7 @@ fn volumes_crud(c: &mut DbConnection) -> TestResult {
     assert_eq!(got.row, row);
     assert_eq!(got.metadata, meta);
     assert_eq!(got.type_name, "__DEFAULT__");
-    assert_eq!(got.status()?, VolumeStatus::Creating);
+    assert_eq!(got.row.status, VolumeStatus::Creating);
     assert_eq!(volumes::get(c, &row.id, Some("p1"))?.row.id, row.id);
     let other = must_fail(
         volumes::get(c, &row.id, Some("p2")),
@@ -219,7 +220,7 @@ fn volumes_crud(c: &mut DbConnection) -> TestResult {
         VolumeStatus::Available,
     )?;
     let before = volumes::get(c, &row.id, None)?;
-    assert_eq!(before.status()?, VolumeStatus::Available);
+    assert_eq!(before.row.status, VolumeStatus::Available);
     let e = must_fail(
         volumes::transition(
             c,
@@ -247,7 +248,7 @@ fn volumes_crud(c: &mut DbConnection) -> TestResult {
     assert!(matches!(e, DbError::Conflict), "unknown id: {e:?}");
     volumes::transition(c, &row.id, VolumeStatus::DELETABLE, VolumeStatus::Deleting)?;
     assert_eq!(
-        volumes::get(c, &row.id, None)?.status()?,
+        volumes::get(c, &row.id, None)?.row.status,
         VolumeStatus::Deleting
     );
     Ok(())
@@ -265,14 +266,19 @@ fn volumes_scheduling(c: &mut DbConnection) -> TestResult {
     };
 
     assert_eq!(ids(&volumes::unscheduled(c)?), vec![row.id.clone()]);
-    volumes::set_scheduled(c, &row.id, "n1@file#p1", r#"{"tried":["n1"]}"#)?;
+    let tried = RequestSpec {
+        tried_nodes: vec!["n1".into()],
+        ..RequestSpec::default()
+    };
+    volumes::set_scheduled(c, &row.id, "n1@file#p1", &tried)?;
     let got = volumes::get(c, &row.id, None)?.row;
     assert_eq!(got.host.as_deref(), Some("n1@file#p1"));
-    assert_eq!(got.request_spec, r#"{"tried":["n1"]}"#);
+    assert_eq!(got.request_spec, tried);
+    assert_spec_text_round_trips(c, &row.id, &tried)?;
     assert!(got.scheduled_at.is_some());
     assert!(volumes::unscheduled(c)?.is_empty());
     conflict(
-        volumes::set_scheduled(c, &row.id, "n2@file#p1", "{}"),
+        volumes::set_scheduled(c, &row.id, "n2@file#p1", &RequestSpec::default()),
         "schedule twice",
     )?;
     assert_eq!(
@@ -288,10 +294,10 @@ fn volumes_scheduling(c: &mut DbConnection) -> TestResult {
     volumes::unschedule(c, &row.id, "n1@file#p1")?;
     let got = volumes::get(c, &row.id, None)?;
     assert_eq!(got.row.host, None);
-    assert_eq!(got.status()?, VolumeStatus::Creating);
+    assert_eq!(got.row.status, VolumeStatus::Creating);
     assert_eq!(ids(&volumes::unscheduled(c)?), vec![row.id.clone()]);
 
-    volumes::set_scheduled(c, &row.id, "n2@file#p1", "{}")?;
+    volumes::set_scheduled(c, &row.id, "n2@file#p1", &RequestSpec::default())?;
     conflict(
         volumes::mark_created(c, &row.id, "n1@file#p1", None),
         "created on the wrong host",
@@ -314,15 +320,49 @@ fn volumes_scheduling(c: &mut DbConnection) -> TestResult {
     let avail = volume("p1", None, 1, VolumeStatus::Available, at(1, 0)?);
     volumes::insert(c, &avail, &BTreeMap::new())?;
     conflict(
-        volumes::set_scheduled(c, &avail.id, "n1@file#p1", "{}"),
+        volumes::set_scheduled(c, &avail.id, "n1@file#p1", &RequestSpec::default()),
         "schedule an available volume",
     )?;
     assert_eq!(volumes::get(c, &avail.id, None)?.row.host, None);
-    volumes::set_request_spec(c, &avail.id, r#"{"x":1}"#)?;
-    assert_eq!(
-        volumes::get(c, &avail.id, None)?.row.request_spec,
-        r#"{"x":1}"#
-    );
+    let failed = RequestSpec {
+        size_gb: 1,
+        extra_specs: BTreeMap::from([("volume_backend_name".into(), "file".into())]),
+        tried_nodes: vec!["n1".into()],
+        failures: vec!["n1: disk full".into()],
+        copy_source: Some(("v".into(), 1)),
+        ..RequestSpec::default()
+    };
+    volumes::set_request_spec(c, &avail.id, &failed)?;
+    assert_eq!(volumes::get(c, &avail.id, None)?.row.request_spec, failed);
+    assert_spec_text_round_trips(c, &avail.id, &failed)
+}
+
+/// The column holds the spec's JSON text, and that text read back and written again is
+/// byte-identical, so a read-modify-write by a node never rewrites a spec it left alone.
+fn assert_spec_text_round_trips(c: &mut DbConnection, id: &str, spec: &RequestSpec) -> TestResult {
+    let stored: String = schema::volumes::table
+        .filter(schema::volumes::id.eq(id))
+        .select(schema::volumes::request_spec)
+        .get_result(c)?;
+    assert_eq!(stored, serde_json::to_string(spec)?);
+    let reread: RequestSpec = serde_json::from_str(&stored)?;
+    assert_eq!(serde_json::to_string(&reread)?, stored);
+    Ok(())
+}
+
+on_both_backends!(conn unreadable_spec_fails_the_read => unreadable_spec_sqlite, unreadable_spec_postgres);
+
+/// A spec that is not a `RequestSpec` (written by hand, or by a version with other
+/// fields required) fails the read as `Corrupt`, naming the text, like a status would.
+fn unreadable_spec_fails_the_read(c: &mut DbConnection) -> TestResult {
+    let row = volume("p1", None, 1, VolumeStatus::Creating, at(0, 0)?);
+    volumes::insert(c, &row, &BTreeMap::new())?;
+    diesel::update(schema::volumes::table.filter(schema::volumes::id.eq(&row.id)))
+        .set(schema::volumes::request_spec.eq(r#"{"x":1}"#))
+        .execute(c)?;
+    let e = must_fail(volumes::get(c, &row.id, None), "read of an unreadable spec")?;
+    assert!(matches!(e, DbError::Corrupt(_)), "{e:?}");
+    assert!(e.to_string().contains(r#"{"x":1}"#), "{e}");
     Ok(())
 }
 

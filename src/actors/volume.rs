@@ -507,13 +507,13 @@ impl Task<CreateStore> for OnFailureRescheduleTask {
             spec.failures
                 .push(s.failure.clone().unwrap_or_else(|| "unknown error".into()));
             let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
-            let json = spec.to_json();
+            let stored = spec.clone();
             let given_back =
                 s.c.db
                     .write(move |c| {
                         crate::db::volumes::unschedule(c, &id, &host)?;
                         // Keep the failure history with the intent, so recovery sees it too.
-                        crate::db::volumes::set_request_spec(c, &id, &json)
+                        crate::db::volumes::set_request_spec(c, &id, &stored)
                     })
                     .await;
             if let Err(e) = given_back {

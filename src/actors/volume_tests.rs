@@ -166,7 +166,7 @@ fn insert_row(db: &Db, size: u64, status: VolumeStatus, host: Option<&str>) -> B
         snapshot_id: None,
         source_volid: None,
         provider_location: None,
-        request_spec: spec(size).to_json(),
+        request_spec: spec(size),
         request_id: RequestId::new().0,
         created_at: crate::db::now(),
         updated_at: None,
@@ -387,7 +387,7 @@ async fn a_driver_failure_gives_the_volume_back_to_the_scheduler() -> TestResult
     let row = h.row(id)?.ok_or("row gone")?;
     assert_eq!(row.status, "creating");
     assert_eq!(row.host, None);
-    assert_eq!(RequestSpec::from_json(&row.request_spec)?, resent.spec);
+    assert_eq!(row.request_spec, resent.spec);
 
     // No half-made volume: the revert asked the driver to remove it.
     assert!(!h.driver.has_volume(&id));
@@ -663,7 +663,7 @@ fn insert_attachment(db: &Db, volume: VolumeId, status: AttachStatus) -> TestRes
         instance_uuid: Some(uuid::Uuid::new_v4().to_string()),
         attached_host: None,
         mountpoint: None,
-        attach_status: status.as_str().into(),
+        attach_status: status,
         attach_mode: Some("rw".into()),
         connection_info: None,
         connector: (status != AttachStatus::Reserved).then(|| r#"{"host":"h"}"#.to_string()),

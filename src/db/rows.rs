@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::model::spec::RequestSpec;
 use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
 
 use super::schema::{
@@ -45,8 +46,8 @@ pub struct VolumeRow {
     pub source_volid: Option<String>,
     /// Where the backend keeps it.
     pub provider_location: Option<String>,
-    /// JSON `RequestSpec`: the durable intent the scheduler works from.
-    pub request_spec: String,
+    /// The durable intent the scheduler works from (JSON text in the column).
+    pub request_spec: RequestSpec,
     /// The creating request's id.
     pub request_id: String,
     /// Creation time.
@@ -197,8 +198,8 @@ pub struct AttachmentRow {
     pub attached_host: Option<String>,
     /// Device path on the consumer.
     pub mountpoint: Option<String>,
-    /// `reserved`, `attaching`, `attached`, `detaching`, `error_attaching`...
-    pub attach_status: String,
+    /// Where the attachment is in its life (`reserved` .. `attached`, or an error).
+    pub attach_status: AttachStatus,
     /// `rw` or `ro`.
     pub attach_mode: Option<String>,
     /// JSON connection info (may hold credentials).

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{snapshots, volume_metadata, volume_types, volumes};
 use super::{DbConnection, DbError, Found, Resource, attachments, in_ids, now, quotas, write_txn};
+use crate::model::spec::RequestSpec;
 use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
 
 /// A volume with what its views need: metadata, attachments and the type's name.
@@ -25,14 +26,6 @@ pub struct VolumeRecord {
     pub attachments: Vec<AttachmentRow>,
     /// The type's name.
     pub type_name: String,
-}
-
-impl VolumeRecord {
-    /// The row's status; kept as a `Result` for its callers, though the row is now
-    /// read typed (`db::columns`) and an unknown value fails the query itself.
-    pub fn status(&self) -> Result<VolumeStatus, DbError> {
-        Ok(self.row.status)
-    }
 }
 
 /// A volume type with its extra specs.
@@ -632,7 +625,7 @@ pub fn set_scheduled(
     c: &mut DbConnection,
     id: &str,
     host: &str,
-    request_spec: &str,
+    request_spec: &RequestSpec,
 ) -> Result<(), DbError> {
     let n = super::Cached(
         diesel::update(
@@ -866,7 +859,11 @@ pub fn deleting_without_host(c: &mut DbConnection) -> Result<Vec<String>, DbErro
 }
 
 /// Replaces the stored request spec (the reschedule history lives there).
-pub fn set_request_spec(c: &mut DbConnection, id: &str, request_spec: &str) -> Result<(), DbError> {
+pub fn set_request_spec(
+    c: &mut DbConnection,
+    id: &str,
+    request_spec: &RequestSpec,
+) -> Result<(), DbError> {
     diesel::update(volumes::table.filter(volumes::id.eq(id)))
         .set(volumes::request_spec.eq(request_spec))
         .execute(c)?;

@@ -411,7 +411,7 @@ impl Serialize for Attachments<'_> {
         s.collect_seq(
             self.rows
                 .iter()
-                .filter(|a| a.attach_status == "attached")
+                .filter(|a| a.attach_status == crate::model::AttachStatus::Attached)
                 .map(|a| AttachmentView {
                     attached_at: a.attach_time.map(Time),
                     attachment_id: &a.id,
@@ -568,14 +568,15 @@ mod tests {
                 ("readonly".into(), "True".into()),
                 ("hidden".into(), "x".into()),
             ]);
-            for (i, status) in ["attached", "detached", "attached"].iter().enumerate() {
+            use crate::model::AttachStatus::{Attached, Detached};
+            for (i, status) in [Attached, Detached, Attached].into_iter().enumerate() {
                 v.attachments.push(AttachmentRow {
                     id: format!("a{i}"),
                     volume_id: v.row.id.clone(),
                     instance_uuid: Some(format!("s{i}")),
                     attached_host: (i == 0).then(|| "h".to_string()),
                     mountpoint: Some("/dev/vdb".into()),
-                    attach_status: status.to_string(),
+                    attach_status: status,
                     attach_time: (i == 2).then_some(t),
                     attach_mode: Some("rw".into()),
                     connection_info: None,

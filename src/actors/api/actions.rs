@@ -453,7 +453,10 @@ async fn attach(
     if v.row.status == VolumeStatus::Maintenance {
         return Err(invalid("Volume is in maintenance."));
     }
-    let attached = v.attachments.iter().any(|a| a.attach_status == "attached");
+    let attached = v
+        .attachments
+        .iter()
+        .any(|a| a.attach_status == AttachStatus::Attached);
     if attached && !v.row.multiattach {
         return Err(invalid(
             "Volume is already attached and is not multiattach.",
@@ -474,7 +477,7 @@ async fn attach(
         instance_uuid,
         attached_host: host_name,
         mountpoint: Some(mountpoint),
-        attach_status: AttachStatus::Attached.as_str().into(),
+        attach_status: AttachStatus::Attached,
         attach_mode: Some(mode.clone()),
         connection_info: None,
         connector: None,

@@ -437,7 +437,7 @@ impl Task<CreateStore> for EntryCreateTask {
                     .filter(|x| x.snapshot_id.is_none())
                     .map(|x| x.volume_id.clone()),
                 provider_location: None,
-                request_spec: spec.to_json(),
+                request_spec: spec,
                 request_id: s.ctx.request_id.0.clone(),
                 created_at: now,
                 updated_at: None,
@@ -458,7 +458,7 @@ impl Task<CreateStore> for EntryCreateTask {
                     })
                 })
                 .await
-                .map_err(|e| match (e, &spec.snapshot_id) {
+                .map_err(|e| match (e, &row.request_spec.snapshot_id) {
                     // Only a copy's insert compares: its source changed state meanwhile.
                     (crate::db::DbError::Conflict, Some(_)) => ServiceError::Invalid(
                         "Invalid input received: Originating snapshot status must be one of 'available' values (it changed).".into(),
@@ -568,8 +568,7 @@ impl Task<CreateStore> for VolumeCastTask {
                 .record
                 .as_ref()
                 .ok_or_else(|| ServiceError::Internal("no row to cast".into()))?;
-            let spec = RequestSpec::from_json(&record.row.request_spec)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let spec = record.row.request_spec.clone();
             // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
             s.shared
                 .dispatcher

@@ -30,7 +30,6 @@ use crate::db::rows::{SnapshotRow, VolumeRow};
 use crate::db::{DbError, attachments, snapshots, volumes};
 use crate::drivers::{BackingKind, BackingObject, DriverError, VolumeRef};
 use crate::model::{RequestId, SnapshotStatus, VolumeId, VolumeStatus};
-use crate::scheduler::spec::RequestSpec;
 
 /// An extend's intent, stored under [`EXTEND_INTENT`] while the volume is `extending`
 /// (the quota expiry reads it too, to keep the intent's reservations).
@@ -166,8 +165,7 @@ async fn resume_volume(
             request_id,
         }),
         VolumeStatus::Creating => {
-            let spec = RequestSpec::from_json(&row.request_spec)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let spec = row.request_spec.clone();
             let host = row.host.clone().unwrap_or_default();
             // The tally was recounted from the rows, which include this one; the create
             // counts it again when it starts.
