@@ -14,11 +14,14 @@ use clinker::db::quotas::{self, Defaults};
 use clinker::db::rows::VolumeRow;
 use clinker::db::{self, Db};
 use clinker::model::spec::RequestSpec;
-use clinker::model::{AttachStatus, VolumeStatus, quota};
+use clinker::model::{AttachStatus, Host, VolumeStatus, quota};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const PROJECT: &str = "5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c";
-const HOST: &str = "bench@fake#fake";
+/// Where the bench's volumes are placed (`bench@fake#fake`).
+fn host() -> Host {
+    Host::new("bench", "fake", "fake")
+}
 
 /// Benchmarks cannot return errors: stop with the message.
 fn must<T, E: Display>(r: Result<T, E>) -> T {
@@ -97,9 +100,9 @@ fn spec() -> RequestSpec {
 fn create_rest(db: &Db, id: &str) -> Result<(), db::DbError> {
     let mut placed = spec();
     placed.tried_nodes.push("bench".into());
-    db.run_blocking(|c| db::volumes::set_scheduled(c, id, HOST, &placed))?;
+    db.run_blocking(|c| db::volumes::set_scheduled(c, id, &host(), &placed))?;
     db.run_blocking(|c| db::volumes::get(c, id, None))?;
-    db.run_blocking(|c| db::volumes::mark_created(c, id, HOST, None))
+    db.run_blocking(|c| db::volumes::mark_created(c, id, &host(), None))
 }
 
 fn bench_db(c: &mut Criterion) {

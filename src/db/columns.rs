@@ -1,7 +1,7 @@
 //! How typed values are stored, on both backends (the `MultiBackend` included): the
-//! string enums as the exact TEXT Cinder writes, the request spec as JSON text. Rows
-//! carry `VolumeStatus`, `SnapshotStatus`, `AttachStatus` and `RequestSpec`, so no call
-//! site converts by hand.
+//! string enums and the `node@backend#pool` host as the exact TEXT Cinder writes, the
+//! request spec as JSON text. Rows carry `VolumeStatus`, `SnapshotStatus`,
+//! `AttachStatus`, `Host` and `RequestSpec`, so no call site converts by hand.
 //!
 //! A value the type does not know (a row written by another version, or edited by hand)
 //! is a deserialization error naming the value, never a panic: the query fails as
@@ -18,7 +18,24 @@ use diesel::sqlite::Sqlite;
 
 use super::MultiBackend;
 use crate::model::spec::RequestSpec;
-use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
+
+/// Reads the column's TEXT as `$t` through `$parse` (an expression over the text `$s`
+/// giving a `Result` whose error says what is wrong); a failure names the type.
+macro_rules! from_text {
+    ($t:ty, |$s:ident| $parse:expr) => {
+        impl<DB> FromSql<Text, DB> for $t
+        where
+            DB: Backend,
+            String: FromSql<Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                let $s = <String as FromSql<Text, DB>>::from_sql(bytes)?;
+                $parse.map_err(|e| format!("{} column: {e}", stringify!($t)).into())
+            }
+        }
+    };
+}
 
 macro_rules! text_column {
     ($($t:ident),+ $(,)?) => {$(
@@ -32,21 +49,11 @@ macro_rules! text_column {
             }
         }
 
-        impl<DB> FromSql<Text, DB> for $t
-        where
-            DB: Backend,
-            String: FromSql<Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-                let s = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-                s.parse()
-                    .map_err(|e| format!("{} column: {e}", stringify!($t)).into())
-            }
-        }
+        from_text!($t, |s| s.parse::<$t>());
     )+};
 }
 
-text_column!(VolumeStatus, SnapshotStatus, AttachStatus);
+text_column!(VolumeStatus, SnapshotStatus, AttachStatus, Host);
 
 /// Structs kept as JSON text. Reading uses the generic `String` conversion; writing
 /// serializes into an owned buffer, which only the concrete backends can take (the
@@ -74,17 +81,7 @@ macro_rules! json_column {
             }
         }
 
-        impl<DB> FromSql<Text, DB> for $t
-        where
-            DB: Backend,
-            String: FromSql<Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-                let s = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-                serde_json::from_str(&s)
-                    .map_err(|e| format!("{} column: {e} in {s}", stringify!($t)).into())
-            }
-        }
+        from_text!($t, |s| serde_json::from_str::<$t>(&s).map_err(|e| format!("{e} in {s}")));
     )+};
 }
 

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::model::spec::RequestSpec;
-use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
 
 use super::schema::{
     flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
@@ -34,8 +34,8 @@ pub struct VolumeRow {
     pub availability_zone: String,
     /// The type's id.
     pub volume_type_id: String,
-    /// `node@backend#pool`, once scheduled.
-    pub host: Option<String>,
+    /// Where it lives, once scheduled.
+    pub host: Option<Host>,
     /// Whether the volume can boot an instance.
     pub bootable: bool,
     /// Whether several attachments are allowed.

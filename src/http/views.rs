@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::version::ApiVersion;
 use crate::db::rows::AttachmentRow;
 use crate::db::volumes::VolumeRecord;
-use crate::model::RequestContext;
+use crate::model::{Host, RequestContext};
 
 /// A time as Cinder writes it: naive UTC, microseconds, no zone
 /// (`2026-01-31T12:00:00.000000`). Written digit by digit; chrono's `format` parses its
@@ -334,7 +334,7 @@ impl<'a> VolumeDetail<'a> {
             migration_status: null_if(admin),
             multiattach: r.multiattach,
             name: r.display_name.as_deref(),
-            host: (extended && admin).then_some(r.host.as_deref()),
+            host: (extended && admin).then_some(r.host.as_ref().map(Host::as_str)),
             migstat: null_if(extended && admin),
             name_id: null_if(extended && admin),
             tenant_id: extended.then_some(r.project_id.as_str()),
@@ -559,7 +559,7 @@ mod tests {
         v.row.created_at = t;
         if with_extras {
             v.row.display_name = Some("né\n".into());
-            v.row.host = Some("n1@b#p".into());
+            v.row.host = Some(Host::new("n1", "b", "p"));
             v.row.bootable = true;
             v.row.updated_at = Some(t);
             v.metadata =

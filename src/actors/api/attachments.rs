@@ -268,7 +268,7 @@ async fn connect(
     connector: Value,
     mode: &str,
 ) -> Result<AttachmentRow, ServiceError> {
-    let host = v.row.host.as_deref().ok_or_else(|| {
+    let host = v.row.host.as_ref().ok_or_else(|| {
         ServiceError::InvalidState("Invalid volume: never placed on a node.".into())
     })?;
     let node = s.dispatcher.node_of_host(host).ok_or_else(|| {
@@ -331,7 +331,7 @@ async fn node_call_terminate(
     let Some(node) = v
         .row
         .host
-        .as_deref()
+        .as_ref()
         .and_then(|h| s.dispatcher.node_of_host(h))
     else {
         return Ok(());

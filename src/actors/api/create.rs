@@ -16,7 +16,9 @@ use crate::db::rows::VolumeRow;
 use crate::db::volumes::{VolumeRecord, VolumeTypeRecord};
 use crate::db::{Resource, quotas};
 use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
-use crate::model::{AttachStatus, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota};
+use crate::model::{
+    AttachStatus, Host, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota,
+};
 use crate::scheduler::spec::RequestSpec;
 
 /// What a client asked for, already checked against the schema by the HTTP layer.
@@ -123,13 +125,13 @@ struct CopySource {
     size: u64,
     zone: String,
     type_id: String,
-    host: String,
+    host: Host,
     bootable: bool,
 }
 
 impl CopySource {
     fn node(&self) -> String {
-        crate::actors::dispatch::node_name(&self.host).to_string()
+        self.host.node().to_string()
     }
 
     /// What the size error calls the source.
