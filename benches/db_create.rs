@@ -13,11 +13,15 @@ use std::fmt::Display;
 use clinker::db::quotas::{self, Defaults};
 use clinker::db::rows::VolumeRow;
 use clinker::db::{self, Db};
-use clinker::model::{AttachStatus, VolumeStatus, quota};
+use clinker::model::spec::RequestSpec;
+use clinker::model::{AttachStatus, Host, VolumeStatus, quota};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const PROJECT: &str = "5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c";
-const HOST: &str = "bench@fake#fake";
+/// Where the bench's volumes are placed (`bench@fake#fake`).
+fn host() -> Host {
+    Host::new("bench", "fake", "fake")
+}
 
 /// Benchmarks cannot return errors: stop with the message.
 fn must<T, E: Display>(r: Result<T, E>) -> T {
@@ -69,7 +73,7 @@ fn create_api(db: &Db, defaults: &Defaults) -> Result<String, db::DbError> {
         snapshot_id: None,
         source_volid: None,
         provider_location: None,
-        request_spec: r#"{"size_gb":1,"availability_zones":["nova"],"volume_type_id":"x","extra_specs":{},"tried_nodes":[],"failures":[]}"#.into(),
+        request_spec: spec(),
         request_id: "req-bench".into(),
         created_at: now,
         updated_at: None,
@@ -82,11 +86,23 @@ fn create_api(db: &Db, defaults: &Defaults) -> Result<String, db::DbError> {
     Ok(id)
 }
 
+/// The spec the API flow stores for a 1 GiB volume.
+fn spec() -> RequestSpec {
+    RequestSpec {
+        size_gb: 1,
+        availability_zones: vec!["nova".into()],
+        volume_type_id: "x".into(),
+        ..RequestSpec::default()
+    }
+}
+
 /// The scheduler's and the node's calls after the API flow.
 fn create_rest(db: &Db, id: &str) -> Result<(), db::DbError> {
-    db.run_blocking(|c| db::volumes::set_scheduled(c, id, HOST, "{}"))?;
+    let mut placed = spec();
+    placed.tried_nodes.push("bench".into());
+    db.run_blocking(|c| db::volumes::set_scheduled(c, id, &host(), &placed))?;
     db.run_blocking(|c| db::volumes::get(c, id, None))?;
-    db.run_blocking(|c| db::volumes::mark_created(c, id, HOST, None))
+    db.run_blocking(|c| db::volumes::mark_created(c, id, &host(), None))
 }
 
 fn bench_db(c: &mut Criterion) {

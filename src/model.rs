@@ -10,6 +10,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod host;
+pub mod spec;
+
+pub use host::Host;
+
 /// A volume's id. Cinder spells it as a dashed UUID everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -189,6 +194,18 @@ impl VolumeStatus {
         VolumeStatus::ErrorRestoring,
         VolumeStatus::ErrorExtending,
     ];
+
+    /// One of the `error*` statuses, which no attachment may be made or connected from.
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            VolumeStatus::Error
+                | VolumeStatus::ErrorDeleting
+                | VolumeStatus::ErrorExtending
+                | VolumeStatus::ErrorRestoring
+                | VolumeStatus::ErrorBackingUp
+        )
+    }
 }
 
 string_enum! {
@@ -292,6 +309,13 @@ mod tests {
             assert_eq!(s.as_str().parse::<SnapshotStatus>(), Ok(*s));
         }
         assert_eq!(SnapshotStatus::ErrorDeleting.as_str(), "error_deleting");
+    }
+
+    #[test]
+    fn error_statuses_are_those_cinder_spells_with_error() {
+        for s in VolumeStatus::ALL {
+            assert_eq!(s.is_error(), s.as_str().contains("error"), "{s}");
+        }
     }
 
     #[test]

@@ -31,7 +31,6 @@ use crate::drivers::targets::nbd::{NbdOptions, NbdTarget};
 use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
 use crate::drivers::{OverSubscription, PoolOptions, VolumeDriver};
 use crate::model::RequestId;
-use crate::scheduler::spec::RequestSpec;
 
 /// The running actors.
 #[derive(Clone)]
@@ -329,8 +328,7 @@ pub async fn recover(services: &Services, db: &Db) -> anyhow::Result<()> {
     }
     let unplaced = db.run(crate::db::volumes::unscheduled).await?;
     for row in &unplaced {
-        let (Ok(volume_id), Ok(spec)) = (row.id.parse(), RequestSpec::from_json(&row.request_spec))
-        else {
+        let Ok(volume_id) = row.id.parse() else {
             warn!(volume.id = %row.id, "unreadable unscheduled volume left as is");
             continue;
         };
@@ -338,7 +336,7 @@ pub async fn recover(services: &Services, db: &Db) -> anyhow::Result<()> {
             volume_id,
             project_id: row.project_id.clone(),
             request_id: RequestId::internal("recovery"),
-            spec,
+            spec: row.request_spec.clone(),
         });
     }
     let orphans = db.run(crate::db::volumes::deleting_without_host).await?;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use actix::prelude::*;
 
-use super::dispatch::{Dispatcher, JournalHandle, node_name};
+use super::dispatch::{Dispatcher, JournalHandle};
 use super::error::ServiceError;
 use super::protocol::{DeleteSnapshotOnNode, DeleteVolumeOnNode};
 use crate::db::rows::{FlowRunRow, MessageRow};
@@ -346,7 +346,7 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
     let Some(host) = host else { return Ok(()) };
     let Some(node) = shared.dispatcher.node_of_host(&host) else {
         // The row stays `deleting`; the node resumes it when it is configured again.
-        tracing::warn!(volume.id = %id, node.id = node_name(&host), "volume's node is not configured");
+        tracing::warn!(volume.id = %id, node.id = host.node(), "volume's node is not configured");
         return Ok(());
     };
     for s in snaps {

@@ -19,6 +19,7 @@ use super::protocol::{
     ScheduleCreateVolume, TerminateConnection,
 };
 use crate::flow::{FlowRun, Journal};
+use crate::model::Host;
 
 /// The messages a node accepts from the API and the scheduler.
 #[derive(Clone)]
@@ -82,15 +83,18 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// The node a `node@backend#pool` host string names.
-    pub fn node_of_host(&self, host: &str) -> Option<&NodeHandle> {
-        self.nodes.get(node_name(host))
+    /// The node of a volume's host.
+    pub fn node_of_host(&self, host: &Host) -> Option<&NodeHandle> {
+        self.nodes.get(host.node())
     }
 }
 
-/// The node part of `node@backend#pool`.
-pub fn node_name(host: &str) -> &str {
-    host.split('@').next().unwrap_or(host)
+/// The node part of a `cinder-volume` service's host, `node@backend` (a service row
+/// names no pool, so it is not a [`Host`]); a host without `@` is all node.
+pub fn node_name(service_host: &str) -> &str {
+    service_host
+        .split_once('@')
+        .map_or(service_host, |(node, _)| node)
 }
 
 /// How a node reaches the scheduler.

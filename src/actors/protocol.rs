@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ServiceError;
 use crate::drivers::{BackendStats, ConnectionInfo};
-use crate::model::{RequestId, VolumeId};
+use crate::model::{Host, RequestId, VolumeId};
 use crate::scheduler::PoolState;
 use crate::scheduler::spec::RequestSpec;
 
@@ -37,8 +37,8 @@ pub struct CreateVolumeOnNode {
     pub project_id: String,
     /// The request that created it.
     pub request_id: RequestId,
-    /// `node@backend#pool` as stored on the row.
-    pub host: String,
+    /// Where the volume goes, as stored on the row.
+    pub host: Host,
     /// The spec, with this node already in `tried_nodes`.
     pub spec: RequestSpec,
     /// The scheduler's placement number, acknowledged in the next stats report
@@ -111,8 +111,8 @@ pub struct ExtendVolumeOnNode {
     pub project_id: String,
     /// The extend request.
     pub request_id: RequestId,
-    /// `node@backend#pool`.
-    pub host: String,
+    /// Where the volume lives.
+    pub host: Host,
     /// Size before.
     pub old_size: u64,
     /// Size after.
@@ -218,8 +218,8 @@ pub struct ScheduleCreateVolume {
 #[derive(Debug, Clone, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), String>")]
 pub struct CheckHost {
-    /// `node@backend#pool`.
-    pub host: String,
+    /// The pool asked about.
+    pub host: Host,
     /// The new type's extra specs.
     pub extra_specs: BTreeMap<String, String>,
 }

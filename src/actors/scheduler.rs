@@ -415,14 +415,10 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             s.placed = Some((pool.node.clone(), seq));
             let mut spec = s.msg.spec.clone();
             spec.tried_nodes.push(pool.node.clone());
-            let (id, host, json) = (
-                s.msg.volume_id.to_string(),
-                pool.host.clone(),
-                spec.to_json(),
-            );
+            let (id, host, stored) = (s.msg.volume_id.to_string(), pool.host.clone(), spec.clone());
             s.shared
                 .db
-                .write(move |c| crate::db::volumes::set_scheduled(c, &id, &host, &json))
+                .write(move |c| crate::db::volumes::set_scheduled(c, &id, &host, &stored))
                 .await
                 .map_err(|e| match e {
                     DbError::Conflict => ServiceError::InvalidState(

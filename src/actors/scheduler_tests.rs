@@ -12,7 +12,7 @@ use crate::actors::protocol::DeleteVolumeOnNode;
 use crate::db::rows::{FlowRunRow, MessageRow, VolumeRow};
 use crate::db::schema::volumes;
 use crate::drivers::{BackendStats, Capacity, OverSubscription, PoolStats};
-use crate::model::{AttachStatus, RequestId, VolumeId};
+use crate::model::{AttachStatus, Host, RequestId, VolumeId};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -150,7 +150,7 @@ impl Harness {
             snapshot_id: None,
             source_volid: None,
             provider_location: None,
-            request_spec: spec.to_json(),
+            request_spec: spec.clone(),
             request_id: request_id.0.clone(),
             created_at: crate::db::now(),
             updated_at: None,
@@ -251,7 +251,7 @@ impl Harness {
                     .free_capacity_gb
                     .gb()
                     .ok_or("free is not a number")?;
-                Ok((p.host, free))
+                Ok((p.host.to_string(), free))
             })
             .collect()
     }
@@ -281,13 +281,10 @@ async fn a_create_goes_to_the_node_with_most_free_space() -> TestResult {
 
     // The choice is on the row before the node hears of it.
     let row = h.row(id)?;
-    assert_eq!(row.host.as_deref(), Some("n2@lvm#pool"));
+    assert_eq!(row.host.as_ref().map(Host::as_str), Some("n2@lvm#pool"));
     assert_eq!(row.status, "creating");
     assert!(row.scheduled_at.is_some());
-    assert_eq!(
-        RequestSpec::from_json(&row.request_spec)?.tried_nodes,
-        ["n2"]
-    );
+    assert_eq!(row.request_spec.tried_nodes, ["n2"]);
 
     // The journal keeps the decision.
     let runs = h.wait_runs(id).await?;
@@ -324,8 +321,14 @@ async fn back_to_back_creates_see_each_others_consumption() -> TestResult {
     let (n1, n2) = (h.received("n1")?, h.received("n2")?);
     assert_eq!((n1.len(), n2.len()), (1, 1), "the two creates must spread");
     let hosts = [h.row(first.volume_id)?.host, h.row(second.volume_id)?.host];
-    assert!(hosts.contains(&Some("n1@lvm#pool".into())), "{hosts:?}");
-    assert!(hosts.contains(&Some("n2@lvm#pool".into())), "{hosts:?}");
+    assert!(
+        hosts.contains(&Some(Host::new("n1", "lvm", "pool"))),
+        "{hosts:?}"
+    );
+    assert!(
+        hosts.contains(&Some(Host::new("n2", "lvm", "pool"))),
+        "{hosts:?}"
+    );
     assert_eq!((n1[0].cast_seq, n2[0].cast_seq), (1, 1));
 
     let free = h.free().await?;
@@ -469,7 +472,10 @@ async fn a_reschedule_skips_the_nodes_already_tried() -> TestResult {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].spec.tried_nodes, ["n2", "n1"]);
     assert_eq!(got[0].spec.failures, ["n2: injected"]);
-    assert_eq!(h.row(msg.volume_id)?.host.as_deref(), Some("n1@lvm#pool"));
+    assert_eq!(
+        h.row(msg.volume_id)?.host.as_ref().map(Host::as_str),
+        Some("n1@lvm#pool")
+    );
     Ok(())
 }
 
@@ -482,7 +488,10 @@ async fn a_create_for_a_zone_lands_only_in_that_zone() -> TestResult {
         let msg = h.accepted(spec(5, &["az2"]))?;
         h.scheduler.send(msg.clone()).await?;
         h.wait_casts(i).await?;
-        assert_eq!(h.row(msg.volume_id)?.host.as_deref(), Some("n2@lvm#pool"));
+        assert_eq!(
+            h.row(msg.volume_id)?.host.as_ref().map(Host::as_str),
+            Some("n2@lvm#pool")
+        );
     }
     assert!(h.received("n1")?.is_empty());
     assert_eq!(h.received("n2")?.len(), 2);

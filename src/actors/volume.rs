@@ -2,10 +2,9 @@
 //!
 //! Driver calls run on the blocking pool. One operation at a time per volume (later
 //! messages for a busy volume wait in a per-volume queue), many volumes at once. The
-//! create runs the flow `volume_create_manager`: ExtractVolumeRefTask,
-//! OnFailureRescheduleTask, CreateVolumeFromSpecTask, CreateVolumeOnFinishTask. On a
-//! driver failure the revert of OnFailureRescheduleTask hands the volume back to the
-//! scheduler with this node excluded; the scheduler gives up after `max_attempts`.
+//! create runs the flow `volume_create_manager` (`create`); deletes, extends,
+//! snapshots and connections are in this file and `ops`; start-up recovery in
+//! `recovery`.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -21,13 +20,12 @@ use super::error::ServiceError;
 use super::protocol::{
     CreateSnapshotOnNode, CreateVolumeOnNode, DeleteSnapshotOnNode, DeleteVolumeOnNode,
     ExtendVolumeOnNode, InitializeConnection, NodeStatsReport, PublishStats, ReconcileNode,
-    ReconcileReport, RecoverNode, RevertVolumeOnNode, ScheduleCreateVolume, TerminateConnection,
+    ReconcileReport, RecoverNode, RevertVolumeOnNode, TerminateConnection,
 };
 use super::user_messages::{self, Action, Detail};
 use crate::db::{Db, DbError};
-use crate::drivers::{DriverError, ModelUpdate, VolumeDriver, VolumeRef};
-use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
-use crate::model::{VolumeId, VolumeStatus};
+use crate::drivers::{DriverError, VolumeDriver, VolumeRef};
+use crate::model::{Host, VolumeId, VolumeStatus};
 
 /// Who the node is.
 #[derive(Debug, Clone)]
@@ -45,6 +43,7 @@ pub struct NodeIdentity {
     pub reconcile_interval: Option<Duration>,
 }
 
+mod create;
 mod ops;
 pub mod recovery;
 
@@ -75,8 +74,8 @@ impl Op {
 /// State shared by the node's running operations.
 #[derive(Debug, Default)]
 struct NodeState {
-    /// GiB placed per `node@backend#pool`.
-    allocated: BTreeMap<String, i64>,
+    /// GiB placed per pool.
+    allocated: BTreeMap<Host, i64>,
     /// The last placement number received.
     acked_seq: u64,
     /// Volumes with an operation running, and what waits behind it.
@@ -112,7 +111,7 @@ impl VolumeActor {
         db: Db,
         journal: JournalHandle,
         scheduler: SchedulerLink,
-        allocated: BTreeMap<String, i64>,
+        allocated: BTreeMap<Host, i64>,
     ) -> Self {
         Self {
             ctx: Ctx {
@@ -156,7 +155,7 @@ impl VolumeActor {
         let c = self.ctx.clone();
         let fut = async move {
             match op {
-                Op::Create(m) => create_volume(c, m).await,
+                Op::Create(m) => create::create_volume(c, m).await,
                 Op::Delete(m) => delete_volume(c, m).await,
                 Op::Extend(m) => ops::extend_volume(c, m).await,
                 Op::CreateSnapshot(m) => ops::create_snapshot(c, m).await,
@@ -336,7 +335,7 @@ impl Handler<RecoverNode> for VolumeActor {
 }
 
 /// Recounts the GiB placed on `node`, per pool, from the database (at start).
-pub async fn allocated_on(db: &Db, node: &str) -> Result<BTreeMap<String, i64>, DbError> {
+pub async fn allocated_on(db: &Db, node: &str) -> Result<BTreeMap<Host, i64>, DbError> {
     let node = node.to_string();
     let rows = db
         .run(move |c| crate::db::volumes::allocated_by_host(c, &node))
@@ -355,10 +354,7 @@ async fn publish_stats(c: &Ctx) -> Result<(), ServiceError> {
         (s.acked_seq, s.allocated.clone())
     };
     for pool in &mut stats.pools {
-        let host = format!(
-            "{}@{}#{}",
-            c.node.name, stats.volume_backend_name, pool.pool_name
-        );
+        let host = Host::new(&c.node.name, &stats.volume_backend_name, &pool.pool_name);
         pool.allocated_capacity_gb = allocated.get(&host).copied().unwrap_or(0).max(0) as f64;
     }
     let service_host = format!("{}@{}", c.node.name, stats.volume_backend_name);
@@ -411,236 +407,6 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ServiceError::Internal(format!("driver task failed: {e}")))?
         .map_err(ServiceError::from)
-}
-
-struct CreateStore {
-    c: Ctx,
-    msg: CreateVolumeOnNode,
-    /// False once a failure is one that another node cannot fix.
-    reschedule: bool,
-    /// The driver's error, carried to the reschedule.
-    failure: Option<String>,
-    /// The driver made the volume (so a later failure must remove it).
-    created: bool,
-    model_update: ModelUpdate,
-}
-
-async fn create_volume(c: Ctx, msg: CreateVolumeOnNode) {
-    let scope = FlowScope {
-        resource_id: msg.volume_id.to_string(),
-        project_id: msg.project_id.clone(),
-        request_id: msg.request_id.clone(),
-    };
-    let size = msg.spec.size_gb as i64;
-    let host = msg.host.clone();
-    let mut store = CreateStore {
-        c: c.clone(),
-        msg,
-        reschedule: true,
-        failure: None,
-        created: false,
-        model_update: ModelUpdate::default(),
-    };
-    let flow = Flow::new("volume_create_manager")
-        .with(ExtractVolumeRefTask)
-        .with(OnFailureRescheduleTask)
-        .with(CreateVolumeFromSpecTask)
-        .with(CreateVolumeOnFinishTask);
-    if flow.run(&mut store, scope, &c.journal).await.is_err() {
-        // The volume is not here (rescheduled, failed or gone): stop counting it.
-        *c.state.borrow_mut().allocated.entry(host).or_default() -= size;
-    }
-}
-
-/// Re-reads the row: the volume must still be `creating` on this node.
-struct ExtractVolumeRefTask;
-
-impl Task<CreateStore> for ExtractVolumeRefTask {
-    fn name(&self) -> &'static str {
-        "ExtractVolumeRefTask"
-    }
-    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
-        Box::pin(async move {
-            let id = s.msg.volume_id.to_string();
-            let found =
-                s.c.db
-                    .run(move |c| crate::db::volumes::status_size_host(c, &id))
-                    .await;
-            let ok = matches!(&found, Ok((status, _, host)) if *status == VolumeStatus::Creating
-                && host.as_deref() == Some(s.msg.host.as_str()));
-            if !ok {
-                s.reschedule = false;
-                return Err(ServiceError::InvalidState(format!(
-                    "volume {} is no longer waiting to be created on {}",
-                    s.msg.volume_id, s.msg.host
-                )));
-            }
-            Ok(None)
-        })
-    }
-}
-
-/// Does nothing on the way forward; on the way back, hands the volume to the scheduler
-/// again (this node excluded) after removing any half-made volume.
-struct OnFailureRescheduleTask;
-
-impl Task<CreateStore> for OnFailureRescheduleTask {
-    fn name(&self) -> &'static str {
-        "OnFailureRescheduleTask"
-    }
-    fn execute<'a>(&'a self, _s: &'a mut CreateStore) -> TaskFuture<'a> {
-        Box::pin(async { Ok(None) })
-    }
-    fn revert<'a>(&'a self, s: &'a mut CreateStore) -> RevertFuture<'a> {
-        Box::pin(async move {
-            if !s.reschedule {
-                return;
-            }
-            let vref = VolumeRef {
-                id: s.msg.volume_id,
-                size_gb: s.msg.spec.size_gb,
-            };
-            if let Err(e) = blocking(&s.c.driver, move |d| d.delete_volume(&vref)).await {
-                warn!(volume.id = %s.msg.volume_id, error = %e, "could not remove a half-made volume");
-            }
-            let mut spec = s.msg.spec.clone();
-            spec.failures
-                .push(s.failure.clone().unwrap_or_else(|| "unknown error".into()));
-            let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
-            let json = spec.to_json();
-            let given_back =
-                s.c.db
-                    .write(move |c| {
-                        crate::db::volumes::unschedule(c, &id, &host)?;
-                        // Keep the failure history with the intent, so recovery sees it too.
-                        crate::db::volumes::set_request_spec(c, &id, &json)
-                    })
-                    .await;
-            if let Err(e) = given_back {
-                error!(volume.id = %s.msg.volume_id, error = %e, "could not give the volume back for rescheduling");
-                return;
-            }
-            let msg = ScheduleCreateVolume {
-                volume_id: s.msg.volume_id,
-                project_id: s.msg.project_id.clone(),
-                request_id: s.msg.request_id.clone(),
-                spec,
-            };
-            if let Err(e) = s.c.scheduler.schedule.send(msg).await {
-                error!(volume.id = %s.msg.volume_id, error = %e, "could not reach the scheduler; recovery will retry");
-            }
-        })
-    }
-}
-
-/// What a new volume starts from.
-enum Copy {
-    Nothing,
-    Snapshot(crate::drivers::SnapshotRef),
-    /// A clone of this volume.
-    Volume(VolumeRef),
-}
-
-/// Asks the driver for the volume.
-struct CreateVolumeFromSpecTask;
-
-impl Task<CreateStore> for CreateVolumeFromSpecTask {
-    fn name(&self) -> &'static str {
-        "CreateVolumeFromSpecTask"
-    }
-    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
-        Box::pin(async move {
-            let vref = VolumeRef {
-                id: s.msg.volume_id,
-                size_gb: s.msg.spec.size_gb,
-            };
-            let volume_ref = |volume: &str, size: u64| -> Result<VolumeRef, ServiceError> {
-                Ok(VolumeRef {
-                    id: volume
-                        .parse()
-                        .map_err(|_| ServiceError::Internal(format!("bad volume id {volume}")))?,
-                    size_gb: size,
-                })
-            };
-            let spec = &s.msg.spec;
-            let source = match (&spec.snapshot_id, &spec.copy_source) {
-                (Some(snap), Some((volume, size))) => Copy::Snapshot(crate::drivers::SnapshotRef {
-                    id: snap
-                        .parse()
-                        .map_err(|_| ServiceError::Internal(format!("bad snapshot id {snap}")))?,
-                    volume: volume_ref(volume, *size)?,
-                }),
-                (None, Some((volume, size))) => Copy::Volume(volume_ref(volume, *size)?),
-                _ => Copy::Nothing,
-            };
-            let made = blocking(&s.c.driver, move |d| match &source {
-                Copy::Snapshot(snap) => d.create_volume_from_snapshot(&vref, snap),
-                Copy::Volume(src) => d.create_cloned_volume(&vref, src),
-                Copy::Nothing => d.create_volume(&vref),
-            })
-            .await;
-            match made {
-                Ok(update) => {
-                    s.model_update = update;
-                    s.created = true;
-                    Ok(None)
-                }
-                Err(e) => {
-                    s.failure = Some(format!("{}: {e}", s.c.node.name));
-                    Err(e)
-                }
-            }
-        })
-    }
-
-    fn revert<'a>(&'a self, s: &'a mut CreateStore) -> RevertFuture<'a> {
-        Box::pin(Self::remove_orphan(s))
-    }
-}
-
-impl CreateVolumeFromSpecTask {
-    /// Removes a volume the driver made when no reschedule will (the row is gone or
-    /// moved), so nothing is left on the backend without a row.
-    async fn remove_orphan(s: &mut CreateStore) {
-        if !s.created || s.reschedule {
-            return;
-        }
-        let vref = VolumeRef {
-            id: s.msg.volume_id,
-            size_gb: s.msg.spec.size_gb,
-        };
-        if let Err(e) = blocking(&s.c.driver, move |d| d.delete_volume(&vref)).await {
-            warn!(volume.id = %s.msg.volume_id, error = %e, "could not remove a volume whose row is gone");
-        }
-        s.created = false;
-    }
-}
-
-/// Marks the volume `available` with its host and location.
-struct CreateVolumeOnFinishTask;
-
-impl Task<CreateStore> for CreateVolumeOnFinishTask {
-    fn name(&self) -> &'static str {
-        "CreateVolumeOnFinishTask"
-    }
-    fn execute<'a>(&'a self, s: &'a mut CreateStore) -> TaskFuture<'a> {
-        Box::pin(async move {
-            let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
-            let location = s.model_update.provider_location.clone();
-            let done =
-                s.c.db
-                    .write(move |c| {
-                        crate::db::volumes::mark_created(c, &id, &host, location.as_deref())
-                    })
-                    .await;
-            if let Err(e) = done {
-                // The row moved under us (deleted by an admin); another node cannot help.
-                s.reschedule = false;
-                return Err(e.into());
-            }
-            Ok(None)
-        })
-    }
 }
 
 async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {

@@ -5,10 +5,11 @@ use tempfile::TempDir;
 
 use super::*;
 use crate::actors::journal::{Flush, JournalActor};
+use crate::actors::protocol::ScheduleCreateVolume;
 use crate::db::quotas;
 use crate::db::rows::{FlowRunRow, MessageRow, VolumeRow};
 use crate::drivers::fake::{FakeDriver, FakeVerb};
-use crate::model::{AttachStatus, RequestId, quota};
+use crate::model::{AttachStatus, Host, RequestId, quota};
 use crate::scheduler::spec::RequestSpec;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -19,6 +20,11 @@ const PROJECT: &str = "project-a";
 const NODE: &str = "n1";
 /// `n1` with the fake driver's default backend and pool names.
 const HOST: &str = "n1@fake#fake";
+
+/// [`HOST`], parsed.
+fn host() -> Host {
+    Host::new("n1", "fake", "fake")
+}
 
 /// Records reschedules and capacity reports.
 struct FakeScheduler {
@@ -69,7 +75,7 @@ fn setup() -> BoxResult<(TempDir, Db)> {
 }
 
 /// Starts node `n1` over a fresh fake driver; `allocated` as the service recounts it.
-fn start_node(dir: TempDir, db: Db, allocated: BTreeMap<String, i64>) -> Harness {
+fn start_node(dir: TempDir, db: Db, allocated: BTreeMap<Host, i64>) -> Harness {
     let driver = Arc::new(FakeDriver::default());
     let (node, journal, scheduled, reports) =
         start_actor(&db, allocated, driver.clone(), Duration::from_secs(600));
@@ -94,7 +100,7 @@ type Started = (
 /// Starts node `n1` over `driver`, removing orphans older than `grace`.
 fn start_actor(
     db: &Db,
-    allocated: BTreeMap<String, i64>,
+    allocated: BTreeMap<Host, i64>,
     driver: Arc<dyn VolumeDriver>,
     grace: Duration,
 ) -> Started {
@@ -160,13 +166,13 @@ fn insert_row(db: &Db, size: u64, status: VolumeStatus, host: Option<&str>) -> B
         attach_status: AttachStatus::Detached,
         availability_zone: "nova".into(),
         volume_type_id: DEFAULT_TYPE_ID.into(),
-        host: host.map(str::to_string),
+        host: host.map(str::parse::<Host>).transpose()?,
         bootable: false,
         multiattach: false,
         snapshot_id: None,
         source_volid: None,
         provider_location: None,
-        request_spec: spec(size).to_json(),
+        request_spec: spec(size),
         request_id: RequestId::new().0,
         created_at: crate::db::now(),
         updated_at: None,
@@ -199,7 +205,7 @@ fn create_msg(id: VolumeId, size: u64, cast_seq: u64) -> CreateVolumeOnNode {
         volume_id: id,
         project_id: PROJECT.into(),
         request_id: RequestId::new(),
-        host: HOST.into(),
+        host: host(),
         spec: spec(size),
         cast_seq,
     }
@@ -326,7 +332,7 @@ fn status_is(s: VolumeStatus) -> impl Fn(Option<&VolumeRow>) -> bool {
 async fn a_create_makes_the_volume_available_and_reports_it() -> TestResult {
     let (dir, db) = setup()?;
     // 5 GiB were already placed on the pool before this node started.
-    let h = start_node(dir, db, BTreeMap::from([(HOST.to_string(), 5)]));
+    let h = start_node(dir, db, BTreeMap::from([(host(), 5)]));
     let id = insert_row(&h.db, 3, VolumeStatus::Creating, Some(HOST))?;
     h.node.send(create_msg(id, 3, 7)).await?;
 
@@ -334,7 +340,7 @@ async fn a_create_makes_the_volume_available_and_reports_it() -> TestResult {
         .wait_row(id, "available", status_is(VolumeStatus::Available))
         .await?
         .ok_or("row gone")?;
-    assert_eq!(row.host.as_deref(), Some(HOST));
+    assert_eq!(row.host.as_ref().map(Host::as_str), Some(HOST));
     assert_eq!(
         row.provider_location,
         Some(format!("fake://{}", id.backend_name()))
@@ -387,7 +393,7 @@ async fn a_driver_failure_gives_the_volume_back_to_the_scheduler() -> TestResult
     let row = h.row(id)?.ok_or("row gone")?;
     assert_eq!(row.status, "creating");
     assert_eq!(row.host, None);
-    assert_eq!(RequestSpec::from_json(&row.request_spec)?, resent.spec);
+    assert_eq!(row.request_spec, resent.spec);
 
     // No half-made volume: the revert asked the driver to remove it.
     assert!(!h.driver.has_volume(&id));
@@ -420,7 +426,7 @@ async fn a_volume_no_longer_creating_is_left_alone() -> TestResult {
     assert!(h.scheduled.borrow().is_empty(), "no reschedule");
     let row = h.row(id)?.ok_or("row gone")?;
     assert_eq!(
-        (row.status.as_str(), row.host.as_deref()),
+        (row.status.as_str(), row.host.as_ref().map(Host::as_str)),
         ("error", Some(HOST))
     );
 
@@ -430,7 +436,11 @@ async fn a_volume_no_longer_creating_is_left_alone() -> TestResult {
     h.wait_runs(other, 1).await?;
     assert_eq!(h.driver.calls(FakeVerb::CreateVolume), 0);
     assert_eq!(
-        h.row(other)?.ok_or("row gone")?.host.as_deref(),
+        h.row(other)?
+            .ok_or("row gone")?
+            .host
+            .as_ref()
+            .map(Host::as_str),
         Some("n2@fake#fake")
     );
     assert!(h.scheduled.borrow().is_empty());
@@ -445,7 +455,7 @@ async fn a_delete_removes_volume_row_and_quota() -> TestResult {
     // Another volume of the project, which must stay counted.
     insert_row(&db, 2, VolumeStatus::Available, Some(HOST))?;
     commit_usage(&db, 2)?;
-    let h = start_node(dir, db, BTreeMap::from([(HOST.to_string(), 5)]));
+    let h = start_node(dir, db, BTreeMap::from([(host(), 5)]));
     h.driver
         .create_volume(&crate::drivers::VolumeRef { id, size_gb: 3 })?;
     assert_eq!(h.in_use()?, (2, 5));
@@ -464,7 +474,7 @@ async fn a_failed_driver_delete_leaves_error_deleting_and_a_message() -> TestRes
     let (dir, db) = setup()?;
     let id = insert_row(&db, 3, VolumeStatus::Deleting, Some(HOST))?;
     commit_usage(&db, 3)?;
-    let h = start_node(dir, db, BTreeMap::from([(HOST.to_string(), 3)]));
+    let h = start_node(dir, db, BTreeMap::from([(host(), 3)]));
     h.driver
         .create_volume(&crate::drivers::VolumeRef { id, size_gb: 3 })?;
     h.driver.fail_next(FakeVerb::DeleteVolume, 1);
@@ -521,7 +531,7 @@ async fn recovery_finishes_creates_and_deletes_left_on_this_node() -> TestResult
     let stable = insert_row(&db, 4, VolumeStatus::Available, Some(HOST))?;
     let elsewhere = insert_row(&db, 8, VolumeStatus::Creating, Some("n2@fake#fake"))?;
     let allocated = allocated_on(&db, NODE).await?;
-    assert_eq!(allocated.get(HOST), Some(&7));
+    assert_eq!(allocated.get(&host()), Some(&7));
     let h = start_node(dir, db, allocated);
     h.driver.create_volume(&crate::drivers::VolumeRef {
         id: deleting,
@@ -534,7 +544,7 @@ async fn recovery_finishes_creates_and_deletes_left_on_this_node() -> TestResult
         .wait_row(creating, "available", status_is(VolumeStatus::Available))
         .await?
         .ok_or("row gone")?;
-    assert_eq!(row.host.as_deref(), Some(HOST));
+    assert_eq!(row.host.as_ref().map(Host::as_str), Some(HOST));
     h.wait_row(deleting, "gone", |r| r.is_none()).await?;
     assert!(h.driver.has_volume(&creating));
     assert!(!h.driver.has_volume(&deleting));
@@ -663,7 +673,7 @@ fn insert_attachment(db: &Db, volume: VolumeId, status: AttachStatus) -> TestRes
         instance_uuid: Some(uuid::Uuid::new_v4().to_string()),
         attached_host: None,
         mountpoint: None,
-        attach_status: status.as_str().into(),
+        attach_status: status,
         attach_mode: Some("rw".into()),
         connection_info: None,
         connector: (status != AttachStatus::Reserved).then(|| r#"{"host":"h"}"#.to_string()),

@@ -304,6 +304,14 @@ impl Config {
                     node.name
                 )));
             }
+            // The backend is the middle of `node@backend#pool`: with an `@` or a `#` in
+            // it, a stored host would read back as other parts.
+            let backend = node.backend_name();
+            if backend.is_empty() || backend.contains(['@', '#']) {
+                return Err(invalid(format!(
+                    "{key}.backend_name: '{backend}' must be non-empty and hold neither '@' nor '#'"
+                )));
+            }
             if !names.insert(node.name.as_str()) {
                 return Err(invalid(format!(
                     "{key}.name: duplicate node name '{}'",

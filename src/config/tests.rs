@@ -169,6 +169,19 @@ fn duplicate_node_names_are_refused() {
 }
 
 #[test]
+fn backend_names_that_would_split_a_host_are_refused() {
+    for bad in ["", "a@b", "a#b"] {
+        let err = load_text(&format!(
+            "[[nodes]]\nname = \"a\"\ndriver = \"fake\"\nbackend_name = \"{bad}\"\n"
+        ))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("nodes[0].backend_name"), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn unusable_directory_is_refused() {
     let err = load_text(
         "[[nodes]]\nname = \"a\"\ndriver = \"file\"\n[nodes.driver_options]\npath = \"/proc/clinker-no\"\n",

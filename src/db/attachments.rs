@@ -67,7 +67,8 @@ pub struct AttachmentQuery {
     pub project: Option<String>,
     /// Only this volume.
     pub volume_id: Option<String>,
-    /// Only this status.
+    /// Only this status, as the caller spelled it: a value no attachment can have
+    /// matches none, as in Cinder's filters.
     pub status: Option<String>,
     /// Only this instance.
     pub instance_id: Option<String>,
@@ -115,7 +116,7 @@ pub fn set_connection(
             volume_attachment::connector.eq(connector),
             volume_attachment::connection_info.eq(connection_info),
             volume_attachment::attach_mode.eq(mode),
-            volume_attachment::attach_status.eq(AttachStatus::Attaching.as_str()),
+            volume_attachment::attach_status.eq(AttachStatus::Attaching),
             volume_attachment::updated_at.eq(now()),
         ))
         .execute(c)?;
@@ -130,7 +131,7 @@ pub fn set_connection(
 pub fn mark_attached(c: &mut DbConnection, id: &str) -> Result<(), DbError> {
     let n = diesel::update(volume_attachment::table.filter(volume_attachment::id.eq(id)))
         .set((
-            volume_attachment::attach_status.eq(AttachStatus::Attached.as_str()),
+            volume_attachment::attach_status.eq(AttachStatus::Attached),
             volume_attachment::attach_time.eq(now()),
             volume_attachment::updated_at.eq(now()),
         ))
@@ -162,25 +163,11 @@ pub fn delete_all_of(c: &mut DbConnection, volume_id: &str) -> Result<(), DbErro
 /// its status.
 pub fn derive_volume_status(c: &mut DbConnection, volume_id: &str) -> Result<(), DbError> {
     write_txn(c, |c| {
-        let mut states: Vec<String> = volume_attachment::table
+        let states: Vec<AttachStatus> = volume_attachment::table
             .filter(volume_attachment::volume_id.eq(volume_id))
             .select(volume_attachment::attach_status)
             .load(c)?;
-        states.retain(|s| !s.starts_with("error"));
-        states.sort();
-        let attach = states
-            .first()
-            .cloned()
-            .unwrap_or_else(|| AttachStatus::Detached.as_str().to_string());
-        // The other attachment states (`reserved`, `attaching`, `detaching`) are
-        // volume statuses of the same name.
-        let status = match attach.as_str() {
-            "attached" => VolumeStatus::InUse,
-            "detached" => VolumeStatus::Available,
-            other => other
-                .parse()
-                .map_err(|_| DbError::Corrupt(format!("attachment status '{other}'")))?,
-        };
+        let (attach, status) = settled_status(&states);
         // Statuses of work the server owns are left for that work to end: an extend of an
         // in-use volume whose attachment goes meanwhile must still find `extending`
         // (it derives the status again when it ends).
@@ -201,10 +188,31 @@ pub fn derive_volume_status(c: &mut DbConnection, volume_id: &str) -> Result<(),
         .set((volumes::status.eq(status), volumes::updated_at.eq(now())))
         .execute(c)?;
         diesel::update(volumes::table.filter(volumes::id.eq(volume_id)))
-            .set(volumes::attach_status.eq(&attach))
+            .set(volumes::attach_status.eq(attach))
             .execute(c)?;
         Ok(())
     })
+}
+
+/// The attach status and status a volume takes from its attachments' states: the
+/// first by Cinder's spelling, errors left out (alphabetical order puts `attached`
+/// before `attaching`, `detaching` and `reserved`, which is the precedence Cinder means).
+fn settled_status(states: &[AttachStatus]) -> (AttachStatus, VolumeStatus) {
+    states
+        .iter()
+        .filter_map(|&s| {
+            let status = match s {
+                AttachStatus::Attached => VolumeStatus::InUse,
+                AttachStatus::Detached => VolumeStatus::Available,
+                AttachStatus::Reserved => VolumeStatus::Reserved,
+                AttachStatus::Attaching => VolumeStatus::Attaching,
+                AttachStatus::Detaching => VolumeStatus::Detaching,
+                AttachStatus::ErrorAttaching | AttachStatus::ErrorDetaching => return None,
+            };
+            Some((s, status))
+        })
+        .min_by_key(|(s, _)| s.as_str())
+        .unwrap_or((AttachStatus::Detached, VolumeStatus::Available))
 }
 
 /// A volume's admin metadata.

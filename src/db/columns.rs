@@ -1,19 +1,41 @@
-//! How the domain's string enums are stored: as the exact TEXT Cinder writes, on both
-//! backends (the `MultiBackend` included, through its `str`/`String` impls), so the
-//! rows carry `VolumeStatus`/`SnapshotStatus` and no call site converts by hand.
+//! How typed values are stored, on both backends (the `MultiBackend` included): the
+//! string enums and the `node@backend#pool` host as the exact TEXT Cinder writes, the
+//! request spec as JSON text. Rows carry `VolumeStatus`, `SnapshotStatus`,
+//! `AttachStatus`, `Host` and `RequestSpec`, so no call site converts by hand.
 //!
-//! A value the enum does not know (a row written by another version, or edited by hand)
+//! A value the type does not know (a row written by another version, or edited by hand)
 //! is a deserialization error naming the value, never a panic: the query fails as
 //! [`super::DbError::Corrupt`] (field and value in its text), which the API answers as
-//! a 500 and logs once with that cause. Guessing a status instead would let a state machine act on a state it does
-//! not have (a `delete` accepted on a volume that is really busy).
+//! a 500 and logs once with that cause. Guessing instead would let a state machine act
+//! on a state it does not have (a `delete` accepted on a volume that is really busy).
 
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
-use diesel::serialize::{self, Output, ToSql};
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
 
-use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
+use super::MultiBackend;
+use crate::model::spec::RequestSpec;
+use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
+
+/// Reads the column's TEXT as `$t` through `$parse` (an expression over the text `$s`
+/// giving a `Result` whose error says what is wrong); a failure names the type.
+macro_rules! from_text {
+    ($t:ty, |$s:ident| $parse:expr) => {
+        impl<DB> FromSql<Text, DB> for $t
+        where
+            DB: Backend,
+            String: FromSql<Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                let $s = <String as FromSql<Text, DB>>::from_sql(bytes)?;
+                $parse.map_err(|e| format!("{} column: {e}", stringify!($t)).into())
+            }
+        }
+    };
+}
 
 macro_rules! text_column {
     ($($t:ident),+ $(,)?) => {$(
@@ -27,18 +49,40 @@ macro_rules! text_column {
             }
         }
 
-        impl<DB> FromSql<Text, DB> for $t
-        where
-            DB: Backend,
-            String: FromSql<Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-                let s = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-                s.parse()
-                    .map_err(|e| format!("{} column: {e}", stringify!($t)).into())
-            }
-        }
+        from_text!($t, |s| s.parse::<$t>());
     )+};
 }
 
-text_column!(VolumeStatus, SnapshotStatus, AttachStatus);
+text_column!(VolumeStatus, SnapshotStatus, AttachStatus, Host);
+
+/// Structs kept as JSON text. Reading uses the generic `String` conversion; writing
+/// serializes into an owned buffer, which only the concrete backends can take (the
+/// `MultiBackend` binds `(Text, self)` and lets the chosen backend's impl run).
+macro_rules! json_column {
+    ($($t:ty),+ $(,)?) => {$(
+        impl ToSql<Text, Sqlite> for $t {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                out.set_value(serde_json::to_string(self)?);
+                Ok(IsNull::No)
+            }
+        }
+
+        impl ToSql<Text, Pg> for $t {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                serde_json::to_writer(&mut *out, self)?;
+                Ok(IsNull::No)
+            }
+        }
+
+        impl ToSql<Text, MultiBackend> for $t {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value((Text, self));
+                Ok(IsNull::No)
+            }
+        }
+
+        from_text!($t, |s| serde_json::from_str::<$t>(&s).map_err(|e| format!("{e} in {s}")));
+    )+};
+}
+
+json_column!(RequestSpec);

@@ -3,7 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::model::{AttachStatus, SnapshotStatus, VolumeStatus};
+use crate::model::spec::RequestSpec;
+use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
 
 use super::schema::{
     flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
@@ -33,8 +34,8 @@ pub struct VolumeRow {
     pub availability_zone: String,
     /// The type's id.
     pub volume_type_id: String,
-    /// `node@backend#pool`, once scheduled.
-    pub host: Option<String>,
+    /// Where it lives, once scheduled.
+    pub host: Option<Host>,
     /// Whether the volume can boot an instance.
     pub bootable: bool,
     /// Whether several attachments are allowed.
@@ -45,8 +46,8 @@ pub struct VolumeRow {
     pub source_volid: Option<String>,
     /// Where the backend keeps it.
     pub provider_location: Option<String>,
-    /// JSON `RequestSpec`: the durable intent the scheduler works from.
-    pub request_spec: String,
+    /// The durable intent the scheduler works from (JSON text in the column).
+    pub request_spec: RequestSpec,
     /// The creating request's id.
     pub request_id: String,
     /// Creation time.
@@ -197,8 +198,8 @@ pub struct AttachmentRow {
     pub attached_host: Option<String>,
     /// Device path on the consumer.
     pub mountpoint: Option<String>,
-    /// `reserved`, `attaching`, `attached`, `detaching`, `error_attaching`...
-    pub attach_status: String,
+    /// Where the attachment is in its life (`reserved` .. `attached`, or an error).
+    pub attach_status: AttachStatus,
     /// `rw` or `ro`.
     pub attach_mode: Option<String>,
     /// JSON connection info (may hold credentials).

@@ -223,7 +223,7 @@ pub async fn pools(
         let caps = capabilities(r);
         let keep = filters.iter().all(|(k, v)| {
             if k == "name" {
-                &r.pool.host == v
+                r.pool.host.as_str() == v
             } else {
                 matches(caps.get(k), v)
             }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::version::ApiVersion;
 use crate::db::rows::AttachmentRow;
 use crate::db::volumes::VolumeRecord;
-use crate::model::RequestContext;
+use crate::model::{Host, RequestContext};
 
 /// A time as Cinder writes it: naive UTC, microseconds, no zone
 /// (`2026-01-31T12:00:00.000000`). Written digit by digit; chrono's `format` parses its
@@ -334,7 +334,7 @@ impl<'a> VolumeDetail<'a> {
             migration_status: null_if(admin),
             multiattach: r.multiattach,
             name: r.display_name.as_deref(),
-            host: (extended && admin).then_some(r.host.as_deref()),
+            host: (extended && admin).then_some(r.host.as_ref().map(Host::as_str)),
             migstat: null_if(extended && admin),
             name_id: null_if(extended && admin),
             tenant_id: extended.then_some(r.project_id.as_str()),
@@ -411,7 +411,7 @@ impl Serialize for Attachments<'_> {
         s.collect_seq(
             self.rows
                 .iter()
-                .filter(|a| a.attach_status == "attached")
+                .filter(|a| a.attach_status == crate::model::AttachStatus::Attached)
                 .map(|a| AttachmentView {
                     attached_at: a.attach_time.map(Time),
                     attachment_id: &a.id,
@@ -559,7 +559,7 @@ mod tests {
         v.row.created_at = t;
         if with_extras {
             v.row.display_name = Some("né\n".into());
-            v.row.host = Some("n1@b#p".into());
+            v.row.host = Some(Host::new("n1", "b", "p"));
             v.row.bootable = true;
             v.row.updated_at = Some(t);
             v.metadata =
@@ -568,14 +568,15 @@ mod tests {
                 ("readonly".into(), "True".into()),
                 ("hidden".into(), "x".into()),
             ]);
-            for (i, status) in ["attached", "detached", "attached"].iter().enumerate() {
+            use crate::model::AttachStatus::{Attached, Detached};
+            for (i, status) in [Attached, Detached, Attached].into_iter().enumerate() {
                 v.attachments.push(AttachmentRow {
                     id: format!("a{i}"),
                     volume_id: v.row.id.clone(),
                     instance_uuid: Some(format!("s{i}")),
                     attached_host: (i == 0).then(|| "h".to_string()),
                     mountpoint: Some("/dev/vdb".into()),
-                    attach_status: status.to_string(),
+                    attach_status: status,
                     attach_time: (i == 2).then_some(t),
                     attach_mode: Some("rw".into()),
                     connection_info: None,

@@ -20,6 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::drivers::PoolStats;
+use crate::model::Host;
 
 /// What the scheduler knows about one pool of one node (serde: it travels in
 /// [`crate::actors::protocol::PoolReport`]).
@@ -28,7 +29,7 @@ pub struct PoolState {
     /// The node's name from config (the `node` in `node@backend#pool`).
     pub node: String,
     /// `node@backend#pool`, kept ready because it is stored on every volume placed here.
-    pub host: String,
+    pub host: Host,
     /// The node's availability zone.
     pub availability_zone: String,
     /// A disabled node takes no new volumes.
@@ -52,7 +53,7 @@ impl PoolState {
     ) -> Self {
         Self {
             node: node.to_string(),
-            host: format!("{node}@{volume_backend_name}#{}", stats.pool_name),
+            host: Host::new(node, volume_backend_name, &stats.pool_name),
             availability_zone: availability_zone.to_string(),
             disabled: false,
             storage_protocol: storage_protocol.to_string(),

@@ -220,7 +220,7 @@ pub fn volume(
         snapshot_id: None,
         source_volid: None,
         provider_location: None,
-        request_spec: "{}".to_string(),
+        request_spec: clinker::model::spec::RequestSpec::default(),
         request_id: format!("req-{}", uuid::Uuid::new_v4()),
         created_at,
         updated_at: None,

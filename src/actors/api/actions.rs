@@ -286,15 +286,15 @@ async fn run(s: &ApiShared, msg: VolumeAction) -> Result<ActionOutcome, ServiceE
     Ok(ActionOutcome::Done)
 }
 
+fn never_placed() -> ServiceError {
+    invalid("Volume has no host: it was never placed on a node.")
+}
+
 fn node<'a>(
     s: &'a ApiShared,
     v: &VolumeRecord,
 ) -> Result<&'a crate::actors::dispatch::NodeHandle, ServiceError> {
-    let host = v
-        .row
-        .host
-        .as_deref()
-        .ok_or_else(|| invalid("Volume has no host: it was never placed on a node."))?;
+    let host = v.row.host.as_ref().ok_or_else(never_placed)?;
     s.dispatcher
         .node_of_host(host)
         .ok_or_else(|| ServiceError::Unavailable(format!("the node of {host} is not configured")))
@@ -433,7 +433,7 @@ async fn extend(
             .map_err(|_| ServiceError::Internal("bad id".into()))?,
         project_id: v.row.project_id.clone(),
         request_id: ctx.request_id.clone(),
-        host: v.row.host.clone().unwrap_or_default(),
+        host: v.row.host.clone().ok_or_else(never_placed)?,
         old_size: old,
         new_size,
         reservations,
@@ -453,7 +453,10 @@ async fn attach(
     if v.row.status == VolumeStatus::Maintenance {
         return Err(invalid("Volume is in maintenance."));
     }
-    let attached = v.attachments.iter().any(|a| a.attach_status == "attached");
+    let attached = v
+        .attachments
+        .iter()
+        .any(|a| a.attach_status == AttachStatus::Attached);
     if attached && !v.row.multiattach {
         return Err(invalid(
             "Volume is already attached and is not multiattach.",
@@ -474,7 +477,7 @@ async fn attach(
         instance_uuid,
         attached_host: host_name,
         mountpoint: Some(mountpoint),
-        attach_status: AttachStatus::Attached.as_str().into(),
+        attach_status: AttachStatus::Attached,
         attach_mode: Some(mode.clone()),
         connection_info: None,
         connector: None,

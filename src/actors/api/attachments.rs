@@ -129,7 +129,7 @@ async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, Se
         AttachmentOp::Get | AttachmentOp::Create { .. } => Ok(AttachmentAnswer::One(Box::new(att))),
         AttachmentOp::Update { connector } => {
             let v = volume(s, &msg.ctx, &att.volume_id).await?;
-            if v.row.status.as_str().contains("error") {
+            if v.row.status.is_error() {
                 return Err(ServiceError::Conflict(format!(
                     "Invalid volume: Volume {} status must not be an error status to connect an attachment.",
                     v.row.id
@@ -150,7 +150,7 @@ async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, Se
         }
         AttachmentOp::Delete => {
             let v = volume(s, &msg.ctx, &att.volume_id).await?;
-            if att.attach_status != AttachStatus::Reserved.as_str()
+            if att.attach_status != AttachStatus::Reserved
                 && let Some(connector) = att
                     .connector
                     .as_deref()
@@ -180,7 +180,7 @@ async fn create(
     mode: Option<String>,
 ) -> Result<AttachmentAnswer, ServiceError> {
     let v = volume(s, ctx, &volume_id.to_string()).await?;
-    if v.row.status.as_str().contains("error") {
+    if v.row.status.is_error() {
         return Err(ServiceError::InvalidState(format!(
             "Invalid volume: Volume {volume_id} status must not be an error status to attach."
         )));
@@ -206,7 +206,7 @@ async fn create(
         instance_uuid,
         attached_host: None,
         mountpoint: None,
-        attach_status: AttachStatus::Reserved.as_str().into(),
+        attach_status: AttachStatus::Reserved,
         attach_mode: Some(mode.clone()),
         connection_info: None,
         connector: None,
@@ -268,7 +268,7 @@ async fn connect(
     connector: Value,
     mode: &str,
 ) -> Result<AttachmentRow, ServiceError> {
-    let host = v.row.host.as_deref().ok_or_else(|| {
+    let host = v.row.host.as_ref().ok_or_else(|| {
         ServiceError::InvalidState("Invalid volume: never placed on a node.".into())
     })?;
     let node = s.dispatcher.node_of_host(host).ok_or_else(|| {
@@ -331,7 +331,7 @@ async fn node_call_terminate(
     let Some(node) = v
         .row
         .host
-        .as_deref()
+        .as_ref()
         .and_then(|h| s.dispatcher.node_of_host(h))
     else {
         return Ok(());

@@ -92,14 +92,7 @@ impl Handler<ListServices> for ApiActor {
                     .send(GetPoolReports)
                     .await?
                     .into_iter()
-                    .map(|r| {
-                        r.pool
-                            .host
-                            .split('#')
-                            .next()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
+                    .map(|r| r.pool.host.service().to_string())
                     .collect(),
                 Err(_) => BTreeSet::new(),
             };
@@ -217,13 +210,12 @@ impl Handler<GetBackendPools> for ApiActor {
     fn handle(&mut self, msg: GetBackendPools, _: &mut Self::Context) -> Self::Result {
         let queries = self.queries();
         Box::pin(async move {
-            let prefix = format!("{}#", msg.host);
             let pools: Vec<PoolReport> = queries?
                 .pools
                 .send(GetPoolReports)
                 .await?
                 .into_iter()
-                .filter(|r| r.pool.host.starts_with(&prefix))
+                .filter(|r| r.pool.host.service() == msg.host)
                 .collect();
             if pools.is_empty() {
                 return Err(ServiceError::Missing(format!(

@@ -16,7 +16,9 @@ use crate::db::rows::VolumeRow;
 use crate::db::volumes::{VolumeRecord, VolumeTypeRecord};
 use crate::db::{Resource, quotas};
 use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
-use crate::model::{AttachStatus, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota};
+use crate::model::{
+    AttachStatus, Host, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota,
+};
 use crate::scheduler::spec::RequestSpec;
 
 /// What a client asked for, already checked against the schema by the HTTP layer.
@@ -123,13 +125,13 @@ struct CopySource {
     size: u64,
     zone: String,
     type_id: String,
-    host: String,
+    host: Host,
     bootable: bool,
 }
 
 impl CopySource {
     fn node(&self) -> String {
-        crate::actors::dispatch::node_name(&self.host).to_string()
+        self.host.node().to_string()
     }
 
     /// What the size error calls the source.
@@ -437,7 +439,7 @@ impl Task<CreateStore> for EntryCreateTask {
                     .filter(|x| x.snapshot_id.is_none())
                     .map(|x| x.volume_id.clone()),
                 provider_location: None,
-                request_spec: spec.to_json(),
+                request_spec: spec,
                 request_id: s.ctx.request_id.0.clone(),
                 created_at: now,
                 updated_at: None,
@@ -458,7 +460,7 @@ impl Task<CreateStore> for EntryCreateTask {
                     })
                 })
                 .await
-                .map_err(|e| match (e, &spec.snapshot_id) {
+                .map_err(|e| match (e, &row.request_spec.snapshot_id) {
                     // Only a copy's insert compares: its source changed state meanwhile.
                     (crate::db::DbError::Conflict, Some(_)) => ServiceError::Invalid(
                         "Invalid input received: Originating snapshot status must be one of 'available' values (it changed).".into(),
@@ -568,8 +570,7 @@ impl Task<CreateStore> for VolumeCastTask {
                 .record
                 .as_ref()
                 .ok_or_else(|| ServiceError::Internal("no row to cast".into()))?;
-            let spec = RequestSpec::from_json(&record.row.request_spec)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let spec = record.row.request_spec.clone();
             // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
             s.shared
                 .dispatcher

@@ -321,7 +321,7 @@ pub(super) async fn delete(
             other => other.into(),
         })?;
     let node = host
-        .as_deref()
+        .as_ref()
         .and_then(|h| s.dispatcher.node_of_host(h))
         .ok_or_else(|| ServiceError::Unavailable("the snapshot's node is not configured".into()))?;
     node.delete_snapshot

@@ -30,7 +30,6 @@ use crate::db::rows::{SnapshotRow, VolumeRow};
 use crate::db::{DbError, attachments, snapshots, volumes};
 use crate::drivers::{BackingKind, BackingObject, DriverError, VolumeRef};
 use crate::model::{RequestId, SnapshotStatus, VolumeId, VolumeStatus};
-use crate::scheduler::spec::RequestSpec;
 
 /// An extend's intent, stored under [`EXTEND_INTENT`] while the volume is `extending`
 /// (the quota expiry reads it too, to keep the intent's reservations).
@@ -158,6 +157,12 @@ async fn resume_volume(
     let volume_id = VolumeId(parse_id(&row.id)?);
     let request_id = RequestId::internal("recovery");
     let key = row.id.clone();
+    // The rows come from `unfinished_on_node`, which only finds volumes placed here.
+    let placed = || {
+        row.host
+            .clone()
+            .ok_or_else(|| ServiceError::Internal(format!("volume {} has no host", row.id)))
+    };
     info!(node.id = %c.node.name, volume.id = %row.id, status = %row.status, "recovering unfinished volume");
     let op = match status {
         VolumeStatus::Deleting => Op::Delete(DeleteVolumeOnNode {
@@ -166,9 +171,8 @@ async fn resume_volume(
             request_id,
         }),
         VolumeStatus::Creating => {
-            let spec = RequestSpec::from_json(&row.request_spec)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            let host = row.host.clone().unwrap_or_default();
+            let spec = row.request_spec.clone();
+            let host = placed()?;
             // The tally was recounted from the rows, which include this one; the create
             // counts it again when it starts.
             *c.state
@@ -198,7 +202,7 @@ async fn resume_volume(
                     volume_id,
                     project_id: row.project_id.clone(),
                     request_id,
-                    host: row.host.clone().unwrap_or_default(),
+                    host: placed()?,
                     old_size: row.size.max(0) as u64,
                     new_size: i.new_size,
                     reservations: i.reservations,

@@ -10,6 +10,7 @@ use super::BenchError;
 use clinker::db::rows::VolumeRow;
 use clinker::db::schema::volumes;
 use clinker::db::{self, Db};
+use clinker::model::spec::RequestSpec;
 use clinker::model::{AttachStatus, VolumeStatus};
 
 /// Rows per insert statement: 22 columns x 1,000 stays under SQLite's 32,766 parameters.
@@ -52,7 +53,12 @@ pub fn seed(url: &str, project: &str, n: usize, size_gb: u64) -> Result<Vec<Stri
                     snapshot_id: None,
                     source_volid: None,
                     provider_location: None,
-                    request_spec: "{}".into(),
+                    request_spec: RequestSpec {
+                        size_gb,
+                        availability_zones: vec!["nova".into()],
+                        volume_type_id: vtype.row.id.clone(),
+                        ..RequestSpec::default()
+                    },
                     request_id: "req-bench-seed".into(),
                     created_at: at,
                     updated_at: None,
