@@ -78,7 +78,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let drivers = clinker::service::build_drivers(&config)?;
     // Before the actors start: their mailbox gauges register with this recorder.
     let metrics = clinker::telemetry::install();
-    let services = clinker::service::start(&config, db, drivers).await?;
+    let services = clinker::service::start(&config, db.clone(), drivers).await?;
+    let lease = services.lease.clone();
     let state = clinker::http::AppState {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
@@ -116,20 +117,37 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "Clinker is serving the Block Storage v3 API"
     );
-    match (&config.metrics.listen, exporter) {
-        (Some(addr), Some(e)) => {
-            let own = actix_web::HttpServer::new(move || {
-                actix_web::App::new().configure(clinker::http::metrics::own_address(e.clone()))
-            })
-            .workers(1)
-            .bind(addr)
-            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
-            info!(listen = %addr, "serving /metrics on its own address");
-            futures_util::future::try_join(server.run(), own.run()).await?;
+    let serving = async {
+        match (&config.metrics.listen, exporter) {
+            (Some(addr), Some(e)) => {
+                let own = actix_web::HttpServer::new(move || {
+                    actix_web::App::new().configure(clinker::http::metrics::own_address(e.clone()))
+                })
+                .workers(1)
+                .bind(addr)
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+                info!(listen = %addr, "serving /metrics on its own address");
+                futures_util::future::try_join(server.run(), own.run()).await?;
+            }
+            _ => server.run().await?,
         }
-        _ => server.run().await?,
+        anyhow::Ok(())
+    };
+    let lost = lease.lost.clone();
+    let lost = std::pin::pin!(lost.notified());
+    match futures_util::future::select(std::pin::pin!(serving), lost).await {
+        futures_util::future::Either::Left((served, _)) => {
+            // A clean stop (SIGTERM, SIGINT): the lease ends now, so another process can
+            // claim this one's nodes without waiting for it to lapse.
+            clinker::service::retire(&db, &lease).await;
+            served
+        }
+        // Another instance swept this one's lapsed lease and may hold its nodes now;
+        // going on would act on work that is no longer this process's.
+        futures_util::future::Either::Right(((), _)) => Err(anyhow::anyhow!(
+            "this instance's lease lapsed and was released by another instance; stopping"
+        )),
     }
-    Ok(())
 }
 
 fn main() -> ExitCode {

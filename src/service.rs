@@ -1,6 +1,10 @@
 //! Wiring: builds the drivers from config, starts the actors, and resumes unfinished work.
 //! `main` and the tests share it, so tests run the same actors the binary runs.
 
+mod lease;
+
+pub use lease::{Lease, retire};
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +23,8 @@ use crate::actors::volume::{NodeIdentity, VolumeActor, allocated_on};
 use crate::config::{
     Config, ExportOptions, LvmType, NodeDriver, Provisioning, TargetKind, VolumeClear,
 };
-use crate::db::{Db, quotas};
+use crate::db::instances::InstanceKind;
+use crate::db::{Db, claims, quotas};
 use crate::drivers::fake::{FakeDriver, FakeDriverOptions};
 use crate::drivers::file::{FileDriver, FileDriverOptions};
 use crate::drivers::lvm::runner::SystemRunner;
@@ -44,6 +49,8 @@ pub struct Services {
     pub nodes: HashMap<String, Addr<VolumeActor>>,
     /// The journal.
     pub journal: Addr<JournalActor>,
+    /// This process's instance and lease.
+    pub lease: Lease,
 }
 
 /// Builds each node's driver from its config.
@@ -153,6 +160,10 @@ pub async fn start(
     db: Db,
     drivers: HashMap<String, Arc<dyn VolumeDriver>>,
 ) -> anyhow::Result<Services> {
+    let lease = lease::register(config, &db, InstanceKind::Serve, &controller_host()).await?;
+    // Before any actor starts: a node another live process holds stops start-up here,
+    // before this process's recovery or backend comparison can touch its volumes.
+    let fences = claim_nodes(config, &db, &lease).await?;
     let journal = JournalActor::new(db.clone()).start();
     // The scheduler's address exists before the scheduler, so nodes can be given it.
     let scheduler_ctx: Context<SchedulerActor> = Context::new();
@@ -176,8 +187,15 @@ pub async fn start(
                 .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
         };
         let allocated = allocated_on(&db, &node.name).await?;
-        let (node_db, node_journal, node_link) =
-            (db.clone(), JournalHandle(journal.clone()), link.clone());
+        let fence = fences
+            .get(&node.name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("node {} was not claimed", node.name))?;
+        let (node_db, node_journal, node_link) = (
+            db.fenced(fence),
+            JournalHandle(journal.clone()),
+            link.clone(),
+        );
         // Each node on its own arbiter: a slow node never delays another.
         let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
             VolumeActor::new(
@@ -242,9 +260,27 @@ pub async fn start(
         scheduler,
         nodes,
         journal,
+        lease,
     };
     recover(&services, &db).await?;
     Ok(services)
+}
+
+/// Claims every node of the config for this instance, or names the first one a live
+/// instance holds.
+async fn claim_nodes(
+    config: &Config,
+    db: &Db,
+    lease: &Lease,
+) -> anyhow::Result<HashMap<String, claims::Fence>> {
+    let mut fences = HashMap::new();
+    for node in &config.nodes {
+        let (name, me) = (node.name.clone(), lease.id.clone());
+        let fence = db.run(move |c| claims::claim(c, &name, &me)).await?;
+        info!(node.id = %node.name, node.epoch = fence.epoch, "claimed node");
+        fences.insert(node.name.clone(), fence);
+    }
+    Ok(fences)
 }
 
 /// The host name the controller's own services are listed under.

@@ -65,12 +65,10 @@ impl<'a> ServerBuilder<'a> {
         self
     }
 
-    /// Starts it on a free port and waits (30 s at most) until it answers `GET /`.
-    /// Its stderr (the log) goes to `server.log` in the data directory, its stdout to
-    /// `server.out`.
-    pub fn start(self) -> Result<Server, Box<dyn std::error::Error>> {
+    /// The command line, on `port`; its stderr (the log) goes to `server.log` in the data
+    /// directory, its stdout to `server.out`. Answers the command and the log's path.
+    fn command(&self, port: u16) -> Result<(Command, PathBuf), Box<dyn std::error::Error>> {
         let data_dir = self.data_dir;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = data_dir.join("server.log");
         std::fs::create_dir_all(data_dir)?;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinker"));
@@ -96,6 +94,39 @@ impl<'a> ServerBuilder<'a> {
         if let Some(filter) = self.rust_log {
             cmd.env("RUST_LOG", filter);
         }
+        Ok((cmd, log))
+    }
+
+    /// Runs it until it exits, for a server expected to refuse to start: answers whether
+    /// it succeeded and its log. One still running after `limit` is killed, and an error.
+    pub fn run_to_exit(
+        self,
+        limit: Duration,
+    ) -> Result<(bool, String), Box<dyn std::error::Error>> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let (mut cmd, log) = self.command(port)?;
+        let mut child = cmd.spawn()?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok((status.success(), std::fs::read_to_string(&log)?));
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                let text = std::fs::read_to_string(&log)?;
+                return Err(format!("clinker serve did not stop: {text}").into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts it on a free port and waits (30 s at most) until it answers `GET /`.
+    /// Its stderr (the log) goes to `server.log` in the data directory, its stdout to
+    /// `server.out`.
+    pub fn start(self) -> Result<Server, Box<dyn std::error::Error>> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let (mut cmd, log) = self.command(port)?;
         let server = Server {
             child: cmd.spawn()?,
             port,
