@@ -75,6 +75,23 @@ fn held(c: &mut db::DbConnection) -> Result<(i64, i64), Box<dyn std::error::Erro
     Ok((rows, reserved.iter().sum()))
 }
 
+/// Reserves quota in project `injected` on behalf of the instance running as `pid`, as a
+/// request of it in flight would have.
+fn reserve_for(c: &mut db::DbConnection, pid: u32) -> TestResult {
+    let owner = instance_of(c, pid)?;
+    let ids = quotas::reserve(
+        c,
+        "injected",
+        &[("gigabytes", 3), ("volumes", 1)],
+        86_400,
+        &quotas::Defaults::default(),
+    )?;
+    diesel::update(reservations::table.filter(reservations::id.eq_any(&ids)))
+        .set(reservations::instance_id.eq(&owner))
+        .execute(c)?;
+    Ok(())
+}
+
 /// `kill -9` while clients create; the reservation of a request in flight at that moment
 /// (one is made to be, on the dead process's behalf) must be gone once the process has
 /// started again, not a day later.
@@ -109,17 +126,7 @@ fn kill_during_creates(database_url: Option<&str>) -> TestResult {
     // A reservation whose commit the kill will prevent: the window between a reserve and
     // its commit is too short to hit reliably, so one is made on the server's behalf.
     let mut c = pool.get()?;
-    let owner = instance_of(&mut c, server.pid())?;
-    let ids = quotas::reserve(
-        &mut c,
-        "injected",
-        &[("gigabytes", 3), ("volumes", 1)],
-        86_400,
-        &quotas::Defaults::default(),
-    )?;
-    diesel::update(reservations::table.filter(reservations::id.eq_any(&ids)))
-        .set(reservations::instance_id.eq(&owner))
-        .execute(&mut c)?;
+    reserve_for(&mut c, server.pid())?;
     std::thread::sleep(Duration::from_millis(300));
     server.stop();
     stop.store(true, Ordering::SeqCst);
@@ -152,6 +159,41 @@ fn kill_during_creates_leaves_no_reservation_sqlite() -> TestResult {
 fn kill_during_creates_leaves_no_reservation_postgres() -> TestResult {
     let pg = PgDatabase::create()?;
     kill_during_creates(Some(&pg.url()))
+}
+
+/// A controller killed for good: a live peer (with a node of its own) releases its
+/// reservations once its lease (3 s) has lapsed, at the peer's next renewal, without
+/// anyone restarting.
+#[test]
+fn a_live_peer_releases_a_dead_ones_reservations_postgres() -> TestResult {
+    let pg = PgDatabase::create()?;
+    let url = pg.url();
+    let dir = tempfile::tempdir()?;
+    let mut dying = Server::builder(&dir.path().join("a"))
+        .database_url(Some(&url))
+        .config(CONFIG)
+        .start()?;
+    let own_node = format!(
+        "{CONFIG}\n[[nodes]]\nname = \"other\"\ndriver = \"fake\"\n\
+         [nodes.driver_options]\ntotal_capacity_gb = 100\n"
+    );
+    let peer = Server::builder(&dir.path().join("b"))
+        .database_url(Some(&url))
+        .config(&own_node)
+        .start()?;
+    let mut c = db::connect(&url, 1)?.get()?;
+    reserve_for(&mut c, dying.pid())?;
+    dying.stop();
+    assert_ne!(held(&mut c)?, (0, 0));
+    // Lapsed within 3 s of the kill, swept at the peer's next renewal (every second).
+    let released = wait_for(Duration::from_secs(8), || Ok(held(&mut c)? == (0, 0)))?;
+    assert!(
+        released,
+        "still held: {:?}\n{}",
+        held(&mut c)?,
+        peer.log_text()
+    );
+    Ok(())
 }
 
 /// The reproduction of issue 16: two controllers with their own data directories and
