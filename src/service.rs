@@ -1,8 +1,10 @@
 //! Wiring: builds the drivers from config, starts the actors, and resumes unfinished work.
 //! `main` and the tests share it, so tests run the same actors the binary runs.
 
+mod agent;
 mod lease;
 
+pub use agent::{Agent, start_agent};
 pub use lease::{Lease, retire};
 
 use std::collections::{BTreeSet, HashMap};
@@ -161,9 +163,6 @@ pub async fn start(
     drivers: HashMap<String, Arc<dyn VolumeDriver>>,
 ) -> anyhow::Result<Services> {
     let lease = lease::register(config, &db, InstanceKind::Serve, &controller_host()).await?;
-    // Before any actor starts: a node another live process holds stops start-up here,
-    // before this process's recovery or backend comparison can touch its volumes.
-    let fences = claim_nodes(config, &db, &lease).await?;
     let journal = JournalActor::new(db.clone()).start();
     // The scheduler's address exists before the scheduler, so nodes can be given it.
     let scheduler_ctx: Context<SchedulerActor> = Context::new();
@@ -172,43 +171,7 @@ pub async fn start(
         schedule: scheduler_addr.clone().recipient(),
         stats: scheduler_addr.clone().recipient(),
     };
-    let mut nodes = HashMap::new();
-    for node in &config.nodes {
-        let driver = drivers
-            .get(&node.name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no driver for node {}", node.name))?;
-        let identity = NodeIdentity {
-            name: node.name.clone(),
-            availability_zone: node.zone(config).to_string(),
-            stats_interval: Duration::from_secs(config.scheduler.stats_interval_seconds.max(1)),
-            orphan_grace: Duration::from_secs(config.reconcile.orphan_grace_seconds),
-            reconcile_interval: (config.reconcile.interval_seconds > 0)
-                .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
-        };
-        let allocated = allocated_on(&db, &node.name).await?;
-        let fence = fences
-            .get(&node.name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("node {} was not claimed", node.name))?;
-        let (node_db, node_journal, node_link) = (
-            db.fenced(fence),
-            JournalHandle(journal.clone()),
-            link.clone(),
-        );
-        // Each node on its own arbiter: a slow node never delays another.
-        let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            VolumeActor::new(
-                identity,
-                driver,
-                node_db,
-                node_journal,
-                node_link,
-                allocated,
-            )
-        });
-        nodes.insert(node.name.clone(), addr);
-    }
+    let nodes = start_nodes(config, &db, &lease, &drivers, &journal, &link).await?;
     let handles: HashMap<String, NodeHandle> = nodes
         .iter()
         .map(|(k, v)| (k.clone(), NodeHandle::of(k, v.clone())))
@@ -266,6 +229,60 @@ pub async fn start(
     Ok(services)
 }
 
+/// Claims every node of the config for this instance (or names the first one a live
+/// instance holds) and starts its `VolumeActor`, each on an arbiter of its own and with a
+/// database handle fenced by the node's epoch.
+pub(crate) async fn start_nodes(
+    config: &Config,
+    db: &Db,
+    lease: &Lease,
+    drivers: &HashMap<String, Arc<dyn VolumeDriver>>,
+    journal: &Addr<JournalActor>,
+    link: &SchedulerLink,
+) -> anyhow::Result<HashMap<String, Addr<VolumeActor>>> {
+    // Before any node's actor starts: a node another live process holds stops start-up
+    // here, before this process's recovery or backend comparison can touch its volumes.
+    let fences = claim_nodes(config, db, lease).await?;
+    let mut nodes = HashMap::new();
+    for node in &config.nodes {
+        let driver = drivers
+            .get(&node.name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no driver for node {}", node.name))?;
+        let identity = NodeIdentity {
+            name: node.name.clone(),
+            availability_zone: node.zone(config).to_string(),
+            stats_interval: Duration::from_secs(config.scheduler.stats_interval_seconds.max(1)),
+            orphan_grace: Duration::from_secs(config.reconcile.orphan_grace_seconds),
+            reconcile_interval: (config.reconcile.interval_seconds > 0)
+                .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
+        };
+        let allocated = allocated_on(db, &node.name).await?;
+        let fence = fences
+            .get(&node.name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("node {} was not claimed", node.name))?;
+        let (node_db, node_journal, node_link) = (
+            db.fenced(fence),
+            JournalHandle(journal.clone()),
+            link.clone(),
+        );
+        // Each node on its own arbiter: a slow node never delays another.
+        let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            VolumeActor::new(
+                identity,
+                driver,
+                node_db,
+                node_journal,
+                node_link,
+                allocated,
+            )
+        });
+        nodes.insert(node.name.clone(), addr);
+    }
+    Ok(nodes)
+}
+
 /// Claims every node of the config for this instance, or names the first one a live
 /// instance holds.
 async fn claim_nodes(
@@ -284,12 +301,27 @@ async fn claim_nodes(
 }
 
 /// The host name the controller's own services are listed under.
-fn controller_host() -> String {
+pub(crate) fn controller_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "clinker".into())
+}
+
+/// Each node's `os-services` row: node name, host (`node@backend`), zone.
+pub(crate) fn node_services(config: &Config) -> Vec<(String, String, String)> {
+    config
+        .nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.clone(),
+                format!("{}@{}", n.name, n.backend_name()),
+                n.zone(config).to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Registers the `os-services` rows (one `cinder-volume` per node as `node@backend`,
@@ -303,17 +335,7 @@ async fn register_services(
     use crate::db::services::{self, SCHEDULER_BINARY, VOLUME_BINARY};
     let controller = controller_host();
     let zone = config.default_availability_zone.clone();
-    let nodes: Vec<(String, String, String)> = config
-        .nodes
-        .iter()
-        .map(|n| {
-            (
-                n.name.clone(),
-                format!("{}@{}", n.name, n.backend_name()),
-                n.zone(config).to_string(),
-            )
-        })
-        .collect();
+    let nodes = node_services(config);
     let me = controller.clone();
     let rows = db
         .run(move |c| {

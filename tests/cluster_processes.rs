@@ -220,11 +220,11 @@ fn second_controller_refuses_a_held_node_postgres() -> TestResult {
     };
     assert!(wait_for(Duration::from_secs(10), available)?);
 
-    let (ok, log) = Server::builder(&dir.path().join("b"))
+    let (code, log) = Server::builder(&dir.path().join("b"))
         .database_url(Some(&url))
         .config(CONFIG)
         .run_to_exit(Duration::from_secs(30))?;
-    assert!(!ok, "the second controller started:\n{log}");
+    assert_eq!(code, Some(1), "the second controller:\n{log}");
     let mut c = db::connect(&url, 1)?.get()?;
     let holder = instance_of(&mut c, first.pid())?;
     for part in [

@@ -43,9 +43,17 @@ pub struct ServerBuilder<'a> {
     database_url: Option<&'a str>,
     config: Option<&'a str>,
     rust_log: Option<&'a str>,
+    agent: bool,
 }
 
 impl<'a> ServerBuilder<'a> {
+    /// `clinker node` (a storage agent, which answers only `GET /healthz`) instead of
+    /// `clinker serve`.
+    pub fn agent(mut self) -> Self {
+        self.agent = true;
+        self
+    }
+
     /// The database (`--database-url`); SQLite in the data directory without it.
     pub fn database_url(mut self, url: Option<&'a str>) -> Self {
         self.database_url = url;
@@ -72,7 +80,7 @@ impl<'a> ServerBuilder<'a> {
         let log = data_dir.join("server.log");
         std::fs::create_dir_all(data_dir)?;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinker"));
-        cmd.arg("serve")
+        cmd.arg(if self.agent { "node" } else { "serve" })
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
@@ -97,25 +105,25 @@ impl<'a> ServerBuilder<'a> {
         Ok((cmd, log))
     }
 
-    /// Runs it until it exits, for a server expected to refuse to start: answers whether
-    /// it succeeded and its log. One still running after `limit` is killed, and an error.
+    /// Runs it until it exits, for a server expected to refuse to start: answers its exit
+    /// code and its log. One still running after `limit` is killed, and an error.
     pub fn run_to_exit(
         self,
         limit: Duration,
-    ) -> Result<(bool, String), Box<dyn std::error::Error>> {
+    ) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let (mut cmd, log) = self.command(port)?;
         let mut child = cmd.spawn()?;
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait()? {
-                return Ok((status.success(), std::fs::read_to_string(&log)?));
+                return Ok((status.code(), std::fs::read_to_string(&log)?));
             }
             if start.elapsed() > limit {
                 let _ = child.kill();
                 let _ = child.wait();
                 let text = std::fs::read_to_string(&log)?;
-                return Err(format!("clinker serve did not stop: {text}").into());
+                return Err(format!("clinker did not stop: {text}").into());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -132,8 +140,13 @@ impl<'a> ServerBuilder<'a> {
             port,
             log,
         };
+        let (path, ready) = if self.agent {
+            ("/healthz", 200)
+        } else {
+            ("/", 300)
+        };
         let start = Instant::now();
-        while http(port, "GET", "/", None).map(|(s, _)| s) != Ok(300) {
+        while http(port, "GET", path, None).map(|(s, _)| s) != Ok(ready) {
             if start.elapsed() > Duration::from_secs(30) {
                 return Err(format!("server did not answer: {}", server.log_text()).into());
             }
@@ -170,6 +183,7 @@ impl Server {
             database_url: None,
             config: None,
             rust_log: None,
+            agent: false,
         }
     }
 
