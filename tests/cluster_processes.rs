@@ -41,6 +41,42 @@ fn create(port: u16, name: &str) -> Result<(u16, String), String> {
     )
 }
 
+/// A config whose node `local` keeps its volumes where the default node of a server with
+/// data directory `data_dir` does: another process taking that node over.
+fn local_node_at(data_dir: &std::path::Path) -> String {
+    format!(
+        "{CONFIG}\n[[nodes]]\nname = \"local\"\ndriver = \"file\"\n\
+         [nodes.driver_options]\npath = \"{}\"\n",
+        data_dir.join("volumes").display()
+    )
+}
+
+/// A controller with data directory `data_dir` on `url`, once `n` volumes it created are
+/// `available`.
+fn with_volumes(
+    data_dir: &std::path::Path,
+    url: &str,
+    n: usize,
+) -> Result<Server, Box<dyn std::error::Error>> {
+    let server = Server::builder(data_dir)
+        .database_url(Some(url))
+        .config(CONFIG)
+        .start()?;
+    for i in 0..n {
+        let (status, text) = create(server.port, &format!("v{i}"))?;
+        assert_eq!(status, 202, "{text}");
+    }
+    let ready = wait_for(Duration::from_secs(10), || all_available(server.port, n))?;
+    assert!(ready, "{:?}", statuses(server.port)?);
+    Ok(server)
+}
+
+/// True when there are `n` volumes, all `available`.
+fn all_available(port: u16, n: usize) -> Result<bool, Box<dyn std::error::Error>> {
+    let s = statuses(port)?;
+    Ok(s.len() == n && s.iter().all(|s| s == "available"))
+}
+
 /// Every volume's status.
 fn statuses(port: u16) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let (status, text) = http_request(
@@ -206,19 +242,7 @@ fn second_controller_refuses_a_held_node_postgres() -> TestResult {
     let pg = PgDatabase::create()?;
     let url = pg.url();
     let dir = tempfile::tempdir()?;
-    let mut first = Server::builder(&dir.path().join("a"))
-        .database_url(Some(&url))
-        .config(CONFIG)
-        .start()?;
-    for i in 0..3 {
-        let (status, text) = create(first.port, &format!("v{i}"))?;
-        assert_eq!(status, 202, "{text}");
-    }
-    let available = || -> Result<bool, Box<dyn std::error::Error>> {
-        let s = statuses(first.port)?;
-        Ok(s.len() == 3 && s.iter().all(|s| s == "available"))
-    };
-    assert!(wait_for(Duration::from_secs(10), available)?);
+    let mut first = with_volumes(&dir.path().join("a"), &url, 3)?;
 
     let (code, log) = Server::builder(&dir.path().join("b"))
         .database_url(Some(&url))
@@ -236,7 +260,7 @@ fn second_controller_refuses_a_held_node_postgres() -> TestResult {
     }
     // The damage used to show a second after the second process started.
     std::thread::sleep(Duration::from_secs(2));
-    assert!(available()?, "{:?}", statuses(first.port)?);
+    assert!(all_available(first.port, 3)?, "{:?}", statuses(first.port)?);
     let claim: (String, i64) = node_claims::table
         .filter(node_claims::node.eq("local"))
         .select((node_claims::holder, node_claims::epoch))
@@ -245,12 +269,7 @@ fn second_controller_refuses_a_held_node_postgres() -> TestResult {
 
     // The holder dies; its lease (3 s) lapses; the node is taken over at epoch 2.
     first.stop();
-    let volumes = dir.path().join("a").join("volumes");
-    let taking_over = format!(
-        "{CONFIG}\n[[nodes]]\nname = \"local\"\ndriver = \"file\"\n\
-         [nodes.driver_options]\npath = \"{}\"\n",
-        volumes.display()
-    );
+    let taking_over = local_node_at(&dir.path().join("a"));
     // Renewed every second, the lease lapses at most 3 s after the kill.
     std::thread::sleep(Duration::from_secs(4));
     let second = Server::builder(&dir.path().join("c"))
@@ -270,5 +289,46 @@ fn second_controller_refuses_a_held_node_postgres() -> TestResult {
     std::thread::sleep(Duration::from_secs(2));
     let s = statuses(second.port)?;
     assert_eq!(s, vec!["available"; 3], "{}", second.log_text());
+    Ok(())
+}
+
+/// A controller paused (SIGSTOP) past its lease while another process takes its node
+/// over: once resumed (SIGCONT) it finds its lease swept at its next renewal and exits,
+/// rather than act on a node that is no longer its own; the volumes stay as they were.
+#[test]
+fn a_paused_controller_that_lost_its_node_stops_postgres() -> TestResult {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let pg = PgDatabase::create()?;
+    let url = pg.url();
+    let dir = tempfile::tempdir()?;
+    let mut paused = with_volumes(&dir.path().join("a"), &url, 2)?;
+    let pid = Pid::from_raw(i32::try_from(paused.pid())?);
+    kill(pid, Signal::SIGSTOP)?;
+    std::thread::sleep(Duration::from_secs(4));
+    let taking_over = local_node_at(&dir.path().join("a"));
+    let second = Server::builder(&dir.path().join("b"))
+        .database_url(Some(&url))
+        .config(&taking_over)
+        .start()?;
+    kill(pid, Signal::SIGCONT)?;
+    let mut code = None;
+    let exited = wait_for(Duration::from_secs(10), || {
+        code = paused.exit_code()?;
+        Ok(code.is_some())
+    })?;
+    assert!(
+        exited,
+        "the paused controller went on:\n{}",
+        paused.log_text()
+    );
+    assert_eq!(code, Some(Some(1)));
+    assert!(
+        paused.log_text().contains("lease lapsed"),
+        "{}",
+        paused.log_text()
+    );
+    let s = statuses(second.port)?;
+    assert_eq!(s, vec!["available"; 2], "{}", second.log_text());
     Ok(())
 }

@@ -192,6 +192,11 @@ impl Server {
         self.child.id()
     }
 
+    /// Its exit code once it has exited on its own (`None` while it runs).
+    pub fn exit_code(&mut self) -> Result<Option<Option<i32>>, std::io::Error> {
+        Ok(self.child.try_wait()?.map(|s| s.code()))
+    }
+
     /// Its base URL, `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
