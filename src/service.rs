@@ -385,7 +385,24 @@ pub async fn recover(services: &Services, db: &Db) -> anyhow::Result<()> {
     for addr in services.nodes.values() {
         resumed += addr.send(RecoverNode).await??;
     }
-    let unplaced = db.run(crate::db::volumes::unscheduled).await?;
+    // A volume accepted but not yet placed belongs to no node, and nothing records which
+    // controller accepted it: with another controller live it may be in that one's
+    // scheduler right now, and placing it here too would fail it (the second placement
+    // finds it taken, or finds none of its nodes here) and set it to `error`. So only a
+    // controller with no live peer resumes them (until the work itself is a row with an
+    // owner, issue 16 item 4).
+    let peers = db
+        .run(|c| crate::db::instances::live_peers(c, InstanceKind::Serve))
+        .await?;
+    let unplaced = if peers.is_empty() {
+        db.run(crate::db::volumes::unscheduled).await?
+    } else {
+        info!(
+            controllers = ?peers,
+            "other controllers are live; volumes not yet placed are left to them"
+        );
+        Vec::new()
+    };
     for row in &unplaced {
         let (Ok(volume_id), Ok(spec)) = (row.id.parse(), RequestSpec::from_json(&row.request_spec))
         else {

@@ -125,6 +125,12 @@ fn restart_ends_previous_incarnation(c: &mut DbConnection) -> TestResult {
     assert_eq!(reserved(c)?, 4);
     let ids: Vec<String> = inst::table.select(inst::id).order(inst::id).load(c)?;
     assert_eq!(ids, vec!["after".to_string(), "neighbour".to_string()]);
+    assert_eq!(
+        instances::live_peers(c, InstanceKind::Serve)?,
+        ids,
+        "the live controllers (this test process is none of them)"
+    );
+    assert!(instances::live_peers(c, InstanceKind::Node)?.is_empty());
     Ok(())
 }
 

@@ -183,6 +183,18 @@ pub fn is_live(c: &mut DbConnection, id: &str) -> Result<bool, DbError> {
     Ok(n > 0)
 }
 
+/// The live instances of `kind` other than this process, by id.
+pub fn live_peers(c: &mut DbConnection, kind: InstanceKind) -> Result<Vec<String>, DbError> {
+    let t = clock(c)?;
+    Ok(instances::table
+        .filter(instances::kind.eq(kind.as_str()))
+        .filter(instances::id.ne(instance_id()))
+        .filter(instances::lease_expires_at.ge(t))
+        .select(instances::id)
+        .order(instances::id)
+        .load(c)?)
+}
+
 /// What one [`sweep`] released.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
