@@ -1,4 +1,4 @@
-//! `clinker`: serve the Block Storage v3 API, or run the migrations.
+//! `clinker`: serve the Block Storage v3 API, run a storage agent, or run the migrations.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +23,17 @@ enum Command {
     Serve(Common),
     /// Run the migrations and exit.
     Migrate(Common),
+    /// Run a storage agent: only the `[[nodes]]` of the config, on PostgreSQL shared
+    /// with the controllers; `--listen` serves `GET /healthz` only.
+    Node(Common),
+}
+
+/// What the command runs once its config is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Serve,
+    Migrate,
+    Node,
 }
 
 #[derive(Debug, Args)]
@@ -78,7 +89,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let drivers = clinker::service::build_drivers(&config)?;
     // Before the actors start: their mailbox gauges register with this recorder.
     let metrics = clinker::telemetry::install();
-    let services = clinker::service::start(&config, db, drivers).await?;
+    let services = clinker::service::start(&config, db.clone(), drivers).await?;
+    let lease = services.lease.clone();
     let state = clinker::http::AppState {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
@@ -116,27 +128,94 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "Clinker is serving the Block Storage v3 API"
     );
-    match (&config.metrics.listen, exporter) {
-        (Some(addr), Some(e)) => {
-            let own = actix_web::HttpServer::new(move || {
-                actix_web::App::new().configure(clinker::http::metrics::own_address(e.clone()))
-            })
-            .workers(1)
-            .bind(addr)
-            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
-            info!(listen = %addr, "serving /metrics on its own address");
-            futures_util::future::try_join(server.run(), own.run()).await?;
+    let serving = async {
+        match (&config.metrics.listen, exporter) {
+            (Some(addr), Some(e)) => {
+                let own = actix_web::HttpServer::new(move || {
+                    actix_web::App::new().configure(clinker::http::metrics::own_address(e.clone()))
+                })
+                .workers(1)
+                .bind(addr)
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+                info!(listen = %addr, "serving /metrics on its own address");
+                futures_util::future::try_join(server.run(), own.run()).await?;
+            }
+            _ => server.run().await?,
         }
-        _ => server.run().await?,
+        anyhow::Ok(())
+    };
+    until_lease_lost(serving, &db, &lease).await
+}
+
+/// Runs `serving` until it ends or this instance's lease is lost; a clean end (SIGTERM,
+/// SIGINT) ends the lease.
+async fn until_lease_lost(
+    serving: impl std::future::Future<Output = anyhow::Result<()>>,
+    db: &Db,
+    lease: &clinker::service::Lease,
+) -> anyhow::Result<()> {
+    let lost = lease.lost.clone();
+    let lost = std::pin::pin!(lost.notified());
+    match futures_util::future::select(std::pin::pin!(serving), lost).await {
+        futures_util::future::Either::Left((served, _)) => {
+            // A clean stop (SIGTERM, SIGINT): the lease ends now, so another process can
+            // claim this one's nodes without waiting for it to lapse.
+            clinker::service::retire(db, lease).await;
+            served
+        }
+        // Another instance swept this one's lapsed lease and may hold its nodes now;
+        // going on would act on work that is no longer this process's.
+        futures_util::future::Either::Right(((), _)) => Err(anyhow::anyhow!(
+            "this instance's lease lapsed and was released by another instance; stopping"
+        )),
     }
-    Ok(())
+}
+
+/// The storage agent: its nodes, and `GET /healthz` on `listen`.
+async fn node(config: Config) -> anyhow::Result<()> {
+    let db = open_db(&config)?;
+    let drivers = clinker::service::build_drivers(&config)?;
+    let agent = clinker::service::start_agent(&config, db.clone(), drivers).await?;
+    let health = serde_json::json!({
+        "instance": agent.lease.id,
+        "nodes": agent.nodes.keys().collect::<Vec<_>>(),
+    });
+    let server = actix_web::HttpServer::new(move || {
+        let health = health.clone();
+        actix_web::App::new().route(
+            "/healthz",
+            actix_web::web::get()
+                .to(move || std::future::ready(actix_web::HttpResponse::Ok().json(health.clone()))),
+        )
+    })
+    .workers(1)
+    .bind(&config.listen)
+    .with_context(|| format!("cannot listen on {}", config.listen))?;
+    info!(listen = %config.listen, nodes = agent.nodes.len(), "storage agent is serving its health");
+    until_lease_lost(async { Ok(server.run().await?) }, &db, &agent.lease).await
+}
+
+/// An agent shares its controllers' database from another host, which SQLite (a file
+/// on one host) cannot be; refused before the file would be created.
+fn agent_database(config: &Config) -> Result<(), String> {
+    match db::Backend::from_url(&config.database_url()) {
+        Ok(db::Backend::Postgres) => Ok(()),
+        Ok(db::Backend::Sqlite) => Err(
+            "`clinker node` runs a storage agent that shares its controllers' PostgreSQL \
+             database; give --database-url postgres://... (with SQLite, run the nodes \
+             inside `clinker serve`)"
+                .into(),
+        ),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (common, serving) = match cli.command {
-        Command::Serve(c) => (c, true),
-        Command::Migrate(c) => (c, false),
+    let (common, mode) = match cli.command {
+        Command::Serve(c) => (c, Mode::Serve),
+        Command::Migrate(c) => (c, Mode::Migrate),
+        Command::Node(c) => (c, Mode::Node),
     };
     let config = match common.load() {
         Ok(c) => c,
@@ -145,11 +224,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if mode == Mode::Node
+        && let Err(m) = agent_database(&config)
+    {
+        eprintln!("clinker: {m}");
+        return ExitCode::from(2);
+    }
     clinker::logging::init(config.log_format);
-    let result = if serving {
-        actix_web::rt::System::new().block_on(serve(config))
-    } else {
-        open_db(&config).map(|_| ())
+    let result = match mode {
+        Mode::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Mode::Node => actix_web::rt::System::new().block_on(node(config)),
+        Mode::Migrate => open_db(&config).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,12 @@
 //! Wiring: builds the drivers from config, starts the actors, and resumes unfinished work.
 //! `main` and the tests share it, so tests run the same actors the binary runs.
 
+mod agent;
+mod lease;
+
+pub use agent::{Agent, start_agent};
+pub use lease::{Lease, retire};
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +25,8 @@ use crate::actors::volume::{NodeIdentity, VolumeActor, allocated_on};
 use crate::config::{
     Config, ExportOptions, LvmType, NodeDriver, Provisioning, TargetKind, VolumeClear,
 };
-use crate::db::{Db, quotas};
+use crate::db::instances::InstanceKind;
+use crate::db::{Db, claims, quotas};
 use crate::drivers::fake::{FakeDriver, FakeDriverOptions};
 use crate::drivers::file::{FileDriver, FileDriverOptions};
 use crate::drivers::lvm::runner::SystemRunner;
@@ -43,6 +50,8 @@ pub struct Services {
     pub nodes: HashMap<String, Addr<VolumeActor>>,
     /// The journal.
     pub journal: Addr<JournalActor>,
+    /// This process's instance and lease.
+    pub lease: Lease,
 }
 
 /// Builds each node's driver from its config.
@@ -152,6 +161,7 @@ pub async fn start(
     db: Db,
     drivers: HashMap<String, Arc<dyn VolumeDriver>>,
 ) -> anyhow::Result<Services> {
+    let lease = lease::register(config, &db, InstanceKind::Serve, &controller_host()).await?;
     let journal = JournalActor::new(db.clone()).start();
     // The scheduler's address exists before the scheduler, so nodes can be given it.
     let scheduler_ctx: Context<SchedulerActor> = Context::new();
@@ -160,36 +170,7 @@ pub async fn start(
         schedule: scheduler_addr.clone().recipient(),
         stats: scheduler_addr.clone().recipient(),
     };
-    let mut nodes = HashMap::new();
-    for node in &config.nodes {
-        let driver = drivers
-            .get(&node.name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no driver for node {}", node.name))?;
-        let identity = NodeIdentity {
-            name: node.name.clone(),
-            availability_zone: node.zone(config).to_string(),
-            stats_interval: Duration::from_secs(config.scheduler.stats_interval_seconds.max(1)),
-            orphan_grace: Duration::from_secs(config.reconcile.orphan_grace_seconds),
-            reconcile_interval: (config.reconcile.interval_seconds > 0)
-                .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
-        };
-        let allocated = allocated_on(&db, &node.name).await?;
-        let (node_db, node_journal, node_link) =
-            (db.clone(), JournalHandle(journal.clone()), link.clone());
-        // Each node on its own arbiter: a slow node never delays another.
-        let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            VolumeActor::new(
-                identity,
-                driver,
-                node_db,
-                node_journal,
-                node_link,
-                allocated,
-            )
-        });
-        nodes.insert(node.name.clone(), addr);
-    }
+    let nodes = start_nodes(config, &db, &lease, &drivers, &journal, &link).await?;
     let handles: HashMap<String, NodeHandle> = nodes
         .iter()
         .map(|(k, v)| (k.clone(), NodeHandle::of(k, v.clone())))
@@ -241,18 +222,105 @@ pub async fn start(
         scheduler,
         nodes,
         journal,
+        lease,
     };
     recover(&services, &db).await?;
     Ok(services)
 }
 
+/// Claims every node of the config for this instance (or names the first one a live
+/// instance holds) and starts its `VolumeActor`, each on an arbiter of its own and with a
+/// database handle fenced by the node's epoch.
+pub(crate) async fn start_nodes(
+    config: &Config,
+    db: &Db,
+    lease: &Lease,
+    drivers: &HashMap<String, Arc<dyn VolumeDriver>>,
+    journal: &Addr<JournalActor>,
+    link: &SchedulerLink,
+) -> anyhow::Result<HashMap<String, Addr<VolumeActor>>> {
+    // Before any node's actor starts: a node another live process holds stops start-up
+    // here, before this process's recovery or backend comparison can touch its volumes.
+    let fences = claim_nodes(config, db, lease).await?;
+    let mut nodes = HashMap::new();
+    for node in &config.nodes {
+        let driver = drivers
+            .get(&node.name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no driver for node {}", node.name))?;
+        let identity = NodeIdentity {
+            name: node.name.clone(),
+            availability_zone: node.zone(config).to_string(),
+            stats_interval: Duration::from_secs(config.scheduler.stats_interval_seconds.max(1)),
+            orphan_grace: Duration::from_secs(config.reconcile.orphan_grace_seconds),
+            reconcile_interval: (config.reconcile.interval_seconds > 0)
+                .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
+        };
+        let allocated = allocated_on(db, &node.name).await?;
+        let fence = fences
+            .get(&node.name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("node {} was not claimed", node.name))?;
+        let (node_db, node_journal, node_link) = (
+            db.fenced(fence),
+            JournalHandle(journal.clone()),
+            link.clone(),
+        );
+        // Each node on its own arbiter: a slow node never delays another.
+        let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            VolumeActor::new(
+                identity,
+                driver,
+                node_db,
+                node_journal,
+                node_link,
+                allocated,
+            )
+        });
+        nodes.insert(node.name.clone(), addr);
+    }
+    Ok(nodes)
+}
+
+/// Claims every node of the config for this instance, or names the first one a live
+/// instance holds.
+async fn claim_nodes(
+    config: &Config,
+    db: &Db,
+    lease: &Lease,
+) -> anyhow::Result<HashMap<String, claims::Fence>> {
+    let mut fences = HashMap::new();
+    for node in &config.nodes {
+        let (name, me) = (node.name.clone(), lease.id.clone());
+        let fence = db.run(move |c| claims::claim(c, &name, &me)).await?;
+        info!(node.id = %node.name, node.epoch = fence.epoch, "claimed node");
+        fences.insert(node.name.clone(), fence);
+    }
+    Ok(fences)
+}
+
 /// The host name the controller's own services are listed under.
-fn controller_host() -> String {
+pub(crate) fn controller_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "clinker".into())
+}
+
+/// Each node's `os-services` row: node name, host (`node@backend`), zone.
+pub(crate) fn node_services(config: &Config) -> Vec<(String, String, String)> {
+    config
+        .nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.clone(),
+                format!("{}@{}", n.name, n.backend_name()),
+                n.zone(config).to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Registers the `os-services` rows (one `cinder-volume` per node as `node@backend`,
@@ -266,17 +334,7 @@ async fn register_services(
     use crate::db::services::{self, SCHEDULER_BINARY, VOLUME_BINARY};
     let controller = controller_host();
     let zone = config.default_availability_zone.clone();
-    let nodes: Vec<(String, String, String)> = config
-        .nodes
-        .iter()
-        .map(|n| {
-            (
-                n.name.clone(),
-                format!("{}@{}", n.name, n.backend_name()),
-                n.zone(config).to_string(),
-            )
-        })
-        .collect();
+    let nodes = node_services(config);
     let me = controller.clone();
     let rows = db
         .run(move |c| {
@@ -326,7 +384,24 @@ pub async fn recover(services: &Services, db: &Db) -> anyhow::Result<()> {
     for addr in services.nodes.values() {
         resumed += addr.send(RecoverNode).await??;
     }
-    let unplaced = db.run(crate::db::volumes::unscheduled).await?;
+    // A volume accepted but not yet placed belongs to no node, and nothing records which
+    // controller accepted it: with another controller live it may be in that one's
+    // scheduler right now, and placing it here too would fail it (the second placement
+    // finds it taken, or finds none of its nodes here) and set it to `error`. So only a
+    // controller with no live peer resumes them (until the work itself is a row with an
+    // owner, issue 16 item 4).
+    let peers = db
+        .run(|c| crate::db::instances::live_peers(c, InstanceKind::Serve))
+        .await?;
+    let unplaced = if peers.is_empty() {
+        db.run(crate::db::volumes::unscheduled).await?
+    } else {
+        info!(
+            controllers = ?peers,
+            "other controllers are live; volumes not yet placed are left to them"
+        );
+        Vec::new()
+    };
     for row in &unplaced {
         let Ok(volume_id) = row.id.parse() else {
             warn!(volume.id = %row.id, "unreadable unscheduled volume left as is");

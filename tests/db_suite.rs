@@ -96,6 +96,7 @@ fn every_column_reads_back(c: &mut DbConnection) -> TestResult {
             reservations::delta.eq(3),
             reservations::expire.eq(t),
             reservations::created_at.eq(t),
+            reservations::instance_id.eq("i"),
         ))
         .execute(c)?;
 
@@ -119,10 +120,22 @@ fn every_column_reads_back(c: &mut DbConnection) -> TestResult {
         .select(quota_usages::all_columns)
         .load(c)?;
     assert_eq!(qu, vec![("p".into(), VOLUMES.into(), 1, 2, Some(t))]);
-    let r: Vec<(String, String, String, i64, NaiveDateTime, NaiveDateTime)> = reservations::table
+    type Reservation = (
+        String,
+        String,
+        String,
+        i64,
+        NaiveDateTime,
+        NaiveDateTime,
+        String,
+    );
+    let r: Vec<Reservation> = reservations::table
         .select(reservations::all_columns)
         .load(c)?;
-    assert_eq!(r, vec![("r".into(), "p".into(), VOLUMES.into(), 3, t, t)]);
+    assert_eq!(
+        r,
+        vec![("r".into(), "p".into(), VOLUMES.into(), 3, t, t, "i".into())]
+    );
     // volumes, volume_metadata, flow_runs and messages are read through their row types
     // by the suites below.
     Ok(())

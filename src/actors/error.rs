@@ -119,12 +119,17 @@ impl From<DbError> for ServiceError {
             DbError::TooManyItems { count, max } => ServiceError::too_many_items(count, max),
             // No connection (pool timeout, writer gone): temporary, 503.
             DbError::Unavailable(m) => ServiceError::Unavailable(m),
+            // This process lost the node to another instance, which now does its work:
+            // unavailable here, as a node whose agent is down.
+            DbError::Fenced { .. } => ServiceError::Unavailable(e.to_string()),
             // The database too busy to answer (SQLite locked past its busy timeout, a
             // PostgreSQL serialization failure): temporary, 503.
             DbError::Query(ref q) if contended(q) => ServiceError::Unavailable(e.to_string()),
             // A stored value we cannot read, a bad setting, a failed migration, any other
             // query error: a 500 whose cause the API logs once, when it answers.
+            // A node claim refused is a start-up error; met anywhere else, internal.
             DbError::Corrupt(_)
+            | DbError::NodeHeld { .. }
             | DbError::Config(_)
             | DbError::Migration(_)
             | DbError::Query(_) => ServiceError::Internal(e.to_string()),

@@ -81,6 +81,8 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     /// How nodes compare their backend with the database.
     pub reconcile: ReconcileConfig,
+    /// Instance leases: how processes sharing one database tell who is alive.
+    pub cluster: ClusterConfig,
     /// The storage nodes. None configured: one `file` node under `<data_dir>/volumes`.
     pub nodes: Vec<NodeConfig>,
 }
@@ -106,6 +108,7 @@ impl Default for Config {
             quota: QuotaConfig::default(),
             scheduler: SchedulerConfig::default(),
             reconcile: ReconcileConfig::default(),
+            cluster: ClusterConfig::default(),
             nodes: Vec::new(),
         }
     }
@@ -210,6 +213,23 @@ impl Default for ReconcileConfig {
     }
 }
 
+/// Instance leases (`[cluster]`). Every process holds a lease in the database, renewed
+/// every third of its length; once it has lapsed, another process releases what this one
+/// owned (quota reservations, idempotency claims) and may claim its nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Seconds a lease lasts without renewal: how long a dead process's reservations
+    /// and nodes stay held. At least 3. Default 10.
+    pub lease_seconds: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { lease_seconds: 10 }
+    }
+}
+
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -286,6 +306,11 @@ impl Config {
         }
         if self.osapi_max_limit < 1 {
             return Err(invalid("osapi_max_limit: must be at least 1".into()));
+        }
+        if self.cluster.lease_seconds < 3 {
+            // Renewed every third of it: a shorter lease would be renewed more often than
+            // once a second and lapse on any pause of the database.
+            return Err(invalid("cluster.lease_seconds: must be at least 3".into()));
         }
         if self.scheduler.max_attempts == 0 {
             return Err(invalid("scheduler.max_attempts: must be at least 1".into()));

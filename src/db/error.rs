@@ -133,6 +133,27 @@ pub enum DbError {
     /// A reservation would exceed a quota.
     #[error("quota exceeded for {}", .0.resource)]
     OverQuota(QuotaExceeded),
+    /// A node could not be claimed: a live instance holds it.
+    #[error(
+        "node {node} is held by instance {} ({} on host {}, pid {}, lease until {} UTC); \
+         stop that process or wait for its lease to lapse",
+        .holder.id, .holder.kind, .holder.host, .holder.pid, .holder.lease_expires_at
+    )]
+    NodeHeld {
+        /// The node.
+        node: String,
+        /// Who holds it.
+        holder: Box<super::claims::Holder>,
+    },
+    /// A node's write from an instance that no longer holds the node at this epoch (it
+    /// was taken over): nothing was written.
+    #[error("node {node} is no longer held at epoch {epoch}; the write was refused")]
+    Fenced {
+        /// The node.
+        node: String,
+        /// The stale epoch.
+        epoch: i64,
+    },
     /// The database URL or settings are wrong.
     #[error("{0}")]
     Config(String),

@@ -3,10 +3,8 @@
 //! A key holds a SHA-256 of its request (never the body), the answer once there is one,
 //! and while the request runs, who runs it: this process's [`instance_id`] and the
 //! request's id. A claim is released by the request that took it; one whose request is
-//! gone without a word (the process was killed) is taken over by the next retry, see
-//! [`claim`].
-
-use std::sync::OnceLock;
+//! gone without a word (its process was killed, so its instance lease lapsed or a new
+//! incarnation replaced it) is taken over by the next retry, see [`claim`].
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -24,14 +22,7 @@ pub const KEY_TTL_SECONDS: i64 = 86_400;
 /// fails), so only a claim whose request died unseen gets this old.
 pub const CLAIM_STALE_AFTER_SECONDS: i64 = 60;
 
-/// This process incarnation, as recorded on the claims it takes: a claim still running
-/// under another incarnation was left by a process that has died. (With several
-/// controllers on one PostgreSQL a live peer's claim looks the same; its retry then finds
-/// what the peer made, see [`Claim::Created`]. Instance leases will tell them apart.)
-pub fn instance_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
-}
+pub use super::instances::instance_id;
 
 /// One keyed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,9 +123,12 @@ pub fn claim(c: &mut DbConnection, r: &KeyedRequest) -> Result<Claim, DbError> {
         if !same {
             return Ok(Claim::Different);
         }
-        let stale = row.claimed_by != instance_id()
-            || row.created_at < at - chrono::Duration::seconds(CLAIM_STALE_AFTER_SECONDS);
-        if row.status != 0 || !stale {
+        // A claim is running while its holder is a live instance (a peer controller's
+        // request in flight is not taken from it) and it is younger than the bound.
+        let running = row.status == 0
+            && row.created_at >= at - chrono::Duration::seconds(CLAIM_STALE_AFTER_SECONDS)
+            && super::instances::is_live(c, &row.claimed_by)?;
+        if row.status != 0 || running {
             return Ok(Claim::Same {
                 status: row.status,
                 response: row.response,

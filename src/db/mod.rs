@@ -6,10 +6,12 @@
 //! blocking pool so no arbiter thread ever waits on the database.
 
 pub mod attachments;
+pub mod claims;
 pub mod columns;
 pub mod error;
 pub mod files;
 pub mod idempotency;
+pub mod instances;
 pub mod messages;
 pub mod qos;
 pub mod quota_sets;
@@ -311,6 +313,9 @@ pub struct Db {
     /// PostgreSQL's writes through the one writer connection cut creates from 161/s to
     /// 118/s: one server backend then executes every write statement, on one core.)
     writer: Option<writer::Writer>,
+    /// A node's handle: every call runs behind a check of the node's claim
+    /// ([`claims::guarded`]), so a process that lost the node writes nothing.
+    fence: Option<std::sync::Arc<claims::Fence>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -336,7 +341,19 @@ impl Db {
         } else {
             None
         };
-        Self { pool, writer }
+        Self {
+            pool,
+            writer,
+            fence: None,
+        }
+    }
+
+    /// This handle for a node's `VolumeActor`: its calls run only while `fence` holds.
+    pub fn fenced(&self, fence: claims::Fence) -> Self {
+        Self {
+            fence: Some(std::sync::Arc::new(fence)),
+            ..self.clone()
+        }
     }
 
     /// Runs a write: `f` and every write queued beside it share one transaction (group
@@ -348,9 +365,10 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
-        match &self.writer {
-            Some(w) => w.write(f).await,
-            None => self.run(f).await,
+        match (&self.writer, self.fence.clone()) {
+            (Some(w), Some(fence)) => w.write(move |c| claims::guarded(c, &fence, f)).await,
+            (Some(w), None) => w.write(f).await,
+            (None, _) => self.run(f).await,
         }
     }
 
@@ -373,7 +391,12 @@ impl Db {
     {
         let pool = self.pool.clone();
         let (answer, answered) = tokio::sync::oneshot::channel();
-        actix_web::rt::task::spawn_blocking(move || run_for(&pool, answer, f));
+        match self.fence.clone() {
+            Some(fence) => actix_web::rt::task::spawn_blocking(move || {
+                run_for(&pool, answer, move |c| claims::guarded(c, &fence, f))
+            }),
+            None => actix_web::rt::task::spawn_blocking(move || run_for(&pool, answer, f)),
+        };
         answered
             .await
             .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?

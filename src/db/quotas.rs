@@ -186,6 +186,9 @@ pub fn reserve(
                     reservations::delta.eq(delta),
                     reservations::expire.eq(expire),
                     reservations::created_at.eq(at),
+                    // Whose request it is: if this process dies before the commit, the
+                    // reservation is released once its lease lapses (`instances::sweep`).
+                    reservations::instance_id.eq(super::instances::instance_id()),
                 ))
                 .execute(c)?;
             ids.push(id);
@@ -313,7 +316,7 @@ pub fn expire(c: &mut DbConnection) -> Result<usize, DbError> {
 }
 
 /// The reservation ids in the stored intents of volumes that are `extending`.
-fn held_by_extends(c: &mut DbConnection) -> Result<BTreeSet<String>, DbError> {
+pub fn held_by_extends(c: &mut DbConnection) -> Result<BTreeSet<String>, DbError> {
     let intents: Vec<String> = volume_admin_metadata::table
         .inner_join(volumes::table)
         .filter(volumes::status.eq(crate::model::VolumeStatus::Extending))

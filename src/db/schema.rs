@@ -65,6 +65,7 @@ diesel::table! {
         delta -> BigInt,
         expire -> Timestamp,
         created_at -> Timestamp,
+        instance_id -> Text,
     }
 }
 
@@ -281,3 +282,28 @@ diesel::allow_tables_to_appear_in_same_query!(
     volume_type_qos,
     volume_types,
 );
+
+// Instances and node claims (migration 2026-12-07-060000_instances).
+
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        kind -> Text,
+        identity -> Text,
+        host -> Text,
+        pid -> BigInt,
+        started_at -> Timestamp,
+        lease_expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    node_claims (node) {
+        node -> Text,
+        holder -> Text,
+        epoch -> BigInt,
+        claimed_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(instances, node_claims);

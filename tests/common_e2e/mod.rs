@@ -43,9 +43,17 @@ pub struct ServerBuilder<'a> {
     database_url: Option<&'a str>,
     config: Option<&'a str>,
     rust_log: Option<&'a str>,
+    agent: bool,
 }
 
 impl<'a> ServerBuilder<'a> {
+    /// `clinker node` (a storage agent, which answers only `GET /healthz`) instead of
+    /// `clinker serve`.
+    pub fn agent(mut self) -> Self {
+        self.agent = true;
+        self
+    }
+
     /// The database (`--database-url`); SQLite in the data directory without it.
     pub fn database_url(mut self, url: Option<&'a str>) -> Self {
         self.database_url = url;
@@ -65,16 +73,14 @@ impl<'a> ServerBuilder<'a> {
         self
     }
 
-    /// Starts it on a free port and waits (30 s at most) until it answers `GET /`.
-    /// Its stderr (the log) goes to `server.log` in the data directory, its stdout to
-    /// `server.out`.
-    pub fn start(self) -> Result<Server, Box<dyn std::error::Error>> {
+    /// The command line, on `port`; its stderr (the log) goes to `server.log` in the data
+    /// directory, its stdout to `server.out`. Answers the command and the log's path.
+    fn command(&self, port: u16) -> Result<(Command, PathBuf), Box<dyn std::error::Error>> {
         let data_dir = self.data_dir;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = data_dir.join("server.log");
         std::fs::create_dir_all(data_dir)?;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinker"));
-        cmd.arg("serve")
+        cmd.arg(if self.agent { "node" } else { "serve" })
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
@@ -96,13 +102,51 @@ impl<'a> ServerBuilder<'a> {
         if let Some(filter) = self.rust_log {
             cmd.env("RUST_LOG", filter);
         }
+        Ok((cmd, log))
+    }
+
+    /// Runs it until it exits, for a server expected to refuse to start: answers its exit
+    /// code and its log. One still running after `limit` is killed, and an error.
+    pub fn run_to_exit(
+        self,
+        limit: Duration,
+    ) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let (mut cmd, log) = self.command(port)?;
+        let mut child = cmd.spawn()?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok((status.code(), std::fs::read_to_string(&log)?));
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                let text = std::fs::read_to_string(&log)?;
+                return Err(format!("clinker did not stop: {text}").into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts it on a free port and waits (30 s at most) until it answers `GET /`.
+    /// Its stderr (the log) goes to `server.log` in the data directory, its stdout to
+    /// `server.out`.
+    pub fn start(self) -> Result<Server, Box<dyn std::error::Error>> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let (mut cmd, log) = self.command(port)?;
         let server = Server {
             child: cmd.spawn()?,
             port,
             log,
         };
+        let (path, ready) = if self.agent {
+            ("/healthz", 200)
+        } else {
+            ("/", 300)
+        };
         let start = Instant::now();
-        while http(port, "GET", "/", None).map(|(s, _)| s) != Ok(300) {
+        while http(port, "GET", path, None).map(|(s, _)| s) != Ok(ready) {
             if start.elapsed() > Duration::from_secs(30) {
                 return Err(format!("server did not answer: {}", server.log_text()).into());
             }
@@ -139,12 +183,18 @@ impl Server {
             database_url: None,
             config: None,
             rust_log: None,
+            agent: false,
         }
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Its exit code once it has exited on its own (`None` while it runs).
+    pub fn exit_code(&mut self) -> Result<Option<Option<i32>>, std::io::Error> {
+        Ok(self.child.try_wait()?.map(|s| s.code()))
     }
 
     /// Its base URL, `http://127.0.0.1:<port>`.

@@ -1,0 +1,189 @@
+//! Node claims: which instance runs each storage node, fenced by an epoch.
+//!
+//! A process claims the nodes of its config at start ([`claim`]). A node held by a live
+//! instance (its lease has not lapsed) is refused, naming the holder; a node whose holder
+//! is dead (or gone) is taken over and its epoch raised by one. Every database call of the
+//! node's `VolumeActor` then runs behind a check of that epoch ([`guarded`]), so an
+//! instance that lost the node (paused past its lease while another took over) changes
+//! nothing, whatever it still believes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::instances::{self, InstanceRow};
+use super::schema::node_claims;
+use super::{DbConnection, DbError, write_txn};
+
+/// A node held by this instance, at one epoch: what its writes are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The node's name.
+    pub node: String,
+    /// The holder (this instance).
+    pub holder: String,
+    /// The epoch of this holding.
+    pub epoch: i64,
+}
+
+/// Who holds a node that could not be claimed, for the operator's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The instance id.
+    pub id: String,
+    /// `serve` or `node`.
+    pub kind: String,
+    /// Its host name.
+    pub host: String,
+    /// Its process id.
+    pub pid: i64,
+    /// When its lease lapses unless renewed (database clock, UTC).
+    pub lease_expires_at: NaiveDateTime,
+}
+
+impl From<InstanceRow> for Holder {
+    fn from(r: InstanceRow) -> Self {
+        Holder {
+            id: r.id,
+            kind: r.kind,
+            host: r.host,
+            pid: r.pid,
+            lease_expires_at: r.lease_expires_at,
+        }
+    }
+}
+
+/// Claims `node` for instance `me`: a new node is held at epoch 1; one this instance
+/// already holds keeps its epoch; one whose holder's lease has lapsed is taken over at the
+/// next epoch, after the dead holder is swept (its reservations released, and its row
+/// removed, so it cannot revive its lease: [`instances::renew`]). A node a live instance
+/// holds is refused with [`DbError::NodeHeld`].
+pub fn claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Fence, DbError> {
+    // Two instances claiming at once: one insert or compare-and-set wins, the other
+    // reads the row again and finds the winner live (so is refused).
+    for _ in 0..3 {
+        if let Some(fence) = write_txn(c, |c| try_claim(c, node, me))? {
+            return Ok(fence);
+        }
+    }
+    Err(DbError::Conflict)
+}
+
+fn try_claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Option<Fence>, DbError> {
+    let fence = |epoch| Fence {
+        node: node.to_string(),
+        holder: me.to_string(),
+        epoch,
+    };
+    let t = instances::clock(c)?;
+    let row: Option<(String, i64)> = node_claims::table
+        .filter(node_claims::node.eq(node))
+        .select((node_claims::holder, node_claims::epoch))
+        .first(c)
+        .optional()?;
+    let Some((holder, epoch)) = row else {
+        let n = crate::on_backend!(c, |c| diesel::insert_into(node_claims::table)
+            .values((
+                node_claims::node.eq(node),
+                node_claims::holder.eq(me),
+                node_claims::epoch.eq(1),
+                node_claims::claimed_at.eq(t),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        return Ok((n == 1).then(|| fence(1)));
+    };
+    if holder == me {
+        return Ok(Some(fence(epoch)));
+    }
+    if let Some(live) = instances::find(c, &holder)?.filter(|h| h.lease_expires_at >= t) {
+        return Err(DbError::NodeHeld {
+            node: node.to_string(),
+            holder: Box::new(live.into()),
+        });
+    }
+    instances::sweep(c)?;
+    let n = diesel::update(
+        node_claims::table
+            .filter(node_claims::node.eq(node))
+            .filter(node_claims::holder.eq(&holder))
+            .filter(node_claims::epoch.eq(epoch)),
+    )
+    .set((
+        node_claims::holder.eq(me),
+        node_claims::epoch.eq(epoch + 1),
+        node_claims::claimed_at.eq(t),
+    ))
+    .execute(c)?;
+    Ok((n == 1).then(|| fence(epoch + 1)))
+}
+
+/// The holder and epoch of `node`, if it was ever claimed.
+pub fn holder_of(c: &mut DbConnection, node: &str) -> Result<Option<(String, i64)>, DbError> {
+    Ok(node_claims::table
+        .filter(node_claims::node.eq(node))
+        .select((node_claims::holder, node_claims::epoch))
+        .first(c)
+        .optional()?)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Epoch {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    epoch: i64,
+}
+
+/// Fails with [`DbError::Fenced`] unless `fence` is still the node's holder and epoch.
+/// On PostgreSQL the claim row is locked `FOR SHARE` until the caller's transaction ends,
+/// so a take-over (an `UPDATE` of that row) waits for a write already checked, and every
+/// write checked after it sees the new epoch: no stale write lands after a take-over.
+pub fn check(c: &mut DbConnection, fence: &Fence) -> Result<(), DbError> {
+    use diesel::sql_types::{BigInt, Text};
+    let found: Option<Epoch> = match c {
+        DbConnection::Postgres(pg) => diesel::sql_query(
+            "SELECT epoch FROM node_claims WHERE node = $1 AND holder = $2 AND epoch = $3 \
+             FOR SHARE",
+        )
+        .bind::<Text, _>(&fence.node)
+        .bind::<Text, _>(&fence.holder)
+        .bind::<BigInt, _>(fence.epoch)
+        .get_result(pg)
+        .optional()?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(
+            "SELECT epoch FROM node_claims WHERE node = ? AND holder = ? AND epoch = ?",
+        )
+        .bind::<Text, _>(&fence.node)
+        .bind::<Text, _>(&fence.holder)
+        .bind::<BigInt, _>(fence.epoch)
+        .get_result(lite)
+        .optional()?,
+    };
+    match found {
+        Some(e) if e.epoch == fence.epoch => Ok(()),
+        _ => Err(DbError::Fenced {
+            node: fence.node.clone(),
+            epoch: fence.epoch,
+        }),
+    }
+}
+
+/// Runs `f` only while `fence` holds, as one unit with the check: on PostgreSQL in one
+/// transaction with the claim row locked (see [`check`]). On SQLite the check runs just
+/// before `f`, inside the group-commit transaction when `f` is a queued write; a
+/// transaction around reads too would take SQLite's one write lock for every read, and
+/// processes sharing a SQLite file share one host, where a take-over needs the holder's
+/// lease to lapse first.
+pub fn guarded<T>(
+    c: &mut DbConnection,
+    fence: &Fence,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    if matches!(c, DbConnection::Postgres(_)) {
+        c.transaction(|c| {
+            check(c, fence)?;
+            f(c)
+        })
+    } else {
+        check(c, fence)?;
+        f(c)
+    }
+}
