@@ -33,6 +33,7 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
+use super::body::{Body, Envelope};
 use super::{MOUNTS, Route, error::ApiError};
 
 /// The details of a fault.
@@ -206,47 +207,6 @@ pub struct Volume {
     pub name_id: Option<String>,
 }
 
-/// The volume to create (`POST /volumes`). Unknown keys are refused (3.53+).
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeCreate {
-    /// GiB; required unless a source gives it.
-    #[schema(minimum = 1, maximum = 1024)]
-    pub size: Option<i64>,
-    /// Display name.
-    #[schema(max_length = 255)]
-    pub name: Option<String>,
-    /// Display description.
-    #[schema(max_length = 255)]
-    pub description: Option<String>,
-    /// Type name or id.
-    pub volume_type: Option<String>,
-    /// Zone.
-    pub availability_zone: Option<String>,
-    /// Create from this snapshot.
-    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
-    pub snapshot_id: Option<String>,
-    /// Create from this volume.
-    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
-    pub source_volid: Option<String>,
-    /// User metadata.
-    pub metadata: Option<BTreeMap<String, String>>,
-}
-
-/// The changes of `PUT /volumes/{id}`.
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeUpdate {
-    /// Display name.
-    #[schema(max_length = 255)]
-    pub name: Option<String>,
-    /// Display description.
-    #[schema(max_length = 255)]
-    pub description: Option<String>,
-    /// User metadata.
-    pub metadata: Option<BTreeMap<String, String>>,
-}
-
 /// A snapshot.
 #[derive(Serialize, ToSchema)]
 pub struct Snapshot {
@@ -283,24 +243,6 @@ pub struct Snapshot {
     /// Detail views.
     #[serde(rename = "os-extended-snapshot-attributes:progress")]
     pub progress: Option<String>,
-}
-
-/// The snapshot to create.
-#[derive(Serialize, ToSchema)]
-pub struct SnapshotCreate {
-    /// The volume to snapshot.
-    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
-    pub volume_id: String,
-    /// Display name.
-    #[schema(max_length = 255)]
-    pub name: Option<String>,
-    /// Display description.
-    #[schema(max_length = 255)]
-    pub description: Option<String>,
-    /// Snapshot an in-use volume.
-    pub force: Option<bool>,
-    /// User metadata.
-    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// An attachment (3.27+). Lists carry the summary keys and an empty `connection_info`;
@@ -521,20 +463,6 @@ pub struct QosSpecsBody {
     pub links: Vec<Link>,
 }
 
-/// The changes of `PUT /snapshots/{id}`: at least one of them.
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SnapshotUpdate {
-    /// Display name.
-    pub name: Option<String>,
-    /// Display description.
-    pub description: Option<String>,
-    /// The old name of `name`.
-    pub display_name: Option<String>,
-    /// The old name of `description`.
-    pub display_description: Option<String>,
-}
-
 /// The connector of `PUT /attachments/{id}`.
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentUpdate {
@@ -676,8 +604,6 @@ use Wrap::{All, One, Page, Strings};
 /// (the wrapped component), and how it is wrapped.
 pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ("VolumeBody", "volume", "Volume", One),
-    ("VolumeCreateRequest", "volume", "VolumeCreate", One),
-    ("VolumeUpdateRequest", "volume", "VolumeUpdate", One),
     (
         "VolumeSummaryList",
         "volumes",
@@ -692,8 +618,6 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ),
     ("VolumeSummaryBody", "volume-summary", "VolumeTotals", One),
     ("SnapshotBody", "snapshot", "Snapshot", One),
-    ("SnapshotCreateRequest", "snapshot", "SnapshotCreate", One),
-    ("SnapshotUpdateRequest", "snapshot", "SnapshotUpdate", One),
     (
         "SnapshotList",
         "snapshots",
@@ -769,6 +693,20 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ),
     ("QosSpecsList", "qos_specs", "QosSpecs", All),
 ];
+
+/// The typed request bodies: each [`Body`]'s envelope and item schemas.
+fn request_bodies() -> Vec<(String, RefOr<Schema>)> {
+    let mut out = Vec::new();
+    fn add<T: Envelope>(out: &mut Vec<(String, RefOr<Schema>)>) {
+        out.push((Body::<T>::name().into_owned(), Body::<T>::schema()));
+        Body::<T>::schemas(out);
+    }
+    add::<super::volumes::VolumeCreate>(&mut out);
+    add::<super::volumes::VolumeUpdate>(&mut out);
+    add::<super::snapshots::SnapshotCreate>(&mut out);
+    add::<super::snapshots::SnapshotUpdate>(&mut out);
+    out
+}
 
 /// The schema of one [`ENVELOPES`] entry.
 fn envelope(key: &str, item: &str, wrap: Wrap) -> serde_json::Value {
@@ -1156,10 +1094,7 @@ pub const OPERATIONS: &[Operation] = &[
     VolumeSummary,
     VolumeAttachmentRef,
     Volume,
-    VolumeCreate,
-    VolumeUpdate,
     Snapshot,
-    SnapshotCreate,
     Attachment,
     AttachmentCreate,
     VolumeType,
@@ -1174,7 +1109,6 @@ pub const OPERATIONS: &[Operation] = &[
     VolumeTotals,
     QosSpecs,
     QosSpecsBody,
-    SnapshotUpdate,
     AttachmentUpdate,
     VolumeTypeCreate,
     VolumeTypeUpdate,
@@ -1373,6 +1307,9 @@ pub fn document() -> Result<OpenApi, String> {
             serde_json::from_value(value).map_err(|e| format!("schema {name}: {e}"))?;
         components = components.schema(name, schema);
     }
+    for (name, schema) in request_bodies() {
+        components = components.schema(name, schema);
+    }
     Ok(OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -1426,4 +1363,61 @@ pub async fn serve() -> Result<HttpResponse, ApiError> {
     let mut doc = serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?;
     add_links(&mut doc);
     Ok(HttpResponse::Ok().json(doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::body::fields;
+    use super::super::snapshots::{SnapshotCreate, SnapshotUpdate};
+    use super::super::volumes::{VolumeCreate, VolumeUpdate};
+    use super::*;
+
+    fn doc() -> Result<Value, String> {
+        serde_json::to_value(document()?).map_err(|e| e.to_string())
+    }
+
+    /// The keys a body's schema lists, against the fields its parser reads.
+    fn listed(doc: &Value, name: &str) -> Vec<String> {
+        let mut keys: Vec<String> = doc["components"]["schemas"][name]["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
+    fn read<T: Envelope>() -> Vec<String> {
+        let mut keys: Vec<String> = fields::<T>().iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn typed_bodies_list_the_keys_their_parser_reads() -> Result<(), String> {
+        let doc = doc()?;
+        assert_eq!(listed(&doc, "VolumeCreate"), read::<VolumeCreate>());
+        assert_eq!(listed(&doc, "VolumeCreate").len(), 16);
+        assert_eq!(listed(&doc, "VolumeUpdate"), read::<VolumeUpdate>());
+        assert_eq!(listed(&doc, "SnapshotCreate"), read::<SnapshotCreate>());
+        assert_eq!(listed(&doc, "SnapshotUpdate"), read::<SnapshotUpdate>());
+        let create = &doc["components"]["schemas"]["VolumeCreate"];
+        let size = create["properties"]["size"].to_string();
+        assert!(
+            size.contains(&format!("\"maximum\":{}", super::super::validate::MAX_INT)),
+            "{size}"
+        );
+        assert_eq!(create["additionalProperties"], json!(false));
+        // The envelope wraps the item.
+        let request = &doc["components"]["schemas"]["VolumeCreateRequest"];
+        assert_eq!(request["required"], json!(["volume"]));
+        assert_eq!(
+            request["properties"]["volume"]["$ref"],
+            "#/components/schemas/VolumeCreate"
+        );
+        // Snapshot creates ignore unknown keys at every version: not `false` there.
+        assert!(doc["components"]["schemas"]["SnapshotCreate"]["additionalProperties"].is_null());
+        Ok(())
+    }
 }
