@@ -1,10 +1,13 @@
 //! The OpenAPI 3.1 document, `GET /clinker/v1/openapi.json` (no token needed).
 //!
 //! Built from the code: the paths come from the router's own route tables
-//! ([`super::MOUNTS`]), each described by an entry of [`OPERATIONS`], and the bodies from
-//! the schema-only structs below (derived with utoipa's `ToSchema`). The handlers build
-//! their answers with `serde_json::json!` (see [`super::views`]); these structs describe
-//! those shapes and are never constructed. A route without an entry makes
+//! ([`super::MOUNTS`]). A route's operation is generated from its handler's
+//! `#[utoipa::path]` (those listed in [`Generated`], whose typed request bodies are the
+//! very types the handler parses, see [`super::body::Body`]), or else described by an
+//! entry of [`OPERATIONS`] until its handler is converted. Answers are described by the
+//! schema-only structs below (derived with utoipa's `ToSchema`): the handlers build
+//! them with `serde_json::json!` (see [`super::views`]), so these are never constructed.
+//! A route with no operation or with two, or a generated operation with no route, makes
 //! [`document`] fail, and `tests/http_openapi.rs` checks that every route is in the
 //! document, so the two cannot drift apart silently.
 //!
@@ -33,7 +36,6 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use super::body::{Body, Envelope};
 use super::{MOUNTS, Route, error::ApiError};
 
 /// The details of a fault.
@@ -694,20 +696,6 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ("QosSpecsList", "qos_specs", "QosSpecs", All),
 ];
 
-/// The typed request bodies: each [`Body`]'s envelope and item schemas.
-fn request_bodies() -> Vec<(String, RefOr<Schema>)> {
-    let mut out = Vec::new();
-    fn add<T: Envelope>(out: &mut Vec<(String, RefOr<Schema>)>) {
-        out.push((Body::<T>::name().into_owned(), Body::<T>::schema()));
-        Body::<T>::schemas(out);
-    }
-    add::<super::volumes::VolumeCreate>(&mut out);
-    add::<super::volumes::VolumeUpdate>(&mut out);
-    add::<super::snapshots::SnapshotCreate>(&mut out);
-    add::<super::snapshots::SnapshotUpdate>(&mut out);
-    out
-}
-
 /// The schema of one [`ENVELOPES`] entry.
 fn envelope(key: &str, item: &str, wrap: Wrap) -> serde_json::Value {
     let item_ref = json!({ "$ref": format!("#/components/schemas/{item}") });
@@ -996,13 +984,8 @@ pub const OPERATIONS: &[Operation] = &[
     public("/v3", "/", 200, "{versions}", "The v3 version document"),
     public("/v3", "/{project_id:[0-9a-f\\-]+}", 200, "{versions}", "The v3 version document"),
     // Volumes.
-    op("post", "/volumes", "VolumeCreateRequest", 202, "VolumeBody", "Create a volume"),
     list("/volumes", LIST, "VolumeSummaryList", "List volumes"),
     list("/volumes/detail", LIST, "VolumeList", "List volumes with details"),
-    op("get", "/volumes/summary", "-", 200, "VolumeSummaryBody", "Volume totals (3.12+)"),
-    op("get", "/volumes/{volume_id}", "-", 200, "VolumeBody", "Show a volume"),
-    op("put", "/volumes/{volume_id}", "VolumeUpdateRequest", 200, "VolumeBody", "Update a volume"),
-    op("delete", "/volumes/{volume_id}", "-", 202, "-", "Delete a volume"),
     op("get", "/volumes/{volume_id}/metadata", "-", 200, "MetadataBody", "Show a volume's metadata"),
     op("post", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Merge metadata"),
     op("put", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Replace metadata"),
@@ -1011,12 +994,8 @@ pub const OPERATIONS: &[Operation] = &[
     op("delete", "/volumes/{volume_id}/metadata/{key}", "-", 200, "-", "Delete one metadata key"),
     op("post", "/volumes/{volume_id}/action", "ActionRequest", 202, "-", "Run a volume action (one key: its name)"),
     // Snapshots.
-    op("post", "/snapshots", "SnapshotCreateRequest", 202, "SnapshotBody", "Create a snapshot"),
     list("/snapshots", LIST, "SnapshotList", "List snapshots"),
     list("/snapshots/detail", LIST, "SnapshotList", "List snapshots with details"),
-    op("get", "/snapshots/{snapshot_id}", "-", 200, "SnapshotBody", "Show a snapshot"),
-    op("put", "/snapshots/{snapshot_id}", "SnapshotUpdateRequest", 200, "SnapshotBody", "Update a snapshot"),
-    op("delete", "/snapshots/{snapshot_id}", "-", 202, "-", "Delete a snapshot"),
     op("post", "/snapshots/{snapshot_id}/action", "ActionRequest", 202, "-", "Run a snapshot action"),
     op("get", "/snapshots/{snapshot_id}/metadata", "-", 200, "MetadataBody", "Show a snapshot's metadata"),
     op("post", "/snapshots/{snapshot_id}/metadata", "MetadataBody", 200, "MetadataBody", "Merge snapshot metadata"),
@@ -1172,20 +1151,9 @@ fn method(m: &str) -> Result<HttpMethod, String> {
     }
 }
 
+/// The operation an [`OPERATIONS`] entry describes.
 fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::path::Operation {
-    let path = openapi_path(mount, route.path);
-    let mut b = OperationBuilder::new()
-        .summary(Some(spec.summary))
-        .operation_id(Some(operation_id(mount, route.method, route.path)));
-    for name in path.split('{').skip(1).filter_map(|s| s.split('}').next()) {
-        b = b.parameter(
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .schema(Some(String::schema())),
-        );
-    }
+    let mut b = OperationBuilder::new().summary(Some(spec.summary));
     for name in spec.query {
         let schema = match *name {
             "limit" | "offset" => i64::schema(),
@@ -1200,18 +1168,6 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
                 .schema(Some(schema)),
         );
     }
-    if mount.starts_with("/v3") && spec.auth {
-        b = b.parameter(
-            ParameterBuilder::new()
-                .name("OpenStack-API-Version")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(
-                    "The microversion, e.g. `volume 3.60` (3.0 when absent).",
-                ))
-                .schema(Some(String::schema())),
-        );
-    }
     if let Some((media, schema)) = content(spec.request) {
         b = b.request_body(Some(
             RequestBodyBuilder::new()
@@ -1224,31 +1180,125 @@ fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::p
     if let Some((media, schema)) = content(spec.response) {
         ok = ok.content(media, ContentBuilder::new().schema(Some(schema)).build());
     }
-
-    let fault = ResponseBuilder::new()
-        .description("A Cinder fault")
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(RefOr::Ref(Ref::from_schema_name("Fault"))))
-                .build(),
-        )
-        .build();
-    let mut responses = ResponsesBuilder::new().response(spec.status.to_string(), ok.build());
-    if spec.auth {
-        responses = responses.response("default", fault);
-    }
-    b = b.responses(responses.build());
+    b = b.responses(
+        ResponsesBuilder::new()
+            .response(spec.status.to_string(), ok.build())
+            .build(),
+    );
     if !spec.auth {
         b = b.securities(Some(Vec::<SecurityRequirement>::new()));
     }
-    b.build()
+    decorate(b.build(), mount, route, spec.auth)
 }
 
-/// The whole document, or the routes that have no [`OPERATIONS`] entry.
+/// What every operation carries, written or generated: its id (which [`LINKS`] name),
+/// its path parameters, and, behind a token, the microversion header and Cinder's fault
+/// as the answer to anything else.
+fn decorate(
+    mut op: utoipa::openapi::path::Operation,
+    mount: &str,
+    route: &Route,
+    auth: bool,
+) -> utoipa::openapi::path::Operation {
+    op.operation_id = Some(operation_id(mount, route.method, route.path));
+    // utoipa tags a generated operation with its module path (`super::volumes`), which
+    // says nothing to a reader; the written ones carry none either.
+    op.tags = None;
+    let path = openapi_path(mount, route.path);
+    let mut parameters: Vec<_> = path
+        .split('{')
+        .skip(1)
+        .filter_map(|s| s.split('}').next())
+        .map(|name| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(String::schema()))
+                .build()
+        })
+        .collect();
+    parameters.extend(op.parameters.take().unwrap_or_default());
+    if mount.starts_with("/v3") && auth {
+        parameters.push(
+            ParameterBuilder::new()
+                .name("OpenStack-API-Version")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "The microversion, e.g. `volume 3.60` (3.0 when absent).",
+                ))
+                .schema(Some(String::schema()))
+                .build(),
+        );
+    }
+    op.parameters = (!parameters.is_empty()).then_some(parameters);
+    if auth {
+        let fault = ResponseBuilder::new()
+            .description("A Cinder fault")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(RefOr::Ref(Ref::from_schema_name("Fault"))))
+                    .build(),
+            )
+            .build();
+        op.responses
+            .responses
+            .insert("default".into(), RefOr::T(fault));
+    }
+    op
+}
+
+/// The operations the Block Storage handlers generate (`#[utoipa::path]`), by method and
+/// path under `/v3`. Routes not yet among them are described by [`OPERATIONS`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    super::volumes::create,
+    super::volumes::show,
+    super::volumes::update,
+    super::volumes::delete,
+    super::volumes::summary,
+    super::snapshots::create,
+    super::snapshots::show,
+    super::snapshots::update,
+    super::snapshots::delete,
+))]
+struct Generated;
+
+/// [`Generated`]'s operations, keyed by (method, path), and the schemas they bring.
+fn generated() -> (
+    BTreeMap<(&'static str, String), utoipa::openapi::path::Operation>,
+    Vec<(String, RefOr<Schema>)>,
+) {
+    let doc = <Generated as utoipa::OpenApi>::openapi();
+    let mut ops = BTreeMap::new();
+    for (path, item) in doc.paths.paths {
+        let methods = [
+            ("get", item.get),
+            ("post", item.post),
+            ("put", item.put),
+            ("delete", item.delete),
+        ];
+        for (method, op) in methods {
+            if let Some(op) = op {
+                ops.insert((method, path.clone()), op);
+            }
+        }
+    }
+    let schemas = doc
+        .components
+        .map(|c| c.schemas.into_iter().collect())
+        .unwrap_or_default();
+    (ops, schemas)
+}
+
+/// The whole document, or the routes that have no operation (or two: a generated one and
+/// an [`OPERATIONS`] entry), and the generated operations that have no route.
 pub fn document() -> Result<OpenApi, String> {
     let mut paths = PathsBuilder::new();
     let mut missing = Vec::new();
+    let (mut made, made_schemas) = generated();
     let mut items: BTreeMap<String, Vec<(HttpMethod, utoipa::openapi::path::Operation)>> =
         BTreeMap::new();
     for (mount, routes) in MOUNTS {
@@ -1256,22 +1306,40 @@ pub fn document() -> Result<OpenApi, String> {
             continue;
         }
         for route in *routes {
-            let full = format!("{mount}{}", route.path);
+            let full = format!("{} {mount}{}", route.method, route.path);
             let spec = OPERATIONS
                 .iter()
                 .find(|o| o.mount == *mount && o.method == route.method && o.path == route.path);
-            match spec {
-                Some(spec) => items
-                    .entry(openapi_path(mount, route.path))
-                    .or_default()
-                    .push((method(route.method)?, operation(mount, route, spec))),
-                None => missing.push(format!("{} {full}", route.method)),
-            }
+            let generated = match *mount {
+                "/v3" => made.remove(&(route.method, openapi_path("", route.path))),
+                _ => None,
+            };
+            let op = match (generated, spec) {
+                (Some(op), None) => decorate(op, mount, route, true),
+                (None, Some(spec)) => operation(mount, route, spec),
+                (Some(_), Some(_)) => {
+                    missing.push(format!("{full} (both generated and in OPERATIONS)"));
+                    continue;
+                }
+                (None, None) => {
+                    missing.push(full);
+                    continue;
+                }
+            };
+            items
+                .entry(openapi_path(mount, route.path))
+                .or_default()
+                .push((method(route.method)?, op));
         }
     }
+    // A handler's operation whose path and method no route has.
+    missing.extend(
+        made.keys()
+            .map(|(m, p)| format!("{m} /v3{p} (generated, but not routed)")),
+    );
     if !missing.is_empty() {
         return Err(format!(
-            "routes without an OpenAPI entry: {}",
+            "routes without exactly one OpenAPI operation: {}",
             missing.join(", ")
         ));
     }
@@ -1307,7 +1375,7 @@ pub fn document() -> Result<OpenApi, String> {
             serde_json::from_value(value).map_err(|e| format!("schema {name}: {e}"))?;
         components = components.schema(name, schema);
     }
-    for (name, schema) in request_bodies() {
+    for (name, schema) in made_schemas {
         components = components.schema(name, schema);
     }
     Ok(OpenApiBuilder::new()
@@ -1369,7 +1437,7 @@ pub async fn serve() -> Result<HttpResponse, ApiError> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::body::fields;
+    use super::super::body::{Envelope, fields};
     use super::super::snapshots::{SnapshotCreate, SnapshotUpdate};
     use super::super::volumes::{VolumeCreate, VolumeUpdate};
     use super::*;
@@ -1418,6 +1486,44 @@ mod tests {
         );
         // Snapshot creates ignore unknown keys at every version: not `false` there.
         assert!(doc["components"]["schemas"]["SnapshotCreate"]["additionalProperties"].is_null());
+        Ok(())
+    }
+
+    /// The handlers' `#[utoipa::path]` operations are in the document, each on its route,
+    /// with what every operation carries.
+    #[test]
+    fn handlers_generate_their_operations() -> Result<(), String> {
+        let doc = doc()?;
+        eprintln!(
+            "DUMP {}",
+            serde_json::to_string_pretty(&doc["paths"]["/v3/volumes/{volume_id}"])
+                .unwrap_or_default()
+        );
+        let (made, _) = generated();
+        assert_eq!(made.len(), 9);
+        for (method, path) in made.keys() {
+            let op = &doc["paths"][format!("/v3{path}")][*method];
+            assert_eq!(op["operationId"], format!("{method} /v3{path}"));
+            assert!(op["responses"]["default"].is_object(), "{method} {path}");
+        }
+        let create = &doc["paths"]["/v3/volumes"]["post"];
+        let json = |v: &Value| v["content"]["application/json"]["schema"]["$ref"].clone();
+        assert_eq!(
+            json(&create["requestBody"]),
+            "#/components/schemas/VolumeCreateRequest"
+        );
+        assert_eq!(
+            json(&create["responses"]["202"]),
+            "#/components/schemas/VolumeBody"
+        );
+        let show = &doc["paths"]["/v3/snapshots/{snapshot_id}"]["get"];
+        let params = show["parameters"].as_array().ok_or("no parameters")?;
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"] == "snapshot_id" && p["in"] == "path")
+        );
+        assert!(params.iter().any(|p| p["name"] == "OpenStack-API-Version"));
         Ok(())
     }
 }

@@ -99,6 +99,9 @@ pub struct SnapshotCreate {
     pub metadata: Option<Metadata>,
 }
 
+/// The body of `POST /snapshots`.
+pub type CreateBody = Body<SnapshotCreate>;
+
 impl Envelope for SnapshotCreate {
     const KEY: &'static str = "snapshot";
     const STRICT_FROM: Option<u16> = None;
@@ -126,17 +129,21 @@ pub struct SnapshotUpdate {
     pub display_description: Option<Option<DisplayDescription>>,
 }
 
+/// The body of `PUT /snapshots/{id}`.
+pub type UpdateBody = Body<SnapshotUpdate>;
+
 impl Envelope for SnapshotUpdate {
     const KEY: &'static str = "snapshot";
     const STRICT_FROM: Option<u16> = Some(0);
 }
 
 /// `POST /snapshots` → 202 `creating`.
+#[utoipa::path(post, path = "/snapshots", summary = "Create a snapshot", request_body = CreateBody, responses((status = 202, description = "Success", body = ref("#/components/schemas/SnapshotBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    Body(s): Body<SnapshotCreate>,
+    Body(s): CreateBody,
 ) -> Result<HttpResponse, ApiError> {
     let ver = version::of(&req);
     let volume_id: VolumeId = s
@@ -240,6 +247,7 @@ pub async fn list_detail(
 }
 
 /// `GET /snapshots/{id}`.
+#[utoipa::path(get, path = "/snapshots/{snapshot_id}", summary = "Show a snapshot", responses((status = 200, description = "Success", body = ref("#/components/schemas/SnapshotBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -253,11 +261,12 @@ pub async fn show(
 }
 
 /// `PUT /snapshots/{id}`.
+#[utoipa::path(put, path = "/snapshots/{snapshot_id}", summary = "Update a snapshot", request_body = UpdateBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/SnapshotBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    Body(s): Body<SnapshotUpdate>,
+    Body(s): UpdateBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = snapshot_id(&req)?;
     let op = SnapshotOp::Update {
@@ -280,6 +289,7 @@ pub async fn update(
 }
 
 /// `DELETE /snapshots/{id}` → 202.
+#[utoipa::path(delete, path = "/snapshots/{snapshot_id}", summary = "Delete a snapshot", responses((status = 202, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

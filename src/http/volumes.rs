@@ -102,6 +102,9 @@ pub struct VolumeCreate {
     pub multiattach: Option<Multiattach>,
 }
 
+/// The body of `POST /volumes`.
+pub type CreateBody = Body<VolumeCreate>;
+
 impl Envelope for VolumeCreate {
     const KEY: &'static str = "volume";
     const STRICT_FROM: Option<u16> = Some(53);
@@ -134,6 +137,9 @@ pub struct VolumeUpdate {
     pub metadata: Option<Option<Metadata>>,
 }
 
+/// The body of `PUT /volumes/{id}`.
+pub type UpdateBody = Body<VolumeUpdate>;
+
 impl Envelope for VolumeUpdate {
     const KEY: &'static str = "volume";
     const STRICT_FROM: Option<u16> = Some(0);
@@ -151,11 +157,12 @@ impl VolumeUpdate {
 }
 
 /// `POST /volumes` → 202 with the volume in `creating`.
+#[utoipa::path(post, path = "/volumes", summary = "Create a volume", request_body = CreateBody, responses((status = 202, description = "Success", body = ref("#/components/schemas/VolumeBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    Body(v): Body<VolumeCreate>,
+    Body(v): CreateBody,
 ) -> Result<HttpResponse, ApiError> {
     let request = VolumeCreateRequest {
         size: v.size.map(Gib::get),
@@ -199,6 +206,7 @@ pub(crate) fn created(
 }
 
 /// `GET /volumes/{id}`.
+#[utoipa::path(get, path = "/volumes/{volume_id}", summary = "Show a volume", responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -222,11 +230,12 @@ pub async fn show(
 }
 
 /// `PUT /volumes/{id}`: name, description, metadata (replaces it).
+#[utoipa::path(put, path = "/volumes/{volume_id}", summary = "Update a volume", request_body = UpdateBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    Body(v): Body<VolumeUpdate>,
+    Body(v): UpdateBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = volume_id(req.match_info().get("volume_id").unwrap_or(""))?;
     let ver = version::of(&req);
@@ -260,6 +269,7 @@ pub async fn update(
 }
 
 /// `DELETE /volumes/{id}[?cascade=true][&force=true]` → 202, empty.
+#[utoipa::path(delete, path = "/volumes/{volume_id}", summary = "Delete a volume", responses((status = 202, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -466,6 +476,7 @@ fn parse_iso_time(s: &str) -> Option<chrono::NaiveDateTime> {
 }
 
 /// `GET /volumes/summary` (3.12; `metadata` from 3.36): count and total size.
+#[utoipa::path(get, path = "/volumes/summary", summary = "Volume totals (3.12+)", responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeSummaryBody"))))]
 pub async fn summary(
     req: HttpRequest,
     state: web::Data<AppState>,
