@@ -1266,11 +1266,11 @@ fn decorate(
 ))]
 struct Generated;
 
-/// [`Generated`]'s operations, keyed by (method, path), and the schemas they bring.
-fn generated() -> (
-    BTreeMap<(&'static str, String), utoipa::openapi::path::Operation>,
-    Vec<(String, RefOr<Schema>)>,
-) {
+/// Generated operations by method and path under `/v3`.
+type MadeOperations = BTreeMap<(&'static str, String), utoipa::openapi::path::Operation>;
+
+/// [`Generated`]'s operations and the schemas they bring.
+fn generated() -> (MadeOperations, Vec<(String, RefOr<Schema>)>) {
     let doc = <Generated as utoipa::OpenApi>::openapi();
     let mut ops = BTreeMap::new();
     for (path, item) in doc.paths.paths {
