@@ -3,7 +3,13 @@
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
@@ -119,6 +125,137 @@ fn nesting(body: &[u8]) -> usize {
     max
 }
 
+/// A request body shaped `{"<KEY>": {...}}`, whose inner object deserializes to `Self`.
+/// `Self` is also the body's OpenAPI schema, so the fields the document lists are the
+/// fields the parser reads. Each field is an `Option` of a newtype of [`super::fields`]
+/// (a required one is checked by the handler, with the message Cinder gives), so every
+/// refusal is worded by the field's own `Deserialize`.
+pub trait Envelope: DeserializeOwned + ToSchema + 'static {
+    /// The one key of the body, e.g. `volume`.
+    const KEY: &'static str;
+    /// The microversion 3.x from which keys the type does not have are refused (Cinder's
+    /// 3.53 strict schemas); `Some(0)` refuses them at every version, `None` at none.
+    /// Below it they are ignored, as Cinder ignores them.
+    const STRICT_FROM: Option<u16>;
+}
+
+/// A typed body: [`JsonBody`]'s checks (size, content type, depth, NUL), then the
+/// envelope's key, the keys it allows at the request's microversion, and each field's
+/// own `Deserialize`, with Cinder's messages at each step.
+#[derive(Debug, Clone)]
+pub struct Body<T>(pub T);
+
+impl<T: Envelope> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ver = super::version::of(req);
+        let strict = T::STRICT_FROM.is_some_and(|minor| ver.at_least(3, minor));
+        let json = JsonBody::from_request(req, payload);
+        Box::pin(async move {
+            let JsonBody(body) = json.await?;
+            parse(body, strict).map(Body)
+        })
+    }
+}
+
+/// The envelope's schema, `{"<KEY>": <T>}`, named `<T>Request`: what a handler's
+/// `#[utoipa::path(request_body = ...)]` names (through a type alias, as the macro reads
+/// a plain path). `T`'s own schema comes along as a component; a strict body
+/// ([`Envelope::STRICT_FROM`]) says `additionalProperties: false`, since the document
+/// describes the newest microversion.
+impl<T: Envelope> PartialSchema for Body<T> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(format!("`{{\"{}\": <{}>}}`.", T::KEY, T::name())))
+            .property(T::KEY, Ref::from_schema_name(T::name()))
+            .required(T::KEY)
+            .into()
+    }
+}
+
+impl<T: Envelope> ToSchema for Body<T> {
+    fn name() -> Cow<'static, str> {
+        format!("{}Request", T::name()).into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        let mut item = T::schema();
+        if let (Some(_), RefOr::T(Schema::Object(o))) = (T::STRICT_FROM, &mut item) {
+            o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        }
+        schemas.push((T::name().into_owned(), item));
+        T::schemas(schemas);
+    }
+}
+
+/// `body[T::KEY]` as a `T`. With `strict`, a key `T` does not have is refused with
+/// Cinder's `Additional properties are not allowed` message.
+pub fn parse<T: Envelope>(mut body: Value, strict: bool) -> Result<T, ApiError> {
+    element(&body, T::KEY)?;
+    let item = body[T::KEY].take();
+    if strict
+        && let Value::Object(map) = &item
+        && let Some(k) = map.keys().find(|k| !fields::<T>().contains(&k.as_str()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid input for field/attribute {}. Additional properties are not allowed ('{k}' was unexpected)",
+            T::KEY
+        )));
+    }
+    // Every field is an `Option` of a checked newtype (see `fields`), whose own
+    // `Deserialize` writes the whole Cinder message: serde adds nothing to it.
+    serde_json::from_value(item).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// For `#[serde(default, deserialize_with = "given")]` on an `Option<Option<T>>`: a key
+/// given (even as `null`, which is `Some(None)`) is told apart from a key left out
+/// (`None`, the default), as an update that clears a field needs.
+pub fn given<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// The field names serde's derive gives `T` (its `FIELDS`), read by asking `T` to
+/// deserialize itself from a deserializer that records them and stops.
+pub fn fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut found: &'static [&'static str] = &[];
+    let _refused = T::deserialize(FieldNames(&mut found));
+    found
+}
+
+/// See [`fields`].
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(serde::de::Error::custom("fields recorded"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
 /// `body[key]` as an object, or Cinder's missing-element error.
 pub fn element<'a>(
     body: &'a Value,
@@ -139,6 +276,67 @@ pub fn element<'a>(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    use super::super::snapshots::SnapshotUpdate;
+    use super::super::volumes::{VolumeCreate, VolumeUpdate};
+    use super::{Envelope, parse};
+
+    fn refusal<T: Envelope + std::fmt::Debug>(body: serde_json::Value, strict: bool) -> String {
+        match parse::<T>(body, strict) {
+            Ok(t) => format!("accepted {t:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_only_when_strict() {
+        let body = json!({"volume": {"size": 1, "colour": "red"}});
+        assert_eq!(
+            refusal::<VolumeCreate>(body.clone(), true),
+            "Invalid input for field/attribute volume. Additional properties are not allowed ('colour' was unexpected)"
+        );
+        assert!(parse::<VolumeCreate>(body, false).is_ok());
+        assert_eq!(
+            refusal::<SnapshotUpdate>(json!({"snapshot": {"size": 1}}), true),
+            "Invalid input for field/attribute snapshot. Additional properties are not allowed ('size' was unexpected)"
+        );
+    }
+
+    #[test]
+    fn the_envelope_and_each_field_get_cinders_messages() {
+        assert_eq!(
+            refusal::<VolumeCreate>(json!({"size": 1}), false),
+            "Missing required element 'volume' in request body."
+        );
+        assert_eq!(
+            refusal::<VolumeCreate>(json!({"volume": [1]}), false),
+            "Invalid input for field/attribute volume. Value: [1]. It is not an object."
+        );
+        assert_eq!(
+            refusal::<VolumeCreate>(json!({"volume": {"size": "1.0"}}), true),
+            "Invalid input for field/attribute size. Value: \"1.0\". '1.0' does not match '^[0-9]+$'"
+        );
+        assert_eq!(
+            refusal::<VolumeCreate>(json!({"volume": {"size": 2147483648u64}}), true),
+            "Invalid input for field/attribute size. Value: 2147483648. 2147483648 is greater than the maximum of 2147483647"
+        );
+        assert!(
+            refusal::<VolumeCreate>(json!({"volume": {"multiattach": true}}), true)
+                .starts_with("multiattach parameter has been removed.")
+        );
+    }
+
+    #[test]
+    fn an_update_tells_null_from_absent() -> Result<(), super::ApiError> {
+        let u = parse::<VolumeUpdate>(json!({"volume": {"name": null}}), true)?;
+        assert!(matches!(u.name, Some(None)) && u.description.is_none());
+        let u = parse::<VolumeUpdate>(json!({"volume": {"display_name": " x "}}), true)?;
+        assert_eq!(
+            u.display_name.flatten().map(String::from).as_deref(),
+            Some("x")
+        );
+        Ok(())
+    }
 
     #[test]
     fn nul_is_found_in_keys_and_values_at_any_depth() {

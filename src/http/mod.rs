@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod console;
 pub mod error;
 pub mod extensions;
+pub mod fields;
 pub mod guard;
 pub mod idempotency;
 pub mod intake;

@@ -1,11 +1,17 @@
 //! `/snapshots` (cinder-api.md §8).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::body::{JsonBody, element};
+use super::body::{Body, Envelope, JsonBody, given};
 use super::error::ApiError;
+use super::fields::{
+    Description, DisplayDescription, DisplayName, Flag, Force, Metadata, Name, VolumeRef,
+    given_newer_or_older, newer_or_older,
+};
 use super::version::ApiVersion;
 use super::views::{opt_time, time};
 use super::{AppState, guard, listing, validate, version};
@@ -67,52 +73,103 @@ fn gone() -> ApiError {
     ApiError::Internal("snapshot vanished during the call".into())
 }
 
+/// The snapshot to create: `{"snapshot": {...}}`. Other keys are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SnapshotCreate {
+    /// The volume to snapshot (required).
+    #[schema(inline)]
+    pub volume_id: Option<VolumeRef>,
+    /// Display name.
+    #[schema(inline)]
+    pub name: Option<Name>,
+    /// The older spelling of `name`, read when `name` is absent.
+    #[schema(inline)]
+    pub display_name: Option<DisplayName>,
+    /// Display description.
+    #[schema(inline)]
+    pub description: Option<Description>,
+    /// The older spelling of `description`, read when `description` is absent.
+    #[schema(inline)]
+    pub display_description: Option<DisplayDescription>,
+    /// Snapshot an in-use volume; from 3.66 always, and `false` is refused.
+    #[schema(inline)]
+    pub force: Option<Force>,
+    /// User metadata.
+    #[schema(inline)]
+    pub metadata: Option<Metadata>,
+}
+
+/// The body of `POST /snapshots`.
+pub type CreateBody = Body<SnapshotCreate>;
+
+impl Envelope for SnapshotCreate {
+    const KEY: &'static str = "snapshot";
+    const STRICT_FROM: Option<u16> = None;
+}
+
+/// `PUT /snapshots/{id}`: `{"snapshot": {...}}` with at least one of these keys and no
+/// other. A key given as `null` clears the field.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SnapshotUpdate {
+    /// Display name.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub name: Option<Option<Name>>,
+    /// The older spelling of `name`, read when `name` is absent.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub display_name: Option<Option<DisplayName>>,
+    /// Display description.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub description: Option<Option<Description>>,
+    /// The older spelling of `description`, read when `description` is absent.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub display_description: Option<Option<DisplayDescription>>,
+}
+
+/// The body of `PUT /snapshots/{id}`.
+pub type UpdateBody = Body<SnapshotUpdate>;
+
+impl Envelope for SnapshotUpdate {
+    const KEY: &'static str = "snapshot";
+    const STRICT_FROM: Option<u16> = Some(0);
+}
+
 /// `POST /snapshots` → 202 `creating`.
+#[utoipa::path(post, path = "/snapshots", summary = "Create a snapshot", request_body = CreateBody, responses((status = 202, description = "Success", body = ref("#/components/schemas/SnapshotBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(s): CreateBody,
 ) -> Result<HttpResponse, ApiError> {
-    let s = element(&body, "snapshot")?;
     let ver = version::of(&req);
-    let volume_id: VolumeId = validate::uuid("volume_id", s.get("volume_id"))?
+    let volume_id: VolumeId = s
+        .volume_id
         .ok_or_else(|| {
             ApiError::BadRequest("Invalid input for field/attribute volume_id. Value: None.".into())
         })?
+        .0
         .parse()
         .map_err(|_| ApiError::BadRequest("Invalid volume_id.".into()))?;
-    let force = match s.get("force") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(Value::String(v)) => Some(
-            validate::boolean(v)
-                .ok_or_else(|| ApiError::BadRequest(format!("Invalid value '{v}' for force.")))?,
-        ),
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid value '{other}' for force."
-            )));
-        }
-    };
+    let force = s.force.map(Flag::get);
     if ver.at_least(3, 66) && force == Some(false) {
         return Err(ApiError::BadRequest(
             "Invalid input received: force=false is not supported from microversion 3.66.".into(),
         ));
     }
-    let pick = |a: &str, b: &str| -> Result<Option<String>, ApiError> {
-        Ok(validate::text(a, s.get(a))?.or(validate::text(b, s.get(b))?))
-    };
     let record = state
         .api
         .send(CreateSnapshot {
             ctx,
             volume_id,
-            name: pick("name", "display_name")?,
-            description: pick("description", "display_description")?,
+            name: newer_or_older(s.name, s.display_name),
+            description: newer_or_older(s.description, s.display_description),
             force: force.unwrap_or(false) || ver.at_least(3, 66),
             metadata: validate::capped(
-                validate::metadata("metadata", s.get("metadata"))?,
+                s.metadata.unwrap_or_default().into_map(),
                 state.limits.max_metadata_items,
             )?,
         })
@@ -190,6 +247,7 @@ pub async fn list_detail(
 }
 
 /// `GET /snapshots/{id}`.
+#[utoipa::path(get, path = "/snapshots/{snapshot_id}", summary = "Show a snapshot", responses((status = 200, description = "Success", body = ref("#/components/schemas/SnapshotBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -203,38 +261,35 @@ pub async fn show(
 }
 
 /// `PUT /snapshots/{id}`.
+#[utoipa::path(put, path = "/snapshots/{snapshot_id}", summary = "Update a snapshot", request_body = UpdateBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/SnapshotBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(s): UpdateBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = snapshot_id(&req)?;
-    let s = element(&body, "snapshot")?;
-    const KNOWN: [&str; 4] = ["name", "description", "display_name", "display_description"];
-    if s.is_empty() || s.keys().any(|k| !KNOWN.contains(&k.as_str())) {
+    let op = SnapshotOp::Update {
+        name: given_newer_or_older(s.name, s.display_name),
+        description: given_newer_or_older(s.description, s.display_description),
+    };
+    if matches!(
+        op,
+        SnapshotOp::Update {
+            name: None,
+            description: None
+        }
+    ) {
         return Err(ApiError::BadRequest(
             "Invalid input for field/attribute snapshot: give at least one of name, description, display_name, display_description, and nothing else.".into(),
         ));
     }
-    let pick = |a: &str, b: &str| -> Result<Option<Option<String>>, ApiError> {
-        if s.contains_key(a) {
-            Ok(Some(validate::text(a, s.get(a))?))
-        } else if s.contains_key(b) {
-            Ok(Some(validate::text(b, s.get(b))?))
-        } else {
-            Ok(None)
-        }
-    };
-    let op = SnapshotOp::Update {
-        name: pick("name", "display_name")?,
-        description: pick("description", "display_description")?,
-    };
     let rec = call(&state, ctx, id, op).await?.ok_or_else(gone)?;
     Ok(HttpResponse::Ok().json(json!({"snapshot": view(&rec, version::of(&req), true)})))
 }
 
 /// `DELETE /snapshots/{id}` → 202.
+#[utoipa::path(delete, path = "/snapshots/{snapshot_id}", summary = "Delete a snapshot", responses((status = 202, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

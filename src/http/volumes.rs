@@ -3,11 +3,18 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::body::{JsonBody, element};
+use super::body::{Body, Envelope, given};
 use super::error::ApiError;
+use super::fields::{
+    AvailabilityZone, BackupRef, ConsistencyGroupRef, Description, DisplayDescription, DisplayName,
+    Gib, GroupRef, ImageId, ImageRef, Metadata, Multiattach, Name, Size, SnapshotRef,
+    SourceVolumeRef, VolumeTypeRef, given_newer_or_older, newer_or_older,
+};
 use super::views::{Detail, LinkBase, OneVolume, VolumeDetail, VolumePage, json_response};
 use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::{
@@ -40,69 +47,137 @@ pub(super) fn volume_id(raw: &str) -> Result<VolumeId, ApiError> {
         .map_err(|_| ApiError::not_found(Resource::Volume, raw))
 }
 
+/// The volume to create: `{"volume": {...}}` (Cinder's `volumes.create` schema). From
+/// 3.53 a key not listed here is refused; before, it is ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VolumeCreate {
+    /// GiB; required unless a source (snapshot, volume, backup) gives it.
+    #[schema(inline)]
+    pub size: Option<Size>,
+    /// Display name.
+    #[schema(inline)]
+    pub name: Option<Name>,
+    /// The older spelling of `name`, read when `name` is absent.
+    #[schema(inline)]
+    pub display_name: Option<DisplayName>,
+    /// Display description.
+    #[schema(inline)]
+    pub description: Option<Description>,
+    /// The older spelling of `description`, read when `description` is absent.
+    #[schema(inline)]
+    pub display_description: Option<DisplayDescription>,
+    /// Type name or id (the default type when absent).
+    #[schema(inline)]
+    pub volume_type: Option<VolumeTypeRef>,
+    /// Zone.
+    #[schema(inline)]
+    pub availability_zone: Option<AvailabilityZone>,
+    /// User metadata.
+    #[schema(inline)]
+    pub metadata: Option<Metadata>,
+    /// Create from this snapshot.
+    #[schema(inline)]
+    pub snapshot_id: Option<SnapshotRef>,
+    /// Clone this volume.
+    #[schema(inline)]
+    pub source_volid: Option<SourceVolumeRef>,
+    /// Create from this image.
+    #[serde(rename = "imageRef")]
+    #[schema(inline)]
+    pub image_ref: Option<ImageRef>,
+    /// The older spelling of `imageRef`, read when `imageRef` is absent.
+    #[schema(inline)]
+    pub image_id: Option<ImageId>,
+    /// Restore this backup.
+    #[schema(inline)]
+    pub backup_id: Option<BackupRef>,
+    /// Accepted and ignored (consistency groups are not served).
+    #[schema(inline)]
+    pub consistencygroup_id: Option<ConsistencyGroupRef>,
+    /// Accepted and ignored (groups are not served).
+    #[schema(inline)]
+    pub group_id: Option<GroupRef>,
+    /// Removed by Cinder: `true` is refused.
+    #[schema(inline)]
+    pub multiattach: Option<Multiattach>,
+}
+
+/// The body of `POST /volumes`.
+pub type CreateBody = Body<VolumeCreate>;
+
+impl Envelope for VolumeCreate {
+    const KEY: &'static str = "volume";
+    const STRICT_FROM: Option<u16> = Some(53);
+}
+
+/// `PUT /volumes/{id}`: `{"volume": {...}}`. Any other key is refused at every version;
+/// from 3.53 an empty object is too. A key given as `null` clears the field (metadata:
+/// empties it).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VolumeUpdate {
+    /// Display name.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub name: Option<Option<Name>>,
+    /// The older spelling of `name`, read when `name` is absent.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub display_name: Option<Option<DisplayName>>,
+    /// Display description.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub description: Option<Option<Description>>,
+    /// The older spelling of `description`, read when `description` is absent.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub display_description: Option<Option<DisplayDescription>>,
+    /// User metadata: replaces the volume's.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub metadata: Option<Option<Metadata>>,
+}
+
+/// The body of `PUT /volumes/{id}`.
+pub type UpdateBody = Body<VolumeUpdate>;
+
+impl Envelope for VolumeUpdate {
+    const KEY: &'static str = "volume";
+    const STRICT_FROM: Option<u16> = Some(0);
+}
+
+impl VolumeUpdate {
+    /// Whether no key was given.
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.display_name.is_none()
+            && self.description.is_none()
+            && self.display_description.is_none()
+            && self.metadata.is_none()
+    }
+}
+
 /// `POST /volumes` → 202 with the volume in `creating`.
+#[utoipa::path(post, path = "/volumes", summary = "Create a volume", request_body = CreateBody, responses((status = 202, description = "Success", body = ref("#/components/schemas/VolumeBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(v): CreateBody,
 ) -> Result<HttpResponse, ApiError> {
-    let v = element(&body, "volume")?;
-    let ver = version::of(&req);
-    if ver.at_least(3, 53) {
-        const KNOWN: [&str; 16] = [
-            "size",
-            "name",
-            "description",
-            "display_name",
-            "display_description",
-            "volume_type",
-            "availability_zone",
-            "metadata",
-            "snapshot_id",
-            "source_volid",
-            "imageRef",
-            "image_id",
-            "backup_id",
-            "consistencygroup_id",
-            "group_id",
-            "multiattach",
-        ];
-        if let Some(k) = v.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid input for field/attribute volume. Additional properties are not allowed ('{k}' was unexpected)"
-            )));
-        }
-    }
-    if v.get("multiattach")
-        .is_some_and(|m| m.as_bool() == Some(true))
-    {
-        return Err(ApiError::BadRequest(
-            "multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.".into(),
-        ));
-    }
-    let name = match validate::text("name", v.get("name"))? {
-        Some(n) => Some(n),
-        None => validate::text("display_name", v.get("display_name"))?,
-    };
-    let description = match validate::text("description", v.get("description"))? {
-        Some(d) => Some(d),
-        None => validate::text("display_description", v.get("display_description"))?,
-    };
     let request = VolumeCreateRequest {
-        size: validate::size("size", v.get("size"))?,
-        name,
-        description,
-        volume_type: validate::text("volume_type", v.get("volume_type"))?,
-        availability_zone: validate::text("availability_zone", v.get("availability_zone"))?,
+        size: v.size.map(Gib::get),
+        name: newer_or_older(v.name, v.display_name),
+        description: newer_or_older(v.description, v.display_description),
+        volume_type: v.volume_type.map(String::from),
+        availability_zone: v.availability_zone.map(String::from),
         metadata: validate::capped(
-            validate::metadata("metadata", v.get("metadata"))?,
+            v.metadata.unwrap_or_default().into_map(),
             state.limits.max_metadata_items,
         )?,
-        snapshot_id: validate::uuid("snapshot_id", v.get("snapshot_id"))?,
-        source_volid: validate::uuid("source_volid", v.get("source_volid"))?,
-        image_ref: validate::text("imageRef", v.get("imageRef").or(v.get("image_id")))?,
-        backup_id: validate::uuid("backup_id", v.get("backup_id"))?,
+        snapshot_id: v.snapshot_id.map(String::from),
+        source_volid: v.source_volid.map(String::from),
+        image_ref: newer_or_older(v.image_ref, v.image_id),
+        backup_id: v.backup_id.map(String::from),
     };
     let record = state
         .api
@@ -131,6 +206,7 @@ pub(crate) fn created(
 }
 
 /// `GET /volumes/{id}`.
+#[utoipa::path(get, path = "/volumes/{volume_id}", summary = "Show a volume", responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -154,54 +230,33 @@ pub async fn show(
 }
 
 /// `PUT /volumes/{id}`: name, description, metadata (replaces it).
+#[utoipa::path(put, path = "/volumes/{volume_id}", summary = "Update a volume", request_body = UpdateBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(v): UpdateBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = volume_id(req.match_info().get("volume_id").unwrap_or(""))?;
-    let v = element(&body, "volume")?;
-    const KNOWN: [&str; 5] = [
-        "name",
-        "description",
-        "display_name",
-        "display_description",
-        "metadata",
-    ];
-    if let Some(k) = v.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(ApiError::BadRequest(format!(
-            "Invalid input for field/attribute volume. Additional properties are not allowed ('{k}' was unexpected)"
-        )));
-    }
     let ver = version::of(&req);
     if ver.at_least(3, 53) && v.is_empty() {
         return Err(ApiError::BadRequest(
             "Invalid input for field/attribute volume. Value: {}. {} does not have enough properties".into(),
         ));
     }
-    let pick = |a: &str, b: &str| -> Result<Option<Option<String>>, ApiError> {
-        if v.contains_key(a) {
-            Ok(Some(validate::text(a, v.get(a))?))
-        } else if v.contains_key(b) {
-            Ok(Some(validate::text(b, v.get(b))?))
-        } else {
-            Ok(None)
-        }
+    let metadata = match v.metadata {
+        Some(m) => Some(validate::capped(
+            m.unwrap_or_default().into_map(),
+            state.limits.max_metadata_items,
+        )?),
+        None => None,
     };
     let msg = UpdateVolume {
         ctx: ctx.clone(),
         id,
-        name: pick("name", "display_name")?,
-        description: pick("description", "display_description")?,
-        metadata: if v.contains_key("metadata") {
-            Some(validate::capped(
-                validate::metadata("metadata", v.get("metadata"))?,
-                state.limits.max_metadata_items,
-            )?)
-        } else {
-            None
-        },
+        name: given_newer_or_older(v.name, v.display_name),
+        description: given_newer_or_older(v.description, v.display_description),
+        metadata,
     };
     let record = state.api.send(msg).await??;
     let links = LinkBase::of(&req);
@@ -214,6 +269,7 @@ pub async fn update(
 }
 
 /// `DELETE /volumes/{id}[?cascade=true][&force=true]` → 202, empty.
+#[utoipa::path(delete, path = "/volumes/{volume_id}", summary = "Delete a volume", responses((status = 202, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -420,6 +476,7 @@ fn parse_iso_time(s: &str) -> Option<chrono::NaiveDateTime> {
 }
 
 /// `GET /volumes/summary` (3.12; `metadata` from 3.36): count and total size.
+#[utoipa::path(get, path = "/volumes/summary", summary = "Volume totals (3.12+)", responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeSummaryBody"))))]
 pub async fn summary(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,0 +1,434 @@
+//! Newtypes for the constrained fields of request bodies. Each one checks its value in
+//! its own `Deserialize`, with the message [`validate`] gives (Cinder's
+//! `Invalid input for field/attribute <field>. Value: <value>. <reason>`), and describes
+//! the same constraint in its `ToSchema`, so the OpenAPI document says what the parser
+//! accepts: a body struct made of these cannot drift from its schema.
+//!
+//! The field a message names is a type parameter ([`Field`]): one check, several names
+//! (`name`, `display_name`, `volume_type`, ...), each a marker type in [`key`].
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, Error as _};
+use serde_json::Value;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{RefOr, schema::AdditionalProperties};
+use utoipa::{PartialSchema, ToSchema};
+
+use super::validate;
+
+/// The name a field has in the body, for its error messages.
+pub trait Field {
+    /// As in the JSON, e.g. `display_name`.
+    const NAME: &'static str;
+}
+
+/// Declares the marker types of [`key`].
+macro_rules! keys {
+    ($($ty:ident = $name:literal;)*) => {
+        $(
+            #[doc = concat!("The `", $name, "` field.")]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub enum $ty {}
+
+            impl super::Field for $ty {
+                const NAME: &'static str = $name;
+            }
+        )*
+    };
+}
+
+/// One marker type per field name that a checked field takes.
+pub mod key {
+    keys! {
+        Size = "size";
+        NewSize = "new_size";
+        Name = "name";
+        DisplayName = "display_name";
+        Description = "description";
+        DisplayDescription = "display_description";
+        VolumeType = "volume_type";
+        AvailabilityZone = "availability_zone";
+        ImageRef = "imageRef";
+        ImageId = "image_id";
+        SnapshotId = "snapshot_id";
+        SourceVolid = "source_volid";
+        BackupId = "backup_id";
+        ConsistencygroupId = "consistencygroup_id";
+        GroupId = "group_id";
+        VolumeId = "volume_id";
+        Force = "force";
+    }
+}
+
+/// Reads the raw JSON value of `field` and applies a [`validate`] check to it. A `null`,
+/// which the check passes as `None`, is refused with Cinder's words: serde's `Option`
+/// takes `null` before these types see it, so only a field that needs a value gets here.
+fn required<'de, D, T>(
+    d: D,
+    field: &str,
+    wanted: &str,
+    check: impl FnOnce(&str, Option<&Value>) -> Result<Option<T>, super::error::ApiError>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    checked(d, |v| check(field, Some(v)))?.ok_or_else(|| {
+        D::Error::custom(format!(
+            "Invalid input for field/attribute {field}. Value: None. None is not of type {wanted}"
+        ))
+    })
+}
+
+/// Reads the raw JSON value, then applies `check`, whose `ApiError` becomes the serde
+/// error (its text is the whole message).
+fn checked<'de, D, T>(
+    d: D,
+    check: impl FnOnce(&Value) -> Result<T, super::error::ApiError>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let v = Value::deserialize(d)?;
+    check(&v).map_err(D::Error::custom)
+}
+
+fn object() -> ObjectBuilder {
+    ObjectBuilder::new()
+}
+
+/// A size in GiB: a JSON integer or a string of digits, 1 to 2^31-1 (Cinder's
+/// `volume_size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gib<F>(pub u64, PhantomData<F>);
+
+/// `size` of a volume create.
+pub type Size = Gib<key::Size>;
+
+impl<F> Gib<F> {
+    /// The number of GiB.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl<'de, F: Field> Deserialize<'de> for Gib<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        required(d, F::NAME, "'integer', 'string'", validate::size).map(|n| Gib(n, PhantomData))
+    }
+}
+
+impl<F> PartialSchema for Gib<F> {
+    fn schema() -> RefOr<Schema> {
+        // As Cinder's schema: `minimum`/`maximum` bind integers, `pattern` binds strings.
+        object()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+            .minimum(Some(1))
+            .maximum(Some(validate::MAX_INT))
+            .pattern(Some("^[0-9]+$"))
+            .description(Some("GiB: an integer, or a string of digits."))
+            .into()
+    }
+}
+
+impl<F> ToSchema for Gib<F> {
+    fn name() -> Cow<'static, str> {
+        "Gib".into()
+    }
+}
+
+/// A name, description or other free text: trimmed, at most 255 characters, no control
+/// characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<F>(pub String, PhantomData<F>);
+
+/// `name`.
+pub type Name = Text<key::Name>;
+/// `display_name`, the older spelling of `name`.
+pub type DisplayName = Text<key::DisplayName>;
+/// `description`.
+pub type Description = Text<key::Description>;
+/// `display_description`, the older spelling of `description`.
+pub type DisplayDescription = Text<key::DisplayDescription>;
+/// `availability_zone`.
+pub type AvailabilityZone = Text<key::AvailabilityZone>;
+/// `volume_type`: a type's name or id.
+pub type VolumeTypeRef = Text<key::VolumeType>;
+/// `imageRef`: an image's id (not checked as a UUID, as in Cinder).
+pub type ImageRef = Text<key::ImageRef>;
+/// `image_id`, the older spelling of `imageRef`.
+pub type ImageId = Text<key::ImageId>;
+
+impl<F> From<Text<F>> for String {
+    fn from(t: Text<F>) -> String {
+        t.0
+    }
+}
+
+/// A field's text or, when the field is absent, its older spelling's (`name`, else
+/// `display_name`), as Cinder reads them.
+pub fn newer_or_older<A, B>(newer: Option<Text<A>>, older: Option<Text<B>>) -> Option<String> {
+    newer.map(String::from).or_else(|| older.map(String::from))
+}
+
+/// [`newer_or_older`] for an update, where a field given as `null` (`Some(None)`) clears
+/// it and wins over the older spelling just as a value does.
+pub fn given_newer_or_older<A, B>(
+    newer: Option<Option<Text<A>>>,
+    older: Option<Option<Text<B>>>,
+) -> Option<Option<String>> {
+    let text = |t: Option<Text<_>>| t.map(String::from);
+    newer
+        .map(text)
+        .or_else(|| older.map(|t| t.map(String::from)))
+}
+
+impl<'de, F: Field> Deserialize<'de> for Text<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        required(d, F::NAME, "'string'", validate::text).map(|s| Text(s, PhantomData))
+    }
+}
+
+impl<F> PartialSchema for Text<F> {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(Type::String)
+            .max_length(Some(255))
+            .into()
+    }
+}
+
+impl<F> ToSchema for Text<F> {
+    fn name() -> Cow<'static, str> {
+        "Text".into()
+    }
+}
+
+/// The id of something the request refers to: a UUID in any of its spellings, kept in
+/// the hyphenated lower-case form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdRef<F>(pub String, PhantomData<F>);
+
+/// `snapshot_id`.
+pub type SnapshotRef = IdRef<key::SnapshotId>;
+/// `source_volid`.
+pub type SourceVolumeRef = IdRef<key::SourceVolid>;
+/// `backup_id`.
+pub type BackupRef = IdRef<key::BackupId>;
+/// `consistencygroup_id`.
+pub type ConsistencyGroupRef = IdRef<key::ConsistencygroupId>;
+/// `group_id`.
+pub type GroupRef = IdRef<key::GroupId>;
+/// `volume_id`.
+pub type VolumeRef = IdRef<key::VolumeId>;
+
+impl<F> From<IdRef<F>> for String {
+    fn from(i: IdRef<F>) -> String {
+        i.0
+    }
+}
+
+impl<'de, F: Field> Deserialize<'de> for IdRef<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        required(d, F::NAME, "'string'", validate::uuid).map(|s| IdRef(s, PhantomData))
+    }
+}
+
+impl<F> PartialSchema for IdRef<F> {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom("uuid".into())))
+            .into()
+    }
+}
+
+impl<F> ToSchema for IdRef<F> {
+    fn name() -> Cow<'static, str> {
+        "IdRef".into()
+    }
+}
+
+/// A boolean a client may also send as a string: Cinder's `bool_from_string` words
+/// (`"true"`, `"yes"`, `"1"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag<F>(pub bool, PhantomData<F>);
+
+impl<F> Flag<F> {
+    /// The boolean.
+    pub fn get(self) -> bool {
+        self.0
+    }
+}
+
+impl<'de, F: Field> Deserialize<'de> for Flag<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let refused = |shown: &dyn std::fmt::Display| {
+            D::Error::custom(format!("Invalid value '{shown}' for {}.", F::NAME))
+        };
+        match Value::deserialize(d)? {
+            Value::Bool(b) => Ok(Flag(b, PhantomData)),
+            Value::String(s) => match validate::boolean(&s) {
+                Some(b) => Ok(Flag(b, PhantomData)),
+                None => Err(refused(&crate::logging::Clipped(&s))),
+            },
+            other => Err(refused(&crate::logging::Clipped(&other.to_string()))),
+        }
+    }
+}
+
+impl<F> PartialSchema for Flag<F> {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(SchemaType::from_iter([Type::Boolean, Type::String]))
+            .description(Some(
+                "A boolean, or one of the strings true, false, yes, no, on, off, 1, 0, t, f, y, n.",
+            ))
+            .into()
+    }
+}
+
+impl<F> ToSchema for Flag<F> {
+    fn name() -> Cow<'static, str> {
+        "Flag".into()
+    }
+}
+
+/// `force` of a snapshot create.
+pub type Force = Flag<key::Force>;
+
+/// User metadata: keys of 1 to 255 characters from `[a-zA-Z0-9-_:. /]`, string values
+/// of at most 255 characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata(pub BTreeMap<String, String>);
+
+impl Metadata {
+    /// The pairs.
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| validate::metadata("metadata", Some(v))).map(Metadata)
+    }
+}
+
+impl PartialSchema for Metadata {
+    fn schema() -> RefOr<Schema> {
+        let value = object().schema_type(Type::String).max_length(Some(255));
+        let key = object()
+            .schema_type(Type::String)
+            .pattern(Some("^[a-zA-Z0-9-_:. /]{1,255}$"));
+        object()
+            .schema_type(Type::Object)
+            .property_names(Some(key))
+            .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+            .into()
+    }
+}
+
+impl ToSchema for Metadata {}
+
+/// Cinder's answer to `"multiattach": true`.
+pub const MULTIATTACH_REMOVED: &str = "multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.";
+
+/// `multiattach` of a volume create: Cinder removed it; `true` is refused with its
+/// message (a multiattach type is the way now) and anything else is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Multiattach;
+
+impl<'de> Deserialize<'de> for Multiattach {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(true) => Err(D::Error::custom(MULTIATTACH_REMOVED)),
+            _ => Ok(Multiattach),
+        }
+    }
+}
+
+impl PartialSchema for Multiattach {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(Type::Boolean)
+            .description(Some(
+                "Removed: `true` is refused (use a multiattach volume type).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Multiattach {}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn message<T: serde::de::DeserializeOwned + std::fmt::Debug>(v: Value) -> String {
+        match serde_json::from_value::<T>(v) {
+            Ok(t) => format!("accepted {t:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn messages_are_those_of_validate() {
+        for v in [
+            json!(0),
+            json!("abc"),
+            json!(1.5),
+            json!(true),
+            json!(2147483648u64),
+        ] {
+            let want = validate::size("size", Some(&v))
+                .err()
+                .map(|e| e.to_string());
+            assert_eq!(Some(message::<Size>(v.clone())), want, "{v}");
+        }
+        assert_eq!(
+            message::<Gib<key::NewSize>>(json!(0)),
+            "Invalid input for field/attribute new_size. Value: 0. 0 is less than the minimum of 1"
+        );
+        assert_eq!(
+            message::<DisplayName>(json!(5)),
+            "Invalid input for field/attribute display_name. Value: 5. 5 is not of type 'string', 'null'"
+        );
+        assert_eq!(
+            message::<IdRef<key::SnapshotId>>(json!("nope")),
+            "Invalid input for field/attribute snapshot_id. Value: \"nope\". 'nope' is not a 'uuid'"
+        );
+        assert_eq!(
+            message::<Metadata>(json!({"k": 5})),
+            "Invalid input for field/attribute metadata/k. Value: 5. 5 is not of type 'string'"
+        );
+        assert_eq!(
+            message::<Name>(json!(null)),
+            "Invalid input for field/attribute name. Value: None. None is not of type 'string'"
+        );
+        assert!(message::<Multiattach>(json!(true)).starts_with("multiattach parameter"));
+    }
+
+    #[test]
+    fn good_values_are_normalised() -> Result<(), serde_json::Error> {
+        assert_eq!(serde_json::from_value::<Size>(json!("10"))?.get(), 10);
+        assert_eq!(
+            String::from(serde_json::from_value::<Name>(json!("  a  "))?),
+            "a"
+        );
+        let id = "6F9619FF-8B86-D011-B42D-00CF4FC964FF";
+        assert_eq!(
+            String::from(serde_json::from_value::<BackupRef>(json!(id))?),
+            id.to_ascii_lowercase()
+        );
+        assert_eq!(
+            serde_json::from_value::<Multiattach>(json!(false))?,
+            Multiattach
+        );
+        Ok(())
+    }
+}
