@@ -47,6 +47,8 @@ pub struct AppState {
     pub api: Tracked<Addr<ApiActor>>,
     /// noauth users who are admins.
     pub admin_users: Vec<String>,
+    /// The policy every request is checked against, loaded once at start.
+    pub policy: std::sync::Arc<crate::policy::Enforcer>,
     /// Largest body accepted.
     pub max_body_bytes: usize,
     /// Page size and metadata caps.
