@@ -1227,3 +1227,55 @@ async fn project_in_the_path_must_be_the_callers() -> TestResult {
     assert_eq!(s, StatusCode::OK);
     Ok(())
 }
+
+/// A policy file with a rule that does not parse stops `clinker serve` before it opens
+/// anything, with a message naming the file, the rule and the position.
+#[test]
+fn a_bad_policy_file_refuses_to_start() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "\"volume:get\": \"@\"\n\"volume:create\": \"role:admin or\"\n",
+    )?;
+    let config = dir.path().join("clinker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\npolicy_file = {:?}\n",
+            dir.path().join("data").display().to_string(),
+            policy.display().to_string()
+        ),
+    )?;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clinker"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("CLINKER_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill()?;
+            return Err("clinker serve started with a bad policy file".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().ok_or("no stderr")?, &mut stderr)?;
+    assert!(!status.success(), "{stderr}");
+    let want = format!(
+        "policy_file {}: rule 'volume:create': the rule ends where a check was expected at position 14",
+        policy.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(
+        !dir.path().join("data").join("clinker.db").exists(),
+        "no database is made before the policy is read"
+    );
+    Ok(())
+}
