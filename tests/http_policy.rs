@@ -1279,3 +1279,70 @@ fn a_bad_policy_file_refuses_to_start() -> TestResult {
     );
     Ok(())
 }
+
+/// Admin-only parts of answers follow their own rules, not a fixed admin flag: with
+/// `read_sensitive` and `access_types_qos_specs_id` given to members, A's member sees every
+/// extra spec and the QoS id; with `volume:get_all` taken from readers, the reader is
+/// refused the list but members are not.
+#[actix_web::test]
+async fn admin_only_fields_and_overridden_rules_follow_the_policy_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "\
+volume_extension:types_extra_specs:read_sensitive: role:member
+volume_extension:access_types_qos_specs_id: role:member
+volume:get_all: role:admin or (role:member and project_id:%(project_id)s)
+",
+    )?;
+    let overridden = TestApp::with(|c| c.policy_file = Some(policy)).await?;
+    let defaults = TestApp::new().await?;
+    for (app, member_sees_all) in [(&overridden, true), (&defaults, false)] {
+        let t = send(app, "POST", "/v3/types", ADMIN, Some(json!({"volume_type": {"name": "gold", "extra_specs": {"capabilities:tier": "gold", "multiattach": "<is> True"}}}))).await?;
+        let id = t["volume_type"]["id"].as_str().ok_or("no type id")?;
+        for token in [A, ADMIN] {
+            let sees_all = token == ADMIN || member_sees_all;
+            let v = send(app, "GET", &format!("/v3/types/{id}"), token, None).await?;
+            let specs = &v["volume_type"]["extra_specs"];
+            assert_eq!(specs["multiattach"], "<is> True", "{token}: {v}");
+            assert_eq!(
+                specs.get("capabilities:tier").is_some(),
+                sees_all,
+                "{token}: {v}"
+            );
+            assert_eq!(
+                v["volume_type"].get("qos_specs_id").is_some(),
+                sees_all,
+                "{token}: {v}"
+            );
+            let v = send(
+                app,
+                "GET",
+                &format!("/v3/types/{id}/extra_specs"),
+                token,
+                None,
+            )
+            .await?;
+            assert_eq!(
+                v["extra_specs"].get("capabilities:tier").is_some(),
+                sees_all,
+                "{v}"
+            );
+        }
+    }
+    let (s, v, _) = overridden
+        .call(at(MINOR, req("GET", "/v3/volumes", READER)))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["forbidden"]["message"], refusal("volume:get_all"));
+    let (s, v, _) = overridden
+        .call(at(MINOR, req("GET", "/v3/volumes", A)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v, _) = defaults
+        .call(at(MINOR, req("GET", "/v3/volumes", READER)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    Ok(())
+}
