@@ -48,7 +48,8 @@ pub struct Config {
     pub database_pool_size: u32,
     /// `text` or `json` log lines. Default `text`; env `CLINKER_LOG_FORMAT`.
     pub log_format: LogFormat,
-    /// noauth users who are admins. Default `["admin"]`.
+    /// noauth users who hold the `admin` role when their token names no roles. Default
+    /// `["admin"]`.
     pub admin_users: Vec<String>,
     /// A YAML (or JSON) file of oslo.policy rules by Cinder's names, each replacing
     /// Cinder's default for that name (`volume:create: "rule:admin_api"`). A rule that

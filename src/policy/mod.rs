@@ -266,7 +266,7 @@ impl Enforcer {
                     Kind::Path(p) => match creds.get(p) {
                         Some(Cred::Text(v)) => v == want,
                         Some(Cred::Flag(b)) => want == if b { "True" } else { "False" },
-                        Some(Cred::List(items)) => items.iter().any(|i| *i == want),
+                        Some(Cred::List(items)) => items.contains(&want),
                         None => false,
                     },
                 }

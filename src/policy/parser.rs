@@ -275,28 +275,30 @@ impl Parser {
     }
 
     fn or_expr(&mut self, end: usize) -> Result<Check, ParseError> {
-        let mut items = vec![self.and_expr(end)?];
-        while self.peek() == Some(&Tok::Or) {
-            self.next += 1;
-            items.push(self.and_expr(end)?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Check::Or(items)
-        })
+        self.chain(end, &Tok::Or, Self::and_expr, Check::Or)
     }
 
     fn and_expr(&mut self, end: usize) -> Result<Check, ParseError> {
-        let mut items = vec![self.unary(end)?];
-        while self.peek() == Some(&Tok::And) {
+        self.chain(end, &Tok::And, Self::unary, Check::And)
+    }
+
+    /// `item (op item)*`, one item standing for itself.
+    fn chain(
+        &mut self,
+        end: usize,
+        op: &Tok,
+        item: fn(&mut Self, usize) -> Result<Check, ParseError>,
+        join: fn(Vec<Check>) -> Check,
+    ) -> Result<Check, ParseError> {
+        let mut items = vec![item(self, end)?];
+        while self.peek() == Some(op) {
             self.next += 1;
-            items.push(self.unary(end)?);
+            items.push(item(self, end)?);
         }
         Ok(if items.len() == 1 {
             items.remove(0)
         } else {
-            Check::And(items)
+            join(items)
         })
     }
 
