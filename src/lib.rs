@@ -8,6 +8,7 @@ pub mod flow;
 pub mod http;
 pub mod logging;
 pub mod model;
+pub mod policy;
 pub mod scheduler;
 pub mod service;
 pub mod telemetry;

@@ -85,6 +85,8 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // First: a policy file that does not parse stops start-up before anything is touched.
+    let policy = clinker::policy::Enforcer::load(config.policy_file.as_deref())?;
     let db = open_db(&config)?;
     let drivers = clinker::service::build_drivers(&config)?;
     // Before the actors start: their mailbox gauges register with this recorder.
@@ -94,6 +96,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = clinker::http::AppState {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
+        policy: std::sync::Arc::new(policy),
         max_body_bytes: config.max_body_bytes,
         limits: clinker::http::listing::Limits::from_config(&config),
         intake: clinker::http::intake::Intake::new(

@@ -90,6 +90,10 @@ pub struct RequestContext {
     pub project_id: String,
     /// Admins may see and act on every project.
     pub is_admin: bool,
+    /// The caller's roles, lower case as Keystone returns them, implied roles included
+    /// (`admin` implies `member` implies `reader` in Keystone's defaults). Policy rules
+    /// (`role:reader`) are checked against these.
+    pub roles: Vec<String>,
     /// This request's id.
     pub request_id: RequestId,
 }

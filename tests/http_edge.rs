@@ -202,7 +202,9 @@ async fn noauth_projects_must_look_like_the_routes_project_ids() -> TestResult {
         "alice:",
         ":0a0a",
         "alice:x0a0a",
-        "alice:0a0a:0a0a",
+        // A third part names roles (`alice:0a0a:reader`); an empty list is malformed.
+        "alice:0a0a:",
+        "alice:0a0a:,",
     ] {
         let (s, v, _) = app.call(req("GET", "/v3/volumes", token)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{token}: {v}");
@@ -210,7 +212,8 @@ async fn noauth_projects_must_look_like_the_routes_project_ids() -> TestResult {
     }
     let long_project = format!("alice:{}", "a".repeat(65));
     let long_user = format!("{}:0a0a", "u".repeat(65));
-    for token in [&long_project, &long_user] {
+    let long_role = format!("alice:0a0a:member,{}", "r".repeat(65));
+    for token in [&long_project, &long_user, &long_role] {
         let (s, _, _) = app.call(req("GET", "/v3/volumes", token)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{token}");
     }

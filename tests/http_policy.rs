@@ -1,9 +1,12 @@
-//! The policy table: every route the router mounts, called by a member of the owning
-//! project (A), a member of another project (B) and an admin (of a third project), with
-//! the outcome each must get. Resources are made by A's member (types and QoS specs by
-//! the admin). B gets 404 on A's resources, never 403, and exactly what it gets for an id
-//! that does not exist, so ids do not leak; admin-only calls give 403 to both members
-//! (cinder-api.md §3.3). A route without a row fails the test.
+//! The policy table: every route the router mounts, with the Cinder rule it is checked
+//! against, called by A's member, A's reader (the `reader` role only), a member of
+//! another project (B) and an admin (of a third project). What A's member, the reader
+//! and the admin get follows from the rule's default (reader rules let the reader in,
+//! member rules do not, admin rules let only the admin in); what B gets is the row's: B
+//! gets 404 on A's resources, never 403, and exactly what it gets for an id that does not
+//! exist, so ids do not leak (cinder-api.md §3.3). Resources are made by A's member
+//! (types and QoS specs by the admin). A route without a row fails the test, and under a
+//! policy where only its row's rule refuses, each route must answer 403 naming that rule.
 
 mod common;
 
@@ -14,6 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use clinker::drivers::fake::FakeVerb;
 use clinker::http::{MOUNTS, Route};
+use clinker::policy::Action;
 use common::{TestApp, TestResult, at, eventually, json_req, req};
 use serde_json::{Value, json};
 
@@ -29,6 +33,8 @@ const DEFAULTED: &str = "0d0d";
 const B: &str = "bob:0b0b";
 /// An admin of a third project.
 const ADMIN: &str = "admin:0c0c";
+/// A reader (and nothing more) of project A.
+const READER: &str = "rita:0a0a:reader";
 /// Every call is made at this microversion, so that gated routes are reachable.
 const MINOR: u16 = 70;
 const WAIT: Duration = Duration::from_secs(10);
@@ -38,13 +44,108 @@ const WAIT: Duration = Duration::from_secs(10);
 enum Want {
     /// Any 2xx or 3xx.
     Ok,
-    /// 403 `forbidden`: an admin-only call.
+    /// 403 `forbidden`: the rule refuses the caller.
     Forbidden,
     /// 404 `itemNotFound`: another project's resource.
     NotFound,
 }
 
 use Want::{Forbidden as Deny, NotFound as Hidden, Ok as Allow};
+
+/// Who a rule lets in, by Cinder's default check strings (`cinder/policies/*.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// No rule: anyone with a token.
+    Open,
+    /// `role:admin or (role:reader and project_id:%(project_id)s)`.
+    Reader,
+    /// `role:admin or (role:member and project_id:%(project_id)s)`.
+    Member,
+    /// `admin_api`.
+    Admin,
+}
+
+/// Cinder's default for each rule a route names, written out here rather than read from
+/// `clinker::policy`, so that a wrong default in the crate fails this test.
+fn class(rule: &str) -> Option<Class> {
+    const READER: &[&str] = &[
+        "volume:get",
+        "volume:get_all",
+        "volume:get_volume_metadata",
+        "volume:get_snapshot",
+        "volume:get_all_snapshots",
+        "volume:get_snapshot_metadata",
+        "volume_extension:type_get",
+        "volume_extension:type_get_all",
+        "volume_extension:types_extra_specs:index",
+        "volume_extension:types_extra_specs:show",
+        "volume_extension:quotas:show",
+        "message:get",
+        "message:get_all",
+    ];
+    const MEMBER: &[&str] = &[
+        "volume:create",
+        "volume:update",
+        "volume:delete",
+        "volume:create_volume_metadata",
+        "volume:update_volume_metadata",
+        "volume:delete_volume_metadata",
+        "volume:extend",
+        "volume:create_snapshot",
+        "volume:update_snapshot",
+        "volume:delete_snapshot",
+        "volume:update_snapshot_metadata",
+        "volume:delete_snapshot_metadata",
+        "volume:attachment_create",
+        "volume:attachment_update",
+        "volume:attachment_delete",
+        "volume:attachment_complete",
+        "message:delete",
+    ];
+    const ADMIN: &[&str] = &[
+        "volume:force_delete",
+        "volume_extension:volume_admin_actions:reset_status",
+        "volume_extension:volume_admin_actions:force_delete",
+        "volume_extension:snapshot_admin_actions:reset_status",
+        "volume_extension:snapshot_admin_actions:force_delete",
+        "volume_extension:type_create",
+        "volume_extension:type_update",
+        "volume_extension:type_delete",
+        "volume_extension:types_extra_specs:create",
+        "volume_extension:types_extra_specs:update",
+        "volume_extension:types_extra_specs:delete",
+        "volume_extension:volume_type_access:get_all_for_type",
+        "volume_extension:volume_type_access:addProjectAccess",
+        "volume_extension:default_get_all",
+        "volume_extension:default_get",
+        "volume_extension:default_set_or_update",
+        "volume_extension:default_unset",
+        "volume_extension:quotas:update",
+        "volume_extension:quotas:delete",
+        "volume_extension:quota_classes:get",
+        "volume_extension:quota_classes:update",
+        "volume_extension:services:index",
+        "volume_extension:services:update",
+        "scheduler_extension:scheduler_stats:get_pools",
+        "volume_extension:capabilities",
+        "volume_extension:qos_specs_manage:get_all",
+        "volume_extension:qos_specs_manage:get",
+        "volume_extension:qos_specs_manage:create",
+        "volume_extension:qos_specs_manage:update",
+        "volume_extension:qos_specs_manage:delete",
+    ];
+    if rule == OPEN {
+        Some(Class::Open)
+    } else if READER.contains(&rule) {
+        Some(Class::Reader)
+    } else if MEMBER.contains(&rule) {
+        Some(Class::Member)
+    } else if ADMIN.contains(&rule) {
+        Some(Class::Admin)
+    } else {
+        None
+    }
+}
 
 /// The resources the calls name.
 #[derive(Debug, Clone)]
@@ -65,33 +166,55 @@ struct Fx {
     message: String,
 }
 
+/// The rule of a route Cinder checks no rule on.
+const OPEN: &str = "";
+
 /// One row: a route (method and path as in the router's table, mounted at `mount`), a
-/// label for variants of one route, the body, and what A, B and the admin get.
+/// label for variants of one route, the body, the Cinder rule the route is checked
+/// against, and what the member of another project (B) gets. What A's member, A's reader
+/// and the admin get follows from the rule's class ([`class`]).
 struct Row {
     mount: &'static str,
     method: &'static str,
     path: &'static str,
     label: &'static str,
     body: fn(&Fx) -> Option<Value>,
-    a: Want,
+    rule: &'static str,
     b: Want,
-    admin: Want,
+    /// Set for a route outside the policy, whose outcome is the same for everyone.
+    everyone: Option<Want>,
+}
+
+impl Row {
+    /// What each of A's member, A's reader, B and the admin must get.
+    fn wants(&self) -> Result<[Want; 4], String> {
+        if let Some(w) = self.everyone {
+            return Ok([w; 4]);
+        }
+        let (a, reader) = match class(self.rule) {
+            Some(Class::Open | Class::Reader) => (Allow, Allow),
+            Some(Class::Member) => (Allow, Deny),
+            Some(Class::Admin) => (Deny, Deny),
+            None => return Err(format!("{} has no class in this test", self.rule)),
+        };
+        Ok([a, reader, self.b, Allow])
+    }
 }
 
 fn none(_: &Fx) -> Option<Value> {
     None
 }
 
-const fn row(method: &'static str, path: &'static str, a: Want, b: Want, admin: Want) -> Row {
+const fn row(method: &'static str, path: &'static str, rule: &'static str, b: Want) -> Row {
     Row {
         mount: "/v3",
         method,
         path,
         label: "",
         body: none,
-        a,
+        rule,
         b,
-        admin,
+        everyone: None,
     }
 }
 
@@ -100,7 +223,8 @@ const fn with(
     path: &'static str,
     label: &'static str,
     body: fn(&Fx) -> Option<Value>,
-    wants: (Want, Want, Want),
+    rule: &'static str,
+    b: Want,
 ) -> Row {
     Row {
         mount: "/v3",
@@ -108,27 +232,18 @@ const fn with(
         path,
         label,
         body,
-        a: wants.0,
-        b: wants.1,
-        admin: wants.2,
+        rule,
+        b,
+        everyone: None,
     }
 }
 
 const fn top(mount: &'static str, path: &'static str) -> Row {
     Row {
         mount,
-        ..row("get", path, Allow, Allow, Allow)
+        ..row("get", path, OPEN, Allow)
     }
 }
-
-/// Owned by A: A and the admin may, B gets 404.
-const OWNED: (Want, Want, Want) = (Allow, Hidden, Allow);
-/// Admin only.
-const ADMIN_ONLY: (Want, Want, Want) = (Deny, Deny, Allow);
-/// Admin only, on one of A's resources: B does not learn that it exists.
-const ADMIN_ON_OWNED: (Want, Want, Want) = (Deny, Hidden, Allow);
-/// Everyone.
-const ANYONE: (Want, Want, Want) = (Allow, Allow, Allow);
 
 fn table() -> Vec<Row> {
     let meta = |_: &Fx| Some(json!({"metadata": {"k2": "v2"}}));
@@ -138,7 +253,8 @@ fn table() -> Vec<Row> {
         // Metrics are not enabled in a test app: the same 404 for everyone, no policy.
         Row {
             mount: "",
-            ..row("get", "/metrics", Hidden, Hidden, Hidden)
+            everyone: Some(Hidden),
+            ..row("get", "/metrics", OPEN, Hidden)
         },
         top("", "/v3"),
         top("/v3", "/"),
@@ -149,71 +265,101 @@ fn table() -> Vec<Row> {
             "/volumes",
             "",
             |_| Some(json!({"volume": {"size": 1}})),
-            ANYONE,
+            "volume:create",
+            Allow,
         ),
-        row("get", "/volumes", Allow, Allow, Allow),
-        row("get", "/volumes/detail", Allow, Allow, Allow),
-        row("get", "/volumes/summary", Allow, Allow, Allow),
-        row("get", "/volumes/{volume_id}", Allow, Hidden, Allow),
+        row("get", "/volumes", "volume:get_all", Allow),
+        row("get", "/volumes/detail", "volume:get_all", Allow),
+        row("get", "/volumes/summary", "volume:get_all", Allow),
+        row("get", "/volumes/{volume_id}", "volume:get", Hidden),
         with(
             "put",
             "/volumes/{volume_id}",
             "",
             |_| Some(json!({"volume": {"name": "n"}})),
-            OWNED,
+            "volume:update",
+            Hidden,
         ),
-        row("delete", "/volumes/{plain}", Allow, Hidden, Allow),
-        row("get", "/volumes/{volume_id}/metadata", Allow, Hidden, Allow),
-        with("post", "/volumes/{volume_id}/metadata", "", meta, OWNED),
-        with("put", "/volumes/{volume_id}/metadata", "", meta, OWNED),
+        row("delete", "/volumes/{plain}", "volume:delete", Hidden),
+        row(
+            "delete",
+            "/volumes/{plain}?force=true",
+            "volume:force_delete",
+            Hidden,
+        ),
+        row(
+            "get",
+            "/volumes/{volume_id}/metadata",
+            "volume:get_volume_metadata",
+            Hidden,
+        ),
+        with(
+            "post",
+            "/volumes/{volume_id}/metadata",
+            "",
+            meta,
+            "volume:create_volume_metadata",
+            Hidden,
+        ),
+        with(
+            "put",
+            "/volumes/{volume_id}/metadata",
+            "",
+            meta,
+            "volume:update_volume_metadata",
+            Hidden,
+        ),
         row(
             "get",
             "/volumes/{volume_id}/metadata/{key}",
-            Allow,
+            "volume:get_volume_metadata",
             Hidden,
-            Allow,
         ),
         with(
             "put",
             "/volumes/{volume_id}/metadata/{key}",
             "",
             meta_key,
-            OWNED,
+            "volume:update_volume_metadata",
+            Hidden,
         ),
         row(
             "delete",
             "/volumes/{volume_id}/metadata/{key}",
-            Allow,
+            "volume:delete_volume_metadata",
             Hidden,
-            Allow,
         ),
         with(
             "post",
             "/volumes/{plain}/action",
             "os-extend",
             |_| Some(json!({"os-extend": {"new_size": 2}})),
-            OWNED,
+            "volume:extend",
+            Hidden,
         ),
         with(
             "post",
             "/volumes/{plain}/action",
             "os-set_bootable",
             |_| Some(json!({"os-set_bootable": {"bootable": true}})),
-            OWNED,
+            "volume:update",
+            Hidden,
         ),
         with(
             "post",
             "/volumes/{plain}/action",
             "os-reset_status",
             |_| Some(json!({"os-reset_status": {"status": "error"}})),
-            ADMIN_ON_OWNED,
+            "volume_extension:volume_admin_actions:reset_status",
+            Hidden,
         ),
         with(
             "post",
             "/volumes/{plain}/action",
             "os-force_delete",
             |_| Some(json!({"os-force_delete": {}})),
-            ADMIN_ON_OWNED,
+            "volume_extension:volume_admin_actions:force_delete",
+            Hidden,
         ),
         // Snapshots.
         with(
@@ -221,64 +367,95 @@ fn table() -> Vec<Row> {
             "/snapshots",
             "",
             |f| Some(json!({"snapshot": {"volume_id": f.plain}})),
-            OWNED,
+            "volume:create_snapshot",
+            Hidden,
         ),
-        row("get", "/snapshots", Allow, Allow, Allow),
-        row("get", "/snapshots/detail", Allow, Allow, Allow),
-        row("get", "/snapshots/{snapshot_id}", Allow, Hidden, Allow),
+        row("get", "/snapshots", "volume:get_all_snapshots", Allow),
+        row(
+            "get",
+            "/snapshots/detail",
+            "volume:get_all_snapshots",
+            Allow,
+        ),
+        row(
+            "get",
+            "/snapshots/{snapshot_id}",
+            "volume:get_snapshot",
+            Hidden,
+        ),
         with(
             "put",
             "/snapshots/{snapshot_id}",
             "",
             |_| Some(json!({"snapshot": {"name": "s"}})),
-            OWNED,
+            "volume:update_snapshot",
+            Hidden,
         ),
-        row("delete", "/snapshots/{snapshot_id}", Allow, Hidden, Allow),
+        row(
+            "delete",
+            "/snapshots/{snapshot_id}",
+            "volume:delete_snapshot",
+            Hidden,
+        ),
         with(
             "post",
             "/snapshots/{snapshot_id}/action",
             "os-reset_status",
             |_| Some(json!({"os-reset_status": {"status": "error"}})),
-            ADMIN_ON_OWNED,
+            "volume_extension:snapshot_admin_actions:reset_status",
+            Hidden,
         ),
         with(
             "post",
             "/snapshots/{snapshot_id}/action",
             "os-force_delete",
             |_| Some(json!({"os-force_delete": {}})),
-            ADMIN_ON_OWNED,
+            "volume_extension:snapshot_admin_actions:force_delete",
+            Hidden,
         ),
         row(
             "get",
             "/snapshots/{snapshot_id}/metadata",
-            Allow,
+            "volume:get_snapshot_metadata",
             Hidden,
-            Allow,
         ),
-        with("post", "/snapshots/{snapshot_id}/metadata", "", meta, OWNED),
-        with("put", "/snapshots/{snapshot_id}/metadata", "", meta, OWNED),
+        with(
+            "post",
+            "/snapshots/{snapshot_id}/metadata",
+            "",
+            meta,
+            "volume:update_snapshot_metadata",
+            Hidden,
+        ),
+        with(
+            "put",
+            "/snapshots/{snapshot_id}/metadata",
+            "",
+            meta,
+            "volume:update_snapshot_metadata",
+            Hidden,
+        ),
         row(
             "get",
             "/snapshots/{snapshot_id}/metadata/{key}",
-            Allow,
+            "volume:get_snapshot_metadata",
             Hidden,
-            Allow,
         ),
         with(
             "put",
             "/snapshots/{snapshot_id}/metadata/{key}",
             "",
             meta_key,
-            OWNED,
+            "volume:update_snapshot_metadata",
+            Hidden,
         ),
         row(
             "delete",
             "/snapshots/{snapshot_id}/metadata/{key}",
-            Allow,
+            "volume:delete_snapshot_metadata",
             Hidden,
-            Allow,
         ),
-        // Attachments.
+        // Attachments: Cinder checks no rule on reads, which are scoped to the project.
         with(
             "post",
             "/attachments",
@@ -288,11 +465,12 @@ fn table() -> Vec<Row> {
                     json!({"attachment": {"volume_uuid": f.plain, "instance_uuid": "7a3c1a52-7f36-4e8e-b7a4-4bd3ad1c2f33"}}),
                 )
             },
-            OWNED,
+            "volume:attachment_create",
+            Hidden,
         ),
-        row("get", "/attachments", Allow, Allow, Allow),
-        row("get", "/attachments/detail", Allow, Allow, Allow),
-        row("get", "/attachments/{attachment_id}", Allow, Hidden, Allow),
+        row("get", "/attachments", OPEN, Allow),
+        row("get", "/attachments/detail", OPEN, Allow),
+        row("get", "/attachments/{attachment_id}", OPEN, Hidden),
         with(
             "put",
             "/attachments/{attachment_id}",
@@ -302,86 +480,114 @@ fn table() -> Vec<Row> {
                     json!({"attachment": {"connector": {"initiator": "iqn.2004-10.com.example:h1", "host": "h1"}}}),
                 )
             },
-            OWNED,
+            "volume:attachment_update",
+            Hidden,
         ),
         row(
             "delete",
             "/attachments/{attachment_id}",
-            Allow,
+            "volume:attachment_delete",
             Hidden,
-            Allow,
         ),
         with(
             "post",
             "/attachments/{attachment_id}/action",
             "os-complete",
             |_| Some(json!({"os-complete": null})),
-            OWNED,
+            "volume:attachment_complete",
+            Hidden,
         ),
         // Types: the private type is A's through its access list.
-        row("get", "/types", Allow, Allow, Allow),
+        row("get", "/types", "volume_extension:type_get_all", Allow),
         with(
             "post",
             "/types",
             "",
             |_| Some(json!({"volume_type": {"name": "created-by-policy"}})),
-            ADMIN_ONLY,
+            "volume_extension:type_create",
+            Deny,
         ),
-        row("get", "/types/default", Allow, Allow, Allow),
-        row("get", "/types/{type_id}", Allow, Hidden, Allow),
+        row("get", "/types/default", "volume_extension:type_get", Allow),
+        row(
+            "get",
+            "/types/{type_id}",
+            "volume_extension:type_get",
+            Hidden,
+        ),
         with(
             "put",
             "/types/{type_id}",
             "",
             |_| Some(json!({"volume_type": {"description": "d"}})),
-            ADMIN_ONLY,
+            "volume_extension:type_update",
+            Deny,
         ),
-        row("delete", "/types/{type_id}", Deny, Deny, Allow),
-        row("get", "/types/{type_id}/extra_specs", Allow, Hidden, Allow),
+        row(
+            "delete",
+            "/types/{type_id}",
+            "volume_extension:type_delete",
+            Deny,
+        ),
+        row(
+            "get",
+            "/types/{type_id}/extra_specs",
+            "volume_extension:types_extra_specs:index",
+            Hidden,
+        ),
         with(
             "post",
             "/types/{type_id}/extra_specs",
             "",
             |_| Some(json!({"extra_specs": {"k": "v"}})),
-            ADMIN_ONLY,
+            "volume_extension:types_extra_specs:create",
+            Deny,
         ),
         row(
             "get",
             "/types/{type_id}/extra_specs/{key}",
-            Allow,
+            "volume_extension:types_extra_specs:show",
             Hidden,
-            Allow,
         ),
         with(
             "put",
             "/types/{type_id}/extra_specs/{key}",
             "",
             |_| Some(json!({"multiattach": "<is> False"})),
-            ADMIN_ONLY,
+            "volume_extension:types_extra_specs:update",
+            Deny,
         ),
         row(
             "delete",
             "/types/{type_id}/extra_specs/{key}",
+            "volume_extension:types_extra_specs:delete",
             Deny,
-            Deny,
-            Allow,
         ),
         row(
             "get",
             "/types/{type_id}/os-volume-type-access",
+            "volume_extension:volume_type_access:get_all_for_type",
             Deny,
-            Deny,
-            Allow,
         ),
         with(
             "post",
             "/types/{type_id}/action",
             "addProjectAccess",
             |_| Some(json!({"addProjectAccess": {"project": "0d0d"}})),
-            ADMIN_ONLY,
+            "volume_extension:volume_type_access:addProjectAccess",
+            Deny,
         ),
-        row("get", "/default-types", Deny, Deny, Allow),
-        row("get", "/default-types/{target_project}", Deny, Deny, Allow),
+        row(
+            "get",
+            "/default-types",
+            "volume_extension:default_get_all",
+            Deny,
+        ),
+        row(
+            "get",
+            "/default-types/{target_project}",
+            "volume_extension:default_get",
+            Deny,
+        ),
         with(
             "put",
             "/default-types/{target_project}",
@@ -389,115 +595,162 @@ fn table() -> Vec<Row> {
             // A public type: the private one is not the target project's to be given
             // as its default (tests/http_types.rs covers that refusal).
             |_| Some(json!({"default_type": {"volume_type": "__DEFAULT__"}})),
-            ADMIN_ONLY,
+            "volume_extension:default_set_or_update",
+            Deny,
         ),
         row(
             "delete",
             "/default-types/{target_project}",
+            "volume_extension:default_unset",
             Deny,
-            Deny,
-            Allow,
         ),
-        // Quotas: members read only their own project's.
-        row("get", "/os-quota-sets/{target_project}", Allow, Deny, Allow),
+        // Quotas: the target is the project in the path, so B may not read A's.
+        row(
+            "get",
+            "/os-quota-sets/{target_project}",
+            "volume_extension:quotas:show",
+            Deny,
+        ),
         with(
             "put",
             "/os-quota-sets/{target_project}",
             "",
             |_| Some(json!({"quota_set": {"volumes": 100_000}})),
-            ADMIN_ONLY,
+            "volume_extension:quotas:update",
+            Deny,
         ),
         row(
             "delete",
             "/os-quota-sets/{target_project}",
+            "volume_extension:quotas:delete",
             Deny,
-            Deny,
-            Allow,
         ),
         row(
             "get",
             "/os-quota-sets/{target_project}/defaults",
-            Allow,
+            "volume_extension:quotas:show",
             Deny,
-            Allow,
         ),
-        row("get", "/os-quota-class-sets/{class}", Deny, Deny, Allow),
+        row(
+            "get",
+            "/os-quota-class-sets/{class}",
+            "volume_extension:quota_classes:get",
+            Deny,
+        ),
         with(
             "put",
             "/os-quota-class-sets/{class}",
             "",
             |_| Some(json!({"quota_class_set": {"volumes": 100_000}})),
-            ADMIN_ONLY,
+            "volume_extension:quota_classes:update",
+            Deny,
         ),
-        row("get", "/limits", Allow, Allow, Allow),
+        row("get", "/limits", OPEN, Allow),
         // Catalogue.
-        row("get", "/os-availability-zone", Allow, Allow, Allow),
-        row("get", "/os-services", Deny, Deny, Allow),
+        row("get", "/os-availability-zone", OPEN, Allow),
+        row(
+            "get",
+            "/os-services",
+            "volume_extension:services:index",
+            Deny,
+        ),
         with(
             "put",
             "/os-services/{action}",
             "enable",
             |_| Some(json!({"host": "n1@fake", "binary": "cinder-volume"})),
-            ADMIN_ONLY,
+            "volume_extension:services:update",
+            Deny,
         ),
-        row("get", "/scheduler-stats/get_pools", Deny, Deny, Allow),
-        row("get", "/capabilities/{host}", Deny, Deny, Allow),
-        row("get", "/messages", Allow, Allow, Allow),
-        row("get", "/messages/{message_id}", Allow, Hidden, Allow),
-        row("delete", "/messages/{message_id}", Allow, Hidden, Allow),
-        row("get", "/extensions", Allow, Allow, Allow),
-        row("get", "/resource_filters", Allow, Allow, Allow),
+        row(
+            "get",
+            "/scheduler-stats/get_pools",
+            "scheduler_extension:scheduler_stats:get_pools",
+            Deny,
+        ),
+        row(
+            "get",
+            "/capabilities/{host}",
+            "volume_extension:capabilities",
+            Deny,
+        ),
+        row("get", "/messages", "message:get_all", Allow),
+        row("get", "/messages/{message_id}", "message:get", Hidden),
+        row("delete", "/messages/{message_id}", "message:delete", Hidden),
+        row("get", "/extensions", OPEN, Allow),
+        row("get", "/resource_filters", OPEN, Allow),
         // QoS specs: admin only.
-        row("get", "/qos-specs", Deny, Deny, Allow),
+        row(
+            "get",
+            "/qos-specs",
+            "volume_extension:qos_specs_manage:get_all",
+            Deny,
+        ),
         with(
             "post",
             "/qos-specs",
             "",
             |_| Some(json!({"qos_specs": {"name": "created-by-policy", "consumer": "back-end"}})),
-            ADMIN_ONLY,
+            "volume_extension:qos_specs_manage:create",
+            Deny,
         ),
-        row("get", "/qos-specs/{qos_id}", Deny, Deny, Allow),
+        row(
+            "get",
+            "/qos-specs/{qos_id}",
+            "volume_extension:qos_specs_manage:get",
+            Deny,
+        ),
         with(
             "put",
             "/qos-specs/{qos_id}",
             "",
             |_| Some(json!({"qos_specs": {"total_iops_sec": "500"}})),
-            ADMIN_ONLY,
+            "volume_extension:qos_specs_manage:update",
+            Deny,
         ),
-        row("delete", "/qos-specs/{qos_id}", Deny, Deny, Allow),
+        row(
+            "delete",
+            "/qos-specs/{qos_id}",
+            "volume_extension:qos_specs_manage:delete",
+            Deny,
+        ),
+        // Cinder checks `delete` for removing keys and `get_all` for associations.
         with(
             "put",
             "/qos-specs/{qos_id}/delete_keys",
             "",
             |_| Some(json!({"keys": ["read_iops_sec"]})),
-            ADMIN_ONLY,
+            "volume_extension:qos_specs_manage:delete",
+            Deny,
         ),
-        row("get", "/qos-specs/{qos_id}/associations", Deny, Deny, Allow),
+        row(
+            "get",
+            "/qos-specs/{qos_id}/associations",
+            "volume_extension:qos_specs_manage:get_all",
+            Deny,
+        ),
         row(
             "get",
             "/qos-specs/{qos_id}/associate?vol_type_id={type_id}",
+            "volume_extension:qos_specs_manage:update",
             Deny,
-            Deny,
-            Allow,
         ),
         row(
             "get",
             "/qos-specs/{qos_id}/disassociate?vol_type_id={type_id}",
+            "volume_extension:qos_specs_manage:update",
             Deny,
-            Deny,
-            Allow,
         ),
         row(
             "get",
             "/qos-specs/{qos_id}/disassociate_all",
+            "volume_extension:qos_specs_manage:update",
             Deny,
-            Deny,
-            Allow,
         ),
         // Clinker's own.
         Row {
             mount: "/clinker/v1",
-            ..row("get", "/volumes/{volume_id}/timeline", Allow, Hidden, Allow)
+            ..row("get", "/volumes/{volume_id}/timeline", "volume:get", Hidden)
         },
         top("/clinker/v1", "/openapi.json"),
     ]
@@ -762,7 +1015,7 @@ async fn every_route_has_a_policy_row() -> TestResult {
 }
 
 #[actix_web::test]
-async fn policy_table_holds_for_a_b_and_admin() -> TestResult {
+async fn policy_table_holds_for_admin_member_reader_and_another_project() -> TestResult {
     let app = roomy().await?;
     let shared = fixture(&app).await?;
     let missing_id = "3f1e2d4c-5b6a-4789-8a9b-0c1d2e3f4a5b";
@@ -770,12 +1023,17 @@ async fn policy_table_holds_for_a_b_and_admin() -> TestResult {
     for r in table() {
         let name = format!("{} {}{} {}", r.method, r.mount, r.path, r.label);
         let mutating = r.method != "get";
-        // B first: a refusal changes nothing, so the shared fixture stays valid.
-        let (s, v) = call(&app, &r, &shared, B, None).await;
-        if outcome(s) != Some(r.b) {
-            failures.push(format!("{name}: B got {s} {v}, want {:?}", r.b));
+        let [a, reader, b, admin] = r.wants()?;
+        if class(r.rule) == Some(Class::Admin) && b == Allow {
+            failures.push(format!("{name}: an admin rule cannot let B in"));
         }
-        if r.b == Want::NotFound {
+        // B and the reader first: a refusal changes nothing, so the shared fixture
+        // stays valid.
+        let (s, v) = call(&app, &r, &shared, B, None).await;
+        if outcome(s) != Some(b) {
+            failures.push(format!("{name}: B got {s} {v}, want {b:?}"));
+        }
+        if b == Want::NotFound {
             let (s2, v2) = call(&app, &r, &shared, B, Some(missing_id)).await;
             if s2 != s
                 || v2.as_object().map(|o| o.keys().collect::<Vec<_>>())
@@ -786,7 +1044,11 @@ async fn policy_table_holds_for_a_b_and_admin() -> TestResult {
                 ));
             }
         }
-        for (who, token, want) in [("A", A, r.a), ("admin", ADMIN, r.admin)] {
+        for (who, token, want) in [
+            ("reader", READER, reader),
+            ("A", A, a),
+            ("admin", ADMIN, admin),
+        ] {
             let f = if mutating && want == Want::Ok {
                 fixture(&app).await?
             } else {
@@ -796,11 +1058,89 @@ async fn policy_table_holds_for_a_b_and_admin() -> TestResult {
             if outcome(s) != Some(want) {
                 failures.push(format!("{name}: {who} got {s} {v}, want {want:?}"));
             }
+            if want == Want::Forbidden && v["forbidden"]["message"] != refusal(r.rule) {
+                failures.push(format!("{name}: {who} refused by another rule: {v}"));
+            }
         }
     }
     assert!(
         failures.is_empty(),
         "{} policy failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+/// Cinder's refusal naming `rule`.
+fn refusal(rule: &str) -> String {
+    format!("Policy doesn't allow {rule} to be performed.")
+}
+
+/// The role that, in [`probe_policy`], makes exactly `rule` refuse.
+fn probe_role(rule: &str) -> Option<String> {
+    Action::ALL
+        .iter()
+        .position(|a| a.name() == rule)
+        .map(|i| format!("probe{i}"))
+}
+
+/// A policy file in which every rule lets everyone in except a caller holding that
+/// rule's probe role.
+fn probe_policy(dir: &std::path::Path) -> BoxResult<std::path::PathBuf> {
+    let mut text = String::new();
+    for a in Action::ALL {
+        let role = probe_role(a.name()).ok_or("no probe role")?;
+        text.push_str(&format!("\"{}\": \"not role:{role}\"\n", a.name()));
+    }
+    let path = dir.join("probe-policy.yaml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Each route checks the rule its row names, and nothing else first: under a policy where
+/// only that rule refuses (the caller holding its probe role), the route answers 403
+/// naming it. Routes without a rule refuse nobody, whatever the roles.
+#[actix_web::test]
+async fn each_route_checks_the_rule_its_row_names() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let policy = probe_policy(dir.path())?;
+    let app = TestApp::with(|c| {
+        c.quota.volumes = 100_000;
+        c.quota.snapshots = 100_000;
+        c.quota.gigabytes = 1_000_000;
+        c.policy_file = Some(policy);
+    })
+    .await?;
+    let f = fixture(&app).await?;
+    let every: Vec<String> = Action::ALL
+        .iter()
+        .filter_map(|a| probe_role(a.name()))
+        .collect();
+    let mut failures = Vec::new();
+    for r in table().into_iter().filter(|r| r.everyone.is_none()) {
+        let name = format!("{} {}{} {}", r.method, r.mount, r.path, r.label);
+        let roles = match probe_role(r.rule) {
+            Some(role) => format!("member,reader,{role}"),
+            None if r.rule == OPEN => format!("member,reader,{}", every.join(",")),
+            None => {
+                failures.push(format!("{name}: {} is not a rule Clinker knows", r.rule));
+                continue;
+            }
+        };
+        let token = format!("prober:{A_PROJECT}:{roles}");
+        let (s, v) = call(&app, &r, &f, &token, None).await;
+        let refused = s == StatusCode::FORBIDDEN;
+        if r.rule == OPEN && refused {
+            failures.push(format!("{name}: refused though it has no rule: {v}"));
+        }
+        if r.rule != OPEN && (!refused || v["forbidden"]["message"] != refusal(r.rule)) {
+            failures.push(format!("{name}: want 403 naming {}, got {s} {v}", r.rule));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} probe failures:\n{}",
         failures.len(),
         failures.join("\n")
     );
@@ -885,5 +1225,124 @@ async fn project_in_the_path_must_be_the_callers() -> TestResult {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
+    Ok(())
+}
+
+/// A policy file with a rule that does not parse stops `clinker serve` before it opens
+/// anything, with a message naming the file, the rule and the position.
+#[test]
+fn a_bad_policy_file_refuses_to_start() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "\"volume:get\": \"@\"\n\"volume:create\": \"role:admin or\"\n",
+    )?;
+    let config = dir.path().join("clinker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\npolicy_file = {:?}\n",
+            dir.path().join("data").display().to_string(),
+            policy.display().to_string()
+        ),
+    )?;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clinker"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("CLINKER_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill()?;
+            return Err("clinker serve started with a bad policy file".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().ok_or("no stderr")?, &mut stderr)?;
+    assert!(!status.success(), "{stderr}");
+    let want = format!(
+        "policy_file {}: rule 'volume:create': the rule ends where a check was expected at position 14",
+        policy.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(
+        !dir.path().join("data").join("clinker.db").exists(),
+        "no database is made before the policy is read"
+    );
+    Ok(())
+}
+
+/// Admin-only parts of answers follow their own rules, not a fixed admin flag: with
+/// `read_sensitive` and `access_types_qos_specs_id` given to members, A's member sees every
+/// extra spec and the QoS id; with `volume:get_all` taken from readers, the reader is
+/// refused the list but members are not.
+#[actix_web::test]
+async fn admin_only_fields_and_overridden_rules_follow_the_policy_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "\
+volume_extension:types_extra_specs:read_sensitive: role:member
+volume_extension:access_types_qos_specs_id: role:member
+volume:get_all: role:admin or (role:member and project_id:%(project_id)s)
+",
+    )?;
+    let overridden = TestApp::with(|c| c.policy_file = Some(policy)).await?;
+    let defaults = TestApp::new().await?;
+    for (app, member_sees_all) in [(&overridden, true), (&defaults, false)] {
+        let t = send(app, "POST", "/v3/types", ADMIN, Some(json!({"volume_type": {"name": "gold", "extra_specs": {"capabilities:tier": "gold", "multiattach": "<is> True"}}}))).await?;
+        let id = t["volume_type"]["id"].as_str().ok_or("no type id")?;
+        for token in [A, ADMIN] {
+            let sees_all = token == ADMIN || member_sees_all;
+            let v = send(app, "GET", &format!("/v3/types/{id}"), token, None).await?;
+            let specs = &v["volume_type"]["extra_specs"];
+            assert_eq!(specs["multiattach"], "<is> True", "{token}: {v}");
+            assert_eq!(
+                specs.get("capabilities:tier").is_some(),
+                sees_all,
+                "{token}: {v}"
+            );
+            assert_eq!(
+                v["volume_type"].get("qos_specs_id").is_some(),
+                sees_all,
+                "{token}: {v}"
+            );
+            let v = send(
+                app,
+                "GET",
+                &format!("/v3/types/{id}/extra_specs"),
+                token,
+                None,
+            )
+            .await?;
+            assert_eq!(
+                v["extra_specs"].get("capabilities:tier").is_some(),
+                sees_all,
+                "{v}"
+            );
+        }
+    }
+    let (s, v, _) = overridden
+        .call(at(MINOR, req("GET", "/v3/volumes", READER)))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["forbidden"]["message"], refusal("volume:get_all"));
+    let (s, v, _) = overridden
+        .call(at(MINOR, req("GET", "/v3/volumes", A)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v, _) = defaults
+        .call(at(MINOR, req("GET", "/v3/volumes", READER)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     Ok(())
 }

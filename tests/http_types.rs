@@ -173,7 +173,7 @@ async fn types_are_created_listed_shown_updated_and_deleted() -> TestResult {
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(
         v["forbidden"]["message"],
-        "Policy doesn't allow volume_extension:types_manage to be performed."
+        "Policy doesn't allow volume_extension:type_delete to be performed."
     );
     let (s, _, _) = app
         .call(req("DELETE", &format!("/v3/0a0a/types/{id}"), ADMIN))

@@ -193,6 +193,7 @@ fn member(project: &str) -> RequestContext {
         user_id: format!("user-of-{project}"),
         project_id: project.into(),
         is_admin: false,
+        roles: vec!["member".into(), "reader".into()],
         request_id: RequestId::new(),
     }
 }
@@ -202,6 +203,7 @@ fn admin() -> RequestContext {
         user_id: "admin".into(),
         project_id: "admin-project".into(),
         is_admin: true,
+        roles: vec!["admin".into(), "member".into(), "reader".into()],
         request_id: RequestId::new(),
     }
 }

@@ -48,8 +48,13 @@ pub struct Config {
     pub database_pool_size: u32,
     /// `text` or `json` log lines. Default `text`; env `CLINKER_LOG_FORMAT`.
     pub log_format: LogFormat,
-    /// noauth users who are admins. Default `["admin"]`.
+    /// noauth users who hold the `admin` role when their token names no roles. Default
+    /// `["admin"]`.
     pub admin_users: Vec<String>,
+    /// A YAML (or JSON) file of oslo.policy rules by Cinder's names, each replacing
+    /// Cinder's default for that name (`volume:create: "rule:admin_api"`). A rule that
+    /// does not parse stops start-up. Default none: Cinder's defaults.
+    pub policy_file: Option<PathBuf>,
     /// The zone given to volumes created without one (Cinder's
     /// `storage_availability_zone`). Default `nova`.
     pub default_availability_zone: String,
@@ -96,6 +101,7 @@ impl Default for Config {
             database_pool_size: 8,
             log_format: LogFormat::Text,
             admin_users: vec!["admin".into()],
+            policy_file: None,
             default_availability_zone: "nova".into(),
             default_volume_type: "__DEFAULT__".into(),
             max_body_bytes: 1024 * 1024,

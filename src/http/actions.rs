@@ -6,37 +6,43 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::{AppState, validate, version};
+use super::{AppState, policy, validate, version};
+use crate::actors::api::DeleteVolume;
 use crate::actors::api::actions::{ActionOutcome, VolumeAction, VolumeActionKind};
-use crate::actors::api::{DeleteVolume, GetVolume};
-use crate::model::{AttachStatus, VolumeId, VolumeStatus};
+use crate::model::{AttachStatus, VolumeStatus};
+use crate::policy::Action;
 
 fn no_action(name: &str) -> ApiError {
     ApiError::BadRequest(format!("There is no such action: {name}"))
 }
 
-/// Refuses a member an admin-only action: 404 when the volume is not visible to them
-/// (another project's id answers exactly like a missing one), 403 when it is.
-async fn admin_only(
-    state: &AppState,
-    ctx: &crate::model::RequestContext,
-    id: VolumeId,
-    name: &str,
-) -> Result<(), ApiError> {
-    if ctx.is_admin {
-        return Ok(());
-    }
-    state
-        .api
-        .send(GetVolume {
-            ctx: ctx.clone(),
-            id,
-        })
-        .await??;
-    Err(ApiError::Forbidden(format!(
-        "Policy doesn't allow volume_extension:volume_admin_actions:{} to be performed.",
-        name.trim_start_matches("os-")
-    )))
+/// Cinder's rule for a volume action, by the action's name; `None` for no such action,
+/// or one above the requested microversion (which answers as if it did not exist).
+fn rule_of(name: &str, ver: version::ApiVersion) -> Option<Action> {
+    Some(match name {
+        "os-extend" => Action::VolumeExtend,
+        "os-reset_status" => Action::VolumeResetStatus,
+        "os-force_delete" => Action::VolumeAdminForceDelete,
+        "os-force_detach" => Action::VolumeForceDetach,
+        "os-migrate_volume" => Action::VolumeMigrate,
+        "os-migrate_volume_completion" => Action::VolumeMigrateCompletion,
+        "os-extend_volume_completion" if ver.at_least(3, 71) => Action::VolumeExtendCompletion,
+        // Cinder's `_set_bootable` updates the volume through `volume:update`.
+        "os-set_bootable" => Action::VolumeUpdate,
+        "os-update_readonly_flag" => Action::VolumeUpdateReadonly,
+        "os-reserve" => Action::VolumeReserve,
+        "os-unreserve" => Action::VolumeUnreserve,
+        "os-begin_detaching" => Action::VolumeBeginDetaching,
+        "os-roll_detaching" => Action::VolumeRollDetaching,
+        "os-attach" => Action::VolumeAttach,
+        "os-detach" => Action::VolumeDetach,
+        "os-initialize_connection" => Action::VolumeInitializeConnection,
+        "os-terminate_connection" => Action::VolumeTerminateConnection,
+        "os-retype" => Action::VolumeRetype,
+        "os-volume_upload_image" => Action::VolumeUploadImage,
+        "revert" if ver.at_least(3, 40) => Action::VolumeRevert,
+        _ => return None,
+    })
 }
 
 /// The action's arguments as an object (`null` and `{}` both mean none).
@@ -90,6 +96,9 @@ pub async fn run(
     let ver = version::of(&req);
     let empty = Map::new();
     let a = args(name, value, &empty)?;
+    if let Some(rule) = rule_of(name, ver) {
+        policy::authorize_on_volume(&state, &ctx, id, rule).await?;
+    }
     use VolumeActionKind as K;
     let kind = match name.as_str() {
         "os-extend" => K::Extend {
@@ -101,7 +110,6 @@ pub async fn run(
             allow_in_use: ver.at_least(3, 42),
         },
         "os-reset_status" => {
-            admin_only(&state, &ctx, id, name).await?;
             let status = match a.get("status").and_then(Value::as_str) {
                 None => None,
                 Some("deleting") => {
@@ -136,7 +144,6 @@ pub async fn run(
             }
         }
         "os-force_delete" => {
-            admin_only(&state, &ctx, id, name).await?;
             state
                 .api
                 .send(DeleteVolume {
@@ -199,11 +206,6 @@ pub async fn run(
                 .ok_or_else(|| ApiError::BadRequest("Must specify 'snapshot_id'".into()))?,
         },
         "os-extend_volume_completion" if ver.at_least(3, 71) => {
-            if !ctx.is_admin {
-                return Err(ApiError::Forbidden(
-                    "Policy doesn't allow volume:extend_volume_completion to be performed.".into(),
-                ));
-            }
             if let Some(k) = a.keys().find(|k| *k != "error") {
                 return Err(ApiError::BadRequest(format!(
                     "Additional properties are not allowed ('{k}' was unexpected)"

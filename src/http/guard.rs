@@ -1,6 +1,7 @@
-//! Checks the admin and catalogue handlers make before sending their message: the admin
-//! policy (403 `forbidden` in Cinder's words), the microversion a route needs (404, as
-//! Cinder answers a method above the requested version), and the query string.
+//! Checks handlers make before sending their message: admin-only surfaces of Clinker's
+//! own that no Cinder rule names (`/metrics`; Cinder's rules are `super::policy`), the
+//! microversion a route needs (404, as Cinder answers a method above the requested
+//! version), and the query string.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -11,7 +12,8 @@ use super::error::ApiError;
 use super::version;
 use crate::model::RequestContext;
 
-/// Refuses non-admins: "Policy doesn't allow `action` to be performed."
+/// Refuses a context that is not an admin one: "Policy doesn't allow `action` to be
+/// performed."
 pub fn admin(ctx: &RequestContext, action: &str) -> Result<(), ApiError> {
     if ctx.is_admin {
         Ok(())

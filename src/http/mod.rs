@@ -19,6 +19,7 @@ pub mod messages;
 pub mod metadata;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 pub mod qos;
 pub mod quotas;
 pub mod snapshots;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub api: Tracked<Addr<ApiActor>>,
     /// noauth users who are admins.
     pub admin_users: Vec<String>,
+    /// The policy every request is checked against, loaded once at start.
+    pub policy: std::sync::Arc<crate::policy::Enforcer>,
     /// Largest body accepted.
     pub max_body_bytes: usize,
     /// Page size and metadata caps.
@@ -239,6 +242,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(console::configure)
         .service(
             web::scope("/v3")
+                // Innermost: a refusal is the handler's answer, as far as idempotency
+                // keys, microversions and the NUL check are concerned.
+                .wrap(from_fn(policy::enforce))
                 .wrap(from_fn(idempotency::middleware))
                 .wrap(from_fn(guard::refuse_nul))
                 .wrap(from_fn(version::microversion))
@@ -254,6 +260,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/clinker/v1")
+                .wrap(from_fn(policy::enforce))
                 .wrap(from_fn(guard::refuse_nul))
                 .configure(clinker_routes),
         )

@@ -64,7 +64,6 @@ pub async fn list(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:get_all")?;
     let all = state.api.send(ListQos { ctx }).await??;
     let list: Vec<Value> = all.iter().map(qos_view).collect();
     Ok(HttpResponse::Ok().json(json!({ "qos_specs": list })))
@@ -76,7 +75,6 @@ pub async fn show(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:get")?;
     let q = state
         .api
         .send(GetQos {
@@ -95,7 +93,6 @@ pub async fn create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:create")?;
     let m = element(&body, "qos_specs")?;
     let name = validate::text("name", m.get("name"))?
         .filter(|n| !n.is_empty())
@@ -137,7 +134,6 @@ pub async fn update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:update")?;
     let m = element(&body, "qos_specs")?;
     let new_consumer = match m.get("consumer") {
         None => None,
@@ -158,7 +154,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:delete")?;
     let mut force = false;
     for (k, v) in guard::query(&req)? {
         if k == "force" {
@@ -177,7 +172,6 @@ pub async fn delete_keys(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:update")?;
     let keys: Vec<String> = body
         .get("keys")
         .and_then(Value::as_array)
@@ -195,7 +189,6 @@ pub async fn associations(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:get")?;
     let list = state
         .api
         .send(QosAssociations {
@@ -225,7 +218,6 @@ pub async fn associate(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:update")?;
     let t = vol_type_id(&req)?;
     change(&state, ctx, qos_id(&req), QosChange::Associate(t)).await?;
     Ok(HttpResponse::Accepted().finish())
@@ -237,7 +229,6 @@ pub async fn disassociate(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:update")?;
     let t = vol_type_id(&req)?;
     change(&state, ctx, qos_id(&req), QosChange::Disassociate(Some(t))).await?;
     Ok(HttpResponse::Accepted().finish())
@@ -249,7 +240,6 @@ pub async fn disassociate_all(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:qos_specs_manage:update")?;
     change(&state, ctx, qos_id(&req), QosChange::Disassociate(None)).await?;
     Ok(HttpResponse::Accepted().finish())
 }

@@ -14,11 +14,12 @@ use super::fields::{
 };
 use super::version::ApiVersion;
 use super::views::{opt_time, time};
-use super::{AppState, guard, listing, validate, version};
+use super::{AppState, guard, listing, policy, validate, version};
 use crate::actors::api::snapshots::{CreateSnapshot, ListSnapshots, SnapshotCall, SnapshotOp};
 use crate::db::Resource;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::model::{RequestContext, SnapshotStatus, VolumeId};
+use crate::policy::Action;
 
 fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
     let r = &s.row;
@@ -316,21 +317,18 @@ pub async fn action(
     else {
         return Err(ApiError::BadRequest("Malformed request body".into()));
     };
-    // A member is refused an admin-only action with 404 when the snapshot is not
-    // visible to them (as for a missing id), with 403 when it is.
-    let admin_only = matches!(name.as_str(), "os-reset_status" | "os-force_delete");
-    if admin_only && !ctx.is_admin {
-        call(&state, ctx.clone(), id, SnapshotOp::Get).await?;
-    }
-    let admin = |what: &str| -> Result<(), ApiError> {
-        if ctx.is_admin {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "Policy doesn't allow volume_extension:snapshot_admin_actions:{what} to be performed."
-            )))
-        }
+    let rule = match name.as_str() {
+        "os-reset_status" => Some(Action::SnapshotResetStatus),
+        "os-force_delete" => Some(Action::SnapshotForceDelete),
+        "os-update_snapshot_status" => Some(Action::SnapshotUpdateStatus),
+        _ => None,
     };
+    // A caller refused the action gets 404 when the snapshot is not visible to them
+    // (as for a missing id), 403 when it is.
+    if let Some(Err(denied)) = rule.map(|r| policy::authorize(&state, &ctx, r)) {
+        call(&state, ctx.clone(), id, SnapshotOp::Get).await?;
+        return Err(denied);
+    }
     let status = || {
         value
             .get("status")
@@ -340,7 +338,6 @@ pub async fn action(
     };
     let op = match name.as_str() {
         "os-reset_status" => {
-            admin("reset_status")?;
             // Cinder's SnapshotAdminController checks the status against
             // `SnapshotStatus.ALL`: a status the column cannot hold is refused here.
             let status = status()?;
@@ -350,10 +347,7 @@ pub async fn action(
                     .map_err(|_| ApiError::BadRequest("Must specify a valid status".into()))?,
             )
         }
-        "os-force_delete" => {
-            admin("force_delete")?;
-            SnapshotOp::Delete { force: true }
-        }
+        "os-force_delete" => SnapshotOp::Delete { force: true },
         "os-update_snapshot_status" => SnapshotOp::UpdateStatus {
             status: status()?,
             progress: value

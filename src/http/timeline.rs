@@ -19,7 +19,8 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let raw = req.match_info().get("volume_id").unwrap_or("");
     let id = super::volumes::volume_id(raw)?;
-    let admin = ctx.is_admin;
+    // Node, pool and host names: what `os-vol-host-attr:host` shows, under its rule.
+    let admin = super::policy::allows(&state, &ctx, crate::policy::Action::VolumeHostAttribute);
     let t = state.api.send(GetTimeline { ctx, id }).await??;
     let flows: Vec<Value> = t
         .runs

@@ -11,6 +11,7 @@ use super::{AppState, guard, validate};
 use crate::actors::api::types::{
     ChangeTypeAccess, GetDefaultTypes, ListTypeAccess, SetDefaultType, UnsetDefaultType,
 };
+use crate::policy::Action;
 
 /// `GET /types/{id}/os-volume-type-access` (admin; a public type is 404).
 pub async fn list(
@@ -18,7 +19,6 @@ pub async fn list(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:volume_type_access")?;
     let id = guard::segment(&req, "type_id");
     let projects = state
         .api
@@ -57,7 +57,12 @@ pub async fn action(
             )));
         }
     };
-    guard::admin(&ctx, &format!("volume_extension:volume_type_access:{name}"))?;
+    let rule = if add {
+        Action::TypeAccessAdd
+    } else {
+        Action::TypeAccessRemove
+    };
+    super::policy::authorize(&state, &ctx, rule)?;
     let project = validate::text("project", args.get("project"))?
         .filter(|p| !p.is_empty())
         .ok_or_else(|| {
@@ -89,7 +94,6 @@ pub async fn set_default(
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     guard::min_version(&req, 62)?;
-    guard::admin(&ctx, "volume_extension:default_set_or_update")?;
     let project = guard::segment(&req, "target_project");
     let d = element(&body, "default_type")?;
     let volume_type = validate::text("volume_type", d.get("volume_type"))?
@@ -118,7 +122,6 @@ pub async fn show_default(
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
     guard::min_version(&req, 62)?;
-    guard::admin(&ctx, "volume_extension:default_get")?;
     let project = guard::segment(&req, "target_project");
     let found = state
         .api
@@ -140,7 +143,6 @@ pub async fn list_defaults(
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
     guard::min_version(&req, 62)?;
-    guard::admin(&ctx, "volume_extension:default_get_all")?;
     let all = state
         .api
         .send(GetDefaultTypes { ctx, project: None })
@@ -156,7 +158,6 @@ pub async fn unset_default(
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
     guard::min_version(&req, 62)?;
-    guard::admin(&ctx, "volume_extension:default_unset")?;
     state
         .api
         .send(UnsetDefaultType {

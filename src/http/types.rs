@@ -9,7 +9,7 @@ use super::auth::Caller;
 use super::body::{JsonBody, element};
 use super::error::ApiError;
 use super::views::LinkBase;
-use super::{AppState, guard, listing, validate, version};
+use super::{AppState, guard, listing, policy, validate, version};
 use crate::actors::api::types::{
     CreateType, DeleteType, ExtraSpecsWrite, GetDefaultType, GetType, ListTypes, UpdateType,
     WriteExtraSpecs,
@@ -17,6 +17,7 @@ use crate::actors::api::types::{
 use crate::db::Resource;
 use crate::db::types::{TypeDetail, TypeFilter};
 use crate::model::RequestContext;
+use crate::policy::Action;
 
 /// Extra specs members may read (Cinder's `USER_VISIBLE_EXTRA_SPECS`).
 const USER_VISIBLE_SPECS: [&str; 3] = [
@@ -25,11 +26,31 @@ const USER_VISIBLE_SPECS: [&str; 3] = [
     "replication_enabled",
 ];
 
-/// The extra specs `ctx` may see.
-pub fn visible_specs(t: &TypeDetail, ctx: &RequestContext) -> BTreeMap<String, String> {
+/// Which admin-only parts of a type view a caller sees, by Cinder's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeFields {
+    /// Every extra spec, not only [`USER_VISIBLE_SPECS`]
+    /// (`volume_extension:types_extra_specs:read_sensitive`).
+    pub sensitive_specs: bool,
+    /// `qos_specs_id` (`volume_extension:access_types_qos_specs_id`).
+    pub qos_specs_id: bool,
+}
+
+impl TypeFields {
+    /// What the policy lets `ctx` see.
+    pub fn of(state: &AppState, ctx: &RequestContext) -> Self {
+        Self {
+            sensitive_specs: policy::allows(state, ctx, Action::ExtraSpecsReadSensitive),
+            qos_specs_id: policy::allows(state, ctx, Action::TypeQosSpecsId),
+        }
+    }
+}
+
+/// The extra specs a caller sees: all of them, or only the user-visible ones.
+pub fn visible_specs(t: &TypeDetail, sensitive: bool) -> BTreeMap<String, String> {
     t.extra_specs
         .iter()
-        .filter(|(k, _)| ctx.is_admin || USER_VISIBLE_SPECS.contains(&k.as_str()))
+        .filter(|(k, _)| sensitive || USER_VISIBLE_SPECS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -46,20 +67,23 @@ pub enum TypeShape {
 }
 
 /// Cinder's volume type view.
-pub fn type_view(t: &TypeDetail, ctx: &RequestContext, shape: TypeShape) -> Value {
+pub fn type_view(t: &TypeDetail, shown: TypeFields, shape: TypeShape) -> Value {
     let mut o = Map::new();
     o.insert("id".into(), json!(t.row.id));
     o.insert("name".into(), json!(t.row.name));
     o.insert("description".into(), json!(t.row.description));
     o.insert("is_public".into(), json!(t.row.is_public));
-    o.insert("extra_specs".into(), json!(visible_specs(t, ctx)));
+    o.insert(
+        "extra_specs".into(),
+        json!(visible_specs(t, shown.sensitive_specs)),
+    );
     if shape != TypeShape::Plain {
         o.insert(
             "os-volume-type-access:is_public".into(),
             json!(t.row.is_public),
         );
     }
-    if shape != TypeShape::Created && ctx.is_admin {
+    if shape != TypeShape::Created && shown.qos_specs_id {
         o.insert("qos_specs_id".into(), json!(t.qos_specs_id));
     }
     Value::Object(o)
@@ -202,9 +226,10 @@ pub async fn list(
         |t| t.row.id.clone(),
         |m| ApiError::not_found(Resource::VolumeType, m),
     )?;
+    let shown = TypeFields::of(&state, &ctx);
     let types: Vec<Value> = items
         .iter()
-        .map(|t| type_view(t, &ctx, TypeShape::Show))
+        .map(|t| type_view(t, shown, TypeShape::Show))
         .collect();
     let mut out = json!({ "volume_types": types });
     let last = items.last().map(|t| t.row.id.as_str());
@@ -234,7 +259,8 @@ pub async fn show(
             id: type_id(&req),
         })
         .await??;
-    Ok(HttpResponse::Ok().json(json!({"volume_type": type_view(&t, &ctx, TypeShape::Show)})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"volume_type": type_view(&t, TypeFields::of(&state, &ctx), TypeShape::Show)})))
 }
 
 /// `GET /types/default`: the caller's project default, else the configured default.
@@ -246,7 +272,9 @@ pub async fn show_default(
         .api
         .send(GetDefaultType { ctx: ctx.clone() })
         .await??;
-    Ok(HttpResponse::Ok().json(json!({"volume_type": type_view(&t, &ctx, TypeShape::Plain)})))
+    Ok(HttpResponse::Ok().json(
+        json!({"volume_type": type_view(&t, TypeFields::of(&state, &ctx), TypeShape::Plain)}),
+    ))
 }
 
 /// `POST /types` (admin) → **200**.
@@ -255,7 +283,6 @@ pub async fn create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_manage")?;
     let v = element(&body, "volume_type")?;
     unexpected(
         "volume_type",
@@ -290,7 +317,9 @@ pub async fn create(
         )?,
     };
     let t = state.api.send(msg).await??;
-    Ok(HttpResponse::Ok().json(json!({"volume_type": type_view(&t, &ctx, TypeShape::Created)})))
+    Ok(HttpResponse::Ok().json(
+        json!({"volume_type": type_view(&t, TypeFields::of(&state, &ctx), TypeShape::Created)}),
+    ))
 }
 
 /// `PUT /types/{id}` (admin): name, description, is_public; at least one.
@@ -300,7 +329,6 @@ pub async fn update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_manage")?;
     let v = element(&body, "volume_type")?;
     unexpected("volume_type", v, &["name", "description", "is_public"])?;
     let name = match v.get("name") {
@@ -332,7 +360,9 @@ pub async fn update(
         is_public,
     };
     let t = state.api.send(msg).await??;
-    Ok(HttpResponse::Ok().json(json!({"volume_type": type_view(&t, &ctx, TypeShape::Plain)})))
+    Ok(HttpResponse::Ok().json(
+        json!({"volume_type": type_view(&t, TypeFields::of(&state, &ctx), TypeShape::Plain)}),
+    ))
 }
 
 /// `DELETE /types/{id}` (admin) → **202**.
@@ -341,7 +371,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_manage")?;
     state
         .api
         .send(DeleteType {
@@ -365,7 +394,9 @@ pub async fn specs_list(
             id: type_id(&req),
         })
         .await??;
-    Ok(HttpResponse::Ok().json(json!({"extra_specs": visible_specs(&t, &ctx)})))
+    Ok(HttpResponse::Ok().json(
+        json!({"extra_specs": visible_specs(&t, TypeFields::of(&state, &ctx).sensitive_specs)}),
+    ))
 }
 
 /// `GET /types/{id}/extra_specs/{key}` → `{key: value}`.
@@ -382,7 +413,7 @@ pub async fn specs_show(
             id: id.clone(),
         })
         .await??;
-    match visible_specs(&t, &ctx).get(&key) {
+    match visible_specs(&t, TypeFields::of(&state, &ctx).sensitive_specs).get(&key) {
         Some(v) => Ok(HttpResponse::Ok().json(json!({ key: v }))),
         None => Err(ApiError::not_found(
             Resource::ExtraSpec { volume_type: id },
@@ -398,7 +429,6 @@ pub async fn specs_create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_extra_specs:create")?;
     element(&body, "extra_specs")?;
     let specs = validate::capped(
         extra_specs("extra_specs", body.get("extra_specs"))?,
@@ -422,7 +452,6 @@ pub async fn specs_update(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_extra_specs:update")?;
     let key = guard::segment(&req, "key");
     let specs = extra_specs("extra_specs", Some(&body))?;
     if specs.len() > 1 {
@@ -450,7 +479,6 @@ pub async fn specs_delete(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    guard::admin(&ctx, "volume_extension:types_extra_specs:delete")?;
     state
         .api
         .send(WriteExtraSpecs {

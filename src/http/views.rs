@@ -606,6 +606,7 @@ mod tests {
                     user_id: "u1".into(),
                     project_id: "p1".into(),
                     is_admin,
+                    roles: Vec::new(),
                     request_id: RequestId::new(),
                 };
                 for minor in [0, 13, 21, 48, 61, 63, 65, 70] {
@@ -648,6 +649,7 @@ mod tests {
             user_id: "u1".into(),
             project_id: "p1".into(),
             is_admin: false,
+            roles: Vec::new(),
             request_id: RequestId::new(),
         };
         let view = VolumeDetail::new(&v, &ctx, ApiVersion::new(3, 0), &links, Detail::Extended);

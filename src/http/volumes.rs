@@ -286,11 +286,11 @@ pub async fn delete(
     };
     let cascade = flag("cascade")?;
     let force = version::of(&req).at_least(3, 23) && flag("force")?;
-    if force && !ctx.is_admin {
-        return Err(ApiError::Forbidden(
-            "Policy doesn't allow volume:force_delete to be performed.".into(),
-        ));
+    if force {
+        let rule = crate::policy::Action::VolumeForceDelete;
+        super::policy::authorize_on_volume(&state, &ctx, id, rule).await?;
     }
+    super::policy::authorize(&state, &ctx, crate::policy::Action::VolumeDelete)?;
     state
         .api
         .send(DeleteVolume {

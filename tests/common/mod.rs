@@ -100,6 +100,9 @@ impl TestApp {
         let state = clinker::http::AppState {
             api: services.api.clone(),
             admin_users: config.admin_users.clone(),
+            policy: Arc::new(clinker::policy::Enforcer::load(
+                config.policy_file.as_deref(),
+            )?),
             max_body_bytes: config.max_body_bytes,
             limits: clinker::http::listing::Limits::from_config(&config),
             intake: clinker::http::intake::Intake::new(
