@@ -442,6 +442,8 @@ fn table() -> Vec<Row> {
         ),
         row("get", "/scheduler-stats/get_pools", Deny, Deny, Allow),
         row("get", "/capabilities/{host}", Deny, Deny, Allow),
+        row("get", "/os-hosts", Deny, Deny, Allow),
+        row("get", "/os-hosts/{host_name}", Deny, Deny, Allow),
         row("get", "/messages", Allow, Allow, Allow),
         row("get", "/messages/{message_id}", Allow, Hidden, Allow),
         row("delete", "/messages/{message_id}", Allow, Hidden, Allow),
@@ -544,7 +546,8 @@ fn uri(r: &Row, f: &Fx, missing: Option<&str>) -> String {
         )
         .replace("{class}", "default")
         .replace("{action}", "enable")
-        .replace("{host}", "n1@fake");
+        .replace("{host}", "n1@fake")
+        .replace("{host_name}", "n1@fake");
     format!("{}{path}", r.mount)
 }
 

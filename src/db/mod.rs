@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod columns;
 pub mod error;
 pub mod files;
+pub mod hosts;
 pub mod idempotency;
 pub mod messages;
 pub mod qos;

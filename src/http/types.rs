@@ -41,8 +41,12 @@ pub enum TypeShape {
     Show,
     /// Create: with the access key, without `qos_specs_id`.
     Created,
-    /// Update and `GET /types/default`: with `qos_specs_id` for admins, no access key.
+    /// `GET /types/default`: with `qos_specs_id` for admins, no access key.
     Plain,
+    /// Update: neither key. Cinder's `types_manage` renders create and update with the
+    /// older view, which has no `qos_specs_id`, and the access extension extends create
+    /// but not update.
+    Updated,
 }
 
 /// Cinder's volume type view.
@@ -53,13 +57,13 @@ pub fn type_view(t: &TypeDetail, ctx: &RequestContext, shape: TypeShape) -> Valu
     o.insert("description".into(), json!(t.row.description));
     o.insert("is_public".into(), json!(t.row.is_public));
     o.insert("extra_specs".into(), json!(visible_specs(t, ctx)));
-    if shape != TypeShape::Plain {
+    if matches!(shape, TypeShape::Show | TypeShape::Created) {
         o.insert(
             "os-volume-type-access:is_public".into(),
             json!(t.row.is_public),
         );
     }
-    if shape != TypeShape::Created && ctx.is_admin {
+    if matches!(shape, TypeShape::Show | TypeShape::Plain) && ctx.is_admin {
         o.insert("qos_specs_id".into(), json!(t.qos_specs_id));
     }
     Value::Object(o)
@@ -332,7 +336,7 @@ pub async fn update(
         is_public,
     };
     let t = state.api.send(msg).await??;
-    Ok(HttpResponse::Ok().json(json!({"volume_type": type_view(&t, &ctx, TypeShape::Plain)})))
+    Ok(HttpResponse::Ok().json(json!({"volume_type": type_view(&t, &ctx, TypeShape::Updated)})))
 }
 
 /// `DELETE /types/{id}` (admin) → **202**.
