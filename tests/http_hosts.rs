@@ -2,7 +2,7 @@
 //! snapshots per project, as Cinder's `hosts` extension answers them. No client has a
 //! command for it (cinderclient, openstacksdk and the `openstack` CLI go to Nova's
 //! `os-hosts` or to `os-services`); Tempest's `hosts_client` does, and
-//! `tempest_schemas.rs` checks these answers against its schemas.
+//! `tempest_schemas_*.rs` checks these answers against its schemas.
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! Answers in the shapes Cinder gives and Tempest's schemas accept: the keys each answer
 //! carries (and does not), and the codes of the few requests Tempest found answered
-//! differently from Cinder. `tempest_schemas.rs` validates every route against the
+//! differently from Cinder. `tempest_schemas_*.rs` validates every route against the
 //! schemas themselves; these tests pin each fix by name.
 
 mod common;

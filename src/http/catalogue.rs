@@ -157,6 +157,11 @@ pub async fn update(
     });
     if let Some(r) = reason {
         out["disabled_reason"] = json!(r);
+    } else if !row.disabled {
+        // Cinder leaves the key out of the enable answer, but Tempest's `enable_service`
+        // schema requires it; enabling clears the reason, so it is null (the `disable`
+        // schema refuses the key, so a plain disable still has none).
+        out["disabled_reason"] = Value::Null;
     }
     Ok(HttpResponse::Ok().json(out))
 }
