@@ -674,6 +674,8 @@ fn table() -> Vec<Row> {
             "volume_extension:capabilities",
             Deny,
         ),
+        row("get", "/os-hosts", "volume_extension:hosts", Deny),
+        row("get", "/os-hosts/{host_name}", "volume_extension:hosts", Deny),
         row("get", "/messages", "message:get_all", Allow),
         row("get", "/messages/{message_id}", "message:get", Hidden),
         row("delete", "/messages/{message_id}", "message:delete", Hidden),
@@ -797,7 +799,8 @@ fn uri(r: &Row, f: &Fx, missing: Option<&str>) -> String {
         )
         .replace("{class}", "default")
         .replace("{action}", "enable")
-        .replace("{host}", "n1@fake");
+        .replace("{host}", "n1@fake")
+        .replace("{host_name}", "n1@fake");
     format!("{}{path}", r.mount)
 }
 

@@ -19,6 +19,7 @@ pub mod actions;
 pub mod attachments;
 pub mod catalogue;
 pub mod create;
+pub mod hosts;
 pub mod idempotency;
 pub mod messages;
 pub mod metadata;

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod columns;
 pub mod error;
 pub mod files;
+pub mod hosts;
 pub mod idempotency;
 pub mod instances;
 pub mod messages;

@@ -13,7 +13,7 @@ use crate::actors::api::catalogue::{
     GetBackendPools, ListPools, ListServices, ListZones, ServiceInfo, SetServiceStatus,
 };
 use crate::actors::protocol::PoolReport;
-use crate::db::services::VOLUME_BINARY;
+use crate::db::services::{ServiceRow, VOLUME_BINARY};
 
 /// Cinder's `service_down_time`: a service silent for longer is `down`.
 const SERVICE_DOWN_SECONDS: i64 = 60;
@@ -31,11 +31,16 @@ pub async fn zones(
     Ok(HttpResponse::Ok().json(json!({ "availabilityZoneInfo": info })))
 }
 
+/// Whether a service has been heard from within Cinder's `service_down_time`.
+pub fn service_alive(r: &ServiceRow) -> bool {
+    let last = r.updated_at.unwrap_or(r.created_at);
+    (crate::db::now() - last).num_seconds().abs() <= SERVICE_DOWN_SECONDS
+}
+
 fn service_view(s: &ServiceInfo, req: &HttpRequest) -> Value {
     let r = &s.row;
     let ver = version::of(req);
-    let last = r.updated_at.unwrap_or(r.created_at);
-    let alive = (crate::db::now() - last).num_seconds().abs() <= SERVICE_DOWN_SECONDS;
+    let alive = service_alive(r);
     let mut o = Map::new();
     o.insert("binary".into(), json!(r.service_binary));
     o.insert("host".into(), json!(r.host));
@@ -150,6 +155,11 @@ pub async fn update(
     });
     if let Some(r) = reason {
         out["disabled_reason"] = json!(r);
+    } else if !row.disabled {
+        // Cinder leaves the key out of the enable answer, but Tempest's `enable_service`
+        // schema requires it; enabling clears the reason, so it is null (the `disable`
+        // schema refuses the key, so a plain disable still has none).
+        out["disabled_reason"] = Value::Null;
     }
     Ok(HttpResponse::Ok().json(out))
 }

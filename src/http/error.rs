@@ -34,6 +34,10 @@ pub enum ApiError {
     /// 409 `conflictingRequest`.
     #[error("{0}")]
     Conflict(String),
+    /// 412 `computeFault` (Cinder's fault name for a code it has none for): an
+    /// `If-Match` that no longer matches.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// 413 `overLimit` (quota, or a body too large).
     #[error("{0}")]
     OverLimit(String),
@@ -64,6 +68,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => "computeFault",
             ApiError::RequestTimeout(_) => "requestTimeout",
             ApiError::Conflict(_) => "conflictingRequest",
+            ApiError::PreconditionFailed(_) => "computeFault",
             ApiError::OverLimit(_) => "overLimit",
             ApiError::UnsupportedMediaType(_) => "badMediaType",
             ApiError::Unavailable(_) => "serviceUnavailable",
@@ -82,6 +87,7 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::OverLimit(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::{AppState, guard};
 
 /// `(alias, name, description)` of the extensions Clinker serves.
-const EXTENSIONS: [(&str, &str, &str); 10] = [
+const EXTENSIONS: [(&str, &str, &str); 11] = [
     (
         "os-availability-zone",
         "AvailabilityZones",
@@ -21,6 +21,7 @@ const EXTENSIONS: [(&str, &str, &str); 10] = [
         "Quota classes management support.",
     ),
     ("os-services", "Services", "Services support."),
+    ("os-hosts", "Hosts", "Admin-only host administration."),
     (
         "os-extended-services",
         "ExtendedServices",

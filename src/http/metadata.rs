@@ -1,15 +1,79 @@
 //! `/volumes/{id}/metadata[/{key}]` (cinder-api.md §5).
 
+use std::collections::BTreeMap;
+
+use actix_web::http::header::{ETAG, IF_MATCH};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::{AppState, validate};
+use super::{AppState, validate, version};
 use crate::actors::api::metadata::{DeleteMetadataKey, GetMetadata, MetadataWrite, WriteMetadata};
 use crate::db::Resource;
-use crate::model::VolumeId;
+use crate::model::{RequestContext, VolumeId};
+
+/// The ETag of a volume's metadata (3.15, Cinder's `ETAGS`): a digest of the answer
+/// `GET .../metadata` gives. Cinder sends the MD5 of its JSON; a client only echoes the
+/// value back in `If-Match`, so this one is the SHA-256 of ours (keys sorted, so one set
+/// always has one tag). Unquoted, as Cinder sends it.
+pub fn etag(metadata: &BTreeMap<String, String>) -> String {
+    let body = json!({ "metadata": metadata }).to_string();
+    Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `If-Match` (absent: yes) names `tag`: `*`, or one of its comma-separated
+/// tags, quoted or not, weak or strong (webob, which Cinder reads it with, takes both).
+fn if_match_names(req: &HttpRequest, tag: &str) -> bool {
+    let Some(header) = req.headers().get(IF_MATCH) else {
+        return true;
+    };
+    let Ok(text) = header.to_str() else {
+        return false;
+    };
+    text.split(',').map(str::trim).any(|t| {
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        let t = t
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(t);
+        t == "*" || t == tag
+    })
+}
+
+/// From 3.15, a write with an `If-Match` that does not name the metadata's current ETag
+/// is refused with 412 before anything is written (Cinder's `_validate_etag`). Like
+/// Cinder's, the check and the write are two steps: it catches a client writing over
+/// a change it has not read, not two writes racing each other.
+async fn check_if_match(
+    req: &HttpRequest,
+    state: &AppState,
+    ctx: &RequestContext,
+    id: VolumeId,
+) -> Result<(), ApiError> {
+    if !version::of(req).at_least(3, 15) || !req.headers().contains_key(IF_MATCH) {
+        return Ok(());
+    }
+    let current = state
+        .api
+        .send(GetMetadata {
+            ctx: ctx.clone(),
+            id,
+        })
+        .await??;
+    if if_match_names(req, &etag(&current)) {
+        Ok(())
+    } else {
+        Err(ApiError::PreconditionFailed(
+            "The metadata has changed since the ETag given in If-Match was read.".into(),
+        ))
+    }
+}
 
 fn ids(req: &HttpRequest) -> Result<(VolumeId, String), ApiError> {
     let raw = req.match_info().get("volume_id").unwrap_or("");
@@ -25,13 +89,17 @@ pub async fn show_all(
 ) -> Result<HttpResponse, ApiError> {
     let (id, _) = ids(&req)?;
     let m = state.api.send(GetMetadata { ctx, id }).await??;
-    Ok(HttpResponse::Ok().json(json!({ "metadata": m })))
+    let mut answer = HttpResponse::Ok();
+    if version::of(&req).at_least(3, 15) {
+        answer.insert_header((ETAG, etag(&m)));
+    }
+    Ok(answer.json(json!({ "metadata": m })))
 }
 
 async fn write_all(
     req: HttpRequest,
     state: web::Data<AppState>,
-    ctx: crate::model::RequestContext,
+    ctx: RequestContext,
     body: serde_json::Value,
     mode: MetadataWrite,
 ) -> Result<HttpResponse, ApiError> {
@@ -48,6 +116,10 @@ async fn write_all(
         validate::metadata("metadata", body.get("metadata"))?,
         state.limits.max_metadata_items,
     )?;
+    // Cinder checks If-Match on PUT (replace) only, not on POST (merge).
+    if mode == MetadataWrite::Replace {
+        check_if_match(&req, &state, &ctx, id).await?;
+    }
     let m = state
         .api
         .send(WriteMetadata {
@@ -108,6 +180,8 @@ pub async fn update_key(
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = ids(&req)?;
     let meta = validate::metadata("meta", body.get("meta"))?;
+    // Cinder checks the ETag before it looks at the item.
+    check_if_match(&req, &state, &ctx, id).await?;
     if meta.len() != 1 {
         return Err(ApiError::BadRequest(
             "Request body contains too many items.".into(),

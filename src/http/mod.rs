@@ -12,6 +12,7 @@ pub mod error;
 pub mod extensions;
 pub mod fields;
 pub mod guard;
+pub mod hosts;
 pub mod idempotency;
 pub mod intake;
 pub mod listing;
@@ -216,6 +217,8 @@ routes! {
     get "/os-availability-zone" => catalogue::zones;
     get "/os-services" => catalogue::services;
     put "/os-services/{action}" => catalogue::update;
+    get "/os-hosts" => hosts::list;
+    get "/os-hosts/{host_name}" => hosts::show;
     get "/scheduler-stats/get_pools" => catalogue::pools;
     get "/capabilities/{host}" => catalogue::capabilities_show;
     get "/messages" => messages::list;

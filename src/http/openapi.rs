@@ -388,6 +388,52 @@ pub struct Pool {
     pub capabilities: Option<BTreeMap<String, serde_json::Value>>,
 }
 
+/// A host of `GET /os-hosts` (admin): an enabled service.
+#[derive(Serialize, ToSchema)]
+pub struct Host {
+    /// The service's host (`node@backend` for a volume service).
+    pub host_name: String,
+    /// `cinder-volume` or `cinder-scheduler`.
+    pub service: String,
+    /// Zone.
+    pub zone: String,
+    /// `available` or `unavailable` (not heard from within `service_down_time`).
+    #[serde(rename = "service-status")]
+    pub service_status: String,
+    /// `enabled` (only enabled services are listed, as in Cinder).
+    #[serde(rename = "service-state")]
+    pub service_state: String,
+    /// Last heartbeat.
+    #[serde(rename = "last-update")]
+    #[schema(required = true)]
+    pub last_update: Option<String>,
+}
+
+/// One project's figures on a host (`GET /os-hosts/{host_name}`); each figure a string,
+/// as Cinder sends them.
+#[derive(Serialize, ToSchema)]
+pub struct HostUsage {
+    /// The host asked for.
+    pub host: String,
+    /// A project id, or `(total)` in the first row.
+    pub project: String,
+    /// Volumes on the host.
+    pub volume_count: String,
+    /// Their GiB.
+    pub total_volume_gb: String,
+    /// Snapshots of those volumes.
+    pub snapshot_count: String,
+    /// Their GiB.
+    pub total_snapshot_gb: String,
+}
+
+/// `{"resource": <HostUsage>}`.
+#[derive(Serialize, ToSchema)]
+pub struct HostResource {
+    /// The figures.
+    pub resource: HostUsage,
+}
+
 /// The absolute limits and usage of `GET /limits`.
 #[derive(Serialize, ToSchema)]
 #[allow(non_snake_case, reason = "Cinder's key names")]
@@ -680,6 +726,8 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ),
     ("ZoneList", "availabilityZoneInfo", "Zone", All),
     ("ServiceList", "services", "Service", All),
+    ("HostList", "hosts", "Host", All),
+    ("HostUsageList", "host", "HostResource", All),
     ("QosSpecsCreateRequest", "qos_specs", "QosSpecsCreate", One),
     ("QosSpecsUpdateBody", "qos_specs", "QosSpecsUpdate", One),
     ("PoolList", "pools", "Pool", All),
@@ -986,11 +1034,11 @@ pub const OPERATIONS: &[Operation] = &[
     // Volumes.
     list("/volumes", LIST, "VolumeSummaryList", "List volumes"),
     list("/volumes/detail", LIST, "VolumeList", "List volumes with details"),
-    op("get", "/volumes/{volume_id}/metadata", "-", 200, "MetadataBody", "Show a volume's metadata"),
+    op("get", "/volumes/{volume_id}/metadata", "-", 200, "MetadataBody", "Show a volume's metadata (3.15+: with an ETag)"),
     op("post", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Merge metadata"),
-    op("put", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Replace metadata"),
+    op("put", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Replace metadata (3.15+: If-Match, 412 when stale)"),
     op("get", "/volumes/{volume_id}/metadata/{key}", "-", 200, "MetaBody", "Show one metadata key"),
-    op("put", "/volumes/{volume_id}/metadata/{key}", "MetaBody", 200, "MetaBody", "Set one metadata key"),
+    op("put", "/volumes/{volume_id}/metadata/{key}", "MetaBody", 200, "MetaBody", "Set one metadata key (3.15+: If-Match, 412 when stale)"),
     op("delete", "/volumes/{volume_id}/metadata/{key}", "-", 200, "-", "Delete one metadata key"),
     op("post", "/volumes/{volume_id}/action", "ActionRequest", 202, "-", "Run a volume action (one key: its name)"),
     // Snapshots.
@@ -1041,6 +1089,8 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/os-availability-zone", "-", 200, "ZoneList", "List availability zones"),
     op("get", "/os-services", "-", 200, "ServiceList", "List services (admin)").with_query(&["host", "binary"]),
     op("put", "/os-services/{action}", "ServiceUpdate", 200, "ServiceUpdated", "Enable or disable a service (admin)"),
+    op("get", "/os-hosts", "-", 200, "HostList", "List enabled services as hosts (admin)").with_query(&["zone"]),
+    op("get", "/os-hosts/{host_name}", "-", 200, "HostUsageList", "A host's volumes and snapshots per project (admin)"),
     op("get", "/scheduler-stats/get_pools", "-", 200, "PoolList", "List pools (admin)").with_query(&["detail"]),
     op("get", "/capabilities/{host}", "-", 200, "{}", "A backend's capabilities (admin)"),
     list("/messages", PAGING, "MessageList", "List user messages (3.3+)"),
@@ -1081,6 +1131,9 @@ pub const OPERATIONS: &[Operation] = &[
     ZoneState,
     Zone,
     Service,
+    Host,
+    HostUsage,
+    HostResource,
     Pool,
     AbsoluteLimits,
     Limits,

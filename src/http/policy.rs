@@ -249,6 +249,8 @@ pub const GUARDS: &[(&str, &str, Guard)] = &[
         Rule(A::SchedulerGetPools),
     ),
     ("get", "/capabilities/{host}", Rule(A::Capabilities)),
+    ("get", "/os-hosts", Rule(A::Hosts)),
+    ("get", "/os-hosts/{host_name}", Rule(A::Hosts)),
     ("get", "/messages", Rule(A::MessageGetAll)),
     ("get", "/messages/{message_id}", Rule(A::MessageGet)),
     ("delete", "/messages/{message_id}", Rule(A::MessageDelete)),

@@ -21,7 +21,20 @@ use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::model::{RequestContext, SnapshotStatus, VolumeId};
 use crate::policy::Action;
 
-fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
+/// Which of Cinder's snapshot views an answer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `GET /snapshots`: the summary, no microversioned fields.
+    Summary,
+    /// Create and update: the detail view, without the extension's attributes.
+    Detail,
+    /// Show and `GET /snapshots/detail`: the detail view plus
+    /// `os-extended-snapshot-attributes:*`. Cinder's extension extends only `show` and
+    /// `detail`, and Tempest's create and update schemas refuse those keys.
+    Extended,
+}
+
+fn view(s: &SnapshotRecord, ver: ApiVersion, shape: Shape) -> Value {
     let r = &s.row;
     let mut o = Map::new();
     o.insert("id".into(), json!(r.id));
@@ -33,7 +46,7 @@ fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
     o.insert("metadata".into(), json!(s.metadata));
     o.insert("created_at".into(), json!(time(r.created_at)));
     o.insert("updated_at".into(), opt_time(r.updated_at));
-    if extended {
+    if shape != Shape::Summary {
         if ver.at_least(3, 14) {
             o.insert("group_snapshot_id".into(), Value::Null);
         }
@@ -43,6 +56,8 @@ fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
         if ver.at_least(3, 65) {
             o.insert("consumes_quota".into(), json!(true));
         }
+    }
+    if shape == Shape::Extended {
         o.insert(
             "os-extended-snapshot-attributes:project_id".into(),
             json!(r.project_id),
@@ -53,6 +68,42 @@ fn view(s: &SnapshotRecord, ver: ApiVersion, extended: bool) -> Value {
         );
     }
     Value::Object(o)
+}
+
+/// The keys a snapshot list sorts by: Cinder's snapshot columns the API shows, and
+/// `name`, which Cinder maps to `display_name`.
+const SORT_KEYS: [&str; 12] = [
+    "id",
+    "created_at",
+    "updated_at",
+    "status",
+    "progress",
+    "volume_id",
+    "volume_size",
+    "name",
+    "display_name",
+    "display_description",
+    "project_id",
+    "user_id",
+];
+
+/// A snapshot's value for sort key `k`, as a string that orders as the column does
+/// (sizes zero-padded; an unset time or text sorts first, as NULL does).
+fn sort_value(s: &SnapshotRecord, k: &str) -> String {
+    let r = &s.row;
+    match k {
+        "created_at" => time(r.created_at),
+        "updated_at" => r.updated_at.map(time).unwrap_or_default(),
+        "status" => r.status.to_string(),
+        "progress" => r.progress.clone(),
+        "volume_id" => r.volume_id.clone(),
+        "volume_size" => format!("{:020}", r.volume_size),
+        "name" | "display_name" => r.display_name.clone().unwrap_or_default(),
+        "display_description" => r.display_description.clone().unwrap_or_default(),
+        "project_id" => r.project_id.clone(),
+        "user_id" => r.user_id.clone(),
+        _ => r.id.clone(),
+    }
 }
 
 fn snapshot_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
@@ -77,9 +128,10 @@ fn gone() -> ApiError {
 /// The snapshot to create: `{"snapshot": {...}}`. Other keys are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SnapshotCreate {
-    /// The volume to snapshot (required).
+    /// The volume to snapshot (required; `null` names no volume, hence 404).
+    #[serde(default, deserialize_with = "given")]
     #[schema(inline)]
-    pub volume_id: Option<VolumeRef>,
+    pub volume_id: Option<Option<VolumeRef>>,
     /// Display name.
     #[schema(inline)]
     pub name: Option<Name>,
@@ -147,11 +199,17 @@ pub async fn create(
     Body(s): CreateBody,
 ) -> Result<HttpResponse, ApiError> {
     let ver = version::of(&req);
+    // Cinder's schema requires the key but allows `null`; a `null` id then fails the
+    // volume lookup, so it answers 404 (Tempest's `volume_id=None` test expects that).
     let volume_id: VolumeId = s
         .volume_id
         .ok_or_else(|| {
-            ApiError::BadRequest("Invalid input for field/attribute volume_id. Value: None.".into())
+            ApiError::BadRequest(
+                "Invalid input for field/attribute snapshot. 'volume_id' is a required property."
+                    .into(),
+            )
         })?
+        .ok_or_else(|| ApiError::not_found(Resource::Volume, "None"))?
         .0
         .parse()
         .map_err(|_| ApiError::BadRequest("Invalid volume_id.".into()))?;
@@ -182,7 +240,7 @@ pub async fn create(
 /// create whose request died before its answer was stored (see `idempotency`).
 pub(crate) fn created(req: &HttpRequest, record: &SnapshotRecord) -> HttpResponse {
     let ver = version::of(req);
-    HttpResponse::Accepted().json(json!({"snapshot": view(record, ver, true)}))
+    HttpResponse::Accepted().json(json!({"snapshot": view(record, ver, Shape::Detail)}))
 }
 
 async fn list_view(
@@ -192,7 +250,17 @@ async fn list_view(
     detail: bool,
 ) -> Result<HttpResponse, ApiError> {
     let params = guard::query(&req)?;
-    let page = listing::window(&params, state.limits.max_limit)?;
+    // Read (and so check) the sort even when none is given: an unknown key is a 400,
+    // as in Cinder, whose database layer refuses a key that is not a snapshot column.
+    let page = listing::page(
+        &params,
+        &SORT_KEYS,
+        ("created_at", true),
+        state.limits.max_limit,
+    )?;
+    let sorted = params
+        .iter()
+        .any(|(k, _)| matches!(k.as_str(), "sort" | "sort_key" | "sort_dir"));
     let mut q = SnapshotQuery {
         project: Some(ctx.project_id.clone()),
         limit: page.limit,
@@ -200,6 +268,13 @@ async fn list_view(
         marker: page.marker.clone(),
         ..SnapshotQuery::default()
     };
+    if sorted {
+        // The database pages newest first only; a list sorted otherwise is read whole
+        // (one project's snapshots, or all of them for an admin) and paged here.
+        q.limit = i64::MAX;
+        q.offset = 0;
+        q.marker = None;
+    }
     for (k, v) in &params {
         match k.as_str() {
             "status" => q.status = Some(v.clone()),
@@ -213,8 +288,22 @@ async fn list_view(
         }
     }
     let ver = version::of(&req);
-    let items = state.api.send(ListSnapshots { ctx, query: q }).await??;
-    let list: Vec<Value> = items.iter().map(|s| view(s, ver, detail)).collect();
+    let mut items = state.api.send(ListSnapshots { ctx, query: q }).await??;
+    if sorted {
+        items = listing::apply(
+            items,
+            &page,
+            sort_value,
+            |s| s.row.id.clone(),
+            |id| ApiError::not_found(Resource::Snapshot, id),
+        )?;
+    }
+    let shape = if detail {
+        Shape::Extended
+    } else {
+        Shape::Summary
+    };
+    let list: Vec<Value> = items.iter().map(|s| view(s, ver, shape)).collect();
     let mut out = json!({"snapshots": list});
     let path = if detail {
         "snapshots/detail"
@@ -258,7 +347,7 @@ pub async fn show(
     let s = call(&state, ctx, id, SnapshotOp::Get)
         .await?
         .ok_or_else(gone)?;
-    Ok(HttpResponse::Ok().json(json!({"snapshot": view(&s, version::of(&req), true)})))
+    Ok(HttpResponse::Ok().json(json!({"snapshot": view(&s, version::of(&req), Shape::Extended)})))
 }
 
 /// `PUT /snapshots/{id}`.
@@ -286,7 +375,7 @@ pub async fn update(
         ));
     }
     let rec = call(&state, ctx, id, op).await?.ok_or_else(gone)?;
-    Ok(HttpResponse::Ok().json(json!({"snapshot": view(&rec, version::of(&req), true)})))
+    Ok(HttpResponse::Ok().json(json!({"snapshot": view(&rec, version::of(&req), Shape::Detail)})))
 }
 
 /// `DELETE /snapshots/{id}` → 202.
@@ -321,6 +410,7 @@ pub async fn action(
         "os-reset_status" => Some(Action::SnapshotResetStatus),
         "os-force_delete" => Some(Action::SnapshotForceDelete),
         "os-update_snapshot_status" => Some(Action::SnapshotUpdateStatus),
+        "os-unmanage" => Some(Action::SnapshotUnmanage),
         _ => None,
     };
     // A caller refused the action gets 404 when the snapshot is not visible to them
@@ -348,6 +438,14 @@ pub async fn action(
             )
         }
         "os-force_delete" => SnapshotOp::Delete { force: true },
+        "os-unmanage" => {
+            // Allowed by `snapshot_extension:snapshot_unmanage` above. No driver here can
+            // let go of a snapshot without deleting it, so an admin is told so rather
+            // than given a delete.
+            return Err(ApiError::BadRequest(
+                "Invalid snapshot: unmanaging a snapshot is not supported by this service.".into(),
+            ));
+        }
         "os-update_snapshot_status" => SnapshotOp::UpdateStatus {
             status: status()?,
             progress: value

@@ -62,8 +62,12 @@ pub enum TypeShape {
     Show,
     /// Create: with the access key, without `qos_specs_id`.
     Created,
-    /// Update and `GET /types/default`: with `qos_specs_id` for admins, no access key.
+    /// `GET /types/default`: with `qos_specs_id` for admins, no access key.
     Plain,
+    /// Update: neither key. Cinder's `types_manage` renders create and update with the
+    /// older view, which has no `qos_specs_id`, and the access extension extends create
+    /// but not update.
+    Updated,
 }
 
 /// Cinder's volume type view.
@@ -77,13 +81,13 @@ pub fn type_view(t: &TypeDetail, shown: TypeFields, shape: TypeShape) -> Value {
         "extra_specs".into(),
         json!(visible_specs(t, shown.sensitive_specs)),
     );
-    if shape != TypeShape::Plain {
+    if matches!(shape, TypeShape::Show | TypeShape::Created) {
         o.insert(
             "os-volume-type-access:is_public".into(),
             json!(t.row.is_public),
         );
     }
-    if shape != TypeShape::Created && shown.qos_specs_id {
+    if matches!(shape, TypeShape::Show | TypeShape::Plain) && shown.qos_specs_id {
         o.insert("qos_specs_id".into(), json!(t.qos_specs_id));
     }
     Value::Object(o)
@@ -361,7 +365,7 @@ pub async fn update(
     };
     let t = state.api.send(msg).await??;
     Ok(HttpResponse::Ok().json(
-        json!({"volume_type": type_view(&t, TypeFields::of(&state, &ctx), TypeShape::Plain)}),
+        json!({"volume_type": type_view(&t, TypeFields::of(&state, &ctx), TypeShape::Updated)}),
     ))
 }
 
