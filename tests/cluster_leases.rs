@@ -11,7 +11,7 @@ use clinker::db::instances::{self, InstanceKind, NewInstance};
 use clinker::db::quotas::{self, Defaults, EXTEND_INTENT, ExtendIntent};
 use clinker::db::schema::{instances as inst, quota_usages, reservations, volume_admin_metadata};
 use clinker::db::{Db, DbConnection, DbError, idempotency, now, volumes};
-use clinker::model::VolumeStatus;
+use clinker::model::{Host, VolumeStatus};
 use common_db::{TestDb, TestResult, volume};
 use diesel::prelude::*;
 
@@ -67,7 +67,7 @@ fn dead_instances_are_swept(c: &mut DbConnection) -> TestResult {
     let kept = reserve_as(c, "alive", 5)?;
     let extending = reserve_as(c, "dead", 7)?;
     let mut v = volume("p", None, 1, VolumeStatus::Extending, now());
-    v.host = Some("n1@file#file".into());
+    v.host = Some("n1@file#file".parse::<Host>()?);
     diesel::insert_into(clinker::db::schema::volumes::table)
         .values(&v)
         .execute(c)?;
