@@ -188,12 +188,83 @@ fn snapshots_and_actions(server: &Server) -> TestResult {
     Ok(())
 }
 
+/// Waits until volume `id` shows `want`.
+fn wait_status(server: &Server, id: &str, want: &str) -> TestResult {
+    let reached = wait_for(Duration::from_secs(20), || {
+        let (_, show) = server.cinder(&["show", id])?;
+        Ok(field(&show, "status").as_deref() == Some(want))
+    })?;
+    assert!(reached, "{id} never {want}: {}", server.log_text());
+    Ok(())
+}
+
+/// `transfer-*` at cinderclient's default version (the extension's route) and at 3.57
+/// (`/volume-transfers`), and `encryption-type-*`.
+fn transfers_and_encryption(server: &Server) -> TestResult {
+    let out = server.cinder_ok(&["create", "--name", "gift", "1"])?;
+    let vol = field(&out, "id").ok_or(format!("no id in: {out}"))?;
+    wait_status(server, &vol, "available")?;
+    let out = server.cinder_ok(&["transfer-create", "--name", "gift-t", &vol])?;
+    let (id, key) = (field(&out, "id"), field(&out, "auth_key"));
+    let (id, key) = id.zip(key).ok_or(format!("no id or key in: {out}"))?;
+    assert_eq!(key.len(), 16, "{out}");
+    wait_status(server, &vol, "awaiting-transfer")?;
+    let listed = server.cinder_ok(&["transfer-list"])?;
+    assert!(listed.contains(&id), "{listed}");
+    let shown = server.cinder_ok(&["transfer-show", &id])?;
+    assert!(!shown.contains(&key), "the key is shown once: {shown}");
+    let (ok, out) = server.cinder(&["transfer-accept", &id, "0000000000000000"])?;
+    assert!(!ok && out.contains("Invalid auth key"), "{out}");
+    server.cinder_ok(&["transfer-accept", &id, &key])?;
+    wait_status(server, &vol, "available")?;
+    // At 3.57 the history fields come back.
+    let out = server.cinder_ok(&["--os-volume-api-version", "3.57", "transfer-create", &vol])?;
+    assert_eq!(field(&out, "accepted").as_deref(), Some("False"), "{out}");
+    let again = field(&out, "id").ok_or(format!("no id in: {out}"))?;
+    server.cinder_ok(&["--os-volume-api-version", "3.57", "transfer-delete", &again])?;
+    wait_status(server, &vol, "available")?;
+    server.cinder_ok(&["delete", &vol])?;
+
+    server.cinder_ok(&["type-create", "luks"])?;
+    server.cinder_ok(&[
+        "encryption-type-create",
+        "--cipher",
+        "aes-xts-plain64",
+        "--key-size",
+        "256",
+        "--control-location",
+        "front-end",
+        "luks",
+        "luks",
+    ])?;
+    let shown = server.cinder_ok(&["encryption-type-show", "luks"])?;
+    assert!(shown.contains("aes-xts-plain64"), "{shown}");
+    server.cinder_ok(&["encryption-type-update", "--key-size", "512", "luks"])?;
+    let listed = server.cinder_ok(&["encryption-type-list"])?;
+    assert!(listed.contains("512"), "{listed}");
+    let out = server.cinder_ok(&["create", "--volume-type", "luks", "1"])?;
+    assert_eq!(field(&out, "encrypted").as_deref(), Some("True"), "{out}");
+    let secret = field(&out, "id").ok_or(format!("no id in: {out}"))?;
+    let (ok, out) = server.cinder(&["encryption-type-delete", "luks"])?;
+    assert!(!ok && out.contains("Volume type in use"), "{out}");
+    wait_status(server, &secret, "available")?;
+    server.cinder_ok(&["delete", &secret])?;
+    let gone = wait_for(Duration::from_secs(20), || {
+        Ok(!server.cinder(&["show", &secret])?.0)
+    })?;
+    assert!(gone, "the encrypted volume never went away");
+    server.cinder_ok(&["encryption-type-delete", "luks"])?;
+    server.cinder_ok(&["type-delete", "luks"])?;
+    Ok(())
+}
+
 #[test]
 fn cinderclient_on_sqlite() -> TestResult {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path(), None)?;
     lifecycle(&server, dir.path())?;
-    snapshots_and_actions(&server)
+    snapshots_and_actions(&server)?;
+    transfers_and_encryption(&server)
 }
 
 #[test]

@@ -151,7 +151,8 @@ fn openstacksdk_block_storage_proxy_works() -> TestResult {
 }
 
 /// openstacksdk's block_storage proxy over types, QoS, volumes and actions, snapshots,
-/// attachments, quotas, limits, the catalogue, messages and the absent backups.
+/// attachments, quotas, limits, the catalogue, messages, transfers, type encryption and
+/// the absent backups.
 #[test]
 fn openstacksdk_covers_every_area() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -169,6 +170,8 @@ fn openstacksdk_covers_every_area() -> TestResult {
             "limits",
             "catalogue",
             "messages",
+            "transfers",
+            "encryption",
             "backups absent",
             "cleanup",
         ],
@@ -191,6 +194,8 @@ fn the_openstack_cli_covers_every_area() -> TestResult {
             "volumes",
             "snapshots",
             "catalogue",
+            "transfers",
+            "encryption",
             "backups absent",
             "cleanup",
             "messages",

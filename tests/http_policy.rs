@@ -82,6 +82,8 @@ fn class(rule: &str) -> Option<Class> {
         "volume_extension:quotas:show",
         "message:get",
         "message:get_all",
+        "volume:get_all_transfers",
+        "volume:get_transfer",
     ];
     const MEMBER: &[&str] = &[
         "volume:create",
@@ -101,6 +103,9 @@ fn class(rule: &str) -> Option<Class> {
         "volume:attachment_delete",
         "volume:attachment_complete",
         "message:delete",
+        "volume:create_transfer",
+        "volume:accept_transfer",
+        "volume:delete_transfer",
     ];
     const ADMIN: &[&str] = &[
         "volume:force_delete",
@@ -133,6 +138,11 @@ fn class(rule: &str) -> Option<Class> {
         "volume_extension:qos_specs_manage:create",
         "volume_extension:qos_specs_manage:update",
         "volume_extension:qos_specs_manage:delete",
+        "volume_extension:hosts",
+        "volume_extension:volume_type_encryption:get",
+        "volume_extension:volume_type_encryption:create",
+        "volume_extension:volume_type_encryption:update",
+        "volume_extension:volume_type_encryption:delete",
     ];
     if rule == OPEN {
         Some(Class::Open)
@@ -164,6 +174,13 @@ struct Fx {
     qos: String,
     /// A user message for project A.
     message: String,
+    /// A's pending transfer of a volume of its own.
+    transfer: String,
+    /// Two more of A's pending transfers and their keys, one for each accept route: an
+    /// accept is any project member's call, so B's accept succeeds and uses one up.
+    gifts: [(String, String); 2],
+    /// A public type with encryption and no volumes.
+    encrypted_type: String,
 }
 
 /// The rule of a route Cinder checks no rule on.
@@ -562,6 +579,41 @@ fn table() -> Vec<Row> {
             "volume_extension:types_extra_specs:delete",
             Deny,
         ),
+        // Type encryption: admin only, every call.
+        row(
+            "get",
+            "/types/{type_id}/encryption",
+            "volume_extension:volume_type_encryption:get",
+            Deny,
+        ),
+        with(
+            "post",
+            "/types/{type_id}/encryption",
+            "",
+            |_| Some(json!({"encryption": {"provider": "luks", "control_location": "front-end"}})),
+            "volume_extension:volume_type_encryption:create",
+            Deny,
+        ),
+        row(
+            "get",
+            "/types/{encrypted_type}/encryption/{key}",
+            "volume_extension:volume_type_encryption:get",
+            Deny,
+        ),
+        with(
+            "put",
+            "/types/{encrypted_type}/encryption/{key}",
+            "",
+            |_| Some(json!({"encryption": {"cipher": "aes-xts-plain64"}})),
+            "volume_extension:volume_type_encryption:update",
+            Deny,
+        ),
+        row(
+            "delete",
+            "/types/{encrypted_type}/encryption/{key}",
+            "volume_extension:volume_type_encryption:delete",
+            Deny,
+        ),
         row(
             "get",
             "/types/{type_id}/os-volume-type-access",
@@ -675,12 +727,99 @@ fn table() -> Vec<Row> {
             Deny,
         ),
         row("get", "/os-hosts", "volume_extension:hosts", Deny),
-        row("get", "/os-hosts/{host_name}", "volume_extension:hosts", Deny),
+        row(
+            "get",
+            "/os-hosts/{host_name}",
+            "volume_extension:hosts",
+            Deny,
+        ),
         row("get", "/messages", "message:get_all", Allow),
         row("get", "/messages/{message_id}", "message:get", Hidden),
         row("delete", "/messages/{message_id}", "message:delete", Hidden),
         row("get", "/extensions", OPEN, Allow),
         row("get", "/resource_filters", OPEN, Allow),
+        // Transfers, on both routes: reading and offering are the owner's (and the
+        // admin's); accepting is any member's, since the taker never owns the volume.
+        with(
+            "post",
+            "/os-volume-transfer",
+            "",
+            |f| Some(json!({"transfer": {"volume_id": f.plain}})),
+            "volume:create_transfer",
+            Hidden,
+        ),
+        row(
+            "get",
+            "/os-volume-transfer",
+            "volume:get_all_transfers",
+            Allow,
+        ),
+        row(
+            "get",
+            "/os-volume-transfer/detail",
+            "volume:get_all_transfers",
+            Allow,
+        ),
+        row(
+            "get",
+            "/os-volume-transfer/{transfer_id}",
+            "volume:get_transfer",
+            Hidden,
+        ),
+        row(
+            "delete",
+            "/os-volume-transfer/{transfer_id}",
+            "volume:delete_transfer",
+            Hidden,
+        ),
+        with(
+            "post",
+            "/os-volume-transfer/{transfer_id}/accept",
+            "",
+            |f| Some(json!({"accept": {"auth_key": f.gifts[0].1}})),
+            "volume:accept_transfer",
+            Allow,
+        ),
+        with(
+            "post",
+            "/volume-transfers",
+            "",
+            |f| Some(json!({"transfer": {"volume_id": f.plain}})),
+            "volume:create_transfer",
+            Hidden,
+        ),
+        row(
+            "get",
+            "/volume-transfers",
+            "volume:get_all_transfers",
+            Allow,
+        ),
+        row(
+            "get",
+            "/volume-transfers/detail",
+            "volume:get_all_transfers",
+            Allow,
+        ),
+        row(
+            "get",
+            "/volume-transfers/{transfer_id}",
+            "volume:get_transfer",
+            Hidden,
+        ),
+        row(
+            "delete",
+            "/volume-transfers/{transfer_id}",
+            "volume:delete_transfer",
+            Hidden,
+        ),
+        with(
+            "post",
+            "/volume-transfers/{transfer_id}/accept",
+            "",
+            |f| Some(json!({"accept": {"auth_key": f.gifts[1].1}})),
+            "volume:accept_transfer",
+            Allow,
+        ),
         // QoS specs: admin only.
         row(
             "get",
@@ -765,7 +904,8 @@ fn route_of(r: &Row) -> (&'static str, String, String) {
     (
         r.mount,
         r.method.to_string(),
-        path.replace("{plain}", "{volume_id}"),
+        path.replace("{plain}", "{volume_id}")
+            .replace("{encrypted_type}", "{type_id}"),
     )
 }
 
@@ -773,10 +913,18 @@ fn route_of(r: &Row) -> (&'static str, String, String) {
 /// place of each resource id, for the not-found comparison).
 fn uri(r: &Row, f: &Fx, missing: Option<&str>) -> String {
     let id = |real: &str| missing.map_or_else(|| real.to_string(), str::to_string);
-    let key = if r.path.starts_with("/types") {
+    let key = if r.path.contains("/encryption/") {
+        "provider"
+    } else if r.path.starts_with("/types") {
         "multiattach"
     } else {
         "k1"
+    };
+    // Each accept route takes its own transfer; the other calls share one.
+    let transfer = match (r.path.ends_with("/accept"), r.path.starts_with("/os-")) {
+        (true, true) => &f.gifts[0].0,
+        (true, false) => &f.gifts[1].0,
+        (false, _) => &f.transfer,
     };
     let path = r
         .path
@@ -788,6 +936,8 @@ fn uri(r: &Row, f: &Fx, missing: Option<&str>) -> String {
         .replace("{type_id}", &id(&f.type_id))
         .replace("{qos_id}", &id(&f.qos))
         .replace("{message_id}", &id(&f.message))
+        .replace("{transfer_id}", &id(transfer))
+        .replace("{encrypted_type}", &id(&f.encrypted_type))
         .replace("{key}", key)
         .replace(
             "{target_project}",
@@ -973,6 +1123,43 @@ async fn fixture(app: &TestApp) -> BoxResult<Fx> {
         Some(json!({"os-reset_status": {"status": "available"}})),
     )
     .await?;
+    let mut offered = Vec::new();
+    for _ in 0..3 {
+        let given = volume(app).await?;
+        let t = send(
+            app,
+            "POST",
+            "/v3/volume-transfers",
+            A,
+            Some(json!({"transfer": {"volume_id": given}})),
+        )
+        .await?;
+        let id = t["transfer"]["id"].as_str().ok_or("no transfer id")?;
+        let key = t["transfer"]["auth_key"].as_str().ok_or("no auth key")?;
+        offered.push((id.to_string(), key.to_string()));
+    }
+    let e = send(
+        app,
+        "POST",
+        "/v3/types",
+        ADMIN,
+        Some(json!({"volume_type": {"name": format!("{name}-enc")}})),
+    )
+    .await?;
+    let encrypted_type = e["volume_type"]["id"]
+        .as_str()
+        .ok_or("no type id")?
+        .to_string();
+    send(
+        app,
+        "POST",
+        &format!("/v3/types/{encrypted_type}/encryption"),
+        ADMIN,
+        Some(json!({"encryption": {"provider": "luks", "control_location": "front-end"}})),
+    )
+    .await?;
+    let mut offered = offered.into_iter();
+    let mut next = || offered.next().ok_or("a transfer is missing");
     Ok(Fx {
         volume: volume_id,
         plain,
@@ -981,6 +1168,9 @@ async fn fixture(app: &TestApp) -> BoxResult<Fx> {
         type_id,
         qos,
         message,
+        transfer: next()?.0,
+        gifts: [next()?, next()?],
+        encrypted_type,
     })
 }
 

@@ -3,6 +3,7 @@
 
 import { session, get, post, put, del, volumeAction, versionAtLeast, listAll } from "./api.js";
 import { h, fill, field, openDialog, confirmDialog, FieldError, toast, shortId, timeCell, statusBadge } from "./ui.js";
+import { transferVolume } from "./transfers.js";
 
 export const VOLUME_STATUSES = [
   "creating", "available", "reserved", "attaching", "in-use", "detaching", "maintenance", "deleting",
@@ -441,6 +442,9 @@ export function volumeActions(v, changed) {
     { label: "Create Snapshot", run: run(snapshotVolume, "snapshot") },
     { label: "Manage Attachments", run: run(manageAttachments, "attach") },
     { label: "Create volume from this", run: async () => { const r = await createVolume({ source: "volume", id: v.id }); if (r) changed("create", r); } },
+    // Offered only where Cinder takes it: an available volume, or withdrawn while it waits.
+    v.status === "available" ? { label: "Transfer", run: run(transferVolume, "transfer") } : null,
+    v.status === "awaiting-transfer" ? { label: "Withdraw Transfer", run: run(transferVolume, "transfer") } : null,
     session.isAdmin ? { label: "Reset Status", run: run(resetStatus, "reset") } : null,
     { label: "Delete", danger: true, run: run(deleteVolume, "delete") },
   ].filter(Boolean);

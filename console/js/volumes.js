@@ -6,6 +6,7 @@
 import { session, get } from "./api.js";
 import { h, fill, statusBadge, isMoving, timeCell, shortId, actionMenu, poller, errorBox, emptyRow, pageHead, toast } from "./ui.js";
 import { createVolume, volumeActions, VOLUME_STATUSES, loadZones } from "./volume_dialogs.js";
+import { acceptTransfer } from "./transfers.js";
 
 // Kept across visits (the detail page and back), like a person expects.
 const state = {
@@ -78,6 +79,7 @@ export function render(root, _params, { navigate }) {
 
   // ---- toolbar ----
   const createBtn = h("button", { type: "button", class: "btn btn-primary", onclick: async () => { const v = await createVolume(); if (v) changed("create", v); } }, "Create Volume");
+  const acceptBtn = h("button", { type: "button", class: "btn", onclick: async () => { const t = await acceptTransfer(); if (t) changed("transfer", t); } }, "Accept Transfer");
   const find = h("input", { type: "search", id: "vol-find", value: state.find, placeholder: "name, id, status…" });
   find.addEventListener("input", () => {
     state.find = find.value;
@@ -114,7 +116,7 @@ export function render(root, _params, { navigate }) {
     all);
 
   fill(root,
-    pageHead("Volumes", createBtn),
+    pageHead("Volumes", acceptBtn, createBtn),
     toolbar,
     errorSlot,
     h("div", { class: "table-wrap" }, table),

@@ -346,6 +346,52 @@ try {
     await shot("10-member-nodes");
   });
 
+  await step("transfer a volume: the key shown once, the offer withdrawn, then accepted", async () => {
+    const made = await api("POST", `/v3/${PROJECT}/volumes`, `alice:${PROJECT}`, { volume: { size: 1, name: "gift" } });
+    check(made.status === 202, `gift create: ${made.status} ${made.text}`);
+    await page.goto(`${base}/dashboard/#/volumes`);
+    await row("gift").waitFor({ timeout: WAIT });
+    await until("gift available", async () => (await rowStatus("gift")) === "available");
+    const offer = async () => {
+      await rowAction("gift", "Transfer");
+      await dialog().locator("[name=name]").fill("gift-for-bob");
+      await dialog().locator("button[type=submit]").click();
+      const keyEl = page.locator("dialog[open] [data-testid=transfer-key]");
+      await keyEl.waitFor();
+      const key = (await keyEl.textContent()).trim();
+      const id = (await page.locator("dialog[open] [data-testid=transfer-id]").textContent()).trim();
+      check(/^[0-9a-f]{16}$/.test(key), `auth key shown: ${key}`);
+      return { id, key };
+    };
+    const first = await offer();
+    await shot("11-transfer-key");
+    await page.keyboard.press("Escape");
+    await dialog().waitFor({ state: "detached" });
+    await until("gift awaiting transfer", async () => (await rowStatus("gift")) === "awaiting-transfer");
+    const listed = await api("GET", `/v3/${PROJECT}/os-volume-transfer/detail`, `alice:${PROJECT}`);
+    check(listed.text.includes(first.id) && !listed.text.includes(first.key), "listed, without its key");
+    await rowAction("gift", "Withdraw Transfer");
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await until("gift available again", async () => (await rowStatus("gift")) === "available");
+    const second = await offer();
+    await page.keyboard.press("Escape");
+    await dialog().waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Accept Transfer", exact: true }).click();
+    await dialog().locator("[name=transfer_id]").fill(second.id);
+    await dialog().locator("[name=auth_key]").fill(first.key);
+    await dialog().locator("button[type=submit]").click();
+    await until("the wrong key refused in words", async () => /Invalid auth key/.test(await dialog().locator(".dialog-error").textContent()));
+    await dialog().locator("[name=auth_key]").fill(second.key);
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await until("gift accepted", async () => (await rowStatus("gift")) === "available");
+    await rowAction("gift", "Delete");
+    await dialog().locator("button[type=submit]").click();
+    await dialog().waitFor({ state: "detached" });
+    await row("gift").waitFor({ state: "detached", timeout: WAIT });
+  });
+
   await step("delete the volumes (with a confirm)", async () => {
     await page.goto(`${base}/dashboard/#/volumes`);
     for (const name of ["from-snap", "too-big"]) {

@@ -19,6 +19,7 @@ pub mod actions;
 pub mod attachments;
 pub mod catalogue;
 pub mod create;
+pub mod encryption;
 pub mod hosts;
 pub mod idempotency;
 pub mod messages;
@@ -26,6 +27,7 @@ pub mod metadata;
 pub mod qos;
 pub mod quota_sets;
 pub mod snapshots;
+pub mod transfers;
 pub mod types;
 
 pub use create::{CreateVolume, VolumeCreateRequest};

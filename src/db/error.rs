@@ -22,6 +22,10 @@ pub enum Resource {
     QosSpecs,
     /// A user message.
     Message,
+    /// A volume transfer.
+    Transfer,
+    /// A volume type's encryption; the id is the type's.
+    Encryption,
     /// A volume's metadata item; the id is the key.
     VolumeMetadata {
         /// The volume.
@@ -68,6 +72,10 @@ impl Resource {
             }
             Resource::QosSpecs => format!("No such QoS spec {id}."),
             Resource::Message => format!("Message {id} could not be found."),
+            Resource::Transfer => format!("Transfer {id} could not be found."),
+            Resource::Encryption => {
+                format!("Volume type encryption for type {id} does not exist.")
+            }
             Resource::VolumeMetadata { volume } => {
                 format!("Volume {volume} has no metadata with key {id}.")
             }

@@ -8,6 +8,7 @@
 pub mod attachments;
 pub mod claims;
 pub mod columns;
+pub mod encryption;
 pub mod error;
 pub mod files;
 pub mod hosts;
@@ -22,6 +23,7 @@ pub mod schema;
 pub mod services;
 pub mod snapshots;
 pub mod timeline;
+pub mod transfers;
 pub mod types;
 pub mod volumes;
 mod writer;

@@ -280,6 +280,55 @@ pub fn release(c: &mut DbConnection, project: &str, deltas: &[(&str, i64)]) -> R
     Ok(())
 }
 
+/// Raises `in_use` of `project` by positive `deltas` for resources that arrive already
+/// made (a transferred volume and its snapshots), each within its limit: all or nothing,
+/// as [`reserve`] checks, but with no reservation in between, so the move is one step.
+/// Call inside the transaction that moves the resources, with [`release`] for the
+/// project they leave.
+pub fn take(
+    c: &mut DbConnection,
+    project: &str,
+    deltas: &[(&str, i64)],
+    defaults: &Defaults,
+) -> Result<(), DbError> {
+    let mut deltas = deltas.to_vec();
+    deltas.sort();
+    let at = now();
+    for &(resource, delta) in &deltas {
+        let l = limit(c, project, resource, defaults)?;
+        ensure_usage_row(c, project, resource)?;
+        let target = quota_usages::table
+            .filter(quota_usages::project_id.eq(project))
+            .filter(quota_usages::resource.eq(resource));
+        let set = (
+            quota_usages::in_use.eq(quota_usages::in_use + delta),
+            quota_usages::updated_at.eq(at),
+        );
+        // A negative limit is no limit; else the row must stay within it, the check and
+        // the change one statement, as in `add_reserved`.
+        let n = if l < 0 {
+            diesel::update(target).set(set).execute(c)?
+        } else {
+            diesel::update(
+                target.filter((quota_usages::in_use + quota_usages::reserved + delta).le(l)),
+            )
+            .set(set)
+            .execute(c)?
+        };
+        if n != 1 {
+            let (in_use, reserved) = usage_of(c, project, resource)?;
+            return Err(DbError::OverQuota(QuotaExceeded {
+                resource: resource.to_string(),
+                limit: l,
+                in_use,
+                reserved,
+                requested: delta,
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// Admin-metadata key under which an extend stores its [`ExtendIntent`] (JSON) while
 /// the volume is `extending`.
 pub const EXTEND_INTENT: &str = "clinker:extend";

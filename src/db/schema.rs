@@ -307,3 +307,44 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(instances, node_claims);
+
+// Volume transfers (migration 2026-12-07-061000_transfers) and volume type encryption
+// (migration 2026-12-07-062000_encryption).
+
+diesel::table! {
+    transfers (id) {
+        id -> Text,
+        volume_id -> Text,
+        display_name -> Nullable<Text>,
+        salt -> Text,
+        crypt_hash -> Text,
+        no_snapshots -> Bool,
+        source_project_id -> Text,
+        destination_project_id -> Nullable<Text>,
+        accepted -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    volume_type_encryption (volume_type_id) {
+        volume_type_id -> Text,
+        encryption_id -> Text,
+        cipher -> Nullable<Text>,
+        key_size -> Nullable<BigInt>,
+        provider -> Text,
+        control_location -> Text,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(transfers -> volumes (volume_id));
+diesel::joinable!(volume_type_encryption -> volume_types (volume_type_id));
+
+diesel::allow_tables_to_appear_in_same_query!(transfers, volumes);
+diesel::allow_tables_to_appear_in_same_query!(transfers, snapshots);
+diesel::allow_tables_to_appear_in_same_query!(volume_type_encryption, volume_types);
+diesel::allow_tables_to_appear_in_same_query!(volume_type_encryption, volumes);

@@ -54,6 +54,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/types.js", "js/types.js", JS),
     asset!("js/nodes.js", "js/nodes.js", JS),
     asset!("js/messages.js", "js/messages.js", JS),
+    asset!("js/transfers.js", "js/transfers.js", JS),
 ];
 
 /// Only this origin: no CDN, no inline script, nothing fetched from elsewhere.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod catalogue;
 pub mod console;
+pub mod encryption;
 pub mod error;
 pub mod extensions;
 pub mod fields;
@@ -25,6 +26,7 @@ pub mod qos;
 pub mod quotas;
 pub mod snapshots;
 pub mod timeline;
+pub mod transfers;
 pub mod type_access;
 pub mod types;
 pub mod validate;
@@ -147,7 +149,7 @@ pub const MOUNTS: &[(&str, &[Route])] = &[
 ];
 
 routes! {
-    /// The volume, snapshot and attachment resources.
+    /// The volume, snapshot, attachment and transfer resources.
     fn volume_routes, VOLUME_ROUTES;
     post "/volumes" => volumes::create;
     get "/volumes" => volumes::list;
@@ -183,6 +185,18 @@ routes! {
     put "/attachments/{attachment_id}" => attachments::update;
     delete "/attachments/{attachment_id}" => attachments::delete;
     post "/attachments/{attachment_id}/action" => attachments::action;
+    post "/os-volume-transfer" => transfers::create;
+    get "/os-volume-transfer" => transfers::list;
+    get "/os-volume-transfer/detail" => transfers::list_detail;
+    get "/os-volume-transfer/{transfer_id}" => transfers::show;
+    delete "/os-volume-transfer/{transfer_id}" => transfers::delete;
+    post "/os-volume-transfer/{transfer_id}/accept" => transfers::accept;
+    post "/volume-transfers" => transfers::create;
+    get "/volume-transfers" => transfers::list;
+    get "/volume-transfers/detail" => transfers::list_detail;
+    get "/volume-transfers/{transfer_id}" => transfers::show;
+    delete "/volume-transfers/{transfer_id}" => transfers::delete;
+    post "/volume-transfers/{transfer_id}/accept" => transfers::accept;
 }
 
 routes! {
@@ -201,6 +215,11 @@ routes! {
     get "/types/{type_id}/extra_specs/{key}" => types::specs_show;
     put "/types/{type_id}/extra_specs/{key}" => types::specs_update;
     delete "/types/{type_id}/extra_specs/{key}" => types::specs_delete;
+    get "/types/{type_id}/encryption" => encryption::show;
+    post "/types/{type_id}/encryption" => encryption::create;
+    get "/types/{type_id}/encryption/{key}" => encryption::show_key;
+    put "/types/{type_id}/encryption/{key}" => encryption::update;
+    delete "/types/{type_id}/encryption/{key}" => encryption::delete;
     get "/types/{type_id}/os-volume-type-access" => type_access::list;
     post "/types/{type_id}/action" => type_access::action;
     get "/default-types" => type_access::list_defaults;

@@ -632,6 +632,114 @@ pub struct QosKeysRequest {
     pub keys: Vec<String>,
 }
 
+/// A volume transfer (show, the detail list).
+#[derive(Serialize, ToSchema)]
+pub struct Transfer {
+    /// UUID.
+    pub id: String,
+    /// When it was offered.
+    pub created_at: String,
+    /// Name.
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// The volume offered.
+    pub volume_id: String,
+    /// Links.
+    pub links: Vec<Link>,
+    /// Whether the snapshots stay behind (3.55+).
+    pub no_snapshots: Option<bool>,
+    /// Who accepted it (3.57+; null while pending).
+    pub destination_project_id: Option<String>,
+    /// Who offered it (3.57+).
+    pub source_project_id: Option<String>,
+    /// Whether it was accepted (3.57+).
+    pub accepted: Option<bool>,
+}
+
+/// A new transfer: the detail view and the auth key, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct TransferCreated {
+    /// UUID.
+    pub id: String,
+    /// When it was offered.
+    pub created_at: String,
+    /// Name.
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// The volume offered.
+    pub volume_id: String,
+    /// Links.
+    pub links: Vec<Link>,
+    /// The key the taker needs; never shown again (a replay shows null).
+    #[schema(required = true)]
+    pub auth_key: Option<String>,
+    /// Whether the snapshots stay behind (3.55+).
+    pub no_snapshots: Option<bool>,
+    /// Null (3.57+).
+    pub destination_project_id: Option<String>,
+    /// Who offered it (3.57+).
+    pub source_project_id: Option<String>,
+    /// False (3.57+).
+    pub accepted: Option<bool>,
+}
+
+/// A transfer in the summary list and in an accept's answer.
+#[derive(Serialize, ToSchema)]
+pub struct TransferSummary {
+    /// UUID.
+    pub id: String,
+    /// Name.
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// The volume.
+    pub volume_id: String,
+    /// Links.
+    pub links: Vec<Link>,
+}
+
+/// A type's encryption as stored (`{}` for a type without one: no field is required).
+#[derive(Serialize, ToSchema)]
+pub struct Encryption {
+    /// The type.
+    pub volume_type_id: Option<String>,
+    /// UUID of the entry.
+    pub encryption_id: Option<String>,
+    /// e.g. `aes-xts-plain64`.
+    pub cipher: Option<String>,
+    /// Bits.
+    pub key_size: Option<i64>,
+    /// e.g. `luks`.
+    pub provider: Option<String>,
+    /// `front-end` or `back-end`.
+    pub control_location: Option<String>,
+    /// Always false.
+    pub deleted: Option<bool>,
+    /// Creation time.
+    pub created_at: Option<String>,
+    /// Last change.
+    pub updated_at: Option<String>,
+    /// Always null.
+    pub deleted_at: Option<String>,
+}
+
+/// What a create or update of a type's encryption answers: the fields it was given
+/// (and, after a create, the type's and the entry's ids).
+#[derive(Serialize, ToSchema)]
+pub struct EncryptionEcho {
+    /// The type (create).
+    pub volume_type_id: Option<String>,
+    /// UUID of the entry (create).
+    pub encryption_id: Option<String>,
+    /// As given.
+    pub cipher: Option<String>,
+    /// As given, as a number.
+    pub key_size: Option<i64>,
+    /// As given.
+    pub provider: Option<String>,
+    /// As given.
+    pub control_location: Option<String>,
+}
+
 /// How an envelope (see [`ENVELOPES`]) holds its item.
 #[derive(Debug, Clone, Copy)]
 pub enum Wrap {
@@ -742,6 +850,22 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
         One,
     ),
     ("QosSpecsList", "qos_specs", "QosSpecs", All),
+    ("TransferBody", "transfer", "Transfer", One),
+    ("TransferCreatedBody", "transfer", "TransferCreated", One),
+    ("TransferSummaryBody", "transfer", "TransferSummary", One),
+    (
+        "TransferList",
+        "transfers",
+        "Transfer",
+        Page("transfers_links", false),
+    ),
+    (
+        "TransferSummaryList",
+        "transfers",
+        "TransferSummary",
+        Page("transfers_links", false),
+    ),
+    ("EncryptionEchoBody", "encryption", "EncryptionEcho", One),
 ];
 
 /// The schema of one [`ENVELOPES`] entry.
@@ -1008,6 +1132,18 @@ const TYPES: &[&str] = &[
     "is_public",
     "extra_specs",
 ];
+/// A transfer list's query.
+const TRANSFERS: &[&str] = &[
+    "limit",
+    "offset",
+    "marker",
+    "sort",
+    "sort_key",
+    "sort_dir",
+    "all_tenants",
+    "name",
+    "volume_id",
+];
 /// A volume or snapshot list's query.
 const LIST: &[&str] = &[
     "limit",
@@ -1059,6 +1195,19 @@ pub const OPERATIONS: &[Operation] = &[
     op("put", "/attachments/{attachment_id}", "AttachmentUpdateRequest", 200, "AttachmentBody", "Update an attachment (give the connector)"),
     op("delete", "/attachments/{attachment_id}", "-", 200, "AttachmentList", "Delete an attachment"),
     op("post", "/attachments/{attachment_id}/action", "ActionRequest", 204, "-", "Complete an attachment (3.44+)"),
+    // Transfers: the extension's routes and 3.55's, the same calls.
+    op("post", "/os-volume-transfer", "TransferCreateRequest", 202, "TransferCreatedBody", "Offer a volume to another project"),
+    list("/os-volume-transfer", TRANSFERS, "TransferSummaryList", "List pending transfers"),
+    list("/os-volume-transfer/detail", TRANSFERS, "TransferList", "List pending transfers with details"),
+    op("get", "/os-volume-transfer/{transfer_id}", "-", 200, "TransferBody", "Show a pending transfer"),
+    op("delete", "/os-volume-transfer/{transfer_id}", "-", 202, "-", "Withdraw a transfer"),
+    op("post", "/os-volume-transfer/{transfer_id}/accept", "TransferAcceptRequest", 202, "TransferSummaryBody", "Accept a transfer with its auth key"),
+    op("post", "/volume-transfers", "TransferCreateRequest", 202, "TransferCreatedBody", "Offer a volume (no_snapshots 3.55+, encrypted 3.70+)"),
+    list("/volume-transfers", TRANSFERS, "TransferSummaryList", "List pending transfers (marker, sort 3.59+)"),
+    list("/volume-transfers/detail", TRANSFERS, "TransferList", "List pending transfers with details"),
+    op("get", "/volume-transfers/{transfer_id}", "-", 200, "TransferBody", "Show a pending transfer"),
+    op("delete", "/volume-transfers/{transfer_id}", "-", 202, "-", "Withdraw a transfer"),
+    op("post", "/volume-transfers/{transfer_id}/accept", "TransferAcceptRequest", 202, "TransferSummaryBody", "Accept a transfer with its auth key"),
     // Types.
     list("/types", TYPES, "VolumeTypeList", "List volume types"),
     op("post", "/types", "VolumeTypeCreateRequest", 200, "VolumeTypeBody", "Create a volume type (admin)"),
@@ -1077,6 +1226,11 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/default-types/{target_project}", "-", 200, "DefaultTypeBody", "Show a project's default type (3.62+)"),
     op("put", "/default-types/{target_project}", "DefaultTypeSetRequest", 200, "DefaultTypeBody", "Set a project's default type (3.62+, admin)"),
     op("delete", "/default-types/{target_project}", "-", 204, "-", "Unset a project's default type (3.62+, admin)"),
+    op("get", "/types/{type_id}/encryption", "-", 200, "Encryption", "Show a type's encryption (admin)"),
+    op("post", "/types/{type_id}/encryption", "EncryptionRequest", 200, "EncryptionEchoBody", "Create a type's encryption (admin; refused once a volume has the type)"),
+    op("get", "/types/{type_id}/encryption/{key}", "-", 200, "{}", "Show one field of a type's encryption (admin)"),
+    op("put", "/types/{type_id}/encryption/{key}", "EncryptionRequest", 200, "EncryptionEchoBody", "Update a type's encryption; the last segment is the encryption id (admin)"),
+    op("delete", "/types/{type_id}/encryption/{key}", "-", 202, "-", "Delete a type's encryption; the last segment is the encryption id (admin)"),
     // Quotas and limits.
     op("get", "/os-quota-sets/{target_project}", "-", 200, "QuotaSetBody", "Show a project's quotas"),
     op("put", "/os-quota-sets/{target_project}", "QuotaSetUpdateRequest", 200, "QuotaSetBody", "Update a project's quotas (admin)"),
@@ -1151,6 +1305,17 @@ pub const OPERATIONS: &[Operation] = &[
     ServiceUpdated,
     QosSpecsCreate,
     QosSpecsUpdate,
+    Transfer,
+    TransferCreated,
+    TransferSummary,
+    Encryption,
+    EncryptionEcho,
+    super::transfers::TransferCreateRequest,
+    super::transfers::TransferCreate,
+    super::transfers::TransferAcceptRequest,
+    super::transfers::TransferAccept,
+    super::encryption::EncryptionRequest,
+    super::encryption::EncryptionSpecs,
 )))]
 struct Components;
 

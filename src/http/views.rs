@@ -319,7 +319,7 @@ impl<'a> VolumeDetail<'a> {
             consumes_quota: from(65).then_some(true),
             created_at: Time(r.created_at),
             description: r.display_description.as_deref(),
-            encrypted: false,
+            encrypted: v.encrypted,
             group_id: null_if(from(13)),
             id: &r.id,
             links: Links {

@@ -132,6 +132,11 @@ actions! {
     TypeCreate => "volume_extension:type_create", ADMIN;
     TypeUpdate => "volume_extension:type_update", ADMIN;
     TypeDelete => "volume_extension:type_delete", ADMIN;
+    // cinder/policies/volume_type.py: encryption types, every call the admin's.
+    EncryptionCreate => "volume_extension:volume_type_encryption:create", ADMIN;
+    EncryptionGet => "volume_extension:volume_type_encryption:get", ADMIN;
+    EncryptionUpdate => "volume_extension:volume_type_encryption:update", ADMIN;
+    EncryptionDelete => "volume_extension:volume_type_encryption:delete", ADMIN;
     TypeGet => "volume_extension:type_get", READER;
     TypeGetAll => "volume_extension:type_get_all", READER;
     TypeQosSpecsId => "volume_extension:access_types_qos_specs_id", ADMIN;
@@ -177,6 +182,13 @@ actions! {
     SnapshotManage => "snapshot_extension:snapshot_manage", ADMIN;
     SnapshotUnmanage => "snapshot_extension:snapshot_unmanage", ADMIN;
     SnapshotListManageable => "snapshot_extension:list_manageable", ADMIN;
+    // cinder/policies/volume_transfer.py. The accept's target is the taker's project:
+    // a member of any project may accept with the key, never owning the volume before.
+    TransferGetAll => "volume:get_all_transfers", READER;
+    TransferGet => "volume:get_transfer", READER;
+    TransferCreate => "volume:create_transfer", MEMBER;
+    TransferAccept => "volume:accept_transfer", MEMBER;
+    TransferDelete => "volume:delete_transfer", MEMBER;
     // cinder/policies/messages.py
     MessageGet => "message:get", READER;
     MessageGetAll => "message:get_all", READER;

@@ -30,12 +30,13 @@ if phase == "micro":
     base += ["--os-volume-api-version", "3.71"]
 
 
-def osc(*args, fail=False):
-    """Runs one CLI command; answers its JSON output (None when it prints none)."""
+def osc(*args, fail=False, via=None):
+    """Runs one CLI command (as `via`'s token and endpoint, else the admin's); answers
+    its JSON output (None when it prints none)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            rc = shell.main(base + list(args))
+            rc = shell.main((via or base) + list(args))
         except SystemExit as e:
             rc = e.code
     if (rc != 0) != fail:
@@ -183,6 +184,59 @@ if phase == "default":
     caps = show("volume", "backend", "capability", "show", node)
     check(caps and all("Key" in c for c in caps), f"{caps}")
     done("catalogue")
+
+    # Transfers: offer (the key is printed once), list, show, a wrong key refused, the
+    # accept into another project (its own token and endpoint), and an offer withdrawn.
+    other = "0e0e0e0e"
+    taker = ["--os-auth-type", "admin_token", "--os-token", "taker:" + other,
+             "--os-endpoint", url.rsplit("/", 1)[0] + "/" + other]
+    show("volume", "create", "--size", "1", "osc-gift")
+    wait(["volume"], "osc-gift", "available")
+    tr = show("volume", "transfer", "request", "create", "--name", "osc-gift-t", "osc-gift")
+    check(len(tr["auth_key"]) == 16, f"{tr}")
+    check(show("volume", "show", "osc-gift")["status"] == "awaiting-transfer", "awaiting")
+    check(tr["id"] in [x["ID"] for x in show("volume", "transfer", "request", "list")],
+          "transfer list")
+    check("auth_key" not in show("volume", "transfer", "request", "show", tr["id"]),
+          "the key is shown once")
+    osc("volume", "transfer", "request", "accept", "--auth-key", "0" * 16, tr["id"],
+        fail=True, via=taker)
+    osc("volume", "transfer", "request", "accept", "--auth-key", tr["auth_key"], tr["id"],
+        "-f", "json", via=taker)
+    moved = osc("volume", "show", tr["volume_id"], "-f", "json", via=taker)
+    check(moved["status"] == "available", f"{moved}")
+    theirs = [x["ID"] for x in osc("volume", "list", "-f", "json", via=taker)]
+    check(tr["volume_id"] in theirs, f"in the taker's list: {theirs}")
+    show("volume", "create", "--size", "1", "osc-kept")
+    wait(["volume"], "osc-kept", "available")
+    kept = show("volume", "transfer", "request", "create", "osc-kept")
+    osc("volume", "transfer", "request", "delete", kept["id"])
+    check(show("volume", "show", "osc-kept")["status"] == "available", "withdrawn")
+    osc("volume", "delete", tr["volume_id"], via=taker)
+    osc("volume", "delete", "osc-kept")
+    done("transfers")
+
+    # Type encryption: create with the type, show, set; a volume of the type is encrypted
+    # and freezes it; unset once the volume is gone.
+    show("volume", "type", "create", "--encryption-provider", "luks",
+         "--encryption-cipher", "aes-xts-plain64", "--encryption-key-size", "256",
+         "--encryption-control-location", "front-end", "osc-luks")
+    shown = show("volume", "type", "show", "--encryption-type", "osc-luks")
+    check("luks" in json.dumps(shown.get("encryption")), f"{shown}")
+    osc("volume", "type", "set", "--encryption-control-location", "back-end", "osc-luks")
+    shown = show("volume", "type", "show", "--encryption-type", "osc-luks")
+    check("back-end" in json.dumps(shown.get("encryption")), f"{shown}")
+    show("volume", "create", "--size", "1", "--type", "osc-luks", "osc-secret")
+    wait(["volume"], "osc-secret", "available")
+    check(show("volume", "show", "osc-secret")["encrypted"] is True, "encrypted")
+    osc("volume", "type", "unset", "--encryption-type", "osc-luks", fail=True)
+    osc("volume", "delete", "osc-secret")
+    wait_gone(["volume"], ["osc-secret"])
+    osc("volume", "type", "unset", "--encryption-type", "osc-luks")
+    shown = show("volume", "type", "show", "--encryption-type", "osc-luks")
+    check(not shown.get("encryption"), f"{shown}")
+    osc("volume", "type", "delete", "osc-luks")
+    done("encryption")
 
     # Backups need a backup service Clinker does not have.
     err = osc("volume", "backup", "list", fail=True)

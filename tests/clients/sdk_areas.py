@@ -210,6 +210,55 @@ at35.delete_message(msgs[0].id)
 check(not [m for m in at35.messages() if m.resource_uuid == big.id], "message deleted")
 done("messages")
 
+# Transfers: offer a volume (the key is answered once), list, show, a wrong key refused,
+# the accept into another project (its own token and endpoint), and an offer withdrawn.
+other = "0e0e0e0e"
+other_url = url.rsplit("/", 1)[0] + "/" + other
+taker = openstack.connect(auth_type="admin_token",
+                          auth={"token": "taker:" + other, "endpoint": other_url},
+                          block_storage_endpoint_override=other_url).block_storage
+gift = available(bs.create_volume(size=1, name="sdk-gift"))
+tr = bs.create_transfer(volume_id=gift.id, name="sdk-gift")
+check(tr.auth_key and len(tr.auth_key) == 16, f"auth key {tr.auth_key}")
+check(bs.get_volume(gift).status == "awaiting-transfer", "awaiting transfer")
+check(tr.id in [x.id for x in bs.transfers()], "transfer listed")
+check(bs.get_transfer(tr.id).auth_key is None, "the key is shown once")
+refused(400, taker.accept_transfer, tr.id, "0" * 16)
+check(bs.get_volume(gift).status == "awaiting-transfer", "a wrong key moves nothing")
+taker.accept_transfer(tr.id, tr.auth_key)
+moved = taker.get_volume(gift.id)
+check((moved.status, moved.project_id) == ("available", other), f"moved {moved}")
+check(gift.id not in [x.id for x in bs.volumes()], "gone from the giver's list")
+kept = available(bs.create_volume(size=1, name="sdk-kept"))
+withdrawn = bs.create_transfer(volume_id=kept.id)
+bs.delete_transfer(withdrawn, ignore_missing=False)
+check(bs.get_volume(kept).status == "available", "withdrawn")
+taker.delete_volume(moved)
+bs.delete_volume(kept)
+taker.wait_for_delete(moved, wait=30)
+bs.wait_for_delete(kept, wait=30)
+done("transfers")
+
+# Type encryption: create, show, update, a volume of the type is encrypted and freezes
+# it, delete once the volume is gone.
+et = bs.create_type(name="sdk-luks")
+enc = bs.create_type_encryption(et, provider="luks", control_location="front-end",
+                                cipher="aes-xts-plain64", key_size=256)
+check(enc.encryption_id, f"encryption {enc}")
+got = bs.get_type_encryption(et)
+check((got.provider, got.key_size, got.cipher) == ("luks", 256, "aes-xts-plain64"), f"{got}")
+bs.update_type_encryption(volume_type=et, control_location="back-end")
+check(bs.get_type_encryption(et).control_location == "back-end", "encryption updated")
+secret = available(bs.create_volume(size=1, volume_type="sdk-luks", name="sdk-secret"))
+check(bs.get_volume(secret).is_encrypted is True, "the volume is encrypted")
+refused(400, bs.delete_type_encryption, volume_type=et, ignore_missing=False)
+bs.delete_volume(secret)
+bs.wait_for_delete(secret, wait=30)
+bs.delete_type_encryption(volume_type=et, ignore_missing=False)
+check(not bs.get_type_encryption(et).provider, "encryption deleted")
+bs.delete_type(et)
+done("encryption")
+
 # Backups need a backup service Clinker does not have: the route is absent.
 refused(404, lambda: list(bs.backups()))
 done("backups absent")

@@ -451,12 +451,15 @@ impl Task<CreateStore> for EntryCreateTask {
             let (r, m, ids) = (row.clone(), metadata.clone(), s.reservations.clone());
             // The row and its usage in one transaction: a crash can never leave a row
             // that quota does not count (the reservation alone may remain, and expires).
-            s.shared
+            let encrypted = s
+                .shared
                 .db
                 .write(move |c| {
                     crate::db::write_txn(c, |c| {
                         crate::db::volumes::insert(c, &r, &m)?;
-                        quotas::commit(c, &ids)
+                        quotas::commit(c, &ids)?;
+                        // Read with the insert, so the answer agrees with later reads.
+                        Ok(crate::db::encryption::find(c, &r.volume_type_id)?.is_some())
                     })
                 })
                 .await
@@ -473,6 +476,7 @@ impl Task<CreateStore> for EntryCreateTask {
                 row,
                 metadata,
                 type_name: vtype.row.name.clone(),
+                encrypted,
                 ..VolumeRecord::default()
             });
             s.shared.fail_point(self.name())?;

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::{VolumeRecord, metadata_of};
 use crate::db::rows::VolumeRow;
-use crate::db::schema::{volume_metadata, volume_types, volumes};
+use crate::db::schema::{volume_metadata, volume_type_encryption, volume_types, volumes};
 use crate::db::{DbConnection, DbError, Found, Resource, attachments};
 
 /// A column volumes can be sorted by.
@@ -365,11 +365,17 @@ fn attach_details(
     // Only the types on this page, not the whole table on every list.
     let type_ids: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.volume_type_id.as_str()).collect();
-    let types: BTreeMap<String, String> = volume_types::table
+    let types: BTreeMap<String, (String, bool)> = volume_types::table
+        .left_join(volume_type_encryption::table)
         .filter(volume_types::id.eq_any(type_ids))
-        .select((volume_types::id, volume_types::name))
-        .load::<(String, String)>(c)?
+        .select((
+            volume_types::id,
+            volume_types::name,
+            volume_type_encryption::volume_type_id.nullable(),
+        ))
+        .load::<(String, String, Option<String>)>(c)?
         .into_iter()
+        .map(|(id, name, encryption)| (id, (name, encryption.is_some())))
         .collect();
     Ok(rows
         .into_iter()
@@ -379,8 +385,10 @@ fn attach_details(
             attachments: attached.remove(&row.id).unwrap_or_default(),
             type_name: types
                 .get(&row.volume_type_id)
-                .cloned()
-                .unwrap_or_else(|| row.volume_type_id.clone()),
+                .map_or_else(|| row.volume_type_id.clone(), |(name, _)| name.clone()),
+            encrypted: types
+                .get(&row.volume_type_id)
+                .is_some_and(|(_, encrypted)| *encrypted),
             row,
         })
         .collect())

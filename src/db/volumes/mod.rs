@@ -17,7 +17,7 @@ pub use self::lifecycle::{
 };
 pub use self::listing::{ListQuery, SortKey, TimeFilter, TimeOp, count, list};
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
-use super::schema::{snapshots, volume_metadata, volume_types, volumes};
+use super::schema::{snapshots, volume_metadata, volume_type_encryption, volume_types, volumes};
 use super::{DbConnection, DbError, Found, Resource, attachments, in_ids, now, write_txn};
 use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
 
@@ -34,6 +34,9 @@ pub struct VolumeRecord {
     pub attachments: Vec<AttachmentRow>,
     /// The type's name.
     pub type_name: String,
+    /// Whether the type has encryption (Cinder: the volume has an encryption key); fixed
+    /// for the volume's life, since a type's encryption cannot change while in use.
+    pub encrypted: bool,
 }
 
 /// A volume type with its extra specs.
@@ -105,15 +108,19 @@ fn insert_metadata(
 /// project's volume is then `NotFound`, so ids do not leak.
 pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<VolumeRecord, DbError> {
     let mut query = volumes::table
-        .inner_join(volume_types::table)
+        .inner_join(volume_types::table.left_join(volume_type_encryption::table))
         .filter(volumes::id.eq(id))
-        .select((VolumeRow::as_select(), volume_types::name))
+        .select((
+            VolumeRow::as_select(),
+            volume_types::name,
+            volume_type_encryption::volume_type_id.nullable(),
+        ))
         .into_boxed();
     if let Some(p) = project {
         query = query.filter(volumes::project_id.eq(p));
     }
-    let (row, type_name) = query
-        .get_result::<(VolumeRow, String)>(c)
+    let (row, type_name, encryption) = query
+        .get_result::<(VolumeRow, String, Option<String>)>(c)
         .found(Resource::Volume, id)?;
     let ids = std::slice::from_ref(&row.id);
     let metadata = metadata_of(c, ids)?.remove(&row.id).unwrap_or_default();
@@ -129,6 +136,7 @@ pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<Volu
         admin_metadata,
         attachments,
         type_name,
+        encrypted: encryption.is_some(),
     })
 }
 

@@ -1,0 +1,1 @@
+DROP TABLE volume_type_encryption;

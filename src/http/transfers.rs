@@ -1,0 +1,355 @@
+//! Volume transfers: `/os-volume-transfer` (the extension, every version) and
+//! `/volume-transfers` (3.55's controller), the same calls on both (Cinder's
+//! `api/contrib/volume_transfer.py` and `api/v3/volume_transfer.py`). What differs by
+//! microversion: `no_snapshots` in the create's body on `/volume-transfers` (3.55) and in
+//! the views (3.55), the history fields in the views (3.57), marker and sort on lists
+//! (3.59), encrypted volumes (3.70).
+//!
+//! Policy (Cinder's defaults, until the policy engine takes these names):
+//! `volume:get_all_transfers` and `volume:get_transfer` reader of the project,
+//! `volume:create_transfer`, `volume:delete_transfer` member of the volume's project or
+//! admin, `volume:accept_transfer` member of any project (the taker is never the owner).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::views::{LinkBase, Time};
+use super::{AppState, guard, listing, validate, version};
+use crate::actors::api::transfers::{
+    AcceptTransfer, AuthKey, CreateTransfer, DeleteTransfer, GetTransfer, ListTransfers,
+};
+use crate::db::Resource;
+use crate::db::transfers::{TransferFilter, TransferRow};
+
+/// Links point at the extension's collection for both routes, as Cinder's one view
+/// builder writes them.
+const COLLECTION: &str = "os-volume-transfer";
+
+/// `{"transfer": ...}` of `POST /volume-transfers` and `/os-volume-transfer`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferCreateRequest {
+    /// The transfer to make.
+    pub transfer: TransferCreate,
+}
+
+/// What a transfer is made of.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferCreate {
+    /// The volume (UUID), which must be `available`.
+    #[schema(value_type = String)]
+    pub volume_id: Value,
+    /// Name (trimmed), or null.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Value>,
+    /// Leave the volume's snapshots with this project (3.55+, `/volume-transfers`).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub no_snapshots: Option<Value>,
+}
+
+/// `{"accept": {"auth_key": ...}}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferAcceptRequest {
+    /// The key.
+    pub accept: TransferAccept,
+}
+
+/// The key the giver passed on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferAccept {
+    /// As the create answered it (a string; an integer is taken as its digits).
+    #[schema(value_type = String)]
+    pub auth_key: Value,
+}
+
+/// Parses a typed body, answering Cinder's 400 for a missing or unknown key.
+fn typed<T: serde::de::DeserializeOwned>(body: Value, element: &str) -> Result<T, ApiError> {
+    if body.get(element).is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "Missing required element '{element}' in request body."
+        )));
+    }
+    serde_json::from_value(body).map_err(|e| {
+        ApiError::BadRequest(format!("Invalid input for field/attribute {element}. {e}"))
+    })
+}
+
+/// Whether the route is the 3.55 controller's (`/volume-transfers`).
+fn is_v355_route(req: &HttpRequest) -> bool {
+    req.path().contains("/volume-transfers")
+}
+
+fn transfer_id(req: &HttpRequest) -> String {
+    guard::segment(req, "transfer_id")
+}
+
+/// The summary view: list items and the accept's answer.
+fn summary(links: &LinkBase, t: &TransferRow) -> Value {
+    json!({
+        "id": t.id,
+        "volume_id": t.volume_id,
+        "name": t.display_name,
+        "links": links.links(COLLECTION, &t.id),
+    })
+}
+
+/// The detail view (show, the detail list, and with the key the create's answer).
+fn detail(req: &HttpRequest, links: &LinkBase, t: &TransferRow) -> Value {
+    let v = version::of(req);
+    let mut out = json!({
+        "id": t.id,
+        "created_at": Time(t.created_at),
+        "name": t.display_name,
+        "volume_id": t.volume_id,
+        "links": links.links(COLLECTION, &t.id),
+    });
+    if v.at_least(3, 55) {
+        out["no_snapshots"] = json!(t.no_snapshots);
+    }
+    if v.at_least(3, 57) {
+        out["destination_project_id"] = json!(t.destination_project_id);
+        out["source_project_id"] = json!(t.source_project_id);
+        out["accepted"] = json!(t.accepted);
+    }
+    out
+}
+
+/// `POST .../os-volume-transfer` and `.../volume-transfers` → **202** with the auth key,
+/// the only answer that ever shows it.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    // volume:create_transfer (admin or owner): the actor reads the volume in the
+    // caller's project unless admin.
+    let with_snapshot_choice = is_v355_route(&req) && version::of(&req).at_least(3, 55);
+    let TransferCreateRequest { transfer } = typed(body, "transfer")?;
+    let volume_id = validate::uuid("volume_id", Some(&transfer.volume_id))?.ok_or_else(|| {
+        ApiError::BadRequest(
+            "Invalid input for field/attribute transfer. 'volume_id' is a required property".into(),
+        )
+    })?;
+    let name = validate::text("name", transfer.name.as_ref())?;
+    let no_snapshots = match transfer.no_snapshots {
+        None => false,
+        Some(_) if !with_snapshot_choice => {
+            return Err(ApiError::BadRequest(
+                "Invalid input for field/attribute transfer. Additional properties are not allowed ('no_snapshots' was unexpected)".into(),
+            ));
+        }
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(s)) => validate::boolean(&s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Invalid input for field/attribute no_snapshots. Value: {s}. '{s}' is not a valid boolean."
+            ))
+        })?,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid input for field/attribute no_snapshots. Value: {other}. {other} is not of type 'boolean', 'string'"
+            )));
+        }
+    };
+    let created = state
+        .api
+        .send(CreateTransfer {
+            ctx,
+            volume_id,
+            name,
+            no_snapshots,
+            allow_encrypted: is_v355_route(&req) && version::of(&req).at_least(3, 70),
+        })
+        .await??;
+    let links = LinkBase::of(&req);
+    let mut view = detail(&req, &links, &created.row);
+    view["auth_key"] = json!(created.auth_key.reveal());
+    Ok(HttpResponse::Accepted().json(json!({ "transfer": view })))
+}
+
+/// The query of a list: `all_tenants`, the `name` and `volume_id` filters, and paging.
+/// Below 3.59 (and always on the extension's route) only `limit` and `offset` page, in
+/// Cinder's fixed order (created, then id); from 3.59 also `marker` and the sort keys.
+async fn listed(
+    req: &HttpRequest,
+    state: &AppState,
+    ctx: crate::model::RequestContext,
+) -> Result<(Vec<TransferRow>, Option<Value>), ApiError> {
+    // volume:get_all_transfers (reader of the project).
+    let params = guard::query(req)?;
+    let mut all_tenants = false;
+    let mut filter = TransferFilter::default();
+    for (k, v) in &params {
+        match k.as_str() {
+            "all_tenants" => all_tenants = validate::boolean(v).unwrap_or(false),
+            "name" => filter.name = Some(v.clone()),
+            "volume_id" => filter.volume_id = Some(v.clone()),
+            _ => {}
+        }
+    }
+    let paged = is_v355_route(req) && version::of(req).at_least(3, 59);
+    let max = state.limits.max_limit;
+    let page = if paged {
+        listing::page(
+            &params,
+            &["created_at", "id", "name", "volume_id"],
+            ("created_at", false),
+            max,
+        )?
+    } else {
+        // Cinder's fixed order before 3.59: oldest first, then by id.
+        listing::Page {
+            marker: None,
+            sort: vec![("created_at".into(), false)],
+            ..listing::window(&params, max)?
+        }
+    };
+    let rows = state
+        .api
+        .send(ListTransfers {
+            ctx,
+            all_tenants,
+            filter,
+        })
+        .await??;
+    let key = |t: &TransferRow, k: &str| match k {
+        "created_at" => t.created_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        "name" => t.display_name.clone().unwrap_or_default(),
+        "volume_id" => t.volume_id.clone(),
+        _ => t.id.clone(),
+    };
+    let rows = listing::apply(
+        rows,
+        &page,
+        key,
+        |t| t.id.clone(),
+        |m| ApiError::not_found(Resource::Transfer, m),
+    )?;
+    let path = if is_v355_route(req) {
+        "volume-transfers"
+    } else {
+        COLLECTION
+    };
+    let next = paged
+        .then(|| {
+            let links = LinkBase::of(req);
+            listing::next_link(
+                &links,
+                path,
+                &params,
+                &page,
+                rows.len(),
+                rows.last().map(|t| t.id.as_str()),
+            )
+        })
+        .flatten();
+    Ok((rows, next))
+}
+
+/// `GET .../volume-transfers` → the summary list.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let (rows, next) = listed(&req, &state, ctx).await?;
+    let links = LinkBase::of(&req);
+    let items: Vec<Value> = rows.iter().map(|t| summary(&links, t)).collect();
+    Ok(HttpResponse::Ok().json(list_body(items, next)))
+}
+
+/// `GET .../volume-transfers/detail` → the detail list.
+pub async fn list_detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let (rows, next) = listed(&req, &state, ctx).await?;
+    let links = LinkBase::of(&req);
+    let items: Vec<Value> = rows.iter().map(|t| detail(&req, &links, t)).collect();
+    Ok(HttpResponse::Ok().json(list_body(items, next)))
+}
+
+fn list_body(items: Vec<Value>, next: Option<Value>) -> Value {
+    let mut out = json!({ "transfers": items });
+    if let Some(n) = next {
+        out["transfers_links"] = n;
+    }
+    out
+}
+
+/// `GET .../volume-transfers/{id}` → the detail view.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    // volume:get_transfer (reader of the project).
+    let t = state
+        .api
+        .send(GetTransfer {
+            ctx,
+            id: transfer_id(&req),
+        })
+        .await??;
+    let links = LinkBase::of(&req);
+    Ok(HttpResponse::Ok().json(json!({ "transfer": detail(&req, &links, &t) })))
+}
+
+/// `POST .../volume-transfers/{id}/accept` → **202** with the summary view. A wrong key
+/// is 400 and changes nothing; too little quota in the taker's project is 413.
+pub async fn accept(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    // volume:accept_transfer (member of any project): the key is the authorization.
+    let TransferAcceptRequest { accept } = typed(body, "accept")?;
+    let key = match accept.auth_key {
+        Value::String(s) => s,
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid input for field/attribute auth_key. Value: {other}. {other} is not of type 'string', 'integer'"
+            )));
+        }
+    };
+    let t = state
+        .api
+        .send(AcceptTransfer {
+            ctx,
+            id: transfer_id(&req),
+            auth_key: AuthKey::new(key),
+        })
+        .await??;
+    let links = LinkBase::of(&req);
+    Ok(HttpResponse::Accepted().json(json!({ "transfer": summary(&links, &t) })))
+}
+
+/// `DELETE .../volume-transfers/{id}` → **202**; the volume is `available` again.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    // volume:delete_transfer (admin or owner): another project's transfer is not found.
+    state
+        .api
+        .send(DeleteTransfer {
+            ctx,
+            id: transfer_id(&req),
+        })
+        .await??;
+    Ok(HttpResponse::Accepted().finish())
+}
