@@ -15,7 +15,7 @@ use common_db::{TestDb, TestResult, volume};
 /// Inserts a volume of `project` with `size` GiB on `host`; answers its id.
 fn placed(c: &mut DbConnection, project: &str, size: i64, host: &str) -> TestResult<String> {
     let mut row = volume(project, None, size, VolumeStatus::Available, now());
-    row.host = Some(host.to_string());
+    row.host = Some(host.parse()?);
     volumes::insert(c, &row, &BTreeMap::new())?;
     Ok(row.id)
 }

@@ -345,6 +345,7 @@ mod tests {
                 user_id: "u".into(),
                 project_id: "0a0a".into(),
                 is_admin: false,
+                roles: vec!["member".into()],
                 request_id: crate::model::RequestId::new(),
             },
             id: "t".into(),
