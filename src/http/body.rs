@@ -191,6 +191,70 @@ impl<T: Envelope> ToSchema for Body<T> {
     }
 }
 
+/// A typed body that is not wrapped in an envelope: the whole JSON document is a `T`
+/// (e.g. `PUT /types/{id}/extra_specs/{key}`'s `{"<key>": "<value>"}`). An empty body
+/// is read as `null`, which `T` accepts or refuses with its own words.
+#[derive(Debug, Clone)]
+pub struct Whole<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Whole<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = JsonBody::from_request(req, payload);
+        Box::pin(async move {
+            let JsonBody(body) = json.await?;
+            typed(body).map(Whole)
+        })
+    }
+}
+
+/// `T`'s own schema under `T`'s name: the body is a `T`.
+impl<T: ToSchema> PartialSchema for Whole<T> {
+    fn schema() -> RefOr<Schema> {
+        T::schema()
+    }
+}
+
+impl<T: ToSchema> ToSchema for Whole<T> {
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        T::schemas(schemas);
+    }
+}
+
+/// `value` as a `T`, for a handler that reads its body after checks Cinder makes first
+/// (a policy rule, the action in the path): the same type, parsed a step later.
+pub fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// The schema of an action body: one key, the action's name, whose value is that
+/// action's arguments (`T` of each pair).
+pub fn actions(arms: Vec<(&str, RefOr<Schema>)>) -> RefOr<Schema> {
+    let arms = arms.into_iter().map(|(name, args)| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(name, args)
+            .required(name)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build()
+    });
+    let mut one_of = utoipa::openapi::schema::OneOfBuilder::new();
+    for arm in arms {
+        one_of = one_of.item(arm);
+    }
+    one_of
+        .description(Some(
+            "One key, the action's name, whose value is its arguments.",
+        ))
+        .into()
+}
+
 /// `body[T::KEY]` as a `T`. With `strict`, a key `T` does not have is refused with
 /// Cinder's `Additional properties are not allowed` message.
 pub fn parse<T: Envelope>(mut body: Value, strict: bool) -> Result<T, ApiError> {

@@ -2,11 +2,17 @@
 //! `/capabilities/{host}` (cinder-api.md §14–§16).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde::de::Deserializer;
 use serde_json::{Map, Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::auth::Caller;
-use super::body::JsonBody;
+use super::body::{JsonBody, Whole, typed};
 use super::error::ApiError;
+use super::fields::{Binary, Host, Service, Text};
 use super::views::{opt_time, time};
 use super::{AppState, guard, validate, version};
 use crate::actors::api::catalogue::{
@@ -19,6 +25,7 @@ use crate::db::services::{ServiceRow, VOLUME_BINARY};
 const SERVICE_DOWN_SECONDS: i64 = 60;
 
 /// `GET /os-availability-zone`: the nodes' zones; available when a node there is enabled.
+#[utoipa::path(get, path = "/os-availability-zone", summary = "List availability zones", responses((status = 200, description = "Success", body = ref("#/components/schemas/ZoneList"))))]
 pub async fn zones(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
@@ -74,6 +81,7 @@ fn service_view(s: &ServiceInfo, req: &HttpRequest) -> Value {
 }
 
 /// `GET /os-services[?host=][&binary=]` (admin).
+#[utoipa::path(get, path = "/os-services", summary = "List services (admin)", params(("host" = Option<String>, Query, description = "One host's."), ("binary" = Option<String>, Query, description = "One binary's.")), responses((status = 200, description = "Success", body = ref("#/components/schemas/ServiceList"))))]
 pub async fn services(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -92,12 +100,61 @@ pub async fn services(
     Ok(HttpResponse::Ok().json(json!({ "services": services })))
 }
 
-fn body_text(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
-    validate::text(key, body.get(key)).map(|t| t.filter(|s| !s.is_empty()))
+/// The body of `PUT /os-services/{enable|disable|disable-log-reason}`. Any body that
+/// is not an object is read as an empty one (and then lacks its `host`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ServiceUpdate {
+    /// The service's host (`node@backend` for a volume service).
+    #[schema(inline, required = true, nullable = false, min_length = 1)]
+    pub host: Option<Host>,
+    /// `cinder-volume` or `cinder-scheduler`; `service` is its older name.
+    #[schema(inline, nullable = false, min_length = 1)]
+    pub binary: Option<Binary>,
+    /// The older name of `binary`.
+    #[schema(inline, nullable = false, min_length = 1)]
+    pub service: Option<Service>,
+    /// Why the service is disabled: required by `disable-log-reason`, ignored otherwise.
+    #[schema(inline)]
+    pub disabled_reason: Option<Reason>,
+}
+
+/// The body of `PUT /os-services/{action}`.
+pub type UpdateBody = Whole<ServiceUpdate>;
+
+/// `disabled_reason`: a string, trimmed; anything else is read as none. Whether it is
+/// required and fits (1 to 255 characters) is the `disable-log-reason` handler's check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reason(String);
+
+impl<'de> Deserialize<'de> for Reason {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Reason(match Value::deserialize(d)? {
+            Value::String(s) => s.trim().to_string(),
+            _ => String::new(),
+        }))
+    }
+}
+
+impl PartialSchema for Reason {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .into()
+    }
+}
+
+impl ToSchema for Reason {}
+
+/// A field's text unless it is empty.
+fn given<F>(t: Option<Text<F>>) -> Option<String> {
+    t.map(String::from).filter(|s| !s.is_empty())
 }
 
 /// `PUT /os-services/{enable|disable|disable-log-reason}` (admin) with
 /// `{"host", "binary"}` (or the legacy `service`).
+#[utoipa::path(put, path = "/os-services/{action}", summary = "Enable or disable a service (admin)", request_body = UpdateBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/ServiceUpdated"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -115,18 +172,20 @@ pub async fn update(
             ));
         }
     };
-    let host = body_text(&body, "host")?.ok_or_else(|| {
+    // Read after the action, which Cinder checks first.
+    let u = match body {
+        Value::Object(_) => typed::<ServiceUpdate>(body)?,
+        _ => ServiceUpdate::default(),
+    };
+    let host = given(u.host).ok_or_else(|| {
         ApiError::BadRequest("Missing required element 'host' in request body.".into())
     })?;
-    let (binary_in, service_in) = (body_text(&body, "binary")?, body_text(&body, "service")?);
+    let (binary_in, service_in) = (given(u.binary), given(u.service));
     let binary = binary_in.clone().or(service_in.clone()).ok_or_else(|| {
         ApiError::BadRequest("Missing required element 'binary' in request body.".into())
     })?;
     let reason = if with_reason {
-        let r = match body.get("disabled_reason") {
-            Some(Value::String(s)) => s.trim().to_string(),
-            _ => String::new(),
-        };
+        let Reason(r) = u.disabled_reason.unwrap_or_default();
         if r.is_empty() || r.chars().count() > 255 {
             return Err(ApiError::BadRequest(
                 "Disabled reason contains invalid characters or is too long".into(),
@@ -203,6 +262,7 @@ fn matches(cap: Option<&Value>, wanted: &str) -> bool {
 
 /// `GET /scheduler-stats/get_pools[?detail=true]` (admin). Filters from 3.28 (`name`
 /// and capability keys) and 3.35 (`volume_type`).
+#[utoipa::path(get, path = "/scheduler-stats/get_pools", summary = "List pools (admin)", params(("detail" = Option<bool>, Query, description = "With each pool's capabilities.")), responses((status = 200, description = "Success", body = ref("#/components/schemas/PoolList"))))]
 pub async fn pools(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -252,6 +312,7 @@ fn property(title: &str, description: &str, kind: &str) -> Value {
 }
 
 /// `GET /capabilities/{node@backend}` (admin): what the backend offers to type extra specs.
+#[utoipa::path(get, path = "/capabilities/{host}", summary = "A backend's capabilities (admin)", responses((status = 200, description = "Success", body = Object)))]
 pub async fn capabilities_show(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -188,6 +188,7 @@ async fn call(
 }
 
 /// `GET /types/{id}/encryption` → the entry, unwrapped, or `{}` for a type without one.
+#[utoipa::path(get, path = "/types/{type_id}/encryption", summary = "Show a type's encryption (admin)", responses((status = 200, description = "Success", body = ref("#/components/schemas/Encryption"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -199,6 +200,7 @@ pub async fn show(
 
 /// `GET /types/{id}/encryption/{key}` → `{"<key>": value}`; a key the entry lacks (or a
 /// type without an entry) is 404.
+#[utoipa::path(get, path = "/types/{type_id}/encryption/{key}", summary = "Show one field of a type's encryption (admin)", responses((status = 200, description = "Success", body = Object)))]
 pub async fn show_key(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -216,6 +218,7 @@ pub async fn show_key(
 }
 
 /// `POST /types/{id}/encryption` → **200** `{"encryption": ...}` with the new ids.
+#[utoipa::path(post, path = "/types/{type_id}/encryption", summary = "Create a type's encryption (admin; refused once a volume has the type)", request_body = EncryptionRequest, responses((status = 200, description = "Success", body = ref("#/components/schemas/EncryptionEchoBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -251,6 +254,7 @@ pub async fn create(
 
 /// `PUT /types/{id}/encryption/{encryption_id}` → **200** echoing the changed fields.
 /// The id in the path is not looked at, as in Cinder: a type has one entry.
+#[utoipa::path(put, path = "/types/{type_id}/encryption/{key}", summary = "Update a type's encryption; the last segment is the encryption id (admin)", request_body = EncryptionRequest, responses((status = 200, description = "Success", body = ref("#/components/schemas/EncryptionEchoBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -264,6 +268,7 @@ pub async fn update(
 }
 
 /// `DELETE /types/{id}/encryption/{encryption_id}` → **202**.
+#[utoipa::path(delete, path = "/types/{type_id}/encryption/{key}", summary = "Delete a type's encryption; the last segment is the encryption id (admin)", responses((status = 202, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -47,6 +47,7 @@ const EXTENSIONS: [(&str, &str, &str); 11] = [
 ];
 
 /// `GET /extensions`.
+#[utoipa::path(get, path = "/extensions", summary = "List extensions", responses((status = 200, description = "Success", body = Object)))]
 pub async fn list(Caller(_ctx): Caller) -> Result<HttpResponse, ApiError> {
     let list: Vec<Value> = EXTENSIONS
         .iter()
@@ -106,6 +107,7 @@ const RESOURCE_FILTERS: [(&str, &[&str]); 6] = [
 ];
 
 /// `GET /resource_filters[?resource=volume]` (3.33+).
+#[utoipa::path(get, path = "/resource_filters", summary = "Filters each list accepts (3.33+)", responses((status = 200, description = "Success", body = Object)))]
 pub async fn resource_filters(
     req: HttpRequest,
     _state: web::Data<AppState>,

@@ -60,6 +60,21 @@ pub mod key {
         GroupId = "group_id";
         VolumeId = "volume_id";
         Force = "force";
+        IsPublic = "is_public";
+        VolumeUuid = "volume_uuid";
+        Project = "project";
+        Bootable = "bootable";
+        Readonly = "readonly";
+        HostName = "host_name";
+        Mountpoint = "mountpoint";
+        Mode = "mode";
+        AttachmentId = "attachment_id";
+        NewType = "new_type";
+        Host = "host";
+        Binary = "binary";
+        Service = "service";
+        InstanceUuid = "instance_uuid";
+        AccessIsPublic = "os-volume-type-access:is_public";
     }
 }
 
@@ -319,15 +334,7 @@ impl<'de> Deserialize<'de> for Metadata {
 
 impl PartialSchema for Metadata {
     fn schema() -> RefOr<Schema> {
-        let value = object().schema_type(Type::String).max_length(Some(255));
-        let key = object()
-            .schema_type(Type::String)
-            .pattern(Some("^[a-zA-Z0-9-_:. /]{1,255}$"));
-        object()
-            .schema_type(Type::Object)
-            .property_names(Some(key))
-            .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
-            .into()
+        string_map("^[a-zA-Z0-9-_:. /]{1,255}$").into()
     }
 }
 
@@ -362,6 +369,229 @@ impl PartialSchema for Multiattach {
 }
 
 impl ToSchema for Multiattach {}
+
+/// A boolean where Cinder's schema says `boolean` (its `parameter_types.boolean`): a
+/// JSON boolean or one of the `bool_from_string` words, anything else refused as
+/// `is not of type 'boolean'` (where [`Flag`] answers `Invalid value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Boolean<F>(pub bool, PhantomData<F>);
+
+impl<F> Boolean<F> {
+    /// The boolean.
+    pub fn get(self) -> bool {
+        self.0
+    }
+}
+
+impl<'de, F: Field> Deserialize<'de> for Boolean<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| validate::boolean_value(F::NAME, v)).map(|b| Boolean(b, PhantomData))
+    }
+}
+
+impl<F> PartialSchema for Boolean<F> {
+    fn schema() -> RefOr<Schema> {
+        Flag::<F>::schema()
+    }
+}
+
+impl<F> ToSchema for Boolean<F> {
+    fn name() -> Cow<'static, str> {
+        "Boolean".into()
+    }
+}
+
+/// A volume type's name on create: [`Text`]'s checks, and not empty once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeName(pub String);
+
+/// Cinder's answer to a type create whose name is missing or empty; `raw` is the name as
+/// sent (`null` when absent).
+pub fn type_name_missing(raw: &Value) -> super::error::ApiError {
+    super::error::ApiError::BadRequest(format!(
+        "Invalid input for field/attribute name. Value: {raw}. Name has a minimum character requirement of 1."
+    ))
+}
+
+impl<'de> Deserialize<'de> for TypeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| {
+            validate::text("name", Some(v))?
+                .filter(|n| !n.is_empty())
+                .map(TypeName)
+                .ok_or_else(|| type_name_missing(v))
+        })
+    }
+}
+
+impl PartialSchema for TypeName {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .into()
+    }
+}
+
+impl ToSchema for TypeName {}
+
+/// A volume type's extra specs: keys of 1 to 255 characters from `[a-zA-Z0-9-_:.]`,
+/// string values of at most 255 characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraSpecs(pub BTreeMap<String, String>);
+
+impl ExtraSpecs {
+    /// The pairs.
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtraSpecs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| validate::extra_specs("extra_specs", Some(v))).map(ExtraSpecs)
+    }
+}
+
+/// The schema of a string map whose keys match `key_pattern`.
+fn string_map(key_pattern: &str) -> ObjectBuilder {
+    let value = object().schema_type(Type::String).max_length(Some(255));
+    let key = object()
+        .schema_type(Type::String)
+        .pattern(Some(key_pattern));
+    object()
+        .schema_type(Type::Object)
+        .property_names(Some(key))
+        .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+}
+
+impl PartialSchema for ExtraSpecs {
+    fn schema() -> RefOr<Schema> {
+        string_map("^[a-zA-Z0-9-_:.]{1,255}$").into()
+    }
+}
+
+impl ToSchema for ExtraSpecs {}
+
+/// The body of `PUT /types/{id}/extra_specs/{key}`: one extra spec, `{"<key>": "<value>"}`
+/// (none when the body is empty or `{}`). More than one is refused here with Cinder's
+/// words; whether the key is the path's is the handler's check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraSpec(pub Option<(String, String)>);
+
+impl<'de> Deserialize<'de> for ExtraSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| {
+            let specs = validate::extra_specs("extra_specs", Some(v))?;
+            if specs.len() > 1 {
+                return Err(super::error::ApiError::BadRequest(
+                    "Request body contains too many items.".into(),
+                ));
+            }
+            Ok(ExtraSpec(specs.into_iter().next()))
+        })
+    }
+}
+
+impl PartialSchema for ExtraSpec {
+    fn schema() -> RefOr<Schema> {
+        string_map("^[a-zA-Z0-9-_:.]{1,255}$")
+            .min_properties(Some(1))
+            .max_properties(Some(1))
+            .description(Some("One extra spec: `{\"<key>\": \"<value>\"}`."))
+            .into()
+    }
+}
+
+impl ToSchema for ExtraSpec {}
+
+/// A host's connector (`initiator`, `host`, ...), as `os-brick` describes it: an
+/// object, kept as sent. Anything else is taken as no connector, which the call then
+/// refuses or does without, as Cinder does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connector(pub Option<Value>);
+
+impl<'de> Deserialize<'de> for Connector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(Connector(v.is_object().then_some(v)))
+    }
+}
+
+impl PartialSchema for Connector {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(Type::Object)
+            .description(Some("The host's connector: `initiator`, `host`, `ip`, ..."))
+            .into()
+    }
+}
+
+impl ToSchema for Connector {}
+
+/// A string, where the reader takes any other JSON value as absent (as Cinder's admin
+/// actions read `body.get('status')`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loose(pub Option<String>);
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Loose(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        }))
+    }
+}
+
+impl PartialSchema for Loose {
+    fn schema() -> RefOr<Schema> {
+        object().schema_type(Type::String).into()
+    }
+}
+
+impl ToSchema for Loose {
+    fn name() -> Cow<'static, str> {
+        "LooseString".into()
+    }
+}
+
+/// The schema of an action that takes no arguments: `null` or `{}`.
+pub fn no_arguments() -> RefOr<Schema> {
+    object()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(0))
+        .into()
+}
+
+/// `new_size` of `os-extend`.
+pub type NewSize = Gib<key::NewSize>;
+/// `volume_uuid` of an attachment create.
+pub type VolumeUuid = IdRef<key::VolumeUuid>;
+/// `instance_uuid`.
+pub type InstanceUuid = Text<key::InstanceUuid>;
+/// `host_name` of `os-attach`.
+pub type HostName = Text<key::HostName>;
+/// `mountpoint` of `os-attach`.
+pub type Mountpoint = Text<key::Mountpoint>;
+/// `mode` of `os-attach`.
+pub type Mode = Text<key::Mode>;
+/// `attachment_id` of `os-detach`.
+pub type AttachmentId = Text<key::AttachmentId>;
+/// `new_type` of `os-retype`.
+pub type NewType = Text<key::NewType>;
+/// `project` of a type-access action.
+pub type Project = Text<key::Project>;
+/// `host` of a service update.
+pub type Host = Text<key::Host>;
+/// `binary` of a service update.
+pub type Binary = Text<key::Binary>;
+/// `service`, the older name of `binary`.
+pub type Service = Text<key::Service>;
+/// `is_public` of a type update.
+pub type IsPublic = Boolean<key::IsPublic>;
+/// `os-volume-type-access:is_public` of a type create.
+pub type AccessIsPublic = Boolean<key::AccessIsPublic>;
 
 #[cfg(test)]
 mod tests {

@@ -4,9 +4,11 @@
 //! version), and the query string.
 
 use actix_web::body::MessageBody;
+use actix_web::dev::Payload;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, ResponseError};
+use actix_web::{FromRequest, HttpRequest, ResponseError};
+use std::future::{Ready, ready};
 
 use super::error::ApiError;
 use super::version;
@@ -32,6 +34,20 @@ pub fn min_version(req: &HttpRequest, minor: u16) -> Result<(), ApiError> {
         Err(ApiError::NotFound(
             "The resource could not be found.".into(),
         ))
+    }
+}
+
+/// [`min_version`] as an extractor: listed before a handler's body, so a request below
+/// 3.`MINOR` is answered 404 whatever its body holds, as when the check opened the
+/// handler.
+pub struct Since<const MINOR: u16>;
+
+impl<const MINOR: u16> FromRequest for Since<MINOR> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(min_version(req, MINOR).map(|()| Since))
     }
 }
 

@@ -32,6 +32,7 @@ fn host_view(s: &ServiceInfo) -> Value {
 
 /// `GET /os-hosts[?zone=]`: every enabled service (Cinder lists only those, so
 /// `service-state` is always `enabled`), optionally of one zone.
+#[utoipa::path(get, path = "/os-hosts", summary = "List enabled services as hosts (admin)", params(("zone" = Option<String>, Query, description = "One zone's.")), responses((status = 200, description = "Success", body = ref("#/components/schemas/HostList"))))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -77,6 +78,7 @@ fn resource(host: &str, project: &str, counts: [i64; 4]) -> Value {
 /// `GET /os-hosts/{host_name}`: a `(total)` row, then one row per project with volumes
 /// on the host (a `cinder-volume` service, named as Cinder matches hosts); 404 when no
 /// volume service is there.
+#[utoipa::path(get, path = "/os-hosts/{host_name}", summary = "A host's volumes and snapshots per project (admin)", responses((status = 200, description = "Success", body = ref("#/components/schemas/HostUsageList"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -22,6 +22,51 @@ pub const MAX_SORT_KEYS: usize = 8;
 /// The query keys that page and sort rather than filter.
 pub const PAGE_KEYS: [&str; 6] = ["limit", "offset", "marker", "sort", "sort_key", "sort_dir"];
 
+/// The filters a volume or snapshot list reads beside [`PageQuery`], as the OpenAPI
+/// document lists them (any other column of the resource filters too, as Cinder's
+/// `resource_filters` allow).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "describes query keys the list handlers read; never constructed"
+)]
+pub struct ListFilters {
+    /// Admins: every project's.
+    all_tenants: Option<bool>,
+    /// With the total count (volumes: 3.45+).
+    with_count: Option<bool>,
+    /// By name.
+    name: Option<String>,
+    /// By status.
+    status: Option<String>,
+    /// A dict of metadata the items must have.
+    metadata: Option<String>,
+}
+
+/// [`PAGE_KEYS`] as the OpenAPI document lists them: every list's `params(...)` names
+/// this type (a unit test holds its fields to [`PAGE_KEYS`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "describes the query keys `page` reads; never constructed"
+)]
+pub struct PageQuery {
+    /// The most items to return (clamped to `osapi_max_limit`).
+    limit: Option<i64>,
+    /// How many items to skip.
+    offset: Option<i64>,
+    /// The id of the last item of the previous page.
+    marker: Option<String>,
+    /// `key[:asc|desc],...`.
+    sort: Option<String>,
+    /// The older form of `sort`: one key.
+    sort_key: Option<String>,
+    /// `asc` or `desc`, with `sort_key`.
+    sort_dir: Option<String>,
+}
+
 /// What lists and metadata writes may ask for at most (from the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::listing::PageQuery;
 use super::views::{LinkBase, time};
 use super::{AppState, guard, listing, version};
 use crate::actors::api::messages::{DeleteMessage, GetMessage, ListMessages};
@@ -34,6 +35,7 @@ fn message_view(m: &MessageRow, links: &LinkBase) -> Value {
 
 /// `GET /messages`: filters `resource_uuid`, `resource_type`, `event_id`, `request_id`,
 /// `message_level`; from 3.5 `limit`/`marker`/`offset`/`sort`.
+#[utoipa::path(get, path = "/messages", summary = "List user messages (3.3+)", params(PageQuery), responses((status = 200, description = "Success", body = ref("#/components/schemas/MessageList"))))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -106,6 +108,7 @@ pub async fn list(
 }
 
 /// `GET /messages/{id}`.
+#[utoipa::path(get, path = "/messages/{message_id}", summary = "Show a user message (3.3+)", responses((status = 200, description = "Success", body = ref("#/components/schemas/MessageBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -123,6 +126,7 @@ pub async fn show(
 }
 
 /// `DELETE /messages/{id}` → **204**.
+#[utoipa::path(delete, path = "/messages/{message_id}", summary = "Delete a user message (3.3+)", responses((status = 204, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -4,12 +4,15 @@ use std::collections::BTreeMap;
 
 use actix_web::http::header::{ETAG, IF_MATCH};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::de::{Deserialize, Deserializer, Error as _};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::body::JsonBody;
+use super::body::Whole;
 use super::error::ApiError;
+use super::fields::Metadata;
 use super::{AppState, validate, version};
 use crate::actors::api::metadata::{DeleteMetadataKey, GetMetadata, MetadataWrite, WriteMetadata};
 use crate::db::Resource;
@@ -75,6 +78,55 @@ async fn check_if_match(
     }
 }
 
+/// `{"metadata": {...}}` of a metadata merge or replace, of a volume or a snapshot.
+/// Anything but an object under `metadata` is refused with Cinder's words for it.
+#[derive(Debug, Clone, ToSchema)]
+pub struct MetadataSet {
+    /// The pairs.
+    #[schema(inline)]
+    pub metadata: Metadata,
+}
+
+impl<'de> Deserialize<'de> for MetadataSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let body = Value::deserialize(d)?;
+        match body.get("metadata") {
+            Some(m @ Value::Object(_)) => validate::metadata("metadata", Some(m))
+                .map(|m| MetadataSet {
+                    metadata: Metadata(m),
+                })
+                .map_err(D::Error::custom),
+            _ => Err(D::Error::custom(
+                "Malformed request body: 'metadata' must be an object.",
+            )),
+        }
+    }
+}
+
+/// The body of a metadata merge or replace.
+pub type SetBody = Whole<MetadataSet>;
+
+/// `{"meta": {"<key>": "<value>"}}` of a one-key write. Checked as metadata; whether it
+/// holds exactly the path's key is the handler's check (an absent `meta` is no pair).
+#[derive(Debug, Clone, ToSchema)]
+pub struct MetaItem {
+    /// One pair, whose key is the path's.
+    #[schema(inline)]
+    pub meta: Metadata,
+}
+
+impl<'de> Deserialize<'de> for MetaItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let body = Value::deserialize(d)?;
+        validate::metadata("meta", body.get("meta"))
+            .map(|m| MetaItem { meta: Metadata(m) })
+            .map_err(D::Error::custom)
+    }
+}
+
+/// The body of a one-key write.
+pub type ItemBody = Whole<MetaItem>;
+
 fn ids(req: &HttpRequest) -> Result<(VolumeId, String), ApiError> {
     let raw = req.match_info().get("volume_id").unwrap_or("");
     let id = super::volumes::volume_id(raw)?;
@@ -82,6 +134,7 @@ fn ids(req: &HttpRequest) -> Result<(VolumeId, String), ApiError> {
 }
 
 /// `GET .../metadata`.
+#[utoipa::path(get, path = "/volumes/{volume_id}/metadata", summary = "Show a volume's metadata (3.15+: with an ETag)", responses((status = 200, description = "Success", body = ref("#/components/schemas/MetadataBody"))))]
 pub async fn show_all(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -100,22 +153,11 @@ async fn write_all(
     req: HttpRequest,
     state: web::Data<AppState>,
     ctx: RequestContext,
-    body: serde_json::Value,
+    MetadataSet { metadata }: MetadataSet,
     mode: MetadataWrite,
 ) -> Result<HttpResponse, ApiError> {
     let (id, _) = ids(&req)?;
-    if !body
-        .get("metadata")
-        .is_some_and(serde_json::Value::is_object)
-    {
-        return Err(ApiError::BadRequest(
-            "Malformed request body: 'metadata' must be an object.".into(),
-        ));
-    }
-    let metadata = validate::capped(
-        validate::metadata("metadata", body.get("metadata"))?,
-        state.limits.max_metadata_items,
-    )?;
+    let metadata = validate::capped(metadata.into_map(), state.limits.max_metadata_items)?;
     // Cinder checks If-Match on PUT (replace) only, not on POST (merge).
     if mode == MetadataWrite::Replace {
         check_if_match(&req, &state, &ctx, id).await?;
@@ -133,26 +175,29 @@ async fn write_all(
 }
 
 /// `POST .../metadata`: add or overwrite keys; answers with the whole set.
+#[utoipa::path(post, path = "/volumes/{volume_id}/metadata", summary = "Merge metadata", request_body = SetBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/MetadataBody"))))]
 pub async fn merge(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Whole(body): SetBody,
 ) -> Result<HttpResponse, ApiError> {
     write_all(req, state, ctx, body, MetadataWrite::Merge).await
 }
 
 /// `PUT .../metadata`: replace the whole set.
+#[utoipa::path(put, path = "/volumes/{volume_id}/metadata", summary = "Replace metadata (3.15+: If-Match, 412 when stale)", request_body = SetBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/MetadataBody"))))]
 pub async fn replace(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Whole(body): SetBody,
 ) -> Result<HttpResponse, ApiError> {
     write_all(req, state, ctx, body, MetadataWrite::Replace).await
 }
 
 /// `GET .../metadata/{key}`.
+#[utoipa::path(get, path = "/volumes/{volume_id}/metadata/{key}", summary = "Show one metadata key", responses((status = 200, description = "Success", body = ref("#/components/schemas/MetaBody"))))]
 pub async fn show_key(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -172,14 +217,15 @@ pub async fn show_key(
 }
 
 /// `PUT .../metadata/{key}` with `{"meta": {key: value}}`.
+#[utoipa::path(put, path = "/volumes/{volume_id}/metadata/{key}", summary = "Set one metadata key (3.15+: If-Match, 412 when stale)", request_body = ItemBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/MetaBody"))))]
 pub async fn update_key(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Whole(MetaItem { meta }): ItemBody,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = ids(&req)?;
-    let meta = validate::metadata("meta", body.get("meta"))?;
+    let meta = meta.into_map();
     // Cinder checks the ETag before it looks at the item.
     check_if_match(&req, &state, &ctx, id).await?;
     if meta.len() != 1 {
@@ -203,6 +249,7 @@ pub async fn update_key(
 }
 
 /// `DELETE .../metadata/{key}` → 200, empty.
+#[utoipa::path(delete, path = "/volumes/{volume_id}/metadata/{key}", summary = "Delete one metadata key", responses((status = 200, description = "Success")))]
 pub async fn delete_key(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -132,6 +132,7 @@ impl Exporter {
 
 /// `GET /metrics`: 404 without an exporter here; on the API's port, 401 without a token
 /// and 403 for a member.
+#[utoipa::path(get, path = "/metrics", summary = "Prometheus metrics (admins, or the metrics token)", responses((status = 200, description = "Success", body = String, content_type = "text/plain")))]
 pub async fn render(
     req: HttpRequest,
     exporter: Option<web::Data<Exporter>>,

@@ -126,7 +126,7 @@ routes! {
     /// for the volume service often ends in the project id.
     fn version_routes, VERSION_ROUTES;
     get "/" => version::v3;
-    get "/{project_id:[0-9a-f\\-]+}" => version::v3;
+    get "/{project_id:[0-9a-f\\-]+}" => version::v3_project;
 }
 
 routes! {
@@ -175,8 +175,8 @@ routes! {
     get "/snapshots/{snapshot_id}/metadata" => snapshots::metadata_show;
     post "/snapshots/{snapshot_id}/metadata" => snapshots::metadata_merge;
     put "/snapshots/{snapshot_id}/metadata" => snapshots::metadata_replace;
-    get "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_show;
-    put "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_replace;
+    get "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_show_key;
+    put "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_update_key;
     delete "/snapshots/{snapshot_id}/metadata/{key}" => snapshots::metadata_delete;
     post "/attachments" => attachments::create;
     get "/attachments" => attachments::list;

@@ -1,15 +1,14 @@
 //! The OpenAPI 3.1 document, `GET /clinker/v1/openapi.json` (no token needed).
 //!
 //! Built from the code: the paths come from the router's own route tables
-//! ([`super::MOUNTS`]). A route's operation is generated from its handler's
-//! `#[utoipa::path]` (those listed in [`Generated`], whose typed request bodies are the
-//! very types the handler parses, see [`super::body::Body`]), or else described by an
-//! entry of [`OPERATIONS`] until its handler is converted. Answers are described by the
-//! schema-only structs below (derived with utoipa's `ToSchema`): the handlers build
-//! them with `serde_json::json!` (see [`super::views`]), so these are never constructed.
-//! A route with no operation or with two, or a generated operation with no route, makes
-//! [`document`] fail, and `tests/http_openapi.rs` checks that every route is in the
-//! document, so the two cannot drift apart silently.
+//! ([`super::MOUNTS`]), and each route's operation from its handler's
+//! `#[utoipa::path]` (listed in [`Generated`] and [`Outer`]), whose typed request bodies
+//! are the very types the handler parses (see [`super::body::Body`]). What is left here
+//! is the assembly and the answers' shared schemas: schema-only structs (derived with
+//! utoipa's `ToSchema`) that the handlers build with `serde_json::json!` (see
+//! [`super::views`]), so they are never constructed. A route without an operation, or an
+//! operation without a route, makes [`document`] fail, and `tests/http_openapi.rs`
+//! checks that every route is in the document, so the two cannot drift apart silently.
 //!
 //! The `/v3/{project_id}/...` forms of the Block Storage routes serve the same operations
 //! as the project-less `/v3/...` forms and are not listed twice.
@@ -24,15 +23,12 @@ use std::collections::BTreeMap;
 use actix_web::HttpResponse;
 use serde::Serialize;
 use serde_json::json;
-use utoipa::openapi::path::{
-    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
-};
-use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::path::{HttpMethod, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
-    RefOr, Required, ResponseBuilder, ResponsesBuilder,
+    RefOr, Required, ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -270,20 +266,6 @@ pub struct Attachment {
     pub connection_info: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-/// The attachment to create.
-#[derive(Serialize, ToSchema)]
-pub struct AttachmentCreate {
-    /// The volume.
-    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
-    pub volume_uuid: String,
-    /// The instance.
-    pub instance_uuid: Option<String>,
-    /// The host's connector (`initiator`, `host`, ...).
-    pub connector: Option<BTreeMap<String, serde_json::Value>>,
-    /// `rw` or `ro`.
-    pub mode: Option<String>,
-}
-
 /// A volume type.
 #[derive(Serialize, ToSchema)]
 pub struct VolumeType {
@@ -511,41 +493,6 @@ pub struct QosSpecsBody {
     pub links: Vec<Link>,
 }
 
-/// The connector of `PUT /attachments/{id}`.
-#[derive(Serialize, ToSchema)]
-pub struct AttachmentUpdate {
-    /// The host's connector (`initiator`, `host`, ...).
-    pub connector: BTreeMap<String, serde_json::Value>,
-}
-
-/// The volume type to create (admin).
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeTypeCreate {
-    /// Name.
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Extra specs.
-    pub extra_specs: Option<BTreeMap<String, String>>,
-    /// Visible to every project (default true).
-    #[serde(rename = "os-volume-type-access:is_public")]
-    pub is_public: Option<bool>,
-}
-
-/// The changes of `PUT /types/{id}` (admin): at least one of them.
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeTypeUpdate {
-    /// Name.
-    pub name: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Visible to every project.
-    pub is_public: Option<bool>,
-}
-
 /// A project that may use a private type.
 #[derive(Serialize, ToSchema)]
 pub struct TypeAccess {
@@ -553,59 +500,6 @@ pub struct TypeAccess {
     pub volume_type_id: String,
     /// The project.
     pub project_id: String,
-}
-
-/// The default to set (3.62+, admin).
-#[derive(Serialize, ToSchema)]
-pub struct DefaultTypeSet {
-    /// The type's name or id.
-    #[schema(min_length = 1)]
-    pub volume_type: String,
-}
-
-/// New QoS specs (admin): a name, where they apply, and the specs themselves as further
-/// string keys beside those two.
-#[derive(Serialize, ToSchema)]
-pub struct QosSpecsCreate {
-    /// Name, unique.
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: String,
-    /// `front-end`, `back-end` (the default) or `both`.
-    #[schema(nullable = false)]
-    pub consumer: Option<String>,
-    /// Every other key is a spec, such as `total_iops_sec`.
-    #[serde(flatten)]
-    pub specs: BTreeMap<String, String>,
-}
-
-/// A change to QoS specs (admin): keys to set (an existing key is replaced) and,
-/// optionally, a new consumer. The answer echoes what was sent.
-#[derive(Serialize, ToSchema)]
-pub struct QosSpecsUpdate {
-    /// `front-end`, `back-end` or `both`.
-    #[schema(nullable = false)]
-    pub consumer: Option<String>,
-    /// The keys to set.
-    #[serde(flatten)]
-    pub specs: BTreeMap<String, String>,
-}
-
-/// The body of `PUT /os-services/{enable|disable|disable-log-reason}` (admin).
-#[derive(Serialize, ToSchema)]
-pub struct ServiceUpdate {
-    /// The service's host (`node@backend` for a volume service).
-    #[schema(min_length = 1)]
-    pub host: String,
-    /// `cinder-volume` or `cinder-scheduler`; `service` is the older name of this field.
-    #[schema(nullable = false)]
-    pub binary: Option<String>,
-    /// The older name of `binary`.
-    #[schema(nullable = false)]
-    pub service: Option<String>,
-    /// Why the service is disabled: 1 to 255 characters, required by
-    /// `disable-log-reason` and ignored otherwise.
-    #[schema(nullable = false, min_length = 1, max_length = 255)]
-    pub disabled_reason: Option<String>,
 }
 
 /// The answer to `PUT /os-services/{action}`: the service's new state.
@@ -623,13 +517,6 @@ pub struct ServiceUpdated {
     pub disabled: bool,
     /// Present after `disable-log-reason`.
     pub disabled_reason: Option<String>,
-}
-
-/// `{"keys": [...]}` for `PUT /qos-specs/{id}/delete_keys`.
-#[derive(Serialize, ToSchema)]
-pub struct QosKeysRequest {
-    /// The keys to remove.
-    pub keys: Vec<String>,
 }
 
 /// A volume transfer (show, the detail list).
@@ -781,32 +668,8 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
         Page("snapshots_links", true),
     ),
     ("AttachmentBody", "attachment", "Attachment", One),
-    (
-        "AttachmentCreateRequest",
-        "attachment",
-        "AttachmentCreate",
-        One,
-    ),
-    (
-        "AttachmentUpdateRequest",
-        "attachment",
-        "AttachmentUpdate",
-        One,
-    ),
     ("AttachmentList", "attachments", "Attachment", All),
     ("VolumeTypeBody", "volume_type", "VolumeType", One),
-    (
-        "VolumeTypeCreateRequest",
-        "volume_type",
-        "VolumeTypeCreate",
-        One,
-    ),
-    (
-        "VolumeTypeUpdateRequest",
-        "volume_type",
-        "VolumeTypeUpdate",
-        One,
-    ),
     (
         "VolumeTypeList",
         "volume_types",
@@ -815,12 +678,6 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ),
     ("TypeAccessList", "volume_type_access", "TypeAccess", All),
     ("DefaultTypeBody", "default_type", "DefaultType", One),
-    (
-        "DefaultTypeSetRequest",
-        "default_type",
-        "DefaultTypeSet",
-        One,
-    ),
     ("DefaultTypeList", "default_types", "DefaultType", All),
     ("MetadataBody", "metadata", "", Strings(false)),
     ("MetaBody", "meta", "", Strings(true)),
@@ -836,19 +693,11 @@ pub const ENVELOPES: &[(&str, &str, &str, Wrap)] = &[
     ("ServiceList", "services", "Service", All),
     ("HostList", "hosts", "Host", All),
     ("HostUsageList", "host", "HostResource", All),
-    ("QosSpecsCreateRequest", "qos_specs", "QosSpecsCreate", One),
     ("QosSpecsUpdateBody", "qos_specs", "QosSpecsUpdate", One),
     ("PoolList", "pools", "Pool", All),
     ("LimitsBody", "limits", "Limits", One),
     ("QuotaSetBody", "quota_set", "QuotaSet", One),
-    ("QuotaSetUpdateRequest", "quota_set", "QuotaSetUpdate", One),
     ("QuotaClassSetBody", "quota_class_set", "QuotaSet", One),
-    (
-        "QuotaClassSetUpdateRequest",
-        "quota_class_set",
-        "QuotaSetUpdate",
-        One,
-    ),
     ("QosSpecsList", "qos_specs", "QosSpecs", All),
     ("TransferBody", "transfer", "Transfer", One),
     ("TransferCreatedBody", "transfer", "TransferCreated", One),
@@ -928,73 +777,16 @@ fn written_schemas() -> Vec<(&'static str, serde_json::Value)> {
             },
         },
     ]});
-    vec![
-        (
-            "QuotaSet",
-            json!({
-                "type": "object",
-                "description": "Each resource's limit (-1: none), or with `usage=true` its \
-                                limit and usage; `id` is the project or class.",
-                "properties": {"id": {"type": "string"}},
-                "additionalProperties": quota_value,
-            }),
-        ),
-        (
-            "QuotaSetUpdate",
-            json!({
-                "type": "object",
-                "description": "New limits (-1: none) by resource name, e.g. `volumes`, \
-                                `gigabytes`, `snapshots`, `per_volume_gigabytes`.",
-                "additionalProperties": {"type": "integer", "minimum": -1},
-            }),
-        ),
-        (
-            "ExtraSpec",
-            json!({
-                "type": "object",
-                "description": "One extra spec: `{\"<key>\": \"<value>\"}`.",
-                "additionalProperties": {"type": "string"},
-                "minProperties": 1,
-                "maxProperties": 1,
-            }),
-        ),
-        (
-            "ActionRequest",
-            json!({
-                "type": "object",
-                "description": "One key, the action's name (`os-extend`, `os-reset_status`, \
-                                ...), whose value is its arguments.",
-                "minProperties": 1,
-                "maxProperties": 1,
-            }),
-        ),
-    ]
-}
-
-/// What the document says about one route. Bodies are named by a short word: a
-/// component's name; `{key}`, an object with that one key whose value is any JSON (the
-/// answers the document does not detail); `{}`, any object; `text`, plain text (not JSON);
-/// `-`, none.
-#[derive(Debug, Clone, Copy)]
-pub struct Operation {
-    /// Where the route's table is mounted (see [`MOUNTS`]).
-    pub mount: &'static str,
-    /// The route's method (as in [`Route`]).
-    pub method: &'static str,
-    /// The route's path (as in [`Route`]).
-    pub path: &'static str,
-    /// Whether it needs the noauth token.
-    pub auth: bool,
-    /// The request body.
-    pub request: &'static str,
-    /// The success status.
-    pub status: u16,
-    /// Its body.
-    pub response: &'static str,
-    /// Query parameters (lists: paging, sorting and filters).
-    pub query: &'static [&'static str],
-    /// One line.
-    pub summary: &'static str,
+    vec![(
+        "QuotaSet",
+        json!({
+            "type": "object",
+            "description": "Each resource's limit (-1: none), or with `usage=true` its \
+                            limit and usage; `id` is the project or class.",
+            "properties": {"id": {"type": "string"}},
+            "additionalProperties": quota_value,
+        }),
+    )]
 }
 
 /// An OpenAPI link from a create's answer to an operation on what it created: the path
@@ -1004,7 +796,7 @@ pub struct Operation {
 /// mostly pair unrelated operations.
 #[derive(Debug, Clone, Copy)]
 pub struct ChainLink {
-    /// The create, `"<method> <path>"` as in [`OPERATIONS`].
+    /// The create, `"<method> <path>"` under `/v3`.
     pub from: &'static str,
     /// The link's name.
     pub name: &'static str,
@@ -1051,223 +843,6 @@ fn operation_id(mount: &str, method: &str, path: &str) -> String {
     format!("{method} {}", openapi_path(mount, path))
 }
 
-/// A Block Storage operation (under `/v3`, with a token).
-const fn op(
-    method: &'static str,
-    path: &'static str,
-    request: &'static str,
-    status: u16,
-    response: &'static str,
-    summary: &'static str,
-) -> Operation {
-    Operation {
-        mount: "/v3",
-        method,
-        path,
-        auth: true,
-        request,
-        status,
-        response,
-        query: &[],
-        summary,
-    }
-}
-
-/// A GET that needs no token.
-const fn public(
-    mount: &'static str,
-    path: &'static str,
-    status: u16,
-    response: &'static str,
-    summary: &'static str,
-) -> Operation {
-    Operation {
-        mount,
-        auth: false,
-        ..op("get", path, "-", status, response, summary)
-    }
-}
-
-/// A list: a GET with query parameters.
-const fn list(
-    path: &'static str,
-    query: &'static [&'static str],
-    response: &'static str,
-    summary: &'static str,
-) -> Operation {
-    op("get", path, "-", 200, response, summary).with_query(query)
-}
-
-impl Operation {
-    /// The same with query parameters.
-    const fn with_query(self, query: &'static [&'static str]) -> Operation {
-        Operation { query, ..self }
-    }
-
-    /// The same mounted elsewhere.
-    const fn mounted(self, mount: &'static str) -> Operation {
-        Operation { mount, ..self }
-    }
-}
-
-/// Paging and sorting, which every list takes.
-const PAGING: &[&str] = &["limit", "offset", "marker", "sort", "sort_key", "sort_dir"];
-/// An attachment list's query.
-const ATTACHMENTS: &[&str] = &[
-    "limit",
-    "offset",
-    "all_tenants",
-    "volume_id",
-    "status",
-    "instance_id",
-];
-/// A type list's query.
-const TYPES: &[&str] = &[
-    "limit",
-    "offset",
-    "marker",
-    "sort",
-    "sort_key",
-    "sort_dir",
-    "is_public",
-    "extra_specs",
-];
-/// A transfer list's query.
-const TRANSFERS: &[&str] = &[
-    "limit",
-    "offset",
-    "marker",
-    "sort",
-    "sort_key",
-    "sort_dir",
-    "all_tenants",
-    "name",
-    "volume_id",
-];
-/// A volume or snapshot list's query.
-const LIST: &[&str] = &[
-    "limit",
-    "offset",
-    "marker",
-    "sort",
-    "sort_key",
-    "sort_dir",
-    "all_tenants",
-    "with_count",
-    "name",
-    "status",
-    "metadata",
-];
-
-/// One entry per route of every table in [`MOUNTS`], a line each.
-#[rustfmt::skip]
-pub const OPERATIONS: &[Operation] = &[
-    public("", "/", 300, "{versions}", "Version discovery"),
-    Operation { mount: "", ..op("get", "/metrics", "-", 200, "text", "Prometheus metrics (admins, or the metrics token)") },
-    public("", "/v3", 302, "-", "Redirect to /v3/"),
-    public("/v3", "/", 200, "{versions}", "The v3 version document"),
-    public("/v3", "/{project_id:[0-9a-f\\-]+}", 200, "{versions}", "The v3 version document"),
-    // Volumes.
-    list("/volumes", LIST, "VolumeSummaryList", "List volumes"),
-    list("/volumes/detail", LIST, "VolumeList", "List volumes with details"),
-    op("get", "/volumes/{volume_id}/metadata", "-", 200, "MetadataBody", "Show a volume's metadata (3.15+: with an ETag)"),
-    op("post", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Merge metadata"),
-    op("put", "/volumes/{volume_id}/metadata", "MetadataBody", 200, "MetadataBody", "Replace metadata (3.15+: If-Match, 412 when stale)"),
-    op("get", "/volumes/{volume_id}/metadata/{key}", "-", 200, "MetaBody", "Show one metadata key"),
-    op("put", "/volumes/{volume_id}/metadata/{key}", "MetaBody", 200, "MetaBody", "Set one metadata key (3.15+: If-Match, 412 when stale)"),
-    op("delete", "/volumes/{volume_id}/metadata/{key}", "-", 200, "-", "Delete one metadata key"),
-    op("post", "/volumes/{volume_id}/action", "ActionRequest", 202, "-", "Run a volume action (one key: its name)"),
-    // Snapshots.
-    list("/snapshots", LIST, "SnapshotList", "List snapshots"),
-    list("/snapshots/detail", LIST, "SnapshotList", "List snapshots with details"),
-    op("post", "/snapshots/{snapshot_id}/action", "ActionRequest", 202, "-", "Run a snapshot action"),
-    op("get", "/snapshots/{snapshot_id}/metadata", "-", 200, "MetadataBody", "Show a snapshot's metadata"),
-    op("post", "/snapshots/{snapshot_id}/metadata", "MetadataBody", 200, "MetadataBody", "Merge snapshot metadata"),
-    op("put", "/snapshots/{snapshot_id}/metadata", "MetadataBody", 200, "MetadataBody", "Replace snapshot metadata"),
-    op("get", "/snapshots/{snapshot_id}/metadata/{key}", "-", 200, "MetaBody", "Show one snapshot metadata key"),
-    op("put", "/snapshots/{snapshot_id}/metadata/{key}", "MetaBody", 200, "MetaBody", "Set one snapshot metadata key"),
-    op("delete", "/snapshots/{snapshot_id}/metadata/{key}", "-", 200, "-", "Delete one snapshot metadata key"),
-    // Attachments (3.27+).
-    op("post", "/attachments", "AttachmentCreateRequest", 200, "AttachmentBody", "Create an attachment"),
-    list("/attachments", ATTACHMENTS, "AttachmentList", "List attachments"),
-    list("/attachments/detail", ATTACHMENTS, "AttachmentList", "List attachments with details"),
-    op("get", "/attachments/{attachment_id}", "-", 200, "AttachmentBody", "Show an attachment"),
-    op("put", "/attachments/{attachment_id}", "AttachmentUpdateRequest", 200, "AttachmentBody", "Update an attachment (give the connector)"),
-    op("delete", "/attachments/{attachment_id}", "-", 200, "AttachmentList", "Delete an attachment"),
-    op("post", "/attachments/{attachment_id}/action", "ActionRequest", 204, "-", "Complete an attachment (3.44+)"),
-    // Transfers: the extension's routes and 3.55's, the same calls.
-    op("post", "/os-volume-transfer", "TransferCreateRequest", 202, "TransferCreatedBody", "Offer a volume to another project"),
-    list("/os-volume-transfer", TRANSFERS, "TransferSummaryList", "List pending transfers"),
-    list("/os-volume-transfer/detail", TRANSFERS, "TransferList", "List pending transfers with details"),
-    op("get", "/os-volume-transfer/{transfer_id}", "-", 200, "TransferBody", "Show a pending transfer"),
-    op("delete", "/os-volume-transfer/{transfer_id}", "-", 202, "-", "Withdraw a transfer"),
-    op("post", "/os-volume-transfer/{transfer_id}/accept", "TransferAcceptRequest", 202, "TransferSummaryBody", "Accept a transfer with its auth key"),
-    op("post", "/volume-transfers", "TransferCreateRequest", 202, "TransferCreatedBody", "Offer a volume (no_snapshots 3.55+, encrypted 3.70+)"),
-    list("/volume-transfers", TRANSFERS, "TransferSummaryList", "List pending transfers (marker, sort 3.59+)"),
-    list("/volume-transfers/detail", TRANSFERS, "TransferList", "List pending transfers with details"),
-    op("get", "/volume-transfers/{transfer_id}", "-", 200, "TransferBody", "Show a pending transfer"),
-    op("delete", "/volume-transfers/{transfer_id}", "-", 202, "-", "Withdraw a transfer"),
-    op("post", "/volume-transfers/{transfer_id}/accept", "TransferAcceptRequest", 202, "TransferSummaryBody", "Accept a transfer with its auth key"),
-    // Types.
-    list("/types", TYPES, "VolumeTypeList", "List volume types"),
-    op("post", "/types", "VolumeTypeCreateRequest", 200, "VolumeTypeBody", "Create a volume type (admin)"),
-    op("get", "/types/default", "-", 200, "VolumeTypeBody", "Show the default type"),
-    op("get", "/types/{type_id}", "-", 200, "VolumeTypeBody", "Show a volume type"),
-    op("put", "/types/{type_id}", "VolumeTypeUpdateRequest", 200, "VolumeTypeBody", "Update a volume type (admin)"),
-    op("delete", "/types/{type_id}", "-", 202, "-", "Delete a volume type (admin)"),
-    op("get", "/types/{type_id}/extra_specs", "-", 200, "ExtraSpecsBody", "List extra specs"),
-    op("post", "/types/{type_id}/extra_specs", "ExtraSpecsBody", 200, "ExtraSpecsBody", "Set extra specs (admin)"),
-    op("get", "/types/{type_id}/extra_specs/{key}", "-", 200, "ExtraSpec", "Show one extra spec"),
-    op("put", "/types/{type_id}/extra_specs/{key}", "ExtraSpec", 200, "ExtraSpec", "Set one extra spec (admin)"),
-    op("delete", "/types/{type_id}/extra_specs/{key}", "-", 202, "-", "Delete one extra spec (admin)"),
-    op("get", "/types/{type_id}/os-volume-type-access", "-", 200, "TypeAccessList", "List projects with access (admin)"),
-    op("post", "/types/{type_id}/action", "ActionRequest", 202, "-", "Add or remove project access (admin)"),
-    op("get", "/default-types", "-", 200, "DefaultTypeList", "List default types (3.62+, admin)"),
-    op("get", "/default-types/{target_project}", "-", 200, "DefaultTypeBody", "Show a project's default type (3.62+)"),
-    op("put", "/default-types/{target_project}", "DefaultTypeSetRequest", 200, "DefaultTypeBody", "Set a project's default type (3.62+, admin)"),
-    op("delete", "/default-types/{target_project}", "-", 204, "-", "Unset a project's default type (3.62+, admin)"),
-    op("get", "/types/{type_id}/encryption", "-", 200, "Encryption", "Show a type's encryption (admin)"),
-    op("post", "/types/{type_id}/encryption", "EncryptionRequest", 200, "EncryptionEchoBody", "Create a type's encryption (admin; refused once a volume has the type)"),
-    op("get", "/types/{type_id}/encryption/{key}", "-", 200, "{}", "Show one field of a type's encryption (admin)"),
-    op("put", "/types/{type_id}/encryption/{key}", "EncryptionRequest", 200, "EncryptionEchoBody", "Update a type's encryption; the last segment is the encryption id (admin)"),
-    op("delete", "/types/{type_id}/encryption/{key}", "-", 202, "-", "Delete a type's encryption; the last segment is the encryption id (admin)"),
-    // Quotas and limits.
-    op("get", "/os-quota-sets/{target_project}", "-", 200, "QuotaSetBody", "Show a project's quotas"),
-    op("put", "/os-quota-sets/{target_project}", "QuotaSetUpdateRequest", 200, "QuotaSetBody", "Update a project's quotas (admin)"),
-    op("delete", "/os-quota-sets/{target_project}", "-", 200, "-", "Reset a project's quotas (admin)"),
-    op("get", "/os-quota-sets/{target_project}/defaults", "-", 200, "QuotaSetBody", "Default quotas"),
-    op("get", "/os-quota-class-sets/{class}", "-", 200, "QuotaClassSetBody", "Show a quota class (admin)"),
-    op("put", "/os-quota-class-sets/{class}", "QuotaClassSetUpdateRequest", 200, "QuotaClassSetBody", "Update a quota class (admin)"),
-    op("get", "/limits", "-", 200, "LimitsBody", "The caller's limits and usage"),
-    // Catalogue.
-    op("get", "/os-availability-zone", "-", 200, "ZoneList", "List availability zones"),
-    op("get", "/os-services", "-", 200, "ServiceList", "List services (admin)").with_query(&["host", "binary"]),
-    op("put", "/os-services/{action}", "ServiceUpdate", 200, "ServiceUpdated", "Enable or disable a service (admin)"),
-    op("get", "/os-hosts", "-", 200, "HostList", "List enabled services as hosts (admin)").with_query(&["zone"]),
-    op("get", "/os-hosts/{host_name}", "-", 200, "HostUsageList", "A host's volumes and snapshots per project (admin)"),
-    op("get", "/scheduler-stats/get_pools", "-", 200, "PoolList", "List pools (admin)").with_query(&["detail"]),
-    op("get", "/capabilities/{host}", "-", 200, "{}", "A backend's capabilities (admin)"),
-    list("/messages", PAGING, "MessageList", "List user messages (3.3+)"),
-    op("get", "/messages/{message_id}", "-", 200, "MessageBody", "Show a user message (3.3+)"),
-    op("delete", "/messages/{message_id}", "-", 204, "-", "Delete a user message (3.3+)"),
-    op("get", "/extensions", "-", 200, "{extensions}", "List extensions"),
-    op("get", "/resource_filters", "-", 200, "{resource_filters}", "Filters each list accepts (3.33+)"),
-    // QoS specs (admin).
-    op("get", "/qos-specs", "-", 200, "QosSpecsList", "List QoS specs (admin)"),
-    op("post", "/qos-specs", "QosSpecsCreateRequest", 200, "QosSpecsBody", "Create QoS specs (admin)"),
-    op("get", "/qos-specs/{qos_id}", "-", 200, "QosSpecsBody", "Show QoS specs (admin)"),
-    op("put", "/qos-specs/{qos_id}", "QosSpecsUpdateBody", 200, "QosSpecsUpdateBody", "Update QoS specs (admin)"),
-    op("delete", "/qos-specs/{qos_id}", "-", 202, "-", "Delete QoS specs (admin)"),
-    op("put", "/qos-specs/{qos_id}/delete_keys", "QosKeysRequest", 202, "-", "Delete QoS keys (admin)"),
-    op("get", "/qos-specs/{qos_id}/associations", "-", 200, "{qos_associations}", "List QoS associations (admin)"),
-    op("get", "/qos-specs/{qos_id}/associate", "-", 202, "-", "Associate QoS specs with a type (admin)"),
-    op("get", "/qos-specs/{qos_id}/disassociate", "-", 202, "-", "Disassociate QoS specs from a type (admin)"),
-    op("get", "/qos-specs/{qos_id}/disassociate_all", "-", 202, "-", "Disassociate QoS specs from all types (admin)"),
-    // Clinker's own.
-    op("get", "/volumes/{volume_id}/timeline", "-", 200, "{}", "A volume's flows, tasks and messages").mounted("/clinker/v1"),
-    public("/clinker/v1", "/openapi.json", 200, "{}", "This document"),
-];
-
 /// The schema components.
 #[derive(utoipa::OpenApi)]
 #[openapi(components(schemas(
@@ -1279,7 +854,6 @@ pub const OPERATIONS: &[Operation] = &[
     Volume,
     Snapshot,
     Attachment,
-    AttachmentCreate,
     VolumeType,
     Message,
     ZoneState,
@@ -1295,27 +869,13 @@ pub const OPERATIONS: &[Operation] = &[
     VolumeTotals,
     QosSpecs,
     QosSpecsBody,
-    AttachmentUpdate,
-    VolumeTypeCreate,
-    VolumeTypeUpdate,
     TypeAccess,
-    DefaultTypeSet,
-    QosKeysRequest,
-    ServiceUpdate,
     ServiceUpdated,
-    QosSpecsCreate,
-    QosSpecsUpdate,
     Transfer,
     TransferCreated,
     TransferSummary,
     Encryption,
     EncryptionEcho,
-    super::transfers::TransferCreateRequest,
-    super::transfers::TransferCreate,
-    super::transfers::TransferAcceptRequest,
-    super::transfers::TransferAccept,
-    super::encryption::EncryptionRequest,
-    super::encryption::EncryptionSpecs,
 )))]
 struct Components;
 
@@ -1338,27 +898,6 @@ pub fn openapi_path(mount: &str, route: &str) -> String {
     out
 }
 
-fn content(body: &str) -> Option<(&'static str, RefOr<Schema>)> {
-    let object = || ObjectBuilder::new().schema_type(SchemaType::Type(Type::Object));
-    let schema = match body {
-        "-" => return None,
-        "text" => {
-            let text = ObjectBuilder::new().schema_type(SchemaType::Type(Type::String));
-            return Some(("text/plain", RefOr::T(Schema::Object(text.build()))));
-        }
-        "{}" => RefOr::T(Schema::Object(object().build())),
-        _ => match body.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
-            Some(key) => {
-                let any = ObjectBuilder::new().schema_type(SchemaType::AnyValue);
-                let keyed = object().property(key, any).required(key);
-                RefOr::T(Schema::Object(keyed.build()))
-            }
-            None => RefOr::Ref(Ref::from_schema_name(body)),
-        },
-    };
-    Some(("application/json", schema))
-}
-
 fn method(m: &str) -> Result<HttpMethod, String> {
     match m {
         "get" => Ok(HttpMethod::Get),
@@ -1369,58 +908,25 @@ fn method(m: &str) -> Result<HttpMethod, String> {
     }
 }
 
-/// The operation an [`OPERATIONS`] entry describes.
-fn operation(mount: &str, route: &Route, spec: &Operation) -> utoipa::openapi::path::Operation {
-    let mut b = OperationBuilder::new().summary(Some(spec.summary));
-    for name in spec.query {
-        let schema = match *name {
-            "limit" | "offset" => i64::schema(),
-            "with_count" => bool::schema(),
-            _ => String::schema(),
-        };
-        b = b.parameter(
-            ParameterBuilder::new()
-                .name(*name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .schema(Some(schema)),
-        );
-    }
-    if let Some((media, schema)) = content(spec.request) {
-        b = b.request_body(Some(
-            RequestBodyBuilder::new()
-                .content(media, ContentBuilder::new().schema(Some(schema)).build())
-                .required(Some(Required::True))
-                .build(),
-        ));
-    }
-    let mut ok = ResponseBuilder::new().description("Success");
-    if let Some((media, schema)) = content(spec.response) {
-        ok = ok.content(media, ContentBuilder::new().schema(Some(schema)).build());
-    }
-    b = b.responses(
-        ResponsesBuilder::new()
-            .response(spec.status.to_string(), ok.build())
-            .build(),
-    );
-    if !spec.auth {
-        b = b.securities(Some(Vec::<SecurityRequirement>::new()));
-    }
-    decorate(b.build(), mount, route, spec.auth)
-}
-
-/// What every operation carries, written or generated: its id (which [`LINKS`] name),
-/// its path parameters, and, behind a token, the microversion header and Cinder's fault
-/// as the answer to anything else.
+/// What every operation carries: its id (which [`LINKS`] name), its path parameters,
+/// and, behind a token, the microversion header and Cinder's fault as the answer to
+/// anything else. A handler marks a route that needs no token with `security(())`,
+/// which becomes the document's `security: []`.
 fn decorate(
     mut op: utoipa::openapi::path::Operation,
     mount: &str,
     route: &Route,
-    auth: bool,
 ) -> utoipa::openapi::path::Operation {
+    let auth = !op
+        .security
+        .as_ref()
+        .is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
+    if !auth {
+        op.security = Some(Vec::new());
+    }
     op.operation_id = Some(operation_id(mount, route.method, route.path));
     // utoipa tags a generated operation with its module path (`super::volumes`), which
-    // says nothing to a reader; the written ones carry none either.
+    // says nothing to a reader.
     op.tags = None;
     let path = openapi_path(mount, route.path);
     let mut parameters: Vec<_> = path
@@ -1469,9 +975,13 @@ fn decorate(
 }
 
 /// The operations the Block Storage handlers generate (`#[utoipa::path]`), by method and
-/// path under `/v3`. Routes not yet among them are described by [`OPERATIONS`].
+/// path under `/v3`.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    super::volumes::list,
+    super::volumes::list_detail,
+    super::snapshots::list,
+    super::snapshots::list_detail,
     super::volumes::create,
     super::volumes::show,
     super::volumes::update,
@@ -1481,38 +991,144 @@ fn decorate(
     super::snapshots::show,
     super::snapshots::update,
     super::snapshots::delete,
+    super::types::list,
+    super::types::create,
+    super::types::show_default,
+    super::types::show,
+    super::types::update,
+    super::types::delete,
+    super::types::specs_list,
+    super::types::specs_create,
+    super::types::specs_show,
+    super::types::specs_update,
+    super::types::specs_delete,
+    super::qos::list,
+    super::qos::create,
+    super::qos::show,
+    super::qos::update,
+    super::qos::delete,
+    super::qos::delete_keys,
+    super::qos::associations,
+    super::qos::associate,
+    super::qos::disassociate,
+    super::qos::disassociate_all,
+    super::quotas::show,
+    super::quotas::update,
+    super::quotas::delete,
+    super::quotas::defaults,
+    super::quotas::class_show,
+    super::quotas::class_update,
+    super::quotas::limits,
+    super::attachments::create,
+    super::attachments::list,
+    super::attachments::list_detail,
+    super::attachments::show,
+    super::attachments::update,
+    super::attachments::delete,
+    super::attachments::action,
+    super::metadata::show_all,
+    super::metadata::merge,
+    super::metadata::replace,
+    super::metadata::show_key,
+    super::metadata::update_key,
+    super::metadata::delete_key,
+    super::snapshots::metadata_show,
+    super::snapshots::metadata_merge,
+    super::snapshots::metadata_replace,
+    super::snapshots::metadata_show_key,
+    super::snapshots::metadata_update_key,
+    super::snapshots::metadata_delete,
+    super::type_access::list,
+    super::type_access::action,
+    super::type_access::list_defaults,
+    super::type_access::show_default,
+    super::type_access::set_default,
+    super::type_access::unset_default,
+    super::catalogue::zones,
+    super::catalogue::services,
+    super::catalogue::update,
+    super::hosts::list,
+    super::hosts::show,
+    super::catalogue::pools,
+    super::catalogue::capabilities_show,
+    super::messages::list,
+    super::messages::show,
+    super::messages::delete,
+    super::extensions::list,
+    super::extensions::resource_filters,
+    super::actions::run,
+    super::snapshots::action,
+    super::transfers::create,
+    super::transfers::list,
+    super::transfers::list_detail,
+    super::transfers::show,
+    super::transfers::accept,
+    super::transfers::delete,
+    super::encryption::show,
+    super::encryption::show_key,
+    super::encryption::create,
+    super::encryption::update,
+    super::encryption::delete,
 ))]
 struct Generated;
 
-/// Generated operations by method and path under `/v3`.
+/// The operations of the routes outside the Block Storage tables (version discovery, the
+/// metrics, Clinker's own), whose handlers name their whole path.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    super::version::root,
+    super::metrics::render,
+    super::version::v3_redirect,
+    super::version::v3,
+    super::version::v3_project,
+    super::timeline::show,
+    serve,
+))]
+struct Outer;
+
+/// The transfer routes of the extension and of 3.55's controller share their handlers
+/// (see `super::transfers`), whose `#[utoipa::path]` names the extension's path; the
+/// operation is listed under both.
+const TRANSFERS_EXTENSION: &str = "/os-volume-transfer";
+/// See [`TRANSFERS_EXTENSION`].
+const TRANSFERS_355: &str = "/volume-transfers";
+
+/// Generated operations by method and whole path.
 type MadeOperations = BTreeMap<(&'static str, String), utoipa::openapi::path::Operation>;
 
-/// [`Generated`]'s operations and the schemas they bring.
+/// [`Generated`]'s and [`Outer`]'s operations by method and whole path, and the schemas
+/// they bring.
 fn generated() -> (MadeOperations, Vec<(String, RefOr<Schema>)>) {
-    let doc = <Generated as utoipa::OpenApi>::openapi();
     let mut ops = BTreeMap::new();
-    for (path, item) in doc.paths.paths {
-        let methods = [
-            ("get", item.get),
-            ("post", item.post),
-            ("put", item.put),
-            ("delete", item.delete),
-        ];
-        for (method, op) in methods {
-            if let Some(op) = op {
-                ops.insert((method, path.clone()), op);
+    let mut schemas = Vec::new();
+    let docs = [
+        ("/v3", <Generated as utoipa::OpenApi>::openapi()),
+        ("", <Outer as utoipa::OpenApi>::openapi()),
+    ];
+    for (mount, doc) in docs {
+        for (path, item) in doc.paths.paths {
+            let methods = [
+                ("get", item.get),
+                ("post", item.post),
+                ("put", item.put),
+                ("delete", item.delete),
+            ];
+            for (method, op) in methods {
+                let Some(op) = op else { continue };
+                if let Some(rest) = path.strip_prefix(TRANSFERS_EXTENSION) {
+                    let alias = format!("{mount}{TRANSFERS_355}{rest}");
+                    ops.insert((method, alias), op.clone());
+                }
+                ops.insert((method, format!("{mount}{path}")), op);
             }
         }
+        schemas.extend(doc.components.into_iter().flat_map(|c| c.schemas));
     }
-    let schemas = doc
-        .components
-        .map(|c| c.schemas.into_iter().collect())
-        .unwrap_or_default();
     (ops, schemas)
 }
 
-/// The whole document, or the routes that have no operation (or two: a generated one and
-/// an [`OPERATIONS`] entry), and the generated operations that have no route.
+/// The whole document, or the routes that have no operation, and the generated
+/// operations that have no route.
 pub fn document() -> Result<OpenApi, String> {
     let mut paths = PathsBuilder::new();
     let mut missing = Vec::new();
@@ -1524,36 +1140,21 @@ pub fn document() -> Result<OpenApi, String> {
             continue;
         }
         for route in *routes {
-            let full = format!("{} {mount}{}", route.method, route.path);
-            let spec = OPERATIONS
-                .iter()
-                .find(|o| o.mount == *mount && o.method == route.method && o.path == route.path);
-            let generated = match *mount {
-                "/v3" => made.remove(&(route.method, openapi_path("", route.path))),
-                _ => None,
-            };
-            let op = match (generated, spec) {
-                (Some(op), None) => decorate(op, mount, route, true),
-                (None, Some(spec)) => operation(mount, route, spec),
-                (Some(_), Some(_)) => {
-                    missing.push(format!("{full} (both generated and in OPERATIONS)"));
-                    continue;
-                }
-                (None, None) => {
-                    missing.push(full);
-                    continue;
-                }
+            let path = openapi_path(mount, route.path);
+            let Some(op) = made.remove(&(route.method, path.clone())) else {
+                missing.push(format!("{} {path}", route.method));
+                continue;
             };
             items
-                .entry(openapi_path(mount, route.path))
+                .entry(path)
                 .or_default()
-                .push((method(route.method)?, op));
+                .push((method(route.method)?, decorate(op, mount, route)));
         }
     }
     // A handler's operation whose path and method no route has.
     missing.extend(
         made.keys()
-            .map(|(m, p)| format!("{m} /v3{p} (generated, but not routed)")),
+            .map(|(m, p)| format!("{m} {p} (generated, but not routed)")),
     );
     if !missing.is_empty() {
         return Err(format!(
@@ -1644,6 +1245,7 @@ fn add_links(doc: &mut serde_json::Value) {
 }
 
 /// `GET /clinker/v1/openapi.json`.
+#[utoipa::path(get, path = "/clinker/v1/openapi.json", summary = "This document", security(()), responses((status = 200, description = "Success", body = Object)))]
 pub async fn serve() -> Result<HttpResponse, ApiError> {
     let doc = document().map_err(ApiError::Internal)?;
     let mut doc = serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -1655,8 +1257,11 @@ pub async fn serve() -> Result<HttpResponse, ApiError> {
 mod tests {
     use serde_json::{Value, json};
 
+    use super::super::attachments::{AttachmentCreate, AttachmentUpdate};
     use super::super::body::{Envelope, fields};
     use super::super::snapshots::{SnapshotCreate, SnapshotUpdate};
+    use super::super::type_access::DefaultTypeSet;
+    use super::super::types::{VolumeTypeCreate, VolumeTypeUpdate};
     use super::super::volumes::{VolumeCreate, VolumeUpdate};
     use super::*;
 
@@ -1688,6 +1293,11 @@ mod tests {
         assert_eq!(listed(&doc, "VolumeUpdate"), read::<VolumeUpdate>());
         assert_eq!(listed(&doc, "SnapshotCreate"), read::<SnapshotCreate>());
         assert_eq!(listed(&doc, "SnapshotUpdate"), read::<SnapshotUpdate>());
+        assert_eq!(listed(&doc, "VolumeTypeCreate"), read::<VolumeTypeCreate>());
+        assert_eq!(listed(&doc, "VolumeTypeUpdate"), read::<VolumeTypeUpdate>());
+        assert_eq!(listed(&doc, "AttachmentCreate"), read::<AttachmentCreate>());
+        assert_eq!(listed(&doc, "AttachmentUpdate"), read::<AttachmentUpdate>());
+        assert_eq!(listed(&doc, "DefaultTypeSet"), read::<DefaultTypeSet>());
         let create = &doc["components"]["schemas"]["VolumeCreate"];
         let size = create["properties"]["size"].to_string();
         assert!(
@@ -1712,18 +1322,38 @@ mod tests {
     #[test]
     fn handlers_generate_their_operations() -> Result<(), String> {
         let doc = doc()?;
-        eprintln!(
-            "DUMP {}",
-            serde_json::to_string_pretty(&doc["paths"]["/v3/volumes/{volume_id}"])
-                .unwrap_or_default()
-        );
         let (made, _) = generated();
-        assert_eq!(made.len(), 9);
+        let routed: usize = MOUNTS
+            .iter()
+            .filter(|(mount, _)| !mount.contains('{'))
+            .map(|(_, routes)| routes.len())
+            .sum();
+        assert_eq!(made.len(), routed, "one operation per route");
         for (method, path) in made.keys() {
-            let op = &doc["paths"][format!("/v3{path}")][*method];
-            assert_eq!(op["operationId"], format!("{method} /v3{path}"));
-            assert!(op["responses"]["default"].is_object(), "{method} {path}");
+            let op = &doc["paths"][path][*method];
+            assert_eq!(op["operationId"], format!("{method} {path}"));
+            // Behind a token, anything but success is a Cinder fault; without one, the
+            // operation says it needs none.
+            if op["security"] == json!([]) {
+                assert!(op["responses"]["default"].is_null(), "{method} {path}");
+            } else {
+                assert!(op["responses"]["default"].is_object(), "{method} {path}");
+            }
         }
+        for public in [
+            "/",
+            "/v3",
+            "/v3/",
+            "/v3/{project_id}",
+            "/clinker/v1/openapi.json",
+        ] {
+            assert_eq!(
+                doc["paths"][public]["get"]["security"],
+                json!([]),
+                "{public}"
+            );
+        }
+        assert!(doc["paths"]["/metrics"]["get"]["security"].is_null());
         let create = &doc["paths"]["/v3/volumes"]["post"];
         let json = |v: &Value| v["content"]["application/json"]["schema"]["$ref"].clone();
         assert_eq!(

@@ -4,10 +4,15 @@ use std::collections::BTreeMap;
 
 use actix::{Handler, Message};
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde::de::{Deserializer, Error as _};
 use serde_json::{Map, Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::auth::Caller;
-use super::body::{JsonBody, element};
+use super::body::{Body, Envelope};
 use super::error::ApiError;
 use super::{AppState, guard, validate};
 use crate::actors::api::ApiActor;
@@ -45,12 +50,68 @@ fn limit_value(key: &str, v: &Value) -> Result<i64, ApiError> {
     Ok(n)
 }
 
-fn limits_of(set: &Map<String, Value>) -> Result<BTreeMap<String, i64>, ApiError> {
-    set.iter()
-        .filter(|(k, _)| !NON_QUOTA_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| Ok((k.clone(), limit_value(k, v)?)))
-        .collect()
+/// New limits by resource name (`volumes`, `gigabytes`, `snapshots`,
+/// `per_volume_gigabytes`, ...), each -1 (none) to 2^31-1; `id` and `tenant_id` are
+/// ignored.
+#[derive(Debug, Clone, Default)]
+pub struct QuotaLimits(pub BTreeMap<String, i64>);
+
+impl<'de> Deserialize<'de> for QuotaLimits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Map::<String, Value>::deserialize(d)?
+            .iter()
+            .filter(|(k, _)| !NON_QUOTA_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| Ok((k.clone(), limit_value(k, v)?)))
+            .collect::<Result<_, ApiError>>()
+            .map(QuotaLimits)
+            .map_err(D::Error::custom)
+    }
 }
+
+impl PartialSchema for QuotaLimits {
+    fn schema() -> RefOr<Schema> {
+        let limit = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+            .minimum(Some(-1))
+            .maximum(Some(validate::MAX_INT));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "New limits (-1: none) by resource name, e.g. `volumes`, `gigabytes`, \
+                 `snapshots`, `per_volume_gigabytes`.",
+            ))
+            .additional_properties(Some(AdditionalProperties::RefOr(limit.into())))
+            .into()
+    }
+}
+
+impl ToSchema for QuotaLimits {}
+
+/// `{"quota_set": {...}}` of `PUT /os-quota-sets/{project}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct QuotaSetUpdate(#[schema(inline)] pub QuotaLimits);
+
+impl Envelope for QuotaSetUpdate {
+    const KEY: &'static str = "quota_set";
+    const STRICT_FROM: Option<u16> = None;
+}
+
+/// The body of `PUT /os-quota-sets/{project}`.
+pub type SetBody = Body<QuotaSetUpdate>;
+
+/// `{"quota_class_set": {...}}` of `PUT /os-quota-class-sets/{class}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct QuotaClassSetUpdate(#[schema(inline)] pub QuotaLimits);
+
+impl Envelope for QuotaClassSetUpdate {
+    const KEY: &'static str = "quota_class_set";
+    const STRICT_FROM: Option<u16> = None;
+}
+
+/// The body of `PUT /os-quota-class-sets/{class}`.
+pub type ClassSetBody = Body<QuotaClassSetUpdate>;
 
 fn with_id(limits: BTreeMap<String, i64>, id: Option<&str>) -> Value {
     let mut o: Map<String, Value> = limits.into_iter().map(|(k, v)| (k, json!(v))).collect();
@@ -61,6 +122,7 @@ fn with_id(limits: BTreeMap<String, i64>, id: Option<&str>) -> Value {
 }
 
 /// `GET /os-quota-sets/{project}[?usage=true]`.
+#[utoipa::path(get, path = "/os-quota-sets/{target_project}", summary = "Show a project's quotas", params(("usage" = Option<bool>, Query, description = "Each limit with its usage.")), responses((status = 200, description = "Success", body = ref("#/components/schemas/QuotaSetBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -95,6 +157,7 @@ pub async fn show(
 }
 
 /// `GET /os-quota-sets/{project}/defaults`.
+#[utoipa::path(get, path = "/os-quota-sets/{target_project}/defaults", summary = "Default quotas", responses((status = 200, description = "Success", body = ref("#/components/schemas/QuotaSetBody"))))]
 pub async fn defaults(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -105,12 +168,12 @@ pub async fn defaults(
     Ok(HttpResponse::Ok().json(json!({ "quota_set": with_id(d, Some(&target)) })))
 }
 
-/// A `PUT` of limits (admin): the limits under `key` in the body, sent in the message
-/// `change` makes of them; answers the limits afterwards, without `id`, under `key`.
+/// A `PUT` of limits (admin): `limits` sent in the message `change` makes of them;
+/// answers the limits afterwards, without `id`, under `key`.
 async fn put_limits<M>(
     state: &AppState,
     ctx: RequestContext,
-    body: &Value,
+    QuotaLimits(limits): QuotaLimits,
     key: &str,
     change: impl FnOnce(RequestContext, BTreeMap<String, i64>) -> M,
 ) -> Result<HttpResponse, ApiError>
@@ -118,20 +181,20 @@ where
     M: Message<Result = Result<BTreeMap<String, i64>, ServiceError>> + Send + 'static,
     ApiActor: Handler<M>,
 {
-    let limits = limits_of(element(body, key)?)?;
     let after = state.api.send(change(ctx, limits)).await??;
     Ok(HttpResponse::Ok().json(json!({ key: with_id(after, None) })))
 }
 
 /// `PUT /os-quota-sets/{project}` (admin) → 200, the limits without `id`.
+#[utoipa::path(put, path = "/os-quota-sets/{target_project}", summary = "Update a project's quotas (admin)", request_body = SetBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/QuotaSetBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(QuotaSetUpdate(limits)): SetBody,
 ) -> Result<HttpResponse, ApiError> {
     let project = guard::segment(&req, "target_project");
-    put_limits(&state, ctx, &body, "quota_set", |ctx, limits| {
+    put_limits(&state, ctx, limits, "quota_set", |ctx, limits| {
         UpdateQuotaSet {
             ctx,
             project,
@@ -142,6 +205,7 @@ pub async fn update(
 }
 
 /// `DELETE /os-quota-sets/{project}` (admin) → **200**, empty body.
+#[utoipa::path(delete, path = "/os-quota-sets/{target_project}", summary = "Reset a project's quotas (admin)", responses((status = 200, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -158,6 +222,7 @@ pub async fn delete(
 }
 
 /// `GET /os-quota-class-sets/{class}` (admin).
+#[utoipa::path(get, path = "/os-quota-class-sets/{class}", summary = "Show a quota class (admin)", responses((status = 200, description = "Success", body = ref("#/components/schemas/QuotaClassSetBody"))))]
 pub async fn class_show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -175,14 +240,15 @@ pub async fn class_show(
 }
 
 /// `PUT /os-quota-class-sets/{class}` (admin) → 200, the limits without `id`.
+#[utoipa::path(put, path = "/os-quota-class-sets/{class}", summary = "Update a quota class (admin)", request_body = ClassSetBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/QuotaClassSetBody"))))]
 pub async fn class_update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(QuotaClassSetUpdate(limits)): ClassSetBody,
 ) -> Result<HttpResponse, ApiError> {
     let class = guard::segment(&req, "class");
-    put_limits(&state, ctx, &body, "quota_class_set", |ctx, limits| {
+    put_limits(&state, ctx, limits, "quota_class_set", |ctx, limits| {
         UpdateQuotaClass { ctx, class, limits }
     })
     .await
@@ -190,6 +256,7 @@ pub async fn class_update(
 
 /// `GET /limits`: absolute limits and committed usage (reservations excluded); `rate`
 /// is always empty. From 3.39 admins may ask about another project (`?project_id=`).
+#[utoipa::path(get, path = "/limits", summary = "The caller's limits and usage", params(("project_id" = Option<String>, Query, description = "3.39+, admins: another project.")), responses((status = 200, description = "Success", body = ref("#/components/schemas/LimitsBody"))))]
 pub async fn limits(
     req: HttpRequest,
     state: web::Data<AppState>,

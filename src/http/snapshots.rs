@@ -1,17 +1,23 @@
 //! `/snapshots` (cinder-api.md §8).
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use utoipa::ToSchema;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::auth::Caller;
-use super::body::{Body, Envelope, JsonBody, given};
+use super::body::{Body, Envelope, JsonBody, Whole, actions, given, typed};
 use super::error::ApiError;
 use super::fields::{
-    Description, DisplayDescription, DisplayName, Flag, Force, Metadata, Name, VolumeRef,
-    given_newer_or_older, newer_or_older,
+    Description, DisplayDescription, DisplayName, Flag, Force, Loose, Metadata, Name, VolumeRef,
+    given_newer_or_older, newer_or_older, no_arguments,
 };
+use super::listing::{ListFilters, PageQuery};
+use super::metadata::{self, MetaItem, MetadataSet};
 use super::version::ApiVersion;
 use super::views::{opt_time, time};
 use super::{AppState, guard, listing, policy, validate, version};
@@ -319,6 +325,7 @@ async fn list_view(
 }
 
 /// `GET /snapshots`.
+#[utoipa::path(get, path = "/snapshots", summary = "List snapshots", params(PageQuery, ListFilters), responses((status = 200, description = "Success", body = ref("#/components/schemas/SnapshotList"))))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -328,6 +335,7 @@ pub async fn list(
 }
 
 /// `GET /snapshots/detail`.
+#[utoipa::path(get, path = "/snapshots/detail", summary = "List snapshots with details", params(PageQuery, ListFilters), responses((status = 200, description = "Success", body = ref("#/components/schemas/SnapshotList"))))]
 pub async fn list_detail(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -392,6 +400,44 @@ pub async fn delete(
 
 /// `POST /snapshots/{id}/action`: os-reset_status, os-force_delete (admin),
 /// os-update_snapshot_status.
+/// The arguments of `os-reset_status` and `os-update_snapshot_status`: strings, any
+/// other value being taken as absent.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StatusArgs {
+    /// The status to set (`os-reset_status`: one a snapshot can have).
+    #[serde(default)]
+    #[schema(inline, required = true)]
+    pub status: Loose,
+    /// `os-update_snapshot_status`: e.g. `90%`.
+    #[serde(default)]
+    #[schema(inline)]
+    pub progress: Loose,
+}
+
+/// The body of `POST /snapshots/{id}/action`: one key, the action. Its arguments are
+/// read once the action's policy rule allowed the caller.
+pub struct SnapshotActionBody;
+
+impl PartialSchema for SnapshotActionBody {
+    fn schema() -> RefOr<Schema> {
+        let args = || Ref::from_schema_name(StatusArgs::name()).into();
+        actions(vec![
+            ("os-reset_status", args()),
+            ("os-update_snapshot_status", args()),
+            ("os-force_delete", no_arguments()),
+            ("os-unmanage", no_arguments()),
+        ])
+    }
+}
+
+impl ToSchema for SnapshotActionBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((StatusArgs::name().into_owned(), StatusArgs::schema()));
+    }
+}
+
+/// `POST /snapshots/{id}/action`.
+#[utoipa::path(post, path = "/snapshots/{snapshot_id}/action", summary = "Run a snapshot action", request_body = SnapshotActionBody, responses((status = 202, description = "Success")))]
 pub async fn action(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -419,11 +465,15 @@ pub async fn action(
         call(&state, ctx.clone(), id, SnapshotOp::Get).await?;
         return Err(denied);
     }
+    // Cinder reads `status` and `progress` from whatever the action's value is.
+    let args = match value {
+        Value::Object(_) => typed::<StatusArgs>(value.clone())?,
+        _ => StatusArgs::default(),
+    };
     let status = || {
-        value
-            .get("status")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        args.status
+            .0
+            .clone()
             .ok_or_else(|| ApiError::BadRequest("Must specify 'status'".into()))
     };
     let op = match name.as_str() {
@@ -448,10 +498,7 @@ pub async fn action(
         }
         "os-update_snapshot_status" => SnapshotOp::UpdateStatus {
             status: status()?,
-            progress: value
-                .get("progress")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            progress: args.progress.0.clone(),
         },
         other => {
             return Err(ApiError::BadRequest(format!(
@@ -463,27 +510,47 @@ pub async fn action(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// The snapshot's metadata, or `None` if it went away meanwhile.
+async fn metadata_of(
+    state: &AppState,
+    ctx: RequestContext,
+    id: uuid::Uuid,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let s = call(state, ctx, id, SnapshotOp::Get)
+        .await?
+        .ok_or_else(gone)?;
+    Ok(s.metadata)
+}
+
 /// `GET /snapshots/{id}/metadata`.
+#[utoipa::path(get, path = "/snapshots/{snapshot_id}/metadata", summary = "Show a snapshot's metadata", responses((status = 200, description = "Success", body = ref("#/components/schemas/MetadataBody"))))]
 pub async fn metadata_show(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
     let id = snapshot_id(&req)?;
-    let s = call(&state, ctx, id, SnapshotOp::Get)
-        .await?
-        .ok_or_else(gone)?;
-    match req.match_info().get("key") {
-        None => Ok(HttpResponse::Ok().json(json!({"metadata": s.metadata}))),
-        Some(k) => match s.metadata.get(k) {
-            Some(v) => Ok(HttpResponse::Ok().json(json!({"meta": {k: v}}))),
-            None => Err(ApiError::not_found(
-                Resource::SnapshotMetadata {
-                    snapshot: id.to_string(),
-                },
-                k,
-            )),
-        },
+    let metadata = metadata_of(&state, ctx, id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "metadata": metadata })))
+}
+
+/// `GET /snapshots/{id}/metadata/{key}`.
+#[utoipa::path(get, path = "/snapshots/{snapshot_id}/metadata/{key}", summary = "Show one snapshot metadata key", responses((status = 200, description = "Success", body = ref("#/components/schemas/MetaBody"))))]
+pub async fn metadata_show_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    let k = req.match_info().get("key").unwrap_or("");
+    match metadata_of(&state, ctx, id).await?.get(k) {
+        Some(v) => Ok(HttpResponse::Ok().json(json!({"meta": {k: v}}))),
+        None => Err(ApiError::not_found(
+            Resource::SnapshotMetadata {
+                snapshot: id.to_string(),
+            },
+            k,
+        )),
     }
 }
 
@@ -491,36 +558,11 @@ async fn write(
     req: HttpRequest,
     state: web::Data<AppState>,
     ctx: RequestContext,
-    body: Value,
+    MetadataSet { metadata }: MetadataSet,
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id = snapshot_id(&req)?;
-    if let Some(k) = req.match_info().get("key") {
-        let meta = validate::metadata("meta", body.get("meta"))?;
-        if meta.len() != 1 || !meta.contains_key(k) {
-            return Err(ApiError::BadRequest("Request body and URI mismatch".into()));
-        }
-        call(
-            &state,
-            ctx,
-            id,
-            SnapshotOp::WriteMetadata {
-                metadata: meta.clone(),
-                replace: false,
-            },
-        )
-        .await?;
-        return Ok(HttpResponse::Ok().json(json!({"meta": meta})));
-    }
-    if !body.get("metadata").is_some_and(Value::is_object) {
-        return Err(ApiError::BadRequest(
-            "Malformed request body: 'metadata' must be an object.".into(),
-        ));
-    }
-    let metadata = validate::capped(
-        validate::metadata("metadata", body.get("metadata"))?,
-        state.limits.max_metadata_items,
-    )?;
+    let metadata = validate::capped(metadata.into_map(), state.limits.max_metadata_items)?;
     let s = call(
         &state,
         ctx,
@@ -533,26 +575,51 @@ async fn write(
 }
 
 /// `POST .../metadata` (merge).
+#[utoipa::path(post, path = "/snapshots/{snapshot_id}/metadata", summary = "Merge snapshot metadata", request_body = metadata::SetBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/MetadataBody"))))]
 pub async fn metadata_merge(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Whole(body): metadata::SetBody,
 ) -> Result<HttpResponse, ApiError> {
     write(req, state, ctx, body, false).await
 }
 
-/// `PUT .../metadata` (replace) and `PUT .../metadata/{key}`.
+/// `PUT .../metadata` (replace).
+#[utoipa::path(put, path = "/snapshots/{snapshot_id}/metadata", summary = "Replace snapshot metadata", request_body = metadata::SetBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/MetadataBody"))))]
 pub async fn metadata_replace(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Whole(body): metadata::SetBody,
 ) -> Result<HttpResponse, ApiError> {
     write(req, state, ctx, body, true).await
 }
 
+/// `PUT .../metadata/{key}` with `{"meta": {key: value}}`.
+#[utoipa::path(put, path = "/snapshots/{snapshot_id}/metadata/{key}", summary = "Set one snapshot metadata key", request_body = metadata::ItemBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/MetaBody"))))]
+pub async fn metadata_update_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(ctx): Caller,
+    Whole(MetaItem { meta }): metadata::ItemBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = snapshot_id(&req)?;
+    let k = req.match_info().get("key").unwrap_or("");
+    let meta = meta.into_map();
+    if meta.len() != 1 || !meta.contains_key(k) {
+        return Err(ApiError::BadRequest("Request body and URI mismatch".into()));
+    }
+    let write = SnapshotOp::WriteMetadata {
+        metadata: meta.clone(),
+        replace: false,
+    };
+    call(&state, ctx, id, write).await?;
+    Ok(HttpResponse::Ok().json(json!({"meta": meta})))
+}
+
 /// `DELETE .../metadata/{key}` → 200.
+#[utoipa::path(delete, path = "/snapshots/{snapshot_id}/metadata/{key}", summary = "Delete one snapshot metadata key", responses((status = 200, description = "Success")))]
 pub async fn metadata_delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -12,6 +12,7 @@ use super::views::time;
 use crate::actors::api::GetTimeline;
 
 /// The timeline of one volume (kept after it is deleted).
+#[utoipa::path(get, path = "/clinker/v1/volumes/{volume_id}/timeline", summary = "A volume's flows, tasks and messages", responses((status = 200, description = "Success", body = Object)))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,

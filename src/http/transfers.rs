@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::listing::PageQuery;
 use super::views::{LinkBase, Time};
 use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::transfers::{
@@ -126,6 +127,7 @@ fn detail(req: &HttpRequest, links: &LinkBase, t: &TransferRow) -> Value {
 
 /// `POST .../os-volume-transfer` and `.../volume-transfers` → **202** with the auth key,
 /// the only answer that ever shows it.
+#[utoipa::path(post, path = "/os-volume-transfer", summary = "Offer a volume to another project (`/volume-transfers`: no_snapshots 3.55+, encrypted 3.70+)", request_body = TransferCreateRequest, responses((status = 202, description = "Success", body = ref("#/components/schemas/TransferCreatedBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -175,6 +177,23 @@ pub async fn create(
     let mut view = detail(&req, &links, &created.row);
     view["auth_key"] = json!(created.auth_key.reveal());
     Ok(HttpResponse::Accepted().json(json!({ "transfer": view })))
+}
+
+/// The filters a transfer list reads beside [`PageQuery`]'s keys (of which only `limit`
+/// and `offset` are read before 3.59, and on the extension's route).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "describes the query keys `listed` reads; never constructed"
+)]
+pub struct TransferFilters {
+    /// Admins: every project's.
+    all_tenants: Option<bool>,
+    /// By name.
+    name: Option<String>,
+    /// One volume's.
+    volume_id: Option<String>,
 }
 
 /// The query of a list: `all_tenants`, the `name` and `volume_id` filters, and paging.
@@ -257,6 +276,7 @@ async fn listed(
 }
 
 /// `GET .../volume-transfers` → the summary list.
+#[utoipa::path(get, path = "/os-volume-transfer", summary = "List pending transfers (`/volume-transfers`: marker and sort 3.59+)", params(PageQuery, TransferFilters), responses((status = 200, description = "Success", body = ref("#/components/schemas/TransferSummaryList"))))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -269,6 +289,7 @@ pub async fn list(
 }
 
 /// `GET .../volume-transfers/detail` → the detail list.
+#[utoipa::path(get, path = "/os-volume-transfer/detail", summary = "List pending transfers with details", params(PageQuery, TransferFilters), responses((status = 200, description = "Success", body = ref("#/components/schemas/TransferList"))))]
 pub async fn list_detail(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -289,6 +310,7 @@ fn list_body(items: Vec<Value>, next: Option<Value>) -> Value {
 }
 
 /// `GET .../volume-transfers/{id}` → the detail view.
+#[utoipa::path(get, path = "/os-volume-transfer/{transfer_id}", summary = "Show a pending transfer", responses((status = 200, description = "Success", body = ref("#/components/schemas/TransferBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -308,6 +330,7 @@ pub async fn show(
 
 /// `POST .../volume-transfers/{id}/accept` → **202** with the summary view. A wrong key
 /// is 400 and changes nothing; too little quota in the taker's project is 413.
+#[utoipa::path(post, path = "/os-volume-transfer/{transfer_id}/accept", summary = "Accept a transfer with its auth key", request_body = TransferAcceptRequest, responses((status = 202, description = "Success", body = ref("#/components/schemas/TransferSummaryBody"))))]
 pub async fn accept(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -338,6 +361,7 @@ pub async fn accept(
 }
 
 /// `DELETE .../volume-transfers/{id}` → **202**; the volume is `available` again.
+#[utoipa::path(delete, path = "/os-volume-transfer/{transfer_id}", summary = "Withdraw a transfer", responses((status = 202, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -2,18 +2,70 @@
 //! per-project default types (`/default-types`, 3.62). All admin (cinder-api.md §10).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::auth::Caller;
-use super::body::{JsonBody, element};
+use super::body::{Body, Envelope, JsonBody, actions, element, parse, typed};
 use super::error::ApiError;
-use super::{AppState, guard, validate};
+use super::fields::{Project, VolumeTypeRef};
+use super::guard::Since;
+use super::{AppState, guard};
 use crate::actors::api::types::{
     ChangeTypeAccess, GetDefaultTypes, ListTypeAccess, SetDefaultType, UnsetDefaultType,
 };
 use crate::policy::Action;
 
+/// The arguments of `addProjectAccess` and `removeProjectAccess`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProjectAccess {
+    /// The project given or refused access.
+    #[schema(inline, required = true, nullable = false, min_length = 1)]
+    pub project: Option<Project>,
+}
+
+/// The body of `POST /types/{id}/action`: `{"addProjectAccess": <ProjectAccess>}` or
+/// `{"removeProjectAccess": <ProjectAccess>}`. Read after the action's policy rule, as
+/// Cinder reads it, so its refusals come after a 403.
+pub struct TypeAccessAction;
+
+impl PartialSchema for TypeAccessAction {
+    fn schema() -> RefOr<Schema> {
+        let args = || Ref::from_schema_name(ProjectAccess::name()).into();
+        actions(vec![
+            ("addProjectAccess", args()),
+            ("removeProjectAccess", args()),
+        ])
+    }
+}
+
+impl ToSchema for TypeAccessAction {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ProjectAccess::name().into_owned(), ProjectAccess::schema()));
+    }
+}
+
+/// A project's default type, `{"default_type": {"volume_type": <name or id>}}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DefaultTypeSet {
+    /// The type's name or id.
+    #[schema(inline, required = true, nullable = false, min_length = 1)]
+    pub volume_type: Option<VolumeTypeRef>,
+}
+
+impl Envelope for DefaultTypeSet {
+    const KEY: &'static str = "default_type";
+    const STRICT_FROM: Option<u16> = None;
+}
+
+/// The body of `PUT /default-types/{project}`.
+pub type DefaultBody = Body<DefaultTypeSet>;
+
 /// `GET /types/{id}/os-volume-type-access` (admin; a public type is 404).
+#[utoipa::path(get, path = "/types/{type_id}/os-volume-type-access", summary = "List projects with access (admin)", responses((status = 200, description = "Success", body = ref("#/components/schemas/TypeAccessList"))))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -35,6 +87,7 @@ pub async fn list(
 }
 
 /// `POST /types/{id}/action` with `addProjectAccess` or `removeProjectAccess` → **202**.
+#[utoipa::path(post, path = "/types/{type_id}/action", summary = "Add or remove project access (admin)", request_body = TypeAccessAction, responses((status = 202, description = "Success")))]
 pub async fn action(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -63,7 +116,12 @@ pub async fn action(
         Action::TypeAccessRemove
     };
     super::policy::authorize(&state, &ctx, rule)?;
-    let project = validate::text("project", args.get("project"))?
+    let project = match args {
+        Value::Object(_) => typed::<ProjectAccess>(args.clone())?.project,
+        _ => None,
+    };
+    let project = project
+        .map(String::from)
         .filter(|p| !p.is_empty())
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
@@ -87,21 +145,25 @@ fn default_view(project: &str, type_id: &str) -> Value {
 }
 
 /// `PUT /default-types/{project}` `{"default_type": {"volume_type": name-or-id}}` → 200.
+#[utoipa::path(put, path = "/default-types/{target_project}", summary = "Set a project's default type (3.62+, admin)", request_body = DefaultBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/DefaultTypeBody"))))]
 pub async fn set_default(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
+    _: Since<62>,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::min_version(&req, 62)?;
     let project = guard::segment(&req, "target_project");
-    let d = element(&body, "default_type")?;
-    let volume_type = validate::text("volume_type", d.get("volume_type"))?
+    // The refusal of a missing type echoes the object as sent.
+    let sent = element(&body, DefaultTypeSet::KEY)?.clone();
+    let DefaultTypeSet { volume_type } = parse::<DefaultTypeSet>(body, false)?;
+    let volume_type = volume_type
+        .map(String::from)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "Invalid input for field/attribute default_type. Value: {}. 'volume_type' is a required property",
-                Value::Object(d.clone())
+                Value::Object(sent)
             ))
         })?;
     let type_id = state
@@ -116,6 +178,7 @@ pub async fn set_default(
 }
 
 /// `GET /default-types/{project}` → 200 (404 when the project has none).
+#[utoipa::path(get, path = "/default-types/{target_project}", summary = "Show a project's default type (3.62+)", responses((status = 200, description = "Success", body = ref("#/components/schemas/DefaultTypeBody"))))]
 pub async fn show_default(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -137,6 +200,7 @@ pub async fn show_default(
 }
 
 /// `GET /default-types` → 200 `{"default_types": [...]}`.
+#[utoipa::path(get, path = "/default-types", summary = "List default types (3.62+, admin)", responses((status = 200, description = "Success", body = ref("#/components/schemas/DefaultTypeList"))))]
 pub async fn list_defaults(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -152,6 +216,7 @@ pub async fn list_defaults(
 }
 
 /// `DELETE /default-types/{project}` → **204**.
+#[utoipa::path(delete, path = "/default-types/{target_project}", summary = "Unset a project's default type (3.62+, admin)", responses((status = 204, description = "Success")))]
 pub async fn unset_default(
     req: HttpRequest,
     state: web::Data<AppState>,

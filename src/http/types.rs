@@ -3,11 +3,18 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::body::{JsonBody, element};
+use super::body::{Body, Envelope, Whole, given};
 use super::error::ApiError;
+use super::fields::{
+    AccessIsPublic, Boolean, Description, ExtraSpec, ExtraSpecs, IsPublic, Name, TypeName,
+    type_name_missing,
+};
+use super::listing::PageQuery;
 use super::views::LinkBase;
 use super::{AppState, guard, listing, policy, validate, version};
 use crate::actors::api::types::{
@@ -97,67 +104,9 @@ fn type_id(req: &HttpRequest) -> String {
     guard::segment(req, "type_id")
 }
 
-/// A JSON boolean or one of Cinder's boolean strings.
-pub fn boolean_value(field: &str, v: &Value) -> Result<bool, ApiError> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) => validate::boolean(s).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'boolean'"
-            ))
-        }),
-        other => Err(ApiError::BadRequest(format!(
-            "Invalid input for field/attribute {field}. Value: {other}. {other} is not of type 'boolean'"
-        ))),
-    }
-}
-
-fn unexpected(element: &str, m: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
-    match m.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::BadRequest(format!(
-            "Invalid input for field/attribute {element}. Additional properties are not allowed ('{k}' was unexpected)"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Extra specs: keys `^[a-zA-Z0-9-_:.]{1,255}$` (no spaces), string values of at most 255.
-pub fn extra_specs(field: &str, v: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
-    let invalid = |reason: String| {
-        ApiError::BadRequest(format!(
-            "Invalid input for field/attribute {field}. Value: {}. {reason}",
-            v.unwrap_or(&Value::Null)
-        ))
-    };
-    let map = match v {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m,
-        Some(other) => return Err(invalid(format!("{other} is not of type 'object'"))),
-    };
-    let mut out = BTreeMap::new();
-    for (k, val) in map {
-        let key_ok = !k.is_empty()
-            && k.chars().count() <= 255
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
-        if !key_ok {
-            return Err(invalid(format!(
-                "Additional properties are not allowed ('{k}' was unexpected)"
-            )));
-        }
-        let Value::String(s) = val else {
-            return Err(invalid(format!("{val} is not of type 'string'")));
-        };
-        if s.chars().count() > 255 {
-            return Err(invalid(format!("'{s}' is too long")));
-        }
-        out.insert(k.clone(), s.clone());
-    }
-    Ok(out)
-}
-
 /// `GET /types`: public types plus private ones shared with the caller; admins choose with
 /// `is_public` (`true` default, `false`, `none` = all). 3.52+: `extra_specs` filter.
+#[utoipa::path(get, path = "/types", summary = "List volume types", params(PageQuery, ("is_public" = Option<String>, Query, description = "Admins: `true` (the default), `false` or `none` (all)."), ("extra_specs" = Option<String>, Query, description = "3.52+: a dict of extra specs the types must have.")), responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeTypeList"))))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -251,6 +200,7 @@ pub async fn list(
 }
 
 /// `GET /types/{id}`.
+#[utoipa::path(get, path = "/types/{type_id}", summary = "Show a volume type", responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeTypeBody"))))]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -268,6 +218,7 @@ pub async fn show(
 }
 
 /// `GET /types/default`: the caller's project default, else the configured default.
+#[utoipa::path(get, path = "/types/default", summary = "Show the default type", responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeTypeBody"))))]
 pub async fn show_default(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
@@ -281,42 +232,83 @@ pub async fn show_default(
     ))
 }
 
+/// The volume type to create (Cinder's `volume_types.create` schema): any other key is
+/// refused at every version.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VolumeTypeCreate {
+    /// Name, unique.
+    #[schema(inline, required = true, nullable = false)]
+    pub name: Option<TypeName>,
+    /// Description.
+    #[schema(inline)]
+    pub description: Option<Description>,
+    /// Extra specs.
+    #[schema(inline)]
+    pub extra_specs: Option<ExtraSpecs>,
+    /// Visible to every project (default true).
+    #[serde(rename = "os-volume-type-access:is_public")]
+    #[schema(inline)]
+    pub is_public: Option<AccessIsPublic>,
+}
+
+/// The body of `POST /types`.
+pub type CreateBody = Body<VolumeTypeCreate>;
+
+impl Envelope for VolumeTypeCreate {
+    const KEY: &'static str = "volume_type";
+    const STRICT_FROM: Option<u16> = Some(0);
+}
+
+/// The changes of `PUT /types/{id}`: at least one of them; any other key is refused.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VolumeTypeUpdate {
+    /// Name (`null` leaves it as it is).
+    #[schema(inline)]
+    pub name: Option<Name>,
+    /// Description (`null` clears it).
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub description: Option<Option<Description>>,
+    /// Visible to every project (`null` leaves it as it is).
+    #[schema(inline)]
+    pub is_public: Option<IsPublic>,
+}
+
+/// The body of `PUT /types/{id}`.
+pub type UpdateBody = Body<VolumeTypeUpdate>;
+
+impl Envelope for VolumeTypeUpdate {
+    const KEY: &'static str = "volume_type";
+    const STRICT_FROM: Option<u16> = Some(0);
+}
+
+/// `{"extra_specs": {...}}` of `POST /types/{id}/extra_specs`.
+impl Envelope for ExtraSpecs {
+    const KEY: &'static str = "extra_specs";
+    const STRICT_FROM: Option<u16> = None;
+}
+
+/// The body of `POST /types/{id}/extra_specs`.
+pub type SpecsBody = Body<ExtraSpecs>;
+
+/// The body of `PUT /types/{id}/extra_specs/{key}`.
+pub type SpecBody = Whole<ExtraSpec>;
+
 /// `POST /types` (admin) → **200**.
+#[utoipa::path(post, path = "/types", summary = "Create a volume type (admin)", request_body = CreateBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeTypeBody"))))]
 pub async fn create(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(v): CreateBody,
 ) -> Result<HttpResponse, ApiError> {
-    let v = element(&body, "volume_type")?;
-    unexpected(
-        "volume_type",
-        v,
-        &[
-            "name",
-            "description",
-            "extra_specs",
-            "os-volume-type-access:is_public",
-        ],
-    )?;
-    let name = validate::text("name", v.get("name"))?
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "Invalid input for field/attribute name. Value: {}. Name has a minimum character requirement of 1.",
-                v.get("name").unwrap_or(&Value::Null)
-            ))
-        })?;
-    let is_public = match v.get("os-volume-type-access:is_public") {
-        None | Some(Value::Null) => true,
-        Some(p) => boolean_value("os-volume-type-access:is_public", p)?,
-    };
+    let TypeName(name) = v.name.ok_or_else(|| type_name_missing(&Value::Null))?;
     let msg = CreateType {
         ctx: ctx.clone(),
         name,
-        description: validate::text("description", v.get("description"))?,
-        is_public,
+        description: v.description.map(String::from),
+        is_public: v.is_public.is_none_or(Boolean::get),
         extra_specs: validate::capped(
-            extra_specs("extra_specs", v.get("extra_specs"))?,
+            v.extra_specs.unwrap_or_default().into_map(),
             state.limits.max_metadata_items,
         )?,
     };
@@ -327,30 +319,23 @@ pub async fn create(
 }
 
 /// `PUT /types/{id}` (admin): name, description, is_public; at least one.
+#[utoipa::path(put, path = "/types/{type_id}", summary = "Update a volume type (admin)", request_body = UpdateBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeTypeBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(v): UpdateBody,
 ) -> Result<HttpResponse, ApiError> {
-    let v = element(&body, "volume_type")?;
-    unexpected("volume_type", v, &["name", "description", "is_public"])?;
-    let name = match v.get("name") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(
-            validate::text("name", v.get("name"))?
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| ApiError::BadRequest("Volume type name can not be empty.".into()))?,
-        ),
+    let name = match v.name.map(String::from) {
+        Some(n) if n.is_empty() => {
+            return Err(ApiError::BadRequest(
+                "Volume type name can not be empty.".into(),
+            ));
+        }
+        n => n,
     };
-    let description = match v.get("description") {
-        None => None,
-        Some(_) => Some(validate::text("description", v.get("description"))?),
-    };
-    let is_public = match v.get("is_public") {
-        None | Some(Value::Null) => None,
-        Some(p) => Some(boolean_value("is_public", p)?),
-    };
+    let description = v.description.map(|d| d.map(String::from));
+    let is_public = v.is_public.map(Boolean::get);
     if name.is_none() && description.is_none() && is_public.is_none() {
         return Err(ApiError::BadRequest(
             "Specify volume type name, description, is_public or a combination thereof.".into(),
@@ -370,6 +355,7 @@ pub async fn update(
 }
 
 /// `DELETE /types/{id}` (admin) → **202**.
+#[utoipa::path(delete, path = "/types/{type_id}", summary = "Delete a volume type (admin)", responses((status = 202, description = "Success")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -386,6 +372,7 @@ pub async fn delete(
 }
 
 /// `GET /types/{id}/extra_specs` (members see the user-visible ones only).
+#[utoipa::path(get, path = "/types/{type_id}/extra_specs", summary = "List extra specs", responses((status = 200, description = "Success", body = ref("#/components/schemas/ExtraSpecsBody"))))]
 pub async fn specs_list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -404,6 +391,7 @@ pub async fn specs_list(
 }
 
 /// `GET /types/{id}/extra_specs/{key}` → `{key: value}`.
+#[utoipa::path(get, path = "/types/{type_id}/extra_specs/{key}", summary = "Show one extra spec", responses((status = 200, description = "Success", body = ExtraSpec)))]
 pub async fn specs_show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -427,17 +415,14 @@ pub async fn specs_show(
 }
 
 /// `POST /types/{id}/extra_specs` (admin) → 200, echoing the specs.
+#[utoipa::path(post, path = "/types/{type_id}/extra_specs", summary = "Set extra specs (admin)", request_body = SpecsBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/ExtraSpecsBody"))))]
 pub async fn specs_create(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(specs): SpecsBody,
 ) -> Result<HttpResponse, ApiError> {
-    element(&body, "extra_specs")?;
-    let specs = validate::capped(
-        extra_specs("extra_specs", body.get("extra_specs"))?,
-        state.limits.max_metadata_items,
-    )?;
+    let specs = validate::capped(specs.into_map(), state.limits.max_metadata_items)?;
     state
         .api
         .send(WriteExtraSpecs {
@@ -450,22 +435,18 @@ pub async fn specs_create(
 }
 
 /// `PUT /types/{id}/extra_specs/{key}` with `{key: value}` (admin) → 200, echoed.
+#[utoipa::path(put, path = "/types/{type_id}/extra_specs/{key}", summary = "Set one extra spec (admin)", request_body = SpecBody, responses((status = 200, description = "Success", body = ExtraSpec)))]
 pub async fn specs_update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Whole(ExtraSpec(spec)): SpecBody,
 ) -> Result<HttpResponse, ApiError> {
     let key = guard::segment(&req, "key");
-    let specs = extra_specs("extra_specs", Some(&body))?;
-    if specs.len() > 1 {
-        return Err(ApiError::BadRequest(
-            "Request body contains too many items.".into(),
-        ));
-    }
-    if !specs.contains_key(&key) {
+    let Some((k, value)) = spec.filter(|(k, _)| *k == key) else {
         return Err(ApiError::BadRequest("Request body and URI mismatch".into()));
-    }
+    };
+    let specs = BTreeMap::from([(k, value)]);
     state
         .api
         .send(WriteExtraSpecs {
@@ -478,6 +459,7 @@ pub async fn specs_update(
 }
 
 /// `DELETE /types/{id}/extra_specs/{key}` (admin) → **202**.
+#[utoipa::path(delete, path = "/types/{type_id}/extra_specs/{key}", summary = "Delete one extra spec (admin)", responses((status = 202, description = "Success")))]
 pub async fn specs_delete(
     req: HttpRequest,
     state: web::Data<AppState>,

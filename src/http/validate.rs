@@ -200,6 +200,57 @@ pub fn boolean(s: &str) -> Option<bool> {
     }
 }
 
+/// A JSON boolean or one of Cinder's boolean strings, refused with the schema's words
+/// (`is not of type 'boolean'`).
+pub fn boolean_value(field: &str, v: &Value) -> Result<bool, ApiError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) => boolean(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'boolean'"
+            ))
+        }),
+        other => Err(ApiError::BadRequest(format!(
+            "Invalid input for field/attribute {field}. Value: {other}. {other} is not of type 'boolean'"
+        ))),
+    }
+}
+
+/// Extra specs: keys `^[a-zA-Z0-9-_:.]{1,255}$` (no spaces), string values of at most 255.
+pub fn extra_specs(field: &str, v: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    let invalid = |reason: String| {
+        ApiError::BadRequest(format!(
+            "Invalid input for field/attribute {field}. Value: {}. {reason}",
+            v.unwrap_or(&Value::Null)
+        ))
+    };
+    let map = match v {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m,
+        Some(other) => return Err(invalid(format!("{other} is not of type 'object'"))),
+    };
+    let mut out = BTreeMap::new();
+    for (k, val) in map {
+        let key_ok = !k.is_empty()
+            && k.chars().count() <= 255
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
+        if !key_ok {
+            return Err(invalid(format!(
+                "Additional properties are not allowed ('{k}' was unexpected)"
+            )));
+        }
+        let Value::String(s) = val else {
+            return Err(invalid(format!("{val} is not of type 'string'")));
+        };
+        if s.chars().count() > 255 {
+            return Err(invalid(format!("'{s}' is too long")));
+        }
+        out.insert(k.clone(), s.clone());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

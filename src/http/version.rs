@@ -155,16 +155,26 @@ fn document(req: &HttpRequest) -> serde_json::Value {
 }
 
 /// `GET /`: 300 Multiple Choices with the version list.
+#[utoipa::path(get, path = "/", summary = "Version discovery", security(()), responses((status = 300, description = "The versions", body = Object)))]
 pub async fn root(req: HttpRequest) -> HttpResponse {
     HttpResponse::MultipleChoices().json(document(&req))
 }
 
 /// `GET /v3/`: 200 with the same document; no token needed (keystoneauth asks first).
+#[utoipa::path(get, path = "/v3/", summary = "The v3 version document", security(()), responses((status = 200, description = "Success", body = Object)))]
 pub async fn v3(req: HttpRequest) -> HttpResponse {
     HttpResponse::Ok().json(document(&req))
 }
 
+/// `GET /v3/{project_id}`: [`v3`] where keystoneauth was given an endpoint ending in
+/// the project id.
+#[utoipa::path(get, path = "/v3/{project_id}", summary = "The v3 version document", security(()), responses((status = 200, description = "Success", body = Object)))]
+pub async fn v3_project(req: HttpRequest) -> HttpResponse {
+    v3(req).await
+}
+
 /// `GET /v3`: redirect to `/v3/`.
+#[utoipa::path(get, path = "/v3", summary = "Redirect to /v3/", security(()), responses((status = 302, description = "To /v3/")))]
 pub async fn v3_redirect() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((actix_web::http::header::LOCATION, "/v3/"))

@@ -15,6 +15,7 @@ use super::fields::{
     Gib, GroupRef, ImageId, ImageRef, Metadata, Multiattach, Name, Size, SnapshotRef,
     SourceVolumeRef, VolumeTypeRef, given_newer_or_older, newer_or_older,
 };
+use super::listing::{ListFilters, PageQuery};
 use super::views::{Detail, LinkBase, OneVolume, VolumeDetail, VolumePage, json_response};
 use super::{AppState, guard, listing, validate, version};
 use crate::actors::api::{
@@ -304,6 +305,7 @@ pub async fn delete(
 }
 
 /// `GET /volumes` (summary view).
+#[utoipa::path(get, path = "/volumes", summary = "List volumes", params(PageQuery, ListFilters), responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeSummaryList"))))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -313,6 +315,7 @@ pub async fn list(
 }
 
 /// `GET /volumes/detail`.
+#[utoipa::path(get, path = "/volumes/detail", summary = "List volumes with details", params(PageQuery, ListFilters), responses((status = 200, description = "Success", body = ref("#/components/schemas/VolumeList"))))]
 pub async fn list_detail(
     req: HttpRequest,
     state: web::Data<AppState>,
