@@ -330,7 +330,7 @@ fn arms(
         arm::<Connection>("os-terminate_connection", schemas.as_deref_mut()),
         arm::<Retype>("os-retype", schemas.as_deref_mut()),
         arm::<Revert>("revert", schemas.as_deref_mut()),
-        arm::<ExtendCompletion>("os-extend_volume_completion", schemas.as_deref_mut()),
+        arm::<ExtendCompletion>("os-extend_volume_completion", schemas),
     ];
     out.extend(NO_ARGS.iter().map(|name| (*name, no_arguments())));
     out
@@ -525,4 +525,60 @@ pub async fn run(
         ActionOutcome::Done if bootable => HttpResponse::Ok().finish(),
         ActionOutcome::Done => HttpResponse::Accepted().finish(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn refusal<T: DeserializeOwned + std::fmt::Debug>(v: Value) -> String {
+        match typed::<T>(v) {
+            Ok(t) => format!("accepted {t:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn arguments_are_refused_with_the_action_apis_words() {
+        assert_eq!(
+            refusal::<SetBootable>(json!({"bootable": "maybe"})),
+            "Invalid input for field/attribute bootable. Value: maybe. It is not a boolean."
+        );
+        assert_eq!(
+            refusal::<UpdateReadonly>(json!({"readonly": 1})),
+            "Invalid input for field/attribute readonly. Value: 1. It is not a boolean."
+        );
+        assert_eq!(
+            refusal::<ResetStatus>(json!({"status": "deleting"})),
+            "Invalid input for field/attribute status. Value: deleting."
+        );
+        assert_eq!(
+            refusal::<ResetStatus>(json!({"attach_status": "attaching"})),
+            "Invalid input for field/attribute attach_status. Value: attaching."
+        );
+        assert_eq!(
+            refusal::<ExtendCompletion>(json!({"error": null})),
+            "Invalid input for field/attribute error. Value: null. It is not a boolean."
+        );
+    }
+
+    #[test]
+    fn a_non_string_status_is_no_status() -> Result<(), ApiError> {
+        let r = typed::<ResetStatus>(json!({"status": 5, "migration_status": null}))?;
+        assert!(r.status.is_some_and(|s| s.0.is_none()) && r.migration_status.is_some());
+        Ok(())
+    }
+
+    /// Every action the handler runs has an arm in the document's schema.
+    #[test]
+    fn the_schema_names_every_action() {
+        let names: Vec<&str> = arms(None).into_iter().map(|(n, _)| n).collect();
+        let ver = version::ApiVersion::new(3, 71);
+        for name in &names {
+            assert!(rule_of(name, ver).is_some(), "{name}");
+        }
+        assert_eq!(names.len(), 16);
+    }
 }

@@ -644,6 +644,45 @@ mod tests {
     }
 
     #[test]
+    fn type_fields_have_cinders_messages() {
+        assert_eq!(
+            message::<IsPublic>(json!("maybe")),
+            "Invalid input for field/attribute is_public. Value: \"maybe\". \"maybe\" is not of type 'boolean'"
+        );
+        assert_eq!(
+            message::<TypeName>(json!("  ")),
+            "Invalid input for field/attribute name. Value: \"  \". Name has a minimum character requirement of 1."
+        );
+        assert_eq!(
+            message::<ExtraSpecs>(json!({"a b": "c"})),
+            "Invalid input for field/attribute extra_specs. Value: {\"a b\":\"c\"}. Additional properties are not allowed ('a b' was unexpected)"
+        );
+        assert_eq!(
+            message::<ExtraSpec>(json!({"a": "1", "b": "2"})),
+            "Request body contains too many items."
+        );
+    }
+
+    #[test]
+    fn loose_values_are_read_as_absent() -> Result<(), serde_json::Error> {
+        assert_eq!(
+            serde_json::from_value::<Connector>(json!("x"))?,
+            Connector(None)
+        );
+        assert_eq!(
+            serde_json::from_value::<Connector>(json!({"host": "h"}))?,
+            Connector(Some(json!({"host": "h"})))
+        );
+        assert_eq!(serde_json::from_value::<Loose>(json!(5))?, Loose(None));
+        assert_eq!(
+            serde_json::from_value::<ExtraSpec>(json!({}))?,
+            ExtraSpec(None)
+        );
+        assert!(serde_json::from_value::<IsPublic>(json!("yes"))?.get());
+        Ok(())
+    }
+
+    #[test]
     fn good_values_are_normalised() -> Result<(), serde_json::Error> {
         assert_eq!(serde_json::from_value::<Size>(json!("10"))?.get(), 10);
         assert_eq!(
