@@ -96,6 +96,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = clinker::http::AppState {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
+        auth: clinker::http::auth::Authenticator::from_config(&config),
         policy: std::sync::Arc::new(policy),
         max_body_bytes: config.max_body_bytes,
         limits: clinker::http::listing::Limits::from_config(&config),
