@@ -245,7 +245,7 @@ impl Keystone {
                     "Keystone refuses Clinker's service user: check [keystone_authtoken] \
                      username, password, domains and project"
                 );
-                return Err(unavailable());
+                return Err(refused());
             }
             Err(e) => {
                 warn!(url = %self.v3, error = %e, "Keystone is unreachable: no service token");
