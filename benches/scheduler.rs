@@ -5,12 +5,19 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use clinker::drivers::{Capacity, OverSubscription, PoolStats};
+use clinker::drivers::{BackendStats, Capacity, OverSubscription, PoolStats};
 use clinker::scheduler::{PoolState, ScheduleRequest, SchedulerTuning, schedule};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// `n` thin pools on `n / 4` nodes with free space spread from 10 to 1,000 GiB.
 fn pools(n: usize) -> Vec<PoolState> {
+    let backend = BackendStats {
+        volume_backend_name: "lvm".into(),
+        vendor_name: "Open Source".into(),
+        driver_version: "3.0.0".into(),
+        storage_protocol: "iSCSI".into(),
+        pools: Vec::new(),
+    };
     (0..n)
         .map(|i| {
             let stats = PoolStats {
@@ -26,7 +33,7 @@ fn pools(n: usize) -> Vec<PoolState> {
                 capabilities: BTreeMap::new(),
             };
             let zone = if i % 10 == 0 { "az2" } else { "nova" };
-            PoolState::new(&format!("node{}", i / 4), zone, "lvm", "iSCSI", stats)
+            PoolState::new(&format!("node{}", i / 4), zone, &backend, stats)
         })
         .collect()
 }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod drivers;
 pub mod flow;
 pub mod http;
+pub mod keystone;
 pub mod logging;
 pub mod model;
 pub mod policy;

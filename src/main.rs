@@ -85,8 +85,10 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    // First: a policy file that does not parse stops start-up before anything is touched.
+    // First: a policy file that does not parse, or noauth on a public address, stops
+    // start-up before anything is touched.
     let policy = clinker::policy::Enforcer::load(config.policy_file.as_deref())?;
+    config.check_noauth_listen()?;
     let db = open_db(&config)?;
     let drivers = clinker::service::build_drivers(&config)?;
     // Before the actors start: their mailbox gauges register with this recorder.
@@ -96,6 +98,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = clinker::http::AppState {
         api: services.api.clone(),
         admin_users: config.admin_users.clone(),
+        auth: clinker::http::auth::Authenticator::from_config(&config),
         policy: std::sync::Arc::new(policy),
         max_body_bytes: config.max_body_bytes,
         limits: clinker::http::listing::Limits::from_config(&config),
@@ -131,6 +134,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "Clinker is serving the Block Storage v3 API"
     );
+    match config.auth_strategy {
+        clinker::config::AuthStrategy::Noauth => tracing::warn!(
+            listen = %config.listen,
+            "auth_strategy = noauth: every caller is trusted as whoever its X-Auth-Token names, \
+             admin included"
+        ),
+        clinker::config::AuthStrategy::Keystone => info!(
+            auth_url = %config.keystone_authtoken.auth_url,
+            service_user = %config.keystone_authtoken.username,
+            "auth_strategy = keystone: tokens are validated by Keystone"
+        ),
+    }
     let serving = async {
         match (&config.metrics.listen, exporter) {
             (Some(addr), Some(e)) => {

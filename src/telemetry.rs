@@ -38,6 +38,12 @@ pub const ACTOR_MAILBOX_DEPTH: &str = "clinker_actor_mailbox_depth";
 /// Writes per group-commit transaction (SQLite or PostgreSQL).
 pub const DB_GROUP_COMMIT_SIZE: &str = "clinker_db_group_commit_size";
 
+/// Token validations that asked Keystone (cache misses), in seconds, by outcome
+/// (`valid`, `invalid`, `unavailable`).
+pub const KEYSTONE_VALIDATION: &str = "clinker_keystone_validation_seconds";
+/// Token lookups in the validated-token cache, by `result` (`hit`, `miss`).
+pub const KEYSTONE_CACHE: &str = "clinker_keystone_token_cache_total";
+
 /// Buckets for [`DB_GROUP_COMMIT_SIZE`]: how many writes shared one transaction.
 const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
@@ -156,4 +162,14 @@ pub fn node_reported(node: &str, stats: &BackendStats) {
             }
         }
     }
+}
+
+/// Records one validation Keystone answered (or did not).
+pub fn keystone_validation(outcome: &'static str, took: Duration) {
+    histogram!(KEYSTONE_VALIDATION, "outcome" => outcome).record(took.as_secs_f64());
+}
+
+/// Records one lookup in the token cache.
+pub fn keystone_cache(hit: bool) {
+    counter!(KEYSTONE_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
 }

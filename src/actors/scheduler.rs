@@ -61,8 +61,7 @@ impl PoolBook {
                 ..PoolState::new(
                     &report.node,
                     &report.availability_zone,
-                    &report.stats.volume_backend_name,
-                    &report.stats.storage_protocol,
+                    &report.stats,
                     p.clone(),
                 )
             })

@@ -9,11 +9,14 @@
 //! - `CLINKER_LOG_FORMAT`: `text` (default) or `json`.
 //! - `CLINKER_METRICS_TOKEN`: a bearer token that may read `/metrics` on the API's port
 //!   (default none: admins only). Never logged.
+//! - `CLINKER_KEYSTONE_PASSWORD`: the Keystone service user's password
+//!   (`[keystone_authtoken] password`). Never logged.
 //! - `RUST_LOG`: the tracing filter (default `info`).
 //!
 //! Every key is checked: an unknown key, an unknown driver, a duplicate node name or an
 //! unusable directory stops start-up with a message naming the file and the key.
 
+mod keystone;
 mod nodes;
 mod sources;
 #[cfg(test)]
@@ -24,6 +27,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use keystone::{AuthStrategy, KeystoneAuthConfig, Secret, is_loopback_only};
 pub use nodes::{
     DriverKind, ExportOptions, FakeOptions, FileOptions, LvmOptions, LvmType, NodeConfig,
     NodeDriver, Provisioning, TargetKind, VolumeClear,
@@ -48,6 +52,15 @@ pub struct Config {
     pub database_pool_size: u32,
     /// `text` or `json` log lines. Default `text`; env `CLINKER_LOG_FORMAT`.
     pub log_format: LogFormat,
+    /// `noauth` (default): the token says who the caller is and is believed, so only
+    /// loopback may listen (see `noauth_allow_remote`). `keystone`: tokens are validated by
+    /// Keystone as `[keystone_authtoken]` says.
+    pub auth_strategy: AuthStrategy,
+    /// With `noauth`, listen on an address other than loopback anyway, trusting everyone
+    /// who can reach it. Default false.
+    pub noauth_allow_remote: bool,
+    /// The Keystone service user and token validation, for `auth_strategy = "keystone"`.
+    pub keystone_authtoken: KeystoneAuthConfig,
     /// noauth users who hold the `admin` role when their token names no roles. Default
     /// `["admin"]`.
     pub admin_users: Vec<String>,
@@ -100,6 +113,9 @@ impl Default for Config {
             database_url: None,
             database_pool_size: 8,
             log_format: LogFormat::Text,
+            auth_strategy: AuthStrategy::Noauth,
+            noauth_allow_remote: false,
+            keystone_authtoken: KeystoneAuthConfig::default(),
             admin_users: vec!["admin".into()],
             policy_file: None,
             default_availability_zone: "nova".into(),
@@ -307,6 +323,11 @@ impl Config {
                     .into(),
             ));
         }
+        if self.auth_strategy == AuthStrategy::Keystone
+            && let Some(problem) = self.keystone_authtoken.problem()
+        {
+            return Err(invalid(problem));
+        }
         if self.database_pool_size == 0 {
             return Err(invalid("database_pool_size: must be at least 1".into()));
         }
@@ -362,6 +383,26 @@ impl Config {
             }
             node.checked_driver(&self.data_dir)
                 .map_err(|m| invalid(format!("{key}.driver_options: {m}")))?;
+        }
+        Ok(())
+    }
+
+    /// With noauth, refuses an API address other than loopback unless
+    /// `noauth_allow_remote` says so: anyone reaching it could name themselves admin.
+    pub fn check_noauth_listen(&self) -> Result<(), ConfigError> {
+        if self.auth_strategy == AuthStrategy::Noauth
+            && !self.noauth_allow_remote
+            && !is_loopback_only(&self.listen)
+        {
+            return Err(ConfigError::Invalid {
+                path: "listen".into(),
+                message: format!(
+                    "'{}' is not a loopback address and auth_strategy is noauth, which trusts \
+                     every caller: listen on 127.0.0.1, use auth_strategy = \"keystone\", or set \
+                     noauth_allow_remote = true",
+                    self.listen
+                ),
+            });
         }
         Ok(())
     }

@@ -44,6 +44,9 @@ pub struct Environment {
     /// `CLINKER_METRICS_TOKEN`: the bearer token that may read `/metrics`. Never logged.
     #[arg(long, env = "CLINKER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// `CLINKER_KEYSTONE_PASSWORD`: the Keystone service user's password. Never logged.
+    #[arg(long, env = "CLINKER_KEYSTONE_PASSWORD", hide_env_values = true)]
+    pub keystone_password: Option<String>,
 }
 
 impl Environment {
@@ -59,6 +62,7 @@ impl Environment {
             database_url: set(env.database_url),
             log_format: set(env.log_format),
             metrics_token: set(env.metrics_token),
+            keystone_password: set(env.keystone_password),
         })
     }
 }
@@ -106,6 +110,9 @@ impl Config {
             config.database_url = Some(v);
         }
         config.metrics.token = env.metrics_token.clone();
+        if let Some(v) = &env.keystone_password {
+            config.keystone_authtoken.password = super::Secret::new(v.clone());
+        }
         if let Some(v) = &env.log_format {
             config.log_format = match v.as_str() {
                 "json" => LogFormat::Json,

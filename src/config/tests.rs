@@ -255,3 +255,105 @@ fn the_example_configs_load() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+const KEYSTONE: &str = "data_dir = \"@DIR@\"\nauth_strategy = \"keystone\"\n\
+    [keystone_authtoken]\nauth_url = \"http://127.0.0.1:5000\"\n\
+    www_authenticate_uri = \"http://keystone.example:5000\"\n\
+    username = \"cinder\"\npassword = \"in-the-file\"\n";
+
+#[test]
+fn the_keystone_table_reads_keystonemiddlewares_keys() -> Result<(), Box<dyn std::error::Error>> {
+    let config = load_text(KEYSTONE)?;
+    assert_eq!(config.auth_strategy, AuthStrategy::Keystone);
+    let k = &config.keystone_authtoken;
+    assert_eq!(k.v3_url(), "http://127.0.0.1:5000/v3");
+    assert_eq!(k.www_authenticate_uri(), "http://keystone.example:5000");
+    assert_eq!(k.password.expose(), "in-the-file");
+    assert_eq!((k.token_cache_time, k.http_request_max_retries), (300, 3));
+    assert_eq!(k.service_token_roles, ["service"]);
+    assert!(k.service_token_roles_required);
+    assert_eq!(
+        (k.project_name.as_str(), k.user_domain_name.as_str()),
+        ("service", "Default")
+    );
+    Ok(())
+}
+
+#[test]
+fn the_keystone_password_never_shows() -> Result<(), Box<dyn std::error::Error>> {
+    let config = load_text(KEYSTONE)?;
+    assert!(!format!("{config:?}").contains("in-the-file"));
+    assert!(!toml::to_string(&config)?.contains("in-the-file"));
+    // The environment wins over the file, and stays as hidden.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("clinker.toml");
+    fs::write(
+        &path,
+        KEYSTONE.replace("@DIR@", &dir.path().display().to_string()),
+    )?;
+    let env = Environment {
+        keystone_password: Some("from-the-env".into()),
+        ..Environment::default()
+    };
+    let config = Config::load(Some(&path), Overrides::default(), &env)?;
+    assert_eq!(config.keystone_authtoken.password.expose(), "from-the-env");
+    assert!(!format!("{config:?}").contains("from-the-env"));
+    Ok(())
+}
+
+#[test]
+fn keystone_without_what_it_needs_is_refused() {
+    for (bad, key) in [
+        (
+            KEYSTONE.replace("http://127.0.0.1:5000\"", "https://k:5000\""),
+            "auth_url",
+        ),
+        (
+            KEYSTONE.replace("password = \"in-the-file\"\n", ""),
+            "password",
+        ),
+        (
+            KEYSTONE.replace("username = \"cinder\"", "username = \"\""),
+            "username",
+        ),
+        (
+            format!("{KEYSTONE}http_connect_timeout = 0\n"),
+            "http_connect_timeout",
+        ),
+        (
+            format!("{KEYSTONE}token_cache_tiem = 1\n"),
+            "token_cache_tiem",
+        ),
+    ] {
+        let err = load_text(&bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(key), "{key}: {err:?}");
+    }
+    // The same table is ignored with noauth, as keystonemiddleware's is without its filter.
+    let noauth = KEYSTONE.replace("\"keystone\"", "\"noauth\"");
+    assert!(load_text(&noauth.replace("password = \"in-the-file\"\n", "")).is_ok());
+}
+
+#[test]
+fn noauth_listens_on_loopback_only_unless_told() -> Result<(), Box<dyn std::error::Error>> {
+    let config = load_text("data_dir = \"@DIR@\"\nlisten = \"0.0.0.0:8776\"\n")?;
+    let err = config.check_noauth_listen().err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("noauth_allow_remote")),
+        "{err:?}"
+    );
+    for fine in [
+        "listen = \"127.0.0.1:8776\"\n",
+        "listen = \"[::1]:8776\"\n",
+        "listen = \"0.0.0.0:8776\"\nnoauth_allow_remote = true\n",
+        "listen = \"10.0.0.1:8776\"\nauth_strategy = \"keystone\"\n[keystone_authtoken]\n\
+         auth_url = \"http://k:5000\"\npassword = \"p\"\n",
+    ] {
+        let config = load_text(&format!("data_dir = \"@DIR@\"\n{fine}"))?;
+        assert!(config.check_noauth_listen().is_ok(), "{fine}");
+    }
+    Ok(())
+}

@@ -52,6 +52,8 @@ pub struct AppState {
     pub api: Tracked<Addr<ApiActor>>,
     /// noauth users who are admins.
     pub admin_users: Vec<String>,
+    /// How tokens are checked (`auth_strategy`).
+    pub auth: auth::Authenticator,
     /// The policy every request is checked against, loaded once at start.
     pub policy: std::sync::Arc<crate::policy::Enforcer>,
     /// Largest body accepted.
@@ -310,6 +312,9 @@ pub fn app(
     actix_web::App::new()
         .app_data(web::Data::new(state))
         .configure(configure)
+        // Innermost of the app's: the request id is set for its log lines, and a refusal
+        // is counted by the metrics like any answer.
+        .wrap(from_fn(auth::authenticate))
         .wrap(from_fn(intake::guard))
         .wrap(from_fn(request_id))
         .wrap(tracing_actix_web::TracingLogger::<

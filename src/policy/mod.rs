@@ -118,7 +118,11 @@ impl Creds<'_> {
     fn get(&self, path: &[String]) -> Option<Cred<'_>> {
         match path {
             [k] if k == "user_id" => Some(Cred::Text(self.user_id)),
-            [k] if k == "project_id" => Some(Cred::Text(self.project_id)),
+            // A token scoped to no project (system, domain) has none: as in oslo, where the
+            // key is then missing, `project_id:%(project_id)s` is false for it.
+            [k] if k == "project_id" => {
+                (!self.project_id.is_empty()).then_some(Cred::Text(self.project_id))
+            }
             [k] if k == "roles" => Some(Cred::List(self.roles)),
             [k] if k == "is_admin" => Some(Cred::Flag(self.is_admin)),
             // Keystone sets it true when no admin project is configured; Clinker has none.

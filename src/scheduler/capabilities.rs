@@ -67,6 +67,8 @@ fn lookup<'a>(pool: &'a PoolState, name: &str) -> Option<Cap<'a>> {
     let stats = &pool.stats;
     let field = match name {
         "volume_backend_name" => CapValue::Str(&pool.volume_backend_name),
+        "vendor_name" => CapValue::Str(&pool.vendor_name),
+        "driver_version" => CapValue::Str(&pool.driver_version),
         "storage_protocol" => return Some(Cap::Protocol(&pool.storage_protocol)),
         "pool_name" => CapValue::Str(&stats.pool_name),
         "thin_provisioning_support" => CapValue::Bool(stats.thin_provisioning_support),
@@ -212,6 +214,22 @@ mod tests {
         assert_eq!(
             capability_failure(&p, &[("thin_provisioning_support", "True")]),
             Some(Some("true".into()))
+        );
+    }
+
+    #[test]
+    fn vendor_name_and_driver_version_are_capabilities() {
+        // Tempest's volume type test asks for `vendor_name` as the backend reports it.
+        let p = pool("n1", stats(100.0, 100.0));
+        assert!(passes(&p, &[("vendor_name", "Open Source")]));
+        assert!(passes(&p, &[("driver_version", "3.0.0")]));
+        assert_eq!(
+            capability_failure(&p, &[("vendor_name", "Acme")]),
+            Some(Some("Open Source".into()))
+        );
+        assert_eq!(
+            capability_failure(&p, &[("capabilities:driver_version", "<in> 2.")]),
+            Some(Some("3.0.0".into()))
         );
     }
 

@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::drivers::PoolStats;
+use crate::drivers::{BackendStats, PoolStats};
 use crate::model::Host;
 
 /// What the scheduler knows about one pool of one node (serde: it travels in
@@ -38,26 +38,32 @@ pub struct PoolState {
     pub storage_protocol: String,
     /// `volume_backend_name`, matchable by the extra spec of that name.
     pub volume_backend_name: String,
+    /// The driver's `vendor_name` and `driver_version`, matchable by extra specs of those
+    /// names, as Cinder's host state carries every key the backend reports.
+    pub vendor_name: String,
+    /// See `vendor_name`.
+    pub driver_version: String,
     /// The pool's figures, with in-memory consumption applied on top of the last report.
     pub stats: PoolStats,
 }
 
 impl PoolState {
-    /// Builds the state of one reported pool.
+    /// Builds the state of one pool of `backend` (whose own `pools` are not read).
     pub fn new(
         node: &str,
         availability_zone: &str,
-        volume_backend_name: &str,
-        storage_protocol: &str,
+        backend: &BackendStats,
         stats: PoolStats,
     ) -> Self {
         Self {
             node: node.to_string(),
-            host: Host::new(node, volume_backend_name, &stats.pool_name),
+            host: Host::new(node, &backend.volume_backend_name, &stats.pool_name),
             availability_zone: availability_zone.to_string(),
             disabled: false,
-            storage_protocol: storage_protocol.to_string(),
-            volume_backend_name: volume_backend_name.to_string(),
+            storage_protocol: backend.storage_protocol.clone(),
+            volume_backend_name: backend.volume_backend_name.clone(),
+            vendor_name: backend.vendor_name.clone(),
+            driver_version: backend.driver_version.clone(),
             stats,
         }
     }

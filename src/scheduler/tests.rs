@@ -28,13 +28,25 @@ pub(crate) fn thin_stats(total: f64, free: f64, ratio: f64) -> PoolStats {
     }
 }
 
-/// Pool `pool-<node>` of node `node`, backend `lvm`, iSCSI, in zone `nova`.
+/// Pool `pool-<node>` of node `node`, backend `lvm` (vendor `Open Source`, version
+/// `3.0.0`), iSCSI, in zone `nova`.
 pub(crate) fn pool(node: &str, stats: PoolStats) -> PoolState {
     let stats = PoolStats {
         pool_name: format!("pool-{node}"),
         ..stats
     };
-    PoolState::new(node, "nova", "lvm", "iSCSI", stats)
+    PoolState::new(node, "nova", &lvm_backend(), stats)
+}
+
+/// The backend keys of Cinder's LVM driver, without pools.
+pub(crate) fn lvm_backend() -> BackendStats {
+    BackendStats {
+        volume_backend_name: "lvm".into(),
+        vendor_name: "Open Source".into(),
+        driver_version: "3.0.0".into(),
+        storage_protocol: "iSCSI".into(),
+        pools: Vec::new(),
+    }
 }
 
 /// A request for `size_gb` GiB with no other constraint.

@@ -100,6 +100,7 @@ impl TestApp {
         let state = clinker::http::AppState {
             api: services.api.clone(),
             admin_users: config.admin_users.clone(),
+            auth: clinker::http::auth::Authenticator::from_config(&config),
             policy: Arc::new(clinker::policy::Enforcer::load(
                 config.policy_file.as_deref(),
             )?),

@@ -44,6 +44,7 @@ pub struct ServerBuilder<'a> {
     config: Option<&'a str>,
     rust_log: Option<&'a str>,
     agent: bool,
+    env: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> ServerBuilder<'a> {
@@ -70,6 +71,13 @@ impl<'a> ServerBuilder<'a> {
     /// failing test can be rerun with e.g. `RUST_LOG=debug cargo test --test …`.
     pub fn rust_log(mut self, filter: &'a str) -> Self {
         self.rust_log = Some(filter);
+        self
+    }
+
+    /// One more environment variable for the server (`CLINKER_LISTEN` wins over
+    /// `--listen`, so a test can move the address with it).
+    pub fn env(mut self, key: &'a str, value: &'a str) -> Self {
+        self.env.push((key, value));
         self
     }
 
@@ -102,6 +110,7 @@ impl<'a> ServerBuilder<'a> {
         if let Some(filter) = self.rust_log {
             cmd.env("RUST_LOG", filter);
         }
+        cmd.envs(self.env.iter().copied());
         Ok((cmd, log))
     }
 
@@ -184,6 +193,7 @@ impl Server {
             config: None,
             rust_log: None,
             agent: false,
+            env: Vec::new(),
         }
     }
 
