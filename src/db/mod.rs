@@ -11,6 +11,7 @@ pub mod columns;
 pub mod encryption;
 pub mod error;
 pub mod files;
+pub mod group_types;
 pub mod hosts;
 pub mod idempotency;
 pub mod instances;

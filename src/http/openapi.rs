@@ -1481,6 +1481,16 @@ fn decorate(
     super::snapshots::show,
     super::snapshots::update,
     super::snapshots::delete,
+    super::group_types::list,
+    super::group_types::show,
+    super::group_types::create,
+    super::group_types::update,
+    super::group_types::delete,
+    super::group_types::specs_list,
+    super::group_types::specs_show,
+    super::group_types::specs_create,
+    super::group_types::specs_update,
+    super::group_types::specs_delete,
 ))]
 struct Generated;
 

@@ -306,6 +306,45 @@ pub const GUARDS: &[(&str, &str, Guard)] = &[
         "/types/{type_id}/encryption/{key}",
         Rule(A::EncryptionDelete),
     ),
+    // Group types (3.11): reads have no rule in Cinder.
+    ("get", "/group_types", Open),
+    ("post", "/group_types", Rule(A::GroupTypeCreate)),
+    ("get", "/group_types/{group_type_id}", Open),
+    (
+        "put",
+        "/group_types/{group_type_id}",
+        Rule(A::GroupTypeUpdate),
+    ),
+    (
+        "delete",
+        "/group_types/{group_type_id}",
+        Rule(A::GroupTypeDelete),
+    ),
+    (
+        "get",
+        "/group_types/{group_type_id}/group_specs",
+        Rule(A::GroupSpecGetAll),
+    ),
+    (
+        "post",
+        "/group_types/{group_type_id}/group_specs",
+        Rule(A::GroupSpecCreate),
+    ),
+    (
+        "get",
+        "/group_types/{group_type_id}/group_specs/{key}",
+        Rule(A::GroupSpecGet),
+    ),
+    (
+        "put",
+        "/group_types/{group_type_id}/group_specs/{key}",
+        Rule(A::GroupSpecUpdate),
+    ),
+    (
+        "delete",
+        "/group_types/{group_type_id}/group_specs/{key}",
+        Rule(A::GroupSpecDelete),
+    ),
     ("get", "/os-hosts", Rule(A::Hosts)),
     ("get", "/os-hosts/{host_name}", Rule(A::Hosts)),
     ("get", "/messages", Rule(A::MessageGetAll)),
