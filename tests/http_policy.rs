@@ -84,6 +84,8 @@ fn class(rule: &str) -> Option<Class> {
         "message:get_all",
         "volume:get_all_transfers",
         "volume:get_transfer",
+        "group:get",
+        "group:get_all",
     ];
     const MEMBER: &[&str] = &[
         "volume:create",
@@ -106,6 +108,9 @@ fn class(rule: &str) -> Option<Class> {
         "volume:create_transfer",
         "volume:accept_transfer",
         "volume:delete_transfer",
+        "group:create",
+        "group:update",
+        "group:delete",
     ];
     const ADMIN: &[&str] = &[
         "volume:force_delete",
@@ -151,6 +156,7 @@ fn class(rule: &str) -> Option<Class> {
         "group:group_types_specs:create",
         "group:group_types_specs:update",
         "group:group_types_specs:delete",
+        "group:reset_status",
     ];
     if rule == OPEN {
         Some(Class::Open)
@@ -191,6 +197,8 @@ struct Fx {
     encrypted_type: String,
     /// A public group type with group spec `k1`, no group using it.
     group_type: String,
+    /// A's group (of another group type).
+    group: String,
 }
 
 /// The rule of a route Cinder checks no rule on.
@@ -648,6 +656,46 @@ fn table() -> Vec<Row> {
             "group:group_types_specs:delete",
             Deny,
         ),
+        // Groups: reads reader, writes member, reset_status admin.
+        with(
+            "post",
+            "/groups",
+            "",
+            |f| {
+                Some(
+                    json!({"group": {"group_type": f.group_type, "volume_types": ["__DEFAULT__"]}}),
+                )
+            },
+            "group:create",
+            Allow,
+        ),
+        row("get", "/groups", "group:get_all", Allow),
+        row("get", "/groups/detail", "group:get_all", Allow),
+        row("get", "/groups/{group_id}", "group:get", Hidden),
+        with(
+            "put",
+            "/groups/{group_id}",
+            "",
+            |_| Some(json!({"group": {"name": "n"}})),
+            "group:update",
+            Hidden,
+        ),
+        with(
+            "post",
+            "/groups/{group_id}/action",
+            "delete",
+            |_| Some(json!({"delete": {}})),
+            "group:delete",
+            Hidden,
+        ),
+        with(
+            "post",
+            "/groups/{group_id}/action",
+            "reset_status",
+            |_| Some(json!({"reset_status": {"status": "available"}})),
+            "group:reset_status",
+            Deny,
+        ),
         // Type encryption: admin only, every call.
         row(
             "get",
@@ -1008,6 +1056,7 @@ fn uri(r: &Row, f: &Fx, missing: Option<&str>) -> String {
         .replace("{transfer_id}", &id(transfer))
         .replace("{encrypted_type}", &id(&f.encrypted_type))
         .replace("{group_type_id}", &id(&f.group_type))
+        .replace("{group_id}", &id(&f.group))
         .replace("{key}", key)
         .replace(
             "{target_project}",
@@ -1240,6 +1289,35 @@ async fn fixture(app: &TestApp) -> BoxResult<Fx> {
         .as_str()
         .ok_or("no group type id")?
         .to_string();
+    // Every fixture makes a group in A's project: no limit on them.
+    send(
+        app,
+        "PUT",
+        &format!("/v3/os-quota-sets/{A_PROJECT}"),
+        ADMIN,
+        Some(json!({"quota_set": {"groups": -1}})),
+    )
+    .await?;
+    let other = send(
+        app,
+        "POST",
+        "/v3/group_types",
+        ADMIN,
+        Some(json!({"group_type": {"name": format!("g-{}", uuid::Uuid::new_v4())}})),
+    )
+    .await?;
+    let grouped = send(
+        app,
+        "POST",
+        "/v3/groups",
+        A,
+        Some(json!({"group": {"group_type": other["group_type"]["id"], "volume_types": ["__DEFAULT__"]}})),
+    )
+    .await?;
+    let group = grouped["group"]["id"]
+        .as_str()
+        .ok_or("no group id")?
+        .to_string();
     let mut offered = offered.into_iter();
     let mut next = || offered.next().ok_or("a transfer is missing");
     Ok(Fx {
@@ -1254,6 +1332,7 @@ async fn fixture(app: &TestApp) -> BoxResult<Fx> {
         gifts: [next()?, next()?],
         encrypted_type,
         group_type,
+        group,
     })
 }
 

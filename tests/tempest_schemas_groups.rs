@@ -66,3 +66,48 @@ async fn group_type_answers_match() -> TestResult {
     .await;
     r.check()
 }
+
+#[actix_web::test]
+async fn group_answers_match() -> TestResult {
+    let mut r = Recorder::new().await?;
+    r.at(Some(11));
+    let gt = json!({"group_type": {"name": "gt"}});
+    r.with(
+        "group_types.create_group_type",
+        "POST",
+        "/v3/0a0a/group_types",
+        ADMIN,
+        gt,
+    )
+    .await;
+    r.at(Some(13));
+    let groups = "/v3/0a0a/groups";
+    let body = json!({"group": {"name": "g", "group_type": "gt", "volume_types": ["__DEFAULT__"]}});
+    let v = r
+        .with("groups.create_group", "POST", groups, ALICE, body)
+        .await;
+    let path = format!("{groups}/{}", id_of(&v, "group")?);
+    for minor in [13, 14, 38] {
+        r.at(Some(minor));
+        r.get("groups.show_group", &path, ALICE).await;
+        r.get(
+            "groups.list_groups_with_detail",
+            &format!("{groups}/detail"),
+            ALICE,
+        )
+        .await;
+    }
+    r.get("groups.list_groups_no_detail", groups, ALICE).await;
+    let update = json!({"group": {"name": "g2", "description": "d"}});
+    r.with("groups.update_group", "PUT", &path, ALICE, update)
+        .await;
+    r.at(Some(20));
+    let action = format!("{path}/action");
+    let reset = json!({"reset_status": {"status": "available"}});
+    r.with("groups.reset_group_status", "POST", &action, ADMIN, reset)
+        .await;
+    let delete = json!({"delete": {"delete-volumes": true}});
+    r.with("groups.delete_group", "POST", &action, ALICE, delete)
+        .await;
+    r.check()
+}

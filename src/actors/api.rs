@@ -21,6 +21,7 @@ pub mod catalogue;
 pub mod create;
 pub mod encryption;
 pub mod group_types;
+pub mod groups;
 pub mod hosts;
 pub mod idempotency;
 pub mod messages;

@@ -275,6 +275,9 @@ pub fn update(
 pub fn delete(c: &mut DbConnection, id: &str) -> Result<Result<(), Refusal>, DbError> {
     write_txn(c, |c| {
         exists(c, id)?;
+        if super::groups::type_in_use(c, id)? {
+            return Ok(Err(Refusal::InUse));
+        }
         diesel::delete(group_types::table.filter(group_types::id.eq(id))).execute(c)?;
         Ok(Ok(()))
     })

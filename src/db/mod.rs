@@ -12,6 +12,7 @@ pub mod encryption;
 pub mod error;
 pub mod files;
 pub mod group_types;
+pub mod groups;
 pub mod hosts;
 pub mod idempotency;
 pub mod instances;

@@ -1491,6 +1491,12 @@ fn decorate(
     super::group_types::specs_create,
     super::group_types::specs_update,
     super::group_types::specs_delete,
+    super::groups::create,
+    super::groups::list,
+    super::groups::list_detail,
+    super::groups::show,
+    super::groups::update,
+    super::groups::action,
 ))]
 struct Generated;
 

@@ -345,6 +345,13 @@ pub const GUARDS: &[(&str, &str, Guard)] = &[
         "/group_types/{group_type_id}/group_specs/{key}",
         Rule(A::GroupSpecDelete),
     ),
+    // Groups (3.13); the action's rule depends on the action.
+    ("post", "/groups", Rule(A::GroupCreate)),
+    ("get", "/groups", Rule(A::GroupGetAll)),
+    ("get", "/groups/detail", Rule(A::GroupGetAll)),
+    ("get", "/groups/{group_id}", Rule(A::GroupGet)),
+    ("put", "/groups/{group_id}", Rule(A::GroupUpdate)),
+    ("post", "/groups/{group_id}/action", InHandler),
     ("get", "/os-hosts", Rule(A::Hosts)),
     ("get", "/os-hosts/{host_name}", Rule(A::Hosts)),
     ("get", "/messages", Rule(A::MessageGetAll)),

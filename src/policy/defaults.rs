@@ -200,6 +200,18 @@ actions! {
     GroupSpecCreate => "group:group_types_specs:create", ADMIN;
     GroupSpecUpdate => "group:group_types_specs:update", ADMIN;
     GroupSpecDelete => "group:group_types_specs:delete", ADMIN;
+    // cinder/policies/groups.py, group_actions.py
+    GroupCreate => "group:create", MEMBER;
+    GroupGet => "group:get", READER;
+    GroupGetAll => "group:get_all", READER;
+    GroupUpdate => "group:update", MEMBER;
+    GroupDelete => "group:delete", MEMBER;
+    GroupResetStatus => "group:reset_status", ADMIN;
+    GroupEnableReplication => "group:enable_replication", MEMBER;
+    GroupDisableReplication => "group:disable_replication", MEMBER;
+    GroupFailoverReplication => "group:failover_replication", MEMBER;
+    GroupListReplicationTargets => "group:list_replication_targets", MEMBER;
+    GroupProjectAttribute => "group:group_project_attribute", ADMIN;
     // cinder/policies/messages.py
     MessageGet => "message:get", READER;
     MessageGetAll => "message:get_all", READER;
