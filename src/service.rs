@@ -195,6 +195,7 @@ pub async fn start(
             .map(|n| n.zone(config).to_string())
             .collect::<BTreeSet<_>>(),
         default_volume_type: config.default_volume_type.clone(),
+        default_group_type: config.default_group_type.clone(),
         quota_defaults: quotas::Defaults::from_config(&config.quota),
         reservation_expire_seconds: config.quota.reservation_expire_seconds,
         max_metadata_items: config.max_metadata_items,

@@ -84,6 +84,8 @@ fn class(rule: &str) -> Option<Class> {
         "message:get_all",
         "volume:get_all_transfers",
         "volume:get_transfer",
+        "group:get",
+        "group:get_all",
     ];
     const MEMBER: &[&str] = &[
         "volume:create",
@@ -106,6 +108,9 @@ fn class(rule: &str) -> Option<Class> {
         "volume:create_transfer",
         "volume:accept_transfer",
         "volume:delete_transfer",
+        "group:create",
+        "group:update",
+        "group:delete",
     ];
     const ADMIN: &[&str] = &[
         "volume:force_delete",
@@ -143,6 +148,15 @@ fn class(rule: &str) -> Option<Class> {
         "volume_extension:volume_type_encryption:create",
         "volume_extension:volume_type_encryption:update",
         "volume_extension:volume_type_encryption:delete",
+        "group:group_types:create",
+        "group:group_types:update",
+        "group:group_types:delete",
+        "group:group_types_specs:get",
+        "group:group_types_specs:get_all",
+        "group:group_types_specs:create",
+        "group:group_types_specs:update",
+        "group:group_types_specs:delete",
+        "group:reset_status",
     ];
     if rule == OPEN {
         Some(Class::Open)
@@ -181,6 +195,10 @@ struct Fx {
     gifts: [(String, String); 2],
     /// A public type with encryption and no volumes.
     encrypted_type: String,
+    /// A public group type with group spec `k1`, no group using it.
+    group_type: String,
+    /// A's group (of another group type).
+    group: String,
 }
 
 /// The rule of a route Cinder checks no rule on.
@@ -579,6 +597,105 @@ fn table() -> Vec<Row> {
             "volume_extension:types_extra_specs:delete",
             Deny,
         ),
+        // Group types: reads open, everything else admin only.
+        row("get", "/group_types", OPEN, Allow),
+        with(
+            "post",
+            "/group_types",
+            "",
+            |_| Some(json!({"group_type": {"name": format!("g-{}", uuid::Uuid::new_v4())}})),
+            "group:group_types:create",
+            Deny,
+        ),
+        row("get", "/group_types/{group_type_id}", OPEN, Allow),
+        with(
+            "put",
+            "/group_types/{group_type_id}",
+            "",
+            |_| Some(json!({"group_type": {"description": "d"}})),
+            "group:group_types:update",
+            Deny,
+        ),
+        row(
+            "delete",
+            "/group_types/{group_type_id}",
+            "group:group_types:delete",
+            Deny,
+        ),
+        row(
+            "get",
+            "/group_types/{group_type_id}/group_specs",
+            "group:group_types_specs:get_all",
+            Deny,
+        ),
+        with(
+            "post",
+            "/group_types/{group_type_id}/group_specs",
+            "",
+            |_| Some(json!({"group_specs": {"k2": "v2"}})),
+            "group:group_types_specs:create",
+            Deny,
+        ),
+        row(
+            "get",
+            "/group_types/{group_type_id}/group_specs/{key}",
+            "group:group_types_specs:get",
+            Deny,
+        ),
+        with(
+            "put",
+            "/group_types/{group_type_id}/group_specs/{key}",
+            "",
+            |_| Some(json!({"k1": "v9"})),
+            "group:group_types_specs:update",
+            Deny,
+        ),
+        row(
+            "delete",
+            "/group_types/{group_type_id}/group_specs/{key}",
+            "group:group_types_specs:delete",
+            Deny,
+        ),
+        // Groups: reads reader, writes member, reset_status admin.
+        with(
+            "post",
+            "/groups",
+            "",
+            |f| {
+                Some(
+                    json!({"group": {"group_type": f.group_type, "volume_types": ["__DEFAULT__"]}}),
+                )
+            },
+            "group:create",
+            Allow,
+        ),
+        row("get", "/groups", "group:get_all", Allow),
+        row("get", "/groups/detail", "group:get_all", Allow),
+        row("get", "/groups/{group_id}", "group:get", Hidden),
+        with(
+            "put",
+            "/groups/{group_id}",
+            "",
+            |_| Some(json!({"group": {"name": "n"}})),
+            "group:update",
+            Hidden,
+        ),
+        with(
+            "post",
+            "/groups/{group_id}/action",
+            "delete",
+            |_| Some(json!({"delete": {}})),
+            "group:delete",
+            Hidden,
+        ),
+        with(
+            "post",
+            "/groups/{group_id}/action",
+            "reset_status",
+            |_| Some(json!({"reset_status": {"status": "available"}})),
+            "group:reset_status",
+            Deny,
+        ),
         // Type encryption: admin only, every call.
         row(
             "get",
@@ -938,6 +1055,8 @@ fn uri(r: &Row, f: &Fx, missing: Option<&str>) -> String {
         .replace("{message_id}", &id(&f.message))
         .replace("{transfer_id}", &id(transfer))
         .replace("{encrypted_type}", &id(&f.encrypted_type))
+        .replace("{group_type_id}", &id(&f.group_type))
+        .replace("{group_id}", &id(&f.group))
         .replace("{key}", key)
         .replace(
             "{target_project}",
@@ -1158,6 +1277,47 @@ async fn fixture(app: &TestApp) -> BoxResult<Fx> {
         Some(json!({"encryption": {"provider": "luks", "control_location": "front-end"}})),
     )
     .await?;
+    let g = send(
+        app,
+        "POST",
+        "/v3/group_types",
+        ADMIN,
+        Some(json!({"group_type": {"name": format!("g-{}", uuid::Uuid::new_v4()), "group_specs": {"k1": "v1"}}})),
+    )
+    .await?;
+    let group_type = g["group_type"]["id"]
+        .as_str()
+        .ok_or("no group type id")?
+        .to_string();
+    // Every fixture makes a group in A's project: no limit on them.
+    send(
+        app,
+        "PUT",
+        &format!("/v3/os-quota-sets/{A_PROJECT}"),
+        ADMIN,
+        Some(json!({"quota_set": {"groups": -1}})),
+    )
+    .await?;
+    let other = send(
+        app,
+        "POST",
+        "/v3/group_types",
+        ADMIN,
+        Some(json!({"group_type": {"name": format!("g-{}", uuid::Uuid::new_v4())}})),
+    )
+    .await?;
+    let grouped = send(
+        app,
+        "POST",
+        "/v3/groups",
+        A,
+        Some(json!({"group": {"group_type": other["group_type"]["id"], "volume_types": ["__DEFAULT__"]}})),
+    )
+    .await?;
+    let group = grouped["group"]["id"]
+        .as_str()
+        .ok_or("no group id")?
+        .to_string();
     let mut offered = offered.into_iter();
     let mut next = || offered.next().ok_or("a transfer is missing");
     Ok(Fx {
@@ -1171,6 +1331,8 @@ async fn fixture(app: &TestApp) -> BoxResult<Fx> {
         transfer: next()?.0,
         gifts: [next()?, next()?],
         encrypted_type,
+        group_type,
+        group,
     })
 }
 

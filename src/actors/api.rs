@@ -20,6 +20,8 @@ pub mod attachments;
 pub mod catalogue;
 pub mod create;
 pub mod encryption;
+pub mod group_types;
+pub mod groups;
 pub mod hosts;
 pub mod idempotency;
 pub mod messages;
@@ -41,6 +43,9 @@ pub struct ApiSettings {
     pub known_zones: BTreeSet<String>,
     /// Name of the type used when a create names none.
     pub default_volume_type: String,
+    /// Name of the group type `GET /group_types/default` shows (Cinder's
+    /// `default_group_type`); `None`: that call answers 404, as Cinder's does unset.
+    pub default_group_type: Option<String>,
     /// Quota defaults.
     pub quota_defaults: quotas::Defaults,
     /// Seconds before an uncommitted reservation expires.

@@ -124,6 +124,7 @@ fn settings(defaults: quotas::Defaults) -> ApiSettings {
         default_availability_zone: "nova".into(),
         known_zones: BTreeSet::from(["nova".to_string(), "az2".to_string()]),
         default_volume_type: "__DEFAULT__".into(),
+        default_group_type: None,
         quota_defaults: defaults,
         reservation_expire_seconds: 86_400,
         max_metadata_items: 128,

@@ -66,6 +66,10 @@ fn quota_message(q: &QuotaExceeded) -> String {
             q.limit,
             q.in_use + q.reserved
         ),
+        "groups" => format!(
+            "GroupLimitExceeded: Maximum number of groups allowed ({}) exceeded",
+            q.limit
+        ),
         other => format!(
             "OverQuota: Quota exceeded for resources: ['{other}'] (limit {}, in use {}, reserved {}, requested {}).",
             q.limit, q.in_use, q.reserved, q.requested

@@ -73,6 +73,9 @@ pub struct Config {
     pub default_availability_zone: String,
     /// Name of the type used when a create names none. Default `__DEFAULT__`.
     pub default_volume_type: String,
+    /// Name of the group type `GET /group_types/default` shows (Cinder's
+    /// `default_group_type`). Default none: that call answers 404, as Cinder's does.
+    pub default_group_type: Option<String>,
     /// Largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: usize,
     /// The largest page a list answers (Cinder's `osapi_max_limit`); a larger `limit` is
@@ -120,6 +123,7 @@ impl Default for Config {
             policy_file: None,
             default_availability_zone: "nova".into(),
             default_volume_type: "__DEFAULT__".into(),
+            default_group_type: None,
             max_body_bytes: 1024 * 1024,
             osapi_max_limit: 1000,
             max_metadata_items: 128,

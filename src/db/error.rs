@@ -26,6 +26,17 @@ pub enum Resource {
     Transfer,
     /// A volume type's encryption; the id is the type's.
     Encryption,
+    /// A group type, by id.
+    GroupType,
+    /// A group type's spec; the id is the key.
+    GroupTypeSpec {
+        /// The group type's id.
+        group_type: String,
+    },
+    /// A generic volume group.
+    Group,
+    /// A group snapshot.
+    GroupSnapshot,
     /// A volume's metadata item; the id is the key.
     VolumeMetadata {
         /// The volume.
@@ -76,6 +87,12 @@ impl Resource {
             Resource::Encryption => {
                 format!("Volume type encryption for type {id} does not exist.")
             }
+            Resource::GroupType => format!("Group type {id} could not be found."),
+            Resource::GroupTypeSpec { group_type } => {
+                format!("Group Type {group_type} has no specs with key {id}.")
+            }
+            Resource::Group => format!("Group {id} could not be found."),
+            Resource::GroupSnapshot => format!("GroupSnapshot {id} could not be found."),
             Resource::VolumeMetadata { volume } => {
                 format!("Volume {volume} has no metadata with key {id}.")
             }

@@ -11,6 +11,8 @@ pub mod columns;
 pub mod encryption;
 pub mod error;
 pub mod files;
+pub mod group_types;
+pub mod groups;
 pub mod hosts;
 pub mod idempotency;
 pub mod instances;

@@ -348,3 +348,61 @@ diesel::allow_tables_to_appear_in_same_query!(transfers, volumes);
 diesel::allow_tables_to_appear_in_same_query!(transfers, snapshots);
 diesel::allow_tables_to_appear_in_same_query!(volume_type_encryption, volume_types);
 diesel::allow_tables_to_appear_in_same_query!(volume_type_encryption, volumes);
+
+// Group types (migration 2026-12-07-070000_group_types).
+
+diesel::table! {
+    group_types (id) {
+        id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        is_public -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    group_type_specs (group_type_id, spec_key) {
+        group_type_id -> Text,
+        spec_key -> Text,
+        spec_value -> Text,
+    }
+}
+
+diesel::joinable!(group_type_specs -> group_types (group_type_id));
+
+diesel::allow_tables_to_appear_in_same_query!(group_types, group_type_specs);
+
+// Generic volume groups (migration 2026-12-07-071000_groups).
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        project_id -> Text,
+        user_id -> Text,
+        name -> Nullable<Text>,
+        description -> Nullable<Text>,
+        availability_zone -> Text,
+        status -> Text,
+        group_type_id -> Text,
+        group_snapshot_id -> Nullable<Text>,
+        source_group_id -> Nullable<Text>,
+        replication_status -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    group_volume_types (group_id, volume_type_id) {
+        group_id -> Text,
+        volume_type_id -> Text,
+    }
+}
+
+diesel::joinable!(groups -> group_types (group_type_id));
+diesel::joinable!(group_volume_types -> groups (group_id));
+
+diesel::allow_tables_to_appear_in_same_query!(groups, group_types);
+diesel::allow_tables_to_appear_in_same_query!(groups, group_volume_types);

@@ -1069,6 +1069,22 @@ fn decorate(
     super::encryption::create,
     super::encryption::update,
     super::encryption::delete,
+    super::group_types::list,
+    super::group_types::show,
+    super::group_types::create,
+    super::group_types::update,
+    super::group_types::delete,
+    super::group_types::specs_list,
+    super::group_types::specs_show,
+    super::group_types::specs_create,
+    super::group_types::specs_update,
+    super::group_types::specs_delete,
+    super::groups::create,
+    super::groups::list,
+    super::groups::list_detail,
+    super::groups::show,
+    super::groups::update,
+    super::groups::action,
 ))]
 struct Generated;
 

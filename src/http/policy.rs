@@ -306,6 +306,52 @@ pub const GUARDS: &[(&str, &str, Guard)] = &[
         "/types/{type_id}/encryption/{key}",
         Rule(A::EncryptionDelete),
     ),
+    // Group types (3.11): reads have no rule in Cinder.
+    ("get", "/group_types", Open),
+    ("post", "/group_types", Rule(A::GroupTypeCreate)),
+    ("get", "/group_types/{group_type_id}", Open),
+    (
+        "put",
+        "/group_types/{group_type_id}",
+        Rule(A::GroupTypeUpdate),
+    ),
+    (
+        "delete",
+        "/group_types/{group_type_id}",
+        Rule(A::GroupTypeDelete),
+    ),
+    (
+        "get",
+        "/group_types/{group_type_id}/group_specs",
+        Rule(A::GroupSpecGetAll),
+    ),
+    (
+        "post",
+        "/group_types/{group_type_id}/group_specs",
+        Rule(A::GroupSpecCreate),
+    ),
+    (
+        "get",
+        "/group_types/{group_type_id}/group_specs/{key}",
+        Rule(A::GroupSpecGet),
+    ),
+    (
+        "put",
+        "/group_types/{group_type_id}/group_specs/{key}",
+        Rule(A::GroupSpecUpdate),
+    ),
+    (
+        "delete",
+        "/group_types/{group_type_id}/group_specs/{key}",
+        Rule(A::GroupSpecDelete),
+    ),
+    // Groups (3.13); the action's rule depends on the action.
+    ("post", "/groups", Rule(A::GroupCreate)),
+    ("get", "/groups", Rule(A::GroupGetAll)),
+    ("get", "/groups/detail", Rule(A::GroupGetAll)),
+    ("get", "/groups/{group_id}", Rule(A::GroupGet)),
+    ("put", "/groups/{group_id}", Rule(A::GroupUpdate)),
+    ("post", "/groups/{group_id}/action", InHandler),
     ("get", "/os-hosts", Rule(A::Hosts)),
     ("get", "/os-hosts/{host_name}", Rule(A::Hosts)),
     ("get", "/messages", Rule(A::MessageGetAll)),

@@ -189,6 +189,29 @@ actions! {
     TransferCreate => "volume:create_transfer", MEMBER;
     TransferAccept => "volume:accept_transfer", MEMBER;
     TransferDelete => "volume:delete_transfer", MEMBER;
+    // cinder/policies/group_types.py: lists and shows have no rule; the specs in a
+    // type's view follow `group:access_group_types_specs`.
+    GroupTypeCreate => "group:group_types:create", ADMIN;
+    GroupTypeUpdate => "group:group_types:update", ADMIN;
+    GroupTypeDelete => "group:group_types:delete", ADMIN;
+    GroupTypeSpecsShown => "group:access_group_types_specs", ADMIN;
+    GroupSpecGet => "group:group_types_specs:get", ADMIN;
+    GroupSpecGetAll => "group:group_types_specs:get_all", ADMIN;
+    GroupSpecCreate => "group:group_types_specs:create", ADMIN;
+    GroupSpecUpdate => "group:group_types_specs:update", ADMIN;
+    GroupSpecDelete => "group:group_types_specs:delete", ADMIN;
+    // cinder/policies/groups.py, group_actions.py
+    GroupCreate => "group:create", MEMBER;
+    GroupGet => "group:get", READER;
+    GroupGetAll => "group:get_all", READER;
+    GroupUpdate => "group:update", MEMBER;
+    GroupDelete => "group:delete", MEMBER;
+    GroupResetStatus => "group:reset_status", ADMIN;
+    GroupEnableReplication => "group:enable_replication", MEMBER;
+    GroupDisableReplication => "group:disable_replication", MEMBER;
+    GroupFailoverReplication => "group:failover_replication", MEMBER;
+    GroupListReplicationTargets => "group:list_replication_targets", MEMBER;
+    GroupProjectAttribute => "group:group_project_attribute", ADMIN;
     // cinder/policies/messages.py
     MessageGet => "message:get", READER;
     MessageGetAll => "message:get_all", READER;

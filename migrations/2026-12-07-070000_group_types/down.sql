@@ -1,0 +1,2 @@
+DROP TABLE group_type_specs;
+DROP TABLE group_types;

@@ -1,0 +1,2 @@
+DROP TABLE group_volume_types;
+DROP TABLE groups;
