@@ -47,7 +47,7 @@ pub struct GroupSpecs(pub BTreeMap<String, String>);
 impl<'de> Deserialize<'de> for GroupSpecs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
-        super::types::extra_specs("group_specs", Some(&v))
+        validate::extra_specs("group_specs", Some(&v))
             .map(GroupSpecs)
             .map_err(serde::de::Error::custom)
     }
@@ -408,7 +408,7 @@ pub async fn specs_create(
         )));
     }
     let specs = validate::capped(
-        super::types::extra_specs("group_specs", body.get("group_specs"))?,
+        validate::extra_specs("group_specs", body.get("group_specs"))?,
         state.limits.max_metadata_items,
     )?;
     state
@@ -430,7 +430,7 @@ pub async fn specs_update(
 ) -> Result<HttpResponse, ApiError> {
     guard::min_version(&req, GROUP_TYPES_FROM)?;
     let key = guard::segment(&req, "key");
-    let specs = super::types::extra_specs("group_specs", Some(&body))?;
+    let specs = validate::extra_specs("group_specs", Some(&body))?;
     if specs.len() != 1 {
         return Err(ApiError::BadRequest(format!(
             "Invalid input for field/attribute group_specs. Value: {body}. It must have exactly one property."
