@@ -418,6 +418,14 @@ async fn the_service_token_is_renewed_before_it_expires_one_renewal_at_a_time() 
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     assert_eq!(counts(&ks, "tok-0").0, 1);
+    // A burst with one uncached token: one validation for all of it.
+    let calls: Vec<_> = (0..4)
+        .map(|_| app.call(req("GET", &path, "tok-5")))
+        .collect();
+    for (status, body, _) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(counts(&ks, "tok-5").1, 1);
 
     // Keystone forgets the service token (a restart with new fernet keys): Clinker signs in
     // again and retries the validation once.

@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod token;
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,9 @@ pub struct Keystone {
     service: RwLock<Option<ServiceToken>>,
     renewing: tokio::sync::Mutex<()>,
     cache: cache::TokenCache,
+    /// Validations under way, by token key: a burst of requests with one uncached token
+    /// (a client starting 32 requests at once) makes one Keystone call, not 32.
+    inflight: std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     service_roles: Vec<String>,
 }
 
@@ -80,6 +84,7 @@ impl Keystone {
             service: RwLock::new(None),
             renewing: tokio::sync::Mutex::new(()),
             cache: cache::TokenCache::new(conf.token_cache_time),
+            inflight: std::sync::Mutex::new(HashMap::new()),
             service_roles: conf
                 .service_token_roles
                 .iter()
@@ -136,6 +141,32 @@ impl Keystone {
             }
             cache::Lookup::Miss => {}
         }
+        // One validation per token at a time; whoever waited finds the answer cached.
+        let gate = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let _turn = gate.lock().await;
+        let outcome = match self.cache.get(&key, Utc::now()) {
+            cache::Lookup::Hit(identity) => Ok(identity),
+            _ => self.validate_uncached(token, key).await,
+        };
+        self.inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        outcome
+    }
+
+    /// Asks Keystone about a token and caches it if valid.
+    async fn validate_uncached(
+        &self,
+        token: &str,
+        key: [u8; 32],
+    ) -> Result<Arc<Identity>, Refusal> {
         let started = Instant::now();
         let outcome = self.ask_keystone(token).await;
         crate::telemetry::keystone_validation(

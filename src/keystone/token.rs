@@ -80,27 +80,29 @@ mod tests {
     use super::parse;
 
     #[test]
-    fn a_project_token_gives_its_user_project_and_roles() {
+    fn a_project_token_gives_its_user_project_and_roles() -> Result<(), serde_json::Error> {
         let body = br#"{"token": {"methods": ["password"], "expires_at": "2030-01-02T03:04:05.000000Z",
             "user": {"id": "u1", "name": "alice", "domain": {"id": "default", "name": "Default"}},
             "project": {"id": "0a0a", "name": "demo", "domain": {"id": "default", "name": "Default"}},
             "roles": [{"id": "r1", "name": "Member"}, {"id": "r2", "name": "reader"}],
             "is_domain": false, "audit_ids": ["x"], "issued_at": "2030-01-02T02:04:05.000000Z"}}"#;
-        let id = parse(body).expect("parses");
+        let id = parse(body)?;
         assert_eq!(id.user_id, "u1");
         assert_eq!(id.project_id.as_deref(), Some("0a0a"));
         assert_eq!(id.roles, ["member", "reader"]);
         assert!(!id.system_scope);
         assert_eq!(id.expires_at.to_rfc3339(), "2030-01-02T03:04:05+00:00");
+        Ok(())
     }
 
     #[test]
-    fn a_system_token_has_no_project() {
+    fn a_system_token_has_no_project() -> Result<(), serde_json::Error> {
         let body = br#"{"token": {"expires_at": "2030-01-02T03:04:05Z", "user": {"id": "u1", "name": "admin"},
             "system": {"all": true}, "roles": [{"id": "r", "name": "admin"}]}}"#;
-        let id = parse(body).expect("parses");
+        let id = parse(body)?;
         assert!(id.system_scope);
         assert_eq!(id.project_id, None);
+        Ok(())
     }
 
     #[test]

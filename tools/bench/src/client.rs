@@ -1,4 +1,4 @@
-//! The load generator's HTTP calls, made exactly as a client makes them: noauth token,
+//! The load generator's HTTP calls, made exactly as a client makes them: its token,
 //! JSON bodies, the project in the path.
 
 use std::time::Duration;
@@ -46,8 +46,14 @@ pub struct Api {
 
 impl Api {
     /// A client of `project` at `url` (e.g. `http://127.0.0.1:8776`), keeping up to
-    /// `connections` connections open.
-    pub fn new(url: &str, project: &str, connections: usize, timeout: Duration) -> Self {
+    /// `connections` connections open; it sends `token`, or the noauth `admin:<project>`.
+    pub fn new(
+        url: &str,
+        project: &str,
+        token: Option<&str>,
+        connections: usize,
+        timeout: Duration,
+    ) -> Self {
         // Idle connections are dropped before actix-web's 5 s keep-alive closes them, so a
         // request is never written into a connection the server already shut.
         let connector = awc::Connector::new()
@@ -62,7 +68,7 @@ impl Api {
             client,
             base: format!("{root}/v3/{project}"),
             root,
-            token: format!("admin:{project}"),
+            token: token.map_or_else(|| format!("admin:{project}"), str::to_string),
         }
     }
 

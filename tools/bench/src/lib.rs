@@ -69,9 +69,15 @@ pub struct BenchOptions {
     /// Size of each volume in GiB.
     #[arg(long, default_value_t = 1)]
     pub size: u64,
-    /// Project id (hex or UUID). Default: a fresh random one.
+    /// Project id (hex or UUID). Default: a fresh random one. Required with `--token`:
+    /// the token's own project.
     #[arg(long)]
     pub project: Option<String>,
+    /// The `X-Auth-Token` to send, e.g. a Keystone token (`openstack token issue`) for a
+    /// server with `auth_strategy = "keystone"`; also from env `CLINKER_BENCH_TOKEN`, which
+    /// keeps it out of the process list. Default: the noauth token `admin:<project>`.
+    #[arg(long, env = "CLINKER_BENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// The server's pid, to report its CPU seconds per volume and peak RSS from /proc.
     #[arg(long)]
     pub pid: Option<u32>,
@@ -115,6 +121,7 @@ impl BenchOptions {
             concurrency: 16,
             size: 1,
             project: None,
+            token: None,
             pid: None,
             json: None,
             skip_delete: false,
@@ -179,12 +186,18 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         Some(p) => return Err(BenchError::Invalid(format!("project '{p}' is not hex"))),
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
+    if opts.token.is_some() && opts.project.is_none() {
+        return Err(BenchError::Invalid(
+            "--token needs --project: the token's project".into(),
+        ));
+    }
     if opts.concurrency == 0 {
         return Err(BenchError::Invalid("concurrency must be at least 1".into()));
     }
     let api = Api::new(
         &opts.url,
         &project,
+        opts.token.as_deref(),
         opts.concurrency + 2,
         Duration::from_secs(opts.request_timeout.max(1)),
     );
