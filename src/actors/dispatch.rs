@@ -180,7 +180,7 @@ impl Dispatcher {
         call: NodeCall,
     ) -> Result<T, ServiceError> {
         let Some(remote) = &self.remote else {
-            return Err(ServiceError::Unavailable(format!(
+            return Err(ServiceError::NodeUnavailable(format!(
                 "node {node} is not configured"
             )));
         };
@@ -195,7 +195,7 @@ impl Dispatcher {
             .await?;
         match state {
             None => {
-                return Err(ServiceError::Unavailable(format!(
+                return Err(ServiceError::NodeUnavailable(format!(
                     "node {node} is held by no process: no agent has started for it"
                 )));
             }
@@ -203,7 +203,7 @@ impl Dispatcher {
                 let seen = s
                     .renewed_at
                     .map_or("never".to_string(), |t| format!("{t} UTC"));
-                return Err(ServiceError::Unavailable(format!(
+                return Err(ServiceError::NodeUnavailable(format!(
                     "node {node} is down: its agent (instance {}) last renewed its lease at                      {seen}",
                     s.holder
                 )));
@@ -233,14 +233,14 @@ impl Dispatcher {
                     return reply.into_result();
                 }
                 None => {
-                    return Err(ServiceError::Unavailable(format!(
+                    return Err(ServiceError::NodeUnavailable(format!(
                         "node {node}'s agent restarted before it answered; try again"
                     )));
                 }
                 Some(None) if started.elapsed() >= remote.call_timeout => {
                     let key = id.clone();
                     remote.db.run(move |c| outbox::cancel(c, &key)).await?;
-                    return Err(ServiceError::Unavailable(format!(
+                    return Err(ServiceError::NodeUnavailable(format!(
                         "node {node}'s agent did not answer within {} s",
                         remote.call_timeout.as_secs()
                     )));

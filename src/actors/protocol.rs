@@ -265,7 +265,9 @@ impl CallReply {
                     ServiceError::Invalid(_) => "invalid",
                     ServiceError::InvalidState(_) => "invalid_state",
                     ServiceError::Conflict(_) => "conflict",
-                    ServiceError::Unavailable(_) => "unavailable",
+                    ServiceError::Unavailable(_) | ServiceError::NodeUnavailable(_) => {
+                        "unavailable"
+                    }
                     _ => "driver",
                 };
                 let message = match e {
@@ -273,6 +275,7 @@ impl CallReply {
                     | ServiceError::InvalidState(m)
                     | ServiceError::Conflict(m)
                     | ServiceError::Unavailable(m)
+                    | ServiceError::NodeUnavailable(m)
                     | ServiceError::Driver(m) => m,
                     other => other.to_string(),
                 };

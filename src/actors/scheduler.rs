@@ -152,8 +152,14 @@ impl PoolBook {
             .filter_map(|p| {
                 let entry = self.nodes.get(&p.node)?;
                 let (vendor, version, at) = entry.backend.clone()?;
+                // The pool as the operator set it: a down node's pools are refused
+                // placements but still listed, marked down.
+                let pool = PoolState {
+                    disabled: entry.disabled,
+                    ..p.clone()
+                };
                 Some(PoolReport {
-                    pool: p.clone(),
+                    pool,
                     vendor_name: vendor,
                     driver_version: version,
                     timestamp: at,

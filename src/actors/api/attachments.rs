@@ -286,7 +286,7 @@ async fn connect(
         .await
         .map_err(|e| match e {
             // The node's agent is down or did not answer: said as such (503).
-            ServiceError::Unavailable(_) => e,
+            ServiceError::Unavailable(_) | ServiceError::NodeUnavailable(_) => e,
             _ => ServiceError::Internal(format!(
                 "Unable to create attachment for volume ({}).",
                 v.row.id
