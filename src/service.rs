@@ -359,7 +359,8 @@ pub(crate) async fn clear_queued(
     fences: &HashMap<String, claims::Fence>,
 ) -> anyhow::Result<usize> {
     let mut cleared = 0;
-    for fence in fences.values().cloned() {
+    for fence in fences.values() {
+        let fence = fence.clone();
         cleared += db.run(move |c| crate::db::outbox::clear(c, &fence)).await?;
     }
     Ok(cleared)
