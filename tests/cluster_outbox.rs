@@ -300,10 +300,37 @@ fn two_controllers_and_an_agent_postgres() -> TestResult {
     let queued: i64 = node_work::table.count().get_result(&mut c)?;
     assert_eq!(queued, 0, "the outbox is empty once the work ran");
 
-    // Delete through the other controller than the one that created it.
+    // The agent killed: a delete queued meanwhile is not lost. Its restart clears the
+    // queue and its recovery resumes the delete from the volume's row.
+    let mut agent = agent;
+    signal(agent.pid(), "-KILL")?;
+    let _ = agent.exit_code();
+    let down = wait_for(Duration::from_secs(30), || {
+        Ok(node_state(c1.port)? == "down")
+    })?;
+    assert!(down, "n1 down once its agent is dead");
     let (code, v) = call(c2.port, USER, "DELETE", &format!("/volumes/{a}"), None)?;
     assert_eq!(code, 202, "{v}");
+    let queued: i64 = node_work::table.count().get_result(&mut c)?;
+    assert_eq!(queued, 1, "the delete waits in the outbox");
+    drop(agent);
+    let _agent = Server::builder(&agent_dir)
+        .agent()
+        .database_url(Some(&url))
+        .config(&agent_text)
+        .start()?;
     wait_status(c1.port, &a, None)?;
+    let queued: i64 = node_work::table.count().get_result(&mut c)?;
+    assert_eq!(queued, 0, "nothing left queued");
+    let epoch: i64 = clinker::db::schema::node_claims::table
+        .filter(clinker::db::schema::node_claims::node.eq("n1"))
+        .select(clinker::db::schema::node_claims::epoch)
+        .first(&mut c)?;
+    assert_eq!(epoch, 2, "the restarted agent holds n1 at the next epoch");
+    for c in [&c1, &c2] {
+        let up = wait_for(Duration::from_secs(30), || Ok(node_state(c.port)? == "up"))?;
+        assert!(up, "controller {} saw n1 up again", c.port);
+    }
     Ok(())
 }
 
