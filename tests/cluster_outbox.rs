@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 const USER: &str = "alice:5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c";
 const ADMIN: &str = "admin:5e2c0a7d4b3f4e1a9c8d7b6a5f4e3d2c";
 
-/// A controller: no node of its own. A lease long enough to outlast the agent's pause
-/// below, and a node counted down 2 s after its holder's last renewal.
+/// A controller: no node of its own. A lease (renewed every 4 s) long enough to outlast
+/// the agent's pause below, and a node counted down 5 s after its holder's last renewal.
 const CONTROLLER: &str = r#"
 nodes = []
 
@@ -30,14 +30,14 @@ gigabytes = -1
 snapshots = -1
 
 [cluster]
-lease_seconds = 30
-node_down_after_seconds = 2
+lease_seconds = 12
+node_down_after_seconds = 5
 "#;
 
 /// The agent's node `n1`, a file node under `dir`.
 fn agent_config(dir: &std::path::Path) -> String {
     format!(
-        "[cluster]\nlease_seconds = 30\nnode_down_after_seconds = 2\n\n\
+        "[cluster]\nlease_seconds = 12\nnode_down_after_seconds = 5\n\n\
          [scheduler]\nstats_interval_seconds = 1\n\n\
          [[nodes]]\nname = \"n1\"\ndriver = \"file\"\n\
          [nodes.driver_options]\npath = \"{}\"\n",
@@ -229,6 +229,39 @@ fn two_controllers_and_an_agent_postgres() -> TestResult {
         Ok(call(c1.port, USER, "GET", &format!("/snapshots/{snap}"), None)?.0 == 404)
     })?;
     assert!(gone, "the snapshot delete through c2 finished");
+
+    // A burst from both controllers at once: every create placed and made, none lost.
+    let burst: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = [c1.port, c2.port, c1.port, c2.port]
+            .into_iter()
+            .map(|port| {
+                s.spawn(move || {
+                    (0..5)
+                        .map(|_| create(port, 1).map_err(|e| e.to_string()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .expect("a client thread panicked")
+                    .expect("a create was refused")
+            })
+            .collect()
+    });
+    assert_eq!(burst.len(), 20);
+    for id in &burst {
+        wait_status(c2.port, id, Some("available"))?;
+    }
+    for id in &burst {
+        let (code, v) = call(c1.port, USER, "DELETE", &format!("/volumes/{id}"), None)?;
+        assert_eq!(code, 202, "{v}");
+    }
+    for id in &burst {
+        wait_status(c2.port, id, None)?;
+    }
 
     // Exports are calls: the agent answers within the request, through either controller.
     for c in [&c1, &c2] {

@@ -204,7 +204,7 @@ impl Dispatcher {
                     .renewed_at
                     .map_or("never".to_string(), |t| format!("{t} UTC"));
                 return Err(ServiceError::NodeUnavailable(format!(
-                    "node {node} is down: its agent (instance {}) last renewed its lease at                      {seen}",
+                    "node {node} is down: its agent (instance {}) last renewed its lease at {seen}",
                     s.holder
                 )));
             }

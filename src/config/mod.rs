@@ -320,10 +320,14 @@ impl Config {
         if self.osapi_max_limit < 1 {
             return Err(invalid("osapi_max_limit: must be at least 1".into()));
         }
-        if self.cluster.node_down_after_seconds == 0 {
-            return Err(invalid(
-                "cluster.node_down_after_seconds: must be at least 1".into(),
-            ));
+        // A lease is renewed every third of its length: a node counted down sooner
+        // than that would flap between renewals.
+        if self.cluster.node_down_after_seconds.saturating_mul(3) <= self.cluster.lease_seconds {
+            return Err(invalid(format!(
+                "cluster.node_down_after_seconds: must be more than a third of \
+                 cluster.lease_seconds ({} s), the time between two renewals",
+                self.cluster.lease_seconds
+            )));
         }
         if self.cluster.lease_seconds < 3 {
             // Renewed every third of it: a shorter lease would be renewed more often than

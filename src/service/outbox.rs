@@ -396,16 +396,18 @@ async fn watch_once(
     down_after: u64,
     seen: &mut Seen,
 ) -> Result<(), DbError> {
-    let (reports, states, rows, handed_back) = db
+    let (reports, states, rows, handed_back, depths) = db
         .run(move |c| {
             Ok((
                 outbox::reports(c)?,
                 claims::states(c, down_after)?,
                 services::list(c)?,
                 outbox::take_unfenced(c, outbox::SCHEDULER_QUEUE, BATCH)?,
+                outbox::depths(c)?,
             ))
         })
         .await?;
+    crate::telemetry::outbox_depths(&depths, states.iter().map(|s| s.node.clone()));
     let me = crate::db::instances::instance_id();
     let up: HashMap<&str, bool> = states.iter().map(|s| (s.node.as_str(), s.up)).collect();
     for r in reports.iter().filter(|r| !local.contains(&r.node)) {
