@@ -242,15 +242,12 @@ fn two_controllers_and_an_agent_postgres() -> TestResult {
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .expect("a client thread panicked")
-                    .expect("a create was refused")
-            })
-            .collect()
-    });
+        let mut ids = Vec::new();
+        for w in workers {
+            ids.extend(w.join().map_err(|_| "a client thread panicked")??);
+        }
+        Ok::<_, Box<dyn std::error::Error>>(ids)
+    })?;
     assert_eq!(burst.len(), 20);
     for id in &burst {
         wait_status(c2.port, id, Some("available"))?;
