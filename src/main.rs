@@ -214,10 +214,17 @@ async fn node(config: Config) -> anyhow::Result<()> {
 }
 
 /// An agent shares its controllers' database from another host, which SQLite (a file
-/// on one host) cannot be; refused before the file would be created.
+/// on one host) cannot be; refused before the file would be created. A controller with
+/// `nodes = []` needs agents, so the same holds for it.
 fn agent_database(config: &Config) -> Result<(), String> {
     match db::Backend::from_url(&config.database_url()) {
         Ok(db::Backend::Postgres) => Ok(()),
+        Ok(db::Backend::Sqlite) if config.nodes.is_empty() => Err(
+            "this controller runs no node (`nodes = []`): its nodes are storage agents' \
+             (`clinker node`), which share the controllers' PostgreSQL database; give \
+             --database-url postgres://... (with SQLite, list the nodes under [[nodes]])"
+                .into(),
+        ),
         Ok(db::Backend::Sqlite) => Err(
             "`clinker node` runs a storage agent that shares its controllers' PostgreSQL \
              database; give --database-url postgres://... (with SQLite, run the nodes \
@@ -242,7 +249,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if mode == Mode::Node
+    if (mode == Mode::Node || (mode == Mode::Serve && config.nodes.is_empty()))
         && let Err(m) = agent_database(&config)
     {
         eprintln!("clinker: {m}");

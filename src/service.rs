@@ -3,6 +3,7 @@
 
 mod agent;
 mod lease;
+pub mod outbox;
 
 pub use agent::{Agent, start_agent};
 pub use lease::{Lease, retire};
@@ -15,8 +16,8 @@ use actix::prelude::*;
 use tracing::{info, warn};
 
 use crate::actors::api::catalogue::SchedulerQueries;
-use crate::actors::api::{ApiActor, ApiSettings};
-use crate::actors::dispatch::{Dispatcher, JournalHandle, NodeHandle, SchedulerLink};
+use crate::actors::api::{ApiActor, ApiSettings, Zones};
+use crate::actors::dispatch::{Dispatcher, JournalHandle, NodeHandle, Remote, SchedulerLink};
 use crate::actors::journal::JournalActor;
 use crate::actors::mailbox::Tracked;
 use crate::actors::protocol::{PublishStats, RecoverNode, ScheduleCreateVolume, SetNodeDisabled};
@@ -166,11 +167,28 @@ pub async fn start(
     // The scheduler's address exists before the scheduler, so nodes can be given it.
     let scheduler_ctx: Context<SchedulerActor> = Context::new();
     let scheduler_addr = scheduler_ctx.address();
+    let fences = claim_nodes(config, &db, &lease).await?;
+    let acked = outbox::Acked::default();
+    let shared = is_shared(&db);
+    // On PostgreSQL other controllers may place volumes on this process's nodes: their
+    // reports go to the database too. The embedded SQLite default keeps the direct path.
+    let stats = if shared {
+        outbox::ReportRelay::new(
+            db.clone(),
+            Some(scheduler_addr.clone().recipient()),
+            fences.clone(),
+            acked.clone(),
+        )
+        .start()
+        .recipient()
+    } else {
+        scheduler_addr.clone().recipient()
+    };
     let link = SchedulerLink {
         schedule: scheduler_addr.clone().recipient(),
-        stats: scheduler_addr.clone().recipient(),
+        stats,
     };
-    let nodes = start_nodes(config, &db, &lease, &drivers, &journal, &link).await?;
+    let nodes = start_nodes(config, &db, &fences, &drivers, &journal, &link).await?;
     let handles: HashMap<String, NodeHandle> = nodes
         .iter()
         .map(|(k, v)| (k.clone(), NodeHandle::of(k, v.clone())))
@@ -185,15 +203,23 @@ pub async fn start(
     let dispatcher = Dispatcher {
         scheduler: Tracked::new(scheduler.clone().recipient(), "scheduler"),
         host_check: scheduler.clone().recipient(),
-        nodes: Arc::new(handles),
+        nodes: Arc::new(handles.clone()),
+        remote: Some(Remote {
+            db: db.clone(),
+            down_after_seconds: config.cluster.node_down_after_seconds,
+            call_timeout: Duration::from_secs(config.cluster.node_down_after_seconds),
+        }),
     };
-    let settings = ApiSettings {
-        default_availability_zone: config.default_availability_zone.clone(),
-        known_zones: config
+    let zones = Zones::of(
+        config
             .nodes
             .iter()
             .map(|n| n.zone(config).to_string())
             .collect::<BTreeSet<_>>(),
+    );
+    let settings = ApiSettings {
+        default_availability_zone: config.default_availability_zone.clone(),
+        known_zones: zones.clone(),
         default_volume_type: config.default_volume_type.clone(),
         default_group_type: config.default_group_type.clone(),
         quota_defaults: quotas::Defaults::from_config(&config.quota),
@@ -225,7 +251,29 @@ pub async fn start(
         journal,
         lease,
     };
+    let cleared = clear_queued(&db, &fences).await?;
+    if shared {
+        // Before recovery: volumes it schedules again need the other nodes' pools.
+        outbox::start_watch(
+            db.clone(),
+            services.scheduler.clone(),
+            handles.keys().cloned().collect(),
+            zones,
+            config.cluster.node_down_after_seconds,
+        )
+        .await;
+    }
     recover(&services, &db).await?;
+    if shared {
+        let held = held_nodes(&handles, &fences);
+        outbox::start_worker(db.clone(), Some(config.database_url()), held, acked);
+    }
+    if cleared > 0 {
+        info!(
+            queued.cleared = cleared,
+            "queued work of this process's nodes left to recovery"
+        );
+    }
     Ok(services)
 }
 
@@ -235,14 +283,11 @@ pub async fn start(
 pub(crate) async fn start_nodes(
     config: &Config,
     db: &Db,
-    lease: &Lease,
+    fences: &HashMap<String, claims::Fence>,
     drivers: &HashMap<String, Arc<dyn VolumeDriver>>,
     journal: &Addr<JournalActor>,
     link: &SchedulerLink,
 ) -> anyhow::Result<HashMap<String, Addr<VolumeActor>>> {
-    // Before any node's actor starts: a node another live process holds stops start-up
-    // here, before this process's recovery or backend comparison can touch its volumes.
-    let fences = claim_nodes(config, db, lease).await?;
     let mut nodes = HashMap::new();
     for node in &config.nodes {
         let driver = drivers
@@ -283,9 +328,50 @@ pub(crate) async fn start_nodes(
     Ok(nodes)
 }
 
+/// Whether other processes may share this database (PostgreSQL): then nodes' reports
+/// are published, queued work is taken, and other nodes are watched.
+pub(crate) fn is_shared(db: &Db) -> bool {
+    db.run_blocking(|c| Ok(matches!(c, crate::db::DbConnection::Postgres(_))))
+        .unwrap_or(false)
+}
+
+/// The nodes this process holds, as its outbox worker reaches them.
+pub(crate) fn held_nodes(
+    handles: &HashMap<String, NodeHandle>,
+    fences: &HashMap<String, claims::Fence>,
+) -> Vec<outbox::HeldNode> {
+    handles
+        .iter()
+        .filter_map(|(name, handle)| {
+            Some(outbox::HeldNode {
+                handle: handle.clone(),
+                fence: fences.get(name)?.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Deletes the rows queued for this process's nodes before their recovery, which
+/// resumes everything those rows asked for from the volume and snapshot rows (so
+/// nothing queued is lost, and nothing is run once by the recovery and again from the
+/// queue).
+pub(crate) async fn clear_queued(
+    db: &Db,
+    fences: &HashMap<String, claims::Fence>,
+) -> anyhow::Result<usize> {
+    let mut cleared = 0;
+    for fence in fences.values() {
+        let fence = fence.clone();
+        cleared += db.run(move |c| crate::db::outbox::clear(c, &fence)).await?;
+    }
+    Ok(cleared)
+}
+
 /// Claims every node of the config for this instance, or names the first one a live
-/// instance holds.
-async fn claim_nodes(
+/// instance holds. Before any node's actor starts: a node another live process holds
+/// stops start-up here, before this process's recovery or backend comparison can touch
+/// its volumes.
+pub(crate) async fn claim_nodes(
     config: &Config,
     db: &Db,
     lease: &Lease,

@@ -37,6 +37,20 @@ pub const POOL_CAPACITY: &str = "clinker_pool_capacity_gb";
 pub const ACTOR_MAILBOX_DEPTH: &str = "clinker_actor_mailbox_depth";
 /// Writes per group-commit transaction (SQLite or PostgreSQL).
 pub const DB_GROUP_COMMIT_SIZE: &str = "clinker_db_group_commit_size";
+/// Rows waiting in the outbox, by node (`@scheduler` for creates handed back), as a
+/// controller last read them.
+pub const OUTBOX_DEPTH: &str = "clinker_outbox_depth";
+
+/// Records the outbox's depth per node; a node with nothing queued reads 0.
+pub fn outbox_depths(depths: &[(String, i64)], known: impl Iterator<Item = String>) {
+    let mut all: std::collections::BTreeMap<String, f64> = known.map(|n| (n, 0.0)).collect();
+    for (node, n) in depths {
+        all.insert(node.clone(), *n as f64);
+    }
+    for (node, n) in all {
+        metrics::gauge!(OUTBOX_DEPTH, "node" => node).set(n);
+    }
+}
 
 /// Token validations that asked Keystone (cache misses), in seconds, by outcome
 /// (`valid`, `invalid`, `unavailable`).

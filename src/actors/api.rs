@@ -7,9 +7,9 @@ use std::rc::Rc;
 
 use actix::prelude::*;
 
-use super::dispatch::{Dispatcher, JournalHandle};
+use super::dispatch::{Dispatcher, JournalHandle, queue};
 use super::error::ServiceError;
-use super::protocol::{DeleteSnapshotOnNode, DeleteVolumeOnNode};
+use super::protocol::{DeleteSnapshotOnNode, DeleteVolumeOnNode, NodeWork};
 use crate::db::rows::{FlowRunRow, MessageRow};
 use crate::db::volumes::{ListQuery, VolumeRecord};
 use crate::db::{Db, DbError, Resource, quotas};
@@ -40,7 +40,7 @@ pub struct ApiSettings {
     /// Zone for volumes created without one.
     pub default_availability_zone: String,
     /// Zones that have at least one node.
-    pub known_zones: BTreeSet<String>,
+    pub known_zones: Zones,
     /// Name of the type used when a create names none.
     pub default_volume_type: String,
     /// Name of the group type `GET /group_types/default` shows (Cinder's
@@ -277,7 +277,9 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
     // Never scheduled: nothing exists on any node, so the row and its quota go now.
     // Otherwise compare-and-set to `deleting` (with the snapshots, for cascade); the node
     // does the rest, snapshots first (its per-volume queue keeps the order).
-    let (host, snaps) = shared
+    let nodes = shared.dispatcher.nodes.clone();
+    let (project, request) = (msg.ctx.project_id.clone(), msg.ctx.request_id.clone());
+    let (host, works) = shared
         .db
         .write(move |c| {
             let (attach_status, host) =
@@ -339,7 +341,30 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                             SnapshotStatus::Deleting,
                         )?;
                     }
-                    Ok((Some(h), snaps))
+                    // Snapshots first: the node's per-volume queue keeps this order.
+                    let mut works: Vec<NodeWork> = snaps
+                        .iter()
+                        .filter_map(|s| {
+                            Some(NodeWork::DeleteSnapshot(DeleteSnapshotOnNode {
+                                snapshot_id: s.id.parse().ok()?,
+                                volume_id: id,
+                                volume_size: s.volume_size.max(0) as u64,
+                                project_id: s.project_id.clone(),
+                                request_id: request.clone(),
+                            }))
+                        })
+                        .collect();
+                    works.push(NodeWork::Delete(DeleteVolumeOnNode {
+                        volume_id: id,
+                        project_id: project,
+                        request_id: request,
+                    }));
+                    if !nodes.contains_key(h.node()) {
+                        for w in &works {
+                            queue(c, h.node(), w.clone())?;
+                        }
+                    }
+                    Ok((Some(h), works))
                 }),
             }
         })
@@ -352,34 +377,11 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
             other => other.into(),
         })?;
     let Some(host) = host else { return Ok(()) };
-    let Some(node) = shared.dispatcher.node_of_host(&host) else {
-        // The row stays `deleting`; the node resumes it when it is configured again.
-        tracing::warn!(volume.id = %id, node.id = host.node(), "volume's node is not configured");
-        return Ok(());
-    };
-    for s in snaps {
-        let (Ok(snapshot_id), size) = (s.id.parse(), s.volume_size.max(0) as u64) else {
-            continue;
-        };
-        node.delete_snapshot
-            .send(DeleteSnapshotOnNode {
-                snapshot_id,
-                volume_id: id,
-                volume_size: size,
-                project_id: s.project_id.clone(),
-                request_id: msg.ctx.request_id.clone(),
-            })
-            .await
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    // A node of another process has its rows already (queued with the status change).
+    for w in works {
+        shared.dispatcher.deliver(host.node(), w).await?;
     }
-    node.delete
-        .send(DeleteVolumeOnNode {
-            volume_id: id,
-            project_id: msg.ctx.project_id.clone(),
-            request_id: msg.ctx.request_id.clone(),
-        })
-        .await
-        .map_err(|e| ServiceError::Unavailable(e.to_string()))
+    Ok(())
 }
 
 /// A volume's timeline: every flow run about it, and its user messages.
@@ -423,6 +425,32 @@ impl Handler<GetTimeline> for ApiActor {
             }
             Ok(t)
         })
+    }
+}
+
+/// The zones volumes may be created in: those of this controller's own nodes, and of
+/// every node an agent registered, as the controller's watch finds them.
+#[derive(Debug, Clone, Default)]
+pub struct Zones(std::sync::Arc<std::sync::RwLock<BTreeSet<String>>>);
+
+impl Zones {
+    /// These zones.
+    pub fn of(zones: BTreeSet<String>) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(zones)))
+    }
+
+    /// Whether `zone` is known.
+    pub fn contains(&self, zone: &str) -> bool {
+        self.0.read().is_ok_and(|z| z.contains(zone))
+    }
+
+    /// Makes `zone` known.
+    pub fn add(&self, zone: &str) {
+        if !self.contains(zone)
+            && let Ok(mut z) = self.0.write()
+        {
+            z.insert(zone.to_string());
+        }
     }
 }
 

@@ -122,7 +122,10 @@ struct Harness {
 fn settings(defaults: quotas::Defaults) -> ApiSettings {
     ApiSettings {
         default_availability_zone: "nova".into(),
-        known_zones: BTreeSet::from(["nova".to_string(), "az2".to_string()]),
+        known_zones: crate::actors::api::Zones::of(BTreeSet::from([
+            "nova".to_string(),
+            "az2".to_string(),
+        ])),
         default_volume_type: "__DEFAULT__".into(),
         default_group_type: None,
         quota_defaults: defaults,
@@ -166,6 +169,7 @@ fn harness(
         scheduler: crate::actors::mailbox::Tracked::new(scheduler.clone().recipient(), "scheduler"),
         host_check: checker.recipient(),
         nodes: Arc::new(HashMap::from([("n1".to_string(), handle)])),
+        remote: None,
     };
     let mut actor = ApiActor::new(
         db.clone(),

@@ -44,6 +44,10 @@ pub enum ServiceError {
     /// The database or an actor is unreachable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A node held by another process cannot answer now (its agent is down, holds
+    /// nothing, or did not answer in time); the message, safe to show, says which.
+    #[error("{0}")]
+    NodeUnavailable(String),
     /// A bug or an unexpected failure; details go to the log only.
     #[error("{0}")]
     Internal(String),

@@ -183,6 +183,126 @@ pub struct ReconcileReport {
     pub exports_removed: usize,
 }
 
+// ---- Between processes (through the outbox, `crate::db::outbox`) ----
+
+/// A cast to a node, as it travels in the outbox to the process holding the node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum NodeWork {
+    /// [`CreateVolumeOnNode`].
+    Create(CreateVolumeOnNode),
+    /// [`DeleteVolumeOnNode`].
+    Delete(DeleteVolumeOnNode),
+    /// [`ExtendVolumeOnNode`].
+    Extend(ExtendVolumeOnNode),
+    /// [`CreateSnapshotOnNode`].
+    CreateSnapshot(CreateSnapshotOnNode),
+    /// [`DeleteSnapshotOnNode`].
+    DeleteSnapshot(DeleteSnapshotOnNode),
+    /// [`RevertVolumeOnNode`].
+    Revert(RevertVolumeOnNode),
+}
+
+impl NodeWork {
+    /// The volume or snapshot the work is about (stored beside it, for operators).
+    pub fn resource_id(&self) -> String {
+        match self {
+            NodeWork::Create(m) => m.volume_id.to_string(),
+            NodeWork::Delete(m) => m.volume_id.to_string(),
+            NodeWork::Extend(m) => m.volume_id.to_string(),
+            NodeWork::CreateSnapshot(m) => m.snapshot_id.to_string(),
+            NodeWork::DeleteSnapshot(m) => m.snapshot_id.to_string(),
+            NodeWork::Revert(m) => m.volume_id.to_string(),
+        }
+    }
+}
+
+/// A cast in the outbox with where it came from: the controller instance and its
+/// placement number (a create), so the node's report can say which placements it had
+/// received ([`NodeStatsReport::acked_seq`] per controller).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedWork {
+    /// The instance that queued it.
+    pub origin: String,
+    /// The cast.
+    pub work: NodeWork,
+}
+
+/// A call to a node held by another process; the answer comes back in the outbox row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum NodeCall {
+    /// [`InitializeConnection`].
+    Initialize(InitializeConnection),
+    /// [`TerminateConnection`].
+    Terminate(TerminateConnection),
+}
+
+/// A call's answer as it travels: the value, or the error's kind and message (kinds
+/// that change the HTTP status keep their meaning on the caller's side).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum CallReply {
+    /// The value (JSON of the call's answer).
+    Ok(serde_json::Value),
+    /// The error.
+    Err {
+        /// `invalid`, `invalid_state`, `conflict`, `unavailable` or `driver`.
+        kind: String,
+        /// Safe to show, as [`ServiceError`]'s display.
+        message: String,
+    },
+}
+
+impl CallReply {
+    /// The answer `r` as it travels.
+    pub fn of<T: Serialize>(r: Result<T, ServiceError>) -> CallReply {
+        match r.and_then(|v| {
+            serde_json::to_value(v).map_err(|e| ServiceError::Internal(e.to_string()))
+        }) {
+            Ok(v) => CallReply::Ok(v),
+            Err(e) => {
+                let kind = match &e {
+                    ServiceError::Invalid(_) => "invalid",
+                    ServiceError::InvalidState(_) => "invalid_state",
+                    ServiceError::Conflict(_) => "conflict",
+                    ServiceError::Unavailable(_) | ServiceError::NodeUnavailable(_) => {
+                        "unavailable"
+                    }
+                    _ => "driver",
+                };
+                let message = match e {
+                    ServiceError::Invalid(m)
+                    | ServiceError::InvalidState(m)
+                    | ServiceError::Conflict(m)
+                    | ServiceError::Unavailable(m)
+                    | ServiceError::NodeUnavailable(m)
+                    | ServiceError::Driver(m) => m,
+                    other => other.to_string(),
+                };
+                CallReply::Err {
+                    kind: kind.into(),
+                    message,
+                }
+            }
+        }
+    }
+
+    /// The answer back on the caller's side.
+    pub fn into_result<T: serde::de::DeserializeOwned>(self) -> Result<T, ServiceError> {
+        match self {
+            CallReply::Ok(v) => serde_json::from_value(v)
+                .map_err(|e| ServiceError::Internal(format!("unreadable answer: {e}"))),
+            CallReply::Err { kind, message } => Err(match kind.as_str() {
+                "invalid" => ServiceError::Invalid(message),
+                "invalid_state" => ServiceError::InvalidState(message),
+                "conflict" => ServiceError::Conflict(message),
+                "unavailable" => ServiceError::Unavailable(message),
+                _ => ServiceError::Driver(message),
+            }),
+        }
+    }
+}
+
 // ---- To the `SchedulerActor` (from the nodes and the API) ----
 
 /// A node's capacity report. `acked_seq` is the last placement the node had received
@@ -240,6 +360,17 @@ pub struct SetNodeDisabled {
     pub disabled: bool,
 }
 
+/// Whether a node's holder is alive (`[cluster] node_down_after_seconds`): a down node's
+/// pools stay listed, marked down, but take no new volumes.
+#[derive(Debug, Clone, Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct SetNodeDown {
+    /// The node's name.
+    pub node: String,
+    /// Down (true) or up again (false).
+    pub down: bool,
+}
+
 /// One pool with the backend-level figures of its node's last report, for
 /// `scheduler-stats/get_pools` and `capabilities`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,6 +383,9 @@ pub struct PoolReport {
     pub driver_version: String,
     /// When the node last reported.
     pub timestamp: chrono::NaiveDateTime,
+    /// Whether the node is down (its holder stopped renewing its lease).
+    #[serde(default)]
+    pub down: bool,
 }
 
 /// Every pool with its backend's figures.
@@ -287,8 +421,12 @@ mod tests {
         travels::<CheckHost>();
         travels::<GetPools>();
         travels::<SetNodeDisabled>();
+        travels::<SetNodeDown>();
         travels::<PoolReport>();
         travels::<GetPoolReports>();
+        travels::<QueuedWork>();
+        travels::<NodeCall>();
+        travels::<CallReply>();
         let sent = ScheduleCreateVolume {
             volume_id: VolumeId(uuid::Uuid::new_v4()),
             project_id: "project-a".into(),

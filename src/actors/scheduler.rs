@@ -13,11 +13,11 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::json;
 
-use super::dispatch::{JournalHandle, NodeHandle};
+use super::dispatch::{JournalHandle, NodeHandle, queue};
 use super::error::ServiceError;
 use super::protocol::{
-    CheckHost, CreateVolumeOnNode, GetPoolReports, GetPools, NodeStatsReport, PoolReport,
-    ScheduleCreateVolume, SetNodeDisabled,
+    CheckHost, CreateVolumeOnNode, GetPoolReports, GetPools, NodeStatsReport, NodeWork, PoolReport,
+    ScheduleCreateVolume, SetNodeDisabled, SetNodeDown,
 };
 use super::user_messages::{self, Action, Detail};
 use crate::db::{Db, DbError};
@@ -36,6 +36,8 @@ struct NodeEntry {
     next_seq: u64,
     /// Set by an operator; survives reports.
     disabled: bool,
+    /// Its holder stopped renewing its lease; survives reports.
+    down: bool,
     /// `(vendor_name, driver_version, when)` of the last report.
     backend: Option<(String, String, chrono::NaiveDateTime)>,
 }
@@ -51,7 +53,7 @@ pub struct PoolBook {
 impl PoolBook {
     fn apply_report(&mut self, report: NodeStatsReport) {
         let entry = self.nodes.entry(report.node.clone()).or_default();
-        let disabled = entry.disabled;
+        let disabled = entry.disabled || entry.down;
         entry.reported = report
             .stats
             .pools
@@ -122,8 +124,23 @@ impl PoolBook {
     fn set_disabled(&mut self, node: &str, disabled: bool) {
         let entry = self.nodes.entry(node.to_string()).or_default();
         entry.disabled = disabled;
-        for p in &mut entry.reported {
-            p.disabled = disabled;
+        self.refresh(node);
+    }
+
+    fn set_down(&mut self, node: &str, down: bool) {
+        let entry = self.nodes.entry(node.to_string()).or_default();
+        entry.down = down;
+        self.refresh(node);
+    }
+
+    /// A node's pools take no new volume while it is disabled or down (the
+    /// EnabledFilter refuses them).
+    fn refresh(&mut self, node: &str) {
+        if let Some(entry) = self.nodes.get_mut(node) {
+            let refused = entry.disabled || entry.down;
+            for p in &mut entry.reported {
+                p.disabled = refused;
+            }
         }
         self.rebuild();
     }
@@ -132,12 +149,20 @@ impl PoolBook {
         self.pools
             .iter()
             .filter_map(|p| {
-                let (vendor, version, at) = self.nodes.get(&p.node)?.backend.clone()?;
+                let entry = self.nodes.get(&p.node)?;
+                let (vendor, version, at) = entry.backend.clone()?;
+                // The pool as the operator set it: a down node's pools are refused
+                // placements but still listed, marked down.
+                let pool = PoolState {
+                    disabled: entry.disabled,
+                    ..p.clone()
+                };
                 Some(PoolReport {
-                    pool: p.clone(),
+                    pool,
                     vendor_name: vendor,
                     driver_version: version,
                     timestamp: at,
+                    down: entry.down,
                 })
             })
             .collect()
@@ -271,6 +296,14 @@ impl Handler<SetNodeDisabled> for SchedulerActor {
 
     fn handle(&mut self, msg: SetNodeDisabled, _ctx: &mut Self::Context) {
         self.book.borrow_mut().set_disabled(&msg.node, msg.disabled);
+    }
+}
+
+impl Handler<SetNodeDown> for SchedulerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetNodeDown, _ctx: &mut Self::Context) {
+        self.book.borrow_mut().set_down(&msg.node, msg.down);
     }
 }
 
@@ -414,10 +447,28 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
             s.placed = Some((pool.node.clone(), seq));
             let mut spec = s.msg.spec.clone();
             spec.tried_nodes.push(pool.node.clone());
-            let (id, host, stored) = (s.msg.volume_id.to_string(), pool.host.clone(), spec.clone());
+            let work = NodeWork::Create(CreateVolumeOnNode {
+                volume_id: s.msg.volume_id,
+                project_id: s.msg.project_id.clone(),
+                request_id: s.msg.request_id.clone(),
+                host: pool.host.clone(),
+                spec: spec.clone(),
+                cast_seq: seq,
+            });
+            // A node of another process gets its row in the transaction that stores
+            // the choice; one of this process, a message once it is stored.
+            let local = s.shared.nodes.get(&pool.node);
+            let queued = local.is_none().then(|| (pool.node.clone(), work.clone()));
+            let (id, host, stored) = (s.msg.volume_id.to_string(), pool.host.clone(), spec);
             s.shared
                 .db
-                .write(move |c| crate::db::volumes::set_scheduled(c, &id, &host, &stored))
+                .write(move |c| {
+                    crate::db::volumes::set_scheduled(c, &id, &host, &stored)?;
+                    if let Some((node, work)) = queued {
+                        queue(c, &node, work)?;
+                    }
+                    Ok(())
+                })
                 .await
                 .map_err(|e| match e {
                     DbError::Conflict => ServiceError::InvalidState(
@@ -425,21 +476,13 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
                     ),
                     other => other.into(),
                 })?;
-            let node = s.shared.nodes.get(&pool.node).ok_or_else(|| {
-                ServiceError::Internal(format!("no actor for node {}", pool.node))
-            })?;
-            // `send`, not `try_send`: a full mailbox (16 queued) waits for room rather than failing.
-            node.create
-                .send(CreateVolumeOnNode {
-                    volume_id: s.msg.volume_id,
-                    project_id: s.msg.project_id.clone(),
-                    request_id: s.msg.request_id.clone(),
-                    host: pool.host.clone(),
-                    spec,
-                    cast_seq: seq,
-                })
-                .await
-                .map_err(|e| ServiceError::Unavailable(format!("node {}: {e}", pool.node)))?;
+            if let Some(node) = local {
+                // `send`, not `try_send`: a full mailbox (16 queued) waits for room
+                // rather than failing.
+                node.deliver(work)
+                    .await
+                    .map_err(|e| ServiceError::Unavailable(format!("node {}: {e}", pool.node)))?;
+            }
             s.placed = None;
             Ok(Some(detail))
         })

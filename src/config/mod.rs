@@ -248,11 +248,18 @@ pub struct ClusterConfig {
     /// Seconds a lease lasts without renewal: how long a dead process's reservations
     /// and nodes stay held. At least 3. Default 10.
     pub lease_seconds: u64,
+    /// Seconds after its holder's last lease renewal at which a node counts as down:
+    /// `down` in `os-services` and `get_pools`, no new volumes, and calls that need its
+    /// answer (exports) refused with 503 at once. Its queued work waits. Default 30.
+    pub node_down_after_seconds: u64,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self { lease_seconds: 10 }
+        Self {
+            lease_seconds: 10,
+            node_down_after_seconds: 30,
+        }
     }
 }
 
@@ -337,6 +344,15 @@ impl Config {
         }
         if self.osapi_max_limit < 1 {
             return Err(invalid("osapi_max_limit: must be at least 1".into()));
+        }
+        // A lease is renewed every third of its length: a node counted down sooner
+        // than that would flap between renewals.
+        if self.cluster.node_down_after_seconds.saturating_mul(3) <= self.cluster.lease_seconds {
+            return Err(invalid(format!(
+                "cluster.node_down_after_seconds: must be more than a third of \
+                 cluster.lease_seconds ({} s), the time between two renewals",
+                self.cluster.lease_seconds
+            )));
         }
         if self.cluster.lease_seconds < 3 {
             // Renewed every third of it: a shorter lease would be renewed more often than

@@ -84,12 +84,18 @@ impl Config {
         let source = file
             .as_ref()
             .map_or_else(|| "<defaults>".to_string(), |p| p.display().to_string());
+        // `nodes = []` written out is a controller that runs no node (its nodes are
+        // agents'); no `nodes` key at all is the embedded default with one node.
+        let mut nodes_given = false;
         let mut config = match &file {
             Some(path) => {
                 let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: source_name(path),
                     source,
                 })?;
+                nodes_given = text
+                    .parse::<toml::Table>()
+                    .is_ok_and(|t| t.contains_key("nodes"));
                 toml::from_str::<Config>(&text).map_err(|e| ConfigError::Invalid {
                     path: source.clone(),
                     message: e.to_string().trim_end().to_string(),
@@ -125,7 +131,7 @@ impl Config {
                 }
             };
         }
-        if config.nodes.is_empty() {
+        if config.nodes.is_empty() && !nodes_given {
             config.nodes.push(config.default_node());
         }
         config.check(&source)?;

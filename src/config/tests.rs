@@ -357,3 +357,28 @@ fn noauth_listens_on_loopback_only_unless_told() -> Result<(), Box<dyn std::erro
     }
     Ok(())
 }
+
+/// `examples/cluster/`: the controller runs no node (`nodes = []` written out is not the
+/// default one-node config), each agent its own.
+#[test]
+fn the_cluster_examples_load() -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cluster");
+    for (name, nodes) in [
+        ("controller.toml", vec![]),
+        ("node-a.toml", vec!["node-a"]),
+        ("node-b.toml", vec!["node-b"]),
+    ] {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(name);
+        fs::write(&path, fs::read_to_string(root.join(name))?)?;
+        let flags = Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Overrides::default()
+        };
+        let config = Config::load(Some(&path), flags, &Environment::default())?;
+        let got: Vec<&str> = config.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(got, nodes, "{name}");
+        assert_eq!(config.cluster.node_down_after_seconds, 30, "{name}");
+    }
+    Ok(())
+}

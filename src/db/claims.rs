@@ -187,3 +187,48 @@ pub fn guarded<T>(
         f(c)
     }
 }
+
+/// A claimed node and whether its holder is alive enough to count the node up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeState {
+    /// The node.
+    pub node: String,
+    /// The holder's instance id.
+    pub holder: String,
+    /// When the holder last renewed its lease (database clock); none once it is gone.
+    pub renewed_at: Option<NaiveDateTime>,
+    /// Whether the holder renewed within the last `down_after` seconds.
+    pub up: bool,
+}
+
+/// Every claimed node with its state: up while its holder has renewed its lease within
+/// `down_after_seconds` (by the database's clock); down once it has not, or is gone.
+pub fn states(c: &mut DbConnection, down_after_seconds: u64) -> Result<Vec<NodeState>, DbError> {
+    use super::schema::instances as inst;
+    let t = instances::clock(c)?;
+    let limit = t - chrono::Duration::seconds(i64::try_from(down_after_seconds).unwrap_or(1 << 30));
+    let held: Vec<(String, String)> = node_claims::table
+        .select((node_claims::node, node_claims::holder))
+        .order(node_claims::node)
+        .load(c)?;
+    let holders: Vec<&String> = held.iter().map(|h| &h.1).collect();
+    let seen: std::collections::HashMap<String, (Option<NaiveDateTime>, NaiveDateTime)> =
+        inst::table
+            .filter(inst::id.eq_any(holders))
+            .select((inst::id, (inst::renewed_at, inst::started_at)))
+            .load::<(String, (Option<NaiveDateTime>, NaiveDateTime))>(c)?
+            .into_iter()
+            .collect();
+    Ok(held
+        .into_iter()
+        .map(|(node, holder)| {
+            let renewed_at = seen.get(&holder).map(|(r, s)| r.unwrap_or(*s));
+            NodeState {
+                up: renewed_at.is_some_and(|r| r >= limit),
+                node,
+                holder,
+                renewed_at,
+            }
+        })
+        .collect())
+}

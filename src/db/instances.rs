@@ -77,6 +77,8 @@ pub struct InstanceRow {
     pub started_at: NaiveDateTime,
     /// When its lease lapses unless renewed (database clock).
     pub lease_expires_at: NaiveDateTime,
+    /// When it last renewed (database clock); none for a row from before the column.
+    pub renewed_at: Option<NaiveDateTime>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -130,6 +132,7 @@ pub fn register(c: &mut DbConnection, me: &NewInstance) -> Result<(), DbError> {
                 instances::pid.eq(me.pid),
                 instances::started_at.eq(t),
                 instances::lease_expires_at.eq(t + seconds(me.lease_seconds)),
+                instances::renewed_at.eq(Some(t)),
             ))
             .execute(c)?;
         Ok(())
@@ -144,7 +147,10 @@ pub fn register(c: &mut DbConnection, me: &NewInstance) -> Result<(), DbError> {
 pub fn renew(c: &mut DbConnection, id: &str, lease_seconds: i64) -> Result<bool, DbError> {
     let t = clock(c)?;
     let n = diesel::update(instances::table.filter(instances::id.eq(id)))
-        .set(instances::lease_expires_at.eq(t + seconds(lease_seconds)))
+        .set((
+            instances::lease_expires_at.eq(t + seconds(lease_seconds)),
+            instances::renewed_at.eq(Some(t)),
+        ))
         .execute(c)?;
     Ok(n == 1)
 }

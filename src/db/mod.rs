@@ -17,6 +17,7 @@ pub mod hosts;
 pub mod idempotency;
 pub mod instances;
 pub mod messages;
+pub mod outbox;
 pub mod qos;
 pub mod quota_sets;
 pub mod quotas;

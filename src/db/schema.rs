@@ -294,6 +294,7 @@ diesel::table! {
         pid -> BigInt,
         started_at -> Timestamp,
         lease_expires_at -> Timestamp,
+        renewed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -307,6 +308,33 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(instances, node_claims);
+
+// The outbox and the nodes' reports (migration 2026-12-07-070000_outbox).
+
+diesel::table! {
+    node_work (id) {
+        id -> Text,
+        node -> Text,
+        resource_id -> Text,
+        body -> Text,
+        is_call -> Bool,
+        claimed_by -> Nullable<Text>,
+        reply -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    node_reports (node) {
+        node -> Text,
+        availability_zone -> Text,
+        stats -> Text,
+        acked -> Text,
+        reported_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(node_claims, node_reports, node_work);
 
 // Volume transfers (migration 2026-12-07-061000_transfers) and volume type encryption
 // (migration 2026-12-07-062000_encryption).

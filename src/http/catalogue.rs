@@ -47,7 +47,7 @@ pub fn service_alive(r: &ServiceRow) -> bool {
 fn service_view(s: &ServiceInfo, req: &HttpRequest) -> Value {
     let r = &s.row;
     let ver = version::of(req);
-    let alive = service_alive(r);
+    let alive = service_alive(r) && !s.node_down;
     let mut o = Map::new();
     o.insert("binary".into(), json!(r.service_binary));
     o.insert("host".into(), json!(r.host));
@@ -243,6 +243,11 @@ fn capabilities(r: &PoolReport) -> Map<String, Value> {
     o.insert("driver_version".into(), json!(r.driver_version));
     o.insert("storage_protocol".into(), json!(r.pool.storage_protocol));
     o.insert("timestamp".into(), json!(time(r.timestamp)));
+    // Cinder's drivers report `backend_state`; here it is the node's holder's liveness.
+    o.insert(
+        "backend_state".into(),
+        json!(if r.down { "down" } else { "up" }),
+    );
     o.insert("filter_function".into(), Value::Null);
     o.insert("goodness_function".into(), Value::Null);
     o

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// 503 `serviceUnavailable`.
     #[error("The service is temporarily unavailable.")]
     Unavailable(String),
+    /// 503 `serviceUnavailable` saying which node cannot answer (nothing internal in it).
+    #[error("{0}")]
+    NodeUnavailable(String),
     /// 500 `computeFault`; the cause is logged, never sent.
     #[error("The server has either erred or is incapable of performing the requested operation.")]
     Internal(String),
@@ -71,7 +74,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "computeFault",
             ApiError::OverLimit(_) => "overLimit",
             ApiError::UnsupportedMediaType(_) => "badMediaType",
-            ApiError::Unavailable(_) => "serviceUnavailable",
+            ApiError::Unavailable(_) | ApiError::NodeUnavailable(_) => "serviceUnavailable",
             ApiError::Internal(_) => "computeFault",
         }
     }
@@ -90,7 +93,9 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::OverLimit(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NodeUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -127,6 +132,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::OverQuota(_) => ApiError::OverLimit(text),
             ServiceError::Conflict(_) => ApiError::Conflict(text),
             ServiceError::Unavailable(_) => ApiError::Unavailable(text),
+            ServiceError::NodeUnavailable(_) => ApiError::NodeUnavailable(text),
             ServiceError::NoValidBackend { .. }
             | ServiceError::Driver(_)
             | ServiceError::Internal(_) => ApiError::Internal(text),

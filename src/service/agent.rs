@@ -3,9 +3,11 @@
 //! left unfinished and compares their backends with the database, beats their service
 //! heartbeats, and serves nothing but its health.
 //!
-//! Controllers cannot yet send an agent new work: messages between processes (the outbox,
-//! issue 16 item 4) come next. Until then an agent finishes what its nodes already hold
-//! and keeps other processes from taking them.
+//! Controllers reach its nodes through the database: the casts and calls they queue in
+//! the outbox are taken by this process's worker ([`super::outbox::start_worker`]), and
+//! its nodes' capacity reports are published there for the controllers' schedulers
+//! ([`super::outbox::ReportRelay`]), which also takes the creates that failed here and
+//! queues them for any controller to place again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,10 +15,11 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tracing::{info, warn};
 
-use super::{Lease, lease, node_services, start_nodes};
-use crate::actors::dispatch::SchedulerLink;
+use super::outbox::{self, ReportRelay};
+use super::{Lease, claim_nodes, clear_queued, held_nodes, lease, node_services, start_nodes};
+use crate::actors::dispatch::{NodeHandle, SchedulerLink};
 use crate::actors::journal::JournalActor;
-use crate::actors::protocol::{NodeStatsReport, PublishStats, RecoverNode, ScheduleCreateVolume};
+use crate::actors::protocol::{PublishStats, RecoverNode};
 use crate::actors::volume::VolumeActor;
 use crate::config::Config;
 use crate::db::instances::InstanceKind;
@@ -34,40 +37,6 @@ pub struct Agent {
     pub lease: Lease,
 }
 
-/// Where an agent's nodes send what they would send a scheduler in a controller: no
-/// scheduler runs here.
-struct Uplink;
-
-impl Actor for Uplink {
-    type Context = Context<Self>;
-}
-
-impl Handler<NodeStatsReport> for Uplink {
-    type Result = ();
-
-    /// The node's capacity goes to the metrics (`/metrics` is a controller's; the gauges
-    /// are kept for when the agent exports them). Controllers read capacity from their
-    /// own nodes' reports until capacity is booked in the database (issue 16 item 5).
-    fn handle(&mut self, msg: NodeStatsReport, _ctx: &mut Self::Context) {
-        crate::telemetry::node_reported(&msg.node, &msg.stats);
-    }
-}
-
-impl Handler<ScheduleCreateVolume> for Uplink {
-    type Result = ();
-
-    /// A create that failed on this node: the node has already cleared the volume's host
-    /// and stored the failure in its spec (`OnFailureRescheduleTask`), so the row is
-    /// unscheduled, which a controller resumes when it starts (`service::recover`).
-    fn handle(&mut self, msg: ScheduleCreateVolume, _ctx: &mut Self::Context) {
-        warn!(
-            volume.id = %msg.volume_id,
-            "create failed on this agent's node; the volume waits, unscheduled, for a \
-             controller to place it again"
-        );
-    }
-}
-
 /// Starts an agent: registers its instance (kind `node`), claims its nodes (refusing to
 /// start if a live instance holds one), starts their actors, registers their services,
 /// and resumes their unfinished work. The caller has checked the database is PostgreSQL.
@@ -79,12 +48,14 @@ pub async fn start_agent(
     let host = super::controller_host();
     let lease = lease::register(config, &db, InstanceKind::Node, &host).await?;
     let journal = JournalActor::new(db.clone()).start();
-    let uplink = Uplink.start();
+    let fences = claim_nodes(config, &db, &lease).await?;
+    let acked = outbox::Acked::default();
+    let relay = ReportRelay::new(db.clone(), None, fences.clone(), acked.clone()).start();
     let link = SchedulerLink {
-        schedule: uplink.clone().recipient(),
-        stats: uplink.recipient(),
+        schedule: relay.clone().recipient(),
+        stats: relay.recipient(),
     };
-    let nodes = start_nodes(config, &db, &lease, &drivers, &journal, &link).await?;
+    let nodes = start_nodes(config, &db, &fences, &drivers, &journal, &link).await?;
     let rows = node_services(config);
     db.run(move |c| {
         for (_, host, zone) in &rows {
@@ -93,6 +64,7 @@ pub async fn start_agent(
         Ok(())
     })
     .await?;
+    let cleared = clear_queued(&db, &fences).await?;
     let mut resumed = 0;
     for (name, addr) in &nodes {
         if let Err(e) = addr.send(PublishStats).await? {
@@ -100,8 +72,19 @@ pub async fn start_agent(
         }
         resumed += addr.send(RecoverNode).await??;
     }
+    let handles: HashMap<String, NodeHandle> = nodes
+        .iter()
+        .map(|(k, v)| (k.clone(), NodeHandle::of(k, v.clone())))
+        .collect();
+    outbox::start_worker(
+        db.clone(),
+        Some(config.database_url()),
+        held_nodes(&handles, &fences),
+        acked,
+    );
     info!(
         nodes = nodes.len(),
+        queued.cleared = cleared,
         node_volumes.resumed = resumed,
         "storage agent is running its nodes"
     );

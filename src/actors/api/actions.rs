@@ -4,9 +4,11 @@
 use actix::prelude::*;
 
 use super::{ApiActor, ApiShared, scope_of};
+use crate::actors::dispatch::queue;
 use crate::actors::error::ServiceError;
 use crate::actors::protocol::{
-    CheckHost, ExtendVolumeOnNode, InitializeConnection, RevertVolumeOnNode, TerminateConnection,
+    CheckHost, ExtendVolumeOnNode, InitializeConnection, NodeWork, RevertVolumeOnNode,
+    TerminateConnection,
 };
 use crate::db::quotas::{EXTEND_INTENT, ExtendIntent};
 use crate::db::rows::AttachmentRow;
@@ -290,33 +292,22 @@ fn never_placed() -> ServiceError {
     invalid("Volume has no host: it was never placed on a node.")
 }
 
-fn node<'a>(
-    s: &'a ApiShared,
-    v: &VolumeRecord,
-) -> Result<&'a crate::actors::dispatch::NodeHandle, ServiceError> {
-    let host = v.row.host.as_ref().ok_or_else(never_placed)?;
-    s.dispatcher
-        .node_of_host(host)
-        .ok_or_else(|| ServiceError::Unavailable(format!("the node of {host} is not configured")))
-}
-
 async fn connect(
     s: &ApiShared,
     v: &VolumeRecord,
     connector: serde_json::Value,
 ) -> Result<ConnectionInfo, ServiceError> {
-    let n = node(s, v)?;
-    n.initialize
-        .send(InitializeConnection {
-            volume_id: v
-                .row
-                .id
-                .parse()
-                .map_err(|_| ServiceError::Internal("bad id".into()))?,
-            size_gb: v.row.size.max(0) as u64,
-            connector,
-        })
-        .await?
+    let host = v.row.host.as_ref().ok_or_else(never_placed)?;
+    let msg = InitializeConnection {
+        volume_id: v
+            .row
+            .id
+            .parse()
+            .map_err(|_| ServiceError::Internal("bad id".into()))?,
+        size_gb: v.row.size.max(0) as u64,
+        connector,
+    };
+    s.dispatcher.initialize(host, msg).await
 }
 
 async fn disconnect(
@@ -324,18 +315,17 @@ async fn disconnect(
     v: &VolumeRecord,
     connector: serde_json::Value,
 ) -> Result<(), ServiceError> {
-    let n = node(s, v)?;
-    n.terminate
-        .send(TerminateConnection {
-            volume_id: v
-                .row
-                .id
-                .parse()
-                .map_err(|_| ServiceError::Internal("bad id".into()))?,
-            size_gb: v.row.size.max(0) as u64,
-            connector,
-        })
-        .await?
+    let host = v.row.host.as_ref().ok_or_else(never_placed)?;
+    let msg = TerminateConnection {
+        volume_id: v
+            .row
+            .id
+            .parse()
+            .map_err(|_| ServiceError::Internal("bad id".into()))?,
+        size_gb: v.row.size.max(0) as u64,
+        connector,
+    };
+    s.dispatcher.terminate(host, msg).await
 }
 
 async fn extend(
@@ -356,7 +346,14 @@ async fn extend(
     } else {
         &[VolumeStatus::Available]
     };
-    let n = node(s, v)?.extend.clone();
+    let host = v.row.host.clone().ok_or_else(never_placed)?;
+    let local = s.dispatcher.is_local(host.node());
+    let volume_id: VolumeId = v
+        .row
+        .id
+        .parse()
+        .map_err(|_| ServiceError::Internal("bad id".into()))?;
+    let (request, to) = (ctx.request_id.clone(), host.clone());
     let (project, key) = (v.row.project_id.clone(), v.row.id.clone());
     // Like a create, the growth counts against `gigabytes` and the type's own key, which
     // the delete gives back in full.
@@ -371,7 +368,7 @@ async fn extend(
     let snapshot_busy = busy.clone();
     // The status, the reservation and the intent (target size, reservation ids) are
     // stored together, so a node that restarts mid-extend can finish it exactly.
-    let reservations =
+    let work =
         s.db.run(move |c| {
             quotas::limit_check(
                 c,
@@ -409,13 +406,25 @@ async fn extend(
                 let json = serde_json::to_string(&intent)
                     .map_err(|e| DbError::Config(format!("extend intent: {e}")))?;
                 attachments::set_admin_metadata(c, &key, EXTEND_INTENT, &json)?;
-                Ok(ids)
+                let work = NodeWork::Extend(ExtendVolumeOnNode {
+                    volume_id,
+                    project_id: project.clone(),
+                    request_id: request.clone(),
+                    host: to.clone(),
+                    old_size: size,
+                    new_size,
+                    reservations: ids,
+                });
+                if !local {
+                    queue(c, to.node(), work.clone())?;
+                }
+                Ok(work)
             })
         })
         .await;
     let old = current.load(std::sync::atomic::Ordering::Relaxed);
     let busy = busy.load(std::sync::atomic::Ordering::Relaxed);
-    let reservations = reservations.map_err(|e| match e {
+    let work = work.map_err(|e| match e {
         DbError::Conflict if busy => {
             invalid("A snapshot of the volume is being created; extend it once that is done.")
         }
@@ -425,21 +434,7 @@ async fn extend(
         DbError::Conflict => invalid("Volume status must be 'available' to extend."),
         other => other.into(),
     })?;
-    n.send(ExtendVolumeOnNode {
-        volume_id: v
-            .row
-            .id
-            .parse()
-            .map_err(|_| ServiceError::Internal("bad id".into()))?,
-        project_id: v.row.project_id.clone(),
-        request_id: ctx.request_id.clone(),
-        host: v.row.host.clone().ok_or_else(never_placed)?,
-        old_size: old,
-        new_size,
-        reservations,
-    })
-    .await
-    .map_err(|e| ServiceError::Unavailable(e.to_string()))
+    s.dispatcher.deliver(host.node(), work).await
 }
 
 async fn attach(
@@ -640,8 +635,22 @@ async fn revert(
                 .into(),
         ));
     }
-    let n = node(s, v)?.revert.clone();
-    let (key, sid) = (v.row.id.clone(), snap.id.clone());
+    let host = v.row.host.clone().ok_or_else(never_placed)?;
+    let local = s.dispatcher.is_local(host.node());
+    let bad_id = |_| ServiceError::Internal("bad id".into());
+    let work = NodeWork::Revert(RevertVolumeOnNode {
+        volume_id: v.row.id.parse().map_err(bad_id)?,
+        snapshot_id: snap.id.parse().map_err(bad_id)?,
+        size_gb: v.row.size.max(0) as u64,
+        project_id: ctx.project_id.clone(),
+        request_id: ctx.request_id.clone(),
+    });
+    let (key, sid, to, queued) = (
+        v.row.id.clone(),
+        snap.id.clone(),
+        host.clone(),
+        work.clone(),
+    );
     s.db.run(move |c| {
         crate::db::write_txn(c, |c| {
             volumes::transition(c, &key, &[VolumeStatus::Available], VolumeStatus::Reverting)?;
@@ -650,7 +659,11 @@ async fn revert(
                 &sid,
                 &[SnapshotStatus::Available],
                 SnapshotStatus::Restoring,
-            )
+            )?;
+            if !local {
+                queue(c, to.node(), queued.clone())?;
+            }
+            Ok(())
         })
     })
     .await
@@ -660,20 +673,5 @@ async fn revert(
         ),
         other => other.into(),
     })?;
-    n.send(RevertVolumeOnNode {
-        volume_id: v
-            .row
-            .id
-            .parse()
-            .map_err(|_| ServiceError::Internal("bad id".into()))?,
-        snapshot_id: snap
-            .id
-            .parse()
-            .map_err(|_| ServiceError::Internal("bad id".into()))?,
-        size_gb: v.row.size.max(0) as u64,
-        project_id: ctx.project_id.clone(),
-        request_id: ctx.request_id.clone(),
-    })
-    .await
-    .map_err(|e| ServiceError::Unavailable(e.to_string()))
+    s.dispatcher.deliver(host.node(), work).await
 }

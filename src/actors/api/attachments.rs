@@ -271,26 +271,26 @@ async fn connect(
     let host = v.row.host.as_ref().ok_or_else(|| {
         ServiceError::InvalidState("Invalid volume: never placed on a node.".into())
     })?;
-    let node = s.dispatcher.node_of_host(host).ok_or_else(|| {
-        ServiceError::Unavailable(format!("the node of {host} is not configured"))
-    })?;
-    let info = node
-        .initialize
-        .send(InitializeConnection {
-            volume_id: v
-                .row
-                .id
-                .parse()
-                .map_err(|_| ServiceError::Internal("bad id".into()))?,
-            size_gb: v.row.size.max(0) as u64,
-            connector: connector.clone(),
-        })
-        .await?
-        .map_err(|_| {
-            ServiceError::Internal(format!(
+    let msg = InitializeConnection {
+        volume_id: v
+            .row
+            .id
+            .parse()
+            .map_err(|_| ServiceError::Internal("bad id".into()))?,
+        size_gb: v.row.size.max(0) as u64,
+        connector: connector.clone(),
+    };
+    let info = s
+        .dispatcher
+        .initialize(host, msg)
+        .await
+        .map_err(|e| match e {
+            // The node's agent is down or did not answer: said as such (503).
+            ServiceError::Unavailable(_) | ServiceError::NodeUnavailable(_) => e,
+            _ => ServiceError::Internal(format!(
                 "Unable to create attachment for volume ({}).",
                 v.row.id
-            ))
+            )),
         })?;
     let mut flat = info.data.clone();
     flat.insert(
@@ -328,23 +328,17 @@ async fn node_call_terminate(
     v: &VolumeRecord,
     connector: Value,
 ) -> Result<(), ServiceError> {
-    let Some(node) = v
-        .row
-        .host
-        .as_ref()
-        .and_then(|h| s.dispatcher.node_of_host(h))
-    else {
+    let Some(host) = v.row.host.as_ref() else {
         return Ok(());
     };
-    node.terminate
-        .send(TerminateConnection {
-            volume_id: v
-                .row
-                .id
-                .parse()
-                .map_err(|_| ServiceError::Internal("bad id".into()))?,
-            size_gb: v.row.size.max(0) as u64,
-            connector,
-        })
-        .await?
+    let msg = TerminateConnection {
+        volume_id: v
+            .row
+            .id
+            .parse()
+            .map_err(|_| ServiceError::Internal("bad id".into()))?,
+        size_gb: v.row.size.max(0) as u64,
+        connector,
+    };
+    s.dispatcher.terminate(host, msg).await
 }

@@ -44,13 +44,15 @@ impl Handler<ListZones> for ApiActor {
     fn handle(&mut self, _msg: ListZones, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
         let nodes: BTreeSet<String> = self.shared.dispatcher.nodes.keys().cloned().collect();
+        // Nodes of this process, and those other processes hold (claimed ever).
+        let known = self.shared.settings.known_zones.clone();
         Box::pin(async move {
             let rows = db.run(services::list).await?;
             let mut zones: BTreeMap<String, bool> = BTreeMap::new();
-            for r in rows
-                .iter()
-                .filter(|r| r.service_binary == VOLUME_BINARY && nodes.contains(node_name(&r.host)))
-            {
+            for r in rows.iter().filter(|r| {
+                r.service_binary == VOLUME_BINARY
+                    && (nodes.contains(node_name(&r.host)) || known.contains(&r.availability_zone))
+            }) {
                 *zones.entry(r.availability_zone.clone()).or_default() |= !r.disabled;
             }
             Ok(zones.into_iter().collect())
@@ -65,6 +67,10 @@ pub struct ServiceInfo {
     pub row: ServiceRow,
     /// For `cinder-volume`: whether the scheduler holds pools of it (`backend_state`).
     pub has_pools: bool,
+    /// For `cinder-volume`: the node's holder has not renewed its lease for
+    /// `[cluster] node_down_after_seconds` (or is gone), so the node is down whatever
+    /// its last heartbeat.
+    pub node_down: bool,
 }
 
 /// List services, optionally by host (`node@backend`, or the node alone) and binary.
@@ -84,8 +90,26 @@ impl Handler<ListServices> for ApiActor {
     fn handle(&mut self, msg: ListServices, _: &mut Self::Context) -> Self::Result {
         let db = self.shared.db.clone();
         let queries = self.queries();
+        let down_after = self
+            .shared
+            .dispatcher
+            .remote
+            .as_ref()
+            .map(|r| r.down_after_seconds);
         Box::pin(async move {
-            let rows = db.run(services::list).await?;
+            let (rows, down) = db
+                .run(move |c| {
+                    let down: BTreeSet<String> = match down_after {
+                        Some(after) => crate::db::claims::states(c, after)?
+                            .into_iter()
+                            .filter(|s| !s.up)
+                            .map(|s| s.node)
+                            .collect(),
+                        None => BTreeSet::new(),
+                    };
+                    Ok((services::list(c)?, down))
+                })
+                .await?;
             let with_pools: BTreeSet<String> = match queries {
                 Ok(q) => q
                     .pools
@@ -106,6 +130,8 @@ impl Handler<ListServices> for ApiActor {
                 .filter(|r| msg.binary.as_deref().is_none_or(|b| r.service_binary == b))
                 .map(|row| ServiceInfo {
                     has_pools: with_pools.contains(&row.host),
+                    node_down: row.service_binary == VOLUME_BINARY
+                        && down.contains(node_name(&row.host)),
                     row,
                 })
                 .collect())

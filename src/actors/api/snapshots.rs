@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use actix::prelude::*;
 
 use super::{ApiActor, ApiShared, scope_of};
+use crate::actors::dispatch::queue;
 use crate::actors::error::ServiceError;
-use crate::actors::protocol::{CreateSnapshotOnNode, DeleteSnapshotOnNode};
+use crate::actors::protocol::{CreateSnapshotOnNode, DeleteSnapshotOnNode, NodeWork};
 use crate::db::rows::SnapshotRow;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::db::{DbError, quotas, snapshots, volumes};
@@ -120,12 +121,7 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
     let host = v.row.host.clone().ok_or_else(|| {
         ServiceError::InvalidState("Invalid volume: the volume was never placed on a node.".into())
     })?;
-    let node = s
-        .dispatcher
-        .node_of_host(&host)
-        .ok_or_else(|| ServiceError::Unavailable(format!("the node of {host} is not configured")))?
-        .create_snapshot
-        .clone();
+    let local = s.dispatcher.is_local(host.node());
     let id = uuid::Uuid::new_v4();
     let row = SnapshotRow {
         id: id.to_string(),
@@ -154,6 +150,17 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
     // volume being deleted. Its size is read after that claim: an extend that finished
     // since the first read is what the snapshot copies.
     let (vkey, seen) = (v.row.id.clone(), v.row.status);
+    let (volume_id, request, to) = (msg.volume_id, msg.ctx.request_id.clone(), host.clone());
+    let work = move |r: &SnapshotRow| {
+        NodeWork::CreateSnapshot(CreateSnapshotOnNode {
+            snapshot_id: id,
+            volume_id,
+            volume_size: r.volume_size.max(0) as u64,
+            project_id: r.project_id.clone(),
+            request_id: request.clone(),
+        })
+    };
+    let queued = work.clone();
     let row = s
         .db
         .run(move |c| {
@@ -169,6 +176,9 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
                 )?;
                 snapshots::insert(c, &r, &m)?;
                 quotas::commit(c, &ids)?;
+                if !local {
+                    queue(c, to.node(), queued(&r))?;
+                }
                 Ok(r)
             })
         })
@@ -181,15 +191,7 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
             )),
             other => other.into(),
         })?;
-    node.send(CreateSnapshotOnNode {
-        snapshot_id: id,
-        volume_id: msg.volume_id,
-        volume_size: row.volume_size.max(0) as u64,
-        project_id: v.row.project_id.clone(),
-        request_id: msg.ctx.request_id.clone(),
-    })
-    .await
-    .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    s.dispatcher.deliver(host.node(), work(&row)).await?;
     Ok(SnapshotRecord {
         row,
         metadata: msg.metadata,
@@ -297,6 +299,16 @@ pub(super) async fn delete(
     } else {
         vec![SnapshotStatus::Available, SnapshotStatus::Error]
     };
+    let bad_id = |_| ServiceError::Internal("bad id".into());
+    let work = NodeWork::DeleteSnapshot(DeleteSnapshotOnNode {
+        snapshot_id: snap.row.id.parse().map_err(bad_id)?,
+        volume_id: snap.row.volume_id.parse().map_err(bad_id)?,
+        volume_size: snap.row.volume_size.max(0) as u64,
+        project_id: snap.row.project_id.clone(),
+        request_id: ctx.request_id.clone(),
+    });
+    let nodes = s.dispatcher.nodes.clone();
+    let queued = work.clone();
     let host = s
         .db
         .run(move |c| {
@@ -306,7 +318,13 @@ pub(super) async fn delete(
                 if volumes::copies_in_progress(c, &key)? > 0 {
                     return Err(DbError::Busy);
                 }
-                snapshots::transition(c, &key, &from, SnapshotStatus::Deleting)
+                snapshots::transition(c, &key, &from, SnapshotStatus::Deleting)?;
+                if let Some(h) = &v.row.host
+                    && !nodes.contains_key(h.node())
+                {
+                    queue(c, h.node(), queued.clone())?;
+                }
+                Ok(())
             })?;
             Ok(v.row.host)
         })
@@ -320,28 +338,10 @@ pub(super) async fn delete(
             ),
             other => other.into(),
         })?;
-    let node = host
-        .as_ref()
-        .and_then(|h| s.dispatcher.node_of_host(h))
-        .ok_or_else(|| ServiceError::Unavailable("the snapshot's node is not configured".into()))?;
-    node.delete_snapshot
-        .send(DeleteSnapshotOnNode {
-            snapshot_id: snap
-                .row
-                .id
-                .parse()
-                .map_err(|_| ServiceError::Internal("bad id".into()))?,
-            volume_id: snap
-                .row
-                .volume_id
-                .parse()
-                .map_err(|_| ServiceError::Internal("bad id".into()))?,
-            volume_size: snap.row.volume_size.max(0) as u64,
-            project_id: snap.row.project_id.clone(),
-            request_id: ctx.request_id.clone(),
-        })
-        .await
-        .map_err(|e| ServiceError::Unavailable(e.to_string()))
+    let host = host.ok_or_else(|| {
+        ServiceError::Unavailable("the snapshot's volume was never placed".into())
+    })?;
+    s.dispatcher.deliver(host.node(), work).await
 }
 
 /// The states a volume must be in to be deleted with its snapshots (`cascade`).
