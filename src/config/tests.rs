@@ -89,6 +89,7 @@ fn clap_reads_every_variable_and_hides_the_secret_ones() {
         ("CLINKER_DATABASE_URL", true),
         ("CLINKER_LOG_FORMAT", false),
         ("CLINKER_METRICS_TOKEN", true),
+        ("CLINKER_KEYSTONE_PASSWORD", true),
     ];
     let expected: Vec<(String, bool)> = expected
         .iter()
