@@ -57,6 +57,25 @@ fn migrations(db: &TestDb) -> TestResult {
     every_column_reads_back(&mut c)
 }
 
+/// diesel orders and records migrations by the version before the name's first `_`: two
+/// folders with one version run in an undefined order and the second is taken as done
+/// (two branches once both chose 2026-12-07-070000, and the groups table lost its types).
+#[test]
+fn every_migration_has_its_own_version() -> TestResult {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut seen = BTreeSet::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let version = name.split('_').next().unwrap_or_default().to_string();
+        assert!(
+            seen.insert(version),
+            "{name} shares its version with another migration"
+        );
+    }
+    assert!(seen.len() > 1);
+    Ok(())
+}
+
 /// schema.rs is written by hand to match the migrations: read every column of every
 /// table, so a type or nullability mismatch on either backend fails here.
 fn every_column_reads_back(c: &mut DbConnection) -> TestResult {

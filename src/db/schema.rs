@@ -309,7 +309,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(instances, node_claims);
 
-// The outbox and the nodes' reports (migration 2026-12-07-070000_outbox).
+// The outbox and the nodes' reports (migration 2026-12-07-070500_outbox).
 
 diesel::table! {
     node_work (id) {
