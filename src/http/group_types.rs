@@ -312,9 +312,11 @@ pub async fn update(
         }
         other => other,
     };
+    // A null description changes nothing, as in Cinder (its update drops None fields):
+    // cinderclient's `group-type-update --is-public` sends `"description": null`.
     let change = GroupTypeChange {
         name,
-        description: g.description.map(|d| d.map(String::from)),
+        description: g.description.flatten().map(|d| Some(String::from(d))),
         is_public: g.is_public.map(Flag::get),
     };
     if change == GroupTypeChange::default() {
