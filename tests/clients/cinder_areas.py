@@ -162,9 +162,17 @@ check(any(r[1] == "cc-gt" and "'cc:a': '1'" in r[2] and "'cc:b': '2'" in r[2]
 cinder("group-type-key", "cc-gt", "unset", "cc:a")
 shown = cinder("group-type-show", gt)
 check("cc:a" not in shown and "cc:b" in shown, shown)
+# Without --is-public, cinderclient sends `is_public: false` and the type turns private.
 cinder("group-type-update", "--name", "cc-gt2", "--description", "renamed", gt)
 shown = cinder("group-type-show", "cc-gt2")
-check((field(shown, "id"), field(shown, "description")) == (gt, "renamed"), shown)
+check((field(shown, "id"), field(shown, "description"), field(shown, "is_public"))
+      == (gt, "renamed", "False"), shown)
+check(gt not in cinder("group-type-list", user="member"), "members miss private types")
+# It sends `"description": null` beside is_public, which changes nothing in Cinder.
+cinder("group-type-update", "--is-public", "true", gt)
+shown = cinder("group-type-show", gt)
+check((field(shown, "is_public"), field(shown, "description")) == ("True", "renamed"),
+      f"public again, the description kept: {shown}")
 check(any(r[0] == gt for r in rows(cinder("group-type-list"))), "group type listed")
 out = cinder("group-type-default", fail=True)
 check("404" in out or "not found" in out.lower(), out)
