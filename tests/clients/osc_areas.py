@@ -226,6 +226,9 @@ if phase == "default":
          "--encryption-control-location", "front-end", "osc-luks")
     shown = show("volume", "type", "show", "--encryption-type", "osc-luks")
     check("luks" in json.dumps(shown.get("encryption")), f"{shown}")
+    listed = {x["Name"]: x["Encryption"]
+              for x in show("volume", "type", "list", "--encryption-type")}
+    check("luks" in json.dumps(listed["osc-luks"]) and not listed["__DEFAULT__"], f"{listed}")
     osc("volume", "type", "set", "--encryption-control-location", "back-end", "osc-luks")
     shown = show("volume", "type", "show", "--encryption-type", "osc-luks")
     check("back-end" in json.dumps(shown.get("encryption")), f"{shown}")
