@@ -31,6 +31,19 @@ impl FromRequest for JsonBody {
         let limit = req
             .app_data::<web::Data<AppState>>()
             .map_or(1024 * 1024, |s| s.max_body_bytes);
+        JsonBody::read(req, payload, limit)
+    }
+}
+
+impl JsonBody {
+    /// Reads the body as [`JsonBody`]'s extractor does, with a bound of its own: a route
+    /// that takes a few fields (the console's sign-in) refuses far sooner than
+    /// `max_body_bytes`.
+    pub fn read(
+        req: &HttpRequest,
+        payload: &mut Payload,
+        limit: usize,
+    ) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
         let declared = req
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
