@@ -98,31 +98,30 @@ pub struct RequestContext {
     pub request_id: RequestId,
 }
 
+/// Declares an enum whose values are Cinder's strings: each text is given once, and
+/// serde (the wire) and strum (`as_str`, `Display`, `FromStr`, `ALL`) both take it from
+/// there.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize,
             diesel::AsExpression, diesel::FromSqlRow,
+            strum::IntoStaticStr, strum::Display, strum::EnumString, strum::VariantArray,
         )]
         #[diesel(sql_type = diesel::sql_types::Text)]
+        #[strum(parse_err_ty = UnknownValue, parse_err_fn = UnknownValue::of)]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+            $($(#[$vmeta])* #[serde(rename = $text)] #[strum(serialize = $text)] $variant),+
         }
 
         impl $name {
             /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const ALL: &'static [$name] = <$name as strum::VariantArray>::VARIANTS;
 
             /// The exact string Cinder uses on the wire and in its database.
             pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                self.into()
             }
         }
 
@@ -138,16 +137,6 @@ macro_rules! string_enum {
                 self.as_str() == *other
             }
         }
-
-        impl FromStr for $name {
-            type Err = UnknownValue;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(UnknownValue(other.to_string())),
-                }
-            }
-        }
     };
 }
 
@@ -155,6 +144,13 @@ macro_rules! string_enum {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown value '{0}'")]
 pub struct UnknownValue(pub String);
+
+impl UnknownValue {
+    /// strum's `parse_err_fn`: the refused text.
+    fn of(s: &str) -> Self {
+        UnknownValue(s.to_owned())
+    }
+}
 
 string_enum! {
     /// A volume's `status`, spelled exactly as Cinder's `fields.VolumeStatus`.
@@ -313,6 +309,37 @@ mod tests {
             assert_eq!(s.as_str().parse::<SnapshotStatus>(), Ok(*s));
         }
         assert_eq!(SnapshotStatus::ErrorDeleting.as_str(), "error_deleting");
+    }
+
+    /// serde (the wire) and strum (`as_str`, `Display`, `FromStr`) spell every value
+    /// alike.
+    fn spelled_alike<T>(all: &[T]) -> Result<(), serde_json::Error>
+    where
+        T: Copy + Serialize + fmt::Display + FromStr + PartialEq + fmt::Debug + Into<&'static str>,
+    {
+        for &v in all {
+            let text: &'static str = v.into();
+            assert_eq!(serde_json::to_string(&v)?, format!("\"{text}\""));
+            assert_eq!(v.to_string(), text);
+            assert!(text.parse::<T>().is_ok_and(|p| p == v), "{text}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn serde_and_strum_spell_every_status_alike() -> Result<(), serde_json::Error> {
+        spelled_alike(VolumeStatus::ALL)?;
+        spelled_alike(SnapshotStatus::ALL)?;
+        spelled_alike(AttachStatus::ALL)?;
+        spelled_alike(FlowState::ALL)?;
+        assert_eq!(AttachStatus::ALL.len(), 7);
+        assert_eq!(
+            "nope".parse::<AttachStatus>(),
+            Err(UnknownValue("nope".into()))
+        );
+        assert_eq!(FlowState::Success.as_str(), "SUCCESS");
+        assert_eq!(VolumeStatus::ErrorBackingUp.to_string(), "error_backing-up");
+        Ok(())
     }
 
     #[test]
