@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ServiceError;
 use crate::drivers::{BackendStats, ConnectionInfo};
-use crate::model::{Host, RequestId, VolumeId};
+use crate::model::{Host, RequestId, SnapshotId, VolumeId};
 use crate::scheduler::PoolState;
 use crate::scheduler::spec::RequestSpec;
 
@@ -126,7 +126,7 @@ pub struct ExtendVolumeOnNode {
 #[rtype(result = "()")]
 pub struct CreateSnapshotOnNode {
     /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
+    pub snapshot_id: SnapshotId,
     /// Its volume.
     pub volume_id: VolumeId,
     /// The volume's size.
@@ -142,7 +142,7 @@ pub struct CreateSnapshotOnNode {
 #[rtype(result = "()")]
 pub struct DeleteSnapshotOnNode {
     /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
+    pub snapshot_id: SnapshotId,
     /// Its volume.
     pub volume_id: VolumeId,
     /// The volume's size when it was taken.
@@ -161,7 +161,7 @@ pub struct RevertVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
+    pub snapshot_id: SnapshotId,
     /// The volume's size.
     pub size_gb: u64,
     /// The project.

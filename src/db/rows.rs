@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::model::spec::RequestSpec;
-use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, Host, SnapshotId, SnapshotStatus, VolumeStatus};
 
 use super::schema::{
     flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
@@ -41,7 +41,7 @@ pub struct VolumeRow {
     /// Whether several attachments are allowed.
     pub multiattach: bool,
     /// Source snapshot.
-    pub snapshot_id: Option<String>,
+    pub snapshot_id: Option<SnapshotId>,
     /// Source volume.
     pub source_volid: Option<String>,
     /// Where the backend keeps it.
@@ -153,7 +153,7 @@ pub struct MessageRow {
 #[diesel(table_name = snapshots)]
 pub struct SnapshotRow {
     /// UUID.
-    pub id: String,
+    pub id: SnapshotId,
     /// The volume it was taken of.
     pub volume_id: String,
     /// Owner.

@@ -24,7 +24,7 @@ use super::{AppState, guard, listing, policy, validate, version};
 use crate::actors::api::snapshots::{CreateSnapshot, ListSnapshots, SnapshotCall, SnapshotOp};
 use crate::db::Resource;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
-use crate::model::{RequestContext, SnapshotStatus, VolumeId};
+use crate::model::{RequestContext, SnapshotId, SnapshotStatus, VolumeId};
 use crate::policy::Action;
 
 /// Which of Cinder's snapshot views an answer uses.
@@ -108,11 +108,11 @@ fn sort_value(s: &SnapshotRecord, k: &str) -> String {
         "display_description" => r.display_description.clone().unwrap_or_default(),
         "project_id" => r.project_id.clone(),
         "user_id" => r.user_id.clone(),
-        _ => r.id.clone(),
+        _ => r.id.to_string(),
     }
 }
 
-fn snapshot_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
+fn snapshot_id(req: &HttpRequest) -> Result<SnapshotId, ApiError> {
     let raw = req.match_info().get("snapshot_id").unwrap_or("");
     raw.parse()
         .map_err(|_| ApiError::not_found(Resource::Snapshot, raw))
@@ -121,7 +121,7 @@ fn snapshot_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
 async fn call(
     state: &AppState,
     ctx: RequestContext,
-    id: uuid::Uuid,
+    id: SnapshotId,
     op: SnapshotOp,
 ) -> Result<Option<SnapshotRecord>, ApiError> {
     Ok(state.api.send(SnapshotCall { ctx, id, op }).await??)
