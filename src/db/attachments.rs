@@ -163,6 +163,12 @@ pub fn delete_all_of(c: &mut DbConnection, volume_id: &str) -> Result<(), DbErro
 /// its status.
 pub fn derive_volume_status(c: &mut DbConnection, volume_id: &str) -> Result<(), DbError> {
     write_txn(c, |c| {
+        // A stored state no `AttachStatus` spells (an `error_*` of another version, a
+        // hand edit) fails this load as `Corrupt` and changes nothing, rather than being
+        // skipped as an error state: skipping it would settle the volume from the other
+        // attachments (to `available` if there are none), and a volume still exported
+        // to a consumer could then be deleted or attached again. Only the two error
+        // states Cinder defines are known to hold no export.
         let states: Vec<AttachStatus> = volume_attachment::table
             .filter(volume_attachment::volume_id.eq(volume_id))
             .select(volume_attachment::attach_status)
