@@ -403,7 +403,7 @@ pub(crate) fn node_services(config: &Config) -> Vec<(String, String, String)> {
         .map(|n| {
             (
                 n.name.clone(),
-                format!("{}@{}", n.name, n.backend_name()),
+                crate::model::host::service_host(&n.name, n.backend_name()),
                 n.zone(config).to_string(),
             )
         })
