@@ -53,7 +53,7 @@ pub struct RequestContext {
     /// The caller's user id.
     pub user_id: String,
     /// The caller's project id (the owner of anything it creates).
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Admins may see and act on every project.
     pub is_admin: bool,
     /// The caller's roles, lower case as Keystone returns them, implied roles included

@@ -198,9 +198,9 @@ fn volumes_crud(c: &mut DbConnection) -> TestResult {
     assert_eq!(got.metadata, meta);
     assert_eq!(got.type_name, "__DEFAULT__");
     assert_eq!(got.row.status, VolumeStatus::Creating);
-    assert_eq!(volumes::get(c, &row.id, Some("p1"))?.row.id, row.id);
+    assert_eq!(volumes::get(c, &row.id, Some(&"p1".into()))?.row.id, row.id);
     let other = must_fail(
-        volumes::get(c, &row.id, Some("p2")),
+        volumes::get(c, &row.id, Some(&"p2".into())),
         "get from another project",
     )?;
     assert!(

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ServiceError;
 use crate::drivers::{BackendStats, ConnectionInfo};
-use crate::model::{Host, RequestId, SnapshotId, VolumeId};
+use crate::model::{Host, ProjectId, RequestId, SnapshotId, VolumeId};
 use crate::scheduler::PoolState;
 use crate::scheduler::spec::RequestSpec;
 
@@ -34,7 +34,7 @@ pub struct CreateVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request that created it.
     pub request_id: RequestId,
     /// Where the volume goes, as stored on the row.
@@ -53,7 +53,7 @@ pub struct DeleteVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The delete request.
     pub request_id: RequestId,
 }
@@ -108,7 +108,7 @@ pub struct ExtendVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The extend request.
     pub request_id: RequestId,
     /// Where the volume lives.
@@ -132,7 +132,7 @@ pub struct CreateSnapshotOnNode {
     /// The volume's size.
     pub volume_size: u64,
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request.
     pub request_id: RequestId,
 }
@@ -148,7 +148,7 @@ pub struct DeleteSnapshotOnNode {
     /// The volume's size when it was taken.
     pub volume_size: u64,
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request.
     pub request_id: RequestId,
 }
@@ -165,7 +165,7 @@ pub struct RevertVolumeOnNode {
     /// The volume's size.
     pub size_gb: u64,
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request.
     pub request_id: RequestId,
 }
@@ -327,7 +327,7 @@ pub struct ScheduleCreateVolume {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request that created it.
     pub request_id: RequestId,
     /// What to place, and the nodes already tried.

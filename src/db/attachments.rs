@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::rows::AttachmentRow;
 use super::schema::{volume_admin_metadata, volume_attachment, volumes};
 use super::{DbConnection, DbError, Found, Resource, in_ids, now, write_txn};
-use crate::model::{AttachStatus, VolumeStatus};
+use crate::model::{AttachStatus, ProjectId, VolumeStatus};
 
 /// Stores a new attachment.
 pub fn insert(c: &mut DbConnection, row: &AttachmentRow) -> Result<(), DbError> {
@@ -21,7 +21,7 @@ pub fn insert(c: &mut DbConnection, row: &AttachmentRow) -> Result<(), DbError> 
 pub fn get(
     c: &mut DbConnection,
     id: &str,
-    project: Option<&str>,
+    project: Option<&ProjectId>,
 ) -> Result<AttachmentRow, DbError> {
     let mut q = volume_attachment::table
         .filter(volume_attachment::id.eq(id))
@@ -64,7 +64,7 @@ pub fn of_volumes(
 #[derive(Debug, Clone, Default)]
 pub struct AttachmentQuery {
     /// Only this project (`None`: all, admins).
-    pub project: Option<String>,
+    pub project: Option<ProjectId>,
     /// Only this volume.
     pub volume_id: Option<String>,
     /// Only this status, as the caller spelled it: a value no attachment can have

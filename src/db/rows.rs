@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::model::spec::RequestSpec;
-use crate::model::{AttachStatus, Host, SnapshotId, SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, Host, ProjectId, SnapshotId, SnapshotStatus, VolumeStatus};
 
 use super::schema::{
     flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
@@ -17,7 +17,7 @@ pub struct VolumeRow {
     /// UUID.
     pub id: String,
     /// Owner.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Creator.
     pub user_id: String,
     /// `name` in the API.
@@ -157,7 +157,7 @@ pub struct SnapshotRow {
     /// The volume it was taken of.
     pub volume_id: String,
     /// Owner.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Creator.
     pub user_id: String,
     /// Its status.
@@ -191,7 +191,7 @@ pub struct AttachmentRow {
     /// The volume.
     pub volume_id: String,
     /// The volume's project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The server it is attached to.
     pub instance_uuid: Option<String>,
     /// The host it is attached to.

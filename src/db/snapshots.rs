@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::rows::SnapshotRow;
 use super::schema::{snapshot_metadata, snapshots};
 use super::{DbConnection, DbError, Found, Resource, now, quotas, write_txn};
-use crate::model::{SnapshotId, SnapshotStatus, quota};
+use crate::model::{ProjectId, SnapshotId, SnapshotStatus, quota};
 
 /// A snapshot with its metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ fn metadata_of(
 pub fn get(
     c: &mut DbConnection,
     id: &SnapshotId,
-    project: Option<&str>,
+    project: Option<&ProjectId>,
 ) -> Result<SnapshotRecord, DbError> {
     let mut q = snapshots::table.filter(snapshots::id.eq(id)).into_boxed();
     if let Some(p) = project {
@@ -92,7 +92,7 @@ pub fn get(
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotQuery {
     /// Only this project (`None`: all, admins).
-    pub project: Option<String>,
+    pub project: Option<ProjectId>,
     /// Exact status.
     pub status: Option<String>,
     /// Only snapshots of this volume.
@@ -127,7 +127,7 @@ pub fn list(c: &mut DbConnection, q: &SnapshotQuery) -> Result<Vec<SnapshotRecor
         let id: SnapshotId = m
             .parse()
             .map_err(|_| DbError::not_found(Resource::Snapshot, m))?;
-        let marker: SnapshotRow = get(c, &id, q.project.as_deref())?.row;
+        let marker: SnapshotRow = get(c, &id, q.project.as_ref())?.row;
         b = b.filter(
             snapshots::created_at
                 .lt(marker.created_at)

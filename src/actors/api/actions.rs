@@ -140,7 +140,7 @@ async fn load(
     id: VolumeId,
 ) -> Result<VolumeRecord, ServiceError> {
     let (key, scope) = (id.to_string(), scope_of(ctx));
-    s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
+    s.db.run(move |c| volumes::get(c, &key, scope.as_ref()))
         .await
         .map_err(ServiceError::from)
 }

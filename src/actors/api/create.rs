@@ -154,7 +154,7 @@ async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<CopySource, Servi
         .shared
         .db
         .run(move |c| {
-            let snap = crate::db::snapshots::get(c, &key, scope.as_deref())?;
+            let snap = crate::db::snapshots::get(c, &key, scope.as_ref())?;
             let vol = crate::db::volumes::get(c, &snap.row.volume_id, None)?;
             Ok((snap, vol))
         })
@@ -196,7 +196,7 @@ async fn extract_source_volume(s: &CreateStore, id: &str) -> Result<CopySource, 
     let vol = s
         .shared
         .db
-        .run(move |c| crate::db::volumes::get(c, &key, scope.as_deref()))
+        .run(move |c| crate::db::volumes::get(c, &key, scope.as_ref()))
         .await?;
     if !crate::db::volumes::CLONE_SOURCE_STATES.contains(&vol.row.status) {
         return Err(source_state_error(vol.row.status.as_str()));

@@ -104,7 +104,7 @@ impl Handler<CreateSnapshot> for ApiActor {
 async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, ServiceError> {
     let (key, scope) = (msg.volume_id.to_string(), scope_of(&msg.ctx));
     let v =
-        s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
+        s.db.run(move |c| volumes::get(c, &key, scope.as_ref()))
             .await
             .map_err(ServiceError::from)?;
     let allowed: &[VolumeStatus] = if msg.force {
@@ -225,7 +225,7 @@ impl Handler<SnapshotCall> for ApiActor {
 async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>, ServiceError> {
     let (key, scope) = (msg.id, scope_of(&msg.ctx));
     let snap =
-        s.db.run(move |c| snapshots::get(c, &key, scope.as_deref()))
+        s.db.run(move |c| snapshots::get(c, &key, scope.as_ref()))
             .await
             .map_err(ServiceError::from)?;
     let key = msg.id;

@@ -119,7 +119,7 @@ impl Handler<CreateTransfer> for ApiActor {
             let scope = scope_of(&msg.ctx);
             let id = msg.volume_id.clone();
             let volume = db
-                .run(move |c| volumes::get(c, &id, scope.as_deref()))
+                .run(move |c| volumes::get(c, &id, scope.as_ref()))
                 .await?;
             if volume.row.status != VolumeStatus::Available {
                 return Err(invalid_volume("status must be available"));
