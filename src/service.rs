@@ -38,7 +38,7 @@ use crate::drivers::targets::local::LocalTarget;
 use crate::drivers::targets::nbd::{NbdOptions, NbdTarget};
 use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
 use crate::drivers::{OverSubscription, PoolOptions, VolumeDriver};
-use crate::model::RequestId;
+use crate::model::{NodeName, RequestId};
 
 /// The running actors.
 #[derive(Clone)]
@@ -378,7 +378,7 @@ pub(crate) async fn claim_nodes(
 ) -> anyhow::Result<HashMap<String, claims::Fence>> {
     let mut fences = HashMap::new();
     for node in &config.nodes {
-        let (name, me) = (node.name.clone(), lease.id.clone());
+        let (name, me) = (NodeName::from(node.name.as_str()), lease.id.clone());
         let fence = db.run(move |c| claims::claim(c, &name, &me)).await?;
         info!(node.id = %node.name, node.epoch = fence.epoch, "claimed node");
         fences.insert(node.name.clone(), fence);

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ServiceError;
 use crate::drivers::{BackendStats, ConnectionInfo};
-use crate::model::{Host, ProjectId, RequestId, SnapshotId, VolumeId};
+use crate::model::{Host, NodeName, ProjectId, RequestId, SnapshotId, VolumeId};
 use crate::scheduler::PoolState;
 use crate::scheduler::spec::RequestSpec;
 
@@ -311,7 +311,7 @@ impl CallReply {
 #[rtype(result = "()")]
 pub struct NodeStatsReport {
     /// The node.
-    pub node: String,
+    pub node: NodeName,
     /// Its zone.
     pub availability_zone: String,
     /// What its driver reported, with `allocated_capacity_gb` filled in by the node.
@@ -355,7 +355,7 @@ pub struct GetPools;
 #[rtype(result = "()")]
 pub struct SetNodeDisabled {
     /// The node's name.
-    pub node: String,
+    pub node: NodeName,
     /// Disabled (true) or enabled again (false).
     pub disabled: bool,
 }
@@ -366,7 +366,7 @@ pub struct SetNodeDisabled {
 #[rtype(result = "()")]
 pub struct SetNodeDown {
     /// The node's name.
-    pub node: String,
+    pub node: NodeName,
     /// Down (true) or up again (false).
     pub down: bool,
 }

@@ -361,7 +361,7 @@ async fn publish_stats(c: &Ctx) -> Result<(), ServiceError> {
     c.scheduler
         .stats
         .send(NodeStatsReport {
-            node: c.node.name.clone(),
+            node: c.node.name.as_str().into(),
             availability_zone: c.node.availability_zone.clone(),
             stats,
             acked_seq,
