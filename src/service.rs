@@ -438,7 +438,7 @@ async fn register_services(
         info!(node.id = %node, "node is disabled; it takes no new volumes");
         scheduler
             .send(SetNodeDisabled {
-                node,
+                node: node.into(),
                 disabled: true,
             })
             .await?;

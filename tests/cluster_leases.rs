@@ -193,7 +193,10 @@ fn nodes_are_claimed_once(c: &mut DbConnection) -> TestResult {
     for part in ["node n1", "instance a", "host host-a", "pid 4242"] {
         assert!(refused.contains(part), "{part:?} missing from {refused:?}");
     }
-    assert_eq!(claims::holder_of(c, &"n1".into())?, Some(("a".to_string(), 1)));
+    assert_eq!(
+        claims::holder_of(c, &"n1".into())?,
+        Some(("a".to_string(), 1))
+    );
     assert_eq!(
         claims::claim(c, &"n2".into(), "b")?.epoch,
         1,
@@ -203,7 +206,10 @@ fn nodes_are_claimed_once(c: &mut DbConnection) -> TestResult {
     instances::retire(c, "a")?;
     let second = claims::claim(c, &"n1".into(), "b")?;
     assert_eq!(second.epoch, 2);
-    assert_eq!(claims::holder_of(c, &"n1".into())?, Some(("b".to_string(), 2)));
+    assert_eq!(
+        claims::holder_of(c, &"n1".into())?,
+        Some(("b".to_string(), 2))
+    );
     assert!(!instances::renew(c, "a", 60)?, "the old holder was swept");
     assert!(matches!(
         claims::check(c, &first),

@@ -448,8 +448,7 @@ fn unknown_attach_status_settles_nothing(c: &mut DbConnection) -> TestResult {
     };
     attachments::insert(c, &attachment)?;
     diesel::update(
-        schema::volume_attachment::table
-            .filter(schema::volume_attachment::id.eq(&attachment.id)),
+        schema::volume_attachment::table.filter(schema::volume_attachment::id.eq(&attachment.id)),
     )
     .set(schema::volume_attachment::attach_status.eq("error_exporting"))
     .execute(c)?;

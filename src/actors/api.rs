@@ -316,8 +316,9 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                     // The node reads the source while it makes a copy (Cinder holds a
                     // lock for it); refused rather than queued, and no force overrides it.
                     let current = crate::db::snapshots::of_volume(c, &key)?;
-                    for source in std::iter::once(&key).chain(current.iter().map(|s| &s.id)) {
-                        if crate::db::volumes::copies_in_progress(c, source)? > 0 {
+                    let snapshot_ids = current.iter().map(|s| s.id.to_string());
+                    for source in std::iter::once(key.clone()).chain(snapshot_ids) {
+                        if crate::db::volumes::copies_in_progress(c, &source)? > 0 {
                             return Err(DbError::Busy);
                         }
                     }
@@ -346,14 +347,14 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                     // Snapshots first: the node's per-volume queue keeps this order.
                     let mut works: Vec<NodeWork> = snaps
                         .iter()
-                        .filter_map(|s| {
-                            Some(NodeWork::DeleteSnapshot(DeleteSnapshotOnNode {
-                                snapshot_id: s.id.parse().ok()?,
+                        .map(|s| {
+                            NodeWork::DeleteSnapshot(DeleteSnapshotOnNode {
+                                snapshot_id: s.id,
                                 volume_id: id,
                                 volume_size: s.volume_size.max(0) as u64,
                                 project_id: s.project_id.clone(),
                                 request_id: request.clone(),
-                            }))
+                            })
                         })
                         .collect();
                     works.push(NodeWork::Delete(DeleteVolumeOnNode {

@@ -69,11 +69,7 @@ pub fn claim(c: &mut DbConnection, node: &NodeName, me: &str) -> Result<Fence, D
     Err(DbError::Conflict)
 }
 
-fn try_claim(
-    c: &mut DbConnection,
-    node: &NodeName,
-    me: &str,
-) -> Result<Option<Fence>, DbError> {
+fn try_claim(c: &mut DbConnection, node: &NodeName, me: &str) -> Result<Option<Fence>, DbError> {
     let fence = |epoch| Fence {
         node: node.to_string(),
         holder: me.to_string(),
@@ -123,10 +119,7 @@ fn try_claim(
 }
 
 /// The holder and epoch of `node`, if it was ever claimed.
-pub fn holder_of(
-    c: &mut DbConnection,
-    node: &NodeName,
-) -> Result<Option<(String, i64)>, DbError> {
+pub fn holder_of(c: &mut DbConnection, node: &NodeName) -> Result<Option<(String, i64)>, DbError> {
     Ok(node_claims::table
         .filter(node_claims::node.eq(node))
         .select((node_claims::holder, node_claims::epoch))

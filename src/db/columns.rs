@@ -57,7 +57,14 @@ macro_rules! text_column {
     )+};
 }
 
-text_column!(VolumeStatus, SnapshotStatus, AttachStatus, Host, ProjectId, NodeName);
+text_column!(
+    VolumeStatus,
+    SnapshotStatus,
+    AttachStatus,
+    Host,
+    ProjectId,
+    NodeName
+);
 
 /// Values whose text is made when written: ids kept as a `Uuid`, structs kept as JSON.
 /// Reading uses the generic `String` conversion; writing makes an owned buffer, which

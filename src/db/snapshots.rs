@@ -81,7 +81,7 @@ pub fn get(
     let row: SnapshotRow = q
         .select(SnapshotRow::as_select())
         .get_result(c)
-        .found(Resource::Snapshot, id)?;
+        .found(Resource::Snapshot, &id.to_string())?;
     let metadata = metadata_of(c, std::slice::from_ref(&row.id))?
         .remove(&row.id)
         .unwrap_or_default();
@@ -191,7 +191,11 @@ pub fn transition(
 }
 
 /// The node made the snapshot.
-pub fn mark_created(c: &mut DbConnection, id: &SnapshotId, location: Option<&str>) -> Result<(), DbError> {
+pub fn mark_created(
+    c: &mut DbConnection,
+    id: &SnapshotId,
+    location: Option<&str>,
+) -> Result<(), DbError> {
     let n = diesel::update(
         snapshots::table
             .filter(snapshots::id.eq(id))
@@ -264,7 +268,11 @@ pub fn write_metadata(
 }
 
 /// Removes a metadata key; `NotFound` if absent.
-pub fn delete_metadata_key(c: &mut DbConnection, id: &SnapshotId, key: &str) -> Result<(), DbError> {
+pub fn delete_metadata_key(
+    c: &mut DbConnection,
+    id: &SnapshotId,
+    key: &str,
+) -> Result<(), DbError> {
     let n = diesel::delete(
         snapshot_metadata::table
             .filter(snapshot_metadata::snapshot_id.eq(id))

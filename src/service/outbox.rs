@@ -290,7 +290,7 @@ impl Handler<NodeStatsReport> for ReportRelay {
         if let Some(s) = &self.scheduler {
             s.do_send(msg.clone());
         }
-        self.latest.insert(msg.node.clone(), msg);
+        self.latest.insert(msg.node.to_string(), msg);
     }
 }
 

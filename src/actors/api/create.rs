@@ -411,7 +411,7 @@ impl Task<CreateStore> for EntryCreateTask {
                 extra_specs: vtype.extra_specs.clone(),
                 tried_nodes: Vec::new(),
                 failures: Vec::new(),
-                snapshot_id: s.source.as_ref().and_then(|x| x.snapshot_id.clone()),
+                snapshot_id: s.source.as_ref().and_then(|x| x.snapshot_id),
                 copy_source: s.source.as_ref().map(|x| (x.volume_id.clone(), x.size)),
                 pinned_node: s.source.as_ref().map(CopySource::node),
             };
@@ -433,7 +433,7 @@ impl Task<CreateStore> for EntryCreateTask {
                     .extra_specs
                     .get("multiattach")
                     .is_some_and(|v| v.eq_ignore_ascii_case("<is> true")),
-                snapshot_id: spec.snapshot_id.clone(),
+                snapshot_id: spec.snapshot_id,
                 source_volid: s
                     .source
                     .as_ref()
