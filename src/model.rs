@@ -11,45 +11,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod host;
+pub mod ids;
 pub mod spec;
 
 pub use host::Host;
-
-/// A volume's id. Cinder spells it as a dashed UUID everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VolumeId(pub Uuid);
-
-impl VolumeId {
-    /// A fresh random id.
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-
-    /// The name Cinder gives the volume on its backend (`volume_name_template`).
-    pub fn backend_name(&self) -> String {
-        format!("volume-{}", self.0)
-    }
-}
-
-impl Default for VolumeId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for VolumeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for VolumeId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self)
-    }
-}
+pub use ids::{NodeName, ProjectId, SnapshotId, VolumeId};
 
 /// The id that ties logs, the timeline and user messages to one API request
 /// (`req-<uuid>`, as oslo's request-id middleware makes them).
@@ -87,7 +53,7 @@ pub struct RequestContext {
     /// The caller's user id.
     pub user_id: String,
     /// The caller's project id (the owner of anything it creates).
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Admins may see and act on every project.
     pub is_admin: bool,
     /// The caller's roles, lower case as Keystone returns them, implied roles included

@@ -38,7 +38,7 @@ use crate::drivers::targets::local::LocalTarget;
 use crate::drivers::targets::nbd::{NbdOptions, NbdTarget};
 use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
 use crate::drivers::{OverSubscription, PoolOptions, VolumeDriver};
-use crate::model::RequestId;
+use crate::model::{NodeName, RequestId};
 
 /// The running actors.
 #[derive(Clone)]
@@ -378,7 +378,7 @@ pub(crate) async fn claim_nodes(
 ) -> anyhow::Result<HashMap<String, claims::Fence>> {
     let mut fences = HashMap::new();
     for node in &config.nodes {
-        let (name, me) = (node.name.clone(), lease.id.clone());
+        let (name, me) = (NodeName::from(node.name.as_str()), lease.id.clone());
         let fence = db.run(move |c| claims::claim(c, &name, &me)).await?;
         info!(node.id = %node.name, node.epoch = fence.epoch, "claimed node");
         fences.insert(node.name.clone(), fence);
@@ -403,7 +403,7 @@ pub(crate) fn node_services(config: &Config) -> Vec<(String, String, String)> {
         .map(|n| {
             (
                 n.name.clone(),
-                format!("{}@{}", n.name, n.backend_name()),
+                crate::model::host::service_host(&n.name, n.backend_name()),
                 n.zone(config).to_string(),
             )
         })
@@ -438,7 +438,7 @@ async fn register_services(
         info!(node.id = %node, "node is disabled; it takes no new volumes");
         scheduler
             .send(SetNodeDisabled {
-                node,
+                node: node.into(),
                 disabled: true,
             })
             .await?;

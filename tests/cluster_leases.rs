@@ -179,31 +179,37 @@ on_both_backends!(conn nodes_are_claimed_once => claims_sqlite, claims_postgres)
 fn nodes_are_claimed_once(c: &mut DbConnection) -> TestResult {
     instances::register(c, &instance("a", "serve:host-a:/a", 60))?;
     instances::register(c, &instance("b", "serve:host-b:/b", 60))?;
-    let first = claims::claim(c, "n1", "a")?;
+    let first = claims::claim(c, &"n1".into(), "a")?;
     assert_eq!(first.epoch, 1);
     assert_eq!(
-        claims::claim(c, "n1", "a")?,
+        claims::claim(c, &"n1".into(), "a")?,
         first,
         "the holder keeps its epoch"
     );
-    let refused = match claims::claim(c, "n1", "b") {
+    let refused = match claims::claim(c, &"n1".into(), "b") {
         Err(e @ DbError::NodeHeld { .. }) => e.to_string(),
         other => return Err(format!("expected NodeHeld, got {other:?}").into()),
     };
     for part in ["node n1", "instance a", "host host-a", "pid 4242"] {
         assert!(refused.contains(part), "{part:?} missing from {refused:?}");
     }
-    assert_eq!(claims::holder_of(c, "n1")?, Some(("a".to_string(), 1)));
     assert_eq!(
-        claims::claim(c, "n2", "b")?.epoch,
+        claims::holder_of(c, &"n1".into())?,
+        Some(("a".to_string(), 1))
+    );
+    assert_eq!(
+        claims::claim(c, &"n2".into(), "b")?.epoch,
         1,
         "other nodes are free"
     );
 
     instances::retire(c, "a")?;
-    let second = claims::claim(c, "n1", "b")?;
+    let second = claims::claim(c, &"n1".into(), "b")?;
     assert_eq!(second.epoch, 2);
-    assert_eq!(claims::holder_of(c, "n1")?, Some(("b".to_string(), 2)));
+    assert_eq!(
+        claims::holder_of(c, &"n1".into())?,
+        Some(("b".to_string(), 2))
+    );
     assert!(!instances::renew(c, "a", 60)?, "the old holder was swept");
     assert!(matches!(
         claims::check(c, &first),
@@ -222,9 +228,9 @@ fn stale_epoch_writes_change_nothing(db: &TestDb) -> TestResult {
     let mut c = db.migrated()?;
     instances::register(&mut c, &instance("old", "node:host-a:/a", 60))?;
     instances::register(&mut c, &instance("new", "node:host-b:/b", 60))?;
-    let stale = claims::claim(&mut c, "n1", "old")?;
+    let stale = claims::claim(&mut c, &"n1".into(), "old")?;
     instances::retire(&mut c, "old")?;
-    let current = claims::claim(&mut c, "n1", "new")?;
+    let current = claims::claim(&mut c, &"n1".into(), "new")?;
     let v = volume("p", None, 1, VolumeStatus::Creating, now());
     diesel::insert_into(clinker::db::schema::volumes::table)
         .values(&v)

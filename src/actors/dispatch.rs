@@ -269,13 +269,8 @@ impl NodeHandle {
     }
 }
 
-/// The node part of a `cinder-volume` service's host, `node@backend` (a service row
-/// names no pool, so it is not a [`Host`]); a host without `@` is all node.
-pub fn node_name(service_host: &str) -> &str {
-    service_host
-        .split_once('@')
-        .map_or(service_host, |(node, _)| node)
-}
+/// The node part of a `cinder-volume` service's host, `node@backend`.
+pub use crate::model::host::service_node as node_name;
 
 /// How a node reaches the scheduler.
 #[derive(Clone)]

@@ -52,7 +52,7 @@ pub struct PoolBook {
 
 impl PoolBook {
     fn apply_report(&mut self, report: NodeStatsReport) {
-        let entry = self.nodes.entry(report.node.clone()).or_default();
+        let entry = self.nodes.entry(report.node.to_string()).or_default();
         let disabled = entry.disabled || entry.down;
         entry.reported = report
             .stats

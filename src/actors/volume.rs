@@ -357,11 +357,11 @@ async fn publish_stats(c: &Ctx) -> Result<(), ServiceError> {
         let host = Host::new(&c.node.name, &stats.volume_backend_name, &pool.pool_name);
         pool.allocated_capacity_gb = allocated.get(&host).copied().unwrap_or(0).max(0) as f64;
     }
-    let service_host = format!("{}@{}", c.node.name, stats.volume_backend_name);
+    let service_host = crate::model::host::service_host(&c.node.name, &stats.volume_backend_name);
     c.scheduler
         .stats
         .send(NodeStatsReport {
-            node: c.node.name.clone(),
+            node: c.node.name.as_str().into(),
             availability_zone: c.node.availability_zone.clone(),
             stats,
             acked_seq,

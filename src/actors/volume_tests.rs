@@ -632,10 +632,15 @@ async fn every_queued_operation_on_one_volume_runs() -> TestResult {
 }
 
 /// Inserts a snapshot row of `volume` in `status`.
-fn insert_snapshot(db: &Db, volume: VolumeId, size: u64, status: &str) -> BoxResult<uuid::Uuid> {
-    let id = uuid::Uuid::new_v4();
+fn insert_snapshot(
+    db: &Db,
+    volume: VolumeId,
+    size: u64,
+    status: &str,
+) -> BoxResult<crate::model::SnapshotId> {
+    let id = crate::model::SnapshotId::new();
     let row = crate::db::rows::SnapshotRow {
-        id: id.to_string(),
+        id,
         volume_id: volume.to_string(),
         project_id: PROJECT.into(),
         user_id: "user".into(),
@@ -654,8 +659,8 @@ fn insert_snapshot(db: &Db, volume: VolumeId, size: u64, status: &str) -> BoxRes
     Ok(id)
 }
 
-fn snapshot_status(db: &Db, id: uuid::Uuid) -> BoxResult<Option<String>> {
-    let key = id.to_string();
+fn snapshot_status(db: &Db, id: crate::model::SnapshotId) -> BoxResult<Option<String>> {
+    let key = id;
     match db.run_blocking(move |c| crate::db::snapshots::get(c, &key, None)) {
         Ok(s) => Ok(Some(s.row.status.to_string())),
         Err(DbError::NotFound { .. }) => Ok(None),
@@ -755,7 +760,7 @@ async fn recovery_settles_every_transitional_state() -> TestResult {
         h.driver.create_volume(&VolumeRef { id: v, size_gb: 1 })?;
     }
     h.driver.create_snapshot(&crate::drivers::SnapshotRef {
-        id: restoring,
+        id: restoring.0,
         volume: VolumeRef {
             id: reverting,
             size_gb: 1,

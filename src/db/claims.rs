@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use super::instances::{self, InstanceRow};
 use super::schema::node_claims;
 use super::{DbConnection, DbError, write_txn};
+use crate::model::NodeName;
 
 /// A node held by this instance, at one epoch: what its writes are checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +58,7 @@ impl From<InstanceRow> for Holder {
 /// next epoch, after the dead holder is swept (its reservations released, and its row
 /// removed, so it cannot revive its lease: [`instances::renew`]). A node a live instance
 /// holds is refused with [`DbError::NodeHeld`].
-pub fn claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Fence, DbError> {
+pub fn claim(c: &mut DbConnection, node: &NodeName, me: &str) -> Result<Fence, DbError> {
     // Two instances claiming at once: one insert or compare-and-set wins, the other
     // reads the row again and finds the winner live (so is refused).
     for _ in 0..3 {
@@ -68,7 +69,7 @@ pub fn claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Fence, DbErro
     Err(DbError::Conflict)
 }
 
-fn try_claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Option<Fence>, DbError> {
+fn try_claim(c: &mut DbConnection, node: &NodeName, me: &str) -> Result<Option<Fence>, DbError> {
     let fence = |epoch| Fence {
         node: node.to_string(),
         holder: me.to_string(),
@@ -118,7 +119,7 @@ fn try_claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Option<Fence>
 }
 
 /// The holder and epoch of `node`, if it was ever claimed.
-pub fn holder_of(c: &mut DbConnection, node: &str) -> Result<Option<(String, i64)>, DbError> {
+pub fn holder_of(c: &mut DbConnection, node: &NodeName) -> Result<Option<(String, i64)>, DbError> {
     Ok(node_claims::table
         .filter(node_claims::node.eq(node))
         .select((node_claims::holder, node_claims::epoch))

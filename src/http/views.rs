@@ -285,7 +285,7 @@ pub struct VolumeDetail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     shared_targets: Option<bool>,
     size: i64,
-    snapshot_id: Option<&'a str>,
+    snapshot_id: Option<crate::model::SnapshotId>,
     source_volid: Option<&'a str>,
     status: &'a str,
     updated_at: Option<Time>,
@@ -345,7 +345,7 @@ impl<'a> VolumeDetail<'a> {
             service_uuid: null_if(from(48)),
             shared_targets: from(48).then_some(false),
             size: r.size,
-            snapshot_id: r.snapshot_id.as_deref(),
+            snapshot_id: r.snapshot_id,
             source_volid: r.source_volid.as_deref(),
             status: r.status.as_str(),
             updated_at: r.updated_at.map(Time),

@@ -290,7 +290,7 @@ impl Handler<NodeStatsReport> for ReportRelay {
         if let Some(s) = &self.scheduler {
             s.do_send(msg.clone());
         }
-        self.latest.insert(msg.node.clone(), msg);
+        self.latest.insert(msg.node.to_string(), msg);
     }
 }
 
@@ -422,7 +422,7 @@ async fn watch_once(
             seen.down.insert(r.node.clone(), down);
             let _ = scheduler
                 .send(SetNodeDown {
-                    node: r.node.clone(),
+                    node: r.node.as_str().into(),
                     down,
                 })
                 .await;
@@ -440,7 +440,7 @@ async fn watch_once(
         seen.reported.insert(r.node.clone(), r.reported_at);
         let _ = scheduler
             .send(NodeStatsReport {
-                node: r.node.clone(),
+                node: r.node.as_str().into(),
                 availability_zone: r.availability_zone.clone(),
                 stats,
                 acked_seq: acked.get(me).copied().unwrap_or(0),
@@ -456,7 +456,7 @@ async fn watch_once(
             seen.disabled.insert(node.clone(), row.disabled);
             let _ = scheduler
                 .send(SetNodeDisabled {
-                    node,
+                    node: node.into(),
                     disabled: row.disabled,
                 })
                 .await;

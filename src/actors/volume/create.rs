@@ -167,9 +167,7 @@ impl Task<CreateStore> for CreateVolumeFromSpecTask {
             let spec = &s.msg.spec;
             let source = match (&spec.snapshot_id, &spec.copy_source) {
                 (Some(snap), Some((volume, size))) => Copy::Snapshot(crate::drivers::SnapshotRef {
-                    id: snap
-                        .parse()
-                        .map_err(|_| ServiceError::Internal(format!("bad snapshot id {snap}")))?,
+                    id: snap.0,
                     volume: volume_ref(volume, *size)?,
                 }),
                 (None, Some((volume, size))) => Copy::Volume(volume_ref(volume, *size)?),

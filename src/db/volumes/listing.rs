@@ -8,6 +8,7 @@ use super::{VolumeRecord, metadata_of};
 use crate::db::rows::VolumeRow;
 use crate::db::schema::{volume_metadata, volume_type_encryption, volume_types, volumes};
 use crate::db::{DbConnection, DbError, Found, Resource, attachments};
+use crate::model::ProjectId;
 
 /// A column volumes can be sorted by, parsed from the API's sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString)]
@@ -79,7 +80,7 @@ pub struct TimeFilter {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {
     /// Only this project (`None`: every project, admins only).
-    pub project: Option<String>,
+    pub project: Option<ProjectId>,
     /// Exact name.
     pub name: Option<String>,
     /// Exact status.
