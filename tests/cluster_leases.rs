@@ -270,3 +270,67 @@ fn stale_epoch_writes_change_nothing(db: &TestDb) -> TestResult {
     assert_eq!(status(&mut c)?, VolumeStatus::Available);
     Ok(())
 }
+
+/// On PostgreSQL a take-over waits for a write its old holder had already checked (the
+/// check holds the node's lock until that write's transaction ends), and every check after
+/// the take-over sees the new epoch: the write checked first lands, none after it.
+#[test]
+fn a_take_over_waits_for_a_checked_write_postgres() -> TestResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let db = TestDb::postgres(4)?;
+    let mut c = db.migrated()?;
+    instances::register(&mut c, &instance("old", "node:host-a:/a", 60))?;
+    instances::register(&mut c, &instance("new", "node:host-b:/b", 60))?;
+    let stale = claims::claim(&mut c, "n1", "old")?;
+    instances::retire(&mut c, "old")?;
+    let v = volume("p", None, 1, VolumeStatus::Creating, now());
+    diesel::insert_into(clinker::db::schema::volumes::table)
+        .values(&v)
+        .execute(&mut c)?;
+
+    let taken = Arc::new(AtomicBool::new(false));
+    let mut holder = db.conn()?;
+    let mut taker = db.conn()?;
+    let (id, flag) = (v.id.clone(), taken.clone());
+    let wrote = claims::guarded(&mut holder, &stale, move |c| {
+        let flag = flag.clone();
+        let take_over = std::thread::spawn(move || {
+            let fence = claims::claim(&mut taker, "n1", "new");
+            flag.store(true, Ordering::SeqCst);
+            fence
+        });
+        // Long enough for the take-over to reach the lock and wait there.
+        std::thread::sleep(Duration::from_millis(500));
+        let waited = !taken.load(Ordering::SeqCst);
+        volumes::transition(c, &id, &[VolumeStatus::Creating], VolumeStatus::Error)?;
+        Ok((waited, take_over))
+    });
+    let (waited, take_over) = wrote?;
+    assert!(
+        waited,
+        "the take-over finished while a checked write was open"
+    );
+    let fence = take_over
+        .join()
+        .map_err(|_| "take-over thread panicked")??;
+    assert_eq!(fence.epoch, 2);
+    assert_eq!(
+        volumes::get(&mut c, &v.id, None)?.row.status,
+        VolumeStatus::Error
+    );
+
+    let late = claims::guarded(&mut c, &stale, |c| {
+        volumes::transition(c, &v.id, &[VolumeStatus::Error], VolumeStatus::Available)
+    });
+    assert!(
+        matches!(late, Err(DbError::Fenced { epoch: 1, .. })),
+        "{late:?}"
+    );
+    assert_eq!(
+        volumes::get(&mut c, &v.id, None)?.row.status,
+        VolumeStatus::Error
+    );
+    Ok(())
+}

@@ -458,9 +458,12 @@ impl Task<CreateStore> for EntryCreateTask {
                 .write(move |c| {
                     crate::db::write_txn(c, |c| {
                         crate::db::volumes::insert(c, &r, &m)?;
+                        // Read with the insert, so the answer agrees with later reads;
+                        // before the commit of the usage, whose rows every create of the
+                        // project waits for until this transaction ends.
+                        let encrypted = crate::db::encryption::find(c, &r.volume_type_id)?;
                         quotas::commit(c, &ids)?;
-                        // Read with the insert, so the answer agrees with later reads.
-                        Ok(crate::db::encryption::find(c, &r.volume_type_id)?.is_some())
+                        Ok(encrypted.is_some())
                     })
                 })
                 .await
