@@ -107,7 +107,7 @@ fn reach_database(url: &str, within: std::time::Duration) -> anyhow::Result<()> 
             Err(e) => e,
         };
         let waited = started.elapsed();
-        if waited + pause > within {
+        if waited >= within {
             anyhow::bail!(
                 "cannot reach the database {shown}: {attempts} attempt(s) over {} s failed \
                  ([cluster] database_connect_seconds = {}); the last said: {}",
@@ -123,7 +123,7 @@ fn reach_database(url: &str, within: std::time::Duration) -> anyhow::Result<()> 
             error = %e.to_string().trim(),
             "cannot reach the database yet; trying again"
         );
-        std::thread::sleep(pause);
+        std::thread::sleep(pause.min(within - waited));
         pause = (pause * 2).min(std::time::Duration::from_secs(5));
     }
 }
