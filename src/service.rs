@@ -22,7 +22,7 @@ use crate::actors::journal::JournalActor;
 use crate::actors::mailbox::Tracked;
 use crate::actors::protocol::{PublishStats, RecoverNode, ScheduleCreateVolume, SetNodeDisabled};
 use crate::actors::scheduler::SchedulerActor;
-use crate::actors::volume::{NodeIdentity, VolumeActor, allocated_on};
+use crate::actors::volume::{NodeIdentity, VolumeActor};
 use crate::config::{
     Config, ExportOptions, LvmType, NodeDriver, Provisioning, TargetKind, VolumeClear,
 };
@@ -185,7 +185,7 @@ pub async fn start(
         scheduler_addr.clone().recipient()
     };
     let link = SchedulerLink {
-        schedule: scheduler_addr.clone().recipient(),
+        schedule: Some(scheduler_addr.clone().recipient()),
         stats,
     };
     let nodes = start_nodes(config, &db, &fences, &drivers, &journal, &link).await?;
@@ -302,7 +302,6 @@ pub(crate) async fn start_nodes(
             reconcile_interval: (config.reconcile.interval_seconds > 0)
                 .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
         };
-        let allocated = allocated_on(db, &node.name).await?;
         let fence = fences
             .get(&node.name)
             .cloned()
@@ -314,14 +313,7 @@ pub(crate) async fn start_nodes(
         );
         // Each node on its own arbiter: a slow node never delays another.
         let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            VolumeActor::new(
-                identity,
-                driver,
-                node_db,
-                node_journal,
-                node_link,
-                allocated,
-            )
+            VolumeActor::new(identity, driver, node_db, node_journal, node_link)
         });
         nodes.insert(node.name.clone(), addr);
     }

@@ -275,8 +275,10 @@ pub use crate::model::host::service_node as node_name;
 /// How a node reaches the scheduler.
 #[derive(Clone)]
 pub struct SchedulerLink {
-    /// Reschedules.
-    pub schedule: Recipient<ScheduleCreateVolume>,
+    /// Reschedules: the scheduler of this process, or `None` in a storage agent, whose
+    /// reschedules are queued for any controller ([`crate::db::outbox::SCHEDULER_QUEUE`])
+    /// in the transaction that gives the volume back.
+    pub schedule: Option<Recipient<ScheduleCreateVolume>>,
     /// Capacity reports.
     pub stats: Recipient<NodeStatsReport>,
 }

@@ -318,6 +318,11 @@ pub struct NodeStatsReport {
     pub stats: BackendStats,
     /// The highest `cast_seq` of a [`CreateVolumeOnNode`] the node had handled.
     pub acked_seq: u64,
+    /// The capacity ledger's figures of the node's pools when it measured (each pool's
+    /// `allocated_capacity_gb` is its figure here): what the scheduler counts placements
+    /// since the report from.
+    #[serde(default)]
+    pub ledger: Vec<crate::db::ledger::Figure>,
 }
 
 /// Place a volume and hand it to the chosen node (a cast: nobody waits for it).
@@ -371,6 +376,12 @@ pub struct SetNodeDown {
     pub down: bool,
 }
 
+/// The capacity ledger as a controller's watch read it: every pool's figure, kept by
+/// the scheduler where newer than the one it has.
+#[derive(Debug, Clone, Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct LedgerFigures(pub Vec<crate::db::ledger::Figure>);
+
 /// One pool with the backend-level figures of its node's last report, for
 /// `scheduler-stats/get_pools` and `capabilities`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -422,6 +433,7 @@ mod tests {
         travels::<GetPools>();
         travels::<SetNodeDisabled>();
         travels::<SetNodeDown>();
+        travels::<LedgerFigures>();
         travels::<PoolReport>();
         travels::<GetPoolReports>();
         travels::<QueuedWork>();

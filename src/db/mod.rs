@@ -16,6 +16,7 @@ pub mod groups;
 pub mod hosts;
 pub mod idempotency;
 pub mod instances;
+pub mod ledger;
 pub mod messages;
 pub mod outbox;
 pub mod qos;

@@ -67,17 +67,8 @@ pub(super) async fn extend_volume(c: Ctx, m: ExtendVolumeOnNode) {
                     })
                 })
                 .await;
-            match done {
-                Ok(()) => {
-                    *c.state
-                        .borrow_mut()
-                        .allocated
-                        .entry(m.host.clone())
-                        .or_default() += (m.new_size - m.old_size) as i64;
-                }
-                Err(e) => {
-                    error!(volume.id = %m.volume_id, error = %e, "volume grown but not recorded")
-                }
+            if let Err(e) = done {
+                error!(volume.id = %m.volume_id, error = %e, "volume grown but not recorded")
             }
         }
         Err(e) => {

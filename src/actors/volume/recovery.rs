@@ -173,13 +173,6 @@ async fn resume_volume(
         VolumeStatus::Creating => {
             let spec = row.request_spec.clone();
             let host = placed()?;
-            // The tally was recounted from the rows, which include this one; the create
-            // counts it again when it starts.
-            *c.state
-                .borrow_mut()
-                .allocated
-                .entry(host.clone())
-                .or_default() -= spec.size_gb as i64;
             Op::Create(CreateVolumeOnNode {
                 volume_id,
                 project_id: row.project_id.clone(),
