@@ -5,7 +5,6 @@
 //! (and what an unknown value in the database does) is `crate::db::columns`.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -281,7 +280,13 @@ mod tests {
     /// alike.
     fn spelled_alike<T>(all: &[T]) -> Result<(), serde_json::Error>
     where
-        T: Copy + Serialize + fmt::Display + FromStr + PartialEq + fmt::Debug + Into<&'static str>,
+        T: Copy
+            + Serialize
+            + fmt::Display
+            + std::str::FromStr
+            + PartialEq
+            + fmt::Debug
+            + Into<&'static str>,
     {
         for &v in all {
             let text: &'static str = v.into();

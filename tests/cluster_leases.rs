@@ -283,7 +283,7 @@ fn a_take_over_waits_for_a_checked_write_postgres() -> TestResult {
     let mut c = db.migrated()?;
     instances::register(&mut c, &instance("old", "node:host-a:/a", 60))?;
     instances::register(&mut c, &instance("new", "node:host-b:/b", 60))?;
-    let stale = claims::claim(&mut c, "n1", "old")?;
+    let stale = claims::claim(&mut c, &"n1".into(), "old")?;
     instances::retire(&mut c, "old")?;
     let v = volume("p", None, 1, VolumeStatus::Creating, now());
     diesel::insert_into(clinker::db::schema::volumes::table)
@@ -297,7 +297,7 @@ fn a_take_over_waits_for_a_checked_write_postgres() -> TestResult {
     let wrote = claims::guarded(&mut holder, &stale, move |c| {
         let flag = flag.clone();
         let take_over = std::thread::spawn(move || {
-            let fence = claims::claim(&mut taker, "n1", "new");
+            let fence = claims::claim(&mut taker, &"n1".into(), "new");
             flag.store(true, Ordering::SeqCst);
             fence
         });

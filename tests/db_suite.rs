@@ -716,7 +716,7 @@ fn volumes_list_filters(c: &mut DbConnection) -> TestResult {
     ];
     for &(what, project, edit, want) in checks {
         let mut lq = ListQuery {
-            project: project.map(str::to_string),
+            project: project.map(Into::into),
             limit: 1000,
             ..ListQuery::default()
         };
@@ -726,7 +726,7 @@ fn volumes_list_filters(c: &mut DbConnection) -> TestResult {
     }
     // Name asc: NULL first; the two alphas tie and id breaks the tie.
     let by_name = ListQuery {
-        project: P1.map(str::to_string),
+        project: P1.map(Into::into),
         sort: vec![(SortKey::Name, false)],
         limit: 1000,
         ..ListQuery::default()

@@ -899,7 +899,7 @@ async fn recovery_settles_every_transitional_state() -> TestResult {
         snapshot_status(&h.db, creating_snap)?.as_deref(),
         Some("available")
     );
-    assert!(h.driver.has_snapshot(&creating_snap));
+    assert!(h.driver.has_snapshot(&creating_snap.0));
     assert_eq!(snapshot_status(&h.db, deleting_snap)?, None);
     assert_eq!(snapshot_status(&h.db, stray)?.as_deref(), Some("available"));
 
