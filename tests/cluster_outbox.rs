@@ -598,6 +598,15 @@ fn two_controllers_fill_a_pool_exactly_postgres() -> TestResult {
             .all(Option::is_none))
     })?;
     assert!(gone, "every volume deleted");
+    // A controller's view of the ledger is refreshed every second (as Cinder's scheduler
+    // sees capacity as of the last report): a create sent before both have seen the
+    // release may still be refused, so wait until they show it.
+    for c in [&c1, &c2] {
+        let freed = wait_for(Duration::from_secs(30), || {
+            Ok(ledger_pool(c.port)?["capabilities"]["allocated_capacity_gb"].as_f64() == Some(0.0))
+        })?;
+        assert!(freed, "controller {}: {}", c.port, ledger_pool(c.port)?);
+    }
     let (code, v) = call(
         c1.port,
         USER,
