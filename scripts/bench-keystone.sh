@@ -6,11 +6,14 @@
 # noauth / keystone on one fake node, and prints each run's creates per second.
 #
 #   cargo build --release -p clinker -p clinker-bench
+#   (BIN= and BENCH= name other builds of clinker and clinker-bench)
 #   scripts/bench-keystone.sh [N] [C]          # default 5000 volumes at concurrency 32
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000}
 c=${2:-32}
+bin=${BIN:-target/release/clinker}
+bench=${BENCH:-target/release/clinker-bench}
 work=$(mktemp -d /tmp/clinker-bench-keystone.XXXXXX)
 admin_pw=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 cinder_pw=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
@@ -85,22 +88,23 @@ open(p, "w").write("\n".join(top + rest) + "\n")
 PY
     fi
     rm -rf "$work/data-$mode"
-    CLINKER_KEYSTONE_PASSWORD=$cinder_pw RUST_LOG=warn target/release/clinker serve \
+    CLINKER_KEYSTONE_PASSWORD=$cinder_pw RUST_LOG=warn "$bin" serve \
         --config "$work/$mode.toml" --data-dir "$work/data-$mode" 2>"$work/$mode.log" &
     server=$!
     pids+=("$server")
     until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.1; done
 }
 
-for round in 1 2; do
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "${ROUNDS:-2}"); do
     for mode in noauth keystone; do
         port=$(free_port)
         serve "$mode" "$port"
         if [ "$mode" = keystone ]; then
-            CLINKER_BENCH_TOKEN=$token target/release/clinker-bench --url "http://127.0.0.1:$port" \
-                --project "$project" -n "$n" -c "$c" --no-progress --json "$work/$mode-$round.json" >/dev/null
+            CLINKER_BENCH_TOKEN=$token "$bench" --url "http://127.0.0.1:$port" \
+                --project "$project" -n "$n" -c "$c" --pid "$server" --no-progress --json "$work/$mode-$round.json" >/dev/null
         else
-            target/release/clinker-bench --url "http://127.0.0.1:$port" -n "$n" -c "$c" \
+            "$bench" --url "http://127.0.0.1:$port" -n "$n" -c "$c" --pid "$server" \
                 --no-progress --json "$work/$mode-$round.json" >/dev/null
         fi
         kill "$server"; wait "$server" 2>/dev/null || true
@@ -108,8 +112,12 @@ for round in 1 2; do
 import json, sys
 r = json.load(open(sys.argv[1]))
 keys = ["created", "create_errors", "creates_per_second", "volumes_per_second"]
-print(sys.argv[2], "round", sys.argv[3], {k: r[k] for k in keys})
+c = r["latency"]["create"]
+lat = {k: round(c[k], 2) for k in ("p50_ms", "p99_ms", "max_ms")}
+lat["server_cpu_ms_per_create"] = round(1000 * r["server"]["create_cpu_seconds"] / max(r["created"], 1), 3)
+print(sys.argv[2], "round", sys.argv[3], {k: r[k] for k in keys}, lat)
 PY
     done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "reports in $work"

@@ -71,6 +71,10 @@ impl Common {
 fn open_db(config: &Config) -> anyhow::Result<Db> {
     db::files::private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    reach_database(
+        &config.database_url(),
+        std::time::Duration::from_secs(config.cluster.database_connect_seconds),
+    )?;
     let pool = db::connect_bounded(
         &config.database_url(),
         config.database_pool_size,
@@ -82,6 +86,56 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
         info!(migrations = applied, "database schema updated");
     }
     Ok(db)
+}
+
+/// Waits until a PostgreSQL database answers, trying again after growing pauses for
+/// `within`: processes of a cluster often start with (or before) their database, and
+/// the pool would give up after one attempt. SQLite is a file: nothing to wait for.
+fn reach_database(url: &str, within: std::time::Duration) -> anyhow::Result<()> {
+    use diesel::Connection as _;
+    if db::Backend::from_url(url)? != db::Backend::Postgres {
+        return Ok(());
+    }
+    let shown = without_secrets(url);
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(500);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let e = match diesel::PgConnection::establish(url) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let waited = started.elapsed();
+        if waited >= within {
+            anyhow::bail!(
+                "cannot reach the database {shown}: {attempts} attempt(s) over {} s failed \
+                 ([cluster] database_connect_seconds = {}); the last said: {}",
+                waited.as_secs(),
+                within.as_secs(),
+                e.to_string().trim()
+            );
+        }
+        tracing::warn!(
+            database = %shown,
+            attempt = attempts,
+            retry_in_ms = pause.as_millis() as u64,
+            error = %e.to_string().trim(),
+            "cannot reach the database yet; trying again"
+        );
+        std::thread::sleep(pause.min(within - waited));
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
+/// A database URL fit for a log: no user or password, no query (which may hold one).
+fn without_secrets(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{rest}")
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -262,11 +316,25 @@ fn main() -> ExitCode {
         Mode::Migrate => open_db(&config).map(|_| ()),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) if mode == Mode::Migrate => ExitCode::SUCCESS,
+        Ok(()) => exit_now(0),
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("clinker: {e:#}");
-            ExitCode::FAILURE
+            exit_now(1)
         }
     }
+}
+
+/// Ends a `serve` or `node` process at once with `code`, without the C library's exit
+/// handlers: they tear down OpenSSL (through libpq) while the database pool's threads
+/// and the nodes' arbiters may still be using it, and a process refused at start-up was
+/// seen to die of a signal there instead of exiting 1. Everything the process had to
+/// say is already written: the log goes unbuffered to stderr.
+fn exit_now(code: i32) -> ! {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` takes no pointers and does not return; no Rust code runs after it.
+    unsafe { libc::_exit(code) }
 }

@@ -5,51 +5,16 @@
 //! (and what an unknown value in the database does) is `crate::db::columns`.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod host;
+pub mod ids;
 pub mod spec;
 
 pub use host::Host;
-
-/// A volume's id. Cinder spells it as a dashed UUID everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VolumeId(pub Uuid);
-
-impl VolumeId {
-    /// A fresh random id.
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-
-    /// The name Cinder gives the volume on its backend (`volume_name_template`).
-    pub fn backend_name(&self) -> String {
-        format!("volume-{}", self.0)
-    }
-}
-
-impl Default for VolumeId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for VolumeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for VolumeId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self)
-    }
-}
+pub use ids::{NodeName, ProjectId, SnapshotId, VolumeId};
 
 /// The id that ties logs, the timeline and user messages to one API request
 /// (`req-<uuid>`, as oslo's request-id middleware makes them).
@@ -87,7 +52,7 @@ pub struct RequestContext {
     /// The caller's user id.
     pub user_id: String,
     /// The caller's project id (the owner of anything it creates).
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Admins may see and act on every project.
     pub is_admin: bool,
     /// The caller's roles, lower case as Keystone returns them, implied roles included
@@ -98,31 +63,30 @@ pub struct RequestContext {
     pub request_id: RequestId,
 }
 
+/// Declares an enum whose values are Cinder's strings: each text is given once, and
+/// serde (the wire) and strum (`as_str`, `Display`, `FromStr`, `ALL`) both take it from
+/// there.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize,
             diesel::AsExpression, diesel::FromSqlRow,
+            strum::IntoStaticStr, strum::Display, strum::EnumString, strum::VariantArray,
         )]
         #[diesel(sql_type = diesel::sql_types::Text)]
+        #[strum(parse_err_ty = UnknownValue, parse_err_fn = UnknownValue::of)]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+            $($(#[$vmeta])* #[serde(rename = $text)] #[strum(serialize = $text)] $variant),+
         }
 
         impl $name {
             /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const ALL: &'static [$name] = <$name as strum::VariantArray>::VARIANTS;
 
             /// The exact string Cinder uses on the wire and in its database.
             pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                self.into()
             }
         }
 
@@ -138,16 +102,6 @@ macro_rules! string_enum {
                 self.as_str() == *other
             }
         }
-
-        impl FromStr for $name {
-            type Err = UnknownValue;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(UnknownValue(other.to_string())),
-                }
-            }
-        }
     };
 }
 
@@ -155,6 +109,13 @@ macro_rules! string_enum {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown value '{0}'")]
 pub struct UnknownValue(pub String);
+
+impl UnknownValue {
+    /// strum's `parse_err_fn`: the refused text.
+    fn of(s: &str) -> Self {
+        UnknownValue(s.to_owned())
+    }
+}
 
 string_enum! {
     /// A volume's `status`, spelled exactly as Cinder's `fields.VolumeStatus`.
@@ -313,6 +274,43 @@ mod tests {
             assert_eq!(s.as_str().parse::<SnapshotStatus>(), Ok(*s));
         }
         assert_eq!(SnapshotStatus::ErrorDeleting.as_str(), "error_deleting");
+    }
+
+    /// serde (the wire) and strum (`as_str`, `Display`, `FromStr`) spell every value
+    /// alike.
+    fn spelled_alike<T>(all: &[T]) -> Result<(), serde_json::Error>
+    where
+        T: Copy
+            + Serialize
+            + fmt::Display
+            + std::str::FromStr
+            + PartialEq
+            + fmt::Debug
+            + Into<&'static str>,
+    {
+        for &v in all {
+            let text: &'static str = v.into();
+            assert_eq!(serde_json::to_string(&v)?, format!("\"{text}\""));
+            assert_eq!(v.to_string(), text);
+            assert!(text.parse::<T>().is_ok_and(|p| p == v), "{text}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn serde_and_strum_spell_every_status_alike() -> Result<(), serde_json::Error> {
+        spelled_alike(VolumeStatus::ALL)?;
+        spelled_alike(SnapshotStatus::ALL)?;
+        spelled_alike(AttachStatus::ALL)?;
+        spelled_alike(FlowState::ALL)?;
+        assert_eq!(AttachStatus::ALL.len(), 7);
+        assert_eq!(
+            "nope".parse::<AttachStatus>(),
+            Err(UnknownValue("nope".into()))
+        );
+        assert_eq!(FlowState::Success.as_str(), "SUCCESS");
+        assert_eq!(VolumeStatus::ErrorBackingUp.to_string(), "error_backing-up");
+        Ok(())
     }
 
     #[test]

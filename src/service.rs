@@ -22,7 +22,7 @@ use crate::actors::journal::JournalActor;
 use crate::actors::mailbox::Tracked;
 use crate::actors::protocol::{PublishStats, RecoverNode, ScheduleCreateVolume, SetNodeDisabled};
 use crate::actors::scheduler::SchedulerActor;
-use crate::actors::volume::{NodeIdentity, VolumeActor, allocated_on};
+use crate::actors::volume::{NodeIdentity, VolumeActor};
 use crate::config::{
     Config, ExportOptions, LvmType, NodeDriver, Provisioning, TargetKind, VolumeClear,
 };
@@ -38,7 +38,7 @@ use crate::drivers::targets::local::LocalTarget;
 use crate::drivers::targets::nbd::{NbdOptions, NbdTarget};
 use crate::drivers::targets::tgt::{TgtOptions, TgtTarget};
 use crate::drivers::{OverSubscription, PoolOptions, VolumeDriver};
-use crate::model::RequestId;
+use crate::model::{NodeName, RequestId};
 
 /// The running actors.
 #[derive(Clone)]
@@ -185,7 +185,7 @@ pub async fn start(
         scheduler_addr.clone().recipient()
     };
     let link = SchedulerLink {
-        schedule: scheduler_addr.clone().recipient(),
+        schedule: Some(scheduler_addr.clone().recipient()),
         stats,
     };
     let nodes = start_nodes(config, &db, &fences, &drivers, &journal, &link).await?;
@@ -302,7 +302,6 @@ pub(crate) async fn start_nodes(
             reconcile_interval: (config.reconcile.interval_seconds > 0)
                 .then(|| Duration::from_secs(config.reconcile.interval_seconds)),
         };
-        let allocated = allocated_on(db, &node.name).await?;
         let fence = fences
             .get(&node.name)
             .cloned()
@@ -314,14 +313,7 @@ pub(crate) async fn start_nodes(
         );
         // Each node on its own arbiter: a slow node never delays another.
         let addr = VolumeActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            VolumeActor::new(
-                identity,
-                driver,
-                node_db,
-                node_journal,
-                node_link,
-                allocated,
-            )
+            VolumeActor::new(identity, driver, node_db, node_journal, node_link)
         });
         nodes.insert(node.name.clone(), addr);
     }
@@ -378,7 +370,7 @@ pub(crate) async fn claim_nodes(
 ) -> anyhow::Result<HashMap<String, claims::Fence>> {
     let mut fences = HashMap::new();
     for node in &config.nodes {
-        let (name, me) = (node.name.clone(), lease.id.clone());
+        let (name, me) = (NodeName::from(node.name.as_str()), lease.id.clone());
         let fence = db.run(move |c| claims::claim(c, &name, &me)).await?;
         info!(node.id = %node.name, node.epoch = fence.epoch, "claimed node");
         fences.insert(node.name.clone(), fence);
@@ -403,7 +395,7 @@ pub(crate) fn node_services(config: &Config) -> Vec<(String, String, String)> {
         .map(|n| {
             (
                 n.name.clone(),
-                format!("{}@{}", n.name, n.backend_name()),
+                crate::model::host::service_host(&n.name, n.backend_name()),
                 n.zone(config).to_string(),
             )
         })
@@ -438,7 +430,7 @@ async fn register_services(
         info!(node.id = %node, "node is disabled; it takes no new volumes");
         scheduler
             .send(SetNodeDisabled {
-                node,
+                node: node.into(),
                 disabled: true,
             })
             .await?;

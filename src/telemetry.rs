@@ -41,6 +41,25 @@ pub const DB_GROUP_COMMIT_SIZE: &str = "clinker_db_group_commit_size";
 /// controller last read them.
 pub const OUTBOX_DEPTH: &str = "clinker_outbox_depth";
 
+/// Seconds from a work row's insert to its claim by the node's holder (database clock),
+/// by node: how long a cast waited in the outbox.
+pub const OUTBOX_CLAIM_LATENCY: &str = "clinker_outbox_claim_latency_seconds";
+/// Placements the capacity ledger refused (another scheduler filled the pool first), by
+/// node.
+pub const LEDGER_REFUSALS: &str = "clinker_scheduler_ledger_refusals_total";
+
+/// A node's holder claimed queued work rows that waited `waited` seconds each.
+pub fn outbox_claimed(node: &str, waited: &[f64]) {
+    for w in waited {
+        histogram!(OUTBOX_CLAIM_LATENCY, "node" => node.to_string()).record(w.max(0.0));
+    }
+}
+
+/// The ledger refused a placement on `node`.
+pub fn ledger_refused(node: &str) {
+    counter!(LEDGER_REFUSALS, "node" => node.to_string()).increment(1);
+}
+
 /// Records the outbox's depth per node; a node with nothing queued reads 0.
 pub fn outbox_depths(depths: &[(String, i64)], known: impl Iterator<Item = String>) {
     let mut all: std::collections::BTreeMap<String, f64> = known.map(|n| (n, 0.0)).collect();

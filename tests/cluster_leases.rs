@@ -179,31 +179,37 @@ on_both_backends!(conn nodes_are_claimed_once => claims_sqlite, claims_postgres)
 fn nodes_are_claimed_once(c: &mut DbConnection) -> TestResult {
     instances::register(c, &instance("a", "serve:host-a:/a", 60))?;
     instances::register(c, &instance("b", "serve:host-b:/b", 60))?;
-    let first = claims::claim(c, "n1", "a")?;
+    let first = claims::claim(c, &"n1".into(), "a")?;
     assert_eq!(first.epoch, 1);
     assert_eq!(
-        claims::claim(c, "n1", "a")?,
+        claims::claim(c, &"n1".into(), "a")?,
         first,
         "the holder keeps its epoch"
     );
-    let refused = match claims::claim(c, "n1", "b") {
+    let refused = match claims::claim(c, &"n1".into(), "b") {
         Err(e @ DbError::NodeHeld { .. }) => e.to_string(),
         other => return Err(format!("expected NodeHeld, got {other:?}").into()),
     };
     for part in ["node n1", "instance a", "host host-a", "pid 4242"] {
         assert!(refused.contains(part), "{part:?} missing from {refused:?}");
     }
-    assert_eq!(claims::holder_of(c, "n1")?, Some(("a".to_string(), 1)));
     assert_eq!(
-        claims::claim(c, "n2", "b")?.epoch,
+        claims::holder_of(c, &"n1".into())?,
+        Some(("a".to_string(), 1))
+    );
+    assert_eq!(
+        claims::claim(c, &"n2".into(), "b")?.epoch,
         1,
         "other nodes are free"
     );
 
     instances::retire(c, "a")?;
-    let second = claims::claim(c, "n1", "b")?;
+    let second = claims::claim(c, &"n1".into(), "b")?;
     assert_eq!(second.epoch, 2);
-    assert_eq!(claims::holder_of(c, "n1")?, Some(("b".to_string(), 2)));
+    assert_eq!(
+        claims::holder_of(c, &"n1".into())?,
+        Some(("b".to_string(), 2))
+    );
     assert!(!instances::renew(c, "a", 60)?, "the old holder was swept");
     assert!(matches!(
         claims::check(c, &first),
@@ -222,9 +228,9 @@ fn stale_epoch_writes_change_nothing(db: &TestDb) -> TestResult {
     let mut c = db.migrated()?;
     instances::register(&mut c, &instance("old", "node:host-a:/a", 60))?;
     instances::register(&mut c, &instance("new", "node:host-b:/b", 60))?;
-    let stale = claims::claim(&mut c, "n1", "old")?;
+    let stale = claims::claim(&mut c, &"n1".into(), "old")?;
     instances::retire(&mut c, "old")?;
-    let current = claims::claim(&mut c, "n1", "new")?;
+    let current = claims::claim(&mut c, &"n1".into(), "new")?;
     let v = volume("p", None, 1, VolumeStatus::Creating, now());
     diesel::insert_into(clinker::db::schema::volumes::table)
         .values(&v)
@@ -262,5 +268,69 @@ fn stale_epoch_writes_change_nothing(db: &TestDb) -> TestResult {
     let (queued, _) = system.block_on(write(current, VolumeStatus::Available));
     queued?;
     assert_eq!(status(&mut c)?, VolumeStatus::Available);
+    Ok(())
+}
+
+/// On PostgreSQL a take-over waits for a write its old holder had already checked (the
+/// check holds the node's lock until that write's transaction ends), and every check after
+/// the take-over sees the new epoch: the write checked first lands, none after it.
+#[test]
+fn a_take_over_waits_for_a_checked_write_postgres() -> TestResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let db = TestDb::postgres(4)?;
+    let mut c = db.migrated()?;
+    instances::register(&mut c, &instance("old", "node:host-a:/a", 60))?;
+    instances::register(&mut c, &instance("new", "node:host-b:/b", 60))?;
+    let stale = claims::claim(&mut c, &"n1".into(), "old")?;
+    instances::retire(&mut c, "old")?;
+    let v = volume("p", None, 1, VolumeStatus::Creating, now());
+    diesel::insert_into(clinker::db::schema::volumes::table)
+        .values(&v)
+        .execute(&mut c)?;
+
+    let taken = Arc::new(AtomicBool::new(false));
+    let mut holder = db.conn()?;
+    let mut taker = db.conn()?;
+    let (id, flag) = (v.id.clone(), taken.clone());
+    let wrote = claims::guarded(&mut holder, &stale, move |c| {
+        let flag = flag.clone();
+        let take_over = std::thread::spawn(move || {
+            let fence = claims::claim(&mut taker, &"n1".into(), "new");
+            flag.store(true, Ordering::SeqCst);
+            fence
+        });
+        // Long enough for the take-over to reach the lock and wait there.
+        std::thread::sleep(Duration::from_millis(500));
+        let waited = !taken.load(Ordering::SeqCst);
+        volumes::transition(c, &id, &[VolumeStatus::Creating], VolumeStatus::Error)?;
+        Ok((waited, take_over))
+    });
+    let (waited, take_over) = wrote?;
+    assert!(
+        waited,
+        "the take-over finished while a checked write was open"
+    );
+    let fence = take_over
+        .join()
+        .map_err(|_| "take-over thread panicked")??;
+    assert_eq!(fence.epoch, 2);
+    assert_eq!(
+        volumes::get(&mut c, &v.id, None)?.row.status,
+        VolumeStatus::Error
+    );
+
+    let late = claims::guarded(&mut c, &stale, |c| {
+        volumes::transition(c, &v.id, &[VolumeStatus::Error], VolumeStatus::Available)
+    });
+    assert!(
+        matches!(late, Err(DbError::Fenced { epoch: 1, .. })),
+        "{late:?}"
+    );
+    assert_eq!(
+        volumes::get(&mut c, &v.id, None)?.row.status,
+        VolumeStatus::Error
+    );
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! processes on one PostgreSQL database: every volume operation works from either
 //! controller, through the outbox; a stopped agent makes its node `down` and its exports
 //! answer 503, and the work queued meanwhile runs once it is back; an agent whose epoch
-//! is stale takes nothing from the queue.
+//! is stale takes nothing from the queue; two controllers racing for a pool's last room
+//! never place more than it holds.
 
 mod common_e2e;
 
@@ -10,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use clinker::db::claims::Fence;
-use clinker::db::schema::node_work;
+use clinker::db::schema::{node_work, pool_ledger};
 use clinker::db::{DbError, outbox};
 use common_e2e::{PROJECT, PgDatabase, Server, TestResult, http_request, wait_for};
 use diesel::prelude::*;
@@ -126,8 +127,8 @@ fn node_state(port: u16) -> Result<String, Box<dyn std::error::Error>> {
         .to_string())
 }
 
-/// `n1`'s pool's `backend_state` in `get_pools` as controller `port` sees it.
-fn pool_state(port: u16) -> Result<String, Box<dyn std::error::Error>> {
+/// Every pool `get_pools` shows on controller `port`, in detail.
+fn pools(port: u16) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
     let (code, v) = call(
         port,
         ADMIN,
@@ -136,12 +137,43 @@ fn pool_state(port: u16) -> Result<String, Box<dyn std::error::Error>> {
         None,
     )?;
     assert_eq!(code, 200, "{v}");
-    Ok(v["pools"]
-        .as_array()
-        .and_then(|p| p.first())
+    Ok(v["pools"].as_array().cloned().unwrap_or_default())
+}
+
+/// `n1`'s pool's `backend_state` in `get_pools` as controller `port` sees it.
+fn pool_state(port: u16) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(pools(port)?
+        .first()
         .and_then(|p| p["capabilities"]["backend_state"].as_str())
         .unwrap_or("absent")
         .to_string())
+}
+
+/// An agent (its files in `dir/agent`, config `agent`) and two controllers on `url`,
+/// once both controllers see the agent's pool up.
+fn cluster(
+    url: &str,
+    dir: &std::path::Path,
+    agent: &str,
+) -> Result<(Server, Server, Server), Box<dyn std::error::Error>> {
+    let agent = Server::builder(&dir.join("agent"))
+        .agent()
+        .database_url(Some(url))
+        .config(agent)
+        .start()?;
+    let c1 = Server::builder(&dir.join("c1"))
+        .database_url(Some(url))
+        .config(CONTROLLER)
+        .start()?;
+    let c2 = Server::builder(&dir.join("c2"))
+        .database_url(Some(url))
+        .config(CONTROLLER)
+        .start()?;
+    for c in [&c1, &c2] {
+        let seen = wait_for(Duration::from_secs(30), || Ok(pool_state(c.port)? == "up"))?;
+        assert!(seen, "controller {} never saw n1's pool", c.port);
+    }
+    Ok((agent, c1, c2))
 }
 
 fn signal(pid: u32, sig: &str) -> TestResult {
@@ -163,22 +195,8 @@ fn two_controllers_and_an_agent_postgres() -> TestResult {
     let volumes = dir.path().join("volumes");
     std::fs::create_dir_all(&volumes)?;
     let agent_text = agent_config(&volumes);
-    let agent = Server::builder(&agent_dir)
-        .agent()
-        .database_url(Some(&url))
-        .config(&agent_text)
-        .start()?;
-    let c1 = Server::builder(&dir.path().join("c1"))
-        .database_url(Some(&url))
-        .config(CONTROLLER)
-        .start()?;
-    let c2 = Server::builder(&dir.path().join("c2"))
-        .database_url(Some(&url))
-        .config(CONTROLLER)
-        .start()?;
+    let (agent, c1, c2) = cluster(&url, dir.path(), &agent_text)?;
     for c in [&c1, &c2] {
-        let seen = wait_for(Duration::from_secs(30), || Ok(pool_state(c.port)? == "up"))?;
-        assert!(seen, "controller {} never saw n1's pool", c.port);
         assert_eq!(node_state(c.port)?, "up");
     }
 
@@ -415,11 +433,187 @@ fn a_stale_epoch_takes_nothing_postgres() -> TestResult {
         holder: "new".into(),
         epoch: 2,
     };
-    assert_eq!(
-        outbox::take(&mut c, &current, 10)?,
-        vec![r#"{"origin":"x"}"#.to_string()]
-    );
+    let taken = outbox::take(&mut c, &current, 10)?;
+    let bodies: Vec<&str> = taken.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(bodies, vec![r#"{"origin":"x"}"#]);
+    // How long it waited, by the database's clock: a moment, never negative.
+    assert!((0.0..60.0).contains(&taken[0].1), "waited {} s", taken[0].1);
     assert_eq!(outbox::take_calls(&mut c, &current, 10)?.len(), 1);
     assert!(outbox::take(&mut c, &current, 10)?.is_empty(), "taken once");
+    Ok(())
+}
+
+// The capacity ledger across processes: both controllers creating into a pool that holds
+// six volumes at once. Each scheduler decides on its own picture of the pool, but the
+// booking in the ledger is checked under the pool row's lock, so exactly six are made,
+// the rest fail as Cinder fails them ("No valid backend"), and the ledger, `get_pools`
+// and the deletes agree on what is placed.
+
+/// Node `n1`: a thick fake pool of 12 GiB, room for six volumes of 2 GiB.
+const LEDGER_AGENT: &str = r#"
+[cluster]
+lease_seconds = 12
+node_down_after_seconds = 5
+
+[scheduler]
+stats_interval_seconds = 1
+
+[[nodes]]
+name = "n1"
+driver = "fake"
+provisioning = "thick"
+[nodes.driver_options]
+total_capacity_gb = 12
+"#;
+
+/// The pool of [`LEDGER_AGENT`], what each create asks, and how many fit.
+const LEDGER_POOL: &str = "n1@fake#fake";
+const SIZE: u64 = 2;
+const FITS: usize = 6;
+
+/// The pool as controller `port`'s `get_pools` shows it.
+fn ledger_pool(port: u16) -> Result<Value, Box<dyn std::error::Error>> {
+    Ok(pools(port)?
+        .into_iter()
+        .find(|p| p["name"] == LEDGER_POOL)
+        .unwrap_or(Value::Null))
+}
+
+fn booked(url: &str) -> Result<i64, Box<dyn std::error::Error>> {
+    let mut c = clinker::db::connect(url, 1)?.get()?;
+    Ok(pool_ledger::table
+        .filter(pool_ledger::host.eq(LEDGER_POOL))
+        .select(pool_ledger::allocated_gb)
+        .first::<i64>(&mut c)
+        .optional()?
+        .unwrap_or(0))
+}
+
+#[test]
+fn two_controllers_fill_a_pool_exactly_postgres() -> TestResult {
+    let pg = PgDatabase::create()?;
+    let url = pg.url();
+    let dir = tempfile::tempdir()?;
+    let (_agent, c1, c2) = cluster(&url, dir.path(), LEDGER_AGENT)?;
+
+    // Three times what the pool holds, from both controllers at once.
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = [c1.port, c2.port, c1.port, c2.port, c1.port, c2.port]
+            .into_iter()
+            .map(|port| {
+                s.spawn(move || {
+                    (0..3)
+                        .map(|_| {
+                            let (code, v) = call(
+                                port,
+                                USER,
+                                "POST",
+                                "/volumes",
+                                Some(json!({"volume": {"size": SIZE}})),
+                            )
+                            .map_err(|e| e.to_string())?;
+                            if code != 202 {
+                                return Err(format!("create answered {code}: {v}"));
+                            }
+                            v["volume"]["id"]
+                                .as_str()
+                                .map(str::to_string)
+                                .ok_or_else(|| format!("no id in {v}"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for w in workers {
+            ids.extend(w.join().map_err(|_| "a client thread panicked")??);
+        }
+        Ok::<_, Box<dyn std::error::Error>>(ids)
+    })?;
+    assert_eq!(ids.len(), 3 * FITS);
+
+    let mut settled = Vec::new();
+    let done = wait_for(Duration::from_secs(60), || {
+        settled = ids
+            .iter()
+            .map(|id| status(c1.port, id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(settled
+            .iter()
+            .all(|s| matches!(s.as_deref(), Some("available" | "error"))))
+    })?;
+    assert!(done, "not all creates settled: {settled:?}");
+    let made: Vec<&String> = ids
+        .iter()
+        .zip(&settled)
+        .filter(|(_, s)| s.as_deref() == Some("available"))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(made.len(), FITS, "exactly what the pool holds: {settled:?}");
+    assert_eq!(booked(&url)?, (FITS as u64 * SIZE) as i64);
+
+    // Each refused volume carries Cinder's message for "No valid backend".
+    let refused: Vec<&String> = ids.iter().filter(|id| !made.contains(id)).collect();
+    let (code, v) = call(c2.port, USER, "GET", "/messages", None)?;
+    assert_eq!(code, 200, "{v}");
+    let messages = v["messages"].as_array().ok_or("no messages")?;
+    for id in &refused {
+        let said = messages
+            .iter()
+            .find(|m| m["resource_uuid"] == id.as_str())
+            .and_then(|m| m["user_message"].as_str())
+            .unwrap_or_default();
+        assert!(
+            said.contains("Could not find any available weighted backend"),
+            "{id}: {said:?} in {v}"
+        );
+    }
+
+    // Both controllers show the ledger's figure.
+    for c in [&c1, &c2] {
+        let shown =
+            wait_for(Duration::from_secs(30), || {
+                let p = ledger_pool(c.port)?;
+                let figure = |k: &str| p["capabilities"][k].as_f64();
+                let full = Some((FITS as u64 * SIZE) as f64);
+                Ok(figure("allocated_capacity_gb") == full
+                    && figure("provisioned_capacity_gb") == full)
+            })?;
+        assert!(shown, "controller {}: {}", c.port, ledger_pool(c.port)?);
+    }
+
+    // Deleting gives it all back, and the pool takes volumes again.
+    for id in &ids {
+        let (code, v) = call(c2.port, USER, "DELETE", &format!("/volumes/{id}"), None)?;
+        assert_eq!(code, 202, "{v}");
+    }
+    let emptied = wait_for(Duration::from_secs(30), || Ok(booked(&url)? == 0))?;
+    assert!(emptied, "the ledger still holds {} GiB", booked(&url)?);
+    let gone = wait_for(Duration::from_secs(30), || {
+        Ok(ids
+            .iter()
+            .map(|id| status(c1.port, id))
+            .collect::<Result<Vec<_>, _>>()?
+            .iter()
+            .all(Option::is_none))
+    })?;
+    assert!(gone, "every volume deleted");
+    let (code, v) = call(
+        c1.port,
+        USER,
+        "POST",
+        "/volumes",
+        Some(json!({"volume": {"size": SIZE}})),
+    )?;
+    assert_eq!(code, 202, "{v}");
+    let id = v["volume"]["id"].as_str().ok_or("no id")?.to_string();
+    let available = wait_for(Duration::from_secs(30), || {
+        Ok(status(c2.port, &id)?.as_deref() == Some("available"))
+    })?;
+    assert!(
+        available,
+        "a create after the deletes: {:?}",
+        status(c2.port, &id)?
+    );
     Ok(())
 }

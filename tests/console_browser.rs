@@ -2,9 +2,11 @@
 //! zones and a file node) and `console/tests/run.mjs`, which drives Debian's headless
 //! Chromium with playwright-core. `scripts/test` installs Chromium, Node.js and the npm
 //! package; when one is missing this test fails and says which, it never passes silently.
-//! Screenshots land in `test-artifacts/screenshots/`.
+//! Screenshots land in `test-artifacts/screenshots/`. The Keystone sign-in runs against a
+//! real Keystone (`common_keystone`).
 
 mod common_e2e;
+mod common_keystone;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common_e2e::{Server, TestResult};
+use common_keystone::{keystone, service_user, user_in_new_project};
 
 const CONFIG: &str = r#"
 default_availability_zone = "az1"
@@ -136,4 +139,45 @@ fn console_against_cinder_shapes() -> TestResult {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let chromium = prerequisites(repo)?;
     Ok(run_node(repo, &chromium, "console/tests/shapes.mjs", &[])?)
+}
+
+/// The console with `auth_strategy = "keystone"`: a user made in a real Keystone signs in
+/// through Clinker's relay, works, and signs out (`console/tests/keystone.mjs`).
+#[test]
+fn console_signs_in_through_a_real_keystone() -> TestResult {
+    const SERVICE_PASSWORD: &str = "cinder-console-test-pw";
+    const CAROL_PASSWORD: &str = "carol-console-pw-9f1c";
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium = prerequisites(repo)?;
+    let dir = tempfile::tempdir()?;
+    let ks = keystone(dir.path())?;
+    let url = ks.url.clone();
+    service_user(&url, SERVICE_PASSWORD)?;
+    user_in_new_project(&url, "carol", CAROL_PASSWORD, "web-team", "member")?;
+    let config = format!(
+        "auth_strategy = \"keystone\"\n{CONFIG}\n[keystone_authtoken]\nauth_url = \"{url}\"\n\
+         username = \"cinder\"\n"
+    );
+    let server = Server::builder(&dir.path().join("clinker"))
+        .config(&config)
+        .env("CLINKER_KEYSTONE_PASSWORD", SERVICE_PASSWORD)
+        .rust_log("info")
+        .start()?;
+    let args = [
+        server.base_url(),
+        "carol".into(),
+        CAROL_PASSWORD.into(),
+        "web-team".into(),
+    ];
+    let outcome = run_node(repo, &chromium, "console/tests/keystone.mjs", &args);
+    let log = server.log_text();
+    outcome.map_err(|e| format!("{e}\n--- server log ---\n{log}"))?;
+    assert!(
+        log.contains("console sign-in through Keystone"),
+        "the sign-in is logged: {log}"
+    );
+    for secret in [CAROL_PASSWORD, SERVICE_PASSWORD] {
+        assert!(!log.contains(secret), "a password reached the log");
+    }
+    Ok(())
 }

@@ -22,9 +22,9 @@ fn placed(c: &mut DbConnection, project: &str, size: i64, host: &str) -> TestRes
 
 fn snapshot(c: &mut DbConnection, project: &str, volume_id: &str, size: i64) -> TestResult {
     let row = SnapshotRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: clinker::model::SnapshotId::new(),
         volume_id: volume_id.to_string(),
-        project_id: project.to_string(),
+        project_id: project.into(),
         user_id: "user-1".to_string(),
         status: SnapshotStatus::Available,
         progress: "100%".to_string(),

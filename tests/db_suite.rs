@@ -10,17 +10,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Barrier;
 
 use chrono::NaiveDateTime;
-use clinker::db::rows::{FlowRunRow, MessageRow, VolumeRow, VolumeTypeRow};
+use clinker::db::rows::{AttachmentRow, FlowRunRow, MessageRow, VolumeRow, VolumeTypeRow};
 use clinker::db::schema;
 use clinker::db::volumes::{ListQuery, SortKey};
 use clinker::db::{
-    DbConnection, DbError, MIGRATIONS, messages, migrate, quotas, timeline, types, volumes,
-    write_txn,
+    DbConnection, DbError, MIGRATIONS, attachments, messages, migrate, quotas, timeline, types,
+    volumes, write_txn,
 };
 use clinker::model::host::InvalidHost;
 use clinker::model::quota::{GIGABYTES, PER_VOLUME_GIGABYTES, VOLUMES};
 use clinker::model::spec::RequestSpec;
-use clinker::model::{Host, VolumeStatus};
+use clinker::model::{AttachStatus, Host, VolumeStatus};
 use common_db::{DEFAULT_TYPE_ID, TestDb, TestResult, at, must_fail, volume};
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
@@ -198,9 +198,9 @@ fn volumes_crud(c: &mut DbConnection) -> TestResult {
     assert_eq!(got.metadata, meta);
     assert_eq!(got.type_name, "__DEFAULT__");
     assert_eq!(got.row.status, VolumeStatus::Creating);
-    assert_eq!(volumes::get(c, &row.id, Some("p1"))?.row.id, row.id);
+    assert_eq!(volumes::get(c, &row.id, Some(&"p1".into()))?.row.id, row.id);
     let other = must_fail(
-        volumes::get(c, &row.id, Some("p2")),
+        volumes::get(c, &row.id, Some(&"p2".into())),
         "get from another project",
     )?;
     assert!(
@@ -418,6 +418,51 @@ fn unreadable_spec_fails_the_read(c: &mut DbConnection) -> TestResult {
     let e = must_fail(volumes::get(c, &row.id, None), "read of an unreadable spec")?;
     assert!(matches!(e, DbError::Corrupt(_)), "{e:?}");
     assert!(e.to_string().contains(r#"{"x":1}"#), "{e}");
+    Ok(())
+}
+
+on_both_backends!(conn unknown_attach_status_settles_nothing => unknown_attach_status_sqlite, unknown_attach_status_postgres);
+
+/// An attachment state no `AttachStatus` spells is not skipped as an error: settling the
+/// volume fails as `Corrupt`, naming it, and leaves the volume `in-use` (skipping it
+/// would make a volume with no other attachment `available`).
+fn unknown_attach_status_settles_nothing(c: &mut DbConnection) -> TestResult {
+    let mut row = volume("p1", None, 1, VolumeStatus::InUse, at(0, 0)?);
+    row.attach_status = AttachStatus::Attached;
+    volumes::insert(c, &row, &BTreeMap::new())?;
+    let attachment = AttachmentRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        volume_id: row.id.clone(),
+        project_id: row.project_id.clone(),
+        instance_uuid: None,
+        attached_host: None,
+        mountpoint: None,
+        attach_status: AttachStatus::Attached,
+        attach_mode: Some("rw".into()),
+        connection_info: None,
+        connector: None,
+        attach_time: None,
+        detach_time: None,
+        created_at: at(1, 0)?,
+        updated_at: None,
+    };
+    attachments::insert(c, &attachment)?;
+    diesel::update(
+        schema::volume_attachment::table.filter(schema::volume_attachment::id.eq(&attachment.id)),
+    )
+    .set(schema::volume_attachment::attach_status.eq("error_exporting"))
+    .execute(c)?;
+    let e = must_fail(
+        attachments::derive_volume_status(c, &row.id),
+        "settle with an unknown attach status",
+    )?;
+    assert!(matches!(e, DbError::Corrupt(_)), "{e:?}");
+    assert!(e.to_string().contains("error_exporting"), "{e}");
+    let got = volumes::get(c, &row.id, None)?.row;
+    assert_eq!(
+        (got.status, got.attach_status),
+        (VolumeStatus::InUse, AttachStatus::Attached)
+    );
     Ok(())
 }
 
@@ -671,7 +716,7 @@ fn volumes_list_filters(c: &mut DbConnection) -> TestResult {
     ];
     for &(what, project, edit, want) in checks {
         let mut lq = ListQuery {
-            project: project.map(str::to_string),
+            project: project.map(Into::into),
             limit: 1000,
             ..ListQuery::default()
         };
@@ -681,7 +726,7 @@ fn volumes_list_filters(c: &mut DbConnection) -> TestResult {
     }
     // Name asc: NULL first; the two alphas tie and id breaks the tie.
     let by_name = ListQuery {
-        project: P1.map(str::to_string),
+        project: P1.map(Into::into),
         sort: vec![(SortKey::Name, false)],
         limit: 1000,
         ..ListQuery::default()

@@ -6,7 +6,9 @@ mod common_e2e;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common_e2e::{PROJECT, PgDatabase, Server, TestResult, field, http, wait_for};
+use common_e2e::{
+    PROJECT, PgDatabase, Server, TestResult, assert_areas, client_script, field, http, wait_for,
+};
 
 fn lifecycle(server: &Server, data_dir: &Path) -> TestResult {
     let (ok, out) = server.cinder(&["create", "--name", "e2e", "1"])?;
@@ -265,6 +267,19 @@ fn cinderclient_on_sqlite() -> TestResult {
     lifecycle(&server, dir.path())?;
     snapshots_and_actions(&server)?;
     transfers_and_encryption(&server)
+}
+
+/// tests/clients/cinder_areas.py: cinderclient's shell in one process over a transfer
+/// into another project (the volume, its snapshot and their usage move), group types and
+/// specs, groups (the `groups` quota with them) and the metadata ETag and If-Match (3.15).
+#[test]
+fn cinderclient_transfers_groups_and_etags() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), None)?;
+    let endpoint = format!("http://127.0.0.1:{}/v3", server.port);
+    let text = client_script(&server, "cinder_areas.py", &[&endpoint, PROJECT])?;
+    assert_areas(&text, &["transfers", "group types", "groups", "etags"]);
+    Ok(())
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common_e2e;
 
 use std::process::Command;
 
-use common_e2e::{PROJECT, Server, TestResult};
+use common_e2e::{PROJECT, Server, TestResult, assert_areas};
 
 /// Runs a command that prints a resource or a list, as JSON.
 fn openstack(
@@ -101,41 +101,17 @@ fn the_openstack_cli_manages_volumes_and_snapshots() -> TestResult {
     Ok(())
 }
 
-/// Runs a Python client script from tests/clients against `server` as the admin;
-/// answers what it printed. The script fails (and so the test) at its first wrong answer.
+/// Runs a Python client script from tests/clients against `server` as the admin of
+/// [`PROJECT`] (the endpoint with the project, and the `admin_token` token).
 fn client_script(server: &Server, script: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("python3")
-        .args([
-            path.as_str(),
+    common_e2e::client_script(
+        server,
+        script,
+        &[
             &format!("http://127.0.0.1:{}/v3/{PROJECT}", server.port),
             &format!("admin:{PROJECT}"),
-        ])
-        .output()
-        .map_err(|e| format!("cannot run python3: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() {
-        return Err(format!(
-            "{script} failed (are the clients installed? .ci/run does): {text}\n{}",
-            server.log_text()
-        )
-        .into());
-    }
-    Ok(text)
-}
-
-/// Every `ok <area>` line must be there.
-fn assert_areas(text: &str, areas: &[&str]) {
-    for area in areas {
-        assert!(
-            text.lines().any(|l| l == format!("ok {area}")),
-            "area {area} not reached: {text}"
-        );
-    }
+        ],
+    )
 }
 
 #[test]
@@ -151,8 +127,8 @@ fn openstacksdk_block_storage_proxy_works() -> TestResult {
 }
 
 /// openstacksdk's block_storage proxy over types, QoS, volumes and actions, snapshots,
-/// attachments, quotas, limits, the catalogue, messages, transfers, type encryption and
-/// the absent backups.
+/// attachments, quotas, limits, the catalogue, messages, transfers (the usage moves with
+/// the volume), type encryption, group types and groups, and the absent backups.
 #[test]
 fn openstacksdk_covers_every_area() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -172,6 +148,8 @@ fn openstacksdk_covers_every_area() -> TestResult {
             "messages",
             "transfers",
             "encryption",
+            "group types",
+            "groups",
             "backups absent",
             "cleanup",
         ],
@@ -200,6 +178,8 @@ fn the_openstack_cli_covers_every_area() -> TestResult {
             "cleanup",
             "messages",
             "attachments",
+            "group types",
+            "groups",
             "summary",
             "cleanup micro",
         ],

@@ -147,3 +147,104 @@ async fn openapi_links_chain_creates_to_their_resources() -> TestResult {
     assert!(links >= 6, "{links} links");
     Ok(())
 }
+
+/// The transfer, encryption and group-spec bodies are documented by the types their
+/// handlers parse: the fields, and the envelopes that take no other key.
+#[actix_web::test]
+async fn parsed_bodies_are_their_documented_schemas() -> TestResult {
+    let app = TestApp::new().await?;
+    let (_, doc, _) = app
+        .call(test::TestRequest::get().uri("/clinker/v1/openapi.json"))
+        .await;
+    let schemas = &doc["components"]["schemas"];
+    for (method, path, envelope, key, item) in [
+        (
+            "post",
+            "/v3/volume-transfers",
+            "TransferCreateRequest",
+            "transfer",
+            "TransferCreate",
+        ),
+        (
+            "post",
+            "/v3/os-volume-transfer/{transfer_id}/accept",
+            "TransferAcceptRequest",
+            "accept",
+            "TransferAccept",
+        ),
+        (
+            "post",
+            "/v3/types/{type_id}/encryption",
+            "EncryptionSpecsRequest",
+            "encryption",
+            "EncryptionSpecs",
+        ),
+        (
+            "put",
+            "/v3/types/{type_id}/encryption/{key}",
+            "EncryptionSpecsRequest",
+            "encryption",
+            "EncryptionSpecs",
+        ),
+        (
+            "post",
+            "/v3/group_types/{group_type_id}/group_specs",
+            "GroupSpecsRequest",
+            "group_specs",
+            "GroupSpecs",
+        ),
+    ] {
+        let body = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"];
+        assert_eq!(
+            body,
+            &format!("#/components/schemas/{envelope}"),
+            "{method} {path}"
+        );
+        assert_eq!(
+            schemas[envelope]["additionalProperties"], false,
+            "{envelope}"
+        );
+        assert_eq!(
+            schemas[envelope]["properties"][key]["$ref"],
+            format!("#/components/schemas/{item}"),
+            "{envelope}"
+        );
+        assert!(schemas[item].is_object(), "{item}");
+    }
+    let create = &schemas["TransferCreate"];
+    assert_eq!(create["additionalProperties"], false);
+    assert_eq!(create["required"], serde_json::json!(["volume_id"]));
+    for field in ["volume_id", "name", "no_snapshots"] {
+        assert!(create["properties"][field].is_object(), "{field}: {create}");
+    }
+    assert!(schemas["TransferAccept"]["properties"]["auth_key"].is_object());
+    let encryption = &schemas["EncryptionSpecs"]["properties"];
+    assert_eq!(
+        first(&encryption["control_location"], "enum"),
+        Some(&serde_json::json!(["front-end", "back-end"])),
+        "{encryption}"
+    );
+    assert_eq!(
+        first(&encryption["key_size"], "maximum"),
+        Some(&serde_json::json!(2147483647)),
+        "{encryption}"
+    );
+    assert_eq!(
+        schemas["GroupSpecs"]["propertyNames"]["pattern"],
+        "^[a-zA-Z0-9-_:.]{1,255}$"
+    );
+    Ok(())
+}
+
+/// The first value of `key` in `v`, at any depth (an optional field's schema may wrap
+/// the field type's own in a `oneOf` with `null`).
+fn first<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m
+            .get(key)
+            .or_else(|| m.values().find_map(|x| first(x, key))),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| first(x, key)),
+        _ => None,
+    }
+}

@@ -417,11 +417,12 @@ async fn snapshots_stay_behind_or_must_be_available() -> TestResult {
     let app = TestApp::new().await?;
     let volume = app.available_volume(ALICE, 1).await?;
     let snap = snapshot(&app, &volume).await?;
+    let snap_id: clinker::model::SnapshotId = snap.parse()?;
     // A snapshot not available refuses a transfer that takes the snapshots.
     app.db.run_blocking(|c| {
         clinker::db::snapshots::transition(
             c,
-            &snap,
+            &snap_id,
             &[clinker::model::SnapshotStatus::Available],
             clinker::model::SnapshotStatus::Error,
         )

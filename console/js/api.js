@@ -1,19 +1,80 @@
-// The API client: noauth token, the project in the path, Cinder's fault body turned into
-// words, and a clear difference between "this call failed" and "this server has no such
-// API yet" (a route miss answers a plain-text 404; a refused microversion answers 406).
+// The API client: the token (noauth's "user:project", or a Keystone token), the project in
+// the path, Cinder's fault body turned into words, and a clear difference between "this
+// call failed" and "this server has no such API yet" (a route miss answers a plain-text
+// 404; a refused microversion answers 406).
 
 const KEY_USER = "clinker.user";
 const KEY_PROJECT = "clinker.project";
 const KEY_RECENT = "clinker.recent";
+// A Keystone token lives in sessionStorage: it is a bearer secret, so it goes with the
+// tab, unlike noauth's remembered user and project, which are not secrets.
+const KEY_KEYSTONE = "clinker.keystone";
 
-/** Who is signed in. `isAdmin` comes from the server (`/clinker/v1/whoami`). */
+function storedKeystone() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(KEY_KEYSTONE) || "null");
+    return v && typeof v.token === "string" && typeof v.project === "string" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Who is signed in. `mode` is the server's `auth_strategy`, read from
+ * `/clinker/v1/console/config` before anything else. `user` and `project` are what the
+ * API knows (ids); `userName` and `projectName` what the header shows. `isAdmin` comes from
+ * the server (`/clinker/v1/whoami`).
+ */
 export const session = {
-  user: localStorage.getItem(KEY_USER) || "",
-  project: localStorage.getItem(KEY_PROJECT) || "",
+  mode: "",
+  user: "",
+  project: "",
+  userName: "",
+  projectName: "",
+  token: "",
+  roles: [],
+  expiresAt: "",
   isAdmin: false,
   checked: false,
   maxVersion: "3.0",
 };
+
+/** Reads the server's `auth_strategy`, then what this browser remembers for it. */
+export async function loadMode() {
+  let mode = "noauth";
+  try {
+    const res = await fetch("/clinker/v1/console/config", { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (res.ok) mode = (await res.json())?.auth_strategy === "keystone" ? "keystone" : "noauth";
+  } catch {
+    // The server is down: the sign-in page will say so when it is used.
+  }
+  session.mode = mode;
+  if (mode === "keystone") {
+    const k = storedKeystone();
+    if (k && !(Date.parse(k.expiresAt) <= Date.now())) adopt(k);
+  } else {
+    session.user = localStorage.getItem(KEY_USER) || "";
+    session.project = localStorage.getItem(KEY_PROJECT) || "";
+    session.userName = session.user;
+    session.projectName = session.project;
+  }
+  return mode;
+}
+
+function adopt(k) {
+  session.token = k.token;
+  session.user = k.user || k.userName || "";
+  session.userName = k.userName || k.user || "";
+  session.project = k.project;
+  session.projectName = k.projectName || k.project;
+  session.roles = Array.isArray(k.roles) ? k.roles : [];
+  session.expiresAt = k.expiresAt || "";
+}
+
+/** The token every call carries. */
+export function authToken() {
+  return session.mode === "keystone" ? session.token : `${session.user}:${session.project}`;
+}
 
 export function signedIn() {
   return Boolean(session.user && session.project && session.checked);
@@ -22,6 +83,8 @@ export function signedIn() {
 export function remember(user, project) {
   session.user = user;
   session.project = project;
+  session.userName = user;
+  session.projectName = project;
   localStorage.setItem(KEY_USER, user);
   localStorage.setItem(KEY_PROJECT, project);
   const recent = recentSignIns().filter((r) => !(r.user === user && r.project === project));
@@ -41,6 +104,13 @@ export function recentSignIns() {
 export function signOut() {
   session.checked = false;
   session.isAdmin = false;
+  if (session.mode === "keystone") {
+    // The token is forgotten here; Keystone honours it until it expires, as it does a
+    // token any client drops.
+    sessionStorage.removeItem(KEY_KEYSTONE);
+    Object.assign(session, { token: "", user: "", project: "", userName: "", projectName: "", roles: [], expiresAt: "" });
+    return;
+  }
   localStorage.removeItem(KEY_USER);
   localStorage.removeItem(KEY_PROJECT);
 }
@@ -128,7 +198,7 @@ export async function call(method, path, { body, version, query, token } = {}) {
     if (s) url += (url.includes("?") ? "&" : "?") + s;
   }
   const headers = {
-    "X-Auth-Token": token || `${session.user}:${session.project}`,
+    "X-Auth-Token": token || authToken(),
     Accept: "application/json",
   };
   if (version) headers["OpenStack-API-Version"] = `volume ${version}`;
@@ -176,9 +246,8 @@ export function versionAtLeast(have, want) {
   return a > c || (a === c && b >= d);
 }
 
-/** Asks the server who the token is and which microversions it speaks. */
-export async function checkSession(user, project) {
-  const token = `${user}:${project}`;
+/** Asks the server who `token` is and which microversions it speaks. */
+export async function checkSession(token = authToken()) {
   const who = (await call("GET", "/clinker/v1/whoami", { token })).data || {};
   try {
     const doc = (await call("GET", "/v3/", { token })).data;
@@ -189,12 +258,50 @@ export async function checkSession(user, project) {
   return who;
 }
 
+/**
+ * Signs in through Keystone: Clinker relays the user name, password and project to
+ * Keystone and answers the token (`X-Subject-Token`) and whom it names. The password is
+ * not kept; the token is, in this tab's sessionStorage. Throws `ApiError`.
+ */
+export async function keystoneSignIn({ user, password, project, domain }) {
+  let res;
+  try {
+    res = await fetch("/clinker/v1/console/auth/tokens", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ user, password, project, domain }),
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError("Cannot reach the Clinker server. Check that it is running, then try again.");
+  }
+  if (res.status === 401) {
+    throw new ApiError("Keystone did not accept this user name, password, project and domain (or the user has no role in the project).", { status: 401 });
+  }
+  if (!res.ok) throw await toError(res);
+  const token = res.headers.get("X-Subject-Token") || "";
+  const t = (await res.json().catch(() => null))?.token;
+  if (!token || !t?.project?.id) throw new ApiError("Keystone gave a token without a project; the console needs a project-scoped one.");
+  const k = {
+    token,
+    user: t.user?.id || "",
+    userName: t.user?.name || user,
+    project: t.project.id,
+    projectName: t.project.name || project,
+    roles: Array.isArray(t.roles) ? t.roles : [],
+    expiresAt: t.expires_at || "",
+  };
+  adopt(k);
+  sessionStorage.setItem(KEY_KEYSTONE, JSON.stringify(k));
+  return k;
+}
+
 /** Every page of a collection, following `<name>_links` (for small lists: types, AZs). */
-export async function listAll(path, key, query = {}, max = 5000) {
+export async function listAll(path, key, query = {}, max = 5000, version = undefined) {
   const out = [];
   let marker;
   for (;;) {
-    const data = await get(path, { query: { ...query, marker } });
+    const data = await get(path, { query: { ...query, marker }, version });
     const items = data?.[key] || [];
     out.push(...items);
     const links = data?.[`${key}_links`] || data?.[`${key.replace(/s$/, "")}_links`];

@@ -1,13 +1,14 @@
 // The shell: sign-in gate, header, navigation, and a hash router (#/volumes, #/volumes/ID,
 // ...). Each page's render returns a cleanup function that stops its polling.
 
-import { session, signedIn, checkSession, signOut, setUnauthorizedHandler } from "./api.js";
+import { session, signedIn, checkSession, signOut, setUnauthorizedHandler, loadMode } from "./api.js";
 import { h, fill, toast, errorBox } from "./ui.js";
 import * as signin from "./signin.js";
 import * as volumes from "./volumes.js";
 import * as volumeDetail from "./volume_detail.js";
 import * as snapshots from "./snapshots.js";
 import * as types from "./types.js";
+import * as groupTypes from "./group_types.js";
 import * as nodes from "./nodes.js";
 import * as messages from "./messages.js";
 
@@ -15,6 +16,7 @@ const PAGES = [
   { path: "volumes", label: "Volumes", page: volumes },
   { path: "snapshots", label: "Snapshots", page: snapshots },
   { path: "types", label: "Volume Types", page: types },
+  { path: "group-types", label: "Group Types", page: groupTypes, admin: true },
   { path: "nodes", label: "Nodes", page: nodes, admin: true },
   { path: "messages", label: "Messages", page: messages },
 ];
@@ -44,11 +46,14 @@ function renderHeader(active) {
   }
   fill(nav, h("ul", {}, PAGES.filter((p) => !p.admin || session.isAdmin).map((p) =>
     h("li", {}, h("a", { href: `#/${p.path}`, "aria-current": p.path === active ? "page" : null }, p.label)))));
+  const title = session.mode === "keystone"
+    ? `Keystone user ${session.userName} (${session.user}) in project ${session.projectName} (${session.project})${session.expiresAt ? `; the token expires ${session.expiresAt}` : ""}`
+    : `Token ${session.user}:${session.project}`;
   fill(who,
-    h("span", { class: "who-text", title: `Token ${session.user}:${session.project}` },
-      h("span", { class: "who-user", "data-testid": "who-user" }, session.user),
+    h("span", { class: "who-text", title },
+      h("span", { class: "who-user", "data-testid": "who-user" }, session.userName),
       h("span", { class: "who-sep", "aria-hidden": "true" }, " @ "),
-      h("span", { class: "who-project", "data-testid": "who-project" }, session.project)),
+      h("span", { class: "who-project", "data-testid": "who-project", dataset: { projectId: session.project } }, session.projectName)),
     session.isAdmin ? h("span", { class: "badge badge-admin", "data-testid": "admin-badge" }, "admin") : null,
     h("button", { type: "button", class: "btn btn-small", onclick: () => { signOut(); navigate("#/signin"); } }, "Sign out"));
 }
@@ -87,7 +92,7 @@ async function route() {
     document.title = `${entry.label} · Clinker`;
     fill(root, h("h1", {}, entry.label),
       h("div", { class: "alert alert-info", role: "note", "data-testid": "admin-only" },
-        `This page is for administrators. You are signed in as ${session.user}, who is not an admin.`));
+        `This page is for administrators. You are signed in as ${session.userName}, who is not an admin.`));
     return;
   }
   document.title = `${entry.label} · Clinker`;
@@ -101,10 +106,19 @@ async function route() {
   root.focus({ preventScroll: true });
 }
 
-async function onSignedIn(user, project, next) {
-  const who = await checkSession(user, project);
-  session.user = who.user || user;
-  session.project = who.project || project;
+async function onSignedIn(next) {
+  let who;
+  try {
+    who = await checkSession();
+  } catch (err) {
+    // A Keystone token Clinker will not serve (a project id it cannot name) is no sign-in.
+    if (session.mode === "keystone") signOut();
+    throw err;
+  }
+  if (session.mode !== "keystone") {
+    session.user = who.user || session.user;
+    session.project = who.project || session.project;
+  }
   session.isAdmin = Boolean(who.is_admin);
   session.checked = true;
   navigate(next && next !== "#/signin" && !next.startsWith("#/signin") ? next : "#/volumes");
@@ -121,13 +135,16 @@ async function start() {
     signOut();
     navigate("#/signin");
   });
+  await loadMode();
   if (session.user && session.project) {
     try {
-      const who = await checkSession(session.user, session.project);
+      const who = await checkSession();
       session.isAdmin = Boolean(who.is_admin);
       session.checked = true;
     } catch (err) {
-      if (err.status !== 401 && err.status !== 400) {
+      if (err.status === 401 && session.mode === "keystone") {
+        signOut();
+      } else if (err.status !== 401 && err.status !== 400) {
         // The server is down or odd: keep the remembered sign-in and let pages say why.
         session.checked = true;
         toast(err.message, "error");

@@ -3,22 +3,7 @@
 
 import { session, get, post, del, listAll } from "./api.js";
 import { h, fill, errorBox, unavailableBox, emptyRow, pageHead, toast, openDialog, confirmDialog, field, FieldError, shortId } from "./ui.js";
-
-const SPEC_KEY = /^[a-zA-Z0-9-_:.]{1,255}$/;
-
-function parseSpecs(text) {
-  const specs = {};
-  for (const [i, raw] of text.split("\n").entries()) {
-    const line = raw.trim();
-    if (!line) continue;
-    const eq = line.indexOf("=");
-    if (eq < 1) throw new FieldError("specs", `Line ${i + 1}: write key=value.`);
-    const k = line.slice(0, eq).trim();
-    if (!SPEC_KEY.test(k)) throw new FieldError("specs", `Line ${i + 1}: “${k}” is not a valid key (letters, digits, - _ : . only).`);
-    specs[k] = line.slice(eq + 1).trim();
-  }
-  return specs;
-}
+import { parseSpecs, specsList, editSpecs } from "./specs.js";
 
 function createType() {
   return openDialog({
@@ -42,46 +27,6 @@ function createType() {
       return true;
     },
   });
-}
-
-async function editSpecs(t, specs) {
-  const list = h("div");
-  let changed = false;
-  const draw = (sp) => fill(list, Object.keys(sp).length
-    ? h("table", { class: "table compact" }, h("tbody", {}, Object.entries(sp).map(([k, v]) => h("tr", {},
-      h("td", {}, h("code", {}, k)), h("td", {}, v),
-      h("td", {}, h("button", {
-        type: "button", class: "btn btn-small", "aria-label": `Remove ${k}`,
-        onclick: async () => {
-          try {
-            await del(`/types/${t.id}/extra_specs/${encodeURIComponent(k)}`);
-            changed = true;
-            const copy = { ...sp };
-            delete copy[k];
-            draw(copy);
-          } catch (err) {
-            toast(err.message, "error");
-          }
-        },
-      }, "Remove"))))))
-    : h("p", { class: "muted" }, "No extra specs."));
-  draw(specs);
-  const r = await openDialog({
-    title: `Extra specs of ${t.name}`,
-    wide: true,
-    body: h("div", { class: "form-grid" }, list,
-      field("Add or change", h("textarea", { name: "specs", rows: 3, placeholder: "key=value" }), "One key=value a line. Refused while volumes of this type exist, as in Cinder.")),
-    submitLabel: "Save",
-    cancelLabel: "Close",
-    onSubmit: async (form) => {
-      const add = parseSpecs(form.elements.namedItem("specs").value);
-      if (!Object.keys(add).length) return changed;
-      await post(`/types/${t.id}/extra_specs`, { extra_specs: add });
-      toast(`Saved the extra specs of ${t.name}.`);
-      return true;
-    },
-  });
-  return r || changed;
 }
 
 export function render(root) {
@@ -120,9 +65,15 @@ export function render(root) {
         h("td", { "data-label": "Description" }, t.description || "—"),
         h("td", { "data-label": "Public" }, (t["os-volume-type-access:is_public"] ?? t.is_public) === false ? "no (private)" : "yes"),
         session.isAdmin ? h("td", { "data-label": "Extra specs" }, t.specsError ? h("span", { class: "bad-text" }, t.specsError)
-          : Object.keys(t.extra_specs || {}).length ? h("ul", { class: "plain specs" }, Object.entries(t.extra_specs).map(([k, v]) => h("li", {}, h("code", {}, k), " = ", h("code", {}, v)))) : h("span", { class: "muted" }, "none")) : null,
+          : specsList(t.extra_specs)) : null,
         session.isAdmin ? h("td", { class: "actions" },
-          h("button", { type: "button", class: "btn btn-small", onclick: async () => { if (await editSpecs(t, t.extra_specs || {})) load(); } }, "Extra specs"), " ",
+          h("button", { type: "button", class: "btn btn-small", onclick: async () => {
+            const changed = await editSpecs({
+              title: `Extra specs of ${t.name}`, path: `/types/${t.id}/extra_specs`, key: "extra_specs", what: "extra specs",
+              hint: "One key=value a line. Refused while volumes of this type exist, as in Cinder.", specs: t.extra_specs,
+            });
+            if (changed) load();
+          } }, "Extra specs"), " ",
           h("button", {
             type: "button", class: "btn btn-small btn-danger",
             onclick: async () => {

@@ -2,7 +2,10 @@
 // happened to it (tab "Timeline"). The timeline outlives the volume, so a deleted volume
 // still shows its history.
 
-import { session, get, post, del } from "./api.js";
+/** Volumes name their group (`group_id`) from 3.13. */
+const GROUP_ID_FROM = "3.13";
+
+import { session, get, post, del, versionAtLeast } from "./api.js";
 import { h, fill, facts, actionMenu, statusBadge, isMoving, timeCell, shortId, poller, errorBox, pageHead, toast, field, openDialog, FieldError } from "./ui.js";
 import { volumeActions, createVolume } from "./volume_dialogs.js";
 import { renderTimeline } from "./timeline.js";
@@ -52,6 +55,8 @@ export function render(root, { id, tab }, { navigate }) {
     refresh();
   };
 
+  let groupName = "";
+  let groupOf = "";
   let snapsStale = true;
   let snaps = null;
   let timelineCtl = null;
@@ -87,6 +92,10 @@ export function render(root, { id, tab }, { navigate }) {
           ["Status", statusBadge(v.status)],
           ["Size", `${v.size} GiB`],
           ["Type", v.volume_type || "—"],
+          // Only a server answering 3.13 has the field; an older one shows no row at all.
+          "group_id" in v ? ["Group", v.group_id
+            ? h("span", { "data-testid": "volume-group" }, groupName ? `${groupName} ` : "", h("code", {}, v.group_id))
+            : h("span", { class: "muted", "data-testid": "volume-group" }, "none")] : null,
           ["Availability zone", v.availability_zone],
           ["Bootable", v.bootable === "true" ? "yes" : "no"],
           ["Multi-attach", v.multiattach ? "yes" : "no"],
@@ -161,9 +170,23 @@ export function render(root, { id, tab }, { navigate }) {
     if (r) refresh();
   }
 
+  async function loadGroupName() {
+    const gid = volume?.group_id;
+    if (!gid || groupOf === gid) return;
+    groupOf = gid;
+    groupName = "";
+    try {
+      groupName = (await get(`/groups/${gid}`, { version: GROUP_ID_FROM }))?.group?.name || "";
+    } catch {
+      // The id alone still says which group.
+    }
+  }
+
   async function loadVolume() {
     try {
-      volume = (await get(`/volumes/${id}`))?.volume || null;
+      const version = versionAtLeast(session.maxVersion, GROUP_ID_FROM) ? GROUP_ID_FROM : undefined;
+      volume = (await get(`/volumes/${id}`, { version }))?.volume || null;
+      await loadGroupName();
       gone = false;
       fill(errorSlot);
     } catch (err) {

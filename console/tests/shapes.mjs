@@ -7,11 +7,10 @@
 //   node console/tests/shapes.mjs            (serves console/ from disk on a free port)
 
 import { createServer } from "node:http";
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve, dirname, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { steps, check, until, launch } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const consoleDir = resolve(here, "..");
@@ -42,6 +41,15 @@ const messages = [
   { id: "c506cd4b-9048-43bc-97ef-0d7dec369b42", event_id: "VOLUME_VOLUME_001_003", user_message: "schedule allocate volume:Could not find any available weighted backend.", message_level: "ERROR", resource_type: "VOLUME", resource_uuid: "d5f6c517-c3e8-45fe-b994-b11118e4cacf", request_id: "req-c1216709-afba-4703-a1a3-22eda88f2f5a", created_at: "2026-11-25T09:58:00.000000", guaranteed_until: "2026-12-25T09:58:00.000000", links: [] },
   { id: "a7d2b3c4-1111-4c2b-8f00-0d7dec36d5aa", event_id: "VOLUME_VOLUME_007_010", user_message: "extend volume:Volume Driver failed to extend volume.", message_level: "ERROR", resource_type: "VOLUME", resource_uuid: "0b1f2e3d-c3e8-45fe-b994-b11118e4cacf", request_id: "req-0aa1b2c3-afba-4703-a1a3-22eda88f2f5a", created_at: "2026-11-25T09:59:00.000000", guaranteed_until: "2026-12-25T09:59:00.000000", links: [] },
 ];
+
+const VID = "7d0e4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
+const GID = "c0ffee00-1234-4abc-9def-0123456789ab";
+const grouped = {
+  id: VID, name: "grouped-disk", status: "available", size: 10, availability_zone: "az1", bootable: "false", encrypted: false,
+  multiattach: false, volume_type: "gold", description: null, user_id: "alice", snapshot_id: null, source_volid: null,
+  attachments: [], metadata: {}, created_at: "2026-11-25T09:01:00.000000", updated_at: null, links: [],
+  "os-vol-tenant-attr:tenant_id": P, replication_status: null, consistencygroup_id: null,
+};
 
 function send(res, status, body, headers = {}) {
   const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
@@ -130,6 +138,14 @@ const server = createServer(async (req, res) => {
       if (i >= 0) messages.splice(i, 1);
       return send(res, 204);
     }
+    case key === `GET /volumes/${VID}`: {
+      // group_id is a 3.13 field: absent below it.
+      const minor = Number(String(version || "volume 3.0").split(".")[1]);
+      return send(res, 200, { volume: { ...grouped, ...(minor >= 13 ? { group_id: GID } : {}) } });
+    }
+    case key === `GET /groups/${GID}`:
+      if (!version) return send(res, 404, { itemNotFound: { code: 404, message: "The resource could not be found." } });
+      return send(res, 200, { group: { id: GID, name: "db-group", status: "available", availability_zone: "az1", group_type: "8eb69a46-df97-4e41-9586-9a40a7533804", volume_types: [types[0].id], created_at: "2026-11-25T09:00:00.000000", description: null } });
     default:
       return send(res, 404, "The resource could not be found.");
   }
@@ -139,51 +155,8 @@ const base = `http://127.0.0.1:${server.address().port}`;
 
 // ---- the browser ---------------------------------------------------------------------
 
-const results = [];
-const problems = [];
-async function step(name, fn) {
-  try {
-    await fn();
-    results.push(true);
-    console.log(`ok   ${name}`);
-  } catch (err) {
-    results.push(false);
-    console.log(`FAIL ${name}: ${err && err.stack ? err.stack : err}`);
-    throw err;
-  }
-}
-const check = (cond, message) => {
-  if (!cond) throw new Error(message);
-};
-async function until(what, fn, timeout = 10000) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last})`);
-}
-
-const userDataDir = mkdtempSync(join(tmpdir(), "clinker-shapes-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1280, height: 800 },
-});
-await context.route("**/*", (route) => (new URL(route.request().url()).origin === base ? route.continue() : route.abort()));
-const page = context.pages()[0] || (await context.newPage());
-page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-page.on("console", (msg) => {
-  if (msg.type() === "error" && !/status of 40[0-9]/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
-});
+const { step, failures: failuresOf, passed } = steps();
+const { page, problems, close } = await launch(base, executablePath);
 const dialog = () => page.locator("dialog[open]");
 const shot = async (name, fullPage = false) => {
   await page.evaluate(() => document.querySelectorAll(".toast").forEach((t) => t.remove()));
@@ -271,6 +244,23 @@ try {
     check(!(await page.locator("[data-testid=types-table] thead").textContent()).includes("Extra specs"), "no extra specs column");
   });
 
+  await step("volume page: its group from 3.13 (name and id), no Group row on a 3.0 server", async () => {
+    await page.goto(`${base}/dashboard/#/volumes/${VID}`);
+    const group = page.locator("[data-testid=volume-group]");
+    await until("the group with its name", async () => /db-group/.test(await group.textContent()));
+    check((await group.locator("code").textContent()) === GID, "the group's id");
+    const asked = seen.filter((x) => x.path.endsWith(`/volumes/${VID}`)).pop();
+    check(asked?.version === "volume 3.13", `volume asked with ${asked?.version}`);
+    await shot("s5a-volume-group");
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await signIn("old");
+    await page.goto(`${base}/dashboard/#/volumes/${VID}`);
+    await until("the volume shown", async () => /grouped-disk/.test(await page.locator("h1").textContent()));
+    check((await page.locator("[data-testid=volume-group]").count()) === 0, "no Group row without 3.13");
+    check(!(await page.locator("dl.facts dt").allTextContents()).includes("Group"), "no Group label either");
+    check((await page.locator("#nav a", { hasText: "Group Types" }).count()) === 0, "group types are an admin's page");
+  });
+
   await step("an older server: friendly 'not available yet' for route misses and 406", async () => {
     await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await signIn("old");
@@ -297,11 +287,9 @@ try {
   await shot("zz-shapes-failure", true).catch(() => {});
   if (problems.length) console.log(problems.join("\n"));
 } finally {
-  await context.close();
+  await close();
   server.close();
-  rmSync(userDataDir, { recursive: true, force: true });
 }
-const passed = results.filter(Boolean).length;
-const failures = results.filter((x) => !x).length || (failed ? 1 : 0);
-console.log(`shapes: ${passed} passed, ${failures} failed`);
+const failures = failuresOf(failed);
+console.log(`shapes: ${passed()} passed, ${failures} failed`);
 process.exit(failures ? 1 : 0);

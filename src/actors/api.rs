@@ -13,7 +13,9 @@ use super::protocol::{DeleteSnapshotOnNode, DeleteVolumeOnNode, NodeWork};
 use crate::db::rows::{FlowRunRow, MessageRow};
 use crate::db::volumes::{ListQuery, VolumeRecord};
 use crate::db::{Db, DbError, Resource, quotas};
-use crate::model::{AttachStatus, RequestContext, SnapshotStatus, VolumeId, VolumeStatus};
+use crate::model::{
+    AttachStatus, ProjectId, RequestContext, SnapshotStatus, VolumeId, VolumeStatus,
+};
 
 pub mod actions;
 pub mod attachments;
@@ -133,7 +135,7 @@ impl Actor for ApiActor {
 }
 
 /// The project a caller is limited to: its own, unless it is an admin.
-fn scope_of(ctx: &RequestContext) -> Option<String> {
+fn scope_of(ctx: &RequestContext) -> Option<ProjectId> {
     (!ctx.is_admin).then(|| ctx.project_id.clone())
 }
 
@@ -153,7 +155,7 @@ impl Handler<GetVolume> for ApiActor {
         let db = self.shared.db.clone();
         Box::pin(async move {
             let (id, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
-            db.run(move |c| crate::db::volumes::get(c, &id, scope.as_deref()))
+            db.run(move |c| crate::db::volumes::get(c, &id, scope.as_ref()))
                 .await
                 .map_err(ServiceError::from)
         })
@@ -221,7 +223,7 @@ impl Handler<UpdateVolume> for ApiActor {
             let scope = scope_of(&msg.ctx);
             db.run(move |c| {
                 let key = id.to_string();
-                let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
+                let v = crate::db::volumes::get(c, &key, scope.as_ref())?;
                 if v.row.status == VolumeStatus::Maintenance {
                     return Err(DbError::Conflict);
                 }
@@ -314,8 +316,9 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                     // The node reads the source while it makes a copy (Cinder holds a
                     // lock for it); refused rather than queued, and no force overrides it.
                     let current = crate::db::snapshots::of_volume(c, &key)?;
-                    for source in std::iter::once(&key).chain(current.iter().map(|s| &s.id)) {
-                        if crate::db::volumes::copies_in_progress(c, source)? > 0 {
+                    let snapshot_ids = current.iter().map(|s| s.id.to_string());
+                    for source in std::iter::once(key.clone()).chain(snapshot_ids) {
+                        if crate::db::volumes::copies_in_progress(c, &source)? > 0 {
                             return Err(DbError::Busy);
                         }
                     }
@@ -344,14 +347,14 @@ async fn delete_volume(shared: &ApiShared, msg: DeleteVolume) -> Result<(), Serv
                     // Snapshots first: the node's per-volume queue keeps this order.
                     let mut works: Vec<NodeWork> = snaps
                         .iter()
-                        .filter_map(|s| {
-                            Some(NodeWork::DeleteSnapshot(DeleteSnapshotOnNode {
-                                snapshot_id: s.id.parse().ok()?,
+                        .map(|s| {
+                            NodeWork::DeleteSnapshot(DeleteSnapshotOnNode {
+                                snapshot_id: s.id,
                                 volume_id: id,
                                 volume_size: s.volume_size.max(0) as u64,
                                 project_id: s.project_id.clone(),
                                 request_id: request.clone(),
-                            }))
+                            })
                         })
                         .collect();
                     works.push(NodeWork::Delete(DeleteVolumeOnNode {

@@ -269,19 +269,16 @@ impl NodeHandle {
     }
 }
 
-/// The node part of a `cinder-volume` service's host, `node@backend` (a service row
-/// names no pool, so it is not a [`Host`]); a host without `@` is all node.
-pub fn node_name(service_host: &str) -> &str {
-    service_host
-        .split_once('@')
-        .map_or(service_host, |(node, _)| node)
-}
+/// The node part of a `cinder-volume` service's host, `node@backend`.
+pub use crate::model::host::service_node as node_name;
 
 /// How a node reaches the scheduler.
 #[derive(Clone)]
 pub struct SchedulerLink {
-    /// Reschedules.
-    pub schedule: Recipient<ScheduleCreateVolume>,
+    /// Reschedules: the scheduler of this process, or `None` in a storage agent, whose
+    /// reschedules are queued for any controller ([`crate::db::outbox::SCHEDULER_QUEUE`])
+    /// in the transaction that gives the volume back.
+    pub schedule: Option<Recipient<ScheduleCreateVolume>>,
     /// Capacity reports.
     pub stats: Recipient<NodeStatsReport>,
 }

@@ -131,7 +131,7 @@ fn row_of(run: FlowRun) -> FlowRunRow {
         id: run.id.to_string(),
         seq: run.seq,
         resource_id: run.scope.resource_id,
-        project_id: run.scope.project_id,
+        project_id: run.scope.project_id.0,
         request_id: run.scope.request_id.0,
         flow: run.flow.to_string(),
         state: run.state.as_str().to_string(),

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ServiceError;
 use crate::drivers::{BackendStats, ConnectionInfo};
-use crate::model::{Host, RequestId, VolumeId};
+use crate::model::{Host, NodeName, ProjectId, RequestId, SnapshotId, VolumeId};
 use crate::scheduler::PoolState;
 use crate::scheduler::spec::RequestSpec;
 
@@ -34,7 +34,7 @@ pub struct CreateVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request that created it.
     pub request_id: RequestId,
     /// Where the volume goes, as stored on the row.
@@ -53,7 +53,7 @@ pub struct DeleteVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The delete request.
     pub request_id: RequestId,
 }
@@ -108,7 +108,7 @@ pub struct ExtendVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The extend request.
     pub request_id: RequestId,
     /// Where the volume lives.
@@ -126,13 +126,13 @@ pub struct ExtendVolumeOnNode {
 #[rtype(result = "()")]
 pub struct CreateSnapshotOnNode {
     /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
+    pub snapshot_id: SnapshotId,
     /// Its volume.
     pub volume_id: VolumeId,
     /// The volume's size.
     pub volume_size: u64,
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request.
     pub request_id: RequestId,
 }
@@ -142,13 +142,13 @@ pub struct CreateSnapshotOnNode {
 #[rtype(result = "()")]
 pub struct DeleteSnapshotOnNode {
     /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
+    pub snapshot_id: SnapshotId,
     /// Its volume.
     pub volume_id: VolumeId,
     /// The volume's size when it was taken.
     pub volume_size: u64,
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request.
     pub request_id: RequestId,
 }
@@ -161,11 +161,11 @@ pub struct RevertVolumeOnNode {
     /// The volume.
     pub volume_id: VolumeId,
     /// The snapshot.
-    pub snapshot_id: uuid::Uuid,
+    pub snapshot_id: SnapshotId,
     /// The volume's size.
     pub size_gb: u64,
     /// The project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request.
     pub request_id: RequestId,
 }
@@ -311,13 +311,18 @@ impl CallReply {
 #[rtype(result = "()")]
 pub struct NodeStatsReport {
     /// The node.
-    pub node: String,
+    pub node: NodeName,
     /// Its zone.
     pub availability_zone: String,
     /// What its driver reported, with `allocated_capacity_gb` filled in by the node.
     pub stats: BackendStats,
     /// The highest `cast_seq` of a [`CreateVolumeOnNode`] the node had handled.
     pub acked_seq: u64,
+    /// The capacity ledger's figures of the node's pools when it measured (each pool's
+    /// `allocated_capacity_gb` is its figure here): what the scheduler counts placements
+    /// since the report from.
+    #[serde(default)]
+    pub ledger: Vec<crate::db::ledger::Figure>,
 }
 
 /// Place a volume and hand it to the chosen node (a cast: nobody waits for it).
@@ -327,7 +332,7 @@ pub struct ScheduleCreateVolume {
     /// The volume.
     pub volume_id: VolumeId,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request that created it.
     pub request_id: RequestId,
     /// What to place, and the nodes already tried.
@@ -355,7 +360,7 @@ pub struct GetPools;
 #[rtype(result = "()")]
 pub struct SetNodeDisabled {
     /// The node's name.
-    pub node: String,
+    pub node: NodeName,
     /// Disabled (true) or enabled again (false).
     pub disabled: bool,
 }
@@ -366,10 +371,16 @@ pub struct SetNodeDisabled {
 #[rtype(result = "()")]
 pub struct SetNodeDown {
     /// The node's name.
-    pub node: String,
+    pub node: NodeName,
     /// Down (true) or up again (false).
     pub down: bool,
 }
+
+/// The capacity ledger as a controller's watch read it: every pool's figure, kept by
+/// the scheduler where newer than the one it has.
+#[derive(Debug, Clone, Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct LedgerFigures(pub Vec<crate::db::ledger::Figure>);
 
 /// One pool with the backend-level figures of its node's last report, for
 /// `scheduler-stats/get_pools` and `capabilities`.
@@ -422,6 +433,7 @@ mod tests {
         travels::<GetPools>();
         travels::<SetNodeDisabled>();
         travels::<SetNodeDown>();
+        travels::<LedgerFigures>();
         travels::<PoolReport>();
         travels::<GetPoolReports>();
         travels::<QueuedWork>();

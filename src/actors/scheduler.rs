@@ -6,7 +6,7 @@
 //! (the durable intent), and only then is the node told.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -16,23 +16,25 @@ use serde_json::json;
 use super::dispatch::{JournalHandle, NodeHandle, queue};
 use super::error::ServiceError;
 use super::protocol::{
-    CheckHost, CreateVolumeOnNode, GetPoolReports, GetPools, NodeStatsReport, NodeWork, PoolReport,
-    ScheduleCreateVolume, SetNodeDisabled, SetNodeDown,
+    CheckHost, CreateVolumeOnNode, GetPoolReports, GetPools, LedgerFigures, NodeStatsReport,
+    NodeWork, PoolReport, ScheduleCreateVolume, SetNodeDisabled, SetNodeDown,
 };
 use super::user_messages::{self, Action, Detail};
+use crate::db::ledger::{self, Booking};
 use crate::db::{Db, DbError};
 use crate::flow::{Flow, FlowScope, Task, TaskFuture};
 use crate::model::VolumeStatus;
 use crate::scheduler::spec::RequestSpec;
 use crate::scheduler::{self, Decision, PoolEvaluation, PoolState, SchedulerTuning};
 
-/// Placements sent to a node that its last report did not include yet.
+/// What the scheduler keeps of one node.
 #[derive(Debug, Default)]
 struct NodeEntry {
-    /// The last report, as reported.
+    /// The last report, as reported (each pool's `allocated_capacity_gb` is the
+    /// ledger's figure when the node measured).
     reported: Vec<PoolState>,
-    /// (cast_seq, pool name, GiB).
-    outstanding: VecDeque<(u64, String, u64)>,
+    /// The scheduler's placement number for the node's next create (see
+    /// `CreateVolumeOnNode::cast_seq`).
     next_seq: u64,
     /// Set by an operator; survives reports.
     disabled: bool,
@@ -42,17 +44,42 @@ struct NodeEntry {
     backend: Option<(String, String, chrono::NaiveDateTime)>,
 }
 
-/// Every node's pools, with in-flight placements applied.
+/// One pool's count in the capacity ledger as this scheduler last saw it, and what it
+/// is booking there right now.
+#[derive(Debug, Default, Clone, Copy)]
+struct Booked {
+    /// The ledger's GiB placed.
+    allocated: i64,
+    /// The ledger row's version of that figure (a figure with a lower one is older).
+    version: i64,
+    /// GiB chosen here whose booking has not come back yet.
+    pending: i64,
+}
+
+/// Every node's pools as the last report and the capacity ledger describe them.
 #[derive(Debug, Default)]
 pub struct PoolBook {
     nodes: BTreeMap<String, NodeEntry>,
-    /// Flat view over all nodes, rebuilt on each report, consumed in place on placement.
+    /// By `node@backend#pool`.
+    ledger: HashMap<String, Booked>,
+    /// Flat view over all nodes, rebuilt on each report, changed in place on placement.
     pools: Vec<PoolState>,
+}
+
+/// A choice made in memory, to be booked in the ledger.
+struct Choice {
+    /// The pool as the scheduler sees it.
+    pool: PoolState,
+    /// Its stats as last reported, which the ledger's count applies to.
+    reported: crate::drivers::PoolStats,
+    /// The node's placement number.
+    seq: u64,
 }
 
 impl PoolBook {
     fn apply_report(&mut self, report: NodeStatsReport) {
-        let entry = self.nodes.entry(report.node.clone()).or_default();
+        self.merge_ledger(&report.ledger);
+        let entry = self.nodes.entry(report.node.to_string()).or_default();
         let disabled = entry.disabled || entry.down;
         entry.reported = report
             .stats
@@ -73,52 +100,108 @@ impl PoolBook {
             report.stats.driver_version.clone(),
             crate::db::now(),
         ));
-        while entry
-            .outstanding
-            .front()
-            .is_some_and(|(seq, _, _)| *seq <= report.acked_seq)
-        {
-            entry.outstanding.pop_front();
-        }
         self.rebuild();
     }
 
-    fn rebuild(&mut self) {
-        self.pools.clear();
-        for entry in self.nodes.values() {
-            let start = self.pools.len();
-            self.pools.extend(entry.reported.iter().cloned());
-            for (_, pool, size) in &entry.outstanding {
-                if let Some(p) = self.pools[start..]
-                    .iter_mut()
-                    .find(|p| &p.stats.pool_name == pool)
-                {
-                    scheduler::consume(&mut p.stats, *size);
-                }
+    /// Keeps each figure newer than the one known; answers whether any was.
+    fn merge_ledger(&mut self, figures: &[crate::db::ledger::Figure]) -> bool {
+        let mut changed = false;
+        for f in figures {
+            let known = self.ledger.entry(f.host.clone()).or_default();
+            if f.version > known.version {
+                known.allocated = f.allocated_gb;
+                known.version = f.version;
+                changed = true;
             }
+        }
+        changed
+    }
+
+    /// The pool as reported, with the ledger's count and this scheduler's pending
+    /// bookings applied.
+    fn counted(&self, reported: &PoolState) -> PoolState {
+        let booked = self
+            .ledger
+            .get(reported.host.as_str())
+            .copied()
+            .unwrap_or_default();
+        PoolState {
+            stats: scheduler::with_ledger(&reported.stats, booked.allocated + booked.pending),
+            ..reported.clone()
         }
     }
 
-    /// Runs the filters and weighers; on a choice, consumes its capacity and returns the
-    /// sequence number the node will acknowledge.
+    fn rebuild(&mut self) {
+        let pools: Vec<PoolState> = self
+            .nodes
+            .values()
+            .flat_map(|e| e.reported.iter())
+            .map(|p| self.counted(p))
+            .collect();
+        self.pools = pools;
+    }
+
+    /// Recounts the pool `host` in place (after a booking).
+    fn recount(&mut self, host: &str) {
+        let Some(reported) = self
+            .nodes
+            .values()
+            .flat_map(|e| e.reported.iter())
+            .find(|p| p.host.as_str() == host)
+            .cloned()
+        else {
+            return;
+        };
+        let counted = self.counted(&reported);
+        if let Some(p) = self.pools.iter_mut().find(|p| p.host.as_str() == host) {
+            *p = counted;
+        }
+    }
+
+    /// Runs the filters and weighers; on a choice, counts it as pending on its pool so
+    /// the next decision sees it before the ledger answers.
     fn place(
         &mut self,
         spec: &RequestSpec,
         tuning: &SchedulerTuning,
-    ) -> (Decision, Option<(PoolState, u64)>) {
+    ) -> (Decision, Option<Choice>) {
         let decision = scheduler::schedule(&self.pools, &spec.schedule_request(), tuning);
         let Some(i) = decision.chosen else {
             return (decision, None);
         };
-        scheduler::consume(&mut self.pools[i].stats, spec.size_gb);
+        let host = self.pools[i].host.to_string();
+        self.ledger.entry(host.clone()).or_default().pending += spec.size_gb as i64;
+        let reported = self
+            .nodes
+            .get(&self.pools[i].node)
+            .and_then(|e| e.reported.iter().find(|p| p.host == self.pools[i].host))
+            .map(|p| p.stats.clone())
+            .unwrap_or_else(|| self.pools[i].stats.clone());
+        self.recount(&host);
         let pool = self.pools[i].clone();
         let entry = self.nodes.entry(pool.node.clone()).or_default();
         entry.next_seq += 1;
         let seq = entry.next_seq;
-        entry
-            .outstanding
-            .push_back((seq, pool.stats.pool_name.clone(), spec.size_gb));
-        (decision, Some((pool, seq)))
+        (
+            decision,
+            Some(Choice {
+                pool,
+                reported,
+                seq,
+            }),
+        )
+    }
+
+    /// The booking of `size` GiB on `host` came back, with the row as the ledger has it
+    /// now (`None`: the transaction failed).
+    fn settle(&mut self, host: &str, size: u64, figure: Option<crate::db::ledger::Figure>) {
+        if let Some(b) = self.ledger.get_mut(host) {
+            b.pending -= size as i64;
+        }
+        if let Some(f) = figure {
+            self.merge_ledger(&[f]);
+        }
+        self.recount(host);
     }
 
     fn set_disabled(&mut self, node: &str, disabled: bool) {
@@ -166,14 +249,6 @@ impl PoolBook {
                 })
             })
             .collect()
-    }
-
-    /// Gives back a placement that never reached its node.
-    fn unplace(&mut self, node: &str, seq: u64) {
-        if let Some(entry) = self.nodes.get_mut(node) {
-            entry.outstanding.retain(|(s, _, _)| *s != seq);
-            self.rebuild();
-        }
     }
 }
 
@@ -299,6 +374,17 @@ impl Handler<SetNodeDisabled> for SchedulerActor {
     }
 }
 
+impl Handler<LedgerFigures> for SchedulerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LedgerFigures, _ctx: &mut Self::Context) {
+        let mut book = self.book.borrow_mut();
+        if book.merge_ledger(&msg.0) {
+            book.rebuild();
+        }
+    }
+}
+
 impl Handler<SetNodeDown> for SchedulerActor {
     type Result = ();
 
@@ -332,7 +418,6 @@ impl Handler<ScheduleCreateVolume> for SchedulerActor {
                     msg,
                     book,
                     shared: shared.clone(),
-                    placed: None,
                 };
                 let flow = Flow::new("volume_create_scheduler")
                     .with(ExtractSchedulerSpecTask)
@@ -379,8 +464,6 @@ struct ScheduleStore {
     msg: ScheduleCreateVolume,
     book: Rc<RefCell<PoolBook>>,
     shared: Rc<Shared>,
-    /// The placement made, until it has been handed to the node.
-    placed: Option<(String, u64)>,
 }
 
 /// Checks the spec and the attempt count.
@@ -423,79 +506,115 @@ impl Task<ScheduleStore> for ScheduleCreateVolumeTask {
 
     fn execute<'a>(&'a self, s: &'a mut ScheduleStore) -> TaskFuture<'a> {
         Box::pin(async move {
-            // Decide and consume before any await, so the next request sees the result.
-            let deciding = std::time::Instant::now();
-            let (decision, placed) = s.book.borrow_mut().place(&s.msg.spec, &s.shared.tuning);
-            crate::telemetry::scheduler_decided(&decision, deciding.elapsed());
-            let (detail, summary) = {
-                let book = s.book.borrow();
-                let summary = placed
-                    .is_none()
-                    .then(|| rejection_summary(&decision, &book.pools));
-                (decision_json(&decision, &book.pools), summary)
-            };
-            let Some((pool, seq)) = placed else {
-                let mut summary = summary.unwrap_or_default();
-                for (node, why) in s.msg.spec.tried_nodes.iter().zip(&s.msg.spec.failures) {
-                    summary.push_str(&format!(" Earlier attempt on {node} failed: {why}."));
-                }
-                return Err(ServiceError::NoValidBackend {
-                    summary,
-                    decision: Some(Arc::new(detail)),
-                });
-            };
-            s.placed = Some((pool.node.clone(), seq));
-            let mut spec = s.msg.spec.clone();
-            spec.tried_nodes.push(pool.node.clone());
-            let work = NodeWork::Create(CreateVolumeOnNode {
-                volume_id: s.msg.volume_id,
-                project_id: s.msg.project_id.clone(),
-                request_id: s.msg.request_id.clone(),
-                host: pool.host.clone(),
-                spec: spec.clone(),
-                cast_seq: seq,
-            });
-            // A node of another process gets its row in the transaction that stores
-            // the choice; one of this process, a message once it is stored.
-            let local = s.shared.nodes.get(&pool.node);
-            let queued = local.is_none().then(|| (pool.node.clone(), work.clone()));
-            let (id, host, stored) = (s.msg.volume_id.to_string(), pool.host.clone(), spec);
-            s.shared
-                .db
-                .write(move |c| {
-                    crate::db::volumes::set_scheduled(c, &id, &host, &stored)?;
-                    if let Some((node, work)) = queued {
-                        queue(c, &node, work)?;
+            let request = s.msg.spec.schedule_request();
+            let size = s.msg.spec.size_gb;
+            let mut refused = 0;
+            loop {
+                // Decide and count before any await, so the next request sees the result.
+                let deciding = std::time::Instant::now();
+                let (decision, choice) = s.book.borrow_mut().place(&s.msg.spec, &s.shared.tuning);
+                crate::telemetry::scheduler_decided(&decision, deciding.elapsed());
+                let (detail, summary) = {
+                    let book = s.book.borrow();
+                    let summary = choice
+                        .is_none()
+                        .then(|| rejection_summary(&decision, &book.pools));
+                    (decision_json(&decision, &book.pools), summary)
+                };
+                let Some(choice) = choice else {
+                    let mut summary = summary.unwrap_or_default();
+                    for (node, why) in s.msg.spec.tried_nodes.iter().zip(&s.msg.spec.failures) {
+                        summary.push_str(&format!(" Earlier attempt on {node} failed: {why}."));
                     }
-                    Ok(())
-                })
-                .await
-                .map_err(|e| match e {
-                    DbError::Conflict => ServiceError::InvalidState(
-                        "the volume is no longer waiting to be scheduled".into(),
-                    ),
-                    other => other.into(),
-                })?;
-            if let Some(node) = local {
-                // `send`, not `try_send`: a full mailbox (16 queued) waits for room
-                // rather than failing.
-                node.deliver(work)
-                    .await
-                    .map_err(|e| ServiceError::Unavailable(format!("node {}: {e}", pool.node)))?;
-            }
-            s.placed = None;
-            Ok(Some(detail))
-        })
-    }
-
-    fn revert<'a>(&'a self, s: &'a mut ScheduleStore) -> crate::flow::RevertFuture<'a> {
-        Box::pin(async move {
-            if let Some((node, seq)) = s.placed.take() {
-                s.book.borrow_mut().unplace(&node, seq);
+                    return Err(ServiceError::NoValidBackend {
+                        summary,
+                        decision: Some(Arc::new(detail)),
+                    });
+                };
+                let pool = choice.pool;
+                let mut spec = s.msg.spec.clone();
+                spec.tried_nodes.push(pool.node.clone());
+                let work = NodeWork::Create(CreateVolumeOnNode {
+                    volume_id: s.msg.volume_id,
+                    project_id: s.msg.project_id.clone(),
+                    request_id: s.msg.request_id.clone(),
+                    host: pool.host.clone(),
+                    spec: spec.clone(),
+                    cast_seq: choice.seq,
+                });
+                // A node of another process gets its row in the transaction that stores
+                // the choice; one of this process, a message once it is stored.
+                let local = s.shared.nodes.get(&pool.node);
+                let queued = local.is_none().then(|| (pool.node.clone(), work.clone()));
+                let (id, host, stored) = (s.msg.volume_id.to_string(), pool.host.clone(), spec);
+                let (reported, asked) = (choice.reported, request.clone());
+                // The choice holds only if the pool's ledger row, locked here, still has
+                // room: another scheduler may have filled it since this one last read it.
+                let booked = s
+                    .shared
+                    .db
+                    .write(move |c| {
+                        let booking = ledger::book(c, host.as_str(), size as i64, |allocated| {
+                            scheduler::fits(&reported, allocated, &asked)
+                        })?;
+                        if let Booking::Booked(_) = booking {
+                            crate::db::volumes::set_scheduled(c, &id, &host, &stored)?;
+                            if let Some((node, work)) = queued {
+                                queue(c, &node, work)?;
+                            }
+                        }
+                        Ok(booking)
+                    })
+                    .await;
+                let key = pool.host.to_string();
+                match booked {
+                    Ok(Booking::Booked(figure)) => {
+                        s.book.borrow_mut().settle(&key, size, Some(figure));
+                    }
+                    Ok(Booking::Full(figure)) => {
+                        // The book now has the row's figure: the next decision sees the
+                        // pool as full and picks another, or none.
+                        s.book.borrow_mut().settle(&key, size, Some(figure));
+                        crate::telemetry::ledger_refused(&pool.node);
+                        refused += 1;
+                        if refused < MAX_REFUSALS {
+                            continue;
+                        }
+                        return Err(ServiceError::NoValidBackend {
+                            summary: format!(
+                                "The pools chosen filled up {refused} times while this \
+                                 volume was being placed."
+                            ),
+                            decision: Some(Arc::new(detail)),
+                        });
+                    }
+                    Err(e) => {
+                        s.book.borrow_mut().settle(&key, size, None);
+                        return Err(match e {
+                            DbError::Conflict => ServiceError::InvalidState(
+                                "the volume is no longer waiting to be scheduled".into(),
+                            ),
+                            other => other.into(),
+                        });
+                    }
+                }
+                if let Some(node) = local {
+                    // `send`, not `try_send`: a full mailbox (16 queued) waits for room
+                    // rather than failing.
+                    node.deliver(work).await.map_err(|e| {
+                        ServiceError::Unavailable(format!("node {}: {e}", pool.node))
+                    })?;
+                }
+                return Ok(Some(detail));
             }
         })
     }
 }
+
+/// How many times the ledger may refuse a pool the scheduler chose (another scheduler
+/// filled it first) before the volume fails: each refusal brings the pool's current
+/// figure into the book, so the next choice is made on fresher figures.
+const MAX_REFUSALS: u32 = 16;
 
 /// At most this many pools are written out per decision; the rest are counted.
 const DECISION_POOLS_SHOWN: usize = 50;

@@ -89,8 +89,9 @@ fn harness(node_names: &[&str], max_attempts: u32) -> BoxResult<Harness> {
     })
 }
 
-/// A thick-only pool `pool` of backend `lvm` with `total` and `free` GiB.
-fn report(node: &str, zone: &str, total: f64, free: f64, acked_seq: u64) -> NodeStatsReport {
+/// A thick-only pool `pool` of backend `lvm` with `total` and `free` GiB, measured when
+/// the capacity ledger counted `counted` GiB placed on it.
+fn report(node: &str, zone: &str, total: f64, free: f64, counted: f64) -> NodeStatsReport {
     NodeStatsReport {
         node: node.into(),
         availability_zone: zone.into(),
@@ -103,7 +104,7 @@ fn report(node: &str, zone: &str, total: f64, free: f64, acked_seq: u64) -> Node
                 pool_name: "pool".into(),
                 total_capacity_gb: Capacity::Gb(total),
                 free_capacity_gb: Capacity::Gb(free),
-                allocated_capacity_gb: total - free,
+                allocated_capacity_gb: counted,
                 provisioned_capacity_gb: total - free,
                 reserved_percentage: 0,
                 max_over_subscription_ratio: OverSubscription::Ratio(1.0),
@@ -112,7 +113,8 @@ fn report(node: &str, zone: &str, total: f64, free: f64, acked_seq: u64) -> Node
                 capabilities: BTreeMap::new(),
             }],
         },
-        acked_seq,
+        acked_seq: 0,
+        ledger: Vec::new(),
     }
 }
 
@@ -260,9 +262,9 @@ impl Harness {
 #[actix::test]
 async fn a_create_goes_to_the_node_with_most_free_space() -> TestResult {
     let h = harness(&["n1", "n2", "n3"], 3)?;
-    h.report(report("n1", "nova", 100.0, 40.0, 0)).await?;
-    h.report(report("n2", "nova", 100.0, 80.0, 0)).await?;
-    h.report(report("n3", "nova", 100.0, 60.0, 0)).await?;
+    h.report(report("n1", "nova", 100.0, 40.0, 0.0)).await?;
+    h.report(report("n2", "nova", 100.0, 80.0, 0.0)).await?;
+    h.report(report("n3", "nova", 100.0, 60.0, 0.0)).await?;
     let msg = h.accepted(spec(10, &["nova"]))?;
     let id = msg.volume_id;
     h.scheduler.send(msg.clone()).await?;
@@ -309,8 +311,8 @@ async fn a_create_goes_to_the_node_with_most_free_space() -> TestResult {
 #[actix::test]
 async fn back_to_back_creates_see_each_others_consumption() -> TestResult {
     let h = harness(&["n1", "n2"], 3)?;
-    h.report(report("n1", "nova", 100.0, 100.0, 0)).await?;
-    h.report(report("n2", "nova", 100.0, 100.0, 0)).await?;
+    h.report(report("n1", "nova", 100.0, 100.0, 0.0)).await?;
+    h.report(report("n2", "nova", 100.0, 100.0, 0.0)).await?;
     let first = h.accepted(spec(10, &["nova"]))?;
     let second = h.accepted(spec(10, &["nova"]))?;
     // Both are in the mailbox before either is handled.
@@ -335,18 +337,17 @@ async fn back_to_back_creates_see_each_others_consumption() -> TestResult {
     assert_eq!(free.get("n1@lvm#pool"), Some(&90.0));
     assert_eq!(free.get("n2@lvm#pool"), Some(&90.0));
 
-    // A report measured before n1 got its create (acked 0) keeps the placement on top.
-    h.report(report("n1", "nova", 100.0, 100.0, 0)).await?;
+    // A report measured before the ledger counted the placement keeps it on top.
+    h.report(report("n1", "nova", 100.0, 100.0, 0.0)).await?;
     assert_eq!(h.free().await?.get("n1@lvm#pool"), Some(&90.0));
-    // Once n1 has acknowledged it, its own figures count, and nothing twice.
-    h.report(report("n1", "nova", 100.0, 90.0, n1[0].cast_seq))
-        .await?;
+    // Once the report counts it, the driver's own figures count, and nothing twice.
+    h.report(report("n1", "nova", 100.0, 90.0, 10.0)).await?;
     assert_eq!(h.free().await?.get("n1@lvm#pool"), Some(&90.0));
     // The other node's in-flight placement survives n1's reports.
     assert_eq!(h.free().await?.get("n2@lvm#pool"), Some(&90.0));
 
     // A third create now goes where the books say there is most room.
-    h.report(report("n1", "nova", 100.0, 95.0, 1)).await?;
+    h.report(report("n1", "nova", 100.0, 95.0, 10.0)).await?;
     let third = h.accepted(spec(1, &["nova"]))?;
     h.scheduler.send(third.clone()).await?;
     h.wait_casts(3).await?;
@@ -358,8 +359,8 @@ async fn back_to_back_creates_see_each_others_consumption() -> TestResult {
 #[actix::test]
 async fn no_node_fits_fails_the_volume_with_a_message_and_the_decision() -> TestResult {
     let h = harness(&["n1", "n2"], 3)?;
-    h.report(report("n1", "nova", 100.0, 100.0, 0)).await?;
-    h.report(report("n2", "nova", 100.0, 50.0, 0)).await?;
+    h.report(report("n1", "nova", 100.0, 100.0, 0.0)).await?;
+    h.report(report("n2", "nova", 100.0, 50.0, 0.0)).await?;
     let msg = h.accepted(spec(500, &["nova"]))?;
     let id = msg.volume_id;
     h.scheduler.send(msg.clone()).await?;
@@ -424,7 +425,7 @@ async fn with_no_report_yet_the_message_says_so() -> TestResult {
 async fn exhausted_attempts_fail_the_volume_without_placing_it() -> TestResult {
     let h = harness(&["n1", "n2", "n3", "n4"], 3)?;
     for n in ["n1", "n2", "n3", "n4"] {
-        h.report(report(n, "nova", 100.0, 100.0, 0)).await?;
+        h.report(report(n, "nova", 100.0, 100.0, 0.0)).await?;
     }
     let mut s = spec(1, &["nova"]);
     s.tried_nodes = vec!["n1".into(), "n2".into(), "n3".into()];
@@ -460,8 +461,8 @@ async fn exhausted_attempts_fail_the_volume_without_placing_it() -> TestResult {
 #[actix::test]
 async fn a_reschedule_skips_the_nodes_already_tried() -> TestResult {
     let h = harness(&["n1", "n2"], 3)?;
-    h.report(report("n1", "nova", 100.0, 30.0, 0)).await?;
-    h.report(report("n2", "nova", 100.0, 90.0, 0)).await?;
+    h.report(report("n1", "nova", 100.0, 30.0, 0.0)).await?;
+    h.report(report("n2", "nova", 100.0, 90.0, 0.0)).await?;
     let mut s = spec(1, &["nova"]);
     s.tried_nodes = vec!["n2".into()];
     s.failures = vec!["n2: injected".into()];
@@ -482,8 +483,8 @@ async fn a_reschedule_skips_the_nodes_already_tried() -> TestResult {
 #[actix::test]
 async fn a_create_for_a_zone_lands_only_in_that_zone() -> TestResult {
     let h = harness(&["n1", "n2"], 3)?;
-    h.report(report("n1", "az1", 1000.0, 1000.0, 0)).await?;
-    h.report(report("n2", "az2", 100.0, 20.0, 0)).await?;
+    h.report(report("n1", "az1", 1000.0, 1000.0, 0.0)).await?;
+    h.report(report("n2", "az2", 100.0, 20.0, 0.0)).await?;
     for i in 1..=2 {
         let msg = h.accepted(spec(5, &["az2"]))?;
         h.scheduler.send(msg.clone()).await?;
@@ -508,7 +509,7 @@ async fn a_create_for_a_zone_lands_only_in_that_zone() -> TestResult {
 #[actix::test]
 async fn a_volume_gone_before_placement_gives_its_capacity_back() -> TestResult {
     let h = harness(&["n1"], 3)?;
-    h.report(report("n1", "nova", 100.0, 100.0, 0)).await?;
+    h.report(report("n1", "nova", 100.0, 100.0, 0.0)).await?;
     let msg = h.accepted(spec(10, &["nova"]))?;
     // Deleted by the API (no host yet) before the scheduler got to it.
     let key = msg.volume_id.to_string();
@@ -538,7 +539,7 @@ async fn a_volume_gone_before_placement_gives_its_capacity_back() -> TestResult 
 #[actix::test]
 async fn a_reschedule_with_no_node_left_says_why_earlier_attempts_failed() -> TestResult {
     let h = harness(&["n1"], 3)?;
-    h.report(report("n1", "nova", 100.0, 100.0, 0)).await?;
+    h.report(report("n1", "nova", 100.0, 100.0, 0.0)).await?;
     let mut s = spec(1, &["nova"]);
     s.tried_nodes = vec!["n1".into()];
     s.failures = vec!["n1: injected failure in create_volume".into()];
@@ -555,5 +556,64 @@ async fn a_reschedule_with_no_node_left_says_why_earlier_attempts_failed() -> Te
         "{detail}"
     );
     assert_eq!(h.total_received(), 0);
+    Ok(())
+}
+
+/// Two schedulers on one database, each told of the same 10 GiB pool, each placing from
+/// its own picture of it: the ledger refuses what the other already booked, so exactly
+/// five volumes of 2 GiB are placed and the rest fail with Cinder's "No valid backend".
+#[actix::test]
+async fn two_schedulers_never_place_more_than_the_pool_holds() -> TestResult {
+    let h = harness(&["n1"], 3)?;
+    let other_log = Rc::new(RefCell::new(Vec::new()));
+    let other_node = FakeNode {
+        got: other_log.clone(),
+    }
+    .start();
+    let other = SchedulerActor::new(
+        h.db.clone(),
+        JournalHandle(h.journal.clone()),
+        HashMap::from([("n1".to_string(), NodeHandle::of("n1", other_node))]),
+        SchedulerTuning::default(),
+        3,
+    )
+    .start();
+    for s in [&h.scheduler, &other] {
+        s.send(report("n1", "nova", 10.0, 10.0, 0.0)).await?;
+    }
+    let mut sent = Vec::new();
+    for i in 0..15 {
+        let msg = h.accepted(spec(2, &["nova"]))?;
+        sent.push(msg.volume_id);
+        if i % 2 == 0 {
+            h.scheduler.do_send(msg);
+        } else {
+            other.do_send(msg);
+        }
+    }
+    let mut rows: Vec<VolumeRow> = Vec::new();
+    for _ in 0..500 {
+        rows = sent.iter().map(|id| h.row(*id)).collect::<BoxResult<_>>()?;
+        if rows.iter().all(|r| r.host.is_some() || r.status == "error") {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    let placed = rows.iter().filter(|r| r.host.is_some()).count();
+    let failed: Vec<&VolumeRow> = rows.iter().filter(|r| r.status == "error").collect();
+    assert_eq!((placed, failed.len()), (5, 10));
+    assert_eq!(h.total_received() + other_log.borrow().len(), 5);
+    let booked = h.db.run_blocking(crate::db::ledger::all)?;
+    assert_eq!(booked.len(), 1);
+    assert_eq!(booked[0].allocated_gb, 10);
+    // Told of the ledger (as a controller's watch tells it), a scheduler shows its figure.
+    other.send(LedgerFigures(booked)).await?;
+    let pools = other.send(GetPools).await?;
+    assert_eq!(pools[0].stats.allocated_capacity_gb, 10.0);
+    assert_eq!(pools[0].stats.provisioned_capacity_gb, 10.0);
+    for r in failed {
+        let messages = h.wait_failed(r.id.parse()?).await?;
+        assert_eq!(messages[0].event_id, "VOLUME_VOLUME_001_003");
+    }
     Ok(())
 }

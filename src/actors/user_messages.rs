@@ -81,7 +81,7 @@ impl Detail {
 /// volume's status already tells the outcome.
 pub async fn record_for_volume(
     db: &Db,
-    project_id: &str,
+    project_id: &crate::model::ProjectId,
     request_id: &RequestId,
     volume_id: VolumeId,
     action: Action,
@@ -103,9 +103,9 @@ pub async fn record_for_volume(
 /// Stores a message about a snapshot.
 pub async fn record_for_snapshot(
     db: &Db,
-    project_id: &str,
+    project_id: &crate::model::ProjectId,
     request_id: &RequestId,
-    snapshot_id: uuid::Uuid,
+    snapshot_id: crate::model::SnapshotId,
     action: Action,
     detail: Detail,
     explanation: String,
@@ -114,7 +114,7 @@ pub async fn record_for_snapshot(
         db,
         project_id,
         request_id,
-        ("VOLUME_SNAPSHOT", snapshot_id),
+        ("VOLUME_SNAPSHOT", snapshot_id.0),
         action,
         detail,
         explanation,
@@ -124,7 +124,7 @@ pub async fn record_for_snapshot(
 
 async fn record(
     db: &Db,
-    project_id: &str,
+    project_id: &crate::model::ProjectId,
     request_id: &RequestId,
     (resource_type, resource_id): (&str, uuid::Uuid),
     action: Action,

@@ -7,7 +7,7 @@
 //! `recovery`.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,8 +74,6 @@ impl Op {
 /// State shared by the node's running operations.
 #[derive(Debug, Default)]
 struct NodeState {
-    /// GiB placed per pool.
-    allocated: BTreeMap<Host, i64>,
     /// The last placement number received.
     acked_seq: u64,
     /// Volumes with an operation running, and what waits behind it.
@@ -103,15 +101,13 @@ pub struct VolumeActor {
 }
 
 impl VolumeActor {
-    /// A node actor over `driver`; `allocated` is the GiB already placed per
-    /// `node@backend#pool` (see [`allocated_on`]).
+    /// A node actor over `driver`.
     pub fn new(
         node: NodeIdentity,
         driver: Arc<dyn VolumeDriver>,
         db: Db,
         journal: JournalHandle,
         scheduler: SchedulerLink,
-        allocated: BTreeMap<Host, i64>,
     ) -> Self {
         Self {
             ctx: Ctx {
@@ -120,10 +116,7 @@ impl VolumeActor {
                 db,
                 journal,
                 scheduler,
-                state: Rc::new(RefCell::new(NodeState {
-                    allocated,
-                    ..NodeState::default()
-                })),
+                state: Rc::new(RefCell::new(NodeState::default())),
             },
         }
     }
@@ -148,9 +141,7 @@ impl VolumeActor {
         let id = op.volume_id();
         if let Op::Create(m) = &op {
             let mut state = self.ctx.state.borrow_mut();
-            // Counted from the start, so the next report covers it (Cinder does the same).
             state.acked_seq = state.acked_seq.max(m.cast_seq);
-            *state.allocated.entry(m.host.clone()).or_default() += m.spec.size_gb as i64;
         }
         let c = self.ctx.clone();
         let fut = async move {
@@ -334,37 +325,35 @@ impl Handler<RecoverNode> for VolumeActor {
     }
 }
 
-/// Recounts the GiB placed on `node`, per pool, from the database (at start).
-pub async fn allocated_on(db: &Db, node: &str) -> Result<BTreeMap<Host, i64>, DbError> {
-    let node = node.to_string();
-    let rows = db
-        .run(move |c| crate::db::volumes::allocated_by_host(c, &node))
-        .await?;
-    Ok(rows.into_iter().collect())
-}
-
 /// Measures the driver and sends the report.
 async fn publish_stats(c: &Ctx) -> Result<(), ServiceError> {
     let driver = c.driver.clone();
     let mut stats = actix_web::rt::task::spawn_blocking(move || driver.get_volume_stats())
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))??;
-    let (acked_seq, allocated) = {
-        let s = c.state.borrow();
-        (s.acked_seq, s.allocated.clone())
-    };
+    let acked_seq = c.state.borrow().acked_seq;
+    // What is placed on each pool is the capacity ledger's count, which every scheduler
+    // books in; the driver's own figures say what it has made.
+    let name = c.node.name.clone();
+    let ledger =
+        c.db.run(move |db| crate::db::ledger::of_node(db, &name))
+            .await?;
     for pool in &mut stats.pools {
         let host = Host::new(&c.node.name, &stats.volume_backend_name, &pool.pool_name);
-        pool.allocated_capacity_gb = allocated.get(&host).copied().unwrap_or(0).max(0) as f64;
+        pool.allocated_capacity_gb = ledger
+            .iter()
+            .find(|f| host == f.host.as_str())
+            .map_or(0, |f| f.allocated_gb.max(0)) as f64;
     }
-    let service_host = format!("{}@{}", c.node.name, stats.volume_backend_name);
+    let service_host = crate::model::host::service_host(&c.node.name, &stats.volume_backend_name);
     c.scheduler
         .stats
         .send(NodeStatsReport {
-            node: c.node.name.clone(),
+            node: c.node.name.as_str().into(),
             availability_zone: c.node.availability_zone.clone(),
             stats,
             acked_seq,
+            ledger,
         })
         .await?;
     heartbeat(c, service_host).await;
@@ -414,8 +403,8 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
     let row =
         c.db.run(move |db| crate::db::volumes::status_size_host(db, &id))
             .await;
-    let (size, host) = match row {
-        Ok((VolumeStatus::Deleting, size, host)) => (size, host),
+    let size = match row {
+        Ok((VolumeStatus::Deleting, size, _)) => size,
         Ok(_) | Err(DbError::NotFound { .. }) => return,
         Err(e) => {
             error!(volume.id = %msg.volume_id, error = %e, "could not read the volume to delete");
@@ -445,19 +434,12 @@ async fn delete_volume(c: Ctx, msg: DeleteVolumeOnNode) {
     let id = msg.volume_id.to_string();
     match removed {
         Ok(()) => {
-            match c
-                .db
-                .write(move |db| crate::db::volumes::destroy_and_release(db, &id))
-                .await
+            // The row, its quota and its place in the capacity ledger go together.
+            if let Err(e) =
+                c.db.write(move |db| crate::db::volumes::destroy_and_release(db, &id))
+                    .await
             {
-                Ok(_) => {
-                    if let Some(h) = &host {
-                        *c.state.borrow_mut().allocated.entry(h.clone()).or_default() -= size;
-                    }
-                }
-                Err(e) => {
-                    error!(volume.id = %msg.volume_id, error = %e, "volume removed but its row remains; recovery will finish")
-                }
+                error!(volume.id = %msg.volume_id, error = %e, "volume removed but its row remains; recovery will finish")
             }
         }
         Err(e) => {

@@ -1,6 +1,8 @@
 //! `VolumeActor` alone: a real `FakeDriver`, a real database and journal, and a fake
 //! scheduler that records the reschedules and capacity reports it gets.
 
+use std::collections::BTreeMap;
+
 use tempfile::TempDir;
 
 use super::*;
@@ -74,11 +76,15 @@ fn setup() -> BoxResult<(TempDir, Db)> {
     test_db()
 }
 
-/// Starts node `n1` over a fresh fake driver; `allocated` as the service recounts it.
-fn start_node(dir: TempDir, db: Db, allocated: BTreeMap<Host, i64>) -> Harness {
+/// Starts node `n1` over a fresh fake driver; `placed` GiB per pool are booked in the
+/// capacity ledger besides the rows (volumes placed by schedulers not shown here).
+fn start_node(dir: TempDir, db: Db, placed: BTreeMap<Host, i64>) -> Harness {
+    for (host, gb) in placed {
+        let _ = db.run_blocking(move |c| crate::db::ledger::adjust(c, host.as_str(), gb));
+    }
     let driver = Arc::new(FakeDriver::default());
     let (node, journal, scheduled, reports) =
-        start_actor(&db, allocated, driver.clone(), Duration::from_secs(600));
+        start_actor(&db, driver.clone(), Duration::from_secs(600));
     Harness {
         _dir: dir,
         db,
@@ -98,12 +104,7 @@ type Started = (
 );
 
 /// Starts node `n1` over `driver`, removing orphans older than `grace`.
-fn start_actor(
-    db: &Db,
-    allocated: BTreeMap<Host, i64>,
-    driver: Arc<dyn VolumeDriver>,
-    grace: Duration,
-) -> Started {
+fn start_actor(db: &Db, driver: Arc<dyn VolumeDriver>, grace: Duration) -> Started {
     let journal = JournalActor::new(db.clone()).start();
     let scheduled = Rc::new(RefCell::new(Vec::new()));
     let reports = Rc::new(RefCell::new(Vec::new()));
@@ -112,7 +113,23 @@ fn start_actor(
         reports: reports.clone(),
     }
     .start();
-    let node = VolumeActor::new(
+    let link = SchedulerLink {
+        schedule: Some(scheduler.clone().recipient()),
+        stats: scheduler.recipient(),
+    };
+    let node = node_actor(db, driver, grace, &journal, link);
+    (node, journal, scheduled, reports)
+}
+
+/// Node `n1`'s actor over `driver`, reaching its scheduler through `link`.
+fn node_actor(
+    db: &Db,
+    driver: Arc<dyn VolumeDriver>,
+    grace: Duration,
+    journal: &Addr<JournalActor>,
+    link: SchedulerLink,
+) -> Addr<VolumeActor> {
+    VolumeActor::new(
         NodeIdentity {
             name: NODE.into(),
             availability_zone: "nova".into(),
@@ -124,14 +141,9 @@ fn start_actor(
         driver,
         db.clone(),
         JournalHandle(journal.clone()),
-        SchedulerLink {
-            schedule: scheduler.clone().recipient(),
-            stats: scheduler.recipient(),
-        },
-        allocated,
+        link,
     )
-    .start();
-    (node, journal, scheduled, reports)
+    .start()
 }
 
 fn harness() -> BoxResult<Harness> {
@@ -180,7 +192,14 @@ fn insert_row(db: &Db, size: u64, status: VolumeStatus, host: Option<&str>) -> B
         launched_at: None,
         previous_status: None,
     };
-    db.run_blocking(|c| crate::db::volumes::insert(c, &row, &BTreeMap::new()))?;
+    db.run_blocking(|c| {
+        crate::db::volumes::insert(c, &row, &BTreeMap::new())?;
+        // Booked as a scheduler's placement books it.
+        match host {
+            Some(h) => crate::db::ledger::adjust(c, h, size as i64),
+            None => Ok(()),
+        }
+    })?;
     Ok(id)
 }
 
@@ -411,6 +430,63 @@ async fn a_driver_failure_gives_the_volume_back_to_the_scheduler() -> TestResult
     Ok(())
 }
 
+/// In a storage agent the scheduler is another process's: a create the driver failed is
+/// queued for the controllers (`@scheduler`) in the transaction that clears its host and
+/// gives its GiB back, so no moment exists where the volume is unscheduled and unqueued.
+#[actix::test]
+async fn an_agent_queues_a_reschedule_with_the_release() -> TestResult {
+    let (_dir, db) = setup()?;
+    let id = insert_row(&db, 4, VolumeStatus::Creating, Some(HOST))?;
+    let driver = Arc::new(FakeDriver::default());
+    driver.fail_next(FakeVerb::CreateVolume, 1);
+    let journal = JournalActor::new(db.clone()).start();
+    let scheduled = Rc::new(RefCell::new(Vec::new()));
+    let scheduler = FakeScheduler {
+        scheduled: scheduled.clone(),
+        reports: Rc::new(RefCell::new(Vec::new())),
+    }
+    .start();
+    let link = SchedulerLink {
+        schedule: None,
+        stats: scheduler.recipient(),
+    };
+    let node = node_actor(&db, driver, Duration::from_secs(600), &journal, link);
+    node.send(create_msg(id, 4, 1)).await?;
+    let key = id.to_string();
+    let mut queued = Vec::new();
+    for _ in 0..500 {
+        let k = key.clone();
+        queued = db.run_blocking(move |c| {
+            use crate::db::schema::node_work;
+            use diesel::prelude::*;
+            Ok(node_work::table
+                .filter(node_work::node.eq(crate::db::outbox::SCHEDULER_QUEUE))
+                .filter(node_work::resource_id.eq(k))
+                .select(node_work::body)
+                .load::<String>(c)?)
+        })?;
+        if !queued.is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(queued.len(), 1, "one reschedule queued");
+    let msg: ScheduleCreateVolume = serde_json::from_str(&queued[0])?;
+    assert_eq!(msg.volume_id, id);
+    assert_eq!(msg.spec.tried_nodes, [NODE]);
+    assert_eq!(msg.spec.failures.len(), 1);
+    // Committed together: the host is clear, the spec keeps the failure, the GiB are back.
+    let row = db
+        .run_blocking(move |c| crate::db::volumes::get(c, &key, None))?
+        .row;
+    assert_eq!((row.status, row.host), (VolumeStatus::Creating, None));
+    assert_eq!(row.request_spec, msg.spec);
+    let booked = db.run_blocking(|c| crate::db::ledger::of_node(c, NODE))?;
+    assert_eq!(booked.first().map(|f| f.allocated_gb), Some(0));
+    assert!(scheduled.borrow().is_empty(), "nothing sent in memory");
+    Ok(())
+}
+
 #[actix::test]
 async fn a_volume_no_longer_creating_is_left_alone() -> TestResult {
     let h = harness()?;
@@ -422,7 +498,8 @@ async fn a_volume_no_longer_creating_is_left_alone() -> TestResult {
 
     assert_eq!(h.driver.calls(FakeVerb::CreateVolume), 0);
     assert_eq!(h.driver.calls(FakeVerb::DeleteVolume), 0);
-    h.wait_report(3, 0.0).await?;
+    // The errored row keeps its host, so the ledger keeps its 2 GiB until it is deleted.
+    h.wait_report(3, 2.0).await?;
     assert!(h.scheduled.borrow().is_empty(), "no reschedule");
     let row = h.row(id)?.ok_or("row gone")?;
     assert_eq!(
@@ -455,7 +532,7 @@ async fn a_delete_removes_volume_row_and_quota() -> TestResult {
     // Another volume of the project, which must stay counted.
     insert_row(&db, 2, VolumeStatus::Available, Some(HOST))?;
     commit_usage(&db, 2)?;
-    let h = start_node(dir, db, BTreeMap::from([(host(), 5)]));
+    let h = start_node(dir, db, BTreeMap::new());
     h.driver
         .create_volume(&crate::drivers::VolumeRef { id, size_gb: 3 })?;
     assert_eq!(h.in_use()?, (2, 5));
@@ -474,7 +551,7 @@ async fn a_failed_driver_delete_leaves_error_deleting_and_a_message() -> TestRes
     let (dir, db) = setup()?;
     let id = insert_row(&db, 3, VolumeStatus::Deleting, Some(HOST))?;
     commit_usage(&db, 3)?;
-    let h = start_node(dir, db, BTreeMap::from([(host(), 3)]));
+    let h = start_node(dir, db, BTreeMap::new());
     h.driver
         .create_volume(&crate::drivers::VolumeRef { id, size_gb: 3 })?;
     h.driver.fail_next(FakeVerb::DeleteVolume, 1);
@@ -514,7 +591,8 @@ async fn a_delete_of_a_volume_not_deleting_does_nothing() -> TestResult {
         .create_volume(&crate::drivers::VolumeRef { id, size_gb: 1 })?;
     h.node.send(delete_msg(id)).await?;
     // The report follows the end of the operation.
-    h.wait_report(0, 0.0).await?;
+    // The volume stays, and so does its place in the ledger.
+    h.wait_report(0, 1.0).await?;
     assert_eq!(h.driver.calls(FakeVerb::DeleteVolume), 0);
     assert!(h.driver.has_volume(&id));
     assert_eq!(h.row(id)?.ok_or("row gone")?.status, "available");
@@ -530,9 +608,12 @@ async fn recovery_finishes_creates_and_deletes_left_on_this_node() -> TestResult
     commit_usage(&db, 1)?;
     let stable = insert_row(&db, 4, VolumeStatus::Available, Some(HOST))?;
     let elsewhere = insert_row(&db, 8, VolumeStatus::Creating, Some("n2@fake#fake"))?;
-    let allocated = allocated_on(&db, NODE).await?;
-    assert_eq!(allocated.get(&host()), Some(&7));
-    let h = start_node(dir, db, allocated);
+    let booked = db.run_blocking(|c| crate::db::ledger::of_node(c, NODE))?;
+    assert_eq!(
+        booked.iter().map(|f| f.allocated_gb).collect::<Vec<_>>(),
+        [7]
+    );
+    let h = start_node(dir, db, BTreeMap::new());
     h.driver.create_volume(&crate::drivers::VolumeRef {
         id: deleting,
         size_gb: 1,
@@ -632,10 +713,15 @@ async fn every_queued_operation_on_one_volume_runs() -> TestResult {
 }
 
 /// Inserts a snapshot row of `volume` in `status`.
-fn insert_snapshot(db: &Db, volume: VolumeId, size: u64, status: &str) -> BoxResult<uuid::Uuid> {
-    let id = uuid::Uuid::new_v4();
+fn insert_snapshot(
+    db: &Db,
+    volume: VolumeId,
+    size: u64,
+    status: &str,
+) -> BoxResult<crate::model::SnapshotId> {
+    let id = crate::model::SnapshotId::new();
     let row = crate::db::rows::SnapshotRow {
-        id: id.to_string(),
+        id,
         volume_id: volume.to_string(),
         project_id: PROJECT.into(),
         user_id: "user".into(),
@@ -654,8 +740,8 @@ fn insert_snapshot(db: &Db, volume: VolumeId, size: u64, status: &str) -> BoxRes
     Ok(id)
 }
 
-fn snapshot_status(db: &Db, id: uuid::Uuid) -> BoxResult<Option<String>> {
-    let key = id.to_string();
+fn snapshot_status(db: &Db, id: crate::model::SnapshotId) -> BoxResult<Option<String>> {
+    let key = id;
     match db.run_blocking(move |c| crate::db::snapshots::get(c, &key, None)) {
         Ok(s) => Ok(Some(s.row.status.to_string())),
         Err(DbError::NotFound { .. }) => Ok(None),
@@ -749,13 +835,12 @@ async fn recovery_settles_every_transitional_state() -> TestResult {
     let detaching = row(VolumeStatus::Detaching)?;
     insert_attachment(&db, detaching, AttachStatus::Attached)?;
 
-    let allocated = allocated_on(&db, NODE).await?;
-    let h = start_node(dir, db, allocated);
+    let h = start_node(dir, db, BTreeMap::new());
     for v in [extending, extending_blind, reverting, plain] {
         h.driver.create_volume(&VolumeRef { id: v, size_gb: 1 })?;
     }
     h.driver.create_snapshot(&crate::drivers::SnapshotRef {
-        id: restoring,
+        id: restoring.0,
         volume: VolumeRef {
             id: reverting,
             size_gb: 1,
@@ -814,7 +899,7 @@ async fn recovery_settles_every_transitional_state() -> TestResult {
         snapshot_status(&h.db, creating_snap)?.as_deref(),
         Some("available")
     );
-    assert!(h.driver.has_snapshot(&creating_snap));
+    assert!(h.driver.has_snapshot(&creating_snap.0));
     assert_eq!(snapshot_status(&h.db, deleting_snap)?, None);
     assert_eq!(snapshot_status(&h.db, stray)?.as_deref(), Some("available"));
 
@@ -856,12 +941,7 @@ async fn reconcile_reports_orphans_and_missing_backing() -> TestResult {
     std::fs::write(&live_temp, b"half")?;
 
     // A long grace: the young orphans are only reported.
-    let (young, ..) = start_actor(
-        &db,
-        BTreeMap::new(),
-        driver.clone(),
-        Duration::from_secs(600),
-    );
+    let (young, ..) = start_actor(&db, driver.clone(), Duration::from_secs(600));
     let report = young.send(super::ReconcileNode).await??;
     assert_eq!(
         (report.orphans_found, report.orphans_removed, report.missing),
@@ -884,7 +964,7 @@ async fn reconcile_reports_orphans_and_missing_backing() -> TestResult {
 
     // No grace: they go; the volume with a row, and the temp file of a create in
     // flight, stay. Rows already in error are not touched again.
-    let (old, ..) = start_actor(&db, BTreeMap::new(), driver.clone(), Duration::ZERO);
+    let (old, ..) = start_actor(&db, driver.clone(), Duration::ZERO);
     let report = old.send(super::ReconcileNode).await??;
     assert_eq!(
         (report.orphans_found, report.orphans_removed, report.missing),

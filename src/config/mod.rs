@@ -252,6 +252,11 @@ pub struct ClusterConfig {
     /// `down` in `os-services` and `get_pools`, no new volumes, and calls that need its
     /// answer (exports) refused with 503 at once. Its queued work waits. Default 30.
     pub node_down_after_seconds: u64,
+    /// Seconds a starting process keeps trying a PostgreSQL database it cannot reach
+    /// (with growing pauses between attempts) before it stops with a message: a
+    /// controller or agent started with (or before) its database waits for it. 0 tries
+    /// once. Default 60.
+    pub database_connect_seconds: u64,
 }
 
 impl Default for ClusterConfig {
@@ -259,6 +264,7 @@ impl Default for ClusterConfig {
         Self {
             lease_seconds: 10,
             node_down_after_seconds: 30,
+            database_connect_seconds: 60,
         }
     }
 }

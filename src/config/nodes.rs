@@ -44,8 +44,9 @@ pub(super) fn default_ratio() -> f64 {
 }
 
 /// The drivers Clinker has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum DriverKind {
     /// In memory, for tests and benchmarks only.
     Fake,
@@ -60,12 +61,7 @@ pub enum DriverKind {
 impl DriverKind {
     /// The name used in config and as the default backend name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            DriverKind::Fake => "fake",
-            DriverKind::File => "file",
-            DriverKind::Qcow2 => "qcow2",
-            DriverKind::Lvm => "lvm",
-        }
+        self.into()
     }
 }
 

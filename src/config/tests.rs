@@ -383,3 +383,20 @@ fn the_cluster_examples_load() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+#[test]
+fn driver_names_are_spelled_alike_in_config_and_as_str() -> Result<(), serde_json::Error> {
+    for kind in [
+        DriverKind::Fake,
+        DriverKind::File,
+        DriverKind::Qcow2,
+        DriverKind::Lvm,
+    ] {
+        assert_eq!(
+            serde_json::to_string(&kind)?,
+            format!("\"{}\"", kind.as_str())
+        );
+    }
+    assert_eq!(DriverKind::Qcow2.as_str(), "qcow2");
+    Ok(())
+}

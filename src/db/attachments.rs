@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::rows::AttachmentRow;
 use super::schema::{volume_admin_metadata, volume_attachment, volumes};
 use super::{DbConnection, DbError, Found, Resource, in_ids, now, write_txn};
-use crate::model::{AttachStatus, VolumeStatus};
+use crate::model::{AttachStatus, ProjectId, VolumeStatus};
 
 /// Stores a new attachment.
 pub fn insert(c: &mut DbConnection, row: &AttachmentRow) -> Result<(), DbError> {
@@ -21,7 +21,7 @@ pub fn insert(c: &mut DbConnection, row: &AttachmentRow) -> Result<(), DbError> 
 pub fn get(
     c: &mut DbConnection,
     id: &str,
-    project: Option<&str>,
+    project: Option<&ProjectId>,
 ) -> Result<AttachmentRow, DbError> {
     let mut q = volume_attachment::table
         .filter(volume_attachment::id.eq(id))
@@ -64,7 +64,7 @@ pub fn of_volumes(
 #[derive(Debug, Clone, Default)]
 pub struct AttachmentQuery {
     /// Only this project (`None`: all, admins).
-    pub project: Option<String>,
+    pub project: Option<ProjectId>,
     /// Only this volume.
     pub volume_id: Option<String>,
     /// Only this status, as the caller spelled it: a value no attachment can have
@@ -163,6 +163,12 @@ pub fn delete_all_of(c: &mut DbConnection, volume_id: &str) -> Result<(), DbErro
 /// its status.
 pub fn derive_volume_status(c: &mut DbConnection, volume_id: &str) -> Result<(), DbError> {
     write_txn(c, |c| {
+        // A stored state no `AttachStatus` spells (an `error_*` of another version, a
+        // hand edit) fails this load as `Corrupt` and changes nothing, rather than being
+        // skipped as an error state: skipping it would settle the volume from the other
+        // attachments (to `available` if there are none), and a volume still exported
+        // to a consumer could then be deleted or attached again. Only the two error
+        // states Cinder defines are known to hold no export.
         let states: Vec<AttachStatus> = volume_attachment::table
             .filter(volume_attachment::volume_id.eq(volume_id))
             .select(volume_attachment::attach_status)

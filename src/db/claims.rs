@@ -8,11 +8,14 @@
 //! nothing, whatever it still believes.
 
 use chrono::NaiveDateTime;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection};
 use diesel::prelude::*;
 
 use super::instances::{self, InstanceRow};
 use super::schema::node_claims;
+
 use super::{DbConnection, DbError, write_txn};
+use crate::model::NodeName;
 
 /// A node held by this instance, at one epoch: what its writes are checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +60,7 @@ impl From<InstanceRow> for Holder {
 /// next epoch, after the dead holder is swept (its reservations released, and its row
 /// removed, so it cannot revive its lease: [`instances::renew`]). A node a live instance
 /// holds is refused with [`DbError::NodeHeld`].
-pub fn claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Fence, DbError> {
+pub fn claim(c: &mut DbConnection, node: &NodeName, me: &str) -> Result<Fence, DbError> {
     // Two instances claiming at once: one insert or compare-and-set wins, the other
     // reads the row again and finds the winner live (so is refused).
     for _ in 0..3 {
@@ -68,7 +71,7 @@ pub fn claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Fence, DbErro
     Err(DbError::Conflict)
 }
 
-fn try_claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Option<Fence>, DbError> {
+fn try_claim(c: &mut DbConnection, node: &NodeName, me: &str) -> Result<Option<Fence>, DbError> {
     let fence = |epoch| Fence {
         node: node.to_string(),
         holder: me.to_string(),
@@ -102,6 +105,15 @@ fn try_claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Option<Fence>
         });
     }
     instances::sweep(c)?;
+    if let DbConnection::Postgres(pg) = c {
+        // Waits for every transaction that checked the old epoch (they hold the lock
+        // shared, see `guarded`) and holds off new checks until this one commits.
+        diesel::sql_query(format!(
+            "SELECT pg_advisory_xact_lock({FENCE_LOCK_CLASS}, {})",
+            fence_lock_key(node)
+        ))
+        .execute(pg)?;
+    }
     let n = diesel::update(
         node_claims::table
             .filter(node_claims::node.eq(node))
@@ -118,7 +130,7 @@ fn try_claim(c: &mut DbConnection, node: &str, me: &str) -> Result<Option<Fence>
 }
 
 /// The holder and epoch of `node`, if it was ever claimed.
-pub fn holder_of(c: &mut DbConnection, node: &str) -> Result<Option<(String, i64)>, DbError> {
+pub fn holder_of(c: &mut DbConnection, node: &NodeName) -> Result<Option<(String, i64)>, DbError> {
     Ok(node_claims::table
         .filter(node_claims::node.eq(node))
         .select((node_claims::holder, node_claims::epoch))
@@ -132,16 +144,29 @@ struct Epoch {
     epoch: i64,
 }
 
+/// The class of PostgreSQL's two-key advisory locks that fence nodes (its own key space:
+/// the migrations' one-key lock cannot collide with it).
+const FENCE_LOCK_CLASS: i32 = 0x636c_6b6e; // "clkn"
+
+/// The second key of `node`'s advisory lock: FNV-1a of its name. Two nodes that share a
+/// key only wait for each other's take-overs; nothing else changes.
+fn fence_lock_key(node: &str) -> i32 {
+    let hash = node.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    i32::from_ne_bytes(hash.to_ne_bytes())
+}
+
 /// Fails with [`DbError::Fenced`] unless `fence` is still the node's holder and epoch.
-/// On PostgreSQL the claim row is locked `FOR SHARE` until the caller's transaction ends,
-/// so a take-over (an `UPDATE` of that row) waits for a write already checked, and every
-/// write checked after it sees the new epoch: no stale write lands after a take-over.
+/// On PostgreSQL the caller's transaction first takes the node's advisory lock shared
+/// (see [`guarded`]); a take-over takes it exclusively before it raises the epoch
+/// ([`try_claim`]), so it waits for every write already checked, and every check made
+/// after it reads the new epoch: no stale write lands after a take-over.
 pub fn check(c: &mut DbConnection, fence: &Fence) -> Result<(), DbError> {
     use diesel::sql_types::{BigInt, Text};
     let found: Option<Epoch> = match c {
         DbConnection::Postgres(pg) => diesel::sql_query(
-            "SELECT epoch FROM node_claims WHERE node = $1 AND holder = $2 AND epoch = $3 \
-             FOR SHARE",
+            "SELECT epoch FROM node_claims WHERE node = $1 AND holder = $2 AND epoch = $3",
         )
         .bind::<Text, _>(&fence.node)
         .bind::<Text, _>(&fence.holder)
@@ -167,24 +192,63 @@ pub fn check(c: &mut DbConnection, fence: &Fence) -> Result<(), DbError> {
 }
 
 /// Runs `f` only while `fence` holds, as one unit with the check: on PostgreSQL in one
-/// transaction with the claim row locked (see [`check`]). On SQLite the check runs just
-/// before `f`, inside the group-commit transaction when `f` is a queued write; a
-/// transaction around reads too would take SQLite's one write lock for every read, and
-/// processes sharing a SQLite file share one host, where a take-over needs the holder's
-/// lease to lapse first.
+/// transaction that holds the node's advisory lock shared, taken in the same round trip
+/// as `BEGIN` and before the epoch is read (see [`check`]). An advisory lock lives in the
+/// server's memory: unlike the `FOR SHARE` row lock it replaced, it gives a transaction
+/// that only reads no transaction id and no WAL record, so its commit waits for no disk
+/// flush, and concurrent holders do not build a multixact on the one claim row. On SQLite
+/// the check runs just before `f`, inside the group-commit transaction when `f` is a
+/// queued write; a transaction around reads too would take SQLite's one write lock for
+/// every read, and processes sharing a SQLite file share one host, where a take-over
+/// needs the holder's lease to lapse first.
 pub fn guarded<T>(
     c: &mut DbConnection,
     fence: &Fence,
     f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
 ) -> Result<T, DbError> {
-    if matches!(c, DbConnection::Postgres(_)) {
-        c.transaction(|c| {
+    match c {
+        DbConnection::Postgres(pg) => {
+            if super::in_txn(pg) {
+                // Inside a transaction already (a caller's own): a savepoint, as before,
+                // so a failure of `f` leaves the caller's transaction usable.
+                return c.transaction(|c| {
+                    if let DbConnection::Postgres(pg) = c {
+                        diesel::sql_query(format!(
+                            "SELECT pg_advisory_xact_lock_shared({FENCE_LOCK_CLASS}, {})",
+                            fence_lock_key(&fence.node)
+                        ))
+                        .execute(pg)?;
+                    }
+                    check(c, fence)?;
+                    f(c)
+                });
+            }
+            // Both numbers are ours, not input: formatted into the text, they let the
+            // lock travel with BEGIN in one round trip.
+            let begun = AnsiTransactionManager::begin_transaction_sql(
+                pg,
+                &format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock_shared({FENCE_LOCK_CLASS}, {})",
+                    fence_lock_key(&fence.node)
+                ),
+            );
+            if let Err(e) = begun {
+                // BEGIN ran but the lock did not (cancelled by statement_timeout while a
+                // take-over held it): diesel counts no transaction, the server has an
+                // aborted one, which would fail every later use of this connection.
+                let _ = pg.batch_execute("ROLLBACK");
+                return Err(e.into());
+            }
+            let result = check(c, fence).and_then(|()| f(c));
+            let DbConnection::Postgres(pg) = c else {
+                return Err(DbError::Config("connection changed backend".into()));
+            };
+            super::end_txn(pg, result)
+        }
+        DbConnection::Sqlite(_) => {
             check(c, fence)?;
             f(c)
-        })
-    } else {
-        check(c, fence)?;
-        f(c)
+        }
     }
 }
 

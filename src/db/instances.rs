@@ -24,7 +24,8 @@ pub fn instance_id() -> &'static str {
 }
 
 /// What kind of process an instance is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum InstanceKind {
     /// `clinker serve`: the API and the scheduler, and the nodes of its config.
     Serve,
@@ -35,10 +36,7 @@ pub enum InstanceKind {
 impl InstanceKind {
     /// As stored.
     pub fn as_str(self) -> &'static str {
-        match self {
-            InstanceKind::Serve => "serve",
-            InstanceKind::Node => "node",
-        }
+        self.into()
     }
 }
 

@@ -16,6 +16,7 @@ pub mod groups;
 pub mod hosts;
 pub mod idempotency;
 pub mod instances;
+pub mod ledger;
 pub mod messages;
 pub mod outbox;
 pub mod qos;
@@ -246,12 +247,7 @@ pub fn write_txn<T>(
 ) -> Result<T, DbError> {
     match conn {
         DbConnection::Sqlite(inner) => {
-            let nested = AnsiTransactionManager::transaction_manager_status_mut(inner)
-                .transaction_depth()
-                .ok()
-                .flatten()
-                .is_some();
-            if nested {
+            if in_txn(inner) {
                 // Already inside a transaction: nest as a savepoint.
                 return conn.transaction(f);
             }
@@ -262,21 +258,42 @@ pub fn write_txn<T>(
             let DbConnection::Sqlite(inner) = conn else {
                 return Err(DbError::Config("connection changed backend".into()));
             };
-            match result {
-                Ok(v) => match AnsiTransactionManager::commit_transaction(inner) {
-                    Ok(()) => Ok(v),
-                    Err(e) => {
-                        let _ = AnsiTransactionManager::rollback_transaction(inner);
-                        Err(e.into())
-                    }
-                },
-                Err(e) => {
-                    let _ = AnsiTransactionManager::rollback_transaction(inner);
-                    Err(e)
-                }
-            }
+            end_txn(inner, result)
         }
         DbConnection::Postgres(_) => conn.transaction(f),
+    }
+}
+
+/// Whether diesel has a transaction open on `inner`.
+pub(crate) fn in_txn<C>(inner: &mut C) -> bool
+where
+    C: Connection<TransactionManager = AnsiTransactionManager>,
+{
+    AnsiTransactionManager::transaction_manager_status_mut(inner)
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+/// Ends a transaction begun with `AnsiTransactionManager::begin_transaction_sql`: commits
+/// it when `result` is `Ok`, rolls it back otherwise (and when the commit fails).
+pub(crate) fn end_txn<C, T>(inner: &mut C, result: Result<T, DbError>) -> Result<T, DbError>
+where
+    C: Connection<TransactionManager = AnsiTransactionManager>,
+{
+    match result {
+        Ok(v) => match AnsiTransactionManager::commit_transaction(inner) {
+            Ok(()) => Ok(v),
+            Err(e) => {
+                let _ = AnsiTransactionManager::rollback_transaction(inner);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            let _ = AnsiTransactionManager::rollback_transaction(inner);
+            Err(e)
+        }
     }
 }
 

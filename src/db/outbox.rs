@@ -95,12 +95,26 @@ struct Taken {
 /// Takes (and deletes) up to `limit` casts queued for `fence`'s node, oldest first, in
 /// one transaction with the check of the fence; a stale fence takes nothing
 /// ([`DbError::Fenced`]). Rows another taker has locked are skipped, not waited for.
+/// Each comes with the seconds it waited since its insert (database clock).
 pub fn take(
     c: &mut DbConnection,
     fence: &claims::Fence,
     limit: i64,
-) -> Result<Vec<String>, DbError> {
-    claims::guarded(c, fence, |c| take_rows(c, &fence.node, limit))
+) -> Result<Vec<(String, f64)>, DbError> {
+    claims::guarded(c, fence, |c| {
+        let rows = take_rows(c, &fence.node, limit)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = stamp(c)?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, body)| {
+                let waited = (now - at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+                (body, waited)
+            })
+            .collect())
+    })
 }
 
 /// Takes (and deletes) up to `limit` rows of a queue no one holds ([`SCHEDULER_QUEUE`]),
@@ -110,10 +124,20 @@ pub fn take_unfenced(
     queue: &str,
     limit: i64,
 ) -> Result<Vec<String>, DbError> {
-    c.transaction(|c| take_rows(c, queue, limit))
+    c.transaction(|c| {
+        Ok(take_rows(c, queue, limit)?
+            .into_iter()
+            .map(|r| r.1)
+            .collect())
+    })
 }
 
-fn take_rows(c: &mut DbConnection, node: &str, limit: i64) -> Result<Vec<String>, DbError> {
+/// `(created_at, body)` of the rows taken, oldest first.
+fn take_rows(
+    c: &mut DbConnection,
+    node: &str,
+    limit: i64,
+) -> Result<Vec<(NaiveDateTime, String)>, DbError> {
     match c {
         DbConnection::Postgres(pg) => {
             let mut rows: Vec<(NaiveDateTime, String)> = diesel::sql_query(
@@ -129,20 +153,20 @@ fn take_rows(c: &mut DbConnection, node: &str, limit: i64) -> Result<Vec<String>
             .collect();
             // `RETURNING` keeps no order; the actor must see them as they were queued.
             rows.sort_by_key(|r| r.0);
-            Ok(rows.into_iter().map(|r| r.1).collect())
+            Ok(rows)
         }
         DbConnection::Sqlite(_) => {
             // SQLite's one writer at a time: no other taker can race this one.
-            let rows: Vec<(String, String)> = node_work::table
+            let rows: Vec<(String, NaiveDateTime, String)> = node_work::table
                 .filter(node_work::node.eq(node))
                 .filter(node_work::is_call.eq(false))
                 .order((node_work::created_at, node_work::id))
                 .limit(limit)
-                .select((node_work::id, node_work::body))
+                .select((node_work::id, node_work::created_at, node_work::body))
                 .load(c)?;
             let ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
             diesel::delete(node_work::table.filter(node_work::id.eq_any(ids))).execute(c)?;
-            Ok(rows.into_iter().map(|r| r.1).collect())
+            Ok(rows.into_iter().map(|r| (r.1, r.2)).collect())
         }
     }
 }

@@ -153,11 +153,37 @@ pub fn reserve(
     let mut deltas = deltas.to_vec();
     deltas.sort();
     write_txn(c, |c| {
-        let mut ids = Vec::with_capacity(deltas.len());
         let at = now();
         let expire = at + chrono::Duration::seconds(expire_seconds);
+        // The usage rows come last. Each `add_reserved` locks a row that every create of
+        // the project needs (on PostgreSQL until the commit), so the limits are read and
+        // the reservation rows written first, and nothing but those updates and the
+        // commit runs while the rows are held: on PostgreSQL the project's creates queue
+        // on these rows, and each statement before the commit was one more round trip
+        // they all waited for. A refusal rolls the reservation rows back with the rest.
+        let mut limits = Vec::with_capacity(deltas.len());
+        for &(resource, _) in &deltas {
+            limits.push(limit(c, project, resource, defaults)?);
+        }
+        let mut ids = Vec::with_capacity(deltas.len());
         for &(resource, delta) in &deltas {
-            let l = limit(c, project, resource, defaults)?;
+            let id = uuid::Uuid::new_v4().to_string();
+            diesel::insert_into(reservations::table)
+                .values((
+                    reservations::id.eq(&id),
+                    reservations::project_id.eq(project),
+                    reservations::resource.eq(resource),
+                    reservations::delta.eq(delta),
+                    reservations::expire.eq(expire),
+                    reservations::created_at.eq(at),
+                    // Whose request it is: if this process dies before the commit, the
+                    // reservation is released once its lease lapses (`instances::sweep`).
+                    reservations::instance_id.eq(super::instances::instance_id()),
+                ))
+                .execute(c)?;
+            ids.push(id);
+        }
+        for (&(resource, delta), &l) in deltas.iter().zip(&limits) {
             let mut n = add_reserved(c, project, resource, delta, l, at)?;
             // Nothing changed: the row may not exist yet (a project's first reservation)
             // or the limit refused. Make the row and try once more; the common case
@@ -177,21 +203,6 @@ pub fn reserve(
                     requested: delta,
                 }));
             }
-            let id = uuid::Uuid::new_v4().to_string();
-            diesel::insert_into(reservations::table)
-                .values((
-                    reservations::id.eq(&id),
-                    reservations::project_id.eq(project),
-                    reservations::resource.eq(resource),
-                    reservations::delta.eq(delta),
-                    reservations::expire.eq(expire),
-                    reservations::created_at.eq(at),
-                    // Whose request it is: if this process dies before the commit, the
-                    // reservation is released once its lease lapses (`instances::sweep`).
-                    reservations::instance_id.eq(super::instances::instance_id()),
-                ))
-                .execute(c)?;
-            ids.push(id);
         }
         Ok(ids)
     })

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::model::spec::RequestSpec;
-use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, Host, ProjectId, SnapshotId, SnapshotStatus, VolumeStatus};
 
 use super::schema::{
     flow_runs, messages, snapshots, volume_attachment, volume_metadata, volume_types, volumes,
@@ -17,7 +17,7 @@ pub struct VolumeRow {
     /// UUID.
     pub id: String,
     /// Owner.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Creator.
     pub user_id: String,
     /// `name` in the API.
@@ -41,7 +41,7 @@ pub struct VolumeRow {
     /// Whether several attachments are allowed.
     pub multiattach: bool,
     /// Source snapshot.
-    pub snapshot_id: Option<String>,
+    pub snapshot_id: Option<SnapshotId>,
     /// Source volume.
     pub source_volid: Option<String>,
     /// Where the backend keeps it.
@@ -153,11 +153,11 @@ pub struct MessageRow {
 #[diesel(table_name = snapshots)]
 pub struct SnapshotRow {
     /// UUID.
-    pub id: String,
+    pub id: SnapshotId,
     /// The volume it was taken of.
     pub volume_id: String,
     /// Owner.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Creator.
     pub user_id: String,
     /// Its status.
@@ -191,7 +191,7 @@ pub struct AttachmentRow {
     /// The volume.
     pub volume_id: String,
     /// The volume's project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The server it is attached to.
     pub instance_uuid: Option<String>,
     /// The host it is attached to.

@@ -434,3 +434,13 @@ diesel::joinable!(group_volume_types -> groups (group_id));
 
 diesel::allow_tables_to_appear_in_same_query!(groups, group_types);
 diesel::allow_tables_to_appear_in_same_query!(groups, group_volume_types);
+
+// The capacity ledger (migration 2026-12-07-160000_pool_ledger).
+
+diesel::table! {
+    pool_ledger (host) {
+        host -> Text,
+        allocated_gb -> BigInt,
+        version -> BigInt,
+    }
+}

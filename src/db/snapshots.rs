@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::rows::SnapshotRow;
 use super::schema::{snapshot_metadata, snapshots};
 use super::{DbConnection, DbError, Found, Resource, now, quotas, write_txn};
-use crate::model::{SnapshotStatus, quota};
+use crate::model::{ProjectId, SnapshotId, SnapshotStatus, quota};
 
 /// A snapshot with its metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +20,7 @@ pub struct SnapshotRecord {
 
 fn insert_metadata(
     c: &mut DbConnection,
-    id: &str,
+    id: &SnapshotId,
     metadata: &BTreeMap<String, String>,
 ) -> Result<(), DbError> {
     for (k, v) in metadata {
@@ -51,9 +51,9 @@ pub fn insert(
 
 fn metadata_of(
     c: &mut DbConnection,
-    ids: &[String],
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, DbError> {
-    let rows: Vec<(String, String, String)> = snapshot_metadata::table
+    ids: &[SnapshotId],
+) -> Result<BTreeMap<SnapshotId, BTreeMap<String, String>>, DbError> {
+    let rows: Vec<(SnapshotId, String, String)> = snapshot_metadata::table
         .filter(snapshot_metadata::snapshot_id.eq_any(ids))
         .select((
             snapshot_metadata::snapshot_id,
@@ -61,7 +61,7 @@ fn metadata_of(
             snapshot_metadata::meta_value,
         ))
         .load(c)?;
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut out: BTreeMap<SnapshotId, BTreeMap<String, String>> = BTreeMap::new();
     for (s, k, v) in rows {
         out.entry(s).or_default().insert(k, v);
     }
@@ -71,8 +71,8 @@ fn metadata_of(
 /// One snapshot; `project` limits the lookup (non-admins).
 pub fn get(
     c: &mut DbConnection,
-    id: &str,
-    project: Option<&str>,
+    id: &SnapshotId,
+    project: Option<&ProjectId>,
 ) -> Result<SnapshotRecord, DbError> {
     let mut q = snapshots::table.filter(snapshots::id.eq(id)).into_boxed();
     if let Some(p) = project {
@@ -81,7 +81,7 @@ pub fn get(
     let row: SnapshotRow = q
         .select(SnapshotRow::as_select())
         .get_result(c)
-        .found(Resource::Snapshot, id)?;
+        .found(Resource::Snapshot, &id.to_string())?;
     let metadata = metadata_of(c, std::slice::from_ref(&row.id))?
         .remove(&row.id)
         .unwrap_or_default();
@@ -92,7 +92,7 @@ pub fn get(
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotQuery {
     /// Only this project (`None`: all, admins).
-    pub project: Option<String>,
+    pub project: Option<ProjectId>,
     /// Exact status.
     pub status: Option<String>,
     /// Only snapshots of this volume.
@@ -123,7 +123,11 @@ pub fn list(c: &mut DbConnection, q: &SnapshotQuery) -> Result<Vec<SnapshotRecor
         b = b.filter(snapshots::display_name.eq(n));
     }
     if let Some(m) = &q.marker {
-        let marker: SnapshotRow = get(c, m, q.project.as_deref())?.row;
+        // A marker that is no snapshot's id names none, as an unknown id does.
+        let id: SnapshotId = m
+            .parse()
+            .map_err(|_| DbError::not_found(Resource::Snapshot, m))?;
+        let marker: SnapshotRow = get(c, &id, q.project.as_ref())?.row;
         b = b.filter(
             snapshots::created_at
                 .lt(marker.created_at)
@@ -138,7 +142,7 @@ pub fn list(c: &mut DbConnection, q: &SnapshotQuery) -> Result<Vec<SnapshotRecor
         .limit(q.limit)
         .select(SnapshotRow::as_select())
         .load(c)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<SnapshotId> = rows.iter().map(|r| r.id).collect();
     let mut meta = metadata_of(c, &ids)?;
     Ok(rows
         .into_iter()
@@ -172,7 +176,7 @@ pub fn of_volumes(
 /// Moves a snapshot from one of `from` to `to`.
 pub fn transition(
     c: &mut DbConnection,
-    id: &str,
+    id: &SnapshotId,
     from: &[SnapshotStatus],
     to: SnapshotStatus,
 ) -> Result<(), DbError> {
@@ -187,7 +191,11 @@ pub fn transition(
 }
 
 /// The node made the snapshot.
-pub fn mark_created(c: &mut DbConnection, id: &str, location: Option<&str>) -> Result<(), DbError> {
+pub fn mark_created(
+    c: &mut DbConnection,
+    id: &SnapshotId,
+    location: Option<&str>,
+) -> Result<(), DbError> {
     let n = diesel::update(
         snapshots::table
             .filter(snapshots::id.eq(id))
@@ -206,7 +214,7 @@ pub fn mark_created(c: &mut DbConnection, id: &str, location: Option<&str>) -> R
 /// Changes name and description.
 pub fn update_fields(
     c: &mut DbConnection,
-    id: &str,
+    id: &SnapshotId,
     name: Option<Option<String>>,
     description: Option<Option<String>>,
 ) -> Result<(), DbError> {
@@ -237,7 +245,7 @@ pub fn update_fields(
 /// [`DbError::TooManyItems`] and changes nothing.
 pub fn write_metadata(
     c: &mut DbConnection,
-    id: &str,
+    id: &SnapshotId,
     metadata: &BTreeMap<String, String>,
     replace: bool,
     max_items: usize,
@@ -260,7 +268,11 @@ pub fn write_metadata(
 }
 
 /// Removes a metadata key; `NotFound` if absent.
-pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<(), DbError> {
+pub fn delete_metadata_key(
+    c: &mut DbConnection,
+    id: &SnapshotId,
+    key: &str,
+) -> Result<(), DbError> {
     let n = diesel::delete(
         snapshot_metadata::table
             .filter(snapshot_metadata::snapshot_id.eq(id))
@@ -272,7 +284,7 @@ pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<
     } else {
         Err(DbError::not_found(
             Resource::SnapshotMetadata {
-                snapshot: id.into(),
+                snapshot: id.to_string(),
             },
             key,
         ))
@@ -281,7 +293,7 @@ pub fn delete_metadata_key(c: &mut DbConnection, id: &str, key: &str) -> Result<
 
 /// Deletes the row and gives back its quota (`snapshots` 1, `gigabytes` its size) in one
 /// transaction. Returns false if it was already gone.
-pub fn destroy_and_release(c: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+pub fn destroy_and_release(c: &mut DbConnection, id: &SnapshotId) -> Result<bool, DbError> {
     write_txn(c, |c| {
         let row: Option<(String, i64)> = snapshots::table
             .filter(snapshots::id.eq(id))
@@ -304,13 +316,13 @@ pub fn destroy_and_release(c: &mut DbConnection, id: &str) -> Result<bool, DbErr
 }
 
 /// Removes the row of a snapshot whose quota was never committed.
-pub fn delete_uncommitted(c: &mut DbConnection, id: &str) -> Result<(), DbError> {
+pub fn delete_uncommitted(c: &mut DbConnection, id: &SnapshotId) -> Result<(), DbError> {
     diesel::delete(snapshots::table.filter(snapshots::id.eq(id))).execute(c)?;
     Ok(())
 }
 
 /// Sets the progress figure (`NN%`).
-pub fn set_progress(c: &mut DbConnection, id: &str, progress: &str) -> Result<(), DbError> {
+pub fn set_progress(c: &mut DbConnection, id: &SnapshotId, progress: &str) -> Result<(), DbError> {
     diesel::update(snapshots::table.filter(snapshots::id.eq(id)))
         .set((
             snapshots::progress.eq(progress),

@@ -64,44 +64,58 @@ impl Default for FakeDriverOptions {
     }
 }
 
-/// Declares [`FakeVerb`] from its variants and the trait method names they stand for.
-macro_rules! fake_verbs {
-    ($($variant:ident => $name:literal),+ $(,)?) => {
-        /// The verbs of [`VolumeDriver`], to pick which one a test makes fail.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum FakeVerb {
-            $(#[doc = concat!("`", $name, "`.")] $variant),+
-        }
-
-        impl FakeVerb {
-            /// Every verb, in trait order.
-            pub const ALL: &'static [FakeVerb] = &[$(FakeVerb::$variant),+];
-
-            /// The trait method's name, as carried by [`DriverError::Injected`].
-            pub fn as_str(self) -> &'static str {
-                match self { $(FakeVerb::$variant => $name),+ }
-            }
-
-            /// The verb named `name` (the trait method's name), if any.
-            pub fn parse(name: &str) -> Option<FakeVerb> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == name)
-            }
-        }
-    };
+/// The verbs of [`VolumeDriver`], to pick which one a test makes fail; each is spelled
+/// as the trait method it stands for.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum FakeVerb {
+    /// `create_volume`.
+    CreateVolume,
+    /// `delete_volume`.
+    DeleteVolume,
+    /// `extend_volume`.
+    ExtendVolume,
+    /// `create_snapshot`.
+    CreateSnapshot,
+    /// `delete_snapshot`.
+    DeleteSnapshot,
+    /// `create_volume_from_snapshot`.
+    CreateVolumeFromSnapshot,
+    /// `create_cloned_volume`.
+    CreateClonedVolume,
+    /// `revert_to_snapshot`.
+    RevertToSnapshot,
+    /// `initialize_connection`.
+    InitializeConnection,
+    /// `terminate_connection`.
+    TerminateConnection,
+    /// `get_volume_stats`.
+    GetVolumeStats,
 }
 
-fake_verbs! {
-    CreateVolume => "create_volume",
-    DeleteVolume => "delete_volume",
-    ExtendVolume => "extend_volume",
-    CreateSnapshot => "create_snapshot",
-    DeleteSnapshot => "delete_snapshot",
-    CreateVolumeFromSnapshot => "create_volume_from_snapshot",
-    CreateClonedVolume => "create_cloned_volume",
-    RevertToSnapshot => "revert_to_snapshot",
-    InitializeConnection => "initialize_connection",
-    TerminateConnection => "terminate_connection",
-    GetVolumeStats => "get_volume_stats",
+impl FakeVerb {
+    /// Every verb, in trait order.
+    pub const ALL: &'static [FakeVerb] = <FakeVerb as strum::VariantArray>::VARIANTS;
+
+    /// The trait method's name, as carried by [`DriverError::Injected`].
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The verb named `name` (the trait method's name), if any.
+    pub fn parse(name: &str) -> Option<FakeVerb> {
+        name.parse().ok()
+    }
 }
 
 /// A pending injected failure for one verb.

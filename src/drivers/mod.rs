@@ -87,8 +87,9 @@ impl fmt::Debug for ConnectionInfo {
 }
 
 /// How a volume's bytes are laid out in its file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ImageFormat {
     /// The file is the disk, byte for byte.
     Raw,
@@ -99,10 +100,7 @@ pub enum ImageFormat {
 impl ImageFormat {
     /// The name `qemu-img -f` and Cinder's `format` keys use.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ImageFormat::Raw => "raw",
-            ImageFormat::Qcow2 => "qcow2",
-        }
+        self.into()
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tracing::{debug, warn};
 
 use crate::actors::error::ServiceError;
-use crate::model::{FlowState, RequestId};
+use crate::model::{FlowState, ProjectId, RequestId};
 use crate::telemetry;
 
 /// What a task's `execute` returns: on success, an optional JSON detail for the timeline.
@@ -51,7 +51,7 @@ pub struct FlowScope {
     /// The resource (volume id).
     pub resource_id: String,
     /// Its project.
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The request that started it.
     pub request_id: RequestId,
 }

@@ -241,7 +241,7 @@ fn finish(
         .unwrap_or_default();
     RequestContext {
         user_id: user.to_string(),
-        project_id: project.to_string(),
+        project_id: project.into(),
         is_admin,
         roles,
         request_id,

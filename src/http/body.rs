@@ -31,6 +31,19 @@ impl FromRequest for JsonBody {
         let limit = req
             .app_data::<web::Data<AppState>>()
             .map_or(1024 * 1024, |s| s.max_body_bytes);
+        JsonBody::read(req, payload, limit)
+    }
+}
+
+impl JsonBody {
+    /// Reads the body as [`JsonBody`]'s extractor does, with a bound of its own: a route
+    /// that takes a few fields (the console's sign-in) refuses far sooner than
+    /// `max_body_bytes`.
+    pub fn read(
+        req: &HttpRequest,
+        payload: &mut Payload,
+        limit: usize,
+    ) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
         let declared = req
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
@@ -137,6 +150,9 @@ pub trait Envelope: DeserializeOwned + ToSchema + 'static {
     /// 3.53 strict schemas); `Some(0)` refuses them at every version, `None` at none.
     /// Below it they are ignored, as Cinder ignores them.
     const STRICT_FROM: Option<u16>;
+    /// Whether the body may hold no key but [`Envelope::KEY`] (Cinder's
+    /// `additionalProperties: false` at the top, which some of its schemas have).
+    const ONLY_KEY: bool = false;
 }
 
 /// A typed body: [`JsonBody`]'s checks (size, content type, depth, NUL), then the
@@ -167,12 +183,18 @@ impl<T: Envelope> FromRequest for Body<T> {
 /// describes the newest microversion.
 impl<T: Envelope> PartialSchema for Body<T> {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
+        let envelope = ObjectBuilder::new()
             .schema_type(Type::Object)
             .description(Some(format!("`{{\"{}\": <{}>}}`.", T::KEY, T::name())))
             .property(T::KEY, Ref::from_schema_name(T::name()))
-            .required(T::KEY)
-            .into()
+            .required(T::KEY);
+        if T::ONLY_KEY {
+            envelope
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .into()
+        } else {
+            envelope.into()
+        }
     }
 }
 
@@ -259,19 +281,32 @@ pub fn actions(arms: Vec<(&str, RefOr<Schema>)>) -> RefOr<Schema> {
 /// Cinder's `Additional properties are not allowed` message.
 pub fn parse<T: Envelope>(mut body: Value, strict: bool) -> Result<T, ApiError> {
     element(&body, T::KEY)?;
+    if T::ONLY_KEY
+        && let Value::Object(map) = &body
+        && let Some(k) = map.keys().find(|k| *k != T::KEY)
+    {
+        return Err(unexpected(None, k));
+    }
     let item = body[T::KEY].take();
     if strict
         && let Value::Object(map) = &item
         && let Some(k) = map.keys().find(|k| !fields::<T>().contains(&k.as_str()))
     {
-        return Err(ApiError::BadRequest(format!(
-            "Invalid input for field/attribute {}. Additional properties are not allowed ('{k}' was unexpected)",
-            T::KEY
-        )));
+        return Err(unexpected(Some(T::KEY), k));
     }
     // Every field is an `Option` of a checked newtype (see `fields`), whose own
     // `Deserialize` writes the whole Cinder message: serde adds nothing to it.
     serde_json::from_value(item).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Cinder's refusal of a key a strict schema does not have, inside `element` (`None`:
+/// at the top of the body, where its message names no field).
+pub fn unexpected(element: Option<&str>, key: &str) -> ApiError {
+    let why = format!("Additional properties are not allowed ('{key}' was unexpected)");
+    ApiError::BadRequest(match element {
+        Some(e) => format!("Invalid input for field/attribute {e}. {why}"),
+        None => why,
+    })
 }
 
 /// For `#[serde(default, deserialize_with = "given")]` on an `Option<Option<T>>`: a key
@@ -388,6 +423,24 @@ mod tests {
             refusal::<VolumeCreate>(json!({"volume": {"multiattach": true}}), true)
                 .starts_with("multiattach parameter has been removed.")
         );
+    }
+
+    #[test]
+    fn a_body_of_one_key_refuses_any_other() {
+        use super::super::encryption::EncryptionSpecs;
+        use super::super::transfers::TransferAccept;
+        let only = json!({"encryption": {"provider": "luks"}, "extra": 1});
+        assert_eq!(
+            refusal::<EncryptionSpecs>(only, false),
+            "Additional properties are not allowed ('extra' was unexpected)"
+        );
+        // Inside the element, Cinder's encryption schema takes other keys.
+        assert!(parse::<EncryptionSpecs>(json!({"encryption": {"x": 1}}), false).is_ok());
+        assert_eq!(
+            refusal::<TransferAccept>(json!({"accept": {"auth_key": "k", "x": 1}}), true),
+            "Invalid input for field/attribute accept. Additional properties are not allowed ('x' was unexpected)"
+        );
+        assert!(parse::<VolumeCreate>(json!({"volume": {"size": 1}, "x": 1}), true).is_ok());
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The web console: plain HTML, CSS and JavaScript under `console/` at the top of the
 //! repository, embedded in the binary and served under `/dashboard/`; plus
-//! `GET /clinker/v1/whoami`, which tells the console who the token belongs to.
+//! `GET /clinker/v1/whoami`, which tells the console who the token belongs to, and the
+//! sign-in routes of [`super::console_auth`].
 //!
 //! The console is a client of the public API like any other: it holds no privileges of
-//! its own and calls `/v3/{project}/...` with the user's noauth token.
+//! its own and calls `/v3/{project}/...` with the user's token (noauth's `user:project`,
+//! or Keystone's).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -52,6 +54,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/timeline.js", "js/timeline.js", JS),
     asset!("js/snapshots.js", "js/snapshots.js", JS),
     asset!("js/types.js", "js/types.js", JS),
+    asset!("js/specs.js", "js/specs.js", JS),
+    asset!("js/group_types.js", "js/group_types.js", JS),
     asset!("js/nodes.js", "js/nodes.js", JS),
     asset!("js/messages.js", "js/messages.js", JS),
     asset!("js/transfers.js", "js/transfers.js", JS),
@@ -62,10 +66,18 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
      connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
-/// Mounts `/dashboard/...` and `/clinker/v1/whoami`. Registered before the
-/// `/clinker/v1` scope, which would otherwise answer 404 for `whoami`.
+/// Mounts `/dashboard/...`, `/clinker/v1/whoami` and the console's sign-in routes.
+/// Registered before the `/clinker/v1` scope, which would otherwise answer 404 for them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/clinker/v1/whoami", web::get().to(whoami))
+        .route(
+            "/clinker/v1/console/config",
+            web::get().to(super::console_auth::config),
+        )
+        .route(
+            "/clinker/v1/console/auth/tokens",
+            web::post().to(super::console_auth::sign_in),
+        )
         .route("/dashboard", web::get().to(redirect))
         .route("/dashboard/{path:.*}", web::get().to(serve));
 }

@@ -9,120 +9,53 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::body::JsonBody;
+use super::body::{Body, Envelope, given};
 use super::error::ApiError;
+use super::fields::{Cipher, ControlLocation, KeySize, Provider};
 use super::views::Time;
 use super::{AppState, guard};
 use crate::actors::api::encryption::{EncryptionCall, EncryptionOp};
 use crate::db::Resource;
 use crate::db::encryption::{EncryptionChange, EncryptionRow};
 
-/// Where the key manager is used: by the consumer (Nova) or by the storage.
-const CONTROL_LOCATIONS: [&str; 2] = ["front-end", "back-end"];
-
-/// Cinder's `DB_MAX_INT`, the largest key size it stores.
-const MAX_KEY_SIZE: i64 = 0x7FFF_FFFF;
-
-/// `{"encryption": ...}` of a create or an update.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EncryptionRequest {
-    /// The fields; a create needs `provider` and `control_location`.
-    pub encryption: EncryptionSpecs,
-}
-
-/// A type's encryption as a request gives it. Other keys are taken and ignored, as
-/// Cinder's schema allows them.
+/// A type's encryption as a create or an update gives it: `{"encryption": ...}` and no
+/// other key. Other keys inside are taken and ignored, as Cinder's schema allows them.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EncryptionSpecs {
-    /// e.g. `luks`, at most 255 characters.
-    #[schema(value_type = Option<String>)]
-    pub provider: Option<Value>,
-    /// `front-end` or `back-end`.
-    #[schema(value_type = Option<String>)]
-    pub control_location: Option<Value>,
+    /// e.g. `luks`, at most 255 characters. Required by a create.
+    #[schema(inline)]
+    pub provider: Option<Provider>,
+    /// `front-end` or `back-end`. Required by a create.
+    #[schema(inline)]
+    pub control_location: Option<ControlLocation>,
     /// e.g. `aes-xts-plain64`, or null.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub cipher: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub cipher: Option<Option<Cipher>>,
     /// Bits (an integer or its digits), or null.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
-    pub key_size: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline)]
+    pub key_size: Option<Option<KeySize>>,
 }
 
-/// Keeps a key given as `null` apart from a key left out: `Some(Value::Null)`.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+impl Envelope for EncryptionSpecs {
+    const KEY: &'static str = "encryption";
+    const STRICT_FROM: Option<u16> = None;
+    const ONLY_KEY: bool = true;
 }
 
-fn invalid(field: &str, v: &Value, why: &str) -> ApiError {
-    ApiError::BadRequest(format!(
-        "Invalid input for field/attribute {field}. Value: {v}. {why}"
-    ))
-}
+/// The body of a create or an update.
+pub type EncryptionBody = Body<EncryptionSpecs>;
 
-/// A string field of at most 255 characters.
-fn short_text(field: &str, v: &Value) -> Result<String, ApiError> {
-    match v {
-        Value::String(s) if s.chars().count() <= 255 => Ok(s.clone()),
-        Value::String(_) => Err(invalid(field, v, "It is longer than 255 characters.")),
-        _ => Err(invalid(field, v, &format!("{v} is not of type 'string'"))),
+impl From<EncryptionSpecs> for EncryptionChange {
+    fn from(s: EncryptionSpecs) -> Self {
+        EncryptionChange {
+            provider: s.provider.map(String::from),
+            control_location: s.control_location.map(|c| c.as_ref().to_owned()),
+            cipher: s.cipher.map(|c| c.map(String::from)),
+            key_size: s.key_size.map(|k| k.map(|KeySize(n)| n)),
+        }
     }
-}
-
-fn control_location(v: &Value) -> Result<String, ApiError> {
-    match v.as_str() {
-        Some(c) if CONTROL_LOCATIONS.contains(&c) => Ok(c.to_string()),
-        _ => Err(invalid(
-            "control_location",
-            v,
-            &format!("{v} is not one of ['front-end', 'back-end']"),
-        )),
-    }
-}
-
-/// `key_size`: null, a non-negative integer, or a string of digits (Cinder converts it).
-fn key_size(v: &Value) -> Result<Option<i64>, ApiError> {
-    let n = match v {
-        Value::Null => return Ok(None),
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    match n {
-        Some(n) if (0..=MAX_KEY_SIZE).contains(&n) => Ok(Some(n)),
-        _ => Err(invalid(
-            "key_size",
-            v,
-            "It must be an integer between 0 and 2147483647.",
-        )),
-    }
-}
-
-/// The fields a request sets, checked.
-fn change_of(s: &EncryptionSpecs) -> Result<EncryptionChange, ApiError> {
-    Ok(EncryptionChange {
-        provider: s
-            .provider
-            .as_ref()
-            .map(|v| short_text("provider", v))
-            .transpose()?,
-        control_location: s
-            .control_location
-            .as_ref()
-            .map(control_location)
-            .transpose()?,
-        cipher: s
-            .cipher
-            .as_ref()
-            .map(|v| match v {
-                Value::Null => Ok(None),
-                other => short_text("cipher", other).map(Some),
-            })
-            .transpose()?,
-        key_size: s.key_size.as_ref().map(key_size).transpose()?,
-    })
 }
 
 /// The request's own fields as Cinder echoes them (`key_size` as a number).
@@ -141,18 +74,6 @@ fn echo(change: &EncryptionChange) -> Map<String, Value> {
         out.insert("key_size".into(), json!(k));
     }
     out
-}
-
-fn parse(body: Value) -> Result<EncryptionChange, ApiError> {
-    if body.get("encryption").is_none() {
-        return Err(ApiError::BadRequest(
-            "Missing required element 'encryption' in request body.".into(),
-        ));
-    }
-    let EncryptionRequest { encryption } = serde_json::from_value(body).map_err(|e| {
-        ApiError::BadRequest(format!("Invalid input for field/attribute encryption. {e}"))
-    })?;
-    change_of(&encryption)
 }
 
 /// The full view: every column, with Cinder's soft-delete fields (never deleted here).
@@ -218,14 +139,14 @@ pub async fn show_key(
 }
 
 /// `POST /types/{id}/encryption` → **200** `{"encryption": ...}` with the new ids.
-#[utoipa::path(post, path = "/types/{type_id}/encryption", summary = "Create a type's encryption (admin; refused once a volume has the type)", request_body = EncryptionRequest, responses((status = 200, description = "Success", body = ref("#/components/schemas/EncryptionEchoBody"))))]
+#[utoipa::path(post, path = "/types/{type_id}/encryption", summary = "Create a type's encryption (admin; refused once a volume has the type)", request_body = EncryptionBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/EncryptionEchoBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(specs): EncryptionBody,
 ) -> Result<HttpResponse, ApiError> {
-    let change = parse(body)?;
+    let change = EncryptionChange::from(specs);
     let required = |field: &str| {
         ApiError::BadRequest(format!(
             "Invalid input for field/attribute encryption. '{field}' is a required property"
@@ -254,14 +175,14 @@ pub async fn create(
 
 /// `PUT /types/{id}/encryption/{encryption_id}` → **200** echoing the changed fields.
 /// The id in the path is not looked at, as in Cinder: a type has one entry.
-#[utoipa::path(put, path = "/types/{type_id}/encryption/{key}", summary = "Update a type's encryption; the last segment is the encryption id (admin)", request_body = EncryptionRequest, responses((status = 200, description = "Success", body = ref("#/components/schemas/EncryptionEchoBody"))))]
+#[utoipa::path(put, path = "/types/{type_id}/encryption/{key}", summary = "Update a type's encryption; the last segment is the encryption id (admin)", request_body = EncryptionBody, responses((status = 200, description = "Success", body = ref("#/components/schemas/EncryptionEchoBody"))))]
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(specs): EncryptionBody,
 ) -> Result<HttpResponse, ApiError> {
-    let change = parse(body)?;
+    let change = EncryptionChange::from(specs);
     let out = echo(&change);
     call(&state, ctx, type_id(&req), EncryptionOp::Update(change)).await?;
     Ok(HttpResponse::Ok().json(json!({ "encryption": out })))

@@ -75,6 +75,12 @@ pub mod key {
         Service = "service";
         InstanceUuid = "instance_uuid";
         AccessIsPublic = "os-volume-type-access:is_public";
+        NoSnapshots = "no_snapshots";
+        AuthKey = "auth_key";
+        Provider = "provider";
+        Cipher = "cipher";
+        ExtraSpecs = "extra_specs";
+        GroupSpecs = "group_specs";
     }
 }
 
@@ -436,21 +442,33 @@ impl PartialSchema for TypeName {
 
 impl ToSchema for TypeName {}
 
-/// A volume type's extra specs: keys of 1 to 255 characters from `[a-zA-Z0-9-_:.]`,
-/// string values of at most 255 characters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtraSpecs(pub BTreeMap<String, String>);
+/// Spec pairs of a type, named by `F` in messages (`extra_specs` of a volume type,
+/// `group_specs` of a group type, one schema in Cinder): keys of 1 to 255 characters
+/// from `[a-zA-Z0-9-_:.]`, string values of at most 255 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Specs<F>(pub BTreeMap<String, String>, PhantomData<F>);
 
-impl ExtraSpecs {
+/// A volume type's extra specs.
+pub type ExtraSpecs = Specs<key::ExtraSpecs>;
+/// A group type's group specs.
+pub type GroupSpecs = Specs<key::GroupSpecs>;
+
+impl<F> Default for Specs<F> {
+    fn default() -> Self {
+        Specs(BTreeMap::new(), PhantomData)
+    }
+}
+
+impl<F> Specs<F> {
     /// The pairs.
     pub fn into_map(self) -> BTreeMap<String, String> {
         self.0
     }
 }
 
-impl<'de> Deserialize<'de> for ExtraSpecs {
+impl<'de, F: Field> Deserialize<'de> for Specs<F> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, |v| validate::extra_specs("extra_specs", Some(v))).map(ExtraSpecs)
+        checked(d, |v| validate::extra_specs(F::NAME, Some(v))).map(|m| Specs(m, PhantomData))
     }
 }
 
@@ -466,13 +484,29 @@ fn string_map(key_pattern: &str) -> ObjectBuilder {
         .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
 }
 
-impl PartialSchema for ExtraSpecs {
+impl<F> PartialSchema for Specs<F> {
     fn schema() -> RefOr<Schema> {
         string_map("^[a-zA-Z0-9-_:.]{1,255}$").into()
     }
 }
 
-impl ToSchema for ExtraSpecs {}
+impl<F: Field> ToSchema for Specs<F> {
+    /// `ExtraSpecs`, `GroupSpecs`: the field's name in camel case, so the two are two
+    /// components of the document.
+    fn name() -> Cow<'static, str> {
+        F::NAME
+            .split('_')
+            .flat_map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase())
+                    .into_iter()
+                    .chain(c)
+            })
+            .collect::<String>()
+            .into()
+    }
+}
 
 /// The body of `PUT /types/{id}/extra_specs/{key}`: one extra spec, `{"<key>": "<value>"}`
 /// (none when the body is empty or `{}`). More than one is refused here with Cinder's
@@ -593,6 +627,227 @@ pub type IsPublic = Boolean<key::IsPublic>;
 /// `os-volume-type-access:is_public` of a type create.
 pub type AccessIsPublic = Boolean<key::AccessIsPublic>;
 
+/// A boolean as Cinder's `parameter_types.boolean` takes it (`type: ['boolean',
+/// 'string']`): a JSON boolean or one of the `bool_from_string` words. Other strings
+/// are refused as `is not a valid boolean`, other types as `is not of type 'boolean',
+/// 'string'` (where [`Boolean`] says `'boolean'` alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoolOrWord<F>(pub bool, PhantomData<F>);
+
+impl<F> BoolOrWord<F> {
+    /// The boolean.
+    pub fn get(self) -> bool {
+        self.0
+    }
+}
+
+impl<'de, F: Field> Deserialize<'de> for BoolOrWord<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| match v {
+            Value::Bool(b) => Ok(*b),
+            // The value unquoted, as the transfer create has always written it.
+            Value::String(s) => validate::boolean(s).ok_or_else(|| {
+                let s = crate::logging::Clipped(s);
+                super::error::ApiError::BadRequest(format!(
+                    "Invalid input for field/attribute {}. Value: {s}. '{s}' is not a valid boolean.",
+                    F::NAME
+                ))
+            }),
+            other => Err(validate::invalid(
+                F::NAME,
+                v,
+                format!("{other} is not of type 'boolean', 'string'"),
+            )),
+        })
+        .map(|b| BoolOrWord(b, PhantomData))
+    }
+}
+
+impl<F> PartialSchema for BoolOrWord<F> {
+    fn schema() -> RefOr<Schema> {
+        Flag::<F>::schema()
+    }
+}
+
+impl<F> ToSchema for BoolOrWord<F> {
+    fn name() -> Cow<'static, str> {
+        "BoolOrWord".into()
+    }
+}
+
+/// `no_snapshots` of a transfer create (3.55).
+pub type NoSnapshots = BoolOrWord<key::NoSnapshots>;
+
+/// A string, or an integer taken as its digits (Cinder's `type: ['string', 'integer']`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringOrInteger<F>(pub String, PhantomData<F>);
+
+impl<F> From<StringOrInteger<F>> for String {
+    fn from(s: StringOrInteger<F>) -> String {
+        s.0
+    }
+}
+
+impl<'de, F: Field> Deserialize<'de> for StringOrInteger<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+            other => Err(validate::invalid(
+                F::NAME,
+                v,
+                format!("{other} is not of type 'string', 'integer'"),
+            )),
+        })
+        .map(|s| StringOrInteger(s, PhantomData))
+    }
+}
+
+impl<F> PartialSchema for StringOrInteger<F> {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Integer]))
+            .into()
+    }
+}
+
+impl<F> ToSchema for StringOrInteger<F> {
+    fn name() -> Cow<'static, str> {
+        "StringOrInteger".into()
+    }
+}
+
+/// `auth_key` of a transfer accept.
+pub type AuthKey = StringOrInteger<key::AuthKey>;
+
+/// A string of at most 255 characters, taken as sent (not trimmed, where [`Text`] trims).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Short<F>(pub String, PhantomData<F>);
+
+impl<F> From<Short<F>> for String {
+    fn from(s: Short<F>) -> String {
+        s.0
+    }
+}
+
+impl<'de, F: Field> Deserialize<'de> for Short<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| match v {
+            Value::String(s) if s.chars().count() <= 255 => Ok(s.clone()),
+            Value::String(_) => Err(validate::invalid(
+                F::NAME,
+                v,
+                "It is longer than 255 characters.",
+            )),
+            other => Err(validate::invalid(
+                F::NAME,
+                v,
+                format!("{other} is not of type 'string'"),
+            )),
+        })
+        .map(|s| Short(s, PhantomData))
+    }
+}
+
+impl<F> PartialSchema for Short<F> {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(Type::String)
+            .max_length(Some(255))
+            .into()
+    }
+}
+
+impl<F> ToSchema for Short<F> {
+    fn name() -> Cow<'static, str> {
+        "Short".into()
+    }
+}
+
+/// `provider` of a type's encryption (e.g. `luks`).
+pub type Provider = Short<key::Provider>;
+/// `cipher` of a type's encryption (e.g. `aes-xts-plain64`).
+pub type Cipher = Short<key::Cipher>;
+
+/// `key_size` of a type's encryption: bits, 0 to Cinder's `DB_MAX_INT`, as an integer or
+/// a string of digits (Cinder converts it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySize(pub i64);
+
+impl<'de> Deserialize<'de> for KeySize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| {
+            let n = match v {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            n.filter(|n| (0..=MAX_KEY_SIZE).contains(n))
+                .map(KeySize)
+                .ok_or_else(|| {
+                    validate::invalid(
+                        "key_size",
+                        v,
+                        "It must be an integer between 0 and 2147483647.",
+                    )
+                })
+        })
+    }
+}
+
+/// Cinder's `DB_MAX_INT`, the largest key size it stores.
+const MAX_KEY_SIZE: i64 = 0x7FFF_FFFF;
+
+impl PartialSchema for KeySize {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+            .minimum(Some(0))
+            .maximum(Some(MAX_KEY_SIZE))
+            .pattern(Some("^[0-9]+$"))
+            .description(Some("Bits: an integer, or a string of digits."))
+            .into()
+    }
+}
+
+impl ToSchema for KeySize {}
+
+/// Where a type's encryption keys are used: by the consumer (Nova) or by the storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::AsRefStr)]
+pub enum ControlLocation {
+    /// The consumer (Nova) encrypts.
+    #[strum(serialize = "front-end")]
+    FrontEnd,
+    /// The storage encrypts.
+    #[strum(serialize = "back-end")]
+    BackEnd,
+}
+
+impl<'de> Deserialize<'de> for ControlLocation {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |v| {
+            v.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+                validate::invalid(
+                    "control_location",
+                    v,
+                    format!("{v} is not one of ['front-end', 'back-end']"),
+                )
+            })
+        })
+    }
+}
+
+impl PartialSchema for ControlLocation {
+    fn schema() -> RefOr<Schema> {
+        object()
+            .schema_type(Type::String)
+            .enum_values(Some(["front-end", "back-end"]))
+            .into()
+    }
+}
+
+impl ToSchema for ControlLocation {}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -661,6 +916,76 @@ mod tests {
             message::<ExtraSpec>(json!({"a": "1", "b": "2"})),
             "Request body contains too many items."
         );
+    }
+
+    #[test]
+    fn transfer_and_encryption_fields_have_cinders_messages() {
+        assert_eq!(
+            message::<NoSnapshots>(json!("maybe")),
+            "Invalid input for field/attribute no_snapshots. Value: maybe. 'maybe' is not a valid boolean."
+        );
+        assert_eq!(
+            message::<NoSnapshots>(json!(5)),
+            "Invalid input for field/attribute no_snapshots. Value: 5. 5 is not of type 'boolean', 'string'"
+        );
+        assert_eq!(
+            message::<AuthKey>(json!([1])),
+            "Invalid input for field/attribute auth_key. Value: [1]. [1] is not of type 'string', 'integer'"
+        );
+        assert_eq!(
+            message::<AuthKey>(json!(1.5)),
+            "Invalid input for field/attribute auth_key. Value: 1.5. 1.5 is not of type 'string', 'integer'"
+        );
+        assert_eq!(
+            message::<Provider>(json!(7)),
+            "Invalid input for field/attribute provider. Value: 7. 7 is not of type 'string'"
+        );
+        assert!(
+            message::<Cipher>(json!("c".repeat(256)))
+                .ends_with("It is longer than 255 characters.")
+        );
+        for bad in [json!(-1), json!("big"), json!(2147483648u64), json!(1.5)] {
+            assert_eq!(
+                message::<KeySize>(bad.clone()),
+                format!(
+                    "Invalid input for field/attribute key_size. Value: {bad}. It must be an integer between 0 and 2147483647."
+                )
+            );
+        }
+        assert_eq!(
+            message::<ControlLocation>(json!("middle")),
+            "Invalid input for field/attribute control_location. Value: \"middle\". \"middle\" is not one of ['front-end', 'back-end']"
+        );
+        assert_eq!(
+            message::<GroupSpecs>(json!({"a b": "c"})),
+            "Invalid input for field/attribute group_specs. Value: {\"a b\":\"c\"}. Additional properties are not allowed ('a b' was unexpected)"
+        );
+    }
+
+    #[test]
+    fn transfer_and_encryption_fields_take_what_cinder_takes() -> Result<(), serde_json::Error> {
+        assert!(serde_json::from_value::<NoSnapshots>(json!("yes"))?.get());
+        assert!(!serde_json::from_value::<NoSnapshots>(json!(false))?.get());
+        assert_eq!(
+            String::from(serde_json::from_value::<AuthKey>(json!(123))?),
+            "123"
+        );
+        assert_eq!(
+            String::from(serde_json::from_value::<Provider>(json!(" luks "))?),
+            " luks ",
+            "not trimmed"
+        );
+        assert_eq!(
+            serde_json::from_value::<KeySize>(json!(" 256 "))?,
+            KeySize(256)
+        );
+        assert_eq!(
+            serde_json::from_value::<ControlLocation>(json!("back-end"))?.as_ref(),
+            "back-end"
+        );
+        assert_eq!(ExtraSpecs::name(), "ExtraSpecs");
+        assert_eq!(GroupSpecs::name(), "GroupSpecs");
+        Ok(())
     }
 
     #[test]

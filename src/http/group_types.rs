@@ -9,14 +9,16 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::body::{Body, Envelope, JsonBody, element, given};
+use super::body::{Body, Envelope, JsonBody, given};
 use super::error::ApiError;
-use super::fields::{Description, Field, Flag, Name};
+use super::fields::{Description, Field, Flag, GroupSpecs, Name};
+use super::guard::Since;
+use super::types::{TypeColumns, sort_types, type_list_page};
 use super::views::LinkBase;
 use super::{AppState, guard, listing, policy, validate};
 use crate::actors::api::group_types::{
@@ -39,27 +41,15 @@ impl Field for IsPublicKey {
     const NAME: &'static str = "is_public";
 }
 
-/// Group specs: keys `^[a-zA-Z0-9-_:.]{1,255}$`, string values of at most 255 characters
-/// (Cinder's `group_specs` schema, the volume types' extra specs one).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupSpecs(pub BTreeMap<String, String>);
-
-impl<'de> Deserialize<'de> for GroupSpecs {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        validate::extra_specs("group_specs", Some(&v))
-            .map(GroupSpecs)
-            .map_err(serde::de::Error::custom)
-    }
+/// `{"group_specs": {...}}` of `POST /group_types/{id}/group_specs`, and no other key.
+impl Envelope for GroupSpecs {
+    const KEY: &'static str = "group_specs";
+    const STRICT_FROM: Option<u16> = None;
+    const ONLY_KEY: bool = true;
 }
 
-impl PartialSchema for GroupSpecs {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        <BTreeMap<String, String> as PartialSchema>::schema()
-    }
-}
-
-impl ToSchema for GroupSpecs {}
+/// The body of `POST /group_types/{id}/group_specs`.
+pub type SpecsBody = Body<GroupSpecs>;
 
 /// `POST /group_types`: `{"group_type": {...}}`; other keys are refused, as Cinder's
 /// schema has `additionalProperties: false`.
@@ -192,19 +182,7 @@ pub async fn list(
                 })?)
             };
     }
-    let page = listing::page(
-        &params,
-        &[
-            "id",
-            "name",
-            "description",
-            "is_public",
-            "created_at",
-            "updated_at",
-        ],
-        ("created_at", true),
-        state.limits.max_limit,
-    )?;
+    let page = type_list_page(&params, state.limits.max_limit)?;
     let all = state
         .api
         .send(ListGroupTypes {
@@ -212,20 +190,11 @@ pub async fn list(
             is_public,
         })
         .await??;
-    let key = |t: &GroupTypeDetail, k: &str| match k {
-        "name" => t.row.name.clone(),
-        "description" => t.row.description.clone().unwrap_or_default(),
-        "is_public" => t.row.is_public.to_string(),
-        "created_at" => super::views::time(t.row.created_at),
-        "updated_at" => t.row.updated_at.map(super::views::time).unwrap_or_default(),
-        _ => t.row.id.clone(),
-    };
-    let items = listing::apply(
+    let items = sort_types(
         all,
         &page,
-        key,
-        |t| t.row.id.clone(),
-        |m| ApiError::not_found(Resource::GroupType, m),
+        |t: &GroupTypeDetail| TypeColumns::from(&t.row),
+        Resource::GroupType,
     )?;
     let shown = specs_shown(&state, &ctx);
     let mut out = json!({
@@ -312,9 +281,11 @@ pub async fn update(
         }
         other => other,
     };
+    // A null description changes nothing, as in Cinder (its update drops None fields):
+    // cinderclient's `group-type-update --is-public` sends `"description": null`.
     let change = GroupTypeChange {
         name,
-        description: g.description.map(|d| d.map(String::from)),
+        description: g.description.flatten().map(|d| Some(String::from(d))),
         is_public: g.is_public.map(Flag::get),
     };
     if change == GroupTypeChange::default() {
@@ -391,26 +362,14 @@ pub async fn specs_show(
 }
 
 /// `POST /group_types/{id}/group_specs` (admin) → **202**, echoing the body.
-#[utoipa::path(post, path = "/group_types/{group_type_id}/group_specs", summary = "Add or replace group specs (3.11+)", request_body = GroupSpecsBody, responses((status = 202, description = "Success", body = GroupSpecsBody)))]
+#[utoipa::path(post, path = "/group_types/{group_type_id}/group_specs", summary = "Add or replace group specs (3.11+)", request_body = SpecsBody, responses((status = 202, description = "Success", body = GroupSpecsBody)))]
 pub async fn specs_create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    JsonBody(body): JsonBody,
+    _: Since<GROUP_TYPES_FROM>,
+    Body(specs): SpecsBody,
 ) -> Result<HttpResponse, ApiError> {
-    guard::min_version(&req, GROUP_TYPES_FROM)?;
-    element(&body, "group_specs")?;
-    if let Some(k) = body
-        .as_object()
-        .and_then(|o| o.keys().find(|k| *k != "group_specs"))
-    {
-        return Err(ApiError::BadRequest(format!(
-            "Additional properties are not allowed ('{k}' was unexpected)"
-        )));
-    }
-    let specs = validate::capped(
-        validate::extra_specs("group_specs", body.get("group_specs"))?,
-        state.limits.max_metadata_items,
-    )?;
+    let specs = validate::capped(specs.into_map(), state.limits.max_metadata_items)?;
     state
         .api
         .send(WriteGroupSpecs {

@@ -265,7 +265,13 @@ async fn listed(
         ("created_at", true),
         state.limits.max_limit,
     )?;
-    let rows = state.api.send(ListGroups { ctx, all_tenants }).await??;
+    let filters = group_filters(req, &params, ctx.is_admin)?;
+    let mut rows = state.api.send(ListGroups { ctx, all_tenants }).await??;
+    rows.retain(|g| {
+        filters
+            .iter()
+            .all(|(k, v)| column(g, k).is_some_and(|c| c.as_deref() == Some(v.as_str())))
+    });
     let key = |g: &GroupDetail, k: &str| match k {
         "name" => g.row.name.clone().unwrap_or_default(),
         "status" => g.row.status.clone(),
@@ -288,6 +294,50 @@ async fn listed(
         rows.last().map(|g| g.row.id.as_str()),
     );
     Ok((rows, next))
+}
+
+/// The list's filters: every query key that neither pages nor widens the list. Cinder
+/// filters groups on any of their columns; from 3.31 a member may use only the `group`
+/// resource filters (`name`, Cinder's default `resource_filters.json`).
+fn group_filters(
+    req: &HttpRequest,
+    params: &[(String, String)],
+    is_admin: bool,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let strict = version::of(req).at_least(3, 31) && !is_admin;
+    let mut out = Vec::new();
+    for (k, v) in params {
+        if listing::PAGE_KEYS.contains(&k.as_str()) || k == "all_tenants" || k == "list_volume" {
+            continue;
+        }
+        if strict && k != "name" {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid filters {k} are found in query options."
+            )));
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    Ok(out)
+}
+
+/// A group's column by its filter name; `None` for a key that is no column, which (as in
+/// Cinder's query) matches no group.
+fn column(g: &GroupDetail, key: &str) -> Option<Option<String>> {
+    let r = &g.row;
+    Some(match key {
+        "id" => Some(r.id.clone()),
+        "name" => r.name.clone(),
+        "description" => r.description.clone(),
+        "status" => Some(r.status.clone()),
+        "availability_zone" => Some(r.availability_zone.clone()),
+        "group_type_id" => Some(r.group_type_id.clone()),
+        "project_id" => Some(r.project_id.clone()),
+        "user_id" => Some(r.user_id.clone()),
+        "group_snapshot_id" => r.group_snapshot_id.clone(),
+        "source_group_id" => r.source_group_id.clone(),
+        "replication_status" => r.replication_status.clone(),
+        _ => return None,
+    })
 }
 
 /// `GET /groups` → the summary list.

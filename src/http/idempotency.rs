@@ -84,7 +84,7 @@ pub async fn middleware(
     }
     let body = body.freeze();
     let keyed = KeyedRequest {
-        project_id: ctx.project_id.clone(),
+        project_id: ctx.project_id.to_string(),
         key,
         path: req.path().to_string(),
         hash: request_hash(req.path(), &body),

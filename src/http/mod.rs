@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod catalogue;
 pub mod console;
+pub mod console_auth;
 pub mod encryption;
 pub mod error;
 pub mod extensions;

@@ -451,7 +451,7 @@ fn check_route(req: &HttpRequest) -> Result<(), ApiError> {
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Err(ApiError::Internal("no application state".into()));
     };
-    let target = Target::project(named.unwrap_or(&ctx.project_id));
+    let target = Target::project(named.unwrap_or(ctx.project_id.as_str()));
     Ok(state.policy.authorize(&ctx, action, &target)?)
 }
 

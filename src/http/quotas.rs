@@ -262,7 +262,7 @@ pub async fn limits(
     state: web::Data<AppState>,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let mut project = ctx.project_id.clone();
+    let mut project = ctx.project_id.to_string();
     if ctx.is_admin && super::version::of(&req).at_least(3, 39) {
         for (k, v) in guard::query(&req)? {
             if k == "project_id" {

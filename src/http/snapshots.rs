@@ -24,7 +24,7 @@ use super::{AppState, guard, listing, policy, validate, version};
 use crate::actors::api::snapshots::{CreateSnapshot, ListSnapshots, SnapshotCall, SnapshotOp};
 use crate::db::Resource;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
-use crate::model::{RequestContext, SnapshotStatus, VolumeId};
+use crate::model::{RequestContext, SnapshotId, SnapshotStatus, VolumeId};
 use crate::policy::Action;
 
 /// Which of Cinder's snapshot views an answer uses.
@@ -106,13 +106,13 @@ fn sort_value(s: &SnapshotRecord, k: &str) -> String {
         "volume_size" => format!("{:020}", r.volume_size),
         "name" | "display_name" => r.display_name.clone().unwrap_or_default(),
         "display_description" => r.display_description.clone().unwrap_or_default(),
-        "project_id" => r.project_id.clone(),
+        "project_id" => r.project_id.to_string(),
         "user_id" => r.user_id.clone(),
-        _ => r.id.clone(),
+        _ => r.id.to_string(),
     }
 }
 
-fn snapshot_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
+fn snapshot_id(req: &HttpRequest) -> Result<SnapshotId, ApiError> {
     let raw = req.match_info().get("snapshot_id").unwrap_or("");
     raw.parse()
         .map_err(|_| ApiError::not_found(Resource::Snapshot, raw))
@@ -121,7 +121,7 @@ fn snapshot_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
 async fn call(
     state: &AppState,
     ctx: RequestContext,
-    id: uuid::Uuid,
+    id: SnapshotId,
     op: SnapshotOp,
 ) -> Result<Option<SnapshotRecord>, ApiError> {
     Ok(state.api.send(SnapshotCall { ctx, id, op }).await??)
@@ -289,7 +289,7 @@ async fn list_view(
             "all_tenants" if ctx.is_admin && validate::boolean(v).unwrap_or(false) => {
                 q.project = None
             }
-            "project_id" if ctx.is_admin => q.project = Some(v.clone()),
+            "project_id" if ctx.is_admin => q.project = Some(v.as_str().into()),
             _ => {}
         }
     }
@@ -300,7 +300,7 @@ async fn list_view(
             items,
             &page,
             sort_value,
-            |s| s.row.id.clone(),
+            |s| s.row.id.to_string(),
             |id| ApiError::not_found(Resource::Snapshot, id),
         )?;
     }
@@ -317,7 +317,8 @@ async fn list_view(
         "snapshots"
     };
     let links = super::views::LinkBase::of(&req);
-    let last = items.last().map(|s| s.row.id.as_str());
+    let last = items.last().map(|s| s.row.id.to_string());
+    let last = last.as_deref();
     if let Some(next) = listing::next_link(&links, path, &params, &page, items.len(), last) {
         out["snapshots_links"] = next;
     }
@@ -514,7 +515,7 @@ pub async fn action(
 async fn metadata_of(
     state: &AppState,
     ctx: RequestContext,
-    id: uuid::Uuid,
+    id: SnapshotId,
 ) -> Result<BTreeMap<String, String>, ApiError> {
     let s = call(state, ctx, id, SnapshotOp::Get)
         .await?

@@ -16,8 +16,9 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::body::JsonBody;
+use super::body::{self, Body, Envelope, JsonBody, given};
 use super::error::ApiError;
+use super::fields::{self, Name, NoSnapshots, VolumeRef};
 use super::listing::PageQuery;
 use super::views::{LinkBase, Time};
 use super::{AppState, guard, listing, validate, version};
@@ -31,59 +32,50 @@ use crate::db::transfers::{TransferFilter, TransferRow};
 /// builder writes them.
 const COLLECTION: &str = "os-volume-transfer";
 
-/// `{"transfer": ...}` of `POST /volume-transfers` and `/os-volume-transfer`.
+/// What a transfer is made of: `{"transfer": ...}` of `POST /volume-transfers` and
+/// `/os-volume-transfer`. Cinder's schemas refuse any other key, in the envelope and in
+/// the transfer.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TransferCreateRequest {
-    /// The transfer to make.
-    pub transfer: TransferCreate,
-}
-
-/// What a transfer is made of.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct TransferCreate {
-    /// The volume (UUID), which must be `available`.
-    #[schema(value_type = String)]
-    pub volume_id: Value,
+    /// The volume (UUID), which must be `available`. Required.
+    #[schema(inline, required = true, nullable = false)]
+    pub volume_id: Option<VolumeRef>,
     /// Name (trimmed), or null.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Value>,
-    /// Leave the volume's snapshots with this project (3.55+, `/volume-transfers`).
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub no_snapshots: Option<Value>,
+    #[schema(inline)]
+    pub name: Option<Name>,
+    /// Leave the volume's snapshots with this project (`/volume-transfers` at 3.55+; an
+    /// unexpected key anywhere else).
+    #[schema(inline)]
+    pub no_snapshots: Option<NoSnapshots>,
 }
 
-/// `{"accept": {"auth_key": ...}}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TransferAcceptRequest {
-    /// The key.
-    pub accept: TransferAccept,
+impl Envelope for TransferCreate {
+    const KEY: &'static str = "transfer";
+    const STRICT_FROM: Option<u16> = Some(0);
+    const ONLY_KEY: bool = true;
 }
 
-/// The key the giver passed on.
+/// The body of a transfer create.
+pub type CreateBody = Body<TransferCreate>;
+
+/// The key the giver passed on: `{"accept": {"auth_key": ...}}`, nothing else.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct TransferAccept {
     /// As the create answered it (a string; an integer is taken as its digits).
-    #[schema(value_type = String)]
-    pub auth_key: Value,
+    /// Required.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(inline, required = true, nullable = false)]
+    pub auth_key: Option<fields::AuthKey>,
 }
 
-/// Parses a typed body, answering Cinder's 400 for a missing or unknown key.
-fn typed<T: serde::de::DeserializeOwned>(body: Value, element: &str) -> Result<T, ApiError> {
-    if body.get(element).is_none() {
-        return Err(ApiError::BadRequest(format!(
-            "Missing required element '{element}' in request body."
-        )));
-    }
-    serde_json::from_value(body).map_err(|e| {
-        ApiError::BadRequest(format!("Invalid input for field/attribute {element}. {e}"))
-    })
+impl Envelope for TransferAccept {
+    const KEY: &'static str = "accept";
+    const STRICT_FROM: Option<u16> = Some(0);
+    const ONLY_KEY: bool = true;
 }
+
+/// The body of a transfer accept.
+pub type AcceptBody = Body<TransferAccept>;
 
 /// Whether the route is the 3.55 controller's (`/volume-transfers`).
 fn is_v355_route(req: &HttpRequest) -> bool {
@@ -127,7 +119,7 @@ fn detail(req: &HttpRequest, links: &LinkBase, t: &TransferRow) -> Value {
 
 /// `POST .../os-volume-transfer` and `.../volume-transfers` → **202** with the auth key,
 /// the only answer that ever shows it.
-#[utoipa::path(post, path = "/os-volume-transfer", summary = "Offer a volume to another project (`/volume-transfers`: no_snapshots 3.55+, encrypted 3.70+)", request_body = TransferCreateRequest, responses((status = 202, description = "Success", body = ref("#/components/schemas/TransferCreatedBody"))))]
+#[utoipa::path(post, path = "/os-volume-transfer", summary = "Offer a volume to another project (`/volume-transfers`: no_snapshots 3.55+, encrypted 3.70+)", request_body = CreateBody, responses((status = 202, description = "Success", body = ref("#/components/schemas/TransferCreatedBody"))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -137,32 +129,24 @@ pub async fn create(
     // volume:create_transfer (admin or owner): the actor reads the volume in the
     // caller's project unless admin.
     let with_snapshot_choice = is_v355_route(&req) && version::of(&req).at_least(3, 55);
-    let TransferCreateRequest { transfer } = typed(body, "transfer")?;
-    let volume_id = validate::uuid("volume_id", Some(&transfer.volume_id))?.ok_or_else(|| {
+    // Below 3.55, and always on the extension's route, Cinder's schema has no such key:
+    // refused as unknown whatever its value.
+    if !with_snapshot_choice
+        && body
+            .get(TransferCreate::KEY)
+            .and_then(|t| t.get("no_snapshots"))
+            .is_some()
+    {
+        return Err(body::unexpected(Some(TransferCreate::KEY), "no_snapshots"));
+    }
+    let transfer: TransferCreate = body::parse(body, true)?;
+    let volume_id = transfer.volume_id.map(String::from).ok_or_else(|| {
         ApiError::BadRequest(
             "Invalid input for field/attribute transfer. 'volume_id' is a required property".into(),
         )
     })?;
-    let name = validate::text("name", transfer.name.as_ref())?;
-    let no_snapshots = match transfer.no_snapshots {
-        None => false,
-        Some(_) if !with_snapshot_choice => {
-            return Err(ApiError::BadRequest(
-                "Invalid input for field/attribute transfer. Additional properties are not allowed ('no_snapshots' was unexpected)".into(),
-            ));
-        }
-        Some(Value::Bool(b)) => b,
-        Some(Value::String(s)) => validate::boolean(&s).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "Invalid input for field/attribute no_snapshots. Value: {s}. '{s}' is not a valid boolean."
-            ))
-        })?,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid input for field/attribute no_snapshots. Value: {other}. {other} is not of type 'boolean', 'string'"
-            )));
-        }
-    };
+    let name = transfer.name.map(String::from);
+    let no_snapshots = transfer.no_snapshots.is_some_and(NoSnapshots::get);
     let created = state
         .api
         .send(CreateTransfer {
@@ -330,24 +314,19 @@ pub async fn show(
 
 /// `POST .../volume-transfers/{id}/accept` → **202** with the summary view. A wrong key
 /// is 400 and changes nothing; too little quota in the taker's project is 413.
-#[utoipa::path(post, path = "/os-volume-transfer/{transfer_id}/accept", summary = "Accept a transfer with its auth key", request_body = TransferAcceptRequest, responses((status = 202, description = "Success", body = ref("#/components/schemas/TransferSummaryBody"))))]
+#[utoipa::path(post, path = "/os-volume-transfer/{transfer_id}/accept", summary = "Accept a transfer with its auth key", request_body = AcceptBody, responses((status = 202, description = "Success", body = ref("#/components/schemas/TransferSummaryBody"))))]
 pub async fn accept(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(ctx): Caller,
-    JsonBody(body): JsonBody,
+    Body(accept): AcceptBody,
 ) -> Result<HttpResponse, ApiError> {
     // volume:accept_transfer (member of any project): the key is the authorization.
-    let TransferAcceptRequest { accept } = typed(body, "accept")?;
-    let key = match accept.auth_key {
-        Value::String(s) => s,
-        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid input for field/attribute auth_key. Value: {other}. {other} is not of type 'string', 'integer'"
-            )));
-        }
-    };
+    let key = accept.auth_key.map(String::from).ok_or_else(|| {
+        ApiError::BadRequest(
+            "Invalid input for field/attribute accept. 'auth_key' is a required property".into(),
+        )
+    })?;
     let t = state
         .api
         .send(AcceptTransfer {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -22,6 +23,8 @@ use crate::actors::api::types::{
     WriteExtraSpecs,
 };
 use crate::db::Resource;
+use crate::db::group_types::GroupTypeRow;
+use crate::db::rows::VolumeTypeRow;
 use crate::db::types::{TypeDetail, TypeFilter};
 use crate::model::RequestContext;
 use crate::policy::Action;
@@ -143,20 +146,7 @@ pub async fn list(
             _ => {}
         }
     }
-    const SORT_KEYS: [&str; 6] = [
-        "id",
-        "name",
-        "description",
-        "is_public",
-        "created_at",
-        "updated_at",
-    ];
-    let page = listing::page(
-        &params,
-        &SORT_KEYS,
-        ("created_at", true),
-        state.limits.max_limit,
-    )?;
+    let page = type_list_page(&params, state.limits.max_limit)?;
     let all = state
         .api
         .send(ListTypes {
@@ -164,20 +154,11 @@ pub async fn list(
             filter,
         })
         .await??;
-    let key = |t: &TypeDetail, k: &str| match k {
-        "name" => t.row.name.clone(),
-        "description" => t.row.description.clone().unwrap_or_default(),
-        "is_public" => t.row.is_public.to_string(),
-        "created_at" => super::views::time(t.row.created_at),
-        "updated_at" => t.row.updated_at.map(super::views::time).unwrap_or_default(),
-        _ => t.row.id.clone(),
-    };
-    let items = listing::apply(
+    let items = sort_types(
         all,
         &page,
-        key,
-        |t| t.row.id.clone(),
-        |m| ApiError::not_found(Resource::VolumeType, m),
+        |t: &TypeDetail| TypeColumns::from(&t.row),
+        Resource::VolumeType,
     )?;
     let shown = TypeFields::of(&state, &ctx);
     let types: Vec<Value> = items
@@ -197,6 +178,98 @@ pub async fn list(
         out["volume_type_links"] = l;
     }
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// The columns a type list sorts by. Volume types and group types have the same ones
+/// (Cinder's `volume_types` and `group_types` tables), and their lists the same sort
+/// keys.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeColumns<'a> {
+    /// UUID: the marker's key and the last tie-break.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Description.
+    pub description: Option<&'a str>,
+    /// Public.
+    pub is_public: bool,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// Last change.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// The columns of rows that have them all under the same names.
+macro_rules! type_columns_of {
+    ($($row:ty),+) => {$(
+        impl<'a> From<&'a $row> for TypeColumns<'a> {
+            fn from(r: &'a $row) -> Self {
+                TypeColumns {
+                    id: &r.id,
+                    name: &r.name,
+                    description: r.description.as_deref(),
+                    is_public: r.is_public,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                }
+            }
+        }
+    )+};
+}
+
+type_columns_of!(VolumeTypeRow, GroupTypeRow);
+
+impl TypeColumns<'_> {
+    /// The sort keys a type list takes.
+    const SORT_KEYS: [&'static str; 6] = [
+        "id",
+        "name",
+        "description",
+        "is_public",
+        "created_at",
+        "updated_at",
+    ];
+
+    /// What `key` (one of [`Self::SORT_KEYS`]) sorts by.
+    fn sort_value(&self, key: &str) -> String {
+        match key {
+            "name" => self.name.to_owned(),
+            "description" => self.description.unwrap_or_default().to_owned(),
+            "is_public" => self.is_public.to_string(),
+            "created_at" => super::views::time(self.created_at),
+            "updated_at" => self.updated_at.map(super::views::time).unwrap_or_default(),
+            _ => self.id.to_owned(),
+        }
+    }
+}
+
+/// The page a type list's query asks for: its sort keys, newest first by default.
+pub fn type_list_page(
+    params: &[(String, String)],
+    max_limit: i64,
+) -> Result<listing::Page, ApiError> {
+    listing::page(
+        params,
+        &TypeColumns::SORT_KEYS,
+        ("created_at", true),
+        max_limit,
+    )
+}
+
+/// `items` sorted and cut to `page`; a marker not among them is `resource` not found.
+pub fn sort_types<T>(
+    items: Vec<T>,
+    page: &listing::Page,
+    columns: fn(&T) -> TypeColumns<'_>,
+    resource: Resource,
+) -> Result<Vec<T>, ApiError> {
+    listing::apply(
+        items,
+        page,
+        |t, k| columns(t).sort_value(k),
+        |t| columns(t).id.to_owned(),
+        |m| ApiError::not_found(resource, m),
+    )
 }
 
 /// `GET /types/{id}`.

@@ -12,7 +12,7 @@ pub const MAX_INT: u64 = 2_147_483_647;
 
 /// Cinder's schema error, which echoes the value. The echo is clipped (as the log clips
 /// it): a 1 MiB name must not come back as a 1 MiB answer.
-fn invalid(field: &str, value: &Value, reason: impl std::fmt::Display) -> ApiError {
+pub fn invalid(field: &str, value: &Value, reason: impl std::fmt::Display) -> ApiError {
     let value = value.to_string();
     let value = crate::logging::Clipped(&value);
     ApiError::BadRequest(format!(

@@ -386,7 +386,7 @@ fn list_query(
             "all_tenants" if ctx.is_admin && validate::boolean(v).unwrap_or(false) => {
                 q.project = None;
             }
-            "project_id" if ctx.is_admin => q.project = Some(v.clone()),
+            "project_id" if ctx.is_admin => q.project = Some(v.as_str().into()),
             "name" | "display_name" => q.name = Some(v.clone()),
             "status" => q.status = Some(v.clone()),
             "availability_zone" => q.availability_zone = Some(v.clone()),

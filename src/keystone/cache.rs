@@ -112,6 +112,7 @@ mod tests {
             user_id: "u".into(),
             user_name: "alice".into(),
             project_id: Some("0a0a".into()),
+            project_name: Some("demo".into()),
             system_scope: false,
             roles: vec!["member".into()],
             expires_at: Utc::now() + expires_in,

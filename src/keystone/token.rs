@@ -13,6 +13,8 @@ pub struct Identity {
     pub user_name: String,
     /// The project the token is scoped to; `None` for a system, domain or unscoped token.
     pub project_id: Option<String>,
+    /// That project's name, for the console's header.
+    pub project_name: Option<String>,
     /// Whether the token is scoped to the whole system (`"system": {"all": true}`).
     pub system_scope: bool,
     /// Role names, lower case, implied roles included (Keystone expands them).
@@ -53,6 +55,10 @@ struct Named {
 /// Parses a token body (`{"token": {...}}`) as Keystone's v3 API returns it.
 pub fn parse(body: &[u8]) -> Result<Identity, serde_json::Error> {
     let Body { token } = serde_json::from_slice(body)?;
+    let (project_id, project_name) = match token.project {
+        Some(p) => (Some(p.id), Some(p.name).filter(|n| !n.is_empty())),
+        None => (None, None),
+    };
     let mut roles: Vec<String> = token
         .roles
         .into_iter()
@@ -63,7 +69,8 @@ pub fn parse(body: &[u8]) -> Result<Identity, serde_json::Error> {
     Ok(Identity {
         user_id: token.user.id,
         user_name: token.user.name,
-        project_id: token.project.map(|p| p.id),
+        project_id,
+        project_name,
         system_scope: token
             .system
             .as_ref()
@@ -89,6 +96,7 @@ mod tests {
         let id = parse(body)?;
         assert_eq!(id.user_id, "u1");
         assert_eq!(id.project_id.as_deref(), Some("0a0a"));
+        assert_eq!(id.project_name.as_deref(), Some("demo"));
         assert_eq!(id.roles, ["member", "reader"]);
         assert!(!id.system_scope);
         assert_eq!(id.expires_at.to_rfc3339(), "2030-01-02T03:04:05+00:00");

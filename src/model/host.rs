@@ -78,6 +78,20 @@ impl Host {
     }
 }
 
+/// `node@backend`: the `cinder-volume` service of `backend` on `node` (a service row
+/// names no pool, so it is not a [`Host`]).
+pub fn service_host(node: &str, backend: &str) -> String {
+    format!("{node}@{backend}")
+}
+
+/// The node of a service's host: the part before the `@` of `node@backend`, as
+/// [`Host::node`] cuts it; a host without `@` (the scheduler's) is all node.
+pub fn service_node(service_host: &str) -> &str {
+    service_host
+        .split_once('@')
+        .map_or(service_host, |(node, _)| node)
+}
+
 impl FromStr for Host {
     type Err = InvalidHost;
 
@@ -147,6 +161,14 @@ mod tests {
         let empty_pool = Host::new("n1", "file", "");
         assert_eq!(empty_pool.as_str().parse::<Host>()?, empty_pool);
         Ok(())
+    }
+
+    #[test]
+    fn a_service_host_is_cut_as_a_host_is() {
+        let h = Host::new("n1", "lvm", "p");
+        assert_eq!(service_host(h.node(), h.backend()), h.service());
+        assert_eq!(service_node(h.service()), h.node());
+        assert_eq!(service_node("controller"), "controller");
     }
 
     #[test]

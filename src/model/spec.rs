@@ -43,7 +43,7 @@ pub struct RequestSpec {
     pub failures: Vec<String>,
     /// The snapshot to copy, if any.
     #[serde(default)]
-    pub snapshot_id: Option<String>,
+    pub snapshot_id: Option<crate::model::SnapshotId>,
     /// The volume the copy reads, and its size (GiB): the snapshot's volume and the
     /// snapshot's size, or, without `snapshot_id`, the volume to clone.
     #[serde(default, rename = "snapshot_source")]

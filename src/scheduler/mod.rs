@@ -292,23 +292,29 @@ pub fn schedule(
     }
 }
 
-/// Applies a placement to the in-memory figures, so the next request sees it before the
-/// node's next report (Cinder's "virtual consumption").
-pub fn consume(pool: &mut PoolStats, size_gb: u64) {
-    let size = size_gb as f64;
-    pool.allocated_capacity_gb += size;
-    pool.provisioned_capacity_gb += size;
-    if let crate::drivers::Capacity::Gb(free) = &mut pool.free_capacity_gb {
-        *free -= size;
+/// A pool's figures with the capacity ledger's count applied (Cinder's "virtual
+/// consumption", counted in the database): `reported` is the node's last report, whose
+/// `allocated_capacity_gb` is the ledger's figure when the node measured; `allocated_gb`
+/// is the ledger's figure now. What was placed (or given back) since the report comes
+/// off (or back onto) free and onto provisioned, and provisioned never reads less than
+/// what the ledger holds, so the capacity rules can never give out more than the pool
+/// has, however stale the driver's own figures are.
+pub fn with_ledger(reported: &PoolStats, allocated_gb: i64) -> PoolStats {
+    let allocated = allocated_gb.max(0) as f64;
+    let since = allocated - reported.allocated_capacity_gb;
+    let mut s = reported.clone();
+    s.allocated_capacity_gb = allocated;
+    s.provisioned_capacity_gb = (reported.provisioned_capacity_gb + since).max(allocated);
+    if let crate::drivers::Capacity::Gb(free) = &mut s.free_capacity_gb {
+        *free -= since;
     }
+    s
 }
 
-/// Gives back what [`consume`] took, when the node failed the volume.
-pub fn release(pool: &mut PoolStats, size_gb: u64) {
-    let size = size_gb as f64;
-    pool.allocated_capacity_gb = (pool.allocated_capacity_gb - size).max(0.0);
-    pool.provisioned_capacity_gb = (pool.provisioned_capacity_gb - size).max(0.0);
-    if let crate::drivers::Capacity::Gb(free) = &mut pool.free_capacity_gb {
-        *free += size;
-    }
+/// Whether `request` still fits on the pool last reported as `reported` once the ledger
+/// says `allocated_gb` GiB are placed there: the CapacityFilter's rule, as asked under
+/// the ledger row's lock.
+pub fn fits(reported: &PoolStats, allocated_gb: i64, request: &ScheduleRequest) -> bool {
+    let stats = with_ledger(reported, allocated_gb);
+    capacity::check(&stats, request.size_gb, capacity::wants_thin(request)).is_none()
 }

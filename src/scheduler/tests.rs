@@ -181,34 +181,53 @@ fn nothing_chosen_when_every_pool_is_filtered() {
 }
 
 #[test]
-fn consume_is_seen_by_the_next_decision() {
+fn the_ledger_count_is_seen_by_the_next_decision() {
+    let reported = pool("a", stats(100.0, 60.0)).stats;
     let mut pools = [pool("a", stats(100.0, 60.0)), pool("b", stats(100.0, 50.0))];
     let tuning = SchedulerTuning::default();
     let first = schedule(&pools, &request(20), &tuning);
     assert_eq!(first.chosen, Some(0));
-    consume(&mut pools[0].stats, 20);
+    pools[0].stats = with_ledger(&reported, 20);
     assert_eq!(pools[0].stats.free_capacity_gb, Capacity::Gb(40.0));
     assert_eq!(pools[0].stats.provisioned_capacity_gb, 20.0);
+    assert_eq!(pools[0].stats.allocated_capacity_gb, 20.0);
     let second = schedule(&pools, &request(20), &tuning);
     assert_eq!(second.chosen, Some(1));
-    // Giving it back restores the first choice.
-    release(&mut pools[0].stats, 20);
+    // Given back in the ledger: the first choice again.
+    pools[0].stats = with_ledger(&reported, 0);
     assert_eq!(schedule(&pools, &request(20), &tuning).chosen, Some(0));
 }
 
 #[test]
-fn consume_fills_a_thin_pool_up_to_its_ratio() {
+fn the_ledger_fills_a_thin_pool_up_to_its_ratio() {
     // 10 GiB at ratio 2: room for 20 GiB of thin volumes, whatever the driver's free says.
-    let mut pools = [pool("a", thin_stats(10.0, 10.0, 2.0))];
-    let tuning = SchedulerTuning::default();
-    for _ in 0..4 {
-        assert_eq!(schedule(&pools, &request(5), &tuning).chosen, Some(0));
-        consume(&mut pools[0].stats, 5);
+    let reported = thin_stats(10.0, 10.0, 2.0);
+    for booked in [0, 5, 10, 15] {
+        assert!(fits(&reported, booked, &request(5)), "{booked} GiB booked");
     }
-    let d = schedule(&pools, &request(5), &tuning);
+    assert!(!fits(&reported, 20, &request(5)));
+    let pools = [pool("a", with_ledger(&reported, 20))];
+    let d = schedule(&pools, &request(5), &SchedulerTuning::default());
     assert_eq!(d.chosen, None);
     assert!(matches!(
         rejection(&d, 0),
         Some((filters::CAPACITY_FILTER, Rejection::Capacity { .. }))
     ));
+}
+
+#[test]
+fn a_stale_driver_figure_never_lets_more_than_the_ledger_holds() {
+    // The driver measured before anything was made: 10 GiB free, nothing provisioned, and
+    // its report counted nothing in the ledger. The ledger now holds 10 GiB.
+    let reported = stats(10.0, 10.0);
+    assert!(fits(&reported, 9, &request(1)));
+    assert!(!fits(&reported, 10, &request(1)));
+    // A report that already counted 4 GiB of the ledger (and the driver saw 2 made).
+    let mut counted = stats(10.0, 8.0);
+    counted.allocated_capacity_gb = 4.0;
+    counted.provisioned_capacity_gb = 2.0;
+    let now = with_ledger(&counted, 10);
+    assert_eq!(now.provisioned_capacity_gb, 10.0);
+    assert_eq!(now.free_capacity_gb, Capacity::Gb(2.0));
+    assert!(!fits(&counted, 10, &request(1)));
 }

@@ -6,8 +6,8 @@
 //! Controllers reach its nodes through the database: the casts and calls they queue in
 //! the outbox are taken by this process's worker ([`super::outbox::start_worker`]), and
 //! its nodes' capacity reports are published there for the controllers' schedulers
-//! ([`super::outbox::ReportRelay`]), which also takes the creates that failed here and
-//! queues them for any controller to place again.
+//! ([`super::outbox::ReportRelay`]), and a create that failed here is queued for any
+//! controller to place again in the transaction that gives the volume back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,7 +52,7 @@ pub async fn start_agent(
     let acked = outbox::Acked::default();
     let relay = ReportRelay::new(db.clone(), None, fences.clone(), acked.clone()).start();
     let link = SchedulerLink {
-        schedule: relay.clone().recipient(),
+        schedule: None,
         stats: relay.recipient(),
     };
     let nodes = start_nodes(config, &db, &fences, &drivers, &journal, &link).await?;

@@ -4,8 +4,9 @@
 //!   `LISTEN clinker_work` and polling every [`POLL_EVERY`] in case a wake-up is lost;
 //! - [`ReportRelay`]: publishes the nodes' capacity reports in the database (throttled),
 //!   so controllers that do not run a node can place volumes on it;
-//! - [`start_watch`]: in a controller, reads those reports and the nodes' liveness and
-//!   operator state into its scheduler, and takes the creates agents hand back.
+//! - [`start_watch`]: in a controller, reads those reports, the capacity ledger and the
+//!   nodes' liveness and operator state into its scheduler, and takes the creates agents
+//!   hand back.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -17,8 +18,8 @@ use tracing::{error, info, warn};
 use crate::actors::api::Zones;
 use crate::actors::dispatch::{NodeHandle, node_name};
 use crate::actors::protocol::{
-    CallReply, NodeCall, NodeStatsReport, NodeWork, QueuedWork, ScheduleCreateVolume,
-    SetNodeDisabled, SetNodeDown,
+    CallReply, LedgerFigures, NodeCall, NodeStatsReport, NodeWork, QueuedWork,
+    ScheduleCreateVolume, SetNodeDisabled, SetNodeDown,
 };
 use crate::actors::scheduler::SchedulerActor;
 use crate::db::claims::{self, Fence};
@@ -94,9 +95,11 @@ pub fn start_worker(db: Db, url: Option<String>, nodes: Vec<HeldNode>, acked: Ac
 async fn drain(db: &Db, node: &HeldNode, acked: &Acked) -> Result<(), DbError> {
     loop {
         let fence = node.fence.clone();
-        let bodies = db.run(move |c| outbox::take(c, &fence, BATCH)).await?;
-        let full = bodies.len() as i64 == BATCH;
-        for body in bodies {
+        let taken = db.run(move |c| outbox::take(c, &fence, BATCH)).await?;
+        let full = taken.len() as i64 == BATCH;
+        let waited: Vec<f64> = taken.iter().map(|t| t.1).collect();
+        crate::telemetry::outbox_claimed(&node.fence.node, &waited);
+        for (body, _) in taken {
             let queued: QueuedWork = match serde_json::from_str(&body) {
                 Ok(q) => q,
                 Err(e) => {
@@ -290,35 +293,7 @@ impl Handler<NodeStatsReport> for ReportRelay {
         if let Some(s) = &self.scheduler {
             s.do_send(msg.clone());
         }
-        self.latest.insert(msg.node.clone(), msg);
-    }
-}
-
-impl Handler<ScheduleCreateVolume> for ReportRelay {
-    type Result = ();
-
-    /// A create that failed on a node of this agent: the node has cleared the volume's
-    /// host and stored the failure in its spec; any controller places it again.
-    fn handle(&mut self, msg: ScheduleCreateVolume, ctx: &mut Self::Context) {
-        let db = self.db.clone();
-        ctx.spawn(
-            async move {
-                let id = msg.volume_id.to_string();
-                let body = match serde_json::to_string(&msg) {
-                    Ok(b) => b,
-                    Err(e) => return error!(error = %e, "cannot encode a reschedule"),
-                };
-                let queued = db
-                    .run(move |c| outbox::push(c, outbox::SCHEDULER_QUEUE, &id, &body))
-                    .await;
-                if let Err(e) = queued {
-                    // The volume is unscheduled in its row; a controller that starts
-                    // with no live peer places it (`service::recover`).
-                    warn!(volume.id = %msg.volume_id, error = %e, "could not queue a reschedule");
-                }
-            }
-            .into_actor(self),
-        );
+        self.latest.insert(msg.node.to_string(), msg);
     }
 }
 
@@ -396,7 +371,7 @@ async fn watch_once(
     down_after: u64,
     seen: &mut Seen,
 ) -> Result<(), DbError> {
-    let (reports, states, rows, handed_back, depths) = db
+    let (reports, states, rows, handed_back, depths, ledger) = db
         .run(move |c| {
             Ok((
                 outbox::reports(c)?,
@@ -404,9 +379,13 @@ async fn watch_once(
                 services::list(c)?,
                 outbox::take_unfenced(c, outbox::SCHEDULER_QUEUE, BATCH)?,
                 outbox::depths(c)?,
+                crate::db::ledger::all(c)?,
             ))
         })
         .await?;
+    // What other schedulers booked and what deletes gave back, so this one decides on
+    // the pools' current figures (the ledger's lock keeps it honest in any case).
+    scheduler.do_send(LedgerFigures(ledger));
     crate::telemetry::outbox_depths(&depths, states.iter().map(|s| s.node.clone()));
     let me = crate::db::instances::instance_id();
     let up: HashMap<&str, bool> = states.iter().map(|s| (s.node.as_str(), s.up)).collect();
@@ -422,7 +401,7 @@ async fn watch_once(
             seen.down.insert(r.node.clone(), down);
             let _ = scheduler
                 .send(SetNodeDown {
-                    node: r.node.clone(),
+                    node: r.node.as_str().into(),
                     down,
                 })
                 .await;
@@ -440,10 +419,11 @@ async fn watch_once(
         seen.reported.insert(r.node.clone(), r.reported_at);
         let _ = scheduler
             .send(NodeStatsReport {
-                node: r.node.clone(),
+                node: r.node.as_str().into(),
                 availability_zone: r.availability_zone.clone(),
                 stats,
                 acked_seq: acked.get(me).copied().unwrap_or(0),
+                ledger: Vec::new(),
             })
             .await;
     }
@@ -456,7 +436,7 @@ async fn watch_once(
             seen.disabled.insert(node.clone(), row.disabled);
             let _ = scheduler
                 .send(SetNodeDisabled {
-                    node,
+                    node: node.into(),
                     disabled: row.disabled,
                 })
                 .await;

@@ -218,6 +218,9 @@ taker = openstack.connect(auth_type="admin_token",
                           auth={"token": "taker:" + other, "endpoint": other_url},
                           block_storage_endpoint_override=other_url).block_storage
 gift = available(bs.create_volume(size=1, name="sdk-gift"))
+gift_snap = available(bs.create_snapshot(volume_id=gift.id, name="sdk-gift-snap"))
+giver_before = bs.get_quota_set(project, usage=True).usage
+taker_before = bs.get_quota_set(other, usage=True).usage
 tr = bs.create_transfer(volume_id=gift.id, name="sdk-gift")
 check(tr.auth_key and len(tr.auth_key) == 16, f"auth key {tr.auth_key}")
 check(bs.get_volume(gift).status == "awaiting-transfer", "awaiting transfer")
@@ -229,10 +232,21 @@ taker.accept_transfer(tr.id, tr.auth_key)
 moved = taker.get_volume(gift.id)
 check((moved.status, moved.project_id) == ("available", other), f"moved {moved}")
 check(gift.id not in [x.id for x in bs.volumes()], "gone from the giver's list")
+moved_snap = taker.get_snapshot(gift_snap.id)
+check(moved_snap.project_id == other, f"the snapshot moved with it: {moved_snap}")
+# The usage moved with the volume and its snapshot: out of the giver's project, into the
+# taker's.
+giver_after = bs.get_quota_set(project, usage=True).usage
+taker_after = bs.get_quota_set(other, usage=True).usage
+for key, by in (("volumes", 1), ("snapshots", 1), ("gigabytes", 2)):
+    check(giver_after[key] == giver_before[key] - by, f"giver {key}: {giver_after}")
+    check(taker_after[key] == taker_before[key] + by, f"taker {key}: {taker_after}")
 kept = available(bs.create_volume(size=1, name="sdk-kept"))
 withdrawn = bs.create_transfer(volume_id=kept.id)
 bs.delete_transfer(withdrawn, ignore_missing=False)
 check(bs.get_volume(kept).status == "available", "withdrawn")
+taker.delete_snapshot(moved_snap)
+taker.wait_for_delete(moved_snap, wait=30)
 taker.delete_volume(moved)
 bs.delete_volume(kept)
 taker.wait_for_delete(moved, wait=30)
@@ -258,6 +272,51 @@ bs.delete_type_encryption(volume_type=et, ignore_missing=False)
 check(not bs.get_type_encryption(et).provider, "encryption deleted")
 bs.delete_type(et)
 done("encryption")
+
+# Group types (3.11): create, show, find, update, group specs set/show/update/unset;
+# a type in use cannot be deleted.
+gt = bs.create_group_type(name="sdk-gt", description="g", group_specs={"sdk:a": "1"})
+check(bs.get_group_type(gt.id).group_specs == {"sdk:a": "1"}, f"group specs at create {gt}")
+bs.update_group_type(gt, description="grouped")
+found = bs.find_group_type("sdk-gt")
+check((found.id, found.description) == (gt.id, "grouped"), f"group type update {found}")
+check(gt.id in [x.id for x in bs.group_types()], "group types listed")
+bs.create_group_type_group_specs(gt, {"sdk:b": "2"})
+check(bs.fetch_group_type_group_specs(gt).group_specs == {"sdk:a": "1", "sdk:b": "2"},
+      "group specs set")
+check(bs.get_group_type_group_specs_property(gt, "sdk:b") == "2", "one group spec")
+bs.update_group_type_group_specs_property(gt, "sdk:b", "3")
+bs.delete_group_type_group_specs_property(gt, "sdk:a")
+check(bs.fetch_group_type_group_specs(gt).group_specs == {"sdk:b": "3"}, "group spec unset")
+refused(403, member.create_group_type, name="sdk-member-gt")
+done("group types")
+
+# Groups (3.13): create with a group type and volume types, list, show, rename, reset
+# status (3.20), delete; the groups quota counts it while it lives.
+groups_before = bs.get_quota_set(project, usage=True).usage["groups"]
+g = bs.create_group(name="sdk-group", group_type=gt.id, volume_types=[t.id],
+                    description="first")
+g = bs.wait_for_status(bs.get_group(g.id), status="available", failures=["error"], wait=30)
+check((g.group_type, g.volume_types) == (gt.id, [t.id]), f"group {g}")
+check(bs.get_quota_set(project, usage=True).usage["groups"] == groups_before + 1,
+      "the group counts against the groups quota")
+check(g.id in [x.id for x in bs.groups()], "group listed")
+check(bs.find_group("sdk-group").id == g.id, "group found by name")
+bs.update_group(g, name="sdk-group2", description="second")
+g = bs.get_group(g.id)
+check((g.name, g.description) == ("sdk-group2", "second"), f"group update {g}")
+bs.reset_group_status(g, "error")
+check(bs.get_group(g.id).status == "error", "group reset to error")
+refused(403, member.reset_group_status, g, "available")
+bs.reset_group_status(g, "available")
+refused(400, bs.delete_group_type, gt, ignore_missing=False)
+bs.delete_group(g, ignore_missing=False)
+bs.wait_for_delete(g, wait=30)
+check(bs.get_quota_set(project, usage=True).usage["groups"] == groups_before,
+      "the group's quota given back")
+bs.delete_group_type(gt, ignore_missing=False)
+refused(404, bs.get_group_type, gt.id)
+done("groups")
 
 # Backups need a backup service Clinker does not have: the route is absent.
 refused(404, lambda: list(bs.backups()))

@@ -205,7 +205,7 @@ pub fn volume(
 ) -> clinker::db::rows::VolumeRow {
     clinker::db::rows::VolumeRow {
         id: uuid::Uuid::new_v4().to_string(),
-        project_id: project.to_string(),
+        project_id: project.into(),
         user_id: "user-1".to_string(),
         display_name: name.map(str::to_string),
         display_description: None,

@@ -268,6 +268,45 @@ impl Server {
     }
 }
 
+/// Runs a Python client script from tests/clients with `args` (the scripts take the
+/// endpoint and who to be); answers what it printed. The script fails (and so the test)
+/// at its first wrong answer.
+pub fn client_script(
+    server: &Server,
+    script: &str,
+    args: &[&str],
+) -> Result<String, Box<dyn std::error::Error>> {
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(format!(
+            "{script} failed (are the clients installed? .ci/run does): {text}\n{}",
+            server.log_text()
+        )
+        .into());
+    }
+    Ok(text)
+}
+
+/// Every `ok <area>` line must be in a client script's output.
+pub fn assert_areas(text: &str, areas: &[&str]) {
+    for area in areas {
+        assert!(
+            text.lines().any(|l| l == format!("ok {area}")),
+            "area {area} not reached: {text}"
+        );
+    }
+}
+
 /// A minimal HTTP/1.0 client for the checks the CLI does not show.
 pub fn http(
     port: u16,

@@ -15,7 +15,9 @@ use crate::db::rows::AttachmentRow;
 use crate::db::volumes::VolumeRecord;
 use crate::db::{DbError, Resource, attachments, quotas, volumes};
 use crate::drivers::ConnectionInfo;
-use crate::model::{AttachStatus, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota};
+use crate::model::{
+    AttachStatus, RequestContext, SnapshotId, SnapshotStatus, VolumeId, VolumeStatus, quota,
+};
 
 /// What an action asks for, already parsed and schema-checked by the HTTP layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +142,7 @@ async fn load(
     id: VolumeId,
 ) -> Result<VolumeRecord, ServiceError> {
     let (key, scope) = (id.to_string(), scope_of(ctx));
-    s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
+    s.db.run(move |c| volumes::get(c, &key, scope.as_ref()))
         .await
         .map_err(ServiceError::from)
 }
@@ -620,11 +622,14 @@ async fn revert(
     let snaps =
         s.db.run(move |c| crate::db::snapshots::of_volume(c, &key))
             .await?;
+    // The body's id is parsed here, after the volume was found, so a missing volume is
+    // still what a bad request on it is told first; text that is no UUID names none.
+    let wanted: Option<SnapshotId> = snapshot_id.parse().ok();
     let snap = snaps
         .iter()
-        .find(|x| x.id == snapshot_id)
+        .find(|x| Some(x.id) == wanted)
         .ok_or_else(|| ServiceError::not_found(Resource::Snapshot, &snapshot_id))?;
-    if snaps.first().map(|x| x.id.as_str()) != Some(snapshot_id.as_str()) {
+    if snaps.first().map(|x| x.id) != Some(snap.id) {
         return Err(ServiceError::Invalid(
             "Invalid input received: Cannot revert volume to a snapshot that is not the latest one.".into(),
         ));
@@ -640,17 +645,12 @@ async fn revert(
     let bad_id = |_| ServiceError::Internal("bad id".into());
     let work = NodeWork::Revert(RevertVolumeOnNode {
         volume_id: v.row.id.parse().map_err(bad_id)?,
-        snapshot_id: snap.id.parse().map_err(bad_id)?,
+        snapshot_id: snap.id,
         size_gb: v.row.size.max(0) as u64,
         project_id: ctx.project_id.clone(),
         request_id: ctx.request_id.clone(),
     });
-    let (key, sid, to, queued) = (
-        v.row.id.clone(),
-        snap.id.clone(),
-        host.clone(),
-        work.clone(),
-    );
+    let (key, sid, to, queued) = (v.row.id.clone(), snap.id, host.clone(), work.clone());
     s.db.run(move |c| {
         crate::db::write_txn(c, |c| {
             volumes::transition(c, &key, &[VolumeStatus::Available], VolumeStatus::Reverting)?;

@@ -102,7 +102,7 @@ async fn volume(
     id: &str,
 ) -> Result<VolumeRecord, ServiceError> {
     let (key, scope) = (id.to_string(), scope_of(ctx));
-    s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
+    s.db.run(move |c| volumes::get(c, &key, scope.as_ref()))
         .await
         .map_err(ServiceError::from)
 }
@@ -122,7 +122,7 @@ async fn call(s: &ApiShared, msg: AttachmentCall) -> Result<AttachmentAnswer, Se
         .ok_or_else(|| ServiceError::Internal("no attachment id".into()))?;
     let (key, scope) = (id.to_string(), scope_of(&msg.ctx));
     let att =
-        s.db.run(move |c| attachments::get(c, &key, scope.as_deref()))
+        s.db.run(move |c| attachments::get(c, &key, scope.as_ref()))
             .await
             .map_err(ServiceError::from)?;
     match msg.op {

@@ -177,7 +177,7 @@ impl Handler<SetServiceStatus> for ApiActor {
                 queries?
                     .set_disabled
                     .send(SetNodeDisabled {
-                        node: node_name(&row.host).to_string(),
+                        node: node_name(&row.host).into(),
                         disabled: row.disabled,
                     })
                     .await?;

@@ -17,7 +17,7 @@ use crate::db::volumes::{VolumeRecord, VolumeTypeRecord};
 use crate::db::{Resource, quotas};
 use crate::flow::{Flow, FlowScope, RevertFuture, Task, TaskFuture};
 use crate::model::{
-    AttachStatus, Host, RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota,
+    AttachStatus, Host, RequestContext, SnapshotId, SnapshotStatus, VolumeId, VolumeStatus, quota,
 };
 use crate::scheduler::spec::RequestSpec;
 
@@ -119,7 +119,7 @@ struct CreateStore {
 /// lives: only the node holding it can make the copy.
 struct CopySource {
     /// The snapshot; `None` for a clone of `volume_id`.
-    snapshot_id: Option<String>,
+    snapshot_id: Option<SnapshotId>,
     /// The snapshot's volume, or the volume cloned.
     volume_id: String,
     size: u64,
@@ -144,16 +144,17 @@ impl CopySource {
 }
 
 async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<CopySource, ServiceError> {
+    let not_found = || ServiceError::not_found(Resource::Snapshot, id);
+    // An id that is no UUID names no snapshot, as an unknown one does.
     let (key, scope) = (
-        id.to_string(),
+        id.parse::<SnapshotId>().map_err(|_| not_found())?,
         (!s.ctx.is_admin).then(|| s.ctx.project_id.clone()),
     );
-    let not_found = || ServiceError::not_found(Resource::Snapshot, id);
     let (snap, vol) = s
         .shared
         .db
         .run(move |c| {
-            let snap = crate::db::snapshots::get(c, &key, scope.as_deref())?;
+            let snap = crate::db::snapshots::get(c, &key, scope.as_ref())?;
             let vol = crate::db::volumes::get(c, &snap.row.volume_id, None)?;
             Ok((snap, vol))
         })
@@ -171,7 +172,7 @@ async fn extract_snapshot(s: &CreateStore, id: &str) -> Result<CopySource, Servi
     }
     let host = vol.row.host.clone().ok_or_else(not_found)?;
     Ok(CopySource {
-        snapshot_id: Some(snap.row.id.clone()),
+        snapshot_id: Some(snap.row.id),
         volume_id: vol.row.id.clone(),
         size: snap.row.volume_size.max(0) as u64,
         zone: vol.row.availability_zone.clone(),
@@ -195,7 +196,7 @@ async fn extract_source_volume(s: &CreateStore, id: &str) -> Result<CopySource, 
     let vol = s
         .shared
         .db
-        .run(move |c| crate::db::volumes::get(c, &key, scope.as_deref()))
+        .run(move |c| crate::db::volumes::get(c, &key, scope.as_ref()))
         .await?;
     if !crate::db::volumes::CLONE_SOURCE_STATES.contains(&vol.row.status) {
         return Err(source_state_error(vol.row.status.as_str()));
@@ -410,7 +411,7 @@ impl Task<CreateStore> for EntryCreateTask {
                 extra_specs: vtype.extra_specs.clone(),
                 tried_nodes: Vec::new(),
                 failures: Vec::new(),
-                snapshot_id: s.source.as_ref().and_then(|x| x.snapshot_id.clone()),
+                snapshot_id: s.source.as_ref().and_then(|x| x.snapshot_id),
                 copy_source: s.source.as_ref().map(|x| (x.volume_id.clone(), x.size)),
                 pinned_node: s.source.as_ref().map(CopySource::node),
             };
@@ -432,7 +433,7 @@ impl Task<CreateStore> for EntryCreateTask {
                     .extra_specs
                     .get("multiattach")
                     .is_some_and(|v| v.eq_ignore_ascii_case("<is> true")),
-                snapshot_id: spec.snapshot_id.clone(),
+                snapshot_id: spec.snapshot_id,
                 source_volid: s
                     .source
                     .as_ref()
@@ -457,9 +458,12 @@ impl Task<CreateStore> for EntryCreateTask {
                 .write(move |c| {
                     crate::db::write_txn(c, |c| {
                         crate::db::volumes::insert(c, &r, &m)?;
+                        // Read with the insert, so the answer agrees with later reads;
+                        // before the commit of the usage, whose rows every create of the
+                        // project waits for until this transaction ends.
+                        let encrypted = crate::db::encryption::find(c, &r.volume_type_id)?;
                         quotas::commit(c, &ids)?;
-                        // Read with the insert, so the answer agrees with later reads.
-                        Ok(crate::db::encryption::find(c, &r.volume_type_id)?.is_some())
+                        Ok(encrypted.is_some())
                     })
                 })
                 .await

@@ -87,7 +87,7 @@ impl Handler<CreateGroup> for ApiActor {
             }
             let row = GroupRow {
                 id: uuid::Uuid::new_v4().to_string(),
-                project_id: msg.ctx.project_id.clone(),
+                project_id: msg.ctx.project_id.to_string(),
                 user_id: msg.ctx.user_id.clone(),
                 name: msg.name,
                 description: msg.description,

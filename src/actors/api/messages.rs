@@ -27,7 +27,7 @@ impl Handler<ListMessages> for ApiActor {
         UntilAsked(Box::pin(async move {
             let mut f = msg.filter;
             if !msg.ctx.is_admin {
-                f.project = Some(msg.ctx.project_id.clone());
+                f.project = Some(msg.ctx.project_id.to_string());
             }
             Ok(db.run(move |c| messages::list(c, &f)).await?)
         }))

@@ -60,7 +60,7 @@ impl Handler<GetMetadata> for ApiActor {
         let db = self.shared.db.clone();
         Box::pin(async move {
             let (key, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
-            db.run(move |c| crate::db::volumes::get(c, &key, scope.as_deref()))
+            db.run(move |c| crate::db::volumes::get(c, &key, scope.as_ref()))
                 .await
                 .map(|v| v.metadata)
                 .map_err(ServiceError::from)
@@ -81,7 +81,7 @@ impl Handler<WriteMetadata> for ApiActor {
             let scope = scope_of(&msg.ctx);
             db.run(move |c| {
                 let key = id.to_string();
-                let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
+                let v = crate::db::volumes::get(c, &key, scope.as_ref())?;
                 if FROZEN.contains(&v.row.status) {
                     return Err(DbError::Conflict);
                 }
@@ -120,7 +120,7 @@ impl Handler<DeleteMetadataKey> for ApiActor {
             let meta_key = msg.key;
             db.run(move |c| {
                 let key = id.to_string();
-                let v = crate::db::volumes::get(c, &key, scope.as_deref())?;
+                let v = crate::db::volumes::get(c, &key, scope.as_ref())?;
                 if FROZEN.contains(&v.row.status) {
                     return Err(DbError::Conflict);
                 }

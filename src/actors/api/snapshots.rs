@@ -13,7 +13,7 @@ use crate::actors::protocol::{CreateSnapshotOnNode, DeleteSnapshotOnNode, NodeWo
 use crate::db::rows::SnapshotRow;
 use crate::db::snapshots::{SnapshotQuery, SnapshotRecord};
 use crate::db::{DbError, quotas, snapshots, volumes};
-use crate::model::{RequestContext, SnapshotStatus, VolumeId, VolumeStatus, quota};
+use crate::model::{RequestContext, SnapshotId, SnapshotStatus, VolumeId, VolumeStatus, quota};
 
 /// Create a snapshot (202, `creating`).
 #[derive(Debug, Message)]
@@ -78,7 +78,7 @@ pub struct SnapshotCall {
     /// The caller.
     pub ctx: RequestContext,
     /// The snapshot.
-    pub id: uuid::Uuid,
+    pub id: SnapshotId,
     /// What to do.
     pub op: SnapshotOp,
 }
@@ -104,7 +104,7 @@ impl Handler<CreateSnapshot> for ApiActor {
 async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, ServiceError> {
     let (key, scope) = (msg.volume_id.to_string(), scope_of(&msg.ctx));
     let v =
-        s.db.run(move |c| volumes::get(c, &key, scope.as_deref()))
+        s.db.run(move |c| volumes::get(c, &key, scope.as_ref()))
             .await
             .map_err(ServiceError::from)?;
     let allowed: &[VolumeStatus] = if msg.force {
@@ -122,9 +122,9 @@ async fn create(s: &ApiShared, msg: CreateSnapshot) -> Result<SnapshotRecord, Se
         ServiceError::InvalidState("Invalid volume: the volume was never placed on a node.".into())
     })?;
     let local = s.dispatcher.is_local(host.node());
-    let id = uuid::Uuid::new_v4();
+    let id = SnapshotId::new();
     let row = SnapshotRow {
-        id: id.to_string(),
+        id,
         volume_id: v.row.id.clone(),
         project_id: v.row.project_id.clone(),
         user_id: msg.ctx.user_id.clone(),
@@ -223,12 +223,12 @@ impl Handler<SnapshotCall> for ApiActor {
 }
 
 async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>, ServiceError> {
-    let (key, scope) = (msg.id.to_string(), scope_of(&msg.ctx));
+    let (key, scope) = (msg.id, scope_of(&msg.ctx));
     let snap =
-        s.db.run(move |c| snapshots::get(c, &key, scope.as_deref()))
+        s.db.run(move |c| snapshots::get(c, &key, scope.as_ref()))
             .await
             .map_err(ServiceError::from)?;
-    let key = msg.id.to_string();
+    let key = msg.id;
     let bad_state = |what: &str| ServiceError::InvalidState(format!("Invalid snapshot: {what}"));
     match msg.op {
         SnapshotOp::Get => return Ok(Some(snap)),
@@ -279,7 +279,7 @@ async fn call(s: &ApiShared, msg: SnapshotCall) -> Result<Option<SnapshotRecord>
             return Ok(None);
         }
     }
-    let key = msg.id.to_string();
+    let key = msg.id;
     Ok(Some(
         s.db.run(move |c| snapshots::get(c, &key, None)).await?,
     ))
@@ -292,7 +292,7 @@ pub(super) async fn delete(
     snap: &SnapshotRecord,
     force: bool,
 ) -> Result<(), ServiceError> {
-    let key = snap.row.id.clone();
+    let key = snap.row.id;
     let vol = snap.row.volume_id.clone();
     let from: Vec<SnapshotStatus> = if force {
         vec![snap.row.status]
@@ -301,7 +301,7 @@ pub(super) async fn delete(
     };
     let bad_id = |_| ServiceError::Internal("bad id".into());
     let work = NodeWork::DeleteSnapshot(DeleteSnapshotOnNode {
-        snapshot_id: snap.row.id.parse().map_err(bad_id)?,
+        snapshot_id: snap.row.id,
         volume_id: snap.row.volume_id.parse().map_err(bad_id)?,
         volume_size: snap.row.volume_size.max(0) as u64,
         project_id: snap.row.project_id.clone(),
@@ -315,7 +315,7 @@ pub(super) async fn delete(
             let v = volumes::get(c, &vol, None)?;
             crate::db::write_txn(c, |c| {
                 // A volume being made from it reads it on the node (Cinder locks it).
-                if volumes::copies_in_progress(c, &key)? > 0 {
+                if volumes::copies_in_progress(c, &key.to_string())? > 0 {
                     return Err(DbError::Busy);
                 }
                 snapshots::transition(c, &key, &from, SnapshotStatus::Deleting)?;

@@ -119,7 +119,7 @@ impl Handler<CreateTransfer> for ApiActor {
             let scope = scope_of(&msg.ctx);
             let id = msg.volume_id.clone();
             let volume = db
-                .run(move |c| volumes::get(c, &id, scope.as_deref()))
+                .run(move |c| volumes::get(c, &id, scope.as_ref()))
                 .await?;
             if volume.row.status != VolumeStatus::Available {
                 return Err(invalid_volume("status must be available"));
@@ -143,7 +143,7 @@ impl Handler<CreateTransfer> for ApiActor {
                 crypt_hash: crypt_hash(&salt, &auth_key.0),
                 salt,
                 no_snapshots: msg.no_snapshots,
-                source_project_id: volume.row.project_id.clone(),
+                source_project_id: volume.row.project_id.to_string(),
                 destination_project_id: None,
                 accepted: false,
                 created_at: crate::db::now(),
@@ -218,7 +218,8 @@ impl Handler<ListTransfers> for ApiActor {
         let db = self.shared.db.clone();
         Box::pin(async move {
             let mut filter = msg.filter;
-            filter.project = (!(msg.ctx.is_admin && msg.all_tenants)).then_some(msg.ctx.project_id);
+            filter.project =
+                (!(msg.ctx.is_admin && msg.all_tenants)).then_some(msg.ctx.project_id.0);
             Ok(db.run(move |c| transfers::list(c, &filter)).await?)
         })
     }

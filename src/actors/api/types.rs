@@ -60,7 +60,7 @@ impl Handler<ListTypes> for ApiActor {
             if !msg.ctx.is_admin {
                 f.is_public = Some(true);
             }
-            f.project = Some(msg.ctx.project_id.clone());
+            f.project = Some(msg.ctx.project_id.to_string());
             Ok(db.run(move |c| types::list(c, &f)).await?)
         }))
     }

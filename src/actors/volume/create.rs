@@ -25,16 +25,13 @@ struct CreateStore {
     model_update: ModelUpdate,
 }
 
-/// Runs the flow `volume_create_manager` for one cast; a create that does not end with
-/// the volume here takes its GiB off the node's tally.
+/// Runs the flow `volume_create_manager` for one cast.
 pub(super) async fn create_volume(c: Ctx, msg: CreateVolumeOnNode) {
     let scope = FlowScope {
         resource_id: msg.volume_id.to_string(),
         project_id: msg.project_id.clone(),
         request_id: msg.request_id.clone(),
     };
-    let size = msg.spec.size_gb as i64;
-    let host = msg.host.clone();
     let mut store = CreateStore {
         c: c.clone(),
         msg,
@@ -48,10 +45,9 @@ pub(super) async fn create_volume(c: Ctx, msg: CreateVolumeOnNode) {
         .with(OnFailureRescheduleTask)
         .with(CreateVolumeFromSpecTask)
         .with(CreateVolumeOnFinishTask);
-    if flow.run(&mut store, scope, &c.journal).await.is_err() {
-        // The volume is not here (rescheduled, failed or gone): stop counting it.
-        *c.state.borrow_mut().allocated.entry(host).or_default() -= size;
-    }
+    // A failure is in the flow's run and the row; the capacity ledger was moved by
+    // whatever cleared the host or removed the row.
+    let _ = flow.run(&mut store, scope, &c.journal).await;
 }
 
 /// Re-reads the row: the volume must still be `creating` on this node.
@@ -108,27 +104,51 @@ impl Task<CreateStore> for OnFailureRescheduleTask {
             let mut spec = s.msg.spec.clone();
             spec.failures
                 .push(s.failure.clone().unwrap_or_else(|| "unknown error".into()));
-            let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
-            let stored = spec.clone();
-            let given_back =
-                s.c.db
-                    .write(move |c| {
-                        crate::db::volumes::unschedule(c, &id, &host)?;
-                        // Keep the failure history with the intent, so recovery sees it too.
-                        crate::db::volumes::set_request_spec(c, &id, &stored)
-                    })
-                    .await;
-            if let Err(e) = given_back {
-                error!(volume.id = %s.msg.volume_id, error = %e, "could not give the volume back for rescheduling");
-                return;
-            }
             let msg = ScheduleCreateVolume {
                 volume_id: s.msg.volume_id,
                 project_id: s.msg.project_id.clone(),
                 request_id: s.msg.request_id.clone(),
                 spec,
             };
-            if let Err(e) = s.c.scheduler.schedule.send(msg).await {
+            // In an agent the scheduler is another process's: the reschedule is a row
+            // queued with the volume's release, so an agent that dies after the commit
+            // leaves it queued, not unscheduled.
+            let queued = match &s.c.scheduler.schedule {
+                Some(_) => None,
+                None => match serde_json::to_string(&msg) {
+                    Ok(body) => Some(body),
+                    Err(e) => {
+                        error!(volume.id = %s.msg.volume_id, error = %e, "cannot encode a reschedule");
+                        return;
+                    }
+                },
+            };
+            let (id, host) = (s.msg.volume_id.to_string(), s.msg.host.clone());
+            let stored = msg.spec.clone();
+            let given_back =
+                s.c.db
+                    .write(move |c| {
+                        crate::db::volumes::unschedule(c, &id, &host)?;
+                        // Keep the failure history with the intent, so recovery sees it too.
+                        crate::db::volumes::set_request_spec(c, &id, &stored)?;
+                        match queued {
+                            Some(body) => crate::db::outbox::push(
+                                c,
+                                crate::db::outbox::SCHEDULER_QUEUE,
+                                &id,
+                                &body,
+                            ),
+                            None => Ok(()),
+                        }
+                    })
+                    .await;
+            if let Err(e) = given_back {
+                error!(volume.id = %s.msg.volume_id, error = %e, "could not give the volume back for rescheduling");
+                return;
+            }
+            if let Some(scheduler) = &s.c.scheduler.schedule
+                && let Err(e) = scheduler.send(msg).await
+            {
                 error!(volume.id = %s.msg.volume_id, error = %e, "could not reach the scheduler; recovery will retry");
             }
         })
@@ -167,9 +187,7 @@ impl Task<CreateStore> for CreateVolumeFromSpecTask {
             let spec = &s.msg.spec;
             let source = match (&spec.snapshot_id, &spec.copy_source) {
                 (Some(snap), Some((volume, size))) => Copy::Snapshot(crate::drivers::SnapshotRef {
-                    id: snap
-                        .parse()
-                        .map_err(|_| ServiceError::Internal(format!("bad snapshot id {snap}")))?,
+                    id: snap.0,
                     volume: volume_ref(volume, *size)?,
                 }),
                 (None, Some((volume, size))) => Copy::Volume(volume_ref(volume, *size)?),

@@ -13,7 +13,7 @@ use crate::actors::protocol::{
 use crate::actors::user_messages::{self, Action, Detail};
 use crate::db::DbError;
 use crate::drivers::{ConnectionInfo, SnapshotRef, VolumeRef};
-use crate::model::{SnapshotStatus, VolumeId, VolumeStatus};
+use crate::model::{SnapshotId, SnapshotStatus, VolumeId, VolumeStatus};
 
 pub(super) async fn initialize_connection(
     c: Ctx,
@@ -67,17 +67,8 @@ pub(super) async fn extend_volume(c: Ctx, m: ExtendVolumeOnNode) {
                     })
                 })
                 .await;
-            match done {
-                Ok(()) => {
-                    *c.state
-                        .borrow_mut()
-                        .allocated
-                        .entry(m.host.clone())
-                        .or_default() += (m.new_size - m.old_size) as i64;
-                }
-                Err(e) => {
-                    error!(volume.id = %m.volume_id, error = %e, "volume grown but not recorded")
-                }
+            if let Err(e) = done {
+                error!(volume.id = %m.volume_id, error = %e, "volume grown but not recorded")
             }
         }
         Err(e) => {
@@ -110,9 +101,9 @@ pub(super) async fn extend_volume(c: Ctx, m: ExtendVolumeOnNode) {
     }
 }
 
-fn snapshot_ref(id: uuid::Uuid, volume_id: VolumeId, size: u64) -> SnapshotRef {
+fn snapshot_ref(id: SnapshotId, volume_id: VolumeId, size: u64) -> SnapshotRef {
     SnapshotRef {
-        id,
+        id: id.0,
         volume: VolumeRef {
             id: volume_id,
             size_gb: size,
@@ -123,7 +114,7 @@ fn snapshot_ref(id: uuid::Uuid, volume_id: VolumeId, size: u64) -> SnapshotRef {
 pub(super) async fn create_snapshot(c: Ctx, m: CreateSnapshotOnNode) {
     let sref = snapshot_ref(m.snapshot_id, m.volume_id, m.volume_size);
     let made = blocking(&c.driver, move |d| d.create_snapshot(&sref)).await;
-    let id = m.snapshot_id.to_string();
+    let id = m.snapshot_id;
     match made {
         Ok(update) => {
             let loc = update.provider_location;
@@ -168,7 +159,7 @@ pub(super) async fn create_snapshot(c: Ctx, m: CreateSnapshotOnNode) {
 pub(super) async fn delete_snapshot(c: Ctx, m: DeleteSnapshotOnNode) {
     let sref = snapshot_ref(m.snapshot_id, m.volume_id, m.volume_size);
     let removed = blocking(&c.driver, move |d| d.delete_snapshot(&sref)).await;
-    let id = m.snapshot_id.to_string();
+    let id = m.snapshot_id;
     match removed {
         Ok(()) => {
             if let Err(e) =
@@ -213,7 +204,7 @@ pub(super) async fn revert_volume(c: Ctx, m: RevertVolumeOnNode) {
     };
     let sref = snapshot_ref(m.snapshot_id, m.volume_id, m.size_gb);
     let reverted = blocking(&c.driver, move |d| d.revert_to_snapshot(&vref, &sref)).await;
-    let (vid, sid) = (m.volume_id.to_string(), m.snapshot_id.to_string());
+    let (vid, sid) = (m.volume_id.to_string(), m.snapshot_id);
     let ok = reverted.is_ok();
     if let Err(e) = &reverted {
         warn!(volume.id = %m.volume_id, error = %e, "driver failed to revert volume");

@@ -29,7 +29,7 @@ use crate::actors::user_messages::{self, Action, Detail};
 use crate::db::rows::{SnapshotRow, VolumeRow};
 use crate::db::{DbError, attachments, snapshots, volumes};
 use crate::drivers::{BackingKind, BackingObject, DriverError, VolumeRef};
-use crate::model::{RequestId, SnapshotStatus, VolumeId, VolumeStatus};
+use crate::model::{RequestId, SnapshotId, SnapshotStatus, VolumeId, VolumeStatus};
 
 /// An extend's intent, stored under [`EXTEND_INTENT`] while the volume is `extending`
 /// (the quota expiry reads it too, to keep the intent's reservations).
@@ -90,7 +90,7 @@ pub(super) async fn plan(c: &Ctx) -> Result<Vec<Op>, ServiceError> {
     }
     for s in &snaps {
         let request_id = RequestId::internal("recovery");
-        let (snapshot_id, volume_id) = (parse_id(&s.id)?, VolumeId(parse_id(&s.volume_id)?));
+        let (snapshot_id, volume_id) = (s.id, VolumeId(parse_id(&s.volume_id)?));
         let volume_size = s.volume_size.max(0) as u64;
         match s.status {
             SnapshotStatus::Creating => ops.push(Op::CreateSnapshot(CreateSnapshotOnNode {
@@ -110,7 +110,7 @@ pub(super) async fn plan(c: &Ctx) -> Result<Vec<Op>, ServiceError> {
             // `restoring` with its volume reverting is resumed with the revert.
             _ if reverting.contains(s.volume_id.as_str()) => {}
             _ => {
-                let key = s.id.clone();
+                let key = s.id;
                 settle(
                     c.db.run(move |db| {
                         snapshots::transition(
@@ -173,13 +173,6 @@ async fn resume_volume(
         VolumeStatus::Creating => {
             let spec = row.request_spec.clone();
             let host = placed()?;
-            // The tally was recounted from the rows, which include this one; the create
-            // counts it again when it starts.
-            *c.state
-                .borrow_mut()
-                .allocated
-                .entry(host.clone())
-                .or_default() -= spec.size_gb as i64;
             Op::Create(CreateVolumeOnNode {
                 volume_id,
                 project_id: row.project_id.clone(),
@@ -226,7 +219,7 @@ async fn resume_volume(
             {
                 Some(s) => Op::Revert(RevertVolumeOnNode {
                     volume_id,
-                    snapshot_id: parse_id(&s.id)?,
+                    snapshot_id: s.id,
                     size_gb: row.size.max(0) as u64,
                     project_id: row.project_id.clone(),
                     request_id,
@@ -304,10 +297,7 @@ pub(super) async fn reconcile(c: &Ctx, at_start: bool) -> Result<ReconcileReport
         .iter()
         .filter_map(|r| Some((r.id.parse().ok()?, r)))
         .collect();
-    let snap_rows: HashMap<uuid::Uuid, &SnapshotRow> = snaps
-        .iter()
-        .filter_map(|s| Some((s.id.parse().ok()?, s)))
-        .collect();
+    let snap_rows: HashMap<uuid::Uuid, &SnapshotRow> = snaps.iter().map(|s| (s.id.0, s)).collect();
     let mut report = ReconcileReport::default();
     let mut present: HashSet<(BackingKind, uuid::Uuid)> = HashSet::new();
     let grace = c.node.orphan_grace;
@@ -358,9 +348,7 @@ pub(super) async fn reconcile(c: &Ctx, at_start: bool) -> Result<ReconcileReport
         }
     }
     for s in &snaps {
-        let Ok(id) = s.id.parse::<uuid::Uuid>() else {
-            continue;
-        };
+        let id = s.id.0;
         if s.status == SnapshotStatus::Available && !present.contains(&(BackingKind::Snapshot, id))
         {
             mark_missing_snapshot(c, s, &mut report).await?;
@@ -394,7 +382,8 @@ async fn remove_export(c: &Ctx, id: uuid::Uuid, report: &mut ReconcileReport) {
 /// Reads the database again right before a removal: a create may have stored its row
 /// since the first read.
 async fn still_orphan(c: &Ctx, o: &BackingObject) -> Result<bool, ServiceError> {
-    let (kind, id, temporary) = (o.kind, o.id.to_string(), o.temporary);
+    let (kind, object, temporary) = (o.kind, o.id, o.temporary);
+    let id = object.to_string();
     Ok(c.db
         .run(move |db| {
             Ok(match kind {
@@ -407,7 +396,7 @@ async fn still_orphan(c: &Ctx, o: &BackingObject) -> Result<bool, ServiceError> 
                     Err(DbError::NotFound { .. }) => true,
                     Err(e) => return Err(e),
                 },
-                BackingKind::Snapshot => match snapshots::get(db, &id, None) {
+                BackingKind::Snapshot => match snapshots::get(db, &SnapshotId(object), None) {
                     Ok(s) => temporary && s.row.status != SnapshotStatus::Creating,
                     Err(DbError::NotFound { .. }) => true,
                     Err(e) => return Err(e),
@@ -453,7 +442,7 @@ async fn mark_missing_snapshot(
     s: &SnapshotRow,
     report: &mut ReconcileReport,
 ) -> Result<(), ServiceError> {
-    let key = s.id.clone();
+    let key = s.id;
     let moved =
         c.db.run(move |db| {
             snapshots::transition(
@@ -473,7 +462,7 @@ async fn mark_missing_snapshot(
         &c.db,
         &s.project_id,
         &RequestId::internal("reconcile"),
-        parse_id(&s.id)?,
+        s.id,
         Action::CheckBacking,
         Detail::Unknown,
         format!(

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use crate::db::rows::VolumeRow;
 use crate::db::schema::{volume_metadata, volumes};
-use crate::db::{DbConnection, DbError, now, quotas, write_txn};
+use crate::db::{DbConnection, DbError, ledger, now, quotas, write_txn};
 use crate::model::spec::RequestSpec;
 use crate::model::{AttachStatus, Host, VolumeStatus};
 
@@ -58,20 +58,28 @@ pub fn set_scheduled(
     crate::db::one_row(n)
 }
 
-/// A node gives a volume back for rescheduling: host cleared, status stays `creating`.
+/// A node gives a volume back for rescheduling: host cleared, status stays `creating`,
+/// its GiB given back to the pool's ledger.
 pub fn unschedule(c: &mut DbConnection, id: &str, host: &Host) -> Result<(), DbError> {
-    let n = diesel::update(
-        volumes::table
+    write_txn(c, |c| {
+        let this = volumes::table
             .filter(volumes::id.eq(id))
             .filter(volumes::status.eq(VolumeStatus::Creating))
-            .filter(volumes::host.eq(host)),
-    )
-    .set((
-        volumes::host.eq(None::<Host>),
-        volumes::updated_at.eq(now()),
-    ))
-    .execute(c)?;
-    crate::db::one_row(n)
+            .filter(volumes::host.eq(host));
+        let size: i64 = this
+            .select(volumes::size)
+            .get_result(c)
+            .optional()?
+            .ok_or(DbError::Conflict)?;
+        let n = diesel::update(this)
+            .set((
+                volumes::host.eq(None::<Host>),
+                volumes::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+        crate::db::one_row(n)?;
+        ledger::adjust(c, host.as_str(), -size)
+    })
 }
 
 /// The node finished creating the volume.
@@ -115,8 +123,13 @@ fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, 
     write_txn(c, |c| {
         // Not boxed: a query of fixed shape keeps its prepared statement in diesel's cache.
         let this = volumes::table.filter(volumes::id.eq(id));
-        let what = (volumes::project_id, volumes::size, volumes::volume_type_id);
-        let row: Option<(String, i64, String)> = if only_unplaced {
+        let what = (
+            volumes::project_id,
+            volumes::size,
+            volumes::volume_type_id,
+            volumes::host,
+        );
+        let row: Option<(String, i64, String, Option<Host>)> = if only_unplaced {
             this.filter(volumes::host.is_null())
                 .select(what)
                 .get_result(c)
@@ -124,7 +137,7 @@ fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, 
         } else {
             this.select(what).get_result(c).optional()?
         };
-        let Some((project, size, type_id)) = row else {
+        let Some((project, size, type_id, host)) = row else {
             return Ok(false);
         };
         // Metadata goes with the row (ON DELETE CASCADE).
@@ -141,6 +154,9 @@ fn destroy(c: &mut DbConnection, id: &str, only_unplaced: bool) -> Result<bool, 
         let deltas = crate::model::quota::volume_deltas(&type_name, size);
         let deltas: Vec<(&str, i64)> = deltas.iter().map(|(r, d)| (r.as_str(), *d)).collect();
         quotas::release(c, &project, &deltas)?;
+        if let Some(host) = host {
+            ledger::adjust(c, host.as_str(), -size)?;
+        }
         Ok(true)
     })
 }
@@ -217,9 +233,9 @@ fn leave_transient(
     size: Option<i64>,
 ) -> Result<(), DbError> {
     write_txn(c, |c| {
-        let (prev, old_size): (Option<VolumeStatus>, i64) = volumes::table
+        let (prev, old_size, host): (Option<VolumeStatus>, i64, Option<Host>) = volumes::table
             .filter(volumes::id.eq(id))
-            .select((volumes::previous_status, volumes::size))
+            .select((volumes::previous_status, volumes::size, volumes::host))
             .get_result(c)?;
         let back = prev.unwrap_or(VolumeStatus::Available);
         let n = diesel::update(
@@ -235,6 +251,10 @@ fn leave_transient(
         ))
         .execute(c)?;
         crate::db::one_row(n)?;
+        // A grown volume takes its growth from its pool.
+        if let (Some(new), Some(host)) = (size, &host) {
+            ledger::adjust(c, host.as_str(), new - old_size)?;
+        }
         // Attachments may have come or gone meanwhile: a status that follows them is
         // derived from them again rather than restored.
         let follows_attachments = [

@@ -8,9 +8,11 @@ use super::{VolumeRecord, metadata_of};
 use crate::db::rows::VolumeRow;
 use crate::db::schema::{volume_metadata, volume_type_encryption, volume_types, volumes};
 use crate::db::{DbConnection, DbError, Found, Resource, attachments};
+use crate::model::ProjectId;
 
-/// A column volumes can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A column volumes can be sorted by, parsed from the API's sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum SortKey {
     /// `created_at`.
     CreatedAt,
@@ -19,6 +21,7 @@ pub enum SortKey {
     /// `id`.
     Id,
     /// `name` (column `display_name`).
+    #[strum(serialize = "name", serialize = "display_name")]
     Name,
     /// `status`.
     Status,
@@ -31,21 +34,14 @@ pub enum SortKey {
 impl SortKey {
     /// Parses an API sort key.
     pub fn parse(s: &str) -> Option<SortKey> {
-        Some(match s {
-            "created_at" => SortKey::CreatedAt,
-            "updated_at" => SortKey::UpdatedAt,
-            "id" => SortKey::Id,
-            "name" | "display_name" => SortKey::Name,
-            "status" => SortKey::Status,
-            "size" => SortKey::Size,
-            "availability_zone" => SortKey::AvailabilityZone,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 
-/// A comparison of a time filter (microversion 3.60).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A comparison of a time filter (microversion 3.60), parsed from Cinder's operator
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum TimeOp {
     /// `>`.
     Gt,
@@ -64,15 +60,7 @@ pub enum TimeOp {
 impl TimeOp {
     /// Parses Cinder's operator names.
     pub fn parse(s: &str) -> Option<TimeOp> {
-        Some(match s {
-            "gt" => TimeOp::Gt,
-            "gte" => TimeOp::Gte,
-            "eq" => TimeOp::Eq,
-            "neq" => TimeOp::Neq,
-            "lt" => TimeOp::Lt,
-            "lte" => TimeOp::Lte,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 
@@ -92,7 +80,7 @@ pub struct TimeFilter {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {
     /// Only this project (`None`: every project, admins only).
-    pub project: Option<String>,
+    pub project: Option<ProjectId>,
     /// Exact name.
     pub name: Option<String>,
     /// Exact status.
@@ -392,4 +380,25 @@ fn attach_details(
             row,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SortKey, TimeOp};
+
+    #[test]
+    fn sort_keys_and_time_operators_parse_as_cinder_spells_them() {
+        assert_eq!(SortKey::parse("name"), Some(SortKey::Name));
+        assert_eq!(SortKey::parse("display_name"), Some(SortKey::Name));
+        assert_eq!(
+            SortKey::parse("availability_zone"),
+            Some(SortKey::AvailabilityZone)
+        );
+        assert_eq!(SortKey::parse("created_at"), Some(SortKey::CreatedAt));
+        assert_eq!(SortKey::parse("Name"), None);
+        assert_eq!(SortKey::parse("bootable"), None);
+        assert_eq!(TimeOp::parse("gte"), Some(TimeOp::Gte));
+        assert_eq!(TimeOp::parse("neq"), Some(TimeOp::Neq));
+        assert_eq!(TimeOp::parse("GT"), None);
+    }
 }

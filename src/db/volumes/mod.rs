@@ -19,7 +19,7 @@ pub use self::listing::{ListQuery, SortKey, TimeFilter, TimeOp, count, list};
 use super::rows::{AttachmentRow, VolumeMetadataRow, VolumeRow, VolumeTypeRow};
 use super::schema::{snapshots, volume_metadata, volume_type_encryption, volume_types, volumes};
 use super::{DbConnection, DbError, Found, Resource, attachments, in_ids, now, write_txn};
-use crate::model::{AttachStatus, Host, SnapshotStatus, VolumeStatus};
+use crate::model::{AttachStatus, Host, ProjectId, SnapshotStatus, VolumeStatus};
 
 /// A volume with what its views need: metadata, attachments and the type's name.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,7 +106,11 @@ fn insert_metadata(
 
 /// Reads one volume. `project` limits the lookup to that project (non-admins); another
 /// project's volume is then `NotFound`, so ids do not leak.
-pub fn get(c: &mut DbConnection, id: &str, project: Option<&str>) -> Result<VolumeRecord, DbError> {
+pub fn get(
+    c: &mut DbConnection,
+    id: &str,
+    project: Option<&ProjectId>,
+) -> Result<VolumeRecord, DbError> {
     let mut query = volumes::table
         .inner_join(volume_types::table.left_join(volume_type_encryption::table))
         .filter(volumes::id.eq(id))

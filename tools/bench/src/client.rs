@@ -36,19 +36,26 @@ struct CreatedVolume {
     id: String,
 }
 
-/// A client of one project on one server. Not `Send`: it lives on one actix system.
+/// A client of one project on one server, or on several of one cluster. Not `Send`: it
+/// lives on one actix system.
 pub struct Api {
     client: awc::Client,
     root: String,
     base: String,
+    /// `base` on every server, the first being `base` itself: creates and deletes take
+    /// them in turn.
+    bases: Vec<String>,
+    turn: std::cell::Cell<usize>,
     token: String,
 }
 
 impl Api {
-    /// A client of `project` at `url` (e.g. `http://127.0.0.1:8776`), keeping up to
-    /// `connections` connections open; it sends `token`, or the noauth `admin:<project>`.
+    /// A client of `project` at `url` (e.g. `http://127.0.0.1:8776`) and `others`,
+    /// keeping up to `connections` connections open; it sends `token`, or the noauth
+    /// `admin:<project>`.
     pub fn new(
         url: &str,
+        others: &[String],
         project: &str,
         token: Option<&str>,
         connections: usize,
@@ -64,12 +71,25 @@ impl Api {
             .timeout(timeout)
             .finish();
         let root = url.trim_end_matches('/').to_string();
+        let bases = std::iter::once(url)
+            .chain(others.iter().map(String::as_str))
+            .map(|u| format!("{}/v3/{project}", u.trim_end_matches('/')))
+            .collect();
         Self {
             client,
             base: format!("{root}/v3/{project}"),
+            bases,
+            turn: std::cell::Cell::new(0),
             root,
             token: token.map_or_else(|| format!("admin:{project}"), str::to_string),
         }
+    }
+
+    /// The next server's project base, in turn.
+    fn next_base(&self) -> &str {
+        let i = self.turn.get();
+        self.turn.set((i + 1) % self.bases.len());
+        self.bases.get(i).map_or(self.base.as_str(), String::as_str)
     }
 
     /// `GET /`: answers 300 when the server is up.
@@ -95,7 +115,7 @@ impl Api {
         const CALL: &str = "POST volumes";
         let mut res = self
             .client
-            .post(format!("{}/volumes", self.base))
+            .post(format!("{}/volumes", self.next_base()))
             .insert_header(("X-Auth-Token", self.token.as_str()))
             .send_json(&json!({"volume": {"size": size, "name": name}}))
             .await
@@ -156,7 +176,7 @@ impl Api {
         const CALL: &str = "DELETE volumes/{id}";
         let mut res = self
             .client
-            .delete(format!("{}/volumes/{id}", self.base))
+            .delete(format!("{}/volumes/{id}", self.next_base()))
             .insert_header(("X-Auth-Token", self.token.as_str()))
             .send()
             .await

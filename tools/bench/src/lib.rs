@@ -60,6 +60,10 @@ pub struct BenchOptions {
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8776")]
     pub url: String,
+    /// More servers of the same cluster (repeatable): creates and deletes go round-robin
+    /// over `--url` and these, as behind a load balancer; lists and waits ask `--url`.
+    #[arg(long = "also-url")]
+    pub also_url: Vec<String>,
     /// Volumes to create (and delete) in the measured phase.
     #[arg(short = 'n', long = "number", default_value_t = 1000)]
     pub n: usize,
@@ -117,6 +121,7 @@ impl BenchOptions {
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_string(),
+            also_url: Vec::new(),
             n: 1000,
             concurrency: 16,
             size: 1,
@@ -196,6 +201,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     }
     let api = Api::new(
         &opts.url,
+        &opts.also_url,
         &project,
         opts.token.as_deref(),
         opts.concurrency + 2,

@@ -38,7 +38,7 @@ pub fn seed(url: &str, project: &str, n: usize, size_gb: u64) -> Result<Vec<Stri
                 let at = start + chrono::Duration::microseconds(i as i64);
                 VolumeRow {
                     id,
-                    project_id: project.to_string(),
+                    project_id: clinker::model::ProjectId(project.to_string()),
                     user_id: "admin".into(),
                     display_name: Some(format!("seed-{i}")),
                     display_description: None,
