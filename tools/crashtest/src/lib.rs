@@ -19,6 +19,7 @@
 //! PostgreSQL; run `clinker-crashtest --rounds 500` for a long one.
 
 pub mod check;
+pub mod cluster;
 pub mod http;
 pub mod load;
 
@@ -307,12 +308,7 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
         None => Scratch::new()?,
     };
     let dir = scratch.path().to_path_buf();
-    let seed = opts.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-    });
+    let seed = opts.seed.unwrap_or_else(clock_seed);
     println!("crashtest: seed {seed}, directory {}", dir.display());
     let mut rng = fastrand::Rng::with_seed(seed);
     let nbd_port = 20000 + rng.u16(..200) * 200;
@@ -341,6 +337,7 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
                 stats: stats.clone(),
                 stop: stop.clone(),
                 max_volumes: 12,
+                legacy_attach: true,
             };
             workers.push(std::thread::spawn(move || worker.run()));
         }
@@ -390,6 +387,14 @@ pub fn run(opts: &CrashOptions) -> Result<Summary, HarnessError> {
         );
     }
     Ok(summary)
+}
+
+/// A seed from the clock, for a run given none.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
 }
 
 /// The `clinker` binary next to `exe`, or next to the directory holding it (cargo puts

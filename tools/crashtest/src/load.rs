@@ -4,8 +4,9 @@
 //! (create with a connector, `os-complete`, delete). Each step picks its target from
 //! the server's own lists, so a client keeps no state a kill could make stale.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -34,6 +35,19 @@ pub struct LoadStats {
     pub server_errors: AtomicU64,
     /// Calls with no answer (the server was killed under them).
     pub cut: AtomicU64,
+    /// Of the 5xx answers, those that were 503 (in a cluster: a node whose agent is down).
+    pub unavailable: AtomicU64,
+    /// Volumes whose create was answered 202: each must end up a row.
+    pub accepted: Mutex<BTreeSet<String>>,
+    /// Volumes a client asked to delete, whatever the answer (a call cut by a kill may
+    /// have been carried out): only these may be missing later.
+    pub delete_sent: Mutex<BTreeSet<String>>,
+}
+
+fn remember(set: &Mutex<BTreeSet<String>>, id: &str) {
+    if let Ok(mut s) = set.lock() {
+        s.insert(id.to_string());
+    }
 }
 
 /// One client: a project, a generator, and where to count.
@@ -48,6 +62,10 @@ pub struct Worker {
     pub stop: Arc<AtomicBool>,
     /// Volumes a project keeps at most (beyond it, deletes win).
     pub max_volumes: usize,
+    /// Whether to run Nova's legacy attach and detach sequences. A client cut off in the
+    /// middle of one leaves the volume `reserved` or `detaching` until the node's next
+    /// start, which in a cluster is the agent's, not the controller's that was killed.
+    pub legacy_attach: bool,
 }
 
 /// Why a step ended early: no answer (the server is gone).
@@ -70,6 +88,9 @@ impl Worker {
     fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, Cut> {
         match self.client.call(method, path, body) {
             Ok(a) => {
+                if a.status == 503 {
+                    self.stats.unavailable.fetch_add(1, Ordering::Relaxed);
+                }
                 let counter = match a.status {
                     200..=299 => &self.stats.ok,
                     500..=599 => &self.stats.server_errors,
@@ -119,8 +140,9 @@ impl Worker {
             5 | 6 => self.snapshot(&available, snapshots.len()),
             7 => self.delete_snapshot(&snapshots),
             8 => self.revert(&available, &snapshots),
-            9 | 10 => self.legacy_attach(&available),
-            11 => self.legacy_detach(),
+            9 | 10 if self.legacy_attach => self.legacy_attach(&available),
+            11 if self.legacy_attach => self.legacy_detach(),
+            9..=11 => self.extend(&available),
             12 => self.api_attach(&available),
             _ => self.api_detach(),
         }
@@ -136,7 +158,13 @@ impl Worker {
                 "size": s["size"], "snapshot_id": s["id"], "name": "crash-from-snap"}}),
             _ => json!({"volume": {"size": 1 + self.rng.u64(..2), "name": "crash"}}),
         };
-        self.send("POST", "/volumes", Some(&body)).map(drop)
+        let made = self.send("POST", "/volumes", Some(&body))?;
+        if made.status == 202
+            && let Some(id) = made.body["volume"]["id"].as_str()
+        {
+            remember(&self.stats.accepted, id);
+        }
+        Ok(())
     }
 
     fn delete(&mut self, volumes: &[Value], snapshots: &[Value]) -> Result<(), Cut> {
@@ -151,6 +179,7 @@ impl Worker {
             return Ok(());
         };
         let id = v["id"].as_str().unwrap_or_default();
+        remember(&self.stats.delete_sent, id);
         let has_snapshots = snapshots.iter().any(|s| s["volume_id"] == id);
         let path = if has_snapshots {
             format!("/volumes/{id}?cascade=true")
